@@ -1,0 +1,1 @@
+//! The one codec: every byte motcua stores or exports is encoded and decoded here.

@@ -1,0 +1,1 @@
+//! The append-only event log: envelopes, the group-commit writer, reads, subscriptions, verification.

@@ -1,0 +1,1 @@
+//! Command service: load a stream, decide, append with an exact expected version, retry on conflict.
