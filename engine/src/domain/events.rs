@@ -7,6 +7,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::plan::PlanEvent;
 use super::types::{
     Channel, DossierCode, Field, ProcedureId, ProcedureRef, Role, RuleSetId, Staff, StaffId,
     Timestamp, UnitCode, Vnd, WorkflowId, WorkingTime,
@@ -23,6 +24,7 @@ pub enum Event {
     Catalog(CatalogEvent),
     Calendar(CalendarEvent),
     Dossier(DossierEvent),
+    Plan(PlanEvent),
 }
 
 impl Event {
@@ -47,6 +49,7 @@ impl Event {
                 CalendarEvent::OfficeHoursSet { .. } => "calendar.office_hours_set",
             },
             Event::Dossier(d) => d.change.event_type(),
+            Event::Plan(p) => p.event_type(),
         }
     }
 }

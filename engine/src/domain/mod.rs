@@ -3,4 +3,5 @@
 //! `DossierEvent::at`), never from a clock.
 
 pub mod events;
+pub mod plan;
 pub mod types;
