@@ -343,9 +343,8 @@ fn open_check(store: &Store, trees: &Trees) -> Result<MetaHead, LogError> {
     }
     let from = head.seq.saturating_sub(limits::OPEN_VERIFY_TAIL - 1).max(1);
     let mut prev: Option<[u8; 32]> = if from == 1 { Some(GENESIS_HASH) } else { None };
-    let mut expect = from;
     let mut last_env = None;
-    for item in trees.events.range(seq_key(from)..=seq_key(head.seq)) {
+    for (expect, item) in (from..).zip(trees.events.range(seq_key(from)..=seq_key(head.seq))) {
         let (k, v) = item?;
         let seq = reader::be_u64(&k, "events key")?;
         if seq != expect {
@@ -370,7 +369,6 @@ fn open_check(store: &Store, trees: &Trees) -> Result<MetaHead, LogError> {
             }
         }
         prev = Some(env.hash);
-        expect += 1;
         last_env = Some(env);
     }
     match last_env {
