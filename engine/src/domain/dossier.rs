@@ -935,3 +935,7 @@ pub fn expected_phase(from: Phase, action: Action) -> Phase {
         Target::Same => from,
     }
 }
+
+#[cfg(test)]
+#[path = "dossier_tests.rs"]
+mod tests;

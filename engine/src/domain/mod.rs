@@ -11,6 +11,8 @@ pub mod events;
 pub mod reference;
 pub mod rules;
 pub mod slips;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod types;
 pub mod workflow;
 
