@@ -25,6 +25,15 @@ pub const DEFAULT_MAX_EVENTS_PER_APPEND: usize = 100;
 /// 300 bytes is ~1 MB per sled transaction.
 pub const DEFAULT_MAX_BATCH_EVENTS: usize = 2048;
 
+/// Committed-but-not-yet-durable batches the writer may run ahead of the flusher. 2 lets the
+/// writer prepare and commit the next batch while the current one is being flushed, without
+/// letting unacknowledged work pile up.
+pub const FLUSH_QUEUE_BATCHES: usize = 2;
+
+/// Streams whose current version the writer keeps in memory (about 100 bytes each); the cache
+/// is simply cleared when it would grow past this, and refilled from the `streams` index.
+pub const STREAM_VERSION_CACHE_MAX: usize = 1_000_000;
+
 /// Number of tail events whose hashes and links are re-checked on open.
 pub const OPEN_VERIFY_TAIL: u64 = 64;
 
