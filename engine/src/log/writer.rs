@@ -542,7 +542,7 @@ impl Flusher {
         if batches.is_empty() {
             return;
         }
-        let head = batches.iter().filter_map(|p| p.head).last();
+        let head = batches.iter().filter_map(|p| p.head).next_back();
         let mut failure = None;
         if self.health.is_failed() {
             failure = Some(AppendError::Failed(self.health.reason()));
