@@ -25,10 +25,13 @@ pub const DEFAULT_MAX_EVENTS_PER_APPEND: usize = 100;
 /// 300 bytes is ~1 MB per sled transaction.
 pub const DEFAULT_MAX_BATCH_EVENTS: usize = 2048;
 
-/// Committed-but-not-yet-durable batches the writer may run ahead of the flusher. 2 lets the
-/// writer prepare and commit the next batch while the current one is being flushed, without
-/// letting unacknowledged work pile up.
-pub const FLUSH_QUEUE_BATCHES: usize = 2;
+/// Committed batches the writer may queue for the flusher beyond the one being flushed.
+/// 0 (a rendezvous) lets the writer prepare and commit exactly one batch while the previous
+/// one is being flushed, then wait: requests meanwhile pile up in the queue and form the next,
+/// larger batch. Measured with 64 writers (BENCHMARKS.md): 0 gave ~21k events/s and p99 6 ms,
+/// 1 gave 17k / 10 ms, 2 gave 14-16k / 12 ms (smaller batches, more per-commit overhead, and
+/// concurrent commits slow the flush).
+pub const FLUSH_QUEUE_BATCHES: usize = 0;
 
 /// Streams whose current version the writer keeps in memory (about 100 bytes each); the cache
 /// is simply cleared when it would grow past this, and refilled from the `streams` index.
