@@ -38,6 +38,7 @@ pub use verify::{Finding, VerifyReport};
 use crate::codec::{self, FORMAT_VERSION};
 use crate::storage::{Batch, Store};
 use reader::{seq_key, Trees, META_FORMAT_VERSION, META_HEAD};
+pub use writer::WriterStats;
 use writer::{AppendRequest, Command, Health, Writer};
 
 struct Shared {
@@ -85,6 +86,8 @@ impl EventLog {
             health: health.clone(),
             head_tx,
             head,
+            versions: std::collections::HashMap::new(),
+            failed: None,
         };
         let handle = std::thread::Builder::new()
             .name("motcua-log-writer".into())
@@ -253,6 +256,11 @@ impl EventLog {
     /// The configuration the log was opened with.
     pub fn config(&self) -> &LogConfig {
         &self.shared.config
+    }
+
+    /// Cumulative writer counters (batches, events, time per phase).
+    pub fn writer_stats(&self) -> WriterStats {
+        self.shared.health.stats()
     }
 
     /// True once a storage error fail-stopped the writer.
