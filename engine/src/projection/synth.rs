@@ -557,3 +557,93 @@ pub fn to_recorded(events: &[SynthEvent], first_recorded: Timestamp) -> Vec<Reco
         })
         .collect()
 }
+
+/// The log's form of a synthetic event.
+pub fn new_event(e: &SynthEvent) -> crate::log::NewEvent {
+    crate::log::NewEvent {
+        event_id: None,
+        event_type: e.event.event_type().to_owned(),
+        schema_version: crate::domain::events::SCHEMA_VERSION,
+        actor: crate::log::Actor {
+            staff: e.actor.clone(),
+            role: e.role.as_str().to_owned(),
+        },
+        correlation_id: None,
+        causation_id: None,
+        payload: crate::codec::encode(&e.event),
+    }
+}
+
+/// Most appends [`append_history`] keeps in flight (below the log's default queue depth, so
+/// the writer's group commit stays full without answering `Overloaded`).
+pub const APPEND_IN_FLIGHT: usize = 1_024;
+
+/// Business-time window within which [`append_history`] appends each stream's events as one
+/// append: the log interleaves dossiers at this granularity.
+pub const APPEND_WINDOW_MS: i64 = 24 * HOUR_MS;
+
+/// Appends a history through the real log with `ExpectedVersion::Any`: per time window, one
+/// append per stream (its events of the window, in order, at most the log's per-append limit),
+/// windows one after another, appends within a window concurrently. Returns the head seq.
+pub async fn append_history(
+    log: &crate::log::EventLog,
+    events: &[SynthEvent],
+) -> Result<u64, super::ProjectionError> {
+    use crate::log::{AppendError, ExpectedVersion, StreamId};
+    let per_append = log.config().max_events_per_append.max(1);
+    let mut i = 0;
+    while i < events.len() {
+        let window_end = events[i].at().0.saturating_add(APPEND_WINDOW_MS);
+        let mut runs: Vec<(String, Vec<crate::log::NewEvent>)> = Vec::new();
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        while i < events.len() && (events[i].at().0 < window_end || events[i].at().0 == i64::MIN) {
+            let e = &events[i];
+            let slot = match index.get(e.stream.as_str()) {
+                Some(&s) if runs[s].1.len() < per_append => s,
+                _ => {
+                    runs.push((e.stream.clone(), Vec::new()));
+                    index.insert(e.stream.as_str(), runs.len() - 1);
+                    runs.len() - 1
+                }
+            };
+            runs[slot].1.push(new_event(e));
+            i += 1;
+        }
+        // Runs of one stream must land in order: a stream split into several runs in one window
+        // (more events than one append takes) is appended run after run.
+        let mut pending = runs.into_iter().peekable();
+        while pending.peek().is_some() {
+            let mut set = tokio::task::JoinSet::new();
+            let mut streams = std::collections::HashSet::new();
+            while set.len() < APPEND_IN_FLIGHT {
+                let Some((stream, _)) = pending.peek() else {
+                    break;
+                };
+                if !streams.insert(stream.clone()) {
+                    break;
+                }
+                let Some((stream, evs)) = pending.next() else {
+                    break;
+                };
+                let log = log.clone();
+                set.spawn(async move {
+                    let sid = StreamId::new(stream).map_err(|e| e.to_string())?;
+                    loop {
+                        match log.append(&sid, ExpectedVersion::Any, evs.clone()).await {
+                            Ok(_) => return Ok(()),
+                            Err(AppendError::Overloaded) => {
+                                tokio::time::sleep(std::time::Duration::from_millis(1)).await
+                            }
+                            Err(e) => return Err(e.to_string()),
+                        }
+                    }
+                });
+            }
+            while let Some(r) = set.join_next().await {
+                r.map_err(|e| super::ProjectionError::Log(e.to_string()))?
+                    .map_err(super::ProjectionError::Log)?;
+            }
+        }
+    }
+    Ok(log.head().seq)
+}
