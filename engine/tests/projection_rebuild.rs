@@ -28,6 +28,17 @@ fn dump_tree(t: &KvTree) -> Vec<KvPair> {
     t.iter().map(|r| r.unwrap()).collect()
 }
 
+/// sled's background flusher may hold the directory lock briefly after the last handle drops.
+fn reopen(dir: &std::path::Path) -> Store {
+    for _ in 0..200 {
+        match Store::open(dir) {
+            Ok(s) => return s,
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    Store::open(dir).unwrap()
+}
+
 fn tree_name<P: Projection>() -> String {
     format!("proj.{}", P::NAME)
 }
@@ -98,7 +109,7 @@ proptest! {
             if i % restart_every == 0 {
                 store.flush_durable().unwrap();
                 drop(store);
-                store = Store::open(dir.path()).unwrap();
+                store = reopen(dir.path());
             }
         }
         let d = store.tree(&tree_name::<DossierProjection>()).unwrap();

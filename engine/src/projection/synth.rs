@@ -165,8 +165,7 @@ pub struct DossierSeed<'a> {
     pub start: Timestamp,
 }
 
-/// Random walk of one dossier's lifecycle through the transition table. The walk may stop in
-/// any state (still open at the end of the history).
+/// Random walk of one dossier's lifecycle through the transition table, to its end.
 pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
     let stream = seed.code.stream_name();
     let mut at = seed.start;
@@ -230,9 +229,6 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
             );
             step(rng, &mut at, 8);
         }
-        if rng.gen_bool(0.05) {
-            return out;
-        }
     }
     if rng.gen_bool(0.04) {
         push(
@@ -274,9 +270,6 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
     let mut pause_start = at;
     let mut state = "received";
     for _ in 0..40 {
-        if rng.gen_bool(0.03) {
-            return out; // the history ends with this dossier still where it is
-        }
         step(rng, &mut at, 24);
         // Apology: only while open and once the due time has passed.
         if at > due && state != "done" && rng.gen_bool(0.3) {
@@ -474,16 +467,14 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
                 }
             }
             _ => {
-                if r < 90 {
-                    push(
-                        at,
-                        Role::Reception,
-                        "tn-01",
-                        DossierChange::HandedOver {
-                            note: "đã trả".into(),
-                        },
-                    );
-                }
+                push(
+                    at,
+                    Role::Reception,
+                    "tn-01",
+                    DossierChange::HandedOver {
+                        note: "đã trả".into(),
+                    },
+                );
                 return out;
             }
         }
@@ -497,12 +488,14 @@ pub fn history(cfg: &SynthConfig, seed: u64, dossiers: usize) -> Vec<SynthEvent>
     let mut rng = StdRng::seed_from_u64(seed);
     let mut all = catalog_events(cfg);
     let mut per_dossier = Vec::new();
+    let mut last_start = Timestamp(i64::MIN);
     let per_day = usize::from(cfg.dossiers_per_day.max(1)) * cfg.units.len().max(1);
     for i in 0..dossiers {
         let unit = &cfg.units[i % cfg.units.len().max(1)];
         let day = (i / per_day) as i64;
         let seq = (i / cfg.units.len().max(1)) % usize::from(cfg.dossiers_per_day.max(1)) + 1;
         let start = Timestamp(cfg.start.0 + day * 24 * HOUR_MS + rng.gen_range(0..8 * HOUR_MS));
+        last_start = last_start.max(start);
         let date = super::keys::local_date(start);
         let Ok(code) = DossierCode::new(unit, date, seq as u16) else {
             continue;
@@ -526,6 +519,11 @@ pub fn history(cfg: &SynthConfig, seed: u64, dossiers: usize) -> Vec<SynthEvent>
             },
         ));
     }
+    // Every lifecycle runs to its end; the history stops when the last dossier arrives, so the
+    // dossiers of the last days are caught open in whatever state they are in (a steady open
+    // set, as at a real desk, instead of one that grows with the history).
+    let horizon = last_start;
+    per_dossier.retain(|e| e.at() <= horizon);
     per_dossier.sort_by_key(SynthEvent::at);
     all.extend(per_dossier);
     all

@@ -21,8 +21,8 @@ use crate::domain::types::{
 use super::catalog::{catalog_view, CatalogView};
 use super::dossier::{
     inbox_prefix, load_record, queue_prefix, unit_prefix, work_prefix, ApologyEntry, DossierRecord,
-    DossierState, InboxItem, PaymentEntry, QueueItem, StepEntry, SupplementEntry, Verdict,
-    WorkItem, T_FIELD, T_LIST,
+    DossierState, InboxItem, PaymentEntry, QueueItem, SupplementEntry, Verdict, WorkItem, T_FIELD,
+    T_LIST,
 };
 use super::keys::{ts_be, ts_from_be};
 use super::stats::{period_report, StatsFilter, StatsReport};
@@ -113,7 +113,6 @@ pub struct DossierView {
     pub resolved_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
     pub returned_at: Option<Timestamp>,
-    pub steps: Vec<StepEntry>,
     pub version: u64,
 }
 
@@ -142,7 +141,6 @@ impl From<DossierRecord> for DossierView {
             resolved_at: r.resolved_at,
             finished_at: r.finished_at,
             returned_at: r.returned_at,
-            steps: r.steps,
             version: r.version,
         }
     }
