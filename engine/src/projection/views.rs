@@ -235,8 +235,7 @@ impl ReadModels {
         unit: &UnitCode,
         field: &Field,
         state: DossierState,
-        from: Option<Timestamp>,
-        until: Option<Timestamp>,
+        (from, until): (Option<Timestamp>, Option<Timestamp>),
         limit: usize,
         out: &mut Vec<QueueEntry>,
     ) -> Result<(), ProjectionError> {
@@ -283,8 +282,7 @@ impl ReadModels {
             unit,
             field,
             state,
-            None,
-            None,
+            (None, None),
             limit.min(MAX_PAGE),
             &mut items,
         )?;
@@ -342,8 +340,7 @@ impl ReadModels {
                     unit,
                     &f,
                     state,
-                    Some(now),
-                    Some(until),
+                    (Some(now), Some(until)),
                     usize::MAX,
                     &mut out,
                 )?;
@@ -364,7 +361,7 @@ impl ReadModels {
         let mut out = Vec::new();
         for f in self.fields_or(unit, field)? {
             for state in DossierState::ALL.into_iter().filter(|s| s.is_processing()) {
-                self.scan_queue(unit, &f, state, None, Some(now), usize::MAX, &mut out)?;
+                self.scan_queue(unit, &f, state, (None, Some(now)), usize::MAX, &mut out)?;
             }
             for state in DossierState::ALL.into_iter().filter(|s| s.is_paused()) {
                 let prefix = queue_prefix(unit, &f, Some(state));
