@@ -200,6 +200,8 @@ pub struct StatsReport {
     pub filter: StatsFilter,
     pub figures: Figures,
     pub codes: BTreeMap<Figure, Vec<DossierCode>>,
+    /// Dossier records the query read (its cost; see the module docs).
+    pub records_read: u64,
 }
 
 impl StatsReport {
@@ -285,6 +287,7 @@ pub fn period_report(
         filter: filter.clone(),
         ..StatsReport::default()
     };
+    report.records_read = codes.len() as u64;
     for code in &codes {
         let Some(r) = load_record(dossiers, code)? else {
             continue;
