@@ -28,6 +28,9 @@ pub const SLED_DATA_FILE: &str = "db";
 /// 256 MiB keeps the hot tail of the log and the indexes in memory.
 pub const CACHE_CAPACITY_BYTES: u64 = 256 * 1024 * 1024;
 
+/// How long [`Store::open`] waits for a locked database directory to be released.
+pub const OPEN_LOCK_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Errors from the store. sled's error type is turned into text so no sled type leaks out.
 #[derive(Debug, Error)]
 pub enum StorageError {
@@ -161,17 +164,29 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens (creating if needed) the database in `dir`.
+    ///
+    /// If the directory is locked (another `Db` on it), retries for up to
+    /// [`OPEN_LOCK_RETRY`]: right after the last handle of a database is dropped, sled's
+    /// background I/O jobs can still hold the file (and its lock) for a moment, so an immediate
+    /// reopen in the same process would fail spuriously.
     pub fn open(dir: &Path) -> Result<Store, StorageError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(CACHE_CAPACITY_BYTES)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref io) if io.kind() == io::ErrorKind::WouldBlock => {
-                    StorageError::AlreadyOpen(dir.to_path_buf())
+        let deadline = std::time::Instant::now() + OPEN_LOCK_RETRY;
+        let db = loop {
+            match sled::Config::new()
+                .path(dir)
+                .cache_capacity(CACHE_CAPACITY_BYTES)
+                .open()
+            {
+                Ok(db) => break db,
+                Err(sled::Error::Io(ref io)) if io.kind() == io::ErrorKind::WouldBlock => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(StorageError::AlreadyOpen(dir.to_path_buf()));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
                 }
-                other => other.into(),
-            })?;
+                Err(other) => return Err(other.into()),
+            }
+        };
         let path = dir.join(SLED_DATA_FILE);
         let data_file = File::open(&path).map_err(|source| StorageError::Io { path, source })?;
         Ok(Store {
