@@ -28,6 +28,9 @@ pub const SLED_DATA_FILE: &str = "db";
 /// 256 MiB keeps the hot tail of the log and the indexes in memory.
 pub const CACHE_CAPACITY_BYTES: u64 = 256 * 1024 * 1024;
 
+/// How long [`Store::open`] waits for a locked database directory to be released.
+pub const OPEN_LOCK_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Errors from the store. sled's error type is turned into text so no sled type leaks out.
 #[derive(Debug, Error)]
 pub enum StorageError {
@@ -161,17 +164,29 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens (creating if needed) the database in `dir`.
+    ///
+    /// If the directory is locked (another `Db` on it), retries for up to
+    /// [`OPEN_LOCK_RETRY`]: right after the last handle of a database is dropped, sled's
+    /// background I/O jobs can still hold the file (and its lock) for a moment, so an immediate
+    /// reopen in the same process would fail spuriously.
     pub fn open(dir: &Path) -> Result<Store, StorageError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(CACHE_CAPACITY_BYTES)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref io) if io.kind() == io::ErrorKind::WouldBlock => {
-                    StorageError::AlreadyOpen(dir.to_path_buf())
+        let deadline = std::time::Instant::now() + OPEN_LOCK_RETRY;
+        let db = loop {
+            match sled::Config::new()
+                .path(dir)
+                .cache_capacity(CACHE_CAPACITY_BYTES)
+                .open()
+            {
+                Ok(db) => break db,
+                Err(sled::Error::Io(ref io)) if io.kind() == io::ErrorKind::WouldBlock => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(StorageError::AlreadyOpen(dir.to_path_buf()));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
                 }
-                other => other.into(),
-            })?;
+                Err(other) => return Err(other.into()),
+            }
+        };
         let path = dir.join(SLED_DATA_FILE);
         let data_file = File::open(&path).map_err(|source| StorageError::Io { path, source })?;
         Ok(Store {
@@ -269,6 +284,7 @@ impl Batch {
         self.ops.is_empty()
     }
     fn to_sled(&self) -> sled::Batch {
+        // sled copies keys and values into its own IVecs either way.
         let mut b = sled::Batch::default();
         for (k, v) in &self.ops {
             match v {
@@ -317,8 +333,10 @@ impl KvTree {
         Ok(())
     }
 
-    /// Applies a batch atomically (a projection writes its rows and its checkpoint this way).
-    pub fn apply(&self, batch: &Batch) -> Result<(), StorageError> {
+    /// Applies a batch atomically (a projection writes its rows and its checkpoint this way):
+    /// after a crash either every operation of the batch is there or none. Not durable until
+    /// [`Store::flush_durable`].
+    pub fn apply(&self, batch: Batch) -> Result<(), StorageError> {
         self.faults.check(FaultPoint::Write)?;
         self.tree.apply_batch(batch.to_sled())?;
         Ok(())
@@ -419,6 +437,41 @@ mod tests {
         assert!(store.commit(&[(&a, &ba)]).is_err());
         store.faults().disarm();
         a.insert(b"x", b"y".to_vec()).expect("insert");
+    }
+
+    #[test]
+    fn projection_style_batch_and_scans() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let rm = store.tree("rm_dossiers").expect("tree");
+        let mut b = Batch::new();
+        for i in 0u8..5 {
+            b.insert([b'd', i], vec![i]);
+        }
+        b.insert(&b"checkpoint"[..], 5u64.to_be_bytes());
+        assert_eq!(b.len(), 6);
+        rm.apply(b).expect("apply");
+        let mut b = Batch::new();
+        b.remove([b'd', 0]);
+        rm.apply(b).expect("apply");
+        assert_eq!(rm.len(), 5);
+        let keys: Vec<Vec<u8>> = rm.scan_prefix(b"d").map(|p| p.expect("pair").0).collect();
+        assert_eq!(
+            keys,
+            vec![vec![b'd', 1], vec![b'd', 2], vec![b'd', 3], vec![b'd', 4]]
+        );
+        assert_eq!(rm.range([b'd', 2]..[b'd', 4]).count(), 2);
+        assert_eq!(rm.iter_from([b'd', 3]).count(), 3); // d3, d4, checkpoint
+        assert_eq!(
+            rm.get_lt([b'd', 3]).expect("get_lt").map(|p| p.0),
+            Some(vec![b'd', 2])
+        );
+        assert_eq!(
+            rm.last().expect("last").map(|p| p.0),
+            Some(b"checkpoint".to_vec())
+        );
+        rm.remove(b"checkpoint").expect("remove");
+        assert_eq!(rm.get(b"checkpoint").expect("get"), None);
     }
 
     #[test]
