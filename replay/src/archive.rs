@@ -229,9 +229,7 @@ impl<W: Write> ArchiveWriter<W> {
         let len = u32::try_from(record.len())
             .ok()
             .filter(|l| *l <= MAX_RECORD_BYTES)
-            .ok_or_else(|| {
-                ArchiveError::Writer(format!("seq {} record too large", env.seq))
-            })?;
+            .ok_or_else(|| ArchiveError::Writer(format!("seq {} record too large", env.seq)))?;
         self.out.put(&len.to_be_bytes())?;
         self.out.put(&record)?;
         self.count += 1;
@@ -363,8 +361,12 @@ pub fn peek_seq(record: &[u8]) -> Option<u64> {
     let (&tag, rest) = b.split_first()?;
     match tag {
         0..=250 => Some(u64::from(tag)),
-        251 => Some(u64::from(u16::from_le_bytes(rest.get(..2)?.try_into().ok()?))),
-        252 => Some(u64::from(u32::from_le_bytes(rest.get(..4)?.try_into().ok()?))),
+        251 => Some(u64::from(u16::from_le_bytes(
+            rest.get(..2)?.try_into().ok()?,
+        ))),
+        252 => Some(u64::from(u32::from_le_bytes(
+            rest.get(..4)?.try_into().ok()?,
+        ))),
         253 => Some(u64::from_le_bytes(rest.get(..8)?.try_into().ok()?)),
         _ => None,
     }
@@ -641,9 +643,12 @@ mod tests {
             created_at_ms: 0,
             engine_version: "t".into(),
         };
-        let (sum, bytes) =
-            write_archive_from(header.clone(), std::iter::empty::<Result<Envelope, std::convert::Infallible>>(), Vec::new())
-                .unwrap();
+        let (sum, bytes) = write_archive_from(
+            header.clone(),
+            std::iter::empty::<Result<Envelope, std::convert::Infallible>>(),
+            Vec::new(),
+        )
+        .unwrap();
         assert_eq!(sum.count, 0);
         let mut r = ArchiveReader::open(&bytes[..]).unwrap();
         assert_eq!(r.header(), &header);
