@@ -193,8 +193,9 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
     if let Some(d) = domain {
         d.finish(&mut findings);
     }
-    // Stable order: by seq, then rule; container-level findings (seq 0) first.
-    findings.sort_by(|a, b| (a.seq, a.rule).cmp(&(b.seq, b.rule)));
+    // By seq (container-level findings, seq 0, first); a stable sort keeps the order of
+    // discovery within one seq, which puts the finding that explains the others first.
+    findings.sort_by_key(|f| f.seq);
     progress.finish();
     VerifyReport {
         source: source.path().display().to_string(),
