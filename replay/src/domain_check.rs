@@ -15,11 +15,20 @@
 
 use std::collections::HashMap;
 
-use motcua_engine::domain::events::{DossierChange, DraftKind, Event, Recorded};
+use motcua_engine::domain::events::{DossierChange, DraftKind, Event};
+use motcua_engine::domain::types::Role;
 use motcua_engine::projection::DossierState;
 
 use crate::verify::Finding;
 use crate::workflow::{self, Step};
+
+/// The log's facts about the event being checked.
+#[derive(Debug, Clone, Copy)]
+pub struct EventAt<'a> {
+    pub seq: u64,
+    pub stream: &'a str,
+    pub role: Role,
+}
 
 /// What the checker remembers of one dossier.
 #[derive(Debug, Clone)]
@@ -61,13 +70,14 @@ impl DomainCheck {
     }
 
     /// Checks one decoded event.
-    pub fn check(&mut self, rec: &Recorded, findings: &mut Vec<Finding>) {
-        let Event::Dossier(ev) = &rec.event else {
+    pub fn check(&mut self, at: EventAt<'_>, event: &Event, findings: &mut Vec<Finding>) {
+        let Event::Dossier(ev) = event else {
             return;
         };
-        let stream = Some(rec.stream.as_str());
+        let rec = at;
+        let stream = Some(rec.stream);
         let expected_stream = ev.code.stream_name();
-        if rec.stream != expected_stream {
+        if rec.stream != expected_stream.as_str() {
             findings.push(Finding::new(
                 rec.seq,
                 stream,
@@ -78,14 +88,19 @@ impl DomainCheck {
                 ),
             ));
         }
-        let facts = self
-            .dossiers
-            .entry(ev.code.as_str().to_owned())
-            .or_insert(DossierFacts {
-                state: None,
-                supplements: 0,
-                draft: None,
-            });
+        if !self.dossiers.contains_key(ev.code.as_str()) {
+            self.dossiers.insert(
+                ev.code.as_str().to_owned(),
+                DossierFacts {
+                    state: None,
+                    supplements: 0,
+                    draft: None,
+                },
+            );
+        }
+        let Some(facts) = self.dossiers.get_mut(ev.code.as_str()) else {
+            return;
+        };
         self.transitions += 1;
         match workflow::step(facts.state, &ev.change, rec.role) {
             Ok(Step { to }) => {

@@ -253,10 +253,7 @@ fn slip05(events: &[Recorded], record: &DossierRecord) -> Vec<Slip05Row> {
             .due_at(ev.at)
             .map(|due| verdict_vi(Verdict::judge(ev.at, due)).to_owned())
             .unwrap_or_default();
-        let from = match &ev.change {
-            DossierChange::OtherAgencyAnswered { .. } => holder.clone(),
-            _ => format!("{holder}"),
-        };
+        let from = holder.clone();
         rows.push(Slip05Row {
             from: if matches!(ev.change, DossierChange::Received(_)) {
                 by.clone()

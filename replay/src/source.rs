@@ -53,6 +53,9 @@ pub enum SourceEnd {
     Broken(String),
 }
 
+/// The raw key/value iterator of the copied `events` tree.
+type KvIter = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>> + Send>;
+
 enum Inner {
     Archive(Box<ArchiveReader<BufReader<File>>>),
     DataDir {
@@ -60,7 +63,7 @@ enum Inner {
         _copy: tempfile::TempDir,
         _store: Store,
         meta: KvTree,
-        iter: Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>> + Send>,
+        iter: KvIter,
     },
 }
 

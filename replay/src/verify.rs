@@ -19,11 +19,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use motcua_engine::codec;
+use motcua_engine::domain::events::{Event, SCHEMA_VERSION};
+use motcua_engine::domain::types::Role;
 use motcua_engine::log::{Envelope, GENESIS_HASH};
-use motcua_engine::projection::decode_envelope;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
-use crate::domain_check::DomainCheck;
+use crate::domain_check::{DomainCheck, EventAt};
 use crate::progress::Progress;
 use crate::source::{Source, SourceEnd};
 
@@ -143,11 +145,19 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
                 continue;
             }
         };
-        check_chain(&mut chain, &env, rec.key_seq, &mut findings);
+        check_chain(&mut chain, &env, &rec.bytes, rec.key_seq, &mut findings);
         if let Some(domain) = domain.as_mut() {
-            match decode_envelope(&env) {
-                Ok(recorded) => {
-                    if recorded.event.event_type() != env.event_type {
+            // Decoded straight from the envelope (no `Recorded` copy of stream and actor): the
+            // same codec and schema rule as the projections' `decode_envelope`.
+            let role = env.actor.role.parse::<Role>();
+            let event = if env.schema_version == SCHEMA_VERSION {
+                codec::decode::<Event>(&env.payload).map_err(|e| e.to_string())
+            } else {
+                Err(format!("unknown schema version {}", env.schema_version))
+            };
+            match (event, role) {
+                (Ok(event), Ok(role)) => {
+                    if event.event_type() != env.event_type {
                         findings.push(Finding::new(
                             env.seq,
                             Some(env.stream.as_str()),
@@ -155,16 +165,27 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
                             format!(
                                 "envelope says {}, payload is {}",
                                 env.event_type,
-                                recorded.event.event_type()
+                                event.event_type()
                             ),
                         ));
                     }
-                    domain.check(&recorded, &mut findings);
+                    let at = EventAt {
+                        seq: env.seq,
+                        stream: env.stream.as_str(),
+                        role,
+                    };
+                    domain.check(at, &event, &mut findings);
                 }
-                Err(e) => findings.push(Finding::new(
+                (Err(e), _) => findings.push(Finding::new(
                     env.seq,
                     Some(env.stream.as_str()),
                     "payload",
+                    e,
+                )),
+                (_, Err(e)) => findings.push(Finding::new(
+                    env.seq,
+                    Some(env.stream.as_str()),
+                    "role",
                     e.to_string(),
                 )),
             }
@@ -214,6 +235,7 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
 fn check_chain(
     chain: &mut Chain,
     env: &Envelope,
+    record: &[u8],
     key_seq: Option<u64>,
     findings: &mut Vec<Finding>,
 ) {
@@ -262,7 +284,27 @@ fn check_chain(
             ),
         ));
     }
-    let computed = env.compute_hash();
+    // The hash input is the record's canonical encoding without its format byte and its last
+    // 32 bytes (the hash itself): hashing the stored bytes avoids re-encoding every envelope,
+    // and checks the very bytes the server wrote. Only on a mismatch is the canonical
+    // re-encoding consulted, to tell a changed content from a non-canonical encoding.
+    let body = record
+        .get(1..record.len().saturating_sub(32))
+        .unwrap_or_default();
+    let raw: [u8; 32] = Sha256::digest(body).into();
+    let computed = if raw == env.hash {
+        raw
+    } else {
+        env.compute_hash()
+    };
+    if computed == env.hash && raw != env.hash {
+        findings.push(Finding::new(
+            env.seq,
+            stream,
+            "encoding",
+            "the stored bytes are not the canonical encoding of the event".into(),
+        ));
+    }
     if computed != env.hash {
         findings.push(Finding::new(
             env.seq,
@@ -290,10 +332,13 @@ fn check_chain(
         ));
     }
     chain.last_recorded = chain.last_recorded.max(env.recorded_at_ms);
-    let v = chain
-        .versions
-        .entry(env.stream.as_str().to_owned())
-        .or_insert(0);
+    // get_mut first: no key allocation for the (common) known stream.
+    if !chain.versions.contains_key(env.stream.as_str()) {
+        chain.versions.insert(env.stream.as_str().to_owned(), 0);
+    }
+    let Some(v) = chain.versions.get_mut(env.stream.as_str()) else {
+        return;
+    };
     if env.version != *v + 1 {
         findings.push(Finding::new(
             env.seq,
