@@ -125,10 +125,13 @@ pub fn build(
         .ok_or_else(|| ReplayError::Usage(format!("dossier {code} has no record")))?;
 
     let mut timeline = Vec::new();
-    for (rec, step) in events.iter().zip(record.steps.iter()) {
+    // The domain's own fold gives the state after each event.
+    let mut state = motcua_engine::domain::dossier::DossierState::default();
+    for rec in &events {
         let Event::Dossier(ev) = &rec.event else {
             continue;
         };
+        state = motcua_engine::domain::apply(state, ev);
         timeline.push(TimelineRow {
             seq: rec.seq,
             version: rec.version,
@@ -140,9 +143,9 @@ pub fn build(
                 .event_type()
                 .trim_start_matches("dossier.")
                 .to_owned(),
-            state: step.state.as_str().to_owned(),
+            state: state.phase.as_str().to_owned(),
             due: record.due_at(ev.at).map(local_time),
-            note: step.note.clone(),
+            note: note_of(&ev.change),
         });
     }
 
@@ -199,6 +202,31 @@ pub fn build(
         slip05: slip05(&events, &record),
         timeline,
     })
+}
+
+/// The free text a change carries (reason, note, comments).
+fn note_of(change: &DossierChange) -> String {
+    use DossierChange as C;
+    match change {
+        C::SubmittedOnline(_) | C::Received(_) => String::new(),
+        C::GuidedToComplete { note, .. }
+        | C::Assigned { note, .. }
+        | C::SupplementReceived { note, .. }
+        | C::Forwarded { note, .. }
+        | C::OtherAgencyAnswered { note }
+        | C::PaymentRequested { note, .. }
+        | C::SubmittedForSigning { note, .. }
+        | C::Approved { note }
+        | C::HandedOver { note } => note.clone(),
+        C::RefusedToReceive { reason, .. }
+        | C::SupplementRequested { reason, .. }
+        | C::Apologised { reason, .. }
+        | C::Withdrawn { reason }
+        | C::Stopped { reason, .. } => reason.clone(),
+        C::PaymentRecorded { receipt_number, .. } => receipt_number.clone(),
+        C::RefusalSigned { reasons } => reasons.clone(),
+        C::SentBack { comments } => comments.clone(),
+    }
 }
 
 /// The hand-offs of slip 05: each event that moves the dossier from one holder to another.

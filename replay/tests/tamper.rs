@@ -53,7 +53,7 @@ fn clean_archive_and_data_dir_verify_clean() {
 
 #[test]
 fn flipped_byte_names_the_seq() {
-    let fx = fixture(20);
+    let fx = fixture(40);
     let bytes = std::fs::read(&fx.archive).unwrap();
     let recs = records(&bytes);
     let (off, len, env) = &recs[29];
@@ -68,7 +68,7 @@ fn flipped_byte_names_the_seq() {
 
 #[test]
 fn deleted_event_names_the_seq() {
-    let fx = fixture(20);
+    let fx = fixture(40);
     let bytes = std::fs::read(&fx.archive).unwrap();
     let recs = records(&bytes);
     let (off, len, env) = &recs[40];
@@ -83,7 +83,7 @@ fn deleted_event_names_the_seq() {
 
 #[test]
 fn swapped_events_name_the_seq() {
-    let fx = fixture(20);
+    let fx = fixture(40);
     let bytes = std::fs::read(&fx.archive).unwrap();
     let recs = records(&bytes);
     let (a_off, a_len, a) = &recs[50];
@@ -99,7 +99,7 @@ fn swapped_events_name_the_seq() {
 
 #[test]
 fn truncated_archive_names_the_seq() {
-    let fx = fixture(20);
+    let fx = fixture(40);
     let bytes = std::fs::read(&fx.archive).unwrap();
     let recs = records(&bytes);
     let (off, len, env) = &recs[60];
@@ -113,7 +113,7 @@ fn truncated_archive_names_the_seq() {
 
 #[test]
 fn forged_prev_hash_with_a_correct_looking_hash_names_the_seq() {
-    let fx = fixture(20);
+    let fx = fixture(40);
     let bytes = std::fs::read(&fx.archive).unwrap();
     let recs = records(&bytes);
     let mut env = recs[70].2.clone();
@@ -129,7 +129,7 @@ fn forged_prev_hash_with_a_correct_looking_hash_names_the_seq() {
 
 #[test]
 fn rehashed_suffix_is_caught_by_the_trailer_head() {
-    let fx = fixture(20);
+    let fx = fixture(40);
     let bytes = std::fs::read(&fx.archive).unwrap();
     let recs = records(&bytes);
     // Change an actor and re-hash the whole suffix so the chain itself is consistent.
