@@ -145,7 +145,12 @@ struct StoreInner {
     dir: PathBuf,
     data_file: File,
     faults: Arc<FaultInjector>,
+    /// Blob files already made durable (see [`Store::flush_durable`]).
+    synced_blobs: Mutex<std::collections::HashSet<std::ffi::OsString>>,
 }
+
+/// sled's directory for values (really: serialized pages) too large for its log segments.
+pub const SLED_BLOBS_DIR: &str = "blobs";
 
 /// An open database directory. Cheap to clone; every clone shares one sled `Db` (sled allows
 /// one open per path per process).
@@ -189,12 +194,15 @@ impl Store {
         };
         let path = dir.join(SLED_DATA_FILE);
         let data_file = File::open(&path).map_err(|source| StorageError::Io { path, source })?;
+        // The data file's directory entry must be durable too (it may have just been created).
+        sync_dir(dir)?;
         Ok(Store {
             inner: Arc::new(StoreInner {
                 db,
                 dir: dir.to_path_buf(),
                 data_file,
                 faults: Arc::new(FaultInjector::default()),
+                synced_blobs: Mutex::new(Default::default()),
             }),
         })
     }
@@ -242,6 +250,11 @@ impl Store {
 
     /// Makes every write so far durable: sled `flush` (writes its buffers, `sync_file_range`),
     /// then `fdatasync` of the data file so the device cache and file size are on stable storage.
+    ///
+    /// sled writes a page too large for a log segment (> 1/4 of its 512 KiB segments, e.g. a
+    /// leaf holding many large events) to its own file under `blobs/`, with a plain `write` and
+    /// no sync; so new blob files (and the `blobs/` directory entry) are fsynced here as well.
+    /// With small events there are none, and this costs one `readdir`.
     pub fn flush_durable(&self) -> Result<(), StorageError> {
         self.inner.faults.check(FaultPoint::Flush)?;
         self.inner.db.flush()?;
@@ -252,13 +265,62 @@ impl Store {
             .map_err(|source| StorageError::Io {
                 path: self.inner.dir.join(SLED_DATA_FILE),
                 source,
-            })
+            })?;
+        self.sync_new_blobs()
+    }
+
+    fn sync_new_blobs(&self) -> Result<(), StorageError> {
+        let blobs = self.inner.dir.join(SLED_BLOBS_DIR);
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StorageError::Io { path, source }
+        };
+        let entries = match std::fs::read_dir(&blobs) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io(&blobs)(e)),
+        };
+        let Ok(mut synced) = self.inner.synced_blobs.lock() else {
+            return Err(StorageError::Sled("blob sync state poisoned".into()));
+        };
+        let mut present = std::collections::HashSet::new();
+        let mut new_files = false;
+        for entry in entries {
+            let entry = entry.map_err(io(&blobs))?;
+            let name = entry.file_name();
+            if !synced.contains(&name) {
+                let path = entry.path();
+                match File::open(&path) {
+                    Ok(f) => f.sync_data().map_err(io(&path))?,
+                    // sled may garbage-collect a blob between readdir and open.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io(&path)(e)),
+                }
+                new_files = true;
+            }
+            present.insert(name);
+        }
+        if new_files {
+            sync_dir(&blobs)?;
+        }
+        *synced = present;
+        Ok(())
     }
 
     /// Bytes used on disk by the database (sled's estimate).
     pub fn size_on_disk(&self) -> Result<u64, StorageError> {
         Ok(self.inner.db.size_on_disk()?)
     }
+}
+
+/// fsyncs a directory so entries created in it are durable.
+fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| StorageError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
 }
 
 /// A set of inserts and removals applied atomically by [`KvTree::apply`] or [`Store::commit`].
