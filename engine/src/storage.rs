@@ -543,3 +543,57 @@ mod tests {
         }
     }
 }
+
+/// Cost of the 4-tree transaction against plain per-tree batches, for BENCHMARKS.md:
+/// `cargo test --release -p motcua-engine -- --ignored --nocapture transaction_cost`.
+#[cfg(test)]
+mod cost {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    #[ignore]
+    fn transaction_cost() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let trees: Vec<KvTree> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| store.tree(n).expect("tree"))
+            .collect();
+        let make = |round: u64, t: usize| {
+            let mut b = Batch::new();
+            for i in 0..32u64 {
+                let k = (round * 32 + i).to_be_bytes().to_vec();
+                let v = if t == 0 { vec![7u8; 330] } else { vec![1u8; 8] };
+                b.insert(k, v);
+            }
+            b
+        };
+        let rounds = 2000u64;
+        let t0 = Instant::now();
+        for r in 0..rounds {
+            let bs: Vec<Batch> = (0..4).map(|t| make(r, t)).collect();
+            store
+                .commit(&[
+                    (&trees[0], &bs[0]),
+                    (&trees[1], &bs[1]),
+                    (&trees[2], &bs[2]),
+                    (&trees[3], &bs[3]),
+                ])
+                .expect("commit");
+        }
+        let tx = t0.elapsed();
+        let t0 = Instant::now();
+        for r in rounds..2 * rounds {
+            for (t, tree) in trees.iter().enumerate() {
+                tree.apply(make(r, t)).expect("apply");
+            }
+        }
+        let plain = t0.elapsed();
+        println!(
+            "32 events x 4 trees per round: transaction {:.3} ms/round, 4 x apply_batch {:.3} ms/round",
+            tx.as_secs_f64() * 1000.0 / rounds as f64,
+            plain.as_secs_f64() * 1000.0 / rounds as f64
+        );
+    }
+}
