@@ -778,3 +778,93 @@ async fn scan_streams_everything_after_a_seq() {
     assert_eq!(log.scan(u64::MAX).count(), 0);
     log.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_events_round_trip_and_survive_reopen() {
+    // 60 KiB events make sled write whole leaf pages as blob files: flush_durable syncs them.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open(dir.path());
+    let big: Vec<u8> = (0..60 * 1024).map(|i| (i % 251) as u8).collect();
+    for i in 0..40u32 {
+        let mut p = big.clone();
+        p[..4].copy_from_slice(&i.to_be_bytes());
+        log.append(
+            &sid("big"),
+            ExpectedVersion::Exact(u64::from(i)),
+            vec![ev(None, &p)],
+        )
+        .await
+        .expect("append");
+    }
+    log.close().await.expect("close");
+    let log = open(dir.path());
+    let evs = log.read_stream(&sid("big"), 1).expect("read");
+    assert_eq!(evs.len(), 40);
+    assert_eq!(&evs[39].payload[4..], &big[4..]);
+    assert!(log.verify().expect("verify").is_clean());
+    log.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_at_never_decreases_across_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = ManualClock::new(5_000);
+    let cfg = LogConfig {
+        clock: Arc::new(clock.clone()),
+        ..LogConfig::default()
+    };
+    let log = EventLog::open(dir.path(), cfg.clone()).expect("open");
+    fill(&log, 2).await;
+    log.close().await.expect("close");
+    clock.set(1_000); // the system clock jumped back while we were down
+    let log = EventLog::open(dir.path(), cfg).expect("reopen");
+    let a = log
+        .append(&sid("t"), ExpectedVersion::Any, vec![ev(None, b"x")])
+        .await
+        .expect("append");
+    assert_eq!(a.recorded_at_ms, 5_000);
+    assert!(log.verify().expect("verify").is_clean());
+    log.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_missing_and_orphan_index_entries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open(dir.path());
+    fill(&log, 20).await;
+    let env7 = log.read_all(6, 1).expect("read").remove(0);
+    log.close().await.expect("close");
+    {
+        let store = crate::storage::Store::open(dir.path()).expect("store");
+        let streams = store.tree(TREE_STREAMS).expect("tree");
+        streams
+            .remove(reader::stream_key(&env7.stream, env7.version))
+            .expect("remove");
+        streams
+            .insert(
+                reader::stream_key(&sid("ghost"), 1),
+                999u64.to_be_bytes().to_vec(),
+            )
+            .expect("insert");
+        store.flush_durable().expect("flush");
+    }
+    let log = open(dir.path());
+    let report = log.verify().expect("verify");
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.seq == 7 && f.rule == "stream_index"),
+        "{:?}",
+        report.findings
+    );
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.seq == 999 && f.rule == "orphan_index"),
+        "{:?}",
+        report.findings
+    );
+    log.close().await.expect("close");
+}
