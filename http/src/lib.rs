@@ -1,1 +1,9 @@
-//! motcua HTTP server.
+//! motcua HTTP server: the `/v1` JSON API over the engine (axum 0.8), its errors, auth,
+//! idempotency, metrics, OpenAPI document, demo commune and graceful shutdown.
+//!
+//! `server::start` is the entry point both for the `motcua` binary and for in-process tests.
+
+pub mod errors;
+pub mod extract;
+pub mod metrics;
+pub mod ratelimit;

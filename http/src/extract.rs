@@ -1,0 +1,94 @@
+//! Extractors whose rejections are problem documents instead of axum's plain-text bodies:
+//! [`ApiJson`] (malformed JSON 400, wrong content type 415, body over the limit 413, a
+//! well-formed body of the wrong shape 422 with the offending field) and [`ApiQuery`].
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::errors::ApiError;
+
+/// Body limit applied to every request (1 MiB).
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// `Json<T>` with problem+json rejections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => Err(json_rejection(rej)),
+        }
+    }
+}
+
+fn json_rejection(rej: JsonRejection) -> ApiError {
+    match rej {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
+        }
+        JsonRejection::JsonDataError(e) => {
+            // serde_path_to_error's message is "<path>: <why>"; split it for the problem body.
+            let text = e.body_text();
+            let inner = text
+                .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+                .unwrap_or(&text)
+                .to_owned();
+            match inner.split_once(": ") {
+                Some((field, why)) if !field.contains(' ') => ApiError::validation(field, why),
+                _ => ApiError::validation("body", inner),
+            }
+        }
+        JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest(e.body_text()),
+        JsonRejection::BytesRejection(e) => {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge {
+                    limit: DEFAULT_BODY_LIMIT,
+                }
+            } else {
+                ApiError::BadRequest(e.body_text())
+            }
+        }
+        other => {
+            if other.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge {
+                    limit: DEFAULT_BODY_LIMIT,
+                }
+            } else {
+                ApiError::BadRequest(other.body_text())
+            }
+        }
+    }
+}
+
+/// `Query<T>` with problem+json rejections (a bad query parameter is a 422 on that field).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(ApiError::validation("query", e.body_text()))
+            }
+            Err(other) => Err(ApiError::BadRequest(other.body_text())),
+        }
+    }
+}
