@@ -1,0 +1,193 @@
+//! Full verification of the log: walks every event and checks the hash chain, seq contiguity,
+//! per-stream version contiguity, `recorded_at` monotonicity, and that the `streams` and
+//! `event_ids` indexes point exactly at the events (no missing, no orphan entries). Reports
+//! findings instead of stopping at the first, each naming the seq it concerns.
+
+use std::collections::HashMap;
+
+use super::chain::GENESIS_HASH;
+use super::envelope::{Envelope, Position};
+use super::error::LogError;
+use super::reader::{be_u64, decode_event, seq_key, split_stream_key, stream_key, Trees};
+
+/// One problem found by [`verify`](super::EventLog::verify).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The seq concerned (0 when it is not about one event, e.g. an orphan index entry).
+    pub seq: u64,
+    pub stream: Option<String>,
+    /// Short rule name: `decode`, `key`, `seq_gap`, `prev_hash`, `hash`, `recorded_at`,
+    /// `stream_version`, `stream_index`, `event_id_index`, `orphan_index`, `head`.
+    pub rule: &'static str,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub events: u64,
+    pub streams: u64,
+    pub findings: Vec<Finding>,
+    pub head: Position,
+}
+
+impl VerifyReport {
+    pub fn is_clean(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+fn finding(seq: u64, env: Option<&Envelope>, rule: &'static str, detail: String) -> Finding {
+    Finding {
+        seq,
+        stream: env.map(|e| e.stream.as_str().to_string()),
+        rule,
+        detail,
+    }
+}
+
+pub(crate) fn verify(trees: &Trees, head: Position) -> Result<VerifyReport, LogError> {
+    let mut findings = Vec::new();
+    let mut prev_hash = GENESIS_HASH;
+    let mut expect_seq = 1u64;
+    let mut last_recorded = i64::MIN;
+    let mut versions: HashMap<String, u64> = HashMap::new();
+    let mut events = 0u64;
+
+    for item in trees.events.iter() {
+        let (key, value) = item?;
+        let seq = match be_u64(&key, "events key") {
+            Ok(s) => s,
+            Err(e) => {
+                findings.push(finding(0, None, "key", e.to_string()));
+                continue;
+            }
+        };
+        events += 1;
+        if seq != expect_seq {
+            findings.push(finding(
+                seq,
+                None,
+                "seq_gap",
+                format!("expected seq {expect_seq}"),
+            ));
+        }
+        expect_seq = seq + 1;
+        let env = match decode_event(seq, &value) {
+            Ok(env) => env,
+            Err(e) => {
+                findings.push(finding(seq, None, "decode", e.to_string()));
+                // Unknown hash: resynchronise on the next event's prev_hash.
+                prev_hash = [0xff; 32];
+                continue;
+            }
+        };
+        let e = Some(&env);
+        if env.prev_hash != prev_hash && prev_hash != [0xff; 32] {
+            findings.push(finding(
+                seq,
+                e,
+                "prev_hash",
+                "does not link to the previous event's hash".into(),
+            ));
+        }
+        let computed = env.compute_hash();
+        if computed != env.hash {
+            findings.push(finding(
+                seq,
+                e,
+                "hash",
+                format!(
+                    "stored {} computed {}",
+                    hex::encode(env.hash),
+                    hex::encode(computed)
+                ),
+            ));
+        }
+        prev_hash = env.hash;
+        if env.recorded_at_ms < last_recorded {
+            findings.push(finding(
+                seq,
+                e,
+                "recorded_at",
+                format!("{} < previous {last_recorded}", env.recorded_at_ms),
+            ));
+        }
+        last_recorded = last_recorded.max(env.recorded_at_ms);
+        let v = versions.entry(env.stream.as_str().to_string()).or_insert(0);
+        if env.version != *v + 1 {
+            findings.push(finding(
+                seq,
+                e,
+                "stream_version",
+                format!("version {} after {}", env.version, v),
+            ));
+        }
+        *v = env.version;
+        match trees.streams.get(stream_key(&env.stream, env.version))? {
+            Some(s) if s.as_slice() == seq_key(seq) => {}
+            other => findings.push(finding(
+                seq,
+                e,
+                "stream_index",
+                format!("streams index holds {:?}", other.map(hex::encode)),
+            )),
+        }
+        match trees.event_ids.get(env.event_id.0)? {
+            Some(s) if s.as_slice() == seq_key(seq) => {}
+            other => findings.push(finding(
+                seq,
+                e,
+                "event_id_index",
+                format!("event_ids index holds {:?}", other.map(hex::encode)),
+            )),
+        }
+    }
+
+    if events != head.seq || (head.seq > 0 && prev_hash != head.hash) {
+        findings.push(finding(
+            head.seq,
+            None,
+            "head",
+            format!("head {} but {events} events in the log", head.seq),
+        ));
+    }
+
+    // Orphans: index entries whose event is absent (the per-event checks above cover the rest).
+    let streams_len = trees.streams.iter().count() as u64;
+    if streams_len != events {
+        for item in trees.streams.iter() {
+            let (key, value) = item?;
+            let seq = be_u64(&value, "streams index value").unwrap_or(0);
+            let ok = match (split_stream_key(&key), trees.events.get(seq_key(seq))?) {
+                (Some((stream, version)), Some(bytes)) => decode_event(seq, &bytes)
+                    .map(|env| env.stream.as_str().as_bytes() == stream && env.version == version)
+                    .unwrap_or(true),
+                _ => false,
+            };
+            if !ok {
+                findings.push(finding(
+                    seq,
+                    None,
+                    "orphan_index",
+                    format!("streams key {}", hex::encode(&key)),
+                ));
+            }
+        }
+    }
+    let ids_len = trees.event_ids.iter().count() as u64;
+    if ids_len != events {
+        findings.push(finding(
+            0,
+            None,
+            "orphan_index",
+            format!("{ids_len} event_ids entries for {events} events"),
+        ));
+    }
+
+    Ok(VerifyReport {
+        events,
+        streams: versions.len() as u64,
+        findings,
+        head,
+    })
+}
