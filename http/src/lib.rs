@@ -3,7 +3,16 @@
 //!
 //! `server::start` is the entry point both for the `motcua` binary and for in-process tests.
 
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod engine;
 pub mod errors;
 pub mod extract;
+pub mod idempotency;
 pub mod metrics;
+pub mod openapi;
 pub mod ratelimit;
+pub mod routes;
+pub mod server;
+pub mod state;

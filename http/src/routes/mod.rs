@@ -1,0 +1,4 @@
+//! The handlers, one module per resource.
+
+pub mod events;
+pub mod ops;
