@@ -1,0 +1,809 @@
+//! The dossier read model: one [`DossierRecord`] per dossier (the dossier view, the public
+//! lookup and the statistics facts all read it) plus secondary indexes that are pure functions
+//! of the record ([`derived_entries`]): live queues, approval inboxes, specialists' work lists,
+//! the received-time list, and the open/finished-by-month indexes the statistics scan.
+//!
+//! Keys (tree `proj.dossiers`; see `keys` for the encodings):
+//! - `r` code -> record
+//! - `q` unit field\0 state due code -> [`QueueItem`] (every non-terminal state)
+//! - `a` unit field\0 due code -> [`InboxItem`] (AwaitingApproval)
+//! - `w` specialist\0 due code -> [`WorkItem`] (assigned, still being worked on)
+//! - `l` unit time code -> () (time = received_at, or submitted_at before receipt)
+//! - `o` unit code -> () (received and not finished: "open now")
+//! - `m` unit month code -> () (finished: one entry per local month from receipt to finish)
+//! - `u` unit -> (), `f` unit field\0 -> () (units and fields seen, for unfiltered queries)
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec;
+use crate::domain::events::{DossierChange, DossierEvent, DraftKind, Event, Recorded};
+use crate::domain::types::{
+    Channel, DossierCode, Field, ProcedureRef, StaffId, Timestamp, UnitCode,
+};
+
+use super::keys::{key, local_date, month_index, push_part, ts_be};
+use super::store::{KvRead, Writes};
+use super::{Projection, ProjectionError};
+
+/// A dossier's state as the read models see it (national status code in [`DossierState::national_code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum DossierState {
+    Submitted,
+    Received,
+    Refused,
+    InProcessing,
+    AwaitingSupplement,
+    AtOtherAgency,
+    AwaitingPayment,
+    AwaitingApproval,
+    ResultReady,
+    Rejected,
+    Returned,
+    Withdrawn,
+    Stopped,
+}
+
+impl DossierState {
+    pub const ALL: [DossierState; 13] = [
+        DossierState::Submitted,
+        DossierState::Received,
+        DossierState::Refused,
+        DossierState::InProcessing,
+        DossierState::AwaitingSupplement,
+        DossierState::AtOtherAgency,
+        DossierState::AwaitingPayment,
+        DossierState::AwaitingApproval,
+        DossierState::ResultReady,
+        DossierState::Rejected,
+        DossierState::Returned,
+        DossierState::Withdrawn,
+        DossierState::Stopped,
+    ];
+
+    /// The national portal's status code (1-10).
+    pub fn national_code(self) -> u8 {
+        match self {
+            DossierState::Submitted => 1,
+            DossierState::Received => 2,
+            DossierState::Refused => 3,
+            DossierState::InProcessing
+            | DossierState::AtOtherAgency
+            | DossierState::AwaitingApproval => 4,
+            DossierState::AwaitingSupplement => 5,
+            DossierState::AwaitingPayment => 6,
+            DossierState::Withdrawn => 7,
+            DossierState::Stopped => 8,
+            DossierState::ResultReady | DossierState::Rejected => 9,
+            DossierState::Returned => 10,
+        }
+    }
+
+    /// The national status name, as the citizen sees it.
+    pub fn national_name_vi(self) -> &'static str {
+        match self.national_code() {
+            1 => "Mới đăng ký",
+            2 => "Được tiếp nhận",
+            3 => "Không được tiếp nhận",
+            4 => "Đang xử lý",
+            5 => "Yêu cầu bổ sung giấy tờ",
+            6 => "Yêu cầu thực hiện nghĩa vụ tài chính",
+            7 => "Công dân yêu cầu rút hồ sơ",
+            8 => "Dừng xử lý",
+            9 => "Đã xử lý xong",
+            _ => "Đã trả kết quả",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DossierState::Submitted => "submitted",
+            DossierState::Received => "received",
+            DossierState::Refused => "refused",
+            DossierState::InProcessing => "in_processing",
+            DossierState::AwaitingSupplement => "awaiting_supplement",
+            DossierState::AtOtherAgency => "at_other_agency",
+            DossierState::AwaitingPayment => "awaiting_payment",
+            DossierState::AwaitingApproval => "awaiting_approval",
+            DossierState::ResultReady => "result_ready",
+            DossierState::Rejected => "rejected",
+            DossierState::Returned => "returned",
+            DossierState::Withdrawn => "withdrawn",
+            DossierState::Stopped => "stopped",
+        }
+    }
+
+    /// Still on some desk's queue (everything but Returned, Refused, Withdrawn, Stopped).
+    pub fn in_queue(self) -> bool {
+        !matches!(
+            self,
+            DossierState::Returned
+                | DossierState::Refused
+                | DossierState::Withdrawn
+                | DossierState::Stopped
+        )
+    }
+
+    /// The clock is stopped (waiting for the citizen's supplement or payment).
+    pub fn is_paused(self) -> bool {
+        matches!(
+            self,
+            DossierState::AwaitingSupplement | DossierState::AwaitingPayment
+        )
+    }
+
+    /// Being processed: counts toward "overdue now" once its due time has passed.
+    pub fn is_processing(self) -> bool {
+        matches!(
+            self,
+            DossierState::Received
+                | DossierState::InProcessing
+                | DossierState::AtOtherAgency
+                | DossierState::AwaitingApproval
+        )
+    }
+
+    fn tag(self) -> u8 {
+        // Position in ALL: stable because variants are only appended.
+        DossierState::ALL
+            .iter()
+            .position(|s| *s == self)
+            .unwrap_or(0) as u8
+    }
+}
+
+/// How a resolved dossier is judged: finish local date against due local date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Verdict {
+    Early,
+    OnTime,
+    Late,
+}
+
+impl Verdict {
+    pub fn judge(finished: Timestamp, due: Timestamp) -> Verdict {
+        let (f, d) = (local_date(finished), local_date(due));
+        match f.cmp(&d) {
+            std::cmp::Ordering::Less => Verdict::Early,
+            std::cmp::Ordering::Equal => Verdict::OnTime,
+            std::cmp::Ordering::Greater => Verdict::Late,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Early => "early",
+            Verdict::OnTime => "on_time",
+            Verdict::Late => "late",
+        }
+    }
+}
+
+/// How a dossier left processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FinishKind {
+    /// Approved (result signed).
+    Approved,
+    /// Refusal signed (counts as resolved).
+    Rejected,
+    Withdrawn,
+    Stopped,
+    /// Refused at reception (never received).
+    Refused,
+}
+
+impl FinishKind {
+    pub fn is_resolved(self) -> bool {
+        matches!(self, FinishKind::Approved | FinishKind::Rejected)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupplementEntry {
+    pub requested_at: Timestamp,
+    pub items: Vec<String>,
+    pub reason: String,
+    pub received_at: Option<Timestamp>,
+    pub paused_office_minutes: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentEntry {
+    pub requested_at: Timestamp,
+    pub amount: u64,
+    pub recorded_at: Option<Timestamp>,
+    pub paused_office_minutes: u32,
+    pub receipt_number: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApologyEntry {
+    pub at: Timestamp,
+    pub by: String,
+    pub reason: String,
+    pub new_appointment: Timestamp,
+}
+
+/// A hand-off or decision as the Phiếu kiểm soát quá trình lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepEntry {
+    pub at: Timestamp,
+    pub actor: String,
+    pub event_type: String,
+    pub state: DossierState,
+    pub note: String,
+}
+
+/// The draft waiting for a signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningEntry {
+    pub at: Timestamp,
+    pub by: String,
+    pub draft: DraftKind,
+    pub note: String,
+}
+
+/// Everything the read models know about one dossier, updated by the fold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DossierRecord {
+    pub code: DossierCode,
+    pub state: DossierState,
+    pub unit: UnitCode,
+    pub field: Option<Field>,
+    pub procedure: Option<ProcedureRef>,
+    pub procedure_name: String,
+    pub channel: Channel,
+    pub submitted_at: Option<Timestamp>,
+    pub received_at: Option<Timestamp>,
+    /// Due time fixed at receipt.
+    pub original_due: Option<Timestamp>,
+    /// Current due time (after pauses).
+    pub due: Option<Timestamp>,
+    pub paused_office_minutes: u32,
+    /// When the current pause started (awaiting supplement or payment).
+    pub paused_since: Option<Timestamp>,
+    pub supplements: Vec<SupplementEntry>,
+    pub payments: Vec<PaymentEntry>,
+    pub apologies: Vec<ApologyEntry>,
+    pub specialist: Option<StaffId>,
+    pub signing: Option<SigningEntry>,
+    pub resolved_at: Option<Timestamp>,
+    pub verdict: Option<Verdict>,
+    /// Resolved, withdrawn, stopped or refused at reception.
+    pub finished_at: Option<Timestamp>,
+    pub finish: Option<FinishKind>,
+    pub returned_at: Option<Timestamp>,
+    pub lookup_secret_sha256: [u8; 32],
+    /// (from, state): the state timeline, for "state at the period's end".
+    pub states: Vec<(Timestamp, DossierState)>,
+    /// (from, due): the due timeline, for "due at the period's end".
+    pub dues: Vec<(Timestamp, Timestamp)>,
+    /// Phiếu kiểm soát quá trình: every step.
+    pub steps: Vec<StepEntry>,
+    pub last_seq: u64,
+    pub version: u64,
+}
+
+impl DossierRecord {
+    fn new(code: &DossierCode) -> DossierRecord {
+        DossierRecord {
+            unit: code.unit(),
+            code: code.clone(),
+            state: DossierState::Submitted,
+            field: None,
+            procedure: None,
+            procedure_name: String::new(),
+            channel: Channel::Desk,
+            submitted_at: None,
+            received_at: None,
+            original_due: None,
+            due: None,
+            paused_office_minutes: 0,
+            paused_since: None,
+            supplements: Vec::new(),
+            payments: Vec::new(),
+            apologies: Vec::new(),
+            specialist: None,
+            signing: None,
+            resolved_at: None,
+            verdict: None,
+            finished_at: None,
+            finish: None,
+            returned_at: None,
+            lookup_secret_sha256: [0; 32],
+            states: Vec::new(),
+            dues: Vec::new(),
+            steps: Vec::new(),
+            last_seq: 0,
+            version: 0,
+        }
+    }
+
+    /// State at instant `t` (None: the dossier did not exist yet).
+    pub fn state_at(&self, t: Timestamp) -> Option<DossierState> {
+        self.states
+            .iter()
+            .take_while(|(from, _)| *from <= t)
+            .last()
+            .map(|(_, s)| *s)
+    }
+
+    /// Due time in force at instant `t`.
+    pub fn due_at(&self, t: Timestamp) -> Option<Timestamp> {
+        self.dues
+            .iter()
+            .take_while(|(from, _)| *from <= t)
+            .last()
+            .map(|(_, d)| *d)
+    }
+
+    /// Whether a dossier paused at `t` was already past its due time when the pause began
+    /// (a stopped clock does not make an overdue dossier on time again).
+    pub fn pause_started_overdue(&self, t: Timestamp) -> bool {
+        let since = self
+            .states
+            .iter()
+            .take_while(|(from, _)| *from <= t)
+            .last()
+            .map(|(from, _)| *from);
+        match (since, self.due_at(t)) {
+            (Some(s), Some(d)) => s > d,
+            _ => false,
+        }
+    }
+
+    /// Open (received, not finished) at instant `t`.
+    pub fn open_at(&self, t: Timestamp) -> bool {
+        match self.received_at {
+            Some(r) if r < t => self.finished_at.is_none_or(|f| f >= t),
+            _ => false,
+        }
+    }
+
+    fn set_state(&mut self, at: Timestamp, state: DossierState) {
+        self.state = state;
+        self.states.push((at, state));
+    }
+
+    fn finish(&mut self, at: Timestamp, kind: FinishKind) {
+        if self.finished_at.is_none() {
+            self.finished_at = Some(at);
+            self.finish = Some(kind);
+        }
+    }
+
+    /// Folds one dossier event. Never fails: the log holds only events the domain accepted, and
+    /// a fold that refused one would stall every read model behind it.
+    pub fn apply(&mut self, rec: &Recorded, ev: &DossierEvent) {
+        let at = ev.at;
+        let mut note = String::new();
+        match &ev.change {
+            DossierChange::SubmittedOnline(s) => {
+                self.unit = s.unit.clone();
+                self.field = Some(s.field.clone());
+                self.procedure = Some(s.procedure.clone());
+                self.channel = s.channel;
+                self.submitted_at = Some(at);
+                self.lookup_secret_sha256 = s.lookup_secret_sha256;
+                self.set_state(at, DossierState::Submitted);
+            }
+            DossierChange::Received(r) => {
+                self.unit = r.unit.clone();
+                self.field = Some(r.field.clone());
+                self.procedure = Some(r.procedure.clone());
+                self.procedure_name = r.procedure_name.clone();
+                self.channel = r.channel;
+                self.received_at = Some(at);
+                self.original_due = Some(r.due);
+                self.due = Some(r.due);
+                self.dues.push((at, r.due));
+                self.lookup_secret_sha256 = r.lookup_secret_sha256;
+                self.set_state(at, DossierState::Received);
+            }
+            DossierChange::GuidedToComplete { note: n, .. } => {
+                // Not received: the submission stays with the citizen to complete.
+                note = n.clone();
+            }
+            DossierChange::RefusedToReceive { reason, .. } => {
+                note = reason.clone();
+                self.set_state(at, DossierState::Refused);
+                self.finish(at, FinishKind::Refused);
+            }
+            DossierChange::Assigned {
+                specialist,
+                note: n,
+            } => {
+                note = n.clone();
+                self.specialist = Some(specialist.clone());
+                self.set_state(at, DossierState::InProcessing);
+            }
+            DossierChange::SupplementRequested { items, reason } => {
+                note = reason.clone();
+                self.supplements.push(SupplementEntry {
+                    requested_at: at,
+                    items: items.clone(),
+                    reason: reason.clone(),
+                    received_at: None,
+                    paused_office_minutes: 0,
+                });
+                self.paused_since = Some(at);
+                self.set_state(at, DossierState::AwaitingSupplement);
+            }
+            DossierChange::SupplementReceived {
+                paused_office_minutes,
+                new_due,
+                note: n,
+            } => {
+                note = n.clone();
+                if let Some(s) = self.supplements.last_mut() {
+                    s.received_at = Some(at);
+                    s.paused_office_minutes = *paused_office_minutes;
+                }
+                self.resume(at, *paused_office_minutes, *new_due);
+            }
+            DossierChange::Forwarded { agency, note: n } => {
+                note = format!("{agency}: {n}");
+                self.set_state(at, DossierState::AtOtherAgency);
+            }
+            DossierChange::OtherAgencyAnswered { note: n } => {
+                note = n.clone();
+                self.set_state(at, DossierState::InProcessing);
+            }
+            DossierChange::PaymentRequested { amount, note: n } => {
+                note = n.clone();
+                self.payments.push(PaymentEntry {
+                    requested_at: at,
+                    amount: amount.0,
+                    recorded_at: None,
+                    paused_office_minutes: 0,
+                    receipt_number: String::new(),
+                });
+                self.paused_since = Some(at);
+                self.set_state(at, DossierState::AwaitingPayment);
+            }
+            DossierChange::PaymentRecorded {
+                paused_office_minutes,
+                new_due,
+                receipt_number,
+            } => {
+                note = receipt_number.clone();
+                if let Some(p) = self.payments.last_mut() {
+                    p.recorded_at = Some(at);
+                    p.paused_office_minutes = *paused_office_minutes;
+                    p.receipt_number = receipt_number.clone();
+                }
+                self.resume(at, *paused_office_minutes, *new_due);
+            }
+            DossierChange::SubmittedForSigning { draft, note: n } => {
+                note = n.clone();
+                self.signing = Some(SigningEntry {
+                    at,
+                    by: rec.actor.clone(),
+                    draft: *draft,
+                    note: n.clone(),
+                });
+                self.set_state(at, DossierState::AwaitingApproval);
+            }
+            DossierChange::Approved { note: n } => {
+                note = n.clone();
+                self.resolve(at, FinishKind::Approved);
+                self.set_state(at, DossierState::ResultReady);
+            }
+            DossierChange::RefusalSigned { reasons } => {
+                note = reasons.clone();
+                self.resolve(at, FinishKind::Rejected);
+                self.set_state(at, DossierState::Rejected);
+            }
+            DossierChange::SentBack { comments } => {
+                note = comments.clone();
+                self.signing = None;
+                self.set_state(at, DossierState::InProcessing);
+            }
+            DossierChange::Apologised {
+                reason,
+                new_appointment,
+            } => {
+                note = reason.clone();
+                self.apologies.push(ApologyEntry {
+                    at,
+                    by: rec.actor.clone(),
+                    reason: reason.clone(),
+                    new_appointment: *new_appointment,
+                });
+            }
+            DossierChange::HandedOver { note: n } => {
+                note = n.clone();
+                self.returned_at = Some(at);
+                self.set_state(at, DossierState::Returned);
+            }
+            DossierChange::Withdrawn { reason } => {
+                note = reason.clone();
+                self.paused_since = None;
+                self.finish(at, FinishKind::Withdrawn);
+                self.set_state(at, DossierState::Withdrawn);
+            }
+            DossierChange::Stopped { reason, .. } => {
+                note = reason.clone();
+                self.paused_since = None;
+                self.finish(at, FinishKind::Stopped);
+                self.set_state(at, DossierState::Stopped);
+            }
+        }
+        self.steps.push(StepEntry {
+            at,
+            actor: rec.actor.clone(),
+            event_type: ev.change.event_type().to_owned(),
+            state: self.state,
+            note,
+        });
+        self.last_seq = rec.seq;
+        self.version = rec.version;
+    }
+
+    fn resume(&mut self, at: Timestamp, paused: u32, new_due: Timestamp) {
+        self.paused_office_minutes = self.paused_office_minutes.saturating_add(paused);
+        self.paused_since = None;
+        self.due = Some(new_due);
+        self.dues.push((at, new_due));
+        self.set_state(at, DossierState::InProcessing);
+    }
+
+    fn resolve(&mut self, at: Timestamp, kind: FinishKind) {
+        self.resolved_at = Some(at);
+        self.verdict = self.due.map(|d| Verdict::judge(at, d));
+        self.signing = None;
+        self.finish(at, kind);
+    }
+}
+
+/// A live-queue entry's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueItem {
+    pub received_at: Option<Timestamp>,
+    pub specialist: Option<StaffId>,
+    /// Paused after its due time had already passed: still overdue.
+    pub overdue_on_pause: bool,
+}
+
+/// An approval-inbox entry's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxItem {
+    pub specialist: String,
+    pub draft: DraftKind,
+    pub note: String,
+    pub submitted_at: Timestamp,
+    pub procedure_name: String,
+}
+
+/// A work-list entry's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkItem {
+    pub state: DossierState,
+    pub unit: UnitCode,
+    pub procedure_name: String,
+}
+
+pub(crate) const T_RECORD: u8 = b'r';
+pub(crate) const T_QUEUE: u8 = b'q';
+pub(crate) const T_INBOX: u8 = b'a';
+pub(crate) const T_WORK: u8 = b'w';
+pub(crate) const T_LIST: u8 = b'l';
+pub(crate) const T_OPEN: u8 = b'o';
+pub(crate) const T_MONTH: u8 = b'm';
+pub(crate) const T_UNIT: u8 = b'u';
+pub(crate) const T_FIELD: u8 = b'f';
+
+pub(crate) fn record_key(code: &DossierCode) -> Vec<u8> {
+    let mut k = key(T_RECORD);
+    k.extend_from_slice(code.as_str().as_bytes());
+    k
+}
+
+pub(crate) fn queue_prefix(unit: &UnitCode, field: &Field, state: Option<DossierState>) -> Vec<u8> {
+    let mut k = key(T_QUEUE);
+    k.extend_from_slice(unit.as_str().as_bytes());
+    push_part(&mut k, field.as_str());
+    if let Some(s) = state {
+        k.push(s.tag());
+    }
+    k
+}
+
+pub(crate) fn inbox_prefix(unit: &UnitCode, field: Option<&Field>) -> Vec<u8> {
+    let mut k = key(T_INBOX);
+    k.extend_from_slice(unit.as_str().as_bytes());
+    if let Some(f) = field {
+        push_part(&mut k, f.as_str());
+    }
+    k
+}
+
+pub(crate) fn work_prefix(specialist: &str) -> Vec<u8> {
+    let mut k = key(T_WORK);
+    push_part(&mut k, specialist);
+    k
+}
+
+pub(crate) fn unit_prefix(tag: u8, unit: &UnitCode) -> Vec<u8> {
+    let mut k = key(tag);
+    k.extend_from_slice(unit.as_str().as_bytes());
+    k
+}
+
+pub(crate) fn month_key(unit: &UnitCode, month: u32) -> Vec<u8> {
+    let mut k = unit_prefix(T_MONTH, unit);
+    k.extend_from_slice(&month.to_be_bytes());
+    k
+}
+
+/// The sort time of the dossier in its queue: the due time, or for a submission not yet
+/// received (no due time yet) the submission time, so reception works oldest first.
+fn queue_time(r: &DossierRecord) -> Timestamp {
+    r.due.or(r.submitted_at).unwrap_or(Timestamp(0))
+}
+
+/// Every key/value the read model holds for this dossier (the record included). A pure function
+/// of the record: what makes incremental folds and rebuilds byte-identical.
+pub fn derived_entries(r: &DossierRecord) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let code = r.code.as_str().as_bytes();
+    out.insert(record_key(&r.code), codec::encode(r));
+    out.insert(unit_prefix(T_UNIT, &r.unit), Vec::new());
+
+    if let Some(field) = &r.field {
+        let mut fk = unit_prefix(T_FIELD, &r.unit);
+        push_part(&mut fk, field.as_str());
+        out.insert(fk, Vec::new());
+
+        if r.state.in_queue() {
+            let mut k = queue_prefix(&r.unit, field, Some(r.state));
+            k.extend_from_slice(&ts_be(queue_time(r)));
+            k.extend_from_slice(code);
+            let item = QueueItem {
+                received_at: r.received_at,
+                specialist: r.specialist.clone(),
+                overdue_on_pause: r.state.is_paused()
+                    && matches!((r.paused_since, r.due), (Some(p), Some(d)) if p > d),
+            };
+            out.insert(k, codec::encode(&item));
+        }
+        if r.state == DossierState::AwaitingApproval {
+            if let (Some(signing), Some(due)) = (&r.signing, r.due) {
+                let mut k = inbox_prefix(&r.unit, Some(field));
+                k.extend_from_slice(&ts_be(due));
+                k.extend_from_slice(code);
+                let item = InboxItem {
+                    specialist: signing.by.clone(),
+                    draft: signing.draft,
+                    note: signing.note.clone(),
+                    submitted_at: signing.at,
+                    procedure_name: r.procedure_name.clone(),
+                };
+                out.insert(k, codec::encode(&item));
+            }
+        }
+    }
+    if let Some(spec) = &r.specialist {
+        let working = matches!(
+            r.state,
+            DossierState::InProcessing
+                | DossierState::AwaitingSupplement
+                | DossierState::AtOtherAgency
+                | DossierState::AwaitingPayment
+                | DossierState::AwaitingApproval
+        );
+        if working {
+            let mut k = work_prefix(spec.as_str());
+            k.extend_from_slice(&ts_be(queue_time(r)));
+            k.extend_from_slice(code);
+            let item = WorkItem {
+                state: r.state,
+                unit: r.unit.clone(),
+                procedure_name: r.procedure_name.clone(),
+            };
+            out.insert(k, codec::encode(&item));
+        }
+    }
+    if let Some(t) = r.received_at.or(r.submitted_at) {
+        let mut k = unit_prefix(T_LIST, &r.unit);
+        k.extend_from_slice(&ts_be(t));
+        k.extend_from_slice(code);
+        out.insert(k, Vec::new());
+    }
+    if let Some(received) = r.received_at {
+        match r.finished_at {
+            None => {
+                let mut k = unit_prefix(T_OPEN, &r.unit);
+                k.extend_from_slice(code);
+                out.insert(k, Vec::new());
+            }
+            Some(finished) => {
+                let first = month_index(local_date(received));
+                let last = month_index(local_date(finished)).max(first);
+                for m in first..=last {
+                    let mut k = month_key(&r.unit, m);
+                    k.extend_from_slice(code);
+                    out.insert(k, Vec::new());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Loads a dossier's committed record.
+pub fn load_record(
+    base: &dyn KvRead,
+    code: &DossierCode,
+) -> Result<Option<DossierRecord>, ProjectionError> {
+    let k = record_key(code);
+    match base.get(&k)? {
+        None => Ok(None),
+        Some(bytes) => codec::decode(&bytes)
+            .map(Some)
+            .map_err(|source| ProjectionError::Corrupt {
+                key: code.to_string(),
+                source,
+            }),
+    }
+}
+
+/// The dossier projection (tree `proj.dossiers`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DossierProjection;
+
+/// A batch's touched dossiers: (committed record, folded record).
+#[derive(Default)]
+pub struct PendingDossiers {
+    touched: BTreeMap<DossierCode, (Option<DossierRecord>, DossierRecord)>,
+}
+
+impl Projection for DossierProjection {
+    const NAME: &'static str = "dossiers";
+    type Pending = PendingDossiers;
+
+    fn apply(
+        &self,
+        base: &dyn KvRead,
+        pending: &mut PendingDossiers,
+        rec: &Recorded,
+    ) -> Result<(), ProjectionError> {
+        let Event::Dossier(ev) = &rec.event else {
+            return Ok(());
+        };
+        if !pending.touched.contains_key(&ev.code) {
+            let old = load_record(base, &ev.code)?;
+            let new = old.clone().unwrap_or_else(|| DossierRecord::new(&ev.code));
+            pending.touched.insert(ev.code.clone(), (old, new));
+        }
+        if let Some((_, r)) = pending.touched.get_mut(&ev.code) {
+            r.apply(rec, ev);
+        }
+        Ok(())
+    }
+
+    fn finish(
+        &self,
+        _base: &dyn KvRead,
+        pending: PendingDossiers,
+        out: &mut Writes,
+    ) -> Result<(), ProjectionError> {
+        for (_, (old, new)) in pending.touched {
+            let new_entries = derived_entries(&new);
+            let old_entries = old.as_ref().map(derived_entries).unwrap_or_default();
+            for k in old_entries.keys() {
+                // Unit and field registry keys are shared by many dossiers: never removed.
+                let shared = matches!(k.first(), Some(&T_UNIT) | Some(&T_FIELD));
+                if !shared && !new_entries.contains_key(k) {
+                    out.delete(k.clone());
+                }
+            }
+            for (k, v) in new_entries {
+                if old_entries.get(&k) != Some(&v) {
+                    out.put(k, v);
+                }
+            }
+        }
+        Ok(())
+    }
+}

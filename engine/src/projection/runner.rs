@@ -1,0 +1,423 @@
+//! Runs the projections against the log: one tokio task for the whole projection set follows
+//! the durable log from the lowest checkpoint, folds events in bounded batches, and commits
+//! each projection's read-model writes together with its checkpoint in one atomic
+//! `KvTree::apply`. Also: read-your-writes (`wait_for`), `rebuild`, and the "as of T" fold.
+//!
+//! Crash safety: a batch and its checkpoint are one sled batch, so after a crash a projection
+//! resumes exactly after the last batch that landed. A rebuild first writes a marker
+//! (atomically with dropping the checkpoint); a start that finds the marker finishes clearing
+//! the tree before folding from zero, so a crash mid-clear cannot mix old and new rows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::codec;
+use crate::domain::events::{Event, Recorded, SCHEMA_VERSION};
+use crate::domain::types::{Role, Timestamp};
+use crate::log::{Envelope, EventLog};
+use crate::storage::{Batch, KvTree, StorageError};
+
+use super::store::{KvIter, KvRead, MemStore, Writes};
+use super::views::ReadModels;
+use super::{
+    checkpoint, fold_batch, CatalogProjection, DossierProjection, Projection, ProjectionError,
+    LIVE_BATCH_MAX_EVENTS, REBUILD_BATCH_MAX_EVENTS,
+};
+
+/// Key marking a rebuild in progress (sorts with the checkpoint, before read-model keys).
+const REBUILD_MARKER: &[u8] = b"\x00rebuilding";
+
+/// Keys removed per batch while clearing a tree.
+const CLEAR_CHUNK: usize = 10_000;
+
+/// How long the runner sleeps waiting for new events before re-checking for a stop.
+const IDLE_WAIT: Duration = Duration::from_millis(500);
+
+impl From<StorageError> for ProjectionError {
+    fn from(e: StorageError) -> Self {
+        ProjectionError::Storage(e.to_string())
+    }
+}
+
+impl KvRead for KvTree {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ProjectionError> {
+        Ok(KvTree::get(self, key)?)
+    }
+    fn range<'a>(&'a self, start: &[u8], end: Option<&[u8]>, reverse: bool) -> KvIter<'a> {
+        let start = start.to_vec();
+        let map = |r: Result<(Vec<u8>, Vec<u8>), StorageError>| r.map_err(ProjectionError::from);
+        match end {
+            Some(e) if e <= start.as_slice() => Box::new(std::iter::empty()),
+            Some(e) => {
+                let it = KvTree::range(self, start..e.to_vec());
+                if reverse {
+                    Box::new(it.rev().map(map))
+                } else {
+                    Box::new(it.map(map))
+                }
+            }
+            None => {
+                let it = KvTree::range(self, start..);
+                if reverse {
+                    Box::new(it.rev().map(map))
+                } else {
+                    Box::new(it.map(map))
+                }
+            }
+        }
+    }
+}
+
+/// Turns a log envelope into what folds see: decodes the payload and the actor's role.
+pub fn decode_envelope(env: &Envelope) -> Result<Recorded, ProjectionError> {
+    if env.schema_version != SCHEMA_VERSION {
+        return Err(ProjectionError::Event {
+            seq: env.seq,
+            why: format!("unknown schema version {}", env.schema_version),
+        });
+    }
+    let event: Event = codec::decode(&env.payload).map_err(|e| ProjectionError::Event {
+        seq: env.seq,
+        why: e.to_string(),
+    })?;
+    let role: Role = env.actor.role.parse().map_err(|e| ProjectionError::Event {
+        seq: env.seq,
+        why: format!("{e}"),
+    })?;
+    Ok(Recorded {
+        seq: env.seq,
+        stream: env.stream.as_str().to_owned(),
+        version: env.version,
+        recorded_at: Timestamp(env.recorded_at_ms),
+        actor: env.actor.staff.clone(),
+        role,
+        event,
+    })
+}
+
+fn to_batch(writes: Writes) -> Batch {
+    let mut b = Batch::new();
+    for (k, v) in writes.into_ops() {
+        match v {
+            Some(v) => b.insert(k, v),
+            None => b.remove(k),
+        }
+    }
+    b
+}
+
+/// Folds `events` (seq order) into one projection's tree, skipping what its checkpoint covers,
+/// and commits the rows with the new checkpoint atomically.
+pub fn apply_to_tree<P: Projection>(
+    projection: &P,
+    tree: &KvTree,
+    events: &[Recorded],
+) -> Result<u64, ProjectionError> {
+    let done = checkpoint(tree)?;
+    let start = events.partition_point(|r| r.seq <= done);
+    if start == events.len() {
+        return Ok(done);
+    }
+    let writes = fold_batch(projection, tree, &events[start..])?;
+    tree.apply(&to_batch(writes))?;
+    Ok(events.last().map_or(done, |r| r.seq))
+}
+
+/// Removes every key of a tree (the rebuild marker last), in chunks.
+fn finish_clear(tree: &KvTree) -> Result<(), ProjectionError> {
+    loop {
+        let mut batch = Batch::new();
+        for kv in tree.iter() {
+            let (k, _) = kv?;
+            if k != REBUILD_MARKER {
+                batch.remove(k);
+            }
+            if batch.len() >= CLEAR_CHUNK {
+                break;
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        tree.apply(&batch)?;
+    }
+    tree.remove(REBUILD_MARKER)?;
+    Ok(())
+}
+
+/// Starts a rebuild of one tree: marker + checkpoint removal atomically, then the clear.
+fn clear_tree(tree: &KvTree) -> Result<(), ProjectionError> {
+    let mut start = Batch::new();
+    start.insert(REBUILD_MARKER.to_vec(), Vec::new());
+    start.remove(super::CHECKPOINT_KEY.to_vec());
+    tree.apply(&start)?;
+    finish_clear(tree)
+}
+
+/// The projection set's trees.
+#[derive(Clone)]
+pub struct ProjectionTrees {
+    pub dossiers: KvTree,
+    pub catalog: KvTree,
+}
+
+impl ProjectionTrees {
+    /// Opens `proj.dossiers` and `proj.catalog` in the log's store, finishing any interrupted
+    /// rebuild.
+    pub fn open(log: &EventLog) -> Result<ProjectionTrees, ProjectionError> {
+        let store = log.store();
+        let trees = ProjectionTrees {
+            dossiers: store.tree(&format!("proj.{}", DossierProjection::NAME))?,
+            catalog: store.tree(&format!("proj.{}", CatalogProjection::NAME))?,
+        };
+        for t in [&trees.dossiers, &trees.catalog] {
+            if t.get(REBUILD_MARKER)?.is_some() {
+                finish_clear(t)?;
+            }
+        }
+        Ok(trees)
+    }
+
+    /// The lowest checkpoint of the set: every event up to it is applied everywhere.
+    pub fn applied(&self) -> Result<u64, ProjectionError> {
+        Ok(checkpoint(&self.dossiers)?.min(checkpoint(&self.catalog)?))
+    }
+
+    /// Clears both trees (checkpoints included).
+    pub fn clear(&self) -> Result<(), ProjectionError> {
+        clear_tree(&self.dossiers)?;
+        clear_tree(&self.catalog)
+    }
+
+    /// Applies decoded events to both projections.
+    pub fn apply(&self, events: &[Recorded]) -> Result<u64, ProjectionError> {
+        let a = apply_to_tree(&DossierProjection, &self.dossiers, events)?;
+        let b = apply_to_tree(&CatalogProjection, &self.catalog, events)?;
+        Ok(a.min(b))
+    }
+
+    /// One catch-up step: reads up to a batch of events after the applied position (larger
+    /// batches when far behind) and applies them. Returns the new applied seq.
+    pub fn step(&self, log: &EventLog) -> Result<u64, ProjectionError> {
+        let applied = self.applied()?;
+        let behind = log.head().seq.saturating_sub(applied);
+        let max = if behind as usize > LIVE_BATCH_MAX_EVENTS {
+            REBUILD_BATCH_MAX_EVENTS
+        } else {
+            LIVE_BATCH_MAX_EVENTS
+        };
+        let envs = log
+            .read_all(applied, max)
+            .map_err(|e| ProjectionError::Log(e.to_string()))?;
+        if envs.is_empty() {
+            return Ok(applied);
+        }
+        let events = envs
+            .iter()
+            .map(decode_envelope)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.apply(&events)
+    }
+
+    /// Applies everything up to the log's current head (synchronous; used by the bench and
+    /// tests). Returns the applied seq.
+    pub fn catch_up(&self, log: &EventLog) -> Result<u64, ProjectionError> {
+        let target = log.head().seq;
+        let mut applied = self.applied()?;
+        while applied < target {
+            let next = self.step(log)?;
+            if next == applied {
+                break;
+            }
+            applied = next;
+        }
+        Ok(applied)
+    }
+
+    pub fn read_models(&self) -> ReadModels {
+        ReadModels::new(
+            Arc::new(self.dossiers.clone()),
+            Arc::new(self.catalog.clone()),
+        )
+    }
+}
+
+/// The running projection set: a task following the log, the trees it writes, and the applied
+/// position for read-your-writes.
+pub struct Projections {
+    log: EventLog,
+    trees: ProjectionTrees,
+    applied_rx: watch::Receiver<u64>,
+    stop_tx: watch::Sender<bool>,
+    task: Option<JoinHandle<Result<(), ProjectionError>>>,
+}
+
+async fn run(
+    log: EventLog,
+    trees: ProjectionTrees,
+    applied_tx: watch::Sender<u64>,
+    mut stop_rx: watch::Receiver<bool>,
+) -> Result<(), ProjectionError> {
+    loop {
+        if *stop_rx.borrow() {
+            return Ok(());
+        }
+        let (l, t) = (log.clone(), trees.clone());
+        let before = *applied_tx.borrow();
+        let applied = tokio::task::spawn_blocking(move || t.step(&l))
+            .await
+            .map_err(|e| ProjectionError::Storage(format!("fold task: {e}")))??;
+        applied_tx.send_replace(applied);
+        if applied == before {
+            tokio::select! {
+                _ = log.wait_for_seq(applied + 1, IDLE_WAIT) => {}
+                _ = stop_rx.changed() => {}
+            }
+        }
+    }
+}
+
+impl Projections {
+    /// Opens the projection trees in the log's store and starts following the log from their
+    /// checkpoints. Must run inside a tokio runtime.
+    pub fn start(log: &EventLog) -> Result<Projections, ProjectionError> {
+        let trees = ProjectionTrees::open(log)?;
+        let applied = trees.applied()?;
+        let (applied_tx, applied_rx) = watch::channel(applied);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(run(log.clone(), trees.clone(), applied_tx, stop_rx));
+        Ok(Projections {
+            log: log.clone(),
+            trees,
+            applied_rx,
+            stop_tx,
+            task: Some(task),
+        })
+    }
+
+    /// The live read models.
+    pub fn read_models(&self) -> ReadModels {
+        self.trees.read_models()
+    }
+
+    pub fn trees(&self) -> &ProjectionTrees {
+        &self.trees
+    }
+
+    /// The seq every projection has applied.
+    pub fn applied_seq(&self) -> u64 {
+        *self.applied_rx.borrow()
+    }
+
+    /// Read-your-writes: waits until every projection has applied `seq` (the caller's append
+    /// position); false on timeout or if the runner stopped.
+    pub async fn wait_for(&self, seq: u64, timeout: Duration) -> bool {
+        let mut rx = self.applied_rx.clone();
+        let reached = tokio::time::timeout(timeout, rx.wait_for(|a| *a >= seq))
+            .await
+            .map(|r| r.is_ok());
+        reached.unwrap_or(false)
+    }
+
+    /// Stops the runner after its current batch. Returns the error that stopped it, if any.
+    pub async fn stop(mut self) -> Result<(), ProjectionError> {
+        self.halt().await
+    }
+
+    async fn halt(&mut self) -> Result<(), ProjectionError> {
+        self.stop_tx.send_replace(true);
+        match self.task.take() {
+            Some(t) => t
+                .await
+                .map_err(|e| ProjectionError::Storage(format!("runner task: {e}")))?,
+            None => Ok(()),
+        }
+    }
+
+    /// Stops the runner, clears every projection tree and restarts it from seq 0.
+    pub async fn rebuild(&mut self) -> Result<(), ProjectionError> {
+        self.halt().await?;
+        let trees = self.trees.clone();
+        tokio::task::spawn_blocking(move || trees.clear())
+            .await
+            .map_err(|e| ProjectionError::Storage(format!("clear task: {e}")))??;
+        let (applied_tx, applied_rx) = watch::channel(0);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        self.applied_rx = applied_rx;
+        self.stop_tx = stop_tx;
+        self.task = Some(tokio::spawn(run(
+            self.log.clone(),
+            self.trees.clone(),
+            applied_tx,
+            stop_rx,
+        )));
+        Ok(())
+    }
+}
+
+impl Drop for Projections {
+    fn drop(&mut self) {
+        self.stop_tx.send_replace(true);
+    }
+}
+
+/// Read models folded in memory from the log up to a moment.
+pub struct AsOf {
+    pub dossiers: MemStore,
+    pub catalog: MemStore,
+    /// Events folded.
+    pub events: u64,
+}
+
+impl AsOf {
+    pub fn read_models(self) -> ReadModels {
+        ReadModels::new(Arc::new(self.dossiers), Arc::new(self.catalog))
+    }
+}
+
+/// Whether an event belongs to the history "as of `t`": dossier events by their business time
+/// `at`, every other event by when the log recorded it.
+pub fn happened_by(rec: &Recorded, t: Timestamp) -> bool {
+    match &rec.event {
+        Event::Dossier(d) => d.at <= t,
+        _ => rec.recorded_at <= t,
+    }
+}
+
+/// Folds the log (in seq order) up to moment `t` into in-memory read models: the same fold and
+/// the same queries as the live ones, on the in-memory backend.
+pub fn fold_as_of(
+    events: impl Iterator<Item = Result<Recorded, ProjectionError>>,
+    t: Timestamp,
+) -> Result<AsOf, ProjectionError> {
+    let mut out = AsOf {
+        dossiers: MemStore::new(),
+        catalog: MemStore::new(),
+        events: 0,
+    };
+    let mut chunk = Vec::with_capacity(REBUILD_BATCH_MAX_EVENTS);
+    let flush = |chunk: &mut Vec<Recorded>, out: &mut AsOf| -> Result<(), ProjectionError> {
+        let w = fold_batch(&DossierProjection, &out.dossiers, chunk)?;
+        out.dossiers.commit(w);
+        let w = fold_batch(&CatalogProjection, &out.catalog, chunk)?;
+        out.catalog.commit(w);
+        chunk.clear();
+        Ok(())
+    };
+    for rec in events {
+        let rec = rec?;
+        if !happened_by(&rec, t) {
+            continue;
+        }
+        out.events += 1;
+        chunk.push(rec);
+        if chunk.len() >= REBUILD_BATCH_MAX_EVENTS {
+            flush(&mut chunk, &mut out)?;
+        }
+    }
+    flush(&mut chunk, &mut out)?;
+    Ok(out)
+}

@@ -1,0 +1,559 @@
+//! Synthetic but valid histories for the property tests and the `rebuild-bench` binary: a
+//! random walk of the DOMAIN.md transition table per dossier (right roles, increasing business
+//! times, at most one supplement request, apologies only once overdue), interleaved by time
+//! like a real desk's log. Deterministic for a given seed.
+
+use chrono::NaiveDate;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::domain::events::{
+    Applicant, CatalogEvent, DossierChange, DossierEvent, DraftKind, Event, FieldInfo, Level,
+    Procedure, Receipt, Recorded, Submission, UnitEvent, UnitInfo,
+};
+use crate::domain::types::{
+    Channel, DossierCode, Field, ProcedureId, ProcedureRef, Role, RuleSetId, StaffId, Timestamp,
+    UnitCode, Vnd, WorkflowId, WorkingTime,
+};
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// One event to record, before the log numbers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SynthEvent {
+    pub stream: String,
+    pub actor: String,
+    pub role: Role,
+    pub event: Event,
+}
+
+impl SynthEvent {
+    /// Business time used to interleave (catalog events sort first).
+    fn at(&self) -> Timestamp {
+        match &self.event {
+            Event::Dossier(d) => d.at,
+            _ => Timestamp(i64::MIN),
+        }
+    }
+}
+
+/// The shape of a synthetic desk.
+#[derive(Debug, Clone)]
+pub struct SynthConfig {
+    pub units: Vec<UnitCode>,
+    pub fields: Vec<Field>,
+    /// Procedures per field.
+    pub procedures_per_field: usize,
+    /// First day of receipts.
+    pub start: Timestamp,
+    /// Dossiers received per unit per day.
+    pub dossiers_per_day: u16,
+}
+
+impl SynthConfig {
+    /// A small commune desk from 2023-01-03.
+    pub fn demo(units: usize) -> SynthConfig {
+        let units = (0..units.max(1))
+            .filter_map(|i| {
+                format!("000.00.{:02}.G{:02}", i / 90, 10 + i % 90)
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        SynthConfig {
+            units,
+            fields: ["ho-tich", "chung-thuc", "dat-dai", "van-hoa-xa-hoi"]
+                .iter()
+                .filter_map(|f| f.parse().ok())
+                .collect(),
+            procedures_per_field: 3,
+            // 2023-01-03 08:00 local.
+            start: Timestamp(1_672_707_600_000),
+            dossiers_per_day: 20,
+        }
+    }
+}
+
+fn slug<T: std::str::FromStr>(s: &str) -> Option<T> {
+    s.parse().ok()
+}
+
+/// Parses a literal slug of this module (a programming error if it does not parse).
+fn lit<T: std::str::FromStr>(s: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    s.parse().expect("literal slug parses")
+}
+
+/// The catalog and unit events of a config (procedure `<field index>.<n>` per field).
+pub fn catalog_events(cfg: &SynthConfig) -> Vec<SynthEvent> {
+    let mut out = Vec::new();
+    let admin = |event| SynthEvent {
+        stream: "catalog".into(),
+        actor: "admin".into(),
+        role: Role::Admin,
+        event,
+    };
+    for unit in &cfg.units {
+        out.push(SynthEvent {
+            stream: format!("unit/{unit}"),
+            actor: "admin".into(),
+            role: Role::Admin,
+            event: Event::Unit(UnitEvent::Registered(UnitInfo {
+                code: unit.clone(),
+                name: format!("UBND xã {unit}"),
+                parent: "UBND huyện".into(),
+                fields: cfg
+                    .fields
+                    .iter()
+                    .map(|f| FieldInfo {
+                        field: f.clone(),
+                        name: f.to_string(),
+                    })
+                    .collect(),
+            })),
+        });
+    }
+    let effective = NaiveDate::from_ymd_opt(2022, 1, 1).unwrap_or_default();
+    for (fi, field) in cfg.fields.iter().enumerate() {
+        for n in 0..cfg.procedures_per_field {
+            let Some(id) = slug::<ProcedureId>(&format!("{fi}.{n:05}")) else {
+                continue;
+            };
+            out.push(admin(Event::Catalog(CatalogEvent::ProcedureIssued {
+                procedure: procedure(&id, field),
+                effective,
+            })));
+            for unit in &cfg.units {
+                out.push(admin(Event::Catalog(CatalogEvent::ProcedurePublished {
+                    unit: unit.clone(),
+                    id: id.clone(),
+                    at_desk: true,
+                    online: n % 2 == 0,
+                    effective,
+                })));
+            }
+        }
+    }
+    out
+}
+
+fn procedure(id: &ProcedureId, field: &Field) -> Procedure {
+    Procedure {
+        id: id.clone(),
+        version: 1,
+        name: format!("Thủ tục {id}"),
+        field: field.clone(),
+        level: Level::Commune,
+        documents: Vec::new(),
+        forms: Vec::new(),
+        processing_time: WorkingTime::WorkingDays(3),
+        fees: Vec::new(),
+        workflow: lit("standard"),
+        legal_basis: String::new(),
+    }
+}
+
+/// Parameters of one dossier's walk.
+pub struct DossierSeed<'a> {
+    pub code: DossierCode,
+    pub unit: &'a UnitCode,
+    pub field: &'a Field,
+    pub procedure: ProcedureId,
+    /// When the citizen shows up.
+    pub start: Timestamp,
+}
+
+/// Random walk of one dossier's lifecycle through the transition table. The walk may stop in
+/// any state (still open at the end of the history).
+pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
+    let stream = seed.code.stream_name();
+    let mut at = seed.start;
+    let mut out = Vec::new();
+    let mut push = |at: Timestamp, role: Role, actor: &str, change: DossierChange| {
+        out.push(SynthEvent {
+            stream: stream.clone(),
+            actor: actor.to_owned(),
+            role,
+            event: Event::Dossier(DossierEvent {
+                code: seed.code.clone(),
+                at,
+                change,
+            }),
+        });
+    };
+    let step = |rng: &mut StdRng, at: &mut Timestamp, max_h: i64| {
+        *at = Timestamp(at.0 + rng.gen_range(1..=max_h.max(1)) * HOUR_MS / 2);
+    };
+    let channel = match rng.gen_range(0..10) {
+        0..=5 => Channel::Desk,
+        6..=8 => Channel::Online,
+        _ => Channel::Postal,
+    };
+    let secret = [rng.gen::<u8>(); 32];
+    let applicant = Applicant {
+        name: "Nguyễn Văn A".into(),
+        id_number: "001099000001".into(),
+        phone: "0900000000".into(),
+        address: "Thôn 1".into(),
+    };
+    let proc_ref = ProcedureRef {
+        id: seed.procedure.clone(),
+        version: 1,
+    };
+    if channel == Channel::Online {
+        push(
+            at,
+            Role::Citizen,
+            "citizen:001099000001",
+            DossierChange::SubmittedOnline(Submission {
+                procedure: proc_ref.clone(),
+                field: seed.field.clone(),
+                unit: seed.unit.clone(),
+                channel,
+                applicant: applicant.clone(),
+                documents: vec!["Tờ khai".into()],
+                lookup_secret_sha256: secret,
+            }),
+        );
+        step(rng, &mut at, 8);
+        if rng.gen_bool(0.1) {
+            push(
+                at,
+                Role::Reception,
+                "tn-01",
+                DossierChange::GuidedToComplete {
+                    missing: vec!["Bản sao CCCD".into()],
+                    note: "bổ sung".into(),
+                },
+            );
+            step(rng, &mut at, 8);
+        }
+        if rng.gen_bool(0.05) {
+            return out;
+        }
+    }
+    if rng.gen_bool(0.04) {
+        push(
+            at,
+            Role::Reception,
+            "tn-01",
+            DossierChange::RefusedToReceive {
+                reason: "không thuộc thẩm quyền".into(),
+                legal_basis: "Điều 19".into(),
+            },
+        );
+        return out;
+    }
+    let days = rng.gen_range(1..=7i64);
+    let mut due = Timestamp(at.0 + days * 24 * HOUR_MS);
+    push(
+        at,
+        Role::Reception,
+        "tn-01",
+        DossierChange::Received(Receipt {
+            procedure: proc_ref,
+            procedure_name: format!("Thủ tục {}", seed.procedure),
+            field: seed.field.clone(),
+            unit: seed.unit.clone(),
+            channel,
+            workflow: lit::<WorkflowId>("standard"),
+            rule_set: lit::<RuleSetId>("nd61-2018"),
+            applicant,
+            documents: vec!["Tờ khai".into()],
+            processing_time: WorkingTime::WorkingDays(days as u16),
+            clock_start: at,
+            due,
+            lookup_secret_sha256: secret,
+            fees: Vnd(0),
+        }),
+    );
+    let specialist: StaffId = lit(&format!("cm-{:02}", rng.gen_range(1..=4)));
+    let mut supplement_done = false;
+    let mut pause_start = at;
+    let mut state = "received";
+    for _ in 0..40 {
+        if rng.gen_bool(0.03) {
+            return out; // the history ends with this dossier still where it is
+        }
+        step(rng, &mut at, 24);
+        // Apology: only while open and once the due time has passed.
+        if at > due && state != "done" && rng.gen_bool(0.3) {
+            let role = if rng.gen_bool(0.5) {
+                Role::Specialist
+            } else {
+                Role::Leader
+            };
+            push(
+                at,
+                role,
+                "cm-01",
+                DossierChange::Apologised {
+                    reason: "quá hạn".into(),
+                    new_appointment: Timestamp(at.0 + 48 * HOUR_MS),
+                },
+            );
+            step(rng, &mut at, 2);
+        }
+        let r = rng.gen_range(0..100);
+        match state {
+            "received" => {
+                if r < 3 {
+                    push(
+                        at,
+                        Role::Citizen,
+                        "tn-01",
+                        DossierChange::Withdrawn {
+                            reason: "rút".into(),
+                        },
+                    );
+                    return out;
+                }
+                push(
+                    at,
+                    Role::Reception,
+                    "tn-01",
+                    DossierChange::Assigned {
+                        specialist: specialist.clone(),
+                        note: "giao".into(),
+                    },
+                );
+                state = "processing";
+            }
+            "processing" => {
+                if r < 12 && !supplement_done {
+                    supplement_done = true;
+                    pause_start = at;
+                    push(
+                        at,
+                        Role::Specialist,
+                        specialist.as_str(),
+                        DossierChange::SupplementRequested {
+                            items: vec!["Giấy tờ".into()],
+                            reason: "thiếu".into(),
+                        },
+                    );
+                    state = "supplement";
+                } else if r < 18 {
+                    push(
+                        at,
+                        Role::Specialist,
+                        specialist.as_str(),
+                        DossierChange::Forwarded {
+                            agency: "UBND huyện".into(),
+                            note: "liên thông".into(),
+                        },
+                    );
+                    state = "other";
+                } else if r < 24 {
+                    pause_start = at;
+                    push(
+                        at,
+                        Role::Specialist,
+                        specialist.as_str(),
+                        DossierChange::PaymentRequested {
+                            amount: Vnd(50_000),
+                            note: "lệ phí".into(),
+                        },
+                    );
+                    state = "payment";
+                } else if r < 26 {
+                    push(
+                        at,
+                        Role::Citizen,
+                        "tn-01",
+                        DossierChange::Withdrawn {
+                            reason: "rút".into(),
+                        },
+                    );
+                    return out;
+                } else if r < 27 {
+                    push(
+                        at,
+                        Role::Leader,
+                        "ld-01",
+                        DossierChange::Stopped {
+                            reason: "dừng".into(),
+                            legal_basis: "Điều 9".into(),
+                        },
+                    );
+                    return out;
+                } else {
+                    let draft = if rng.gen_bool(0.1) {
+                        DraftKind::Refusal
+                    } else {
+                        DraftKind::Result
+                    };
+                    push(
+                        at,
+                        Role::Specialist,
+                        specialist.as_str(),
+                        DossierChange::SubmittedForSigning {
+                            draft,
+                            note: "trình ký".into(),
+                        },
+                    );
+                    state = if draft == DraftKind::Refusal {
+                        "approval-refusal"
+                    } else {
+                        "approval"
+                    };
+                }
+            }
+            "supplement" | "payment" => {
+                let paused_ms = at.0 - pause_start.0;
+                let minutes = u32::try_from(paused_ms / 60_000 / 3).unwrap_or(u32::MAX);
+                let new_due = Timestamp(due.0 + paused_ms);
+                if state == "supplement" {
+                    push(
+                        at,
+                        Role::Reception,
+                        "tn-01",
+                        DossierChange::SupplementReceived {
+                            paused_office_minutes: minutes,
+                            new_due,
+                            note: "đã bổ sung".into(),
+                        },
+                    );
+                } else {
+                    push(
+                        at,
+                        Role::Reception,
+                        "tn-01",
+                        DossierChange::PaymentRecorded {
+                            paused_office_minutes: minutes,
+                            new_due,
+                            receipt_number: "BL-1".into(),
+                        },
+                    );
+                }
+                due = new_due;
+                state = "processing";
+            }
+            "other" => {
+                push(
+                    at,
+                    Role::Specialist,
+                    specialist.as_str(),
+                    DossierChange::OtherAgencyAnswered {
+                        note: "đã trả lời".into(),
+                    },
+                );
+                state = "processing";
+            }
+            "approval" | "approval-refusal" => {
+                if r < 15 {
+                    push(
+                        at,
+                        Role::Leader,
+                        "ld-01",
+                        DossierChange::SentBack {
+                            comments: "sửa".into(),
+                        },
+                    );
+                    state = "processing";
+                } else if state == "approval-refusal" {
+                    push(
+                        at,
+                        Role::Leader,
+                        "ld-01",
+                        DossierChange::RefusalSigned {
+                            reasons: "không đủ điều kiện".into(),
+                        },
+                    );
+                    state = "done";
+                } else {
+                    push(
+                        at,
+                        Role::Leader,
+                        "ld-01",
+                        DossierChange::Approved { note: "ký".into() },
+                    );
+                    state = "done";
+                }
+            }
+            _ => {
+                if r < 90 {
+                    push(
+                        at,
+                        Role::Reception,
+                        "tn-01",
+                        DossierChange::HandedOver {
+                            note: "đã trả".into(),
+                        },
+                    );
+                }
+                return out;
+            }
+        }
+    }
+    out
+}
+
+/// A whole desk history: catalog first, then `dossiers` lifecycles interleaved by business time
+/// (stable, so each dossier's own events keep their order).
+pub fn history(cfg: &SynthConfig, seed: u64, dossiers: usize) -> Vec<SynthEvent> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut all = catalog_events(cfg);
+    let mut per_dossier = Vec::new();
+    let per_day = usize::from(cfg.dossiers_per_day.max(1)) * cfg.units.len().max(1);
+    for i in 0..dossiers {
+        let unit = &cfg.units[i % cfg.units.len().max(1)];
+        let day = (i / per_day) as i64;
+        let seq = (i / cfg.units.len().max(1)) % usize::from(cfg.dossiers_per_day.max(1)) + 1;
+        let start = Timestamp(cfg.start.0 + day * 24 * HOUR_MS + rng.gen_range(0..8 * HOUR_MS));
+        let date = super::keys::local_date(start);
+        let Ok(code) = DossierCode::new(unit, date, seq as u16) else {
+            continue;
+        };
+        let fi = rng.gen_range(0..cfg.fields.len().max(1));
+        let Some(field) = cfg.fields.get(fi) else {
+            continue;
+        };
+        let n = rng.gen_range(0..cfg.procedures_per_field.max(1));
+        let Some(procedure) = slug::<ProcedureId>(&format!("{fi}.{n:05}")) else {
+            continue;
+        };
+        per_dossier.extend(lifecycle(
+            &mut rng,
+            DossierSeed {
+                code,
+                unit,
+                field,
+                procedure,
+                start,
+            },
+        ));
+    }
+    per_dossier.sort_by_key(SynthEvent::at);
+    all.extend(per_dossier);
+    all
+}
+
+/// Numbers events as the log would (seq from 1, per-stream versions, recorded_at = business
+/// time, or `first_recorded` for non-dossier events).
+pub fn to_recorded(events: &[SynthEvent], first_recorded: Timestamp) -> Vec<Recorded> {
+    let mut versions: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let v = versions.entry(e.stream.as_str()).or_insert(0);
+            *v += 1;
+            let recorded_at = match &e.event {
+                Event::Dossier(d) => d.at,
+                _ => first_recorded,
+            };
+            Recorded {
+                seq: i as u64 + 1,
+                stream: e.stream.clone(),
+                version: *v,
+                recorded_at,
+                actor: e.actor.clone(),
+                role: e.role,
+                event: e.event.clone(),
+            }
+        })
+        .collect()
+}
