@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::sync::RwLock;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use motcua_engine::domain::events::{Event, StaffEvent};
 use motcua_engine::domain::types::{Field, Role, Staff, StaffId, UnitCode};
 use motcua_engine::log::EventLog;
@@ -343,7 +343,10 @@ mod tests {
             fields: vec![],
             active: true,
         };
-        dir.apply(1, Some(&Event::Staff(StaffEvent::Registered(staff.clone()))));
+        dir.apply(
+            1,
+            Some(&Event::Staff(StaffEvent::Registered(staff.clone()))),
+        );
         let t = new_token();
         assert_eq!(t.token.len(), 64);
         dir.apply(

@@ -14,5 +14,7 @@ pub enum DemoError {
 
 /// Seeds the demo into an empty log; returns the staff tokens.
 pub async fn seed(_log: &EventLog) -> Result<Vec<DemoToken>, DemoError> {
-    Err(DemoError::Failed("the demo needs the command service".into()))
+    Err(DemoError::Failed(
+        "the demo needs the command service".into(),
+    ))
 }

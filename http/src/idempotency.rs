@@ -112,12 +112,7 @@ impl IdempotencyStore {
     }
 
     /// Looks (staff, key) up for a request whose body hashes to `body_sha256`.
-    pub fn begin(
-        &self,
-        staff: &str,
-        key: &str,
-        body_sha256: [u8; 32],
-    ) -> Result<Lookup, ApiError> {
+    pub fn begin(&self, staff: &str, key: &str, body_sha256: [u8; 32]) -> Result<Lookup, ApiError> {
         validate_key(key)?;
         let k = store_key(staff, key);
         {
@@ -137,7 +132,9 @@ impl IdempotencyStore {
             set: self.in_flight.clone(),
         };
         let stored = match self.tree.get(&guard.key).map_err(ApiError::internal)? {
-            Some(bytes) => Some(codec::decode::<StoredResponse>(&bytes).map_err(ApiError::internal)?),
+            Some(bytes) => {
+                Some(codec::decode::<StoredResponse>(&bytes).map_err(ApiError::internal)?)
+            }
             None => None,
         };
         match stored {

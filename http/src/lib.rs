@@ -3,6 +3,7 @@
 //!
 //! `server::start` is the entry point both for the `motcua` binary and for in-process tests.
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod demo;

@@ -19,7 +19,7 @@ use axum::Router;
 use motcua_engine::log::{EventLog, LogConfig, LogError};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -39,10 +39,7 @@ pub enum ServerError {
     #[error("cannot open the event log in {dir}: {source} (if the directory is damaged, restore it from a backup with `motcua restore`)")]
     OpenLog { dir: String, source: LogError },
     #[error("cannot create the data directory {dir}: {source}")]
-    DataDir {
-        dir: String,
-        source: std::io::Error,
-    },
+    DataDir { dir: String, source: std::io::Error },
     #[error("storage: {0}")]
     Storage(#[from] motcua_engine::storage::StorageError),
     #[error("cannot bind {addr}: {source}")]
@@ -90,7 +87,8 @@ pub fn router(state: AppState) -> Router {
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or("-");
                         tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
-                    }),
+                    })
+                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
                 )
                 .layer(PropagateRequestIdLayer::new(x_request_id)),
         )
@@ -176,7 +174,12 @@ impl RunningServer {
         self.stop_followers.cancel();
         let _ = self.follower.await;
         self.state.engine().stop().await;
-        self.state.log().clone().close().await.map_err(ServerError::Close)
+        self.state
+            .log()
+            .clone()
+            .close()
+            .await
+            .map_err(ServerError::Close)
     }
 }
 
@@ -199,7 +202,11 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
         demo_tokens = crate::demo::seed(&log)
             .await
             .map_err(|e| ServerError::Demo(e.to_string()))?;
-        tracing::info!(elapsed_ms = t0.elapsed().as_millis() as u64, events = log.head().seq, "demo seeded");
+        tracing::info!(
+            elapsed_ms = t0.elapsed().as_millis() as u64,
+            events = log.head().seq,
+            "demo seeded"
+        );
     }
 
     // The directory is folded before serving so the first request can authenticate.

@@ -44,7 +44,8 @@ impl AppState {
         directory: Arc<Directory>,
         idempotency: IdempotencyStore,
     ) -> AppState {
-        let lookup_limiter = RateLimiter::new(config.lookup_burst, config.lookup_per_second, 10_000);
+        let lookup_limiter =
+            RateLimiter::new(config.lookup_burst, config.lookup_per_second, 10_000);
         let auth_limiter =
             RateLimiter::new(config.auth_fail_burst, config.auth_fail_per_second, 10_000);
         AppState {
@@ -123,7 +124,12 @@ impl AppState {
     /// Waits until every read model reached `seq` (read-your-writes); false on timeout.
     pub async fn wait_for_read_models(&self, seq: u64) -> bool {
         let deadline = tokio::time::Instant::now() + self.inner.config.read_your_writes_timeout;
-        if !self.inner.engine.wait_for(seq, self.inner.config.read_your_writes_timeout).await {
+        if !self
+            .inner
+            .engine
+            .wait_for(seq, self.inner.config.read_your_writes_timeout)
+            .await
+        {
             return false;
         }
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -158,9 +164,6 @@ pub(crate) struct SseGuard {
 
 impl Drop for SseGuard {
     fn drop(&mut self) {
-        self.state
-            .inner
-            .sse_streams
-            .fetch_sub(1, Ordering::Relaxed);
+        self.state.inner.sse_streams.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -104,7 +104,10 @@ pub async fn list(
     let after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::validation("limit", format!("must be 1..={MAX_PAGE}")));
+        return Err(ApiError::validation(
+            "limit",
+            format!("must be 1..={MAX_PAGE}"),
+        ));
     }
     let envs = state
         .log()
@@ -149,26 +152,23 @@ pub async fn stream(
     let sub = state.log().subscribe(after);
     let stop = state.shutdown_token().clone();
     let guard = state.sse_opened();
-    let s = futures::stream::unfold(
-        (sub, stop, guard),
-        |(mut sub, stop, guard)| async move {
-            let next = tokio::select! {
-                _ = stop.cancelled() => return None,
-                n = sub.next() => n,
-            };
-            match next {
-                Ok(env) => {
-                    let json = EventJson::from_envelope(&env);
-                    let ev = SseEvent::default()
-                        .id(env.seq.to_string())
-                        .event(env.event_type.clone())
-                        .json_data(&json)
-                        .unwrap_or_else(|_| SseEvent::default().comment("unencodable"));
-                    Some((Ok(ev), (sub, stop, guard)))
-                }
-                Err(_) => None,
+    let s = futures::stream::unfold((sub, stop, guard), |(mut sub, stop, guard)| async move {
+        let next = tokio::select! {
+            _ = stop.cancelled() => return None,
+            n = sub.next() => n,
+        };
+        match next {
+            Ok(env) => {
+                let json = EventJson::from_envelope(&env);
+                let ev = SseEvent::default()
+                    .id(env.seq.to_string())
+                    .event(env.event_type.clone())
+                    .json_data(&json)
+                    .unwrap_or_else(|_| SseEvent::default().comment("unencodable"));
+                Some((Ok(ev), (sub, stop, guard)))
             }
-        },
-    );
+            Err(_) => None,
+        }
+    });
     Ok(Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
