@@ -288,11 +288,30 @@ impl Caller {
 
 /// The client address (from the connection; tests and the binary serve with connect info).
 pub fn client_ip(parts: &Parts) -> std::net::IpAddr {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+    client_ip_from(
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0),
+    )
+}
+
+/// The client address, or 0.0.0.0 when the server runs without connect info.
+pub fn client_ip_from(addr: Option<SocketAddr>) -> std::net::IpAddr {
+    addr.map(|a| a.ip())
         .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
+}
+
+/// The client's address as an extractor (never rejects).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {

