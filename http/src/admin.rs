@@ -46,6 +46,7 @@ pub async fn add_staff(
     token: &IssuedToken,
     actor: &Actor,
     now: Timestamp,
+    event_ids: Option<[EventId; 2]>,
 ) -> Result<Appended, AdminError> {
     let stream = staff_stream(staff)?;
     let events = [
@@ -57,7 +58,11 @@ pub async fn add_staff(
             at: now,
         }),
     ];
-    let batch = events.iter().map(|e| new_event(e, actor, None)).collect();
+    let batch = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| new_event(e, actor, event_ids.map(|ids| ids[i])))
+        .collect();
     match log.append(&stream, ExpectedVersion::NoStream, batch).await {
         Ok(a) => Ok(a),
         Err(AppendError::WrongExpectedVersion { .. }) => {
@@ -73,4 +78,28 @@ pub fn cli_actor() -> Actor {
         staff: "cli".into(),
         role: Role::Admin.as_str().into(),
     }
+}
+
+/// Revokes one of a staff member's tokens.
+pub async fn revoke_token(
+    log: &EventLog,
+    staff: &Staff,
+    token_id: &str,
+    actor: &Actor,
+    now: Timestamp,
+    event_id: Option<EventId>,
+) -> Result<Appended, AdminError> {
+    let stream = staff_stream(staff)?;
+    let ev = Event::Staff(StaffEvent::TokenRevoked {
+        staff: staff.id.clone(),
+        token_id: token_id.to_owned(),
+        at: now,
+    });
+    Ok(log
+        .append(
+            &stream,
+            ExpectedVersion::Any,
+            vec![new_event(&ev, actor, event_id)],
+        )
+        .await?)
 }

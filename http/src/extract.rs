@@ -32,7 +32,7 @@ where
     }
 }
 
-fn json_rejection(rej: JsonRejection) -> ApiError {
+pub(crate) fn json_rejection(rej: JsonRejection) -> ApiError {
     match rej {
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
@@ -90,5 +90,53 @@ where
             }
             Err(other) => Err(ApiError::BadRequest(other.body_text())),
         }
+    }
+}
+
+/// A JSON body together with the SHA-256 of its bytes (what `Idempotency-Key` compares).
+#[derive(Debug, Clone)]
+pub struct HashedJson<T> {
+    pub value: T,
+    pub sha256: [u8; 32],
+}
+
+impl<S, T> FromRequest<S> for HashedJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| {
+                let m = m.trim();
+                m.eq_ignore_ascii_case("application/json")
+                    || (m.starts_with("application/") && m.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType(
+                "expected Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge {
+                        limit: DEFAULT_BODY_LIMIT,
+                    }
+                } else {
+                    ApiError::BadRequest(e.body_text())
+                }
+            })?;
+        let sha256 = crate::auth::sha256(&bytes);
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(json_rejection)?;
+        Ok(HashedJson { value, sha256 })
     }
 }

@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use axum::response::{IntoResponse, Response};
 use motcua_engine::codec;
 use motcua_engine::log::EventId;
 use motcua_engine::storage::KvTree;
@@ -187,6 +188,121 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         if let Ok(mut set) = self.set.lock() {
             set.remove(&self.key);
+        }
+    }
+}
+
+/// A successful write's answer, before it becomes an HTTP response (so it can be stored).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: axum::http::StatusCode,
+    pub body: serde_json::Value,
+    /// Stream version for the `ETag`.
+    pub etag: Option<u64>,
+    pub location: Option<String>,
+}
+
+impl Reply {
+    pub fn ok(body: serde_json::Value) -> Reply {
+        Reply {
+            status: axum::http::StatusCode::OK,
+            body,
+            etag: None,
+            location: None,
+        }
+    }
+}
+
+fn to_response(
+    status: u16,
+    body: Vec<u8>,
+    etag: Option<&str>,
+    location: Option<&str>,
+    replayed: bool,
+) -> Response {
+    use axum::http::{header, HeaderValue, StatusCode};
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
+    let h = resp.headers_mut();
+    if let Some(v) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
+        h.insert(header::ETAG, v);
+    }
+    if let Some(v) = location.and_then(|l| HeaderValue::from_str(l).ok()) {
+        h.insert(header::LOCATION, v);
+    }
+    if replayed {
+        h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    resp
+}
+
+/// Runs a write under the request's `Idempotency-Key` (if any): a replay returns the stored
+/// first response without calling `write`; a fresh key runs `write` with the key (so it can
+/// derive its event ids) and stores a successful answer. Errors are not stored: nothing was
+/// written, so a retry may legitimately succeed.
+pub async fn run<F, Fut>(
+    store: &IdempotencyStore,
+    staff: &str,
+    headers: &axum::http::HeaderMap,
+    body_sha256: [u8; 32],
+    write: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Reply, ApiError>>,
+{
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::validation("Idempotency-Key", "not ASCII"))?
+                .to_owned(),
+        ),
+    };
+    let Some(key) = key else {
+        let reply = write(None).await?;
+        let etag = reply.etag.map(|v| format!("\"{v}\""));
+        let body = serde_json::to_vec(&reply.body).map_err(ApiError::internal)?;
+        return Ok(to_response(
+            reply.status.as_u16(),
+            body,
+            etag.as_deref(),
+            reply.location.as_deref(),
+            false,
+        ));
+    };
+    match store.begin(staff, &key, body_sha256)? {
+        Lookup::Replay(s) => Ok(to_response(
+            s.status,
+            s.body,
+            s.etag.as_deref(),
+            s.location.as_deref(),
+            true,
+        )),
+        Lookup::Fresh(guard) => {
+            let reply = write(Some(key)).await?;
+            let etag = reply.etag.map(|v| format!("\"{v}\""));
+            let body = serde_json::to_vec(&reply.body).map_err(ApiError::internal)?;
+            let stored = StoredResponse {
+                body_sha256,
+                status: reply.status.as_u16(),
+                etag: etag.clone(),
+                location: reply.location.clone(),
+                body: body.clone(),
+                stored_at_ms: chrono::Utc::now().timestamp_millis(),
+            };
+            store.finish(guard, &stored);
+            Ok(to_response(
+                stored.status,
+                body,
+                etag.as_deref(),
+                reply.location.as_deref(),
+                false,
+            ))
         }
     }
 }

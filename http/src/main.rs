@@ -175,7 +175,7 @@ async fn staff_add(args: StaffAddArgs) -> Result<(), String> {
         active: true,
     };
     let now = Timestamp::from_utc(chrono::Utc::now());
-    let result = admin::add_staff(&log, &staff, &token, &admin::cli_actor(), now).await;
+    let result = admin::add_staff(&log, &staff, &token, &admin::cli_actor(), now, None).await;
     let closed = log.close().await;
     result.map_err(|e| e.to_string())?;
     closed.map_err(|e| e.to_string())?;

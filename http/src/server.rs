@@ -72,6 +72,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::views::stats_codes))
         .routes(routes!(routes::views::catalog))
         .routes(routes!(routes::views::lookup))
+        .routes(routes!(routes::staff::list, routes::staff::create))
+        .routes(routes!(routes::staff::revoke))
         .routes(routes!(routes::events::stream))
 }
 

@@ -2,4 +2,5 @@
 
 pub mod events;
 pub mod ops;
+pub mod staff;
 pub mod views;
