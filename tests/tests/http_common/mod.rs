@@ -1,0 +1,119 @@
+//! Helpers of the HTTP end-to-end tests: a real server on 127.0.0.1:0 over a temporary data
+//! directory, staff with tokens, and a reqwest client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use motcua_engine::domain::types::{Field, Role, Staff, Timestamp};
+use motcua_http::config::ServeConfig;
+use motcua_http::server::{self, RunningServer};
+use motcua_http::{admin, auth};
+
+pub const UNIT: &str = "000.33.22.H05";
+pub const OTHER_UNIT: &str = "000.33.22.H06";
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub dir: PathBuf,
+    pub base: String,
+    pub client: reqwest::Client,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+pub fn config(dir: &std::path::Path) -> ServeConfig {
+    let mut c = ServeConfig::new(dir, "127.0.0.1:0".parse::<SocketAddr>().unwrap());
+    c.print_demo_tokens = false;
+    c
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let mut s = TestServer::start_in(config(&dir)).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    pub async fn start_in(config: ServeConfig) -> TestServer {
+        let dir = config.data_dir.clone();
+        let server = server::start(config).await.unwrap();
+        let base = format!("http://{}", server.addr);
+        TestServer {
+            server,
+            dir,
+            base,
+            client: reqwest::Client::new(),
+            _tmp: None,
+        }
+    }
+
+    /// Stops the server and starts a new one on the same data directory.
+    pub async fn restart(self) -> TestServer {
+        let TestServer {
+            server, dir, _tmp, ..
+        } = self;
+        server.shutdown().await.unwrap();
+        let mut s = TestServer::start_in(config(&dir)).await;
+        s._tmp = _tmp;
+        s
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn head(&self) -> u64 {
+        self.server.log().head().seq
+    }
+
+    /// Registers a staff member directly through the log and returns their token.
+    pub async fn staff(&self, id: &str, unit: &str, roles: &[Role], fields: &[&str]) -> String {
+        let staff = Staff {
+            id: id.parse().unwrap(),
+            name: format!("Cán bộ {id}"),
+            unit: unit.parse().unwrap(),
+            roles: roles.to_vec(),
+            fields: fields.iter().map(|f| f.parse::<Field>().unwrap()).collect(),
+            active: true,
+        };
+        let token = auth::new_token();
+        let a = admin::add_staff(
+            self.server.log(),
+            &staff,
+            &token,
+            &admin::cli_actor(),
+            Timestamp(0),
+            None,
+        )
+        .await
+        .unwrap();
+        assert!(self.server.state().wait_for_read_models(a.last_seq).await);
+        token.token
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(token)
+    }
+
+    pub fn post(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path)).bearer_auth(token)
+    }
+}
+
+/// Asserts a problem+json response with the given status and type slug; returns the body.
+pub async fn problem(resp: reqwest::Response, status: u16, slug: &str) -> serde_json::Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["type"], format!("/problems/{slug}"), "{body}");
+    assert_eq!(body["status"], status);
+    body
+}
