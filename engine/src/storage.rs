@@ -350,6 +350,15 @@ impl KvTree {
         self.tree.iter().map(pair)
     }
 
+    /// The pair with the greatest key strictly below `key` (a point lookup, cheaper in sled than
+    /// a reverse scan).
+    pub fn get_lt(&self, key: impl AsRef<[u8]>) -> Result<Option<KvPair>, StorageError> {
+        Ok(self
+            .tree
+            .get_lt(key)?
+            .map(|(k, v)| (k.to_vec(), v.to_vec())))
+    }
+
     pub fn last(&self) -> Result<Option<KvPair>, StorageError> {
         Ok(self.tree.last()?.map(|(k, v)| (k.to_vec(), v.to_vec())))
     }

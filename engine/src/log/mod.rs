@@ -38,6 +38,7 @@ pub use verify::{Finding, VerifyReport};
 use crate::codec::{self, FORMAT_VERSION};
 use crate::storage::{Batch, Store};
 use reader::{seq_key, Trees, META_FORMAT_VERSION, META_HEAD};
+pub use writer::WriterStats;
 use writer::{AppendRequest, Command, Health, Writer};
 
 struct Shared {
@@ -85,6 +86,8 @@ impl EventLog {
             health: health.clone(),
             head_tx,
             head,
+            versions: std::collections::HashMap::new(),
+            failed: None,
         };
         let handle = std::thread::Builder::new()
             .name("motcua-log-writer".into())
@@ -255,6 +258,11 @@ impl EventLog {
         &self.shared.config
     }
 
+    /// Cumulative writer counters (batches, events, time per phase).
+    pub fn writer_stats(&self) -> WriterStats {
+        self.shared.health.stats()
+    }
+
     /// True once a storage error fail-stopped the writer.
     pub fn is_failed(&self) -> bool {
         self.shared.health.is_failed()
@@ -343,9 +351,8 @@ fn open_check(store: &Store, trees: &Trees) -> Result<MetaHead, LogError> {
     }
     let from = head.seq.saturating_sub(limits::OPEN_VERIFY_TAIL - 1).max(1);
     let mut prev: Option<[u8; 32]> = if from == 1 { Some(GENESIS_HASH) } else { None };
-    let mut expect = from;
     let mut last_env = None;
-    for item in trees.events.range(seq_key(from)..=seq_key(head.seq)) {
+    for (expect, item) in (from..).zip(trees.events.range(seq_key(from)..=seq_key(head.seq))) {
         let (k, v) = item?;
         let seq = reader::be_u64(&k, "events key")?;
         if seq != expect {
@@ -370,7 +377,6 @@ fn open_check(store: &Store, trees: &Trees) -> Result<MetaHead, LogError> {
             }
         }
         prev = Some(env.hash);
-        expect += 1;
         last_env = Some(env);
     }
     match last_env {

@@ -116,6 +116,17 @@ impl Trees {
 
     /// The stream's version counting only events with seq <= `max_seq`.
     pub fn stream_version(&self, stream: &StreamId, max_seq: u64) -> Result<u64, LogError> {
+        // Fast path: the greatest key below (stream, MAX) is the stream's last version; if its
+        // event is durable (the usual case) we are done without a scan.
+        let prefix = stream_prefix(stream);
+        match self.streams.get_lt(stream_key(stream, u64::MAX))? {
+            Some((key, value)) if key.starts_with(&prefix) => {
+                if be_u64(&value, "streams index value")? <= max_seq {
+                    return Ok(split_stream_key(&key).map(|(_, v)| v).unwrap_or(0));
+                }
+            }
+            _ => return Ok(0),
+        }
         for item in self.streams.scan_prefix(stream_prefix(stream)).rev() {
             let (key, value) = item?;
             let seq = be_u64(&value, "streams index value")?;
