@@ -2,5 +2,24 @@
 //! Nothing here knows sled, tokio or the log: time comes in as data (`Context::now`,
 //! `DossierEvent::at`), never from a clock.
 
+pub mod calendar;
+pub mod catalog;
+pub mod directory;
+pub mod dossier;
+pub mod error;
 pub mod events;
+pub mod reference;
+pub mod rules;
+pub mod slips;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod types;
+pub mod workflow;
+
+pub use dossier::{
+    acting_role, allowed_actions, apply, decide, fold, judge, ActorRef, Command, Context,
+    DossierState, Intake, Timeliness,
+};
+pub use error::DomainError;
+pub use reference::ReferenceData;
+pub use workflow::{Action, Phase};

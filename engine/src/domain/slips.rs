@@ -1,0 +1,1 @@
+//! Slips 01-06 (placeholder).
