@@ -26,6 +26,7 @@ use crate::errors::ApiError;
 pub const TREE: &str = "http.idempotency";
 /// Most stored responses; beyond it the oldest are pruned.
 pub const MAX_ENTRIES: usize = 100_000;
+const SALT_KEY: &[u8] = b"\xffsalt";
 /// Longest accepted key.
 pub const MAX_KEY_LEN: usize = 200;
 
@@ -57,6 +58,8 @@ pub struct IdempotencyStore {
     in_flight: InFlightSet,
     /// Approximate entry count (sled's `len` is a full scan).
     count: AtomicUsize,
+    /// Per-data-directory random salt (derived lookup secrets).
+    salt: [u8; 32],
 }
 
 impl std::fmt::Debug for IdempotencyStore {
@@ -103,13 +106,33 @@ pub fn validate_key(key: &str) -> Result<(), ApiError> {
 }
 
 impl IdempotencyStore {
-    pub fn new(tree: KvTree) -> IdempotencyStore {
+    pub fn new(tree: KvTree) -> Result<IdempotencyStore, motcua_engine::storage::StorageError> {
         let count = AtomicUsize::new(tree.len());
-        IdempotencyStore {
+        // The salt lives under a key no (staff, key) pair can produce (staff ids never start
+        // with 0xff).
+        let salt = match tree.get(SALT_KEY)? {
+            Some(v) if v.len() == 32 => {
+                let mut s = [0u8; 32];
+                s.copy_from_slice(&v);
+                s
+            }
+            _ => {
+                let mut s = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut s);
+                tree.insert(SALT_KEY, s.to_vec())?;
+                s
+            }
+        };
+        Ok(IdempotencyStore {
             tree,
             in_flight: Arc::new(Mutex::new(HashSet::new())),
             count,
-        }
+            salt,
+        })
+    }
+
+    pub fn salt(&self) -> &[u8; 32] {
+        &self.salt
     }
 
     /// Looks (staff, key) up for a request whose body hashes to `body_sha256`.

@@ -72,6 +72,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::views::stats_codes))
         .routes(routes!(routes::views::catalog))
         .routes(routes!(routes::views::lookup))
+        .routes(routes!(routes::dossiers::receive))
+        .routes(routes!(routes::dossiers::submit))
+        .routes(routes!(routes::dossiers::act))
         .routes(routes!(routes::staff::list, routes::staff::create))
         .routes(routes!(routes::staff::revoke))
         .routes(routes!(routes::events::stream))
@@ -237,7 +240,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
     let engine = Engine::start(log.clone())
         .await
         .map_err(|e| ServerError::Engine(e.to_string()))?;
-    let idem = IdempotencyStore::new(log.store().tree(idempotency::TREE)?);
+    let idem = IdempotencyStore::new(log.store().tree(idempotency::TREE)?)?;
     let state = AppState::new(config.clone(), log, engine, directory, idem);
 
     let listener = tokio::net::TcpListener::bind(config.bind)

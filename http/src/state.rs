@@ -139,6 +139,65 @@ impl AppState {
         true
     }
 
+    /// Executes a dossier command for `caller`, then waits for the read models (read-your-
+    /// writes) and reports the new state.
+    pub async fn execute(
+        &self,
+        caller: &crate::auth::Caller,
+        code: Option<&motcua_engine::domain::types::DossierCode>,
+        cmd: motcua_engine::domain::Command,
+        expected: Option<u64>,
+        event_id: Option<motcua_engine::log::EventId>,
+    ) -> Result<crate::engine::WriteOutcome, ApiError> {
+        let timer = self.metrics().append_started();
+        let o = self
+            .engine()
+            .execute(&caller.staff, code, cmd, crate::routes::views::now(), expected, event_id)
+            .await
+            .map_err(crate::engine::map_service_error)?;
+        timer.succeeded(o.events.len() as u64);
+        let caught_up = self.wait_for_read_models(o.seq).await;
+        let view = if caught_up {
+            self.engine().read_models().dossier(&o.code).ok().flatten()
+        } else {
+            None
+        };
+        Ok(crate::engine::WriteOutcome {
+            state: view.as_ref().map(|v| v.state.as_str().to_owned()),
+            due: view.as_ref().and_then(|v| v.due),
+            event_types: o.events.iter().map(|e| e.change.event_type().to_owned()).collect(),
+            code: o.code,
+            version: o.version,
+            seq: o.seq,
+            deduplicated: o.deduplicated,
+        })
+    }
+
+    /// The lookup secret printed on a receipt: random, or (with an `Idempotency-Key`) derived
+    /// from the key and this server's salt so a retried receipt prints the same secret.
+    pub fn lookup_secret(&self, staff: &str, key: Option<&str>) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        let bytes: [u8; 32] = match key {
+            Some(k) => {
+                let mut input = self.inner.idempotency.salt().to_vec();
+                input.extend_from_slice(staff.as_bytes());
+                input.push(0);
+                input.extend_from_slice(k.as_bytes());
+                crate::auth::sha256(&input)
+            }
+            None => {
+                let mut b = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+                b
+            }
+        };
+        // 10 characters of a 32-letter alphabet: 50 bits, unambiguous to read aloud.
+        bytes[..10]
+            .iter()
+            .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+            .collect()
+    }
+
     pub fn gauges(&self) -> Gauges {
         Gauges {
             log_head_seq: self.inner.log.head().seq,
@@ -146,6 +205,7 @@ impl AppState {
             log_failed: self.inner.log.is_failed(),
             shutting_down: self.is_shutting_down(),
             sse_streams: self.inner.sse_streams.load(Ordering::Relaxed),
+            writer: Some(self.inner.log.writer_stats()),
         }
     }
 

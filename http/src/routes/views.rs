@@ -151,7 +151,7 @@ pub async fn get_dossier(
                 .unwrap_or(serde_json::Value::Null),
         })
         .collect();
-    let allowed_actions = state.engine().allowed_actions(&view, &caller.staff);
+    let allowed_actions = state.engine().allowed_actions(&code, &caller.staff);
     let body = DossierResponse {
         state_name: view.state.as_str().to_owned(),
         view: serde_json::to_value(&view).map_err(ApiError::internal)?,
