@@ -1,1 +1,829 @@
-//! Command service: load a stream, decide, append with an exact expected version, retry on conflict.
+//! Command service: load a stream, decide, append with an exact expected version, retry on
+//! conflict.
+//!
+//! [`CommandService`] glues the pure domain to the log. It keeps the reference data (catalog,
+//! calendar, units, staff) in memory by folding the reference streams, catching up from the
+//! last seq it saw before every command, so a decision always sees every reference event
+//! committed before it started. A refused command writes nothing; a caller-given stale
+//! version is refused; without one, a version conflict (someone else wrote the dossier in
+//! between) is retried from a fresh load a bounded number of times.
+
+use std::sync::RwLock;
+
+use chrono::Datelike;
+use thiserror::Error;
+
+use crate::codec::{self, CodecError};
+use crate::domain::calendar::{local_date, validate_sessions};
+use crate::domain::dossier::{decide_with_role, fold, ActorRef, Command, Context, DossierState};
+use crate::domain::error::DomainError;
+use crate::domain::events::{
+    CalendarEvent, CatalogEvent, DossierEvent, Event, Procedure, Recorded, Session, StaffEvent,
+    UnitEvent, UnitInfo, YearCalendar, SCHEMA_VERSION,
+};
+use crate::domain::reference::ReferenceData;
+use crate::domain::types::{DossierCode, ProcedureId, Role, Staff, StaffId, Timestamp, UnitCode};
+use crate::log::{
+    Actor, AppendError, Envelope, EventId, EventLog, ExpectedVersion, LogError, NewEvent, StreamId,
+};
+
+/// How many times a command is re-decided after a version conflict when the caller gave no
+/// expected version. Conflicts on one dossier are rare (a few staff act on it); eight fresh
+/// attempts in a row losing means something is hammering the stream.
+pub const MAX_CONFLICT_RETRIES: usize = 8;
+
+/// How many events of the log one catch-up read fetches at a time.
+const CATCH_UP_CHUNK: usize = 1024;
+
+/// Why a command did not produce events.
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    /// The domain refused it (state, roles, scope, validation).
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The caller's expected version (If-Match) is not the dossier's.
+    #[error("stale version: the dossier is at version {current}")]
+    StaleVersion { current: u64 },
+    #[error("no dossier {0}")]
+    NotFound(DossierCode),
+    /// Conflicts persisted through every retry.
+    #[error("the stream {stream} kept changing: gave up after {attempts} attempts")]
+    Contended { stream: String, attempts: usize },
+    #[error("the daily sequence of {unit} on {date} is exhausted (9999 dossiers)")]
+    SequenceExhausted { unit: UnitCode, date: String },
+    /// The event id was already used for different content.
+    #[error("event id already used for another event")]
+    DuplicateEventId,
+    #[error("append: {0}")]
+    Append(AppendError),
+    #[error("log: {0}")]
+    Log(#[from] LogError),
+    #[error("codec: {0}")]
+    Codec(#[from] CodecError),
+    #[error("stored event at seq {seq} is unreadable: {detail}")]
+    Corrupt { seq: u64, detail: String },
+}
+
+/// What a successful dossier command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutcome {
+    pub code: DossierCode,
+    /// The dossier's version after the command (for the next If-Match).
+    pub version: u64,
+    /// Global seq of the last event written.
+    pub seq: u64,
+    pub events: Vec<DossierEvent>,
+    /// True if the event id had been recorded before: nothing new was written.
+    pub deduplicated: bool,
+}
+
+/// Who may change reference data: an admin, or the trusted system (first seeding, CLI).
+#[derive(Debug, Clone, Copy)]
+pub enum Authority<'a> {
+    Admin(&'a ActorRef),
+    /// Recorded as actor `system` in role admin. Only for the initial seed and operator tools.
+    System,
+}
+
+/// Reference data changes (admin only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReferenceCommand {
+    RegisterUnit(UnitInfo),
+    RegisterStaff(Staff),
+    UpdateStaff(Staff),
+    IssueToken {
+        staff: StaffId,
+        token_id: String,
+        token_sha256: [u8; 32],
+    },
+    RevokeToken {
+        staff: StaffId,
+        token_id: String,
+    },
+    IssueProcedure {
+        procedure: Procedure,
+        effective: chrono::NaiveDate,
+    },
+    AmendProcedure {
+        procedure: Procedure,
+        effective: chrono::NaiveDate,
+    },
+    AbolishProcedure {
+        id: ProcedureId,
+        effective: chrono::NaiveDate,
+        reason: String,
+    },
+    PublishProcedure {
+        unit: UnitCode,
+        id: ProcedureId,
+        at_desk: bool,
+        online: bool,
+        effective: chrono::NaiveDate,
+    },
+    PublishCalendarYear(YearCalendar),
+    SetOfficeHours {
+        unit: UnitCode,
+        sessions: Vec<Session>,
+        effective: chrono::NaiveDate,
+    },
+}
+
+/// What a reference command wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceOutcome {
+    pub stream: String,
+    pub seq: u64,
+}
+
+struct RefState {
+    data: ReferenceData,
+    /// Last global seq folded.
+    seq: u64,
+}
+
+/// The command service. Share it behind an `Arc`.
+pub struct CommandService {
+    log: EventLog,
+    reference: RwLock<RefState>,
+}
+
+impl std::fmt::Debug for CommandService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandService")
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// Whether a stream holds reference data.
+pub fn is_reference_stream(stream: &StreamId) -> bool {
+    matches!(stream.category(), "catalog" | "calendar" | "unit" | "staff")
+}
+
+/// Decodes an envelope's payload into today's event type.
+pub fn decode_event(env: &Envelope) -> Result<Event, ServiceError> {
+    if env.schema_version != SCHEMA_VERSION {
+        return Err(ServiceError::Corrupt {
+            seq: env.seq,
+            detail: format!("unknown schema version {}", env.schema_version),
+        });
+    }
+    Ok(codec::decode::<Event>(&env.payload)?)
+}
+
+/// An envelope as the domain's folds see it.
+pub fn recorded(env: &Envelope) -> Result<Recorded, ServiceError> {
+    let role = env
+        .actor
+        .role
+        .parse::<Role>()
+        .map_err(|e| ServiceError::Corrupt {
+            seq: env.seq,
+            detail: e.to_string(),
+        })?;
+    Ok(Recorded {
+        seq: env.seq,
+        stream: env.stream.as_str().to_owned(),
+        version: env.version,
+        recorded_at: Timestamp(env.recorded_at_ms),
+        actor: env.actor.staff.clone(),
+        role,
+        event: decode_event(env)?,
+    })
+}
+
+fn stream_id(name: String) -> Result<StreamId, ServiceError> {
+    Ok(StreamId::new(name)?)
+}
+
+/// Derives the id of the i-th event of a command from the caller's idempotency key.
+fn nth_event_id(base: EventId, i: usize) -> EventId {
+    let mut b = base.0;
+    b[15] = b[15].wrapping_add(i as u8);
+    EventId(b)
+}
+
+fn to_new_events(events: &[Event], actor: &Actor, event_id: Option<EventId>) -> Vec<NewEvent> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| NewEvent {
+            event_id: event_id.map(|id| nth_event_id(id, i)),
+            event_type: e.event_type().to_owned(),
+            schema_version: SCHEMA_VERSION,
+            actor: actor.clone(),
+            correlation_id: event_id,
+            causation_id: None,
+            payload: codec::encode(e),
+        })
+        .collect()
+}
+
+impl CommandService {
+    /// A service over `log`, with the given rule sets and workflows; folds the reference
+    /// streams already in the log.
+    pub fn new(log: EventLog, reference: ReferenceData) -> Result<CommandService, ServiceError> {
+        let s = CommandService {
+            log,
+            reference: RwLock::new(RefState {
+                data: reference,
+                seq: 0,
+            }),
+        };
+        s.catch_up()?;
+        Ok(s)
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// Folds every reference event committed since the last catch-up.
+    pub fn catch_up(&self) -> Result<u64, ServiceError> {
+        let mut guard = self
+            .reference
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            let batch = self.log.read_all(guard.seq, CATCH_UP_CHUNK)?;
+            let Some(last) = batch.last().map(|e| e.seq) else {
+                break;
+            };
+            for env in &batch {
+                if is_reference_stream(&env.stream) {
+                    let ev = decode_event(env)?;
+                    guard.data.apply(&ev);
+                }
+            }
+            guard.seq = last;
+        }
+        Ok(guard.seq)
+    }
+
+    /// Runs `f` on the current reference data (after a catch-up).
+    pub fn with_reference<R>(
+        &self,
+        f: impl FnOnce(&ReferenceData) -> R,
+    ) -> Result<R, ServiceError> {
+        self.catch_up()?;
+        let guard = self
+            .reference
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(f(&guard.data))
+    }
+
+    /// The dossier's state and its recorded events (`NotFound` if it has none).
+    pub fn load_dossier(
+        &self,
+        code: &DossierCode,
+    ) -> Result<(DossierState, Vec<Recorded>), ServiceError> {
+        let stream = stream_id(code.stream_name())?;
+        let envs = self.log.read_stream(&stream, 0)?;
+        if envs.is_empty() {
+            return Err(ServiceError::NotFound(code.clone()));
+        }
+        let recs = envs.iter().map(recorded).collect::<Result<Vec<_>, _>>()?;
+        let state = fold(recs.iter().filter_map(|r| match &r.event {
+            Event::Dossier(d) => Some(d),
+            _ => None,
+        }));
+        Ok((state, recs))
+    }
+
+    /// Executes a dossier command. `code: None` creates a new dossier (the unit is the
+    /// intake's; the code gets the next number of the unit's day). `expected` is the caller's
+    /// If-Match version; `event_id` makes a retry of the same command idempotent.
+    pub async fn execute(
+        &self,
+        code: Option<&DossierCode>,
+        cmd: Command,
+        actor: &ActorRef,
+        now: Timestamp,
+        expected: Option<u64>,
+        event_id: Option<EventId>,
+    ) -> Result<CommandOutcome, ServiceError> {
+        match code {
+            Some(code) => {
+                self.execute_existing(code, cmd, actor, now, expected, event_id)
+                    .await
+            }
+            None => {
+                if expected.is_some_and(|e| e != 0) {
+                    return Err(ServiceError::StaleVersion { current: 0 });
+                }
+                self.execute_new(cmd, actor, now, event_id).await
+            }
+        }
+    }
+
+    async fn execute_existing(
+        &self,
+        code: &DossierCode,
+        cmd: Command,
+        actor: &ActorRef,
+        now: Timestamp,
+        expected: Option<u64>,
+        event_id: Option<EventId>,
+    ) -> Result<CommandOutcome, ServiceError> {
+        let stream = stream_id(code.stream_name())?;
+        for _ in 0..=MAX_CONFLICT_RETRIES {
+            self.catch_up()?;
+            let envs = self.log.read_stream(&stream, 0)?;
+            let version = envs.last().map_or(0, |e| e.version);
+            if version == 0 {
+                return Err(ServiceError::NotFound(code.clone()));
+            }
+            // A retried command whose events are already recorded: report them again.
+            if let Some(id) = event_id {
+                let first = nth_event_id(id, 0);
+                if let Some(pos) = envs.iter().position(|e| e.event_id == first) {
+                    return self.replayed_outcome(code, &envs[pos..], version, id);
+                }
+            }
+            if let Some(e) = expected {
+                if e != version {
+                    return Err(ServiceError::StaleVersion { current: version });
+                }
+            }
+            let mut dossier_events = Vec::with_capacity(envs.len());
+            for env in &envs {
+                if let Event::Dossier(d) = decode_event(env)? {
+                    dossier_events.push(d);
+                }
+            }
+            let state = fold(&dossier_events);
+            let (events, role) = {
+                let guard = self
+                    .reference
+                    .read()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let ctx = Context {
+                    now,
+                    actor,
+                    reference: &guard.data,
+                    new_code: None,
+                };
+                decide_with_role(&state, cmd.clone(), &ctx)?
+            };
+            match self
+                .append_dossier(
+                    &stream,
+                    ExpectedVersion::Exact(version),
+                    &events,
+                    actor,
+                    role,
+                    event_id,
+                )
+                .await
+            {
+                Ok(app) => {
+                    return Ok(CommandOutcome {
+                        code: code.clone(),
+                        version: app.last_version,
+                        seq: app.last_seq,
+                        events,
+                        deduplicated: app.deduplicated,
+                    })
+                }
+                Err(AppendError::WrongExpectedVersion { actual, .. }) => {
+                    if expected.is_some() {
+                        return Err(ServiceError::StaleVersion { current: actual });
+                    }
+                    // Someone else wrote in between: decide again on the fresh state.
+                }
+                Err(e) => return Err(map_append(e)),
+            }
+        }
+        Err(ServiceError::Contended {
+            stream: stream.to_string(),
+            attempts: MAX_CONFLICT_RETRIES + 1,
+        })
+    }
+
+    fn replayed_outcome(
+        &self,
+        code: &DossierCode,
+        envs: &[Envelope],
+        version: u64,
+        id: EventId,
+    ) -> Result<CommandOutcome, ServiceError> {
+        let mut events = Vec::new();
+        let mut seq = 0;
+        for (i, env) in envs.iter().enumerate() {
+            if env.event_id != nth_event_id(id, i) {
+                break;
+            }
+            seq = env.seq;
+            if let Event::Dossier(d) = decode_event(env)? {
+                events.push(d);
+            }
+        }
+        Ok(CommandOutcome {
+            code: code.clone(),
+            version,
+            seq,
+            events,
+            deduplicated: true,
+        })
+    }
+
+    async fn execute_new(
+        &self,
+        cmd: Command,
+        actor: &ActorRef,
+        now: Timestamp,
+        event_id: Option<EventId>,
+    ) -> Result<CommandOutcome, ServiceError> {
+        let unit = cmd
+            .intake()
+            .map(|i| i.unit.clone())
+            .ok_or_else(|| DomainError::Validation {
+                field: "intake".into(),
+                why: "a new dossier needs its procedure, applicant and documents".into(),
+            })?;
+        let date = local_date(now);
+        let prefix = format!("dossier/{}-{}-", unit, date.format("%y%m%d"));
+        self.catch_up()?;
+        let mut next: u16 = 0;
+        loop {
+            // The next free number: one after the day's last stream, and never one we lost.
+            let last = self
+                .log
+                .last_stream_with_prefix(&prefix)?
+                .and_then(|s| {
+                    s.as_str()
+                        .get(prefix.len()..)
+                        .and_then(|n| n.parse::<u16>().ok())
+                })
+                .unwrap_or(0);
+            let seq_no = last.saturating_add(1).max(next);
+            let code = DossierCode::new(&unit, date, seq_no).map_err(|_| {
+                ServiceError::SequenceExhausted {
+                    unit: unit.clone(),
+                    date: date.to_string(),
+                }
+            })?;
+            let (events, role) = {
+                let guard = self
+                    .reference
+                    .read()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let ctx = Context {
+                    now,
+                    actor,
+                    reference: &guard.data,
+                    new_code: Some(&code),
+                };
+                decide_with_role(&DossierState::default(), cmd.clone(), &ctx)?
+            };
+            let stream = stream_id(code.stream_name())?;
+            match self
+                .append_dossier(
+                    &stream,
+                    ExpectedVersion::NoStream,
+                    &events,
+                    actor,
+                    role,
+                    event_id,
+                )
+                .await
+            {
+                Ok(app) => {
+                    return Ok(CommandOutcome {
+                        code,
+                        version: app.last_version,
+                        seq: app.last_seq,
+                        events,
+                        deduplicated: app.deduplicated,
+                    })
+                }
+                // Another receipt took this number: try the next one.
+                Err(AppendError::WrongExpectedVersion { .. }) => next = seq_no.saturating_add(1),
+                Err(e) => return Err(map_append(e)),
+            }
+        }
+    }
+
+    async fn append_dossier(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: &[DossierEvent],
+        actor: &ActorRef,
+        role: Role,
+        event_id: Option<EventId>,
+    ) -> Result<crate::log::Appended, AppendError> {
+        let wrapped: Vec<Event> = events.iter().cloned().map(Event::Dossier).collect();
+        let envelope_actor = Actor {
+            staff: actor.id(),
+            role: role.as_str().to_owned(),
+        };
+        self.log
+            .append(
+                stream,
+                expected,
+                to_new_events(&wrapped, &envelope_actor, event_id),
+            )
+            .await
+    }
+
+    /// Records a reference data change after checking the authority and the change.
+    pub async fn execute_reference(
+        &self,
+        cmd: ReferenceCommand,
+        authority: Authority<'_>,
+        now: Timestamp,
+    ) -> Result<ReferenceOutcome, ServiceError> {
+        let actor = match authority {
+            Authority::System => Actor {
+                staff: "system".into(),
+                role: Role::Admin.as_str().into(),
+            },
+            Authority::Admin(a) => {
+                if !a.roles().contains(&Role::Admin) {
+                    return Err(DomainError::Forbidden {
+                        action: "reference".into(),
+                        required_roles: vec![Role::Admin],
+                        actor_roles: a.roles(),
+                    }
+                    .into());
+                }
+                Actor {
+                    staff: a.id(),
+                    role: Role::Admin.as_str().into(),
+                }
+            }
+        };
+        for _ in 0..=MAX_CONFLICT_RETRIES {
+            self.catch_up()?;
+            let (stream, event) = {
+                let guard = self
+                    .reference
+                    .read()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                check_reference(&guard.data, &cmd, now)?
+            };
+            let stream = stream_id(stream)?;
+            let version = self.log.stream_version(&stream)?;
+            match self
+                .log
+                .append(
+                    &stream,
+                    ExpectedVersion::Exact(version),
+                    to_new_events(&[event], &actor, None),
+                )
+                .await
+            {
+                Ok(app) => {
+                    self.catch_up()?;
+                    return Ok(ReferenceOutcome {
+                        stream: stream.to_string(),
+                        seq: app.last_seq,
+                    });
+                }
+                Err(AppendError::WrongExpectedVersion { .. }) => {}
+                Err(e) => return Err(map_append(e)),
+            }
+        }
+        Err(ServiceError::Contended {
+            stream: "reference".into(),
+            attempts: MAX_CONFLICT_RETRIES + 1,
+        })
+    }
+}
+
+fn map_append(e: AppendError) -> ServiceError {
+    match e {
+        AppendError::IdempotencyConflict { .. } => ServiceError::DuplicateEventId,
+        other => ServiceError::Append(other),
+    }
+}
+
+fn invalid(field: &str, why: impl Into<String>) -> ServiceError {
+    ServiceError::Domain(DomainError::Validation {
+        field: field.into(),
+        why: why.into(),
+    })
+}
+
+/// Validates a reference change against the current data; returns its stream and event.
+fn check_reference(
+    r: &ReferenceData,
+    cmd: &ReferenceCommand,
+    now: Timestamp,
+) -> Result<(String, Event), ServiceError> {
+    let dir = &r.directory;
+    let staff_stream = |id: &StaffId| format!("staff/{id}");
+    Ok(match cmd.clone() {
+        ReferenceCommand::RegisterUnit(u) => {
+            if dir.unit(&u.code).is_some() {
+                return Err(invalid("unit", format!("{} is already registered", u.code)));
+            }
+            if u.name.trim().is_empty() {
+                return Err(invalid("name", "must not be empty"));
+            }
+            (
+                format!("unit/{}", u.code),
+                Event::Unit(UnitEvent::Registered(u)),
+            )
+        }
+        ReferenceCommand::RegisterStaff(s) | ReferenceCommand::UpdateStaff(s) => {
+            let exists = dir.staff(&s.id).is_some();
+            let registering = matches!(cmd, ReferenceCommand::RegisterStaff(_));
+            if registering && exists {
+                return Err(invalid("staff", format!("{} is already registered", s.id)));
+            }
+            if !registering && !exists {
+                return Err(DomainError::UnknownStaff(s.id.clone()).into());
+            }
+            if dir.unit(&s.unit).is_none() {
+                return Err(invalid("unit", format!("unknown unit {}", s.unit)));
+            }
+            if s.roles.is_empty() {
+                return Err(invalid("roles", "a staff member needs at least one role"));
+            }
+            if s.roles.contains(&Role::Specialist) && s.fields.is_empty() {
+                return Err(invalid("fields", "a specialist needs at least one field"));
+            }
+            let stream = staff_stream(&s.id);
+            let ev = if registering {
+                StaffEvent::Registered(s)
+            } else {
+                StaffEvent::Updated(s)
+            };
+            (stream, Event::Staff(ev))
+        }
+        ReferenceCommand::IssueToken {
+            staff,
+            token_id,
+            token_sha256,
+        } => {
+            if dir.staff(&staff).is_none() {
+                return Err(DomainError::UnknownStaff(staff).into());
+            }
+            if token_id.trim().is_empty() || dir.has_token_id(&staff, &token_id) {
+                return Err(invalid("token_id", "must be new and not empty"));
+            }
+            (
+                staff_stream(&staff),
+                Event::Staff(StaffEvent::TokenIssued {
+                    staff,
+                    token_id,
+                    token_sha256,
+                    at: now,
+                }),
+            )
+        }
+        ReferenceCommand::RevokeToken { staff, token_id } => {
+            if !dir.has_token_id(&staff, &token_id) {
+                return Err(invalid("token_id", "no such token"));
+            }
+            (
+                staff_stream(&staff),
+                Event::Staff(StaffEvent::TokenRevoked {
+                    staff,
+                    token_id,
+                    at: now,
+                }),
+            )
+        }
+        ReferenceCommand::IssueProcedure {
+            procedure,
+            effective,
+        } => {
+            if r.catalog.history(&procedure.id).is_some() {
+                return Err(invalid(
+                    "procedure",
+                    format!("{} already exists: amend it", procedure.id),
+                ));
+            }
+            if procedure.version != 1 {
+                return Err(invalid("version", "a new procedure starts at version 1"));
+            }
+            check_procedure(r, &procedure)?;
+            (
+                "catalog".into(),
+                Event::Catalog(CatalogEvent::ProcedureIssued {
+                    procedure,
+                    effective,
+                }),
+            )
+        }
+        ReferenceCommand::AmendProcedure {
+            procedure,
+            effective,
+        } => {
+            let latest = r
+                .catalog
+                .latest_version(&procedure.id)
+                .ok_or_else(|| invalid("procedure", format!("{} does not exist", procedure.id)))?;
+            if procedure.version != latest + 1 {
+                return Err(invalid("version", format!("must be {}", latest + 1)));
+            }
+            check_procedure(r, &procedure)?;
+            (
+                "catalog".into(),
+                Event::Catalog(CatalogEvent::ProcedureAmended {
+                    procedure,
+                    effective,
+                }),
+            )
+        }
+        ReferenceCommand::AbolishProcedure {
+            id,
+            effective,
+            reason,
+        } => {
+            if r.catalog.history(&id).is_none() {
+                return Err(invalid("procedure", format!("{id} does not exist")));
+            }
+            if reason.trim().is_empty() {
+                return Err(invalid("reason", "must not be empty"));
+            }
+            (
+                "catalog".into(),
+                Event::Catalog(CatalogEvent::ProcedureAbolished {
+                    id,
+                    effective,
+                    reason,
+                }),
+            )
+        }
+        ReferenceCommand::PublishProcedure {
+            unit,
+            id,
+            at_desk,
+            online,
+            effective,
+        } => {
+            if dir.unit(&unit).is_none() {
+                return Err(invalid("unit", format!("unknown unit {unit}")));
+            }
+            if r.catalog.history(&id).is_none() {
+                return Err(invalid("procedure", format!("{id} does not exist")));
+            }
+            (
+                "catalog".into(),
+                Event::Catalog(CatalogEvent::ProcedurePublished {
+                    unit,
+                    id,
+                    at_desk,
+                    online,
+                    effective,
+                }),
+            )
+        }
+        ReferenceCommand::PublishCalendarYear(y) => {
+            for d in y.days_off.iter().chain(&y.makeup_working_days) {
+                if d.year() != y.year {
+                    return Err(invalid("calendar", format!("{d} is not in {}", y.year)));
+                }
+            }
+            for d in &y.makeup_working_days {
+                if !matches!(d.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun) {
+                    return Err(invalid(
+                        "makeup_working_days",
+                        format!("{d} is not a weekend day"),
+                    ));
+                }
+            }
+            (
+                format!("calendar/{}", y.year),
+                Event::Calendar(CalendarEvent::YearPublished(y)),
+            )
+        }
+        ReferenceCommand::SetOfficeHours {
+            unit,
+            sessions,
+            effective,
+        } => {
+            if dir.unit(&unit).is_none() {
+                return Err(invalid("unit", format!("unknown unit {unit}")));
+            }
+            validate_sessions(&sessions).map_err(|why| invalid("sessions", why))?;
+            (
+                format!("calendar/hours-{unit}"),
+                Event::Calendar(CalendarEvent::OfficeHoursSet {
+                    unit,
+                    sessions,
+                    effective,
+                }),
+            )
+        }
+    })
+}
+
+fn check_procedure(r: &ReferenceData, p: &Procedure) -> Result<(), ServiceError> {
+    if r.workflows.get(&p.workflow).is_none() {
+        return Err(DomainError::UnknownWorkflow(p.workflow.clone()).into());
+    }
+    if p.name.trim().is_empty() {
+        return Err(invalid("name", "must not be empty"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;

@@ -541,6 +541,15 @@ pub fn decide(
     cmd: Command,
     ctx: &Context<'_>,
 ) -> Result<Vec<DossierEvent>, DomainError> {
+    decide_with_role(state, cmd, ctx).map(|(events, _)| events)
+}
+
+/// [`decide`], also returning the role the actor acted in (recorded in the envelope).
+pub fn decide_with_role(
+    state: &DossierState,
+    cmd: Command,
+    ctx: &Context<'_>,
+) -> Result<(Vec<DossierEvent>, Role), DomainError> {
     let action = cmd.action();
     let wf = resolve_workflow(state, &cmd, ctx)?;
     let transition =
@@ -901,7 +910,7 @@ pub fn decide(
             })]
         }
     };
-    Ok(events)
+    Ok((events, role))
 }
 
 /// Office minutes paused since the pause began, and the due time moved by them.

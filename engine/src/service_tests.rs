@@ -1,0 +1,473 @@
+//! Tests of the command service on a real log in a temporary directory.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::domain::dossier::Command;
+use crate::domain::events::{DossierChange, DraftKind};
+use crate::domain::testkit::*;
+use crate::domain::types::Channel;
+use crate::domain::workflow::Phase;
+use crate::log::LogConfig;
+
+async fn service() -> (tempfile::TempDir, CommandService) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
+    let svc = CommandService::new(log, ReferenceData::builtin().unwrap()).unwrap();
+    for ev in reference_events() {
+        let cmd = match ev {
+            Event::Unit(UnitEvent::Registered(u)) => ReferenceCommand::RegisterUnit(u),
+            Event::Staff(StaffEvent::Registered(s)) => ReferenceCommand::RegisterStaff(s),
+            Event::Catalog(CatalogEvent::ProcedureIssued {
+                procedure,
+                effective,
+            }) => ReferenceCommand::IssueProcedure {
+                procedure,
+                effective,
+            },
+            Event::Calendar(CalendarEvent::YearPublished(y)) => {
+                ReferenceCommand::PublishCalendarYear(y)
+            }
+            other => panic!("unexpected fixture event {other:?}"),
+        };
+        svc.execute_reference(cmd, Authority::System, t(1, 1, 8, 0))
+            .await
+            .unwrap();
+    }
+    (dir, svc)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_receipts_get_distinct_contiguous_codes() {
+    let (_dir, svc) = service().await;
+    let svc = Arc::new(svc);
+    const N: usize = 40;
+    let mut tasks = Vec::new();
+    for _ in 0..N {
+        let svc = svc.clone();
+        tasks.push(tokio::spawn(async move {
+            svc.execute(
+                None,
+                receive_desk(P_STD),
+                &reception(),
+                t(3, 6, 9, 0),
+                None,
+                None,
+            )
+            .await
+            .unwrap()
+            .code
+        }));
+    }
+    let mut seqs = Vec::new();
+    for task in tasks {
+        let code = task.await.unwrap();
+        assert_eq!(code.unit(), unit());
+        assert_eq!(
+            code.date(),
+            chrono::NaiveDate::from_ymd_opt(2023, 3, 6).unwrap()
+        );
+        seqs.push(code.sequence());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=N as u16).collect::<Vec<_>>());
+    // The next day starts again at 0001.
+    let next = svc
+        .execute(
+            None,
+            receive_desk(P_STD),
+            &reception(),
+            t(3, 7, 9, 0),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.code.as_str(), "000.00.00.G10-230307-0001");
+}
+
+#[tokio::test]
+async fn a_dossier_runs_its_course_through_the_service() {
+    let (_dir, svc) = service().await;
+    let out = svc
+        .execute(
+            None,
+            receive_desk(P_FIVE),
+            &reception(),
+            t(3, 6, 9, 0),
+            Some(0),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.code.as_str(), "000.00.00.G10-230306-0001");
+    assert_eq!(out.version, 1);
+    let code = out.code;
+    let steps = vec![
+        (assign(), reception(), t(3, 6, 9, 30)),
+        (
+            Command::RequestSupplement {
+                items: vec!["Bản chính".into()],
+                reason: "thiếu".into(),
+            },
+            specialist(),
+            t(3, 8, 10, 0),
+        ),
+        (
+            Command::RecordSupplement {
+                note: String::new(),
+            },
+            reception(),
+            t(3, 15, 14, 0),
+        ),
+        (sign(DraftKind::Result), specialist(), t(3, 16, 9, 0)),
+        (
+            Command::Approve {
+                note: String::new(),
+            },
+            leader(),
+            t(3, 16, 10, 0),
+        ),
+        (
+            Command::HandOver {
+                note: String::new(),
+            },
+            reception(),
+            t(3, 16, 14, 0),
+        ),
+    ];
+    let mut version = 1;
+    for (cmd, actor, now) in steps {
+        let o = svc
+            .execute(Some(&code), cmd, &actor, now, Some(version), None)
+            .await
+            .unwrap();
+        version = o.version;
+    }
+    assert_eq!(version, 7);
+    let (state, recs) = svc.load_dossier(&code).unwrap();
+    assert_eq!(state.phase, Phase::Returned);
+    assert_eq!(state.due, Some(t(3, 21, 9, 0)));
+    assert_eq!(recs.len(), 7);
+    assert_eq!(recs[1].actor, "tn-01");
+    assert_eq!(recs[1].role, Role::Reception);
+    assert_eq!(
+        recs[4].role,
+        Role::Leader.max(Role::Specialist).min(Role::Specialist)
+    );
+    assert_eq!(recs[5].actor, "ld-01");
+    assert!(
+        matches!(&recs[3].event, Event::Dossier(d) if matches!(d.change, DossierChange::SupplementReceived { paused_office_minutes: 2520, .. }))
+    );
+}
+
+#[tokio::test]
+async fn stale_version_and_refused_commands_write_nothing() {
+    let (_dir, svc) = service().await;
+    let code = svc
+        .execute(
+            None,
+            receive_desk(P_STD),
+            &reception(),
+            t(3, 6, 9, 0),
+            None,
+            None,
+        )
+        .await
+        .unwrap()
+        .code;
+    let head = svc.log().head().seq;
+    // Stale If-Match.
+    let e = svc
+        .execute(
+            Some(&code),
+            assign(),
+            &reception(),
+            t(3, 6, 9, 30),
+            Some(0),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ServiceError::StaleVersion { current: 1 }),
+        "{e}"
+    );
+    assert_eq!(svc.log().head().seq, head);
+    // Illegal from the state.
+    let e = svc
+        .execute(
+            Some(&code),
+            Command::Approve {
+                note: String::new(),
+            },
+            &leader(),
+            t(3, 6, 9, 30),
+            Some(1),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ServiceError::Domain(DomainError::IllegalTransition { .. })
+        ),
+        "{e}"
+    );
+    // Wrong role.
+    let e = svc
+        .execute(
+            Some(&code),
+            assign(),
+            &specialist(),
+            t(3, 6, 9, 30),
+            None,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ServiceError::Domain(DomainError::Forbidden { .. })),
+        "{e}"
+    );
+    // Refused new dossier: no code consumed.
+    let mut bad = intake(P_STD, Channel::Desk);
+    bad.procedure = "9.999".parse().unwrap();
+    let e = svc
+        .execute(
+            None,
+            Command::Receive { intake: Some(bad) },
+            &reception(),
+            t(3, 6, 10, 0),
+            None,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ServiceError::Domain(DomainError::UnknownProcedure { .. })
+        ),
+        "{e}"
+    );
+    assert_eq!(svc.log().head().seq, head);
+    assert_eq!(svc.load_dossier(&code).unwrap().1.len(), 1);
+    let next = svc
+        .execute(
+            None,
+            receive_desk(P_STD),
+            &reception(),
+            t(3, 6, 10, 0),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.code.sequence(), 2);
+    // Unknown dossier.
+    let missing = crate::domain::testkit::code(99);
+    let e = svc
+        .execute(
+            Some(&missing),
+            assign(),
+            &reception(),
+            t(3, 6, 9, 30),
+            None,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ServiceError::NotFound(_)), "{e}");
+}
+
+#[tokio::test]
+async fn a_retried_command_with_its_event_id_is_not_applied_twice() {
+    let (_dir, svc) = service().await;
+    let code = svc
+        .execute(
+            None,
+            receive_desk(P_STD),
+            &reception(),
+            t(3, 6, 9, 0),
+            None,
+            None,
+        )
+        .await
+        .unwrap()
+        .code;
+    let id = EventId([9; 16]);
+    let first = svc
+        .execute(
+            Some(&code),
+            assign(),
+            &reception(),
+            t(3, 6, 9, 30),
+            None,
+            Some(id),
+        )
+        .await
+        .unwrap();
+    assert!(!first.deduplicated);
+    let again = svc
+        .execute(
+            Some(&code),
+            assign(),
+            &reception(),
+            t(3, 6, 9, 30),
+            None,
+            Some(id),
+        )
+        .await
+        .unwrap();
+    assert!(again.deduplicated);
+    assert_eq!(again.seq, first.seq);
+    assert_eq!(again.events, first.events);
+    assert_eq!(svc.load_dossier(&code).unwrap().1.len(), 2);
+}
+
+#[tokio::test]
+async fn reference_commands_need_an_admin_and_valid_data() {
+    let (_dir, svc) = service().await;
+    let e = svc
+        .execute_reference(
+            ReferenceCommand::RevokeToken {
+                staff: "tn-01".parse().unwrap(),
+                token_id: "t".into(),
+            },
+            Authority::Admin(&reception()),
+            t(3, 1, 8, 0),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ServiceError::Domain(DomainError::Forbidden { .. })),
+        "{e}"
+    );
+    let admin = ActorRef::Staff(staff("ad-01", Role::Admin, &[], unit()));
+    let digest = crate::domain::directory::token_digest("s3cret");
+    svc.execute_reference(
+        ReferenceCommand::IssueToken {
+            staff: "tn-01".parse().unwrap(),
+            token_id: "t1".into(),
+            token_sha256: digest,
+        },
+        Authority::Admin(&admin),
+        t(3, 1, 8, 0),
+    )
+    .await
+    .unwrap();
+    let who = svc
+        .with_reference(|r| {
+            r.directory
+                .staff_by_token(&digest)
+                .map(|s| s.id.to_string())
+        })
+        .unwrap();
+    assert_eq!(who.as_deref(), Some("tn-01"));
+    // Amendments must carry the next version; a second issue is refused.
+    let p = crate::domain::catalog::tests::procedure(
+        P_STD,
+        3,
+        "ho-tich",
+        crate::domain::types::WorkingTime::WorkingDays(2),
+        "standard",
+    );
+    let e = svc
+        .execute_reference(
+            ReferenceCommand::AmendProcedure {
+                procedure: p.clone(),
+                effective: chrono::NaiveDate::from_ymd_opt(2023, 6, 1).unwrap(),
+            },
+            Authority::System,
+            t(3, 1, 8, 0),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("must be 2"), "{e}");
+    let p2 = crate::domain::events::Procedure { version: 2, ..p };
+    svc.execute_reference(
+        ReferenceCommand::AmendProcedure {
+            procedure: p2,
+            effective: chrono::NaiveDate::from_ymd_opt(2023, 6, 1).unwrap(),
+        },
+        Authority::System,
+        t(3, 1, 8, 0),
+    )
+    .await
+    .unwrap();
+    // A dossier received in June gets version 2 and its 2-day processing time.
+    let out = svc
+        .execute(
+            None,
+            receive_desk(P_STD),
+            &reception(),
+            t(6, 5, 9, 0),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    match &out.events[0].change {
+        DossierChange::Received(r) => {
+            assert_eq!(r.procedure.version, 2);
+            assert_eq!(r.due, t(6, 7, 17, 0));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Office hours must be valid sessions.
+    let e = svc
+        .execute_reference(
+            ReferenceCommand::SetOfficeHours {
+                unit: unit(),
+                sessions: vec![],
+                effective: chrono::NaiveDate::from_ymd_opt(2023, 6, 1).unwrap(),
+            },
+            Authority::System,
+            t(3, 1, 8, 0),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ServiceError::Domain(DomainError::Validation { .. })),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_service_folds_the_reference_streams_again() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
+        let svc = CommandService::new(log.clone(), ReferenceData::builtin().unwrap()).unwrap();
+        for ev in reference_events().into_iter().take(3) {
+            if let Event::Calendar(CalendarEvent::YearPublished(y)) = ev {
+                svc.execute_reference(
+                    ReferenceCommand::PublishCalendarYear(y),
+                    Authority::System,
+                    t(1, 1, 8, 0),
+                )
+                .await
+                .unwrap();
+            } else if let Event::Unit(UnitEvent::Registered(u)) = ev {
+                svc.execute_reference(
+                    ReferenceCommand::RegisterUnit(u),
+                    Authority::System,
+                    t(1, 1, 8, 0),
+                )
+                .await
+                .unwrap();
+            }
+        }
+        drop(svc);
+        log.close().await.unwrap();
+    }
+    let log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
+    let svc = CommandService::new(log, ReferenceData::builtin().unwrap()).unwrap();
+    let (has_year, units) = svc
+        .with_reference(|r| (r.calendar.has_year(2023), r.directory.units().count()))
+        .unwrap();
+    assert!(has_year);
+    assert_eq!(units, 2);
+}
