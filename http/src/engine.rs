@@ -187,7 +187,12 @@ impl Engine {
         let tree = self.log.store().tree(TREE_EVENT_IDS).ok()?;
         let v = tree.get(id.0).ok()??;
         let seq = u64::from_be_bytes(v.get(..8)?.try_into().ok()?);
-        let env = self.log.read_all(seq.checked_sub(1)?, 1).ok()?.into_iter().next()?;
+        let env = self
+            .log
+            .read_all(seq.checked_sub(1)?, 1)
+            .ok()?
+            .into_iter()
+            .next()?;
         env.stream.as_str().strip_prefix("dossier/")?.parse().ok()
     }
 

@@ -207,9 +207,24 @@ impl Metrics {
             g.sse_streams,
         );
         if let Some(w) = g.writer {
-            counter(&mut out, "motcua_log_batches_total", "Group-commit batches written by the log writer.", w.batches);
-            counter(&mut out, "motcua_log_events_total", "Events written by the log writer.", w.events);
-            counter(&mut out, "motcua_log_flushes_total", "Durable flushes (sled flush + fdatasync).", w.flushes);
+            counter(
+                &mut out,
+                "motcua_log_batches_total",
+                "Group-commit batches written by the log writer.",
+                w.batches,
+            );
+            counter(
+                &mut out,
+                "motcua_log_events_total",
+                "Events written by the log writer.",
+                w.events,
+            );
+            counter(
+                &mut out,
+                "motcua_log_flushes_total",
+                "Durable flushes (sled flush + fdatasync).",
+                w.flushes,
+            );
             let _ = writeln!(
                 out,
                 "# HELP motcua_log_flush_seconds_total Time spent in durable flushes.\n# TYPE motcua_log_flush_seconds_total counter\nmotcua_log_flush_seconds_total {}",
@@ -220,8 +235,16 @@ impl Metrics {
                 "# HELP motcua_log_commit_seconds_total Time spent in sled batch commits.\n# TYPE motcua_log_commit_seconds_total counter\nmotcua_log_commit_seconds_total {}",
                 w.commit_us as f64 / 1e6
             );
-            let avg_batch = if w.batches > 0 { w.events as f64 / w.batches as f64 } else { 0.0 };
-            let avg_flush_ms = if w.flushes > 0 { w.flush_us as f64 / w.flushes as f64 / 1000.0 } else { 0.0 };
+            let avg_batch = if w.batches > 0 {
+                w.events as f64 / w.batches as f64
+            } else {
+                0.0
+            };
+            let avg_flush_ms = if w.flushes > 0 {
+                w.flush_us as f64 / w.flushes as f64 / 1000.0
+            } else {
+                0.0
+            };
             let _ = writeln!(out, "# HELP motcua_log_avg_batch_events Mean events per group-commit batch.\n# TYPE motcua_log_avg_batch_events gauge\nmotcua_log_avg_batch_events {avg_batch}");
             let _ = writeln!(out, "# HELP motcua_log_avg_fsync_ms Mean durable flush latency.\n# TYPE motcua_log_avg_fsync_ms gauge\nmotcua_log_avg_fsync_ms {avg_flush_ms}");
         }

@@ -211,7 +211,8 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
     })?;
 
     let mut demo_tokens = Vec::new();
-    if config.demo && log.head().seq == 0 {
+    let seeding = config.demo && log.head().seq == 0;
+    if seeding {
         let t0 = Instant::now();
         demo_tokens = crate::demo::seed(&log)
             .await
@@ -240,6 +241,20 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
     let engine = Engine::start(log.clone())
         .await
         .map_err(|e| ServerError::Engine(e.to_string()))?;
+    if seeding {
+        // The figures of the commune's report, recomputed from the projections: fail loudly.
+        let head = log.head().seq;
+        if !engine
+            .wait_for(head, std::time::Duration::from_secs(120))
+            .await
+        {
+            return Err(ServerError::Demo("projections did not catch up".into()));
+        }
+        crate::demo::verify(engine.read_models()).map_err(|e| ServerError::Demo(e.to_string()))?;
+        tracing::info!(
+            "demo figures verified: desk 342/342 (216 early, 126 on time), online e-copy 187"
+        );
+    }
     let idem = IdempotencyStore::new(log.store().tree(idempotency::TREE)?)?;
     let state = AppState::new(config.clone(), log, engine, directory, idem);
 

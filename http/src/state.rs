@@ -152,7 +152,14 @@ impl AppState {
         let timer = self.metrics().append_started();
         let o = self
             .engine()
-            .execute(&caller.staff, code, cmd, crate::routes::views::now(), expected, event_id)
+            .execute(
+                &caller.staff,
+                code,
+                cmd,
+                crate::routes::views::now(),
+                expected,
+                event_id,
+            )
             .await
             .map_err(crate::engine::map_service_error)?;
         timer.succeeded(o.events.len() as u64);
@@ -165,7 +172,11 @@ impl AppState {
         Ok(crate::engine::WriteOutcome {
             state: view.as_ref().map(|v| v.state.as_str().to_owned()),
             due: view.as_ref().and_then(|v| v.due),
-            event_types: o.events.iter().map(|e| e.change.event_type().to_owned()).collect(),
+            event_types: o
+                .events
+                .iter()
+                .map(|e| e.change.event_type().to_owned())
+                .collect(),
             code: o.code,
             version: o.version,
             seq: o.seq,

@@ -11,7 +11,9 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use motcua_engine::domain::events::{Applicant, DraftKind};
-use motcua_engine::domain::types::{Channel, DossierCode, ProcedureId, Role, StaffId, Timestamp, UnitCode, Vnd};
+use motcua_engine::domain::types::{
+    Channel, DossierCode, ProcedureId, Role, StaffId, Timestamp, UnitCode, Vnd,
+};
 use motcua_engine::domain::{Action, Command, Intake};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -21,7 +23,7 @@ use crate::engine::WriteOutcome;
 use crate::errors::ApiError;
 use crate::extract::HashedJson;
 use crate::idempotency::{self, Reply};
-use crate::routes::views::{now, parse_code};
+use crate::routes::views::parse_code;
 use crate::state::AppState;
 
 /// The applicant (người nộp hồ sơ).
@@ -103,12 +105,18 @@ pub fn command(action: Action, b: ActionBody) -> Result<Command, ApiError> {
     let note = b.note.clone().unwrap_or_default();
     Ok(match action {
         Action::SubmitOnline => {
-            return Err(ApiError::validation("action", "submit online with POST /v1/submissions"))
+            return Err(ApiError::validation(
+                "action",
+                "submit online with POST /v1/submissions",
+            ))
         }
         Action::Receive => Command::Receive { intake: None },
         Action::GuideToComplete => Command::GuideToComplete {
             intake: None,
-            missing: b.missing.filter(|m| !m.is_empty()).ok_or_else(|| ApiError::validation("missing", "required"))?,
+            missing: b
+                .missing
+                .filter(|m| !m.is_empty())
+                .ok_or_else(|| ApiError::validation("missing", "required"))?,
             note,
         },
         Action::RefuseToReceive => Command::RefuseToReceive {
@@ -123,7 +131,10 @@ pub fn command(action: Action, b: ActionBody) -> Result<Command, ApiError> {
             note,
         },
         Action::RequestSupplement => Command::RequestSupplement {
-            items: b.items.filter(|m| !m.is_empty()).ok_or_else(|| ApiError::validation("items", "required"))?,
+            items: b
+                .items
+                .filter(|m| !m.is_empty())
+                .ok_or_else(|| ApiError::validation("items", "required"))?,
             reason: b.reason.unwrap_or_default(),
         },
         Action::RecordSupplement => Command::RecordSupplement { note },
@@ -133,7 +144,9 @@ pub fn command(action: Action, b: ActionBody) -> Result<Command, ApiError> {
         },
         Action::RecordAgencyAnswer => Command::RecordAgencyAnswer { note },
         Action::RequestPayment => Command::RequestPayment {
-            amount: Vnd(b.amount.ok_or_else(|| ApiError::validation("amount", "required"))?),
+            amount: Vnd(b
+                .amount
+                .ok_or_else(|| ApiError::validation("amount", "required"))?),
             note,
         },
         Action::RecordPayment => Command::RecordPayment {
@@ -179,16 +192,25 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let s = v.to_str().map_err(|_| ApiError::validation("If-Match", "not ASCII"))?;
+    let s = v
+        .to_str()
+        .map_err(|_| ApiError::validation("If-Match", "not ASCII"))?;
     let s = s.trim().trim_start_matches("W/").trim_matches('"');
-    s.parse::<u64>()
-        .map(Some)
-        .map_err(|_| ApiError::validation("If-Match", "expected the ETag of GET /v1/dossiers/{code}"))
+    s.parse::<u64>().map(Some).map_err(|_| {
+        ApiError::validation("If-Match", "expected the ETag of GET /v1/dossiers/{code}")
+    })
 }
 
-fn intake(caller: &Caller, b: &NewDossier, channel: Channel, secret_sha256: [u8; 32]) -> Result<Intake, ApiError> {
+fn intake(
+    caller: &Caller,
+    b: &NewDossier,
+    channel: Channel,
+    secret_sha256: [u8; 32],
+) -> Result<Intake, ApiError> {
     let unit: UnitCode = match &b.unit {
-        Some(u) => u.parse().map_err(|e| ApiError::validation("unit", format!("{e}")))?,
+        Some(u) => u
+            .parse()
+            .map_err(|e| ApiError::validation("unit", format!("{e}")))?,
         None => caller.unit().clone(),
     };
     caller.require_unit(&unit)?;
@@ -211,7 +233,11 @@ fn intake(caller: &Caller, b: &NewDossier, channel: Channel, secret_sha256: [u8;
     })
 }
 
-fn outcome_reply(o: &WriteOutcome, status: StatusCode, secret: Option<&str>) -> Result<Reply, ApiError> {
+fn outcome_reply(
+    o: &WriteOutcome,
+    status: StatusCode,
+    secret: Option<&str>,
+) -> Result<Reply, ApiError> {
     let mut body = serde_json::json!({
         "code": o.code,
         "version": o.version,
@@ -263,37 +289,48 @@ async fn create(
         (false, Some("guide_to_complete")) => Action::GuideToComplete,
         (false, Some("refuse_to_receive")) => Action::RefuseToReceive,
         (false, Some(_)) => {
-            return Err(ApiError::validation("action", "expected receive, guide_to_complete or refuse_to_receive"))
+            return Err(ApiError::validation(
+                "action",
+                "expected receive, guide_to_complete or refuse_to_receive",
+            ))
         }
     };
     let who = caller.id().to_string();
     let st = state.clone();
     let owner = who.clone();
-    idempotency::run(st.idempotency(), &owner, &headers, body.sha256, |key| async move {
-        let secret = state.lookup_secret(&who, key.as_deref());
-        let intake = intake(&caller, &b, channel, crate::auth::sha256(secret.as_bytes()))?;
-        let cmd = match action {
-            Action::SubmitOnline => Command::SubmitOnline(intake),
-            Action::Receive => Command::Receive { intake: Some(intake) },
-            Action::GuideToComplete => Command::GuideToComplete {
-                intake: Some(intake),
-                missing: if b.missing.is_empty() {
-                    return Err(ApiError::validation("missing", "required"));
-                } else {
-                    b.missing.clone()
+    idempotency::run(
+        st.idempotency(),
+        &owner,
+        &headers,
+        body.sha256,
+        |key| async move {
+            let secret = state.lookup_secret(&who, key.as_deref());
+            let intake = intake(&caller, &b, channel, crate::auth::sha256(secret.as_bytes()))?;
+            let cmd = match action {
+                Action::SubmitOnline => Command::SubmitOnline(intake),
+                Action::Receive => Command::Receive {
+                    intake: Some(intake),
                 },
-                note: b.note.clone().unwrap_or_default(),
-            },
-            _ => Command::RefuseToReceive {
-                intake: Some(intake),
-                reason: required("reason", b.reason.clone())?,
-                legal_basis: b.legal_basis.clone().unwrap_or_default(),
-            },
-        };
-        let event_id = key.as_deref().map(|k| idempotency::event_id(&who, k, 0));
-        let o = state.execute(&caller, None, cmd, None, event_id).await?;
-        outcome_reply(&o, StatusCode::CREATED, Some(&secret))
-    })
+                Action::GuideToComplete => Command::GuideToComplete {
+                    intake: Some(intake),
+                    missing: if b.missing.is_empty() {
+                        return Err(ApiError::validation("missing", "required"));
+                    } else {
+                        b.missing.clone()
+                    },
+                    note: b.note.clone().unwrap_or_default(),
+                },
+                _ => Command::RefuseToReceive {
+                    intake: Some(intake),
+                    reason: required("reason", b.reason.clone())?,
+                    legal_basis: b.legal_basis.clone().unwrap_or_default(),
+                },
+            };
+            let event_id = key.as_deref().map(|k| idempotency::event_id(&who, k, 0));
+            let o = state.execute(&caller, None, cmd, None, event_id).await?;
+            outcome_reply(&o, StatusCode::CREATED, Some(&secret))
+        },
+    )
     .await
 }
 
@@ -367,7 +404,9 @@ pub async fn act(
     let sha = crate::auth::sha256(&sha_input);
     idempotency::run(st.idempotency(), &owner, &headers, sha, |key| async move {
         let event_id = key.as_deref().map(|k| idempotency::event_id(&who, k, 0));
-        let o = state.execute(&caller, Some(&code), cmd, expected, event_id).await?;
+        let o = state
+            .execute(&caller, Some(&code), cmd, expected, event_id)
+            .await?;
         outcome_reply(&o, StatusCode::OK, None)
     })
     .await
