@@ -224,6 +224,32 @@ pub async fn seed(log: &EventLog) -> Result<Vec<DemoToken>, DemoError> {
         log.clone(),
         ReferenceData::builtin().map_err(|e| plan_err(e.to_string()))?,
     )?);
+    let (tokens, staff_map) = seed_reference(&svc).await?;
+    let first = NaiveDate::from_ymd_opt(2023, 1, 1).ok_or_else(|| plan_err("date"))?;
+    let last_day = NaiveDate::from_ymd_opt(2023, 8, 31).ok_or_else(|| plan_err("date"))?;
+    let working_days: Vec<NaiveDate> = svc.with_reference(|r| {
+        first
+            .iter_days()
+            .take_while(|d| *d <= last_day)
+            .filter(|d| r.calendar.is_working_day(*d))
+            .collect()
+    })?;
+    let ctx = Arc::new(Ctx {
+        svc: svc.clone(),
+        unit: data::UNIT.parse().map_err(|_| plan_err("unit"))?,
+        staff: staff_map,
+        working_days,
+        last_day,
+    });
+    history(ctx, Arc::new(data::catalog())).await?;
+    Ok(tokens)
+}
+
+/// Seeds the reference data only (unit, 2023 calendar, catalog, staff with fresh tokens):
+/// what a commune has before its first dossier. Tests use it on an empty log.
+pub async fn seed_reference(
+    svc: &CommandService,
+) -> Result<(Vec<DemoToken>, HashMap<String, Staff>), DemoError> {
     let setup = at_local(2022, 12, 28, 8, 0).ok_or_else(|| plan_err("setup time"))?;
     let effective = NaiveDate::from_ymd_opt(2022, 1, 1).ok_or_else(|| plan_err("date"))?;
     let unit = data::unit();
@@ -237,8 +263,7 @@ pub async fn seed(log: &EventLog) -> Result<Vec<DemoToken>, DemoError> {
         setup,
     )
     .await?;
-    let catalog = data::catalog();
-    for p in &catalog {
+    for p in &data::catalog() {
         svc.execute_reference(
             ReferenceCommand::IssueProcedure {
                 procedure: p.procedure.clone(),
@@ -290,25 +315,7 @@ pub async fn seed(log: &EventLog) -> Result<Vec<DemoToken>, DemoError> {
         });
         staff_map.insert(s.id.to_string(), s);
     }
-
-    let first = NaiveDate::from_ymd_opt(2023, 1, 1).ok_or_else(|| plan_err("date"))?;
-    let last_day = NaiveDate::from_ymd_opt(2023, 8, 31).ok_or_else(|| plan_err("date"))?;
-    let working_days: Vec<NaiveDate> = svc.with_reference(|r| {
-        first
-            .iter_days()
-            .take_while(|d| *d <= last_day)
-            .filter(|d| r.calendar.is_working_day(*d))
-            .collect()
-    })?;
-    let ctx = Arc::new(Ctx {
-        svc: svc.clone(),
-        unit: unit_code,
-        staff: staff_map,
-        working_days,
-        last_day,
-    });
-    history(ctx, Arc::new(catalog)).await?;
-    Ok(tokens)
+    Ok((tokens, staff_map))
 }
 
 /// Working days a dossier of `p` may need after receipt (legal time + pauses + slack).

@@ -117,3 +117,28 @@ pub async fn problem(resp: reqwest::Response, status: u16, slug: &str) -> serde_
     assert_eq!(body["status"], status);
     body
 }
+
+/// A server whose log holds the demo commune's reference data (unit, calendar, catalog, staff)
+/// but no dossiers; returns it with the staff tokens by staff id.
+pub async fn commune() -> (TestServer, std::collections::HashMap<String, String>) {
+    let s = TestServer::start().await;
+    let svc = motcua_engine::service::CommandService::new(
+        s.server.log().clone(),
+        motcua_engine::domain::ReferenceData::builtin().unwrap(),
+    )
+    .unwrap();
+    let (tokens, _) = motcua_http::demo::seed_reference(&svc).await.unwrap();
+    assert!(s.server.state().wait_for_read_models(s.head()).await);
+    let map = tokens.into_iter().map(|t| (t.staff, t.token)).collect();
+    (s, map)
+}
+
+/// A desk receipt body for `procedure`.
+pub fn new_dossier(procedure: &str) -> serde_json::Value {
+    serde_json::json!({
+        "procedure": procedure,
+        "applicant": {"name": "Hoàng Văn Nam", "id_number": "006090001234", "phone": "0912345678",
+                      "address": "thôn Nà Pài, xã Dương Phong"},
+        "documents": ["Tờ khai", "Giấy chứng sinh"]
+    })
+}
