@@ -471,3 +471,45 @@ async fn a_restarted_service_folds_the_reference_streams_again() {
     assert!(has_year);
     assert_eq!(units, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commands_on_one_dossier_are_retried_without_if_match() {
+    let (_dir, svc) = service().await;
+    let svc = Arc::new(svc);
+    let code = svc
+        .execute(
+            None,
+            receive_desk(P_STD),
+            &reception(),
+            t(3, 6, 9, 0),
+            None,
+            None,
+        )
+        .await
+        .unwrap()
+        .code;
+    // Eight apologies at once after the due time: each one re-decides after a conflict. With
+    // N racing writers the last needs at most N attempts, within MAX_CONFLICT_RETRIES + 1.
+    let mut tasks = Vec::new();
+    for i in 0..8u32 {
+        let (svc, code) = (svc.clone(), code.clone());
+        tasks.push(tokio::spawn(async move {
+            let cmd = Command::Apologise {
+                reason: format!("lần {i}"),
+                new_appointment: t(3, 20, 17, 0),
+            };
+            svc.execute(Some(&code), cmd, &leader(), t(3, 10, 9, 0), None, None)
+                .await
+                .unwrap()
+                .version
+        }));
+    }
+    let mut versions = Vec::new();
+    for task in tasks {
+        versions.push(task.await.unwrap());
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (2..=9).collect::<Vec<u64>>());
+    let (state, _) = svc.load_dossier(&code).unwrap();
+    assert_eq!(state.apologies, 8);
+}

@@ -323,9 +323,7 @@ impl DossierState {
 
 /// Folds a sequence of dossier events.
 pub fn fold<'a>(events: impl IntoIterator<Item = &'a DossierEvent>) -> DossierState {
-    events
-        .into_iter()
-        .fold(DossierState::default(), |s, e| apply(s, e))
+    events.into_iter().fold(DossierState::default(), apply)
 }
 
 /// Applies one event. Pure and total: whatever the log holds, the fold goes on.

@@ -213,7 +213,7 @@ pub fn run(
         new_code: Some(&c),
     };
     let evs = decide(state, cmd, &ctx)?;
-    let s = evs.iter().fold(state.clone(), |s, e| apply(s, e));
+    let s = evs.iter().fold(state.clone(), apply);
     Ok((s, evs))
 }
 

@@ -340,13 +340,16 @@ pub enum WorkflowErrorKind {
     TerminalHasExit(String),
     #[error("action {action:?} from {from:?} leads to {expected:?} in the engine, not {found:?}")]
     WrongTarget {
-        action: String,
-        from: String,
-        expected: String,
-        found: String,
+        action: &'static str,
+        from: &'static str,
+        expected: &'static str,
+        found: &'static str,
     },
     #[error("action {action:?} from {from:?} is defined twice")]
-    DuplicateTransition { action: String, from: String },
+    DuplicateTransition {
+        action: &'static str,
+        from: &'static str,
+    },
 }
 
 /// A workflow file error: file, 1-based line, what.
@@ -522,8 +525,8 @@ impl Workflow {
                     return Err(err(
                         f.span().start,
                         WorkflowErrorKind::DuplicateTransition {
-                            action: action.to_string(),
-                            from: p.to_string(),
+                            action: action.as_str(),
+                            from: p.as_str(),
                         },
                     ));
                 }
@@ -532,12 +535,12 @@ impl Workflow {
                     Target::Same => None,
                 };
                 if expected != to {
-                    let name = |x: Option<Phase>| x.map_or(SAME.to_owned(), |p| p.to_string());
+                    let name = |x: Option<Phase>| x.map_or(SAME, Phase::as_str);
                     return Err(err(
                         t.to.span().start,
                         WorkflowErrorKind::WrongTarget {
-                            action: action.to_string(),
-                            from: p.to_string(),
+                            action: action.as_str(),
+                            from: p.as_str(),
                             expected: name(expected),
                             found: name(to),
                         },
