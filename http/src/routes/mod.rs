@@ -3,5 +3,7 @@
 pub mod dossiers;
 pub mod events;
 pub mod ops;
+pub mod reference;
+pub mod slips;
 pub mod staff;
 pub mod views;
