@@ -1,6 +1,7 @@
 //! The thin adapter between HTTP handlers and the engine (command service and projections).
 //! Handlers speak to [`Engine`] only, so the engine's API can evolve behind one file.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,6 +97,10 @@ pub fn map_domain_error(d: DomainError) -> ApiError {
 pub struct Engine {
     log: EventLog,
     service: Arc<CommandService>,
+    /// One lock per (unit, day) serialising dossier creations: the service allocates the
+    /// day's next code optimistically and retries on a conflict, so concurrent receipts at one
+    /// unit would otherwise burn appends racing for the same number.
+    creation_locks: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     projections: Arc<RwLock<Option<Projections>>>,
     read_models: ReadModels,
 }
@@ -116,6 +121,7 @@ impl Engine {
         Ok(Engine {
             log,
             service: Arc::new(service),
+            creation_locks: Arc::default(),
             projections: Arc::new(RwLock::new(Some(projections))),
             read_models,
         })
@@ -168,6 +174,18 @@ impl Engine {
         event_id: Option<EventId>,
     ) -> Result<CommandOutcome, ServiceError> {
         let actor = ActorRef::Staff(staff.clone());
+        let lock = match (code, cmd.intake()) {
+            (None, Some(intake)) => Some(self.creation_lock(&format!(
+                "{}-{}",
+                intake.unit,
+                motcua_engine::domain::calendar::local_date(now).format("%y%m%d")
+            ))),
+            _ => None,
+        };
+        let _guard = match &lock {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        };
         let mut o = self
             .service
             .execute(code, cmd, &actor, now, expected, event_id)
@@ -180,6 +198,19 @@ impl Engine {
             }
         }
         Ok(o)
+    }
+
+    fn creation_lock(&self, prefix: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self
+            .creation_locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if map.len() > 10_000 {
+            // Old days' locks are never needed again; dropping held ones is harmless (holders
+            // keep their Arc).
+            map.clear();
+        }
+        map.entry(prefix.to_owned()).or_default().clone()
     }
 
     /// The dossier whose stream holds the event `id`, via the log's event-id index.

@@ -40,6 +40,14 @@ struct Args {
     /// Skip the ceiling run.
     #[arg(long)]
     no_ceiling: bool,
+    /// Communes (units) the clients spread over when the tool starts the server: a dossier code
+    /// holds a 4-digit daily sequence per unit (TT 01/2018), so one unit takes at most 9,999
+    /// receipts a day.
+    #[arg(long, default_value_t = 8)]
+    units: usize,
+    /// Print the server's log and latency metrics after the run (stderr).
+    #[arg(long)]
+    show_metrics: bool,
 }
 
 #[derive(Default)]
@@ -86,13 +94,21 @@ impl Target {
     }
 }
 
-/// One dossier's lifecycle; returns the transitions done.
+/// One dossier's lifecycle at unit number `unit` (extra units' staff ids carry `-u<unit>`).
 async fn lifecycle(
     t: &Target,
+    unit: usize,
     rng: &mut StdRng,
     lat: &mut Vec<u32>,
     stats: &Stats,
 ) -> Result<(), String> {
+    let sfx = |id: &str| {
+        if unit == 0 {
+            id.to_owned()
+        } else {
+            format!("{id}-u{unit}")
+        }
+    };
     // (procedure, specialist, liên thông)
     const PROCS: [(&str, &str, bool); 6] = [
         ("1.001193", "cm-tp-01", false),
@@ -103,8 +119,9 @@ async fn lifecycle(
         ("1.001776", "cm-vh-01", true),
     ];
     let (procedure, specialist, lien_thong) = PROCS[rng.gen_range(0..PROCS.len())];
-    let reception = if rng.gen_bool(0.5) { "tn-01" } else { "tn-02" };
-    let leader = if rng.gen_bool(0.5) { "ld-01" } else { "ld-02" };
+    let specialist = &sfx(specialist);
+    let reception = &sfx(if rng.gen_bool(0.5) { "tn-01" } else { "tn-02" });
+    let leader = &sfx(if rng.gen_bool(0.5) { "ld-01" } else { "ld-02" });
     let body = json!({
         "procedure": procedure,
         "applicant": {"name": "Nông Văn Tải", "id_number": format!("0060{:08}", rng.gen_range(0..100_000_000u32)),
@@ -114,7 +131,7 @@ async fn lifecycle(
     let created = t.post("/v1/dossiers", reception, body, lat).await?;
     stats.transitions.fetch_add(1, Ordering::Relaxed);
     let code = created["code"].as_str().ok_or("no code")?.to_owned();
-    let mut steps: Vec<(&str, &str, Value)> =
+    let mut steps: Vec<(&str, &String, Value)> =
         vec![("assign", reception, json!({"specialist": specialist}))];
     let same_day = procedure == "2.000815";
     if !same_day && rng.gen_bool(0.15) {
@@ -165,7 +182,12 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i.min(sorted.len() - 1)]) / 1000.0
 }
 
-async fn run_dossiers(t: Arc<Target>, clients: usize, seconds: u64) -> (f64, Vec<u32>, u64) {
+async fn run_dossiers(
+    t: Arc<Target>,
+    clients: usize,
+    units: usize,
+    seconds: u64,
+) -> (f64, Vec<u32>, u64) {
     let stats = Arc::new(Stats::default());
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
@@ -176,7 +198,7 @@ async fn run_dossiers(t: Arc<Target>, clients: usize, seconds: u64) -> (f64, Vec
             let mut rng = StdRng::seed_from_u64(c as u64);
             let mut lat = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                if let Err(e) = lifecycle(&t, &mut rng, &mut lat, &stats).await {
+                if let Err(e) = lifecycle(&t, c % units.max(1), &mut rng, &mut lat, &stats).await {
                     if stats.errors.fetch_add(1, Ordering::Relaxed) < 5 {
                         eprintln!("error: {e}");
                     }
@@ -239,6 +261,54 @@ async fn run_ceiling(clients: usize, seconds: u64) -> Result<f64, String> {
     Ok(rps)
 }
 
+/// Registers the `u`-th extra commune (unit `000.33.22.H<05+u>`) with a copy of the demo staff.
+async fn add_unit(
+    svc: &motcua_engine::service::CommandService,
+    u: usize,
+    staff: &HashMap<String, motcua_engine::domain::types::Staff>,
+) -> Result<Vec<(String, String)>, String> {
+    use motcua_engine::service::{Authority, ReferenceCommand};
+    let now = motcua_engine::domain::types::Timestamp(0);
+    let mut info = motcua_http::demo::data::unit();
+    info.code = format!("000.33.22.H{:02}", 5 + u)
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    info.name = format!("UBND xã thử tải {u}");
+    let code = info.code.clone();
+    svc.execute_reference(ReferenceCommand::RegisterUnit(info), Authority::System, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for s in staff.values() {
+        let mut s = s.clone();
+        s.id = format!("{}-u{u}", s.id)
+            .parse()
+            .map_err(|e| format!("{e}"))?;
+        s.unit = code.clone();
+        svc.execute_reference(
+            ReferenceCommand::RegisterStaff(s.clone()),
+            Authority::System,
+            now,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let t = motcua_http::auth::new_token();
+        svc.execute_reference(
+            ReferenceCommand::IssueToken {
+                staff: s.id.clone(),
+                token_id: t.token_id,
+                token_sha256: t.sha256,
+            },
+            Authority::System,
+            now,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        out.push((s.id.to_string(), t.token));
+    }
+    Ok(out)
+}
+
 fn read_tokens(path: &std::path::Path) -> Result<HashMap<String, String>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(text
@@ -269,6 +339,7 @@ async fn main() -> std::process::ExitCode {
 async fn run(args: Args) -> Result<(), String> {
     let mut _tmp = None;
     let mut server = None;
+    let mut units = 1;
     let (base, tokens) = match &args.url {
         Some(url) => {
             let file = args.tokens.as_ref().ok_or("--url needs --tokens FILE")?;
@@ -289,17 +360,20 @@ async fn run(args: Args) -> Result<(), String> {
                 motcua_engine::domain::ReferenceData::builtin().map_err(|e| e.to_string())?,
             )
             .map_err(|e| e.to_string())?;
-            let (tokens, _) = motcua_http::demo::seed_reference(&svc)
+            let (tokens, staff) = motcua_http::demo::seed_reference(&svc)
                 .await
                 .map_err(|e| e.to_string())?;
+            let mut tokens: Vec<(String, String)> =
+                tokens.into_iter().map(|t| (t.staff, t.token)).collect();
+            units = args.units.max(1);
+            for u in 1..units {
+                tokens.extend(add_unit(&svc, u, &staff).await?);
+            }
             s.state().wait_for_read_models(s.log().head().seq).await;
             let base = format!("http://{}", s.addr);
             server = Some(s);
             _tmp = Some(tmp);
-            (
-                base,
-                tokens.into_iter().map(|t| (t.staff, t.token)).collect(),
-            )
+            (base, tokens.into_iter().collect())
         }
     };
     let target = Arc::new(Target {
@@ -310,7 +384,28 @@ async fn run(args: Args) -> Result<(), String> {
             .build()
             .map_err(|e| e.to_string())?,
     });
-    let (tps, lat, errors) = run_dossiers(target, args.clients, args.seconds).await;
+    let (tps, lat, errors) = run_dossiers(target.clone(), args.clients, units, args.seconds).await;
+    if args.show_metrics {
+        if let Ok(r) = target
+            .client
+            .get(format!("{}/metrics", target.base))
+            .send()
+            .await
+        {
+            let text = r.text().await.unwrap_or_default();
+            for l in text.lines().filter(|l| {
+                !l.starts_with('#')
+                    && (l.starts_with("motcua_log_")
+                        || l.starts_with("motcua_append_duration_seconds_sum")
+                        || l.starts_with("motcua_append_duration_seconds_count")
+                        || l.starts_with("motcua_appends_total")
+                        || (l.contains("request_duration_seconds_sum")
+                            || l.contains("request_duration_seconds_count")))
+            }) {
+                eprintln!("metrics: {l}");
+            }
+        }
+    }
     if let Some(s) = server {
         s.shutdown().await.map_err(|e| e.to_string())?;
     }
