@@ -31,6 +31,8 @@ pub struct ServeConfig {
     pub auth_fail_per_second: f64,
     /// Print demo tokens (`demo-token role=...`) on stdout when seeding.
     pub print_demo_tokens: bool,
+    /// Bound of the log writer's queue (appends); when full, writes answer 429.
+    pub log_queue_depth: usize,
 }
 
 impl ServeConfig {
@@ -47,6 +49,7 @@ impl ServeConfig {
             auth_fail_burst: 20,
             auth_fail_per_second: 1.0,
             print_demo_tokens: true,
+            log_queue_depth: motcua_engine::log::limits::DEFAULT_QUEUE_DEPTH,
         }
     }
 }

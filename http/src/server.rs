@@ -207,12 +207,15 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
         dir: config.data_dir.display().to_string(),
         source,
     })?;
-    let log = EventLog::open(&config.data_dir, LogConfig::default()).map_err(|source| {
-        ServerError::OpenLog {
+    let log_config = LogConfig {
+        queue_depth: config.log_queue_depth,
+        ..LogConfig::default()
+    };
+    let log =
+        EventLog::open(&config.data_dir, log_config).map_err(|source| ServerError::OpenLog {
             dir: config.data_dir.display().to_string(),
             source,
-        }
-    })?;
+        })?;
 
     let mut demo_tokens = Vec::new();
     let seeding = config.demo && log.head().seq == 0;
@@ -291,4 +294,35 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
         follower,
         stop_followers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn requests_arriving_while_draining_get_503() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = ServeConfig::new(tmp.path().join("d"), "127.0.0.1:0".parse().unwrap());
+        let running = start(config).await.unwrap();
+        let state = running.state().clone();
+        let app = router(state.clone());
+        let ok = app
+            .clone()
+            .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), StatusCode::OK);
+        state.begin_shutdown();
+        let resp = app
+            .oneshot(Request::get("/v1/staff").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+        assert!(resp.headers().contains_key("retry-after"));
+        running.shutdown().await.unwrap();
+    }
 }

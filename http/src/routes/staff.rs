@@ -81,7 +81,9 @@ pub struct NewStaffReply {
 pub(crate) fn map_append(e: AppendError) -> ApiError {
     match e {
         AppendError::Overloaded => ApiError::Overloaded { retry_after_s: 1 },
-        AppendError::Failed(why) => ApiError::FailStopped(why),
+        // A storage error on the write path fail-stops the writer (nothing of the batch is
+        // acknowledged): the same 503 as every later write gets.
+        AppendError::Failed(why) | AppendError::Storage(why) => ApiError::FailStopped(why),
         AppendError::Closed => ApiError::ShuttingDown,
         AppendError::WrongExpectedVersion { actual, .. } => ApiError::PreconditionFailed {
             current_version: actual,
