@@ -338,10 +338,7 @@ async fn history(ctx: Arc<Ctx>, catalog: Arc<Vec<data::ProcDef>>) -> Result<(), 
     let mut plans = Vec::new();
     for (ix, p) in catalog.iter().enumerate() {
         for _ in 0..p.desk_dossiers {
-            let long = !matches!(
-                p.procedure.processing_time,
-                WorkingTime::WorkingDays(0 | 1 | 2)
-            );
+            let long = !matches!(p.procedure.processing_time, WorkingTime::WorkingDays(0..=2));
             let supplement = long && rng.gen_bool(0.18);
             let payment = p.procedure.workflow.as_str() == "lien-thong"
                 && p.procedure.field.as_str() == "dat-dai"
@@ -408,9 +405,7 @@ async fn history(ctx: Arc<Ctx>, catalog: Arc<Vec<data::ProcDef>>) -> Result<(), 
     days.sort();
     days.dedup();
     let online = Arc::new(online);
-    let created: Vec<
-        Result<Vec<(Creation, DossierCode, Option<Timestamp>, Timestamp)>, DemoError>,
-    > = stream::iter(days)
+    let created: Vec<Result<Vec<Created>, DemoError>> = stream::iter(days)
         .map(|day| {
             let ctx = ctx.clone();
             let plans = plans.clone();
@@ -551,6 +546,9 @@ async fn history(ctx: Arc<Ctx>, catalog: Arc<Vec<data::ProcDef>>) -> Result<(), 
     }
     Ok(())
 }
+
+/// A created dossier: what it was, its code, its due time (desk receipts), when.
+type Created = (Creation, DossierCode, Option<Timestamp>, Timestamp);
 
 #[derive(Debug, Clone, Copy)]
 enum Creation {
