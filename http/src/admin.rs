@@ -1,105 +1,71 @@
-//! Directory administration used by `motcua staff add` and the demo: registering a staff member
-//! and issuing a bearer token, recorded as `staff.*` events on the stream `staff/<id>`.
+//! Directory administration used by `motcua staff add` and `POST /v1/staff`: registering a
+//! staff member and issuing or revoking a bearer token, through the command service's reference
+//! commands (which check the unit exists, a specialist has a field, token ids are new).
 
-use motcua_engine::codec;
-use motcua_engine::domain::events::{Event, StaffEvent, SCHEMA_VERSION};
-use motcua_engine::domain::types::{Role, Staff, Timestamp};
-use motcua_engine::log::{
-    Actor, AppendError, Appended, EventId, EventLog, ExpectedVersion, NewEvent, StreamId,
-};
+use motcua_engine::domain::events::{FieldInfo, UnitInfo};
+use motcua_engine::domain::types::{Staff, Timestamp, UnitCode};
+use motcua_engine::service::{Authority, CommandService, ReferenceCommand, ServiceError};
 
 use crate::auth::IssuedToken;
 
-/// Why a staff command failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    #[error("staff member {0} already exists")]
-    Exists(String),
-    #[error("append: {0}")]
-    Append(#[from] AppendError),
-    #[error("log: {0}")]
-    Log(#[from] motcua_engine::log::LogError),
-}
-
-/// The stream of one staff member's events.
-pub fn staff_stream(staff: &Staff) -> Result<StreamId, motcua_engine::log::LogError> {
-    StreamId::new(format!("staff/{}", staff.id))
-}
-
-/// Wraps a domain event for the log.
-pub fn new_event(event: &Event, actor: &Actor, event_id: Option<EventId>) -> NewEvent {
-    NewEvent {
-        event_id,
-        event_type: event.event_type().to_owned(),
-        schema_version: SCHEMA_VERSION,
-        actor: actor.clone(),
-        correlation_id: None,
-        causation_id: None,
-        payload: codec::encode(event),
-    }
-}
-
-/// Registers `staff` and issues `token` for them, by `actor` at `now`.
+/// Registers `staff` and issues `token` for them; returns the seq of the last event.
 pub async fn add_staff(
-    log: &EventLog,
+    svc: &CommandService,
     staff: &Staff,
     token: &IssuedToken,
-    actor: &Actor,
+    authority: Authority<'_>,
     now: Timestamp,
-    event_ids: Option<[EventId; 2]>,
-) -> Result<Appended, AdminError> {
-    let stream = staff_stream(staff)?;
-    let events = [
-        Event::Staff(StaffEvent::Registered(staff.clone())),
-        Event::Staff(StaffEvent::TokenIssued {
-            staff: staff.id.clone(),
-            token_id: token.token_id.clone(),
-            token_sha256: token.sha256,
-            at: now,
-        }),
-    ];
-    let batch = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| new_event(e, actor, event_ids.map(|ids| ids[i])))
-        .collect();
-    match log.append(&stream, ExpectedVersion::NoStream, batch).await {
-        Ok(a) => Ok(a),
-        Err(AppendError::WrongExpectedVersion { .. }) => {
-            Err(AdminError::Exists(staff.id.to_string()))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The actor of commands run from the command line on a stopped data directory.
-pub fn cli_actor() -> Actor {
-    Actor {
-        staff: "cli".into(),
-        role: Role::Admin.as_str().into(),
-    }
-}
-
-/// Revokes one of a staff member's tokens.
-pub async fn revoke_token(
-    log: &EventLog,
-    staff: &Staff,
-    token_id: &str,
-    actor: &Actor,
-    now: Timestamp,
-    event_id: Option<EventId>,
-) -> Result<Appended, AdminError> {
-    let stream = staff_stream(staff)?;
-    let ev = Event::Staff(StaffEvent::TokenRevoked {
-        staff: staff.id.clone(),
-        token_id: token_id.to_owned(),
-        at: now,
-    });
-    Ok(log
-        .append(
-            &stream,
-            ExpectedVersion::Any,
-            vec![new_event(&ev, actor, event_id)],
+) -> Result<u64, ServiceError> {
+    svc.execute_reference(
+        ReferenceCommand::RegisterStaff(staff.clone()),
+        authority,
+        now,
+    )
+    .await?;
+    let o = svc
+        .execute_reference(
+            ReferenceCommand::IssueToken {
+                staff: staff.id.clone(),
+                token_id: token.token_id.clone(),
+                token_sha256: token.sha256,
+            },
+            authority,
+            now,
         )
-        .await?)
+        .await?;
+    Ok(o.seq)
+}
+
+/// Registers `unit` if the directory does not know it yet; true if it was registered now.
+pub async fn ensure_unit(
+    svc: &CommandService,
+    unit: &UnitCode,
+    name: Option<&str>,
+    fields: &[FieldInfo],
+    now: Timestamp,
+) -> Result<bool, String> {
+    let known = svc
+        .with_reference(|r| r.directory.unit(unit).is_some())
+        .map_err(|e| e.to_string())?;
+    if known {
+        return Ok(false);
+    }
+    let Some(name) = name else {
+        return Err(format!(
+            "unit {unit} is not registered: pass --unit-name to register it (or start with --demo)"
+        ));
+    };
+    svc.execute_reference(
+        ReferenceCommand::RegisterUnit(UnitInfo {
+            code: unit.clone(),
+            name: name.to_owned(),
+            parent: String::new(),
+            fields: fields.to_vec(),
+        }),
+        Authority::System,
+        now,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(true)
 }

@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use motcua_engine::domain::events::FieldInfo;
 use motcua_engine::domain::types::{Field, Role, Staff, StaffId, Timestamp, UnitCode};
+use motcua_engine::domain::ReferenceData;
 use motcua_engine::log::{EventLog, LogConfig};
+use motcua_engine::service::{Authority, CommandService};
 use motcua_http::config::ServeConfig;
 use motcua_http::{admin, auth, server};
 
@@ -74,6 +77,9 @@ struct StaffAddArgs {
     /// Staff id (default: derived from the role and a random suffix).
     #[arg(long)]
     id: Option<StaffId>,
+    /// Register the unit with this name if it is not registered yet (its fields: `--field`).
+    #[arg(long)]
+    unit_name: Option<String>,
 }
 
 fn init_tracing(json: bool) {
@@ -111,6 +117,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     init_tracing(args.log_json);
     let mut config = ServeConfig::new(args.data, args.bind);
     config.demo = args.demo;
+    // Install the signal handlers before announcing the address: a SIGTERM that arrives right
+    // after `listening on` must drain, not kill.
+    let signals = Signals::install().map_err(|e| format!("signal handlers: {e}"))?;
     let running = server::start(config).await.map_err(|e| e.to_string())?;
     for t in &running.demo_tokens {
         println!(
@@ -119,32 +128,37 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         );
     }
     println!("listening on http://{}", running.addr);
-    wait_for_signal().await;
+    signals.wait().await;
     tracing::info!("shutdown signal received; draining");
     running.shutdown().await.map_err(|e| e.to_string())?;
     tracing::info!("stopped cleanly");
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM, installed up front.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
+        })
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -155,6 +169,30 @@ async fn staff_add(args: StaffAddArgs) -> Result<(), String> {
             args.data.display()
         )
     })?;
+    let result = staff_add_in(&log, args).await;
+    let closed = log.close().await;
+    let line = result?;
+    closed.map_err(|e| e.to_string())?;
+    println!("{line}");
+    Ok(())
+}
+
+async fn staff_add_in(log: &EventLog, args: StaffAddArgs) -> Result<String, String> {
+    let svc = CommandService::new(
+        log.clone(),
+        ReferenceData::builtin().map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let now = Timestamp::from_utc(chrono::Utc::now());
+    let fields: Vec<FieldInfo> = args
+        .fields
+        .iter()
+        .map(|f| FieldInfo {
+            field: f.clone(),
+            name: f.to_string(),
+        })
+        .collect();
+    admin::ensure_unit(&svc, &args.unit, args.unit_name.as_deref(), &fields, now).await?;
     let token = auth::new_token();
     let id = match args.id {
         Some(id) => id,
@@ -174,11 +212,8 @@ async fn staff_add(args: StaffAddArgs) -> Result<(), String> {
         fields: args.fields,
         active: true,
     };
-    let now = Timestamp::from_utc(chrono::Utc::now());
-    let result = admin::add_staff(&log, &staff, &token, &admin::cli_actor(), now, None).await;
-    let closed = log.close().await;
-    result.map_err(|e| e.to_string())?;
-    closed.map_err(|e| e.to_string())?;
-    println!("staff={} token={}", staff.id, token.token);
-    Ok(())
+    admin::add_staff(&svc, &staff, &token, Authority::System, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(format!("staff={} token={}", staff.id, token.token))
 }

@@ -228,14 +228,16 @@ async fn the_log_over_http_and_sse_resume() {
     let events = page["events"].as_array().unwrap();
     assert_eq!(events.len(), 3);
     assert_eq!(events[0]["seq"], 1);
-    assert_eq!(events[0]["event_type"], "staff.registered");
+    assert_eq!(events[0]["event_type"], "unit.registered");
+    assert_eq!(events[1]["event_type"], "staff.registered");
+    assert_eq!(events[1]["actor"], "system");
     assert_eq!(events[1]["prev_hash"], events[0]["hash"]);
     assert_eq!(page["next_after"], 3);
-    assert_eq!(page["head_seq"], 4);
+    assert_eq!(page["head_seq"], 5);
     let r = s.get("/v1/events?limit=0", &auditor).send().await.unwrap();
     problem(r, 422, "validation").await;
 
-    // SSE from Last-Event-ID 2: seq 3 and 4, then a live one.
+    // SSE from Last-Event-ID 2: seq 3 to 5, then live ones.
     let mut resp = s
         .get("/v1/events/stream", &auditor)
         .header("last-event-id", "2")
@@ -246,20 +248,20 @@ async fn the_log_over_http_and_sse_resume() {
     let mut text = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let mut added = false;
-    while !text.contains("id: 6") {
+    while !text.contains("id: 7") {
         let chunk = tokio::time::timeout_at(deadline, resp.chunk())
             .await
             .unwrap()
             .unwrap()
             .unwrap();
         text.push_str(&String::from_utf8_lossy(&chunk));
-        if text.contains("id: 4") && !added {
+        if text.contains("id: 5") && !added {
             added = true;
             s.staff("lanh-dao-01", UNIT, &[Role::Leader], &[]).await;
         }
     }
     assert!(!text.contains("id: 2\n"), "resumes after Last-Event-ID");
-    assert!(text.contains("id: 3\n") && text.contains("event: staff.registered"));
+    assert!(text.contains("id: 3\n") && text.contains("event: staff.token_issued"));
     // Shutdown ends the open stream instead of hanging (axum #2673).
     tokio::time::timeout(Duration::from_secs(5), s.server.shutdown())
         .await

@@ -6,17 +6,20 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use motcua_engine::domain::types::{Field, Role, Staff, StaffId, UnitCode};
-use motcua_engine::log::{Actor, AppendError};
+use motcua_engine::log::AppendError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::admin::{self, AdminError};
+use crate::admin;
 use crate::auth::{self, Caller};
+use crate::engine::map_service_error;
 use crate::errors::ApiError;
 use crate::extract::HashedJson;
 use crate::idempotency::{self, Reply};
 use crate::routes::views::now;
 use crate::state::AppState;
+use motcua_engine::domain::ActorRef;
+use motcua_engine::service::{Authority, ReferenceCommand};
 
 /// A staff member (cán bộ).
 #[derive(Debug, Serialize, ToSchema)]
@@ -95,13 +98,6 @@ pub(crate) fn map_append(e: AppendError) -> ApiError {
     }
 }
 
-pub(crate) fn actor(caller: &Caller, role: Role) -> Actor {
-    Actor {
-        staff: caller.id().to_string(),
-        role: role.as_str().to_owned(),
-    }
-}
-
 /// Register a staff member (thêm cán bộ), admin only; returns their bearer token once.
 #[utoipa::path(post, path = "/v1/staff", tag = "reference", request_body = NewStaff,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
@@ -114,7 +110,7 @@ pub async fn create(
     headers: HeaderMap,
     body: HashedJson<NewStaff>,
 ) -> Result<Response, ApiError> {
-    let role = caller.require_any(&[Role::Admin])?;
+    caller.require_any(&[Role::Admin])?;
     state.check_writable()?;
     let b = body.value;
     let id: StaffId =
@@ -161,40 +157,35 @@ pub async fn create(
         &headers,
         body.sha256,
         |key| async move {
-            // With a key the token is derived from it, so a retry after a lost response record
-            // re-derives the same token the deduplicated events recorded.
-            let (token, ids) = match &key {
+            // With a key the token is derived from it (and this server's salt), so a retry whose
+            // stored response was lost would show the token the log recorded.
+            let token = match &key {
                 Some(k) => {
-                    let seed = auth::sha256(format!("staff-token\0{who}\0{k}").as_bytes());
-                    (
-                        auth::token_from_bytes(seed),
-                        Some([
-                            idempotency::event_id(&who, k, 0),
-                            idempotency::event_id(&who, k, 1),
-                        ]),
-                    )
+                    let mut seed = state.idempotency().salt().to_vec();
+                    seed.extend_from_slice(format!("staff-token\0{who}\0{k}").as_bytes());
+                    auth::token_from_bytes(auth::sha256(&seed))
                 }
-                None => (auth::new_token(), None),
+                None => auth::new_token(),
             };
+            if state.directory().staff(&staff.id).is_some() {
+                return Err(ApiError::Conflict(format!(
+                    "staff member {} already exists",
+                    staff.id
+                )));
+            }
+            let admin = ActorRef::Staff(caller.staff.clone());
             let timer = state.metrics().append_started();
-            let appended = admin::add_staff(
-                state.log(),
+            let seq = admin::add_staff(
+                state.engine().service(),
                 &staff,
                 &token,
-                &actor(&caller, role),
+                Authority::Admin(&admin),
                 now(),
-                ids,
             )
             .await
-            .map_err(|e| match e {
-                AdminError::Exists(id) => {
-                    ApiError::Conflict(format!("staff member {id} already exists"))
-                }
-                AdminError::Append(a) => map_append(a),
-                AdminError::Log(l) => ApiError::internal(l),
-            })?;
+            .map_err(map_service_error)?;
             timer.succeeded(2);
-            state.wait_for_read_models(appended.last_seq).await;
+            state.wait_for_read_models(seq).await;
             Ok(Reply {
                 status: StatusCode::CREATED,
                 body: serde_json::to_value(NewStaffReply {
@@ -203,7 +194,7 @@ pub async fn create(
                     token_id: token.token_id,
                 })
                 .map_err(ApiError::internal)?,
-                etag: Some(appended.last_version),
+                etag: None,
                 location: Some(format!("/v1/staff/{}", staff.id)),
             })
         },
@@ -223,7 +214,7 @@ pub async fn revoke(
     headers: HeaderMap,
     Path((id, token_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let role = caller.require_any(&[Role::Admin])?;
+    caller.require_any(&[Role::Admin])?;
     state.check_writable()?;
     let id: StaffId = id
         .parse()
@@ -236,22 +227,22 @@ pub async fn revoke(
     let sha = auth::sha256(format!("{id}\0{token_id}").as_bytes());
     let st = state.clone();
     let owner = who.clone();
-    idempotency::run(st.idempotency(), &owner, &headers, sha, |key| async move {
-        let eid = key.as_deref().map(|k| idempotency::event_id(&who, k, 0));
-        let appended = admin::revoke_token(
-            state.log(),
-            &staff,
-            &token_id,
-            &actor(&caller, role),
-            now(),
-            eid,
-        )
-        .await
-        .map_err(|e| match e {
-            AdminError::Append(a) => map_append(a),
-            other => ApiError::internal(other),
-        })?;
-        state.wait_for_read_models(appended.last_seq).await;
+    idempotency::run(st.idempotency(), &owner, &headers, sha, |_key| async move {
+        let admin = ActorRef::Staff(caller.staff.clone());
+        let o = state
+            .engine()
+            .service()
+            .execute_reference(
+                ReferenceCommand::RevokeToken {
+                    staff: staff.id.clone(),
+                    token_id: token_id.clone(),
+                },
+                Authority::Admin(&admin),
+                now(),
+            )
+            .await
+            .map_err(map_service_error)?;
+        state.wait_for_read_models(o.seq).await;
         Ok(Reply::ok(
             serde_json::json!({"staff": staff.id, "token_id": token_id, "revoked": true}),
         ))

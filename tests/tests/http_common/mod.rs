@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use motcua_engine::domain::types::{Field, Role, Staff, Timestamp};
+use motcua_engine::service::Authority;
 use motcua_http::config::ServeConfig;
 use motcua_http::server::{self, RunningServer};
 use motcua_http::{admin, auth};
@@ -79,17 +80,20 @@ impl TestServer {
             active: true,
         };
         let token = auth::new_token();
-        let a = admin::add_staff(
-            self.server.log(),
-            &staff,
-            &token,
-            &admin::cli_actor(),
+        let svc = self.server.state().engine().service();
+        admin::ensure_unit(
+            svc,
+            &staff.unit,
+            Some("UBND xã thử nghiệm"),
+            &[],
             Timestamp(0),
-            None,
         )
         .await
         .unwrap();
-        assert!(self.server.state().wait_for_read_models(a.last_seq).await);
+        let seq = admin::add_staff(svc, &staff, &token, Authority::System, Timestamp(0))
+            .await
+            .unwrap();
+        assert!(self.server.state().wait_for_read_models(seq).await);
         token.token
     }
 
