@@ -94,10 +94,29 @@ where
 }
 
 /// A JSON body together with the SHA-256 of its bytes (what `Idempotency-Key` compares).
+///
+/// Only the size limit (413) is enforced while extracting; the content type (415) and the JSON
+/// itself (400/422) are checked by [`HashedJson::value`], which handlers call after their role
+/// checks, so a caller without the role gets 403 whatever body it sent.
 #[derive(Debug, Clone)]
 pub struct HashedJson<T> {
-    pub value: T,
+    bytes: axum::body::Bytes,
+    is_json: bool,
     pub sha256: [u8; 32],
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> HashedJson<T> {
+    /// The parsed body.
+    pub fn value(&self) -> Result<T, ApiError> {
+        if !self.is_json {
+            return Err(ApiError::UnsupportedMediaType(
+                "expected Content-Type: application/json".into(),
+            ));
+        }
+        let axum::Json(v) = axum::Json::<T>::from_bytes(&self.bytes).map_err(json_rejection)?;
+        Ok(v)
+    }
 }
 
 impl<S, T> FromRequest<S> for HashedJson<T>
@@ -119,11 +138,6 @@ where
                     || (m.starts_with("application/") && m.ends_with("+json"))
             })
             .unwrap_or(false);
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType(
-                "expected Content-Type: application/json".into(),
-            ));
-        }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| {
@@ -136,7 +150,11 @@ where
                 }
             })?;
         let sha256 = crate::auth::sha256(&bytes);
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(json_rejection)?;
-        Ok(HashedJson { value, sha256 })
+        Ok(HashedJson {
+            bytes,
+            is_json,
+            sha256,
+            _t: std::marker::PhantomData,
+        })
     }
 }

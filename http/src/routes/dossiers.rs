@@ -272,7 +272,7 @@ async fn create(
     };
     let _ = role;
     state.check_writable()?;
-    let b = body.value;
+    let b = body.value()?;
     let channel = if online {
         Channel::Online
     } else {
@@ -392,7 +392,7 @@ pub async fn act(
         .map_err(|_| ApiError::NotFound(format!("no action {action:?}")))?;
     let expected = if_match(&headers)?;
     state.check_writable()?;
-    let cmd = command(action, body.value)?;
+    let cmd = command(action, body.value()?)?;
     let who = caller.id().to_string();
     let st = state.clone();
     let owner = who.clone();

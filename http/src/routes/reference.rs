@@ -85,7 +85,7 @@ pub async fn publish_calendar(
 ) -> Result<Response, ApiError> {
     let actor = admin_of(&caller)?;
     state.check_writable()?;
-    let b = body.value;
+    let b = body.value()?;
     let cmd = ReferenceCommand::PublishCalendarYear(YearCalendar {
         year: b.year,
         days_off: b.days_off,
@@ -149,7 +149,7 @@ pub async fn issue_procedure(
 ) -> Result<Response, ApiError> {
     let actor = admin_of(&caller)?;
     state.check_writable()?;
-    let b = body.value;
+    let b = body.value()?;
     let unit: UnitCode = caller.unit().clone();
     let st = state.clone();
     let owner = caller.id().to_string();

@@ -112,7 +112,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     caller.require_any(&[Role::Admin])?;
     state.check_writable()?;
-    let b = body.value;
+    let b = body.value()?;
     let id: StaffId =
         b.id.parse()
             .map_err(|e| ApiError::validation("id", format!("{e}")))?;
