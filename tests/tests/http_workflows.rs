@@ -570,3 +570,80 @@ async fn idempotent_receipt_and_action_then_restart() {
     assert_eq!(s.head(), head);
     s.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_publishes_a_calendar_and_issues_a_procedure() {
+    let d = desk().await;
+    let r =
+        d.s.get("/v1/calendar/2023", d.tok("tn-01"))
+            .send()
+            .await
+            .unwrap();
+    let cal: Value = r.json().await.unwrap();
+    assert_eq!(cal["makeup_working_days"], json!(["2023-05-06"]));
+    let r =
+        d.s.post("/v1/calendar", d.tok("qt-01"))
+            .json(&json!({"year": 2024, "days_off": ["2024-01-01"], "note": "Lịch 2024"}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 201);
+    let cal: Value =
+        d.s.get("/v1/calendar/2024", d.tok("cm-tp-01"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(cal["days_off"], json!(["2024-01-01"]));
+    let r =
+        d.s.get("/v1/calendar/2031", d.tok("tn-01"))
+            .send()
+            .await
+            .unwrap();
+    problem(r, 404, "not-found").await;
+    // A make-up day on a weekday is refused by the engine's validation.
+    let r =
+        d.s.post("/v1/calendar", d.tok("qt-01"))
+            .json(&json!({"year": 2025, "days_off": [], "makeup_working_days": ["2025-01-06"]}))
+            .send()
+            .await
+            .unwrap();
+    problem(r, 422, "validation").await;
+
+    let before: Value =
+        d.s.get("/v1/catalog?date=2024-06-01", d.tok("tn-01"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let n = before["catalog"]["procedures"].as_u64().unwrap();
+    let procedure = json!({
+        "id": "1.003005", "version": 1, "name": "Đăng ký giám hộ", "field": "ho-tich", "level": "Commune",
+        "documents": [{"name": "Tờ khai đăng ký giám hộ", "originals": 1, "copies": 0}], "forms": [],
+        "processing_time": {"WorkingDays": 3}, "fees": [], "workflow": "standard",
+        "legal_basis": "Luật Hộ tịch 2014"
+    });
+    let r = d
+        .s
+        .post("/v1/procedures", d.tok("qt-01"))
+        .json(&json!({"procedure": procedure, "effective": "2024-01-01", "publish_at_desk": true, "publish_online": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let after: Value =
+        d.s.get("/v1/catalog?date=2024-06-01", d.tok("tn-01"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(after["catalog"]["procedures"].as_u64().unwrap(), n + 1);
+    assert_eq!(after["published_at_desk_percent"], 100.0);
+    d.s.server.shutdown().await.unwrap();
+}
