@@ -174,6 +174,24 @@ impl Engine {
         event_id: Option<EventId>,
     ) -> Result<CommandOutcome, ServiceError> {
         let actor = ActorRef::Staff(staff.clone());
+        // A keyed creation whose events are already in the log (its stored response was lost,
+        // e.g. in a crash): answer from the log instead of deciding again, which would record
+        // under a new code and collide with the first attempt's event ids.
+        if let (None, Some(id)) = (code, event_id) {
+            if let Some(found) = self.stream_of_event(id) {
+                let stream = motcua_engine::log::StreamId::new(found.stream_name())
+                    .map_err(ServiceError::Log)?;
+                let envs = self.log.read_stream(&stream, 1)?;
+                let last = envs.last();
+                return Ok(CommandOutcome {
+                    version: last.map_or(0, |e| e.version),
+                    seq: last.map_or(0, |e| e.seq),
+                    code: found,
+                    events: Vec::new(),
+                    deduplicated: true,
+                });
+            }
+        }
         let lock = match (code, cmd.intake()) {
             (None, Some(intake)) => Some(self.creation_lock(&format!(
                 "{}-{}",
@@ -186,17 +204,10 @@ impl Engine {
             Some(l) => Some(l.lock().await),
             None => None,
         };
-        let mut o = self
+        let o = self
             .service
             .execute(code, cmd, &actor, now, expected, event_id)
             .await?;
-        // A deduplicated creation: the service allocated a fresh code for the retry, but the
-        // events live under the code of the first attempt; find it by the event id.
-        if code.is_none() && o.deduplicated {
-            if let Some(found) = event_id.and_then(|id| self.stream_of_event(id)) {
-                o.code = found;
-            }
-        }
         Ok(o)
     }
 

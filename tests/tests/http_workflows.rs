@@ -530,6 +530,30 @@ async fn idempotent_receipt_and_action_then_restart() {
     assert_eq!(d.s.head(), head);
     let r = send("r-1", new_dossier("1.000656")).await.unwrap();
     problem(r, 422, "idempotency-key-reused").await;
+    // The stored responses are lost (as in a crash before they reached disk): the log's
+    // event-id index still recognises the retry, which gets the same dossier and secret.
+    {
+        // Scoped: a tree handle keeps the database open (and locked) past a restart.
+        let tree =
+            d.s.server
+                .log()
+                .store()
+                .tree(motcua_http::idempotency::TREE)
+                .unwrap();
+        for kv in tree.iter() {
+            let (k, _) = kv.unwrap();
+            if k.first() != Some(&0xff) {
+                tree.remove(&k).unwrap();
+            }
+        }
+    }
+    let c = send("r-1", new_dossier("1.001193")).await.unwrap();
+    assert_eq!(c.status(), 201);
+    let c: Value = c.json().await.unwrap();
+    assert_eq!(c["code"], a["code"]);
+    assert_eq!(c["lookup_secret"], a["lookup_secret"]);
+    assert_eq!(c["deduplicated"], true);
+    assert_eq!(d.s.head(), head, "the retry wrote nothing");
     let code = a["code"].as_str().unwrap().to_owned();
     let act = || {
         d.s.post(
