@@ -1,7 +1,7 @@
 //! The dossier read model: one [`DossierRecord`] per dossier (the dossier view, the public
 //! lookup and the statistics facts all read it) plus secondary indexes that are pure functions
 //! of the record ([`derived_entries`]): live queues, approval inboxes, specialists' work lists,
-//! the received-time list, and the open/finished-by-month indexes the statistics scan.
+//! the received-time list, and the open/finished-by-week indexes the statistics scan.
 //!
 //! Keys (tree `proj.dossiers`; see `keys` for the encodings):
 //! - `r` code -> record
@@ -10,7 +10,7 @@
 //! - `w` specialist\0 due code -> [`WorkItem`] (assigned, still being worked on)
 //! - `l` unit time code -> () (time = received_at, or submitted_at before receipt)
 //! - `o` unit code -> () (received and not finished: "open now")
-//! - `m` unit month code -> () (finished: one entry per local month from receipt to finish)
+//! - `m` unit week code -> () (finished: one entry per 7-day bucket from receipt to finish)
 //! - `u` unit -> (), `f` unit field\0 -> () (units and fields seen, for unfiltered queries)
 
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ use crate::domain::types::{
     Channel, DossierCode, Field, ProcedureRef, StaffId, Timestamp, UnitCode,
 };
 
-use super::keys::{key, local_date, month_index, push_part, ts_be};
+use super::keys::{key, local_date, push_part, ts_be, week_index};
 use super::store::{KvRead, Writes};
 use super::{Projection, ProjectionError};
 
@@ -224,16 +224,6 @@ pub struct ApologyEntry {
     pub new_appointment: Timestamp,
 }
 
-/// A hand-off or decision as the Phiếu kiểm soát quá trình lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepEntry {
-    pub at: Timestamp,
-    pub actor: String,
-    pub event_type: String,
-    pub state: DossierState,
-    pub note: String,
-}
-
 /// The draft waiting for a signature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigningEntry {
@@ -278,8 +268,6 @@ pub struct DossierRecord {
     pub states: Vec<(Timestamp, DossierState)>,
     /// (from, due): the due timeline, for "due at the period's end".
     pub dues: Vec<(Timestamp, Timestamp)>,
-    /// Phiếu kiểm soát quá trình: every step.
-    pub steps: Vec<StepEntry>,
     pub last_seq: u64,
     pub version: u64,
 }
@@ -313,7 +301,6 @@ impl DossierRecord {
             lookup_secret_sha256: [0; 32],
             states: Vec::new(),
             dues: Vec::new(),
-            steps: Vec::new(),
             last_seq: 0,
             version: 0,
         }
@@ -376,7 +363,6 @@ impl DossierRecord {
     /// a fold that refused one would stall every read model behind it.
     pub fn apply(&mut self, rec: &Recorded, ev: &DossierEvent) {
         let at = ev.at;
-        let mut note = String::new();
         match &ev.change {
             DossierChange::SubmittedOnline(s) => {
                 self.unit = s.unit.clone();
@@ -400,25 +386,18 @@ impl DossierRecord {
                 self.lookup_secret_sha256 = r.lookup_secret_sha256;
                 self.set_state(at, DossierState::Received);
             }
-            DossierChange::GuidedToComplete { note: n, .. } => {
+            DossierChange::GuidedToComplete { .. } => {
                 // Not received: the submission stays with the citizen to complete.
-                note = n.clone();
             }
-            DossierChange::RefusedToReceive { reason, .. } => {
-                note = reason.clone();
+            DossierChange::RefusedToReceive { .. } => {
                 self.set_state(at, DossierState::Refused);
                 self.finish(at, FinishKind::Refused);
             }
-            DossierChange::Assigned {
-                specialist,
-                note: n,
-            } => {
-                note = n.clone();
+            DossierChange::Assigned { specialist, .. } => {
                 self.specialist = Some(specialist.clone());
                 self.set_state(at, DossierState::InProcessing);
             }
             DossierChange::SupplementRequested { items, reason } => {
-                note = reason.clone();
                 self.supplements.push(SupplementEntry {
                     requested_at: at,
                     items: items.clone(),
@@ -432,25 +411,21 @@ impl DossierRecord {
             DossierChange::SupplementReceived {
                 paused_office_minutes,
                 new_due,
-                note: n,
+                ..
             } => {
-                note = n.clone();
                 if let Some(s) = self.supplements.last_mut() {
                     s.received_at = Some(at);
                     s.paused_office_minutes = *paused_office_minutes;
                 }
                 self.resume(at, *paused_office_minutes, *new_due);
             }
-            DossierChange::Forwarded { agency, note: n } => {
-                note = format!("{agency}: {n}");
+            DossierChange::Forwarded { .. } => {
                 self.set_state(at, DossierState::AtOtherAgency);
             }
-            DossierChange::OtherAgencyAnswered { note: n } => {
-                note = n.clone();
+            DossierChange::OtherAgencyAnswered { .. } => {
                 self.set_state(at, DossierState::InProcessing);
             }
-            DossierChange::PaymentRequested { amount, note: n } => {
-                note = n.clone();
+            DossierChange::PaymentRequested { amount, .. } => {
                 self.payments.push(PaymentEntry {
                     requested_at: at,
                     amount: amount.0,
@@ -466,7 +441,6 @@ impl DossierRecord {
                 new_due,
                 receipt_number,
             } => {
-                note = receipt_number.clone();
                 if let Some(p) = self.payments.last_mut() {
                     p.recorded_at = Some(at);
                     p.paused_office_minutes = *paused_office_minutes;
@@ -475,7 +449,6 @@ impl DossierRecord {
                 self.resume(at, *paused_office_minutes, *new_due);
             }
             DossierChange::SubmittedForSigning { draft, note: n } => {
-                note = n.clone();
                 self.signing = Some(SigningEntry {
                     at,
                     by: rec.actor.clone(),
@@ -484,18 +457,15 @@ impl DossierRecord {
                 });
                 self.set_state(at, DossierState::AwaitingApproval);
             }
-            DossierChange::Approved { note: n } => {
-                note = n.clone();
+            DossierChange::Approved { .. } => {
                 self.resolve(at, FinishKind::Approved);
                 self.set_state(at, DossierState::ResultReady);
             }
-            DossierChange::RefusalSigned { reasons } => {
-                note = reasons.clone();
+            DossierChange::RefusalSigned { .. } => {
                 self.resolve(at, FinishKind::Rejected);
                 self.set_state(at, DossierState::Rejected);
             }
-            DossierChange::SentBack { comments } => {
-                note = comments.clone();
+            DossierChange::SentBack { .. } => {
                 self.signing = None;
                 self.set_state(at, DossierState::InProcessing);
             }
@@ -503,7 +473,6 @@ impl DossierRecord {
                 reason,
                 new_appointment,
             } => {
-                note = reason.clone();
                 self.apologies.push(ApologyEntry {
                     at,
                     by: rec.actor.clone(),
@@ -511,31 +480,21 @@ impl DossierRecord {
                     new_appointment: *new_appointment,
                 });
             }
-            DossierChange::HandedOver { note: n } => {
-                note = n.clone();
+            DossierChange::HandedOver { .. } => {
                 self.returned_at = Some(at);
                 self.set_state(at, DossierState::Returned);
             }
-            DossierChange::Withdrawn { reason } => {
-                note = reason.clone();
+            DossierChange::Withdrawn { .. } => {
                 self.paused_since = None;
                 self.finish(at, FinishKind::Withdrawn);
                 self.set_state(at, DossierState::Withdrawn);
             }
-            DossierChange::Stopped { reason, .. } => {
-                note = reason.clone();
+            DossierChange::Stopped { .. } => {
                 self.paused_since = None;
                 self.finish(at, FinishKind::Stopped);
                 self.set_state(at, DossierState::Stopped);
             }
         }
-        self.steps.push(StepEntry {
-            at,
-            actor: rec.actor.clone(),
-            event_type: ev.change.event_type().to_owned(),
-            state: self.state,
-            note,
-        });
         self.last_seq = rec.seq;
         self.version = rec.version;
     }
@@ -630,9 +589,9 @@ pub(crate) fn unit_prefix(tag: u8, unit: &UnitCode) -> Vec<u8> {
     k
 }
 
-pub(crate) fn month_key(unit: &UnitCode, month: u32) -> Vec<u8> {
+pub(crate) fn week_key(unit: &UnitCode, week: u32) -> Vec<u8> {
     let mut k = unit_prefix(T_MONTH, unit);
-    k.extend_from_slice(&month.to_be_bytes());
+    k.extend_from_slice(&week.to_be_bytes());
     k
 }
 
@@ -643,11 +602,18 @@ fn queue_time(r: &DossierRecord) -> Timestamp {
 }
 
 /// Every key/value the read model holds for this dossier (the record included). A pure function
-/// of the record: what makes incremental folds and rebuilds byte-identical.
-pub fn derived_entries(r: &DossierRecord) -> BTreeMap<Vec<u8>, Vec<u8>> {
+/// of the record: what makes incremental folds and rebuilds byte-identical. With
+/// `encode_record` false the record's own value is left empty (enough to diff old keys away
+/// without paying for an encoding nobody writes).
+pub fn derived_entries(r: &DossierRecord, encode_record: bool) -> BTreeMap<Vec<u8>, Vec<u8>> {
     let mut out = BTreeMap::new();
     let code = r.code.as_str().as_bytes();
-    out.insert(record_key(&r.code), codec::encode(r));
+    let value = if encode_record {
+        codec::encode(r)
+    } else {
+        Vec::new()
+    };
+    out.insert(record_key(&r.code), value);
     out.insert(unit_prefix(T_UNIT, &r.unit), Vec::new());
 
     if let Some(field) = &r.field {
@@ -718,10 +684,10 @@ pub fn derived_entries(r: &DossierRecord) -> BTreeMap<Vec<u8>, Vec<u8>> {
                 out.insert(k, Vec::new());
             }
             Some(finished) => {
-                let first = month_index(local_date(received));
-                let last = month_index(local_date(finished)).max(first);
+                let first = week_index(local_date(received));
+                let last = week_index(local_date(finished)).max(first);
                 for m in first..=last {
-                    let mut k = month_key(&r.unit, m);
+                    let mut k = week_key(&r.unit, m);
                     k.extend_from_slice(code);
                     out.insert(k, Vec::new());
                 }
@@ -729,6 +695,10 @@ pub fn derived_entries(r: &DossierRecord) -> BTreeMap<Vec<u8>, Vec<u8>> {
         }
     }
     out
+}
+
+fn is_shared(k: &[u8]) -> bool {
+    matches!(k.first(), Some(&T_UNIT) | Some(&T_FIELD))
 }
 
 /// Loads a dossier's committed record.
@@ -784,22 +754,29 @@ impl Projection for DossierProjection {
 
     fn finish(
         &self,
-        _base: &dyn KvRead,
+        base: &dyn KvRead,
         pending: PendingDossiers,
         out: &mut Writes,
     ) -> Result<(), ProjectionError> {
         for (_, (old, new)) in pending.touched {
-            let new_entries = derived_entries(&new);
-            let old_entries = old.as_ref().map(derived_entries).unwrap_or_default();
+            let new_entries = derived_entries(&new, true);
+            let old_entries = old
+                .as_ref()
+                .map(|o| derived_entries(o, false))
+                .unwrap_or_default();
             for k in old_entries.keys() {
-                // Unit and field registry keys are shared by many dossiers: never removed.
-                let shared = matches!(k.first(), Some(&T_UNIT) | Some(&T_FIELD));
-                if !shared && !new_entries.contains_key(k) {
+                if !is_shared(k) && !new_entries.contains_key(k) {
                     out.delete(k.clone());
                 }
             }
             for (k, v) in new_entries {
-                if old_entries.get(&k) != Some(&v) {
+                if is_shared(&k) {
+                    // Unit and field registry keys are shared by many dossiers: written once,
+                    // never removed.
+                    if out.pending(&k).is_none() && base.get(&k)?.is_none() {
+                        out.put(k, v);
+                    }
+                } else if k.first() == Some(&T_RECORD) || old_entries.get(&k) != Some(&v) {
                     out.put(k, v);
                 }
             }

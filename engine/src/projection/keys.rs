@@ -43,6 +43,12 @@ pub fn month_index(date: NaiveDate) -> u32 {
     (date.year().max(0) as u32) * 12 + date.month0()
 }
 
+/// A 7-day bucket of local dates (consecutive weeks are consecutive numbers): the finished
+/// dossiers' "open during" index is bucketed by it.
+pub fn week_index(date: NaiveDate) -> u32 {
+    (date.num_days_from_ce().max(0) as u32) / 7
+}
+
 /// Appends a variable-length part and its 0x00 terminator.
 pub fn push_part(key: &mut Vec<u8>, part: &str) {
     key.extend_from_slice(part.as_bytes());

@@ -21,9 +21,9 @@
 //!   a code apologised for twice: the figure counts slips).
 //!
 //! Cost: a period query reads the records of (a) dossiers received in the period (a range of
-//! the received-time index), (b) dossiers finished after being open during the local month of
-//! `from` (one month bucket) and (c) dossiers open now. That is the dossiers touching the period
-//! plus at most one month of neighbours plus today's open work, independent of how many years
+//! the received-time index), (b) dossiers finished after being open during the 7-day bucket
+//! holding `from` (one bucket) and (c) dossiers open now. That is the dossiers touching the period
+//! plus at most a week of neighbours plus today's open work, independent of how many years
 //! of history precede or follow the period. With no unit filter it repeats per unit.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,9 +34,9 @@ use serde::{Deserialize, Serialize};
 use crate::domain::types::{Channel, DossierCode, Field, ProcedureId, Timestamp, UnitCode};
 
 use super::dossier::{
-    load_record, month_key, unit_prefix, DossierRecord, FinishKind, Verdict, T_LIST, T_OPEN, T_UNIT,
+    load_record, unit_prefix, week_key, DossierRecord, FinishKind, Verdict, T_LIST, T_OPEN, T_UNIT,
 };
-use super::keys::{local_date, local_midnight, month_index, ts_be};
+use super::keys::{local_date, local_midnight, ts_be, week_index};
 use super::store::KvRead;
 use super::ProjectionError;
 
@@ -200,6 +200,8 @@ pub struct StatsReport {
     pub filter: StatsFilter,
     pub figures: Figures,
     pub codes: BTreeMap<Figure, Vec<DossierCode>>,
+    /// Dossier records the query read (its cost; see the module docs).
+    pub records_read: u64,
 }
 
 impl StatsReport {
@@ -253,7 +255,7 @@ fn candidates(
     for kv in dossiers.range(&lo, Some(&hi), false) {
         out.insert(code_suffix(&kv?.0)?);
     }
-    for kv in dossiers.scan_prefix(&month_key(unit, month_index(local_date(s)))) {
+    for kv in dossiers.scan_prefix(&week_key(unit, week_index(local_date(s)))) {
         out.insert(code_suffix(&kv?.0)?);
     }
     for kv in dossiers.scan_prefix(&unit_prefix(T_OPEN, unit)) {
@@ -285,6 +287,7 @@ pub fn period_report(
         filter: filter.clone(),
         ..StatsReport::default()
     };
+    report.records_read = codes.len() as u64;
     for code in &codes {
         let Some(r) = load_record(dossiers, code)? else {
             continue;

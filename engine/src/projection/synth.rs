@@ -165,8 +165,7 @@ pub struct DossierSeed<'a> {
     pub start: Timestamp,
 }
 
-/// Random walk of one dossier's lifecycle through the transition table. The walk may stop in
-/// any state (still open at the end of the history).
+/// Random walk of one dossier's lifecycle through the transition table, to its end.
 pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
     let stream = seed.code.stream_name();
     let mut at = seed.start;
@@ -230,9 +229,6 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
             );
             step(rng, &mut at, 8);
         }
-        if rng.gen_bool(0.05) {
-            return out;
-        }
     }
     if rng.gen_bool(0.04) {
         push(
@@ -274,9 +270,6 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
     let mut pause_start = at;
     let mut state = "received";
     for _ in 0..40 {
-        if rng.gen_bool(0.03) {
-            return out; // the history ends with this dossier still where it is
-        }
         step(rng, &mut at, 24);
         // Apology: only while open and once the due time has passed.
         if at > due && state != "done" && rng.gen_bool(0.3) {
@@ -474,16 +467,14 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
                 }
             }
             _ => {
-                if r < 90 {
-                    push(
-                        at,
-                        Role::Reception,
-                        "tn-01",
-                        DossierChange::HandedOver {
-                            note: "đã trả".into(),
-                        },
-                    );
-                }
+                push(
+                    at,
+                    Role::Reception,
+                    "tn-01",
+                    DossierChange::HandedOver {
+                        note: "đã trả".into(),
+                    },
+                );
                 return out;
             }
         }
@@ -497,12 +488,14 @@ pub fn history(cfg: &SynthConfig, seed: u64, dossiers: usize) -> Vec<SynthEvent>
     let mut rng = StdRng::seed_from_u64(seed);
     let mut all = catalog_events(cfg);
     let mut per_dossier = Vec::new();
+    let mut last_start = Timestamp(i64::MIN);
     let per_day = usize::from(cfg.dossiers_per_day.max(1)) * cfg.units.len().max(1);
     for i in 0..dossiers {
         let unit = &cfg.units[i % cfg.units.len().max(1)];
         let day = (i / per_day) as i64;
         let seq = (i / cfg.units.len().max(1)) % usize::from(cfg.dossiers_per_day.max(1)) + 1;
         let start = Timestamp(cfg.start.0 + day * 24 * HOUR_MS + rng.gen_range(0..8 * HOUR_MS));
+        last_start = last_start.max(start);
         let date = super::keys::local_date(start);
         let Ok(code) = DossierCode::new(unit, date, seq as u16) else {
             continue;
@@ -526,6 +519,11 @@ pub fn history(cfg: &SynthConfig, seed: u64, dossiers: usize) -> Vec<SynthEvent>
             },
         ));
     }
+    // Every lifecycle runs to its end; the history stops when the last dossier arrives, so the
+    // dossiers of the last days are caught open in whatever state they are in (a steady open
+    // set, as at a real desk, instead of one that grows with the history).
+    let horizon = last_start;
+    per_dossier.retain(|e| e.at() <= horizon);
     per_dossier.sort_by_key(SynthEvent::at);
     all.extend(per_dossier);
     all
@@ -556,4 +554,94 @@ pub fn to_recorded(events: &[SynthEvent], first_recorded: Timestamp) -> Vec<Reco
             }
         })
         .collect()
+}
+
+/// The log's form of a synthetic event.
+pub fn new_event(e: &SynthEvent) -> crate::log::NewEvent {
+    crate::log::NewEvent {
+        event_id: None,
+        event_type: e.event.event_type().to_owned(),
+        schema_version: crate::domain::events::SCHEMA_VERSION,
+        actor: crate::log::Actor {
+            staff: e.actor.clone(),
+            role: e.role.as_str().to_owned(),
+        },
+        correlation_id: None,
+        causation_id: None,
+        payload: crate::codec::encode(&e.event),
+    }
+}
+
+/// Most appends [`append_history`] keeps in flight (below the log's default queue depth, so
+/// the writer's group commit stays full without answering `Overloaded`).
+pub const APPEND_IN_FLIGHT: usize = 1_024;
+
+/// Business-time window within which [`append_history`] appends each stream's events as one
+/// append: the log interleaves dossiers at this granularity.
+pub const APPEND_WINDOW_MS: i64 = 24 * HOUR_MS;
+
+/// Appends a history through the real log with `ExpectedVersion::Any`: per time window, one
+/// append per stream (its events of the window, in order, at most the log's per-append limit),
+/// windows one after another, appends within a window concurrently. Returns the head seq.
+pub async fn append_history(
+    log: &crate::log::EventLog,
+    events: &[SynthEvent],
+) -> Result<u64, super::ProjectionError> {
+    use crate::log::{AppendError, ExpectedVersion, StreamId};
+    let per_append = log.config().max_events_per_append.max(1);
+    let mut i = 0;
+    while i < events.len() {
+        let window_end = events[i].at().0.saturating_add(APPEND_WINDOW_MS);
+        let mut runs: Vec<(String, Vec<crate::log::NewEvent>)> = Vec::new();
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        while i < events.len() && (events[i].at().0 < window_end || events[i].at().0 == i64::MIN) {
+            let e = &events[i];
+            let slot = match index.get(e.stream.as_str()) {
+                Some(&s) if runs[s].1.len() < per_append => s,
+                _ => {
+                    runs.push((e.stream.clone(), Vec::new()));
+                    index.insert(e.stream.as_str(), runs.len() - 1);
+                    runs.len() - 1
+                }
+            };
+            runs[slot].1.push(new_event(e));
+            i += 1;
+        }
+        // Runs of one stream must land in order: a stream split into several runs in one window
+        // (more events than one append takes) is appended run after run.
+        let mut pending = runs.into_iter().peekable();
+        while pending.peek().is_some() {
+            let mut set = tokio::task::JoinSet::new();
+            let mut streams = std::collections::HashSet::new();
+            while set.len() < APPEND_IN_FLIGHT {
+                let Some((stream, _)) = pending.peek() else {
+                    break;
+                };
+                if !streams.insert(stream.clone()) {
+                    break;
+                }
+                let Some((stream, evs)) = pending.next() else {
+                    break;
+                };
+                let log = log.clone();
+                set.spawn(async move {
+                    let sid = StreamId::new(stream).map_err(|e| e.to_string())?;
+                    loop {
+                        match log.append(&sid, ExpectedVersion::Any, evs.clone()).await {
+                            Ok(_) => return Ok(()),
+                            Err(AppendError::Overloaded) => {
+                                tokio::time::sleep(std::time::Duration::from_millis(1)).await
+                            }
+                            Err(e) => return Err(e.to_string()),
+                        }
+                    }
+                });
+            }
+            while let Some(r) = set.join_next().await {
+                r.map_err(|e| super::ProjectionError::Log(e.to_string()))?
+                    .map_err(super::ProjectionError::Log)?;
+            }
+        }
+    }
+    Ok(log.head().seq)
 }

@@ -21,8 +21,8 @@ use crate::domain::types::{
 use super::catalog::{catalog_view, CatalogView};
 use super::dossier::{
     inbox_prefix, load_record, queue_prefix, unit_prefix, work_prefix, ApologyEntry, DossierRecord,
-    DossierState, InboxItem, PaymentEntry, QueueItem, StepEntry, SupplementEntry, Verdict,
-    WorkItem, T_FIELD, T_LIST,
+    DossierState, InboxItem, PaymentEntry, QueueItem, SupplementEntry, Verdict, WorkItem, T_FIELD,
+    T_LIST,
 };
 use super::keys::{ts_be, ts_from_be};
 use super::stats::{period_report, StatsFilter, StatsReport};
@@ -113,7 +113,6 @@ pub struct DossierView {
     pub resolved_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
     pub returned_at: Option<Timestamp>,
-    pub steps: Vec<StepEntry>,
     pub version: u64,
 }
 
@@ -142,7 +141,6 @@ impl From<DossierRecord> for DossierView {
             resolved_at: r.resolved_at,
             finished_at: r.finished_at,
             returned_at: r.returned_at,
-            steps: r.steps,
             version: r.version,
         }
     }
@@ -237,8 +235,7 @@ impl ReadModels {
         unit: &UnitCode,
         field: &Field,
         state: DossierState,
-        from: Option<Timestamp>,
-        until: Option<Timestamp>,
+        (from, until): (Option<Timestamp>, Option<Timestamp>),
         limit: usize,
         out: &mut Vec<QueueEntry>,
     ) -> Result<(), ProjectionError> {
@@ -285,8 +282,7 @@ impl ReadModels {
             unit,
             field,
             state,
-            None,
-            None,
+            (None, None),
             limit.min(MAX_PAGE),
             &mut items,
         )?;
@@ -344,8 +340,7 @@ impl ReadModels {
                     unit,
                     &f,
                     state,
-                    Some(now),
-                    Some(until),
+                    (Some(now), Some(until)),
                     usize::MAX,
                     &mut out,
                 )?;
@@ -366,7 +361,7 @@ impl ReadModels {
         let mut out = Vec::new();
         for f in self.fields_or(unit, field)? {
             for state in DossierState::ALL.into_iter().filter(|s| s.is_processing()) {
-                self.scan_queue(unit, &f, state, None, Some(now), usize::MAX, &mut out)?;
+                self.scan_queue(unit, &f, state, (None, Some(now)), usize::MAX, &mut out)?;
             }
             for state in DossierState::ALL.into_iter().filter(|s| s.is_paused()) {
                 let prefix = queue_prefix(unit, &f, Some(state));
