@@ -1,0 +1,108 @@
+//! The slips of Thông tư 01/2018/TT-VPCP for one dossier, computed by the domain's `slips` view
+//! from its events (this route picks one and renders it): 01 receipt
+//! and appointment, 02 supplement request, 03 refusal to receive, 04 apology, 05 process control
+//! sheet, 06 the tracking-ledger row. JSON by default; printable HTML with `Accept: text/html`
+//! or `?format=html`. A slip the dossier's history does not contain is 404.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use motcua_engine::domain::slips;
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::IntoParams;
+
+use crate::auth::Caller;
+use crate::errors::ApiError;
+use crate::extract::ApiQuery;
+use crate::routes::views::{parse_code, STAFF_READERS};
+use crate::state::AppState;
+
+fn title(slip: &str) -> Option<&'static str> {
+    Some(match slip {
+        "01" => "Giấy tiếp nhận hồ sơ và hẹn trả kết quả",
+        "02" => "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ",
+        "03" => "Phiếu từ chối tiếp nhận giải quyết hồ sơ",
+        "04" => "Phiếu xin lỗi và hẹn lại ngày trả kết quả",
+        "05" => "Phiếu kiểm soát quá trình giải quyết hồ sơ",
+        "06" => "Sổ theo dõi hồ sơ",
+        _ => return None,
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SlipQuery {
+    /// `html` for the printable page.
+    pub format: Option<String>,
+}
+
+/// A slip (phiếu / giấy) of TT 01/2018 for one dossier, as JSON or printable HTML.
+#[utoipa::path(get, path = "/v1/dossiers/{code}/slips/{slip}", tag = "dossiers",
+    params(("code" = String, Path), ("slip" = String, Path, description = "01..06"), SlipQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 200, content_type = "text/html", body = String),
+        (status = 401), (status = 403), (status = 404)))]
+pub async fn slip(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((code, slip)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<SlipQuery>,
+) -> Result<Response, ApiError> {
+    caller.require_any(&STAFF_READERS)?;
+    let code = parse_code(&code)?;
+    let title =
+        title(&slip).ok_or_else(|| ApiError::NotFound(format!("no slip {slip}; 01..06")))?;
+    let (st, recs) = state
+        .engine()
+        .service()
+        .load_dossier(&code)
+        .map_err(crate::engine::map_service_error)?;
+    if let Some((unit, _)) = st.unit_and_field() {
+        caller.require_unit(unit)?;
+    }
+    // The slips are the domain's views of the dossier's events; this route picks one.
+    let all = slips::slips(&recs);
+    let mut only = slips::Slips::default();
+    let content = match slip.as_str() {
+        "01" => all.s01.clone().map(|x| {
+            only.s01 = Some(x.clone());
+            json!(x)
+        }),
+        "02" => (!all.s02.is_empty()).then(|| {
+            only.s02 = all.s02.clone();
+            json!(all.s02)
+        }),
+        "03" => all.s03.clone().map(|x| {
+            only.s03 = Some(x.clone());
+            json!(x)
+        }),
+        "04" => (!all.s04.is_empty()).then(|| {
+            only.s04 = all.s04.clone();
+            json!(all.s04)
+        }),
+        "05" => all.s05.clone().map(|x| {
+            only.s05 = Some(x.clone());
+            json!(x)
+        }),
+        _ => all.s06.clone().map(|x| {
+            only.s06 = Some(x.clone());
+            json!(x)
+        }),
+    }
+    .ok_or_else(|| ApiError::NotFound(format!("dossier {code} has no slip {slip}")))?;
+    let wants_html = q.format.as_deref() == Some("html")
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+    if wants_html {
+        Ok(Html(slips::render_html(&only)).into_response())
+    } else {
+        Ok(
+            Json(json!({"slip": slip, "title": title, "code": code, "content": content}))
+                .into_response(),
+        )
+    }
+}
