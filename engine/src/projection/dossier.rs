@@ -24,7 +24,7 @@ use crate::domain::types::{
 };
 
 use super::keys::{key, local_date, push_part, ts_be, week_index};
-use super::store::{KvRead, Writes};
+use super::store::{KvRead, Packing, Writes};
 use super::{Projection, ProjectionError};
 
 /// A dossier's state as the read models see it (national status code in [`DossierState::national_code`]).
@@ -552,6 +552,21 @@ pub(crate) const T_MONTH: u8 = b'm';
 pub(crate) const T_UNIT: u8 = b'u';
 pub(crate) const T_FIELD: u8 = b'f';
 
+/// The dossier read model's packing (see [`Packing`]): records by unit and receipt-code day
+/// (`r` + the code's `unit-YYMMDD`), the received-time list by unit and 2^24 ms (~4.7 h) of
+/// time (`l` + unit + the first 5 bytes of the timestamp), the finished-by-week index by unit
+/// and week. These are the rows a history piles up (a rebuild of 1,000,000 events wrote
+/// 166,000 records, 161,000 list rows and 184,000 week rows, one sled key each); the live
+/// queues, inboxes and work lists stay one key per row (they are few, and change often).
+pub fn packing(tag: u8) -> Option<usize> {
+    match tag {
+        T_RECORD => Some(1 + 13 + 1 + 6),
+        T_LIST => Some(1 + 13 + 5),
+        T_MONTH => Some(1 + 13 + 4),
+        _ => None,
+    }
+}
+
 pub(crate) fn record_key(code: &DossierCode) -> Vec<u8> {
     let mut k = key(T_RECORD);
     k.extend_from_slice(code.as_str().as_bytes());
@@ -731,6 +746,7 @@ pub struct PendingDossiers {
 impl Projection for DossierProjection {
     const NAME: &'static str = "dossiers";
     type Pending = PendingDossiers;
+    const PACKING: Packing = packing;
 
     fn apply(
         &self,

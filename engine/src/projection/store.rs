@@ -1,11 +1,180 @@
 //! The keyspace abstraction the folds and queries run against: a read-only ordered byte map
 //! ([`KvRead`]), the write set a batch produces ([`Writes`]), and the in-memory backend
 //! ([`MemStore`]) used by "as of T" folds and tests. The sled backend lives in `runner`.
+//!
+//! Packing: sled pays per key written (measured on the build box: 170,000 keys of 300 bytes
+//! take 4.5 s, 5,000 keys of 10 KB take 0.33 s), so a projection may store many small logical
+//! rows under one physical "bucket" key ([`Packing`]). Folds and queries only ever see logical
+//! keys, through [`PackedView`]; [`pack_writes`] turns a batch's logical writes into bucket
+//! writes. A bucket's value is a pure function of its members, so packing keeps incremental
+//! folds and rebuilds byte-identical.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
+use crate::codec;
+
 use super::ProjectionError;
+
+/// For a logical key's first byte (its tag): the length of the bucket key its rows are packed
+/// under, or `None` when rows with that tag are stored one per key. The bucket key is a prefix
+/// of the logical key and the rest (the member) must be non-empty, so the physical key order
+/// (buckets, each expanded in member order) is exactly the logical key order.
+pub type Packing = fn(u8) -> Option<usize>;
+
+/// No packing: every logical key is a physical key.
+pub fn no_packing(_tag: u8) -> Option<usize> {
+    None
+}
+
+/// A bucket's value: its members (key suffix after the bucket key, value), ascending.
+type Members = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn bucket_len(packing: Packing, key: &[u8]) -> Option<usize> {
+    key.first().and_then(|t| packing(*t))
+}
+
+fn decode_bucket(key: &[u8], bytes: &[u8]) -> Result<Members, ProjectionError> {
+    codec::decode(bytes).map_err(|source| ProjectionError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    })
+}
+
+fn unpackable(key: &[u8]) -> ProjectionError {
+    ProjectionError::Storage(format!(
+        "key {} is too short for its packed tag",
+        String::from_utf8_lossy(key)
+    ))
+}
+
+/// The logical view of a packed keyspace: what folds and queries read.
+pub struct PackedView<R> {
+    inner: R,
+    packing: Packing,
+}
+
+impl<R: KvRead> PackedView<R> {
+    pub fn new(inner: R, packing: Packing) -> PackedView<R> {
+        PackedView { inner, packing }
+    }
+
+    /// The logical pairs a physical pair stands for.
+    fn expand(&self, k: Vec<u8>, v: Vec<u8>) -> Result<Vec<KvPair>, ProjectionError> {
+        match bucket_len(self.packing, &k) {
+            None => Ok(vec![(k, v)]),
+            Some(b) if k.len() == b => Ok(decode_bucket(&k, &v)?
+                .into_iter()
+                .map(|(m, v)| {
+                    let mut full = k.clone();
+                    full.extend_from_slice(&m);
+                    (full, v)
+                })
+                .collect()),
+            Some(_) => Err(unpackable(&k)),
+        }
+    }
+}
+
+impl<R: KvRead> KvRead for PackedView<R> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ProjectionError> {
+        match bucket_len(self.packing, key) {
+            Some(b) if key.len() > b => {
+                let Some(bytes) = self.inner.get(&key[..b])? else {
+                    return Ok(None);
+                };
+                let members = decode_bucket(&key[..b], &bytes)?;
+                let member = &key[b..];
+                Ok(members
+                    .binary_search_by(|(m, _)| m.as_slice().cmp(member))
+                    .ok()
+                    .and_then(|i| members.into_iter().nth(i))
+                    .map(|(_, v)| v))
+            }
+            _ => self.inner.get(key),
+        }
+    }
+
+    fn range<'a>(&'a self, start: &[u8], end: Option<&[u8]>, reverse: bool) -> KvIter<'a> {
+        // Physical bounds covering every bucket that may hold a logical key in range: a bound
+        // longer than its bucket key is cut back to the bucket (inclusive at the top).
+        let phys_start = match bucket_len(self.packing, start) {
+            Some(b) if start.len() > b => start[..b].to_vec(),
+            _ => start.to_vec(),
+        };
+        let phys_end = end.map(|e| match bucket_len(self.packing, e) {
+            Some(b) if e.len() > b => {
+                let mut k = e[..b].to_vec();
+                k.push(0);
+                k
+            }
+            _ => e.to_vec(),
+        });
+        let (lo, hi) = (start.to_vec(), end.map(<[u8]>::to_vec));
+        let in_range = move |k: &[u8]| k >= lo.as_slice() && hi.as_deref().is_none_or(|h| k < h);
+        let it = self
+            .inner
+            .range(&phys_start, phys_end.as_deref(), reverse)
+            .flat_map(move |kv| {
+                let expanded = kv.and_then(|(k, v)| self.expand(k, v));
+                let items: Vec<Result<KvPair, ProjectionError>> = match expanded {
+                    Ok(mut pairs) => {
+                        if reverse {
+                            pairs.reverse();
+                        }
+                        pairs.into_iter().map(Ok).collect()
+                    }
+                    Err(e) => vec![Err(e)],
+                };
+                items
+            })
+            .filter(move |kv| kv.as_ref().map_or(true, |(k, _)| in_range(k)));
+        Box::new(it)
+    }
+}
+
+/// Turns a batch's logical writes into physical ones against the committed physical state
+/// `base`: rows of packed tags are merged into their buckets (an emptied bucket is deleted).
+pub fn pack_writes(
+    base: &dyn KvRead,
+    logical: Writes,
+    packing: Packing,
+) -> Result<Writes, ProjectionError> {
+    let mut out = Writes::default();
+    let mut buckets: BTreeMap<Vec<u8>, Vec<(Vec<u8>, Option<Vec<u8>>)>> = BTreeMap::new();
+    for (k, v) in logical.into_ops() {
+        match bucket_len(packing, &k) {
+            None => out.ops.insert(k, v),
+            Some(b) if k.len() > b => {
+                let member = k[b..].to_vec();
+                let mut bucket = k;
+                bucket.truncate(b);
+                buckets.entry(bucket).or_default().push((member, v));
+                continue;
+            }
+            Some(_) => return Err(unpackable(&k)),
+        };
+    }
+    for (bucket, ops) in buckets {
+        let mut members: BTreeMap<Vec<u8>, Vec<u8>> = match base.get(&bucket)? {
+            Some(bytes) => decode_bucket(&bucket, &bytes)?.into_iter().collect(),
+            None => BTreeMap::new(),
+        };
+        for (m, v) in ops {
+            match v {
+                Some(v) => members.insert(m, v),
+                None => members.remove(&m),
+            };
+        }
+        if members.is_empty() {
+            out.delete(bucket);
+        } else {
+            let members: Members = members.into_iter().collect();
+            out.put(bucket, codec::encode(&members));
+        }
+    }
+    Ok(out)
+}
 
 /// Key of the checkpoint (last applied log seq, u64 big-endian) in every projection keyspace.
 /// Starts with 0x00 so it sorts before every read-model key (those start with a letter tag).
@@ -27,6 +196,24 @@ pub trait KvRead {
     fn scan_prefix<'a>(&'a self, prefix: &[u8]) -> KvIter<'a> {
         let end = prefix_end(prefix);
         self.range(prefix, end.as_deref(), false)
+    }
+}
+
+impl<T: KvRead + ?Sized> KvRead for &T {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ProjectionError> {
+        (**self).get(key)
+    }
+    fn range<'a>(&'a self, start: &[u8], end: Option<&[u8]>, reverse: bool) -> KvIter<'a> {
+        (**self).range(start, end, reverse)
+    }
+}
+
+impl<T: KvRead + ?Sized> KvRead for std::sync::Arc<T> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ProjectionError> {
+        (**self).get(key)
+    }
+    fn range<'a>(&'a self, start: &[u8], end: Option<&[u8]>, reverse: bool) -> KvIter<'a> {
+        (**self).range(start, end, reverse)
     }
 }
 

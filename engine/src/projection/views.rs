@@ -26,7 +26,7 @@ use super::dossier::{
 };
 use super::keys::{ts_be, ts_from_be};
 use super::stats::{period_report, StatsFilter, StatsReport};
-use super::store::{prefix_end, KvRead};
+use super::store::{prefix_end, KvRead, PackedView};
 use super::ProjectionError;
 
 /// A keyspace shared between the runner and the query side.
@@ -210,8 +210,13 @@ fn due_and_code(k: &[u8]) -> Result<(Timestamp, DossierCode), ProjectionError> {
 }
 
 impl ReadModels {
+    /// Wraps the two keyspaces as stored (the dossier keyspace is packed: queries read it
+    /// through its logical view).
     pub fn new(dossiers: SharedKv, catalog: SharedKv) -> ReadModels {
-        ReadModels { dossiers, catalog }
+        ReadModels {
+            dossiers: Arc::new(PackedView::new(dossiers, super::dossier::packing)),
+            catalog,
+        }
     }
 
     /// The fields a unit's dossiers have used.
