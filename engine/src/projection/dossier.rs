@@ -13,7 +13,8 @@
 //! - `m` unit week code -> () (finished: one entry per 7-day bucket from receipt to finish)
 //! - `u` unit -> (), `f` unit field\0 -> () (units and fields seen, for unfiltered queries)
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -737,10 +738,11 @@ pub fn load_record(
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DossierProjection;
 
-/// A batch's touched dossiers: (committed record, folded record).
+/// A batch's touched dossiers: (committed record, folded record). Unordered: `finish` writes
+/// into the ordered [`Writes`], so the order it visits them in changes no byte.
 #[derive(Default)]
 pub struct PendingDossiers {
-    touched: BTreeMap<DossierCode, (Option<DossierRecord>, DossierRecord)>,
+    touched: HashMap<DossierCode, (Option<DossierRecord>, DossierRecord)>,
 }
 
 impl Projection for DossierProjection {
@@ -757,14 +759,15 @@ impl Projection for DossierProjection {
         let Event::Dossier(ev) = &rec.event else {
             return Ok(());
         };
-        if !pending.touched.contains_key(&ev.code) {
-            let old = load_record(base, &ev.code)?;
-            let new = old.clone().unwrap_or_else(|| DossierRecord::new(&ev.code));
-            pending.touched.insert(ev.code.clone(), (old, new));
-        }
-        if let Some((_, r)) = pending.touched.get_mut(&ev.code) {
-            r.apply(rec, ev);
-        }
+        let (_, r) = match pending.touched.entry(ev.code.clone()) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let old = load_record(base, &ev.code)?;
+                let new = old.clone().unwrap_or_else(|| DossierRecord::new(&ev.code));
+                e.insert((old, new))
+            }
+        };
+        r.apply(rec, ev);
         Ok(())
     }
 

@@ -9,7 +9,7 @@
 //! writes. A bucket's value is a pure function of its members, so packing keeps incremental
 //! folds and rebuilds byte-identical.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
 use crate::codec;
@@ -133,49 +133,6 @@ impl<R: KvRead> KvRead for PackedView<R> {
     }
 }
 
-/// Turns a batch's logical writes into physical ones against the committed physical state
-/// `base`: rows of packed tags are merged into their buckets (an emptied bucket is deleted).
-pub fn pack_writes(
-    base: &dyn KvRead,
-    logical: Writes,
-    packing: Packing,
-) -> Result<Writes, ProjectionError> {
-    let mut out = Writes::default();
-    let mut buckets: BTreeMap<Vec<u8>, Vec<(Vec<u8>, Option<Vec<u8>>)>> = BTreeMap::new();
-    for (k, v) in logical.into_ops() {
-        match bucket_len(packing, &k) {
-            None => out.ops.insert(k, v),
-            Some(b) if k.len() > b => {
-                let member = k[b..].to_vec();
-                let mut bucket = k;
-                bucket.truncate(b);
-                buckets.entry(bucket).or_default().push((member, v));
-                continue;
-            }
-            Some(_) => return Err(unpackable(&k)),
-        };
-    }
-    for (bucket, ops) in buckets {
-        let mut members: BTreeMap<Vec<u8>, Vec<u8>> = match base.get(&bucket)? {
-            Some(bytes) => decode_bucket(&bucket, &bytes)?.into_iter().collect(),
-            None => BTreeMap::new(),
-        };
-        for (m, v) in ops {
-            match v {
-                Some(v) => members.insert(m, v),
-                None => members.remove(&m),
-            };
-        }
-        if members.is_empty() {
-            out.delete(bucket);
-        } else {
-            let members: Members = members.into_iter().collect();
-            out.put(bucket, codec::encode(&members));
-        }
-    }
-    Ok(out)
-}
-
 /// Key of the checkpoint (last applied log seq, u64 big-endian) in every projection keyspace.
 /// Starts with 0x00 so it sorts before every read-model key (those start with a letter tag).
 pub const CHECKPOINT_KEY: &[u8] = b"\x00checkpoint";
@@ -229,11 +186,13 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// The writes one batch produces: the last write to a key wins. Ordered, so two folds of the
-/// same events produce the same write sequence.
+/// The writes one batch produces: the last write to a key wins; [`Writes::into_ops`] yields
+/// them in key order, so two folds of the same events produce the same write sequence. Hashed
+/// rather than ordered while a batch collects them: a rebuild's commit puts half a million
+/// keys, and one sort at the end is far cheaper than keeping them ordered all along.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Writes {
-    ops: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    ops: HashMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl Writes {
@@ -255,8 +214,80 @@ impl Writes {
     }
     /// The writes in key order (`None` = delete).
     pub fn into_ops(self) -> impl Iterator<Item = (Vec<u8>, Option<Vec<u8>>)> {
-        self.ops.into_iter()
+        let mut ops: Vec<_> = self.ops.into_iter().collect();
+        ops.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        ops.into_iter()
     }
+}
+
+/// Turns a batch's logical writes into physical ones against the committed physical state
+/// `base`: rows of packed tags are merged into their buckets (an emptied bucket is deleted).
+/// A bucket's rows are adjacent in logical key order (the bucket key is their prefix), so one
+/// pass over the sorted writes sees each bucket's rows together.
+pub fn pack_writes(
+    base: &dyn KvRead,
+    logical: Writes,
+    packing: Packing,
+) -> Result<Writes, ProjectionError> {
+    let mut out = Writes::default();
+    let mut current: Option<(Vec<u8>, Vec<(Vec<u8>, Option<Vec<u8>>)>)> = None;
+    for (k, v) in logical.into_ops() {
+        let Some(b) = bucket_len(packing, &k) else {
+            out.ops.insert(k, v);
+            continue;
+        };
+        if k.len() <= b {
+            return Err(unpackable(&k));
+        }
+        if current
+            .as_ref()
+            .is_some_and(|(bucket, _)| bucket[..] != k[..b])
+        {
+            if let Some((bucket, ops)) = current.take() {
+                merge_bucket(base, bucket, ops, &mut out)?;
+            }
+        }
+        let (_, ops) = current.get_or_insert_with(|| (k[..b].to_vec(), Vec::new()));
+        ops.push((k[b..].to_vec(), v));
+    }
+    if let Some((bucket, ops)) = current {
+        merge_bucket(base, bucket, ops, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Writes bucket `bucket` with the member writes `ops` (ascending) applied to its committed
+/// members.
+fn merge_bucket(
+    base: &dyn KvRead,
+    bucket: Vec<u8>,
+    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    out: &mut Writes,
+) -> Result<(), ProjectionError> {
+    let members: Members = match base.get(&bucket)? {
+        // A new bucket (every bucket of a rebuild): the sorted inserts are its members.
+        None => ops
+            .into_iter()
+            .filter_map(|(m, v)| v.map(|v| (m, v)))
+            .collect(),
+        Some(bytes) => {
+            let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
+                decode_bucket(&bucket, &bytes)?.into_iter().collect();
+            for (m, v) in ops {
+                match v {
+                    Some(v) => merged.insert(m, v),
+                    None => merged.remove(&m),
+                };
+            }
+            merged.into_iter().collect()
+        }
+    };
+    if members.is_empty() {
+        out.delete(bucket);
+    } else {
+        out.put(bucket, codec::encode(&members));
+    }
+    Ok(())
 }
 
 /// In-memory keyspace: the "as of T" backend and the reference in tests.
@@ -362,5 +393,71 @@ mod tests {
         let rev: Vec<_> = m.range(b"a", None, true).map(|r| r.unwrap().0).collect();
         assert_eq!(rev, vec![b"b1".to_vec(), b"a2".to_vec(), b"a1".to_vec()]);
         assert_eq!(m.range(b"b", Some(b"a"), false).count(), 0);
+    }
+
+    /// Test packing: tag `p` keys pack under their first 3 bytes.
+    fn test_packing(tag: u8) -> Option<usize> {
+        (tag == b'p').then_some(3)
+    }
+
+    fn logical_and_packed(keys: &[(Vec<u8>, u8)]) -> (MemStore, MemStore) {
+        let mut plain = MemStore::new();
+        let mut packed = MemStore::new();
+        // Two batches, the second overwriting and deleting some rows of the first.
+        for (round, chunk) in keys.chunks(keys.len().div_ceil(2).max(1)).enumerate() {
+            let mut w = Writes::default();
+            for (k, v) in chunk {
+                if round == 1 && v % 3 == 0 {
+                    w.delete(k.clone());
+                } else {
+                    w.put(k.clone(), vec![*v]);
+                }
+            }
+            plain.commit(w.clone());
+            let physical = pack_writes(&packed, w, test_packing).unwrap();
+            packed.commit(physical);
+        }
+        (plain, packed)
+    }
+
+    proptest::proptest! {
+        /// The logical view of a packed keyspace answers every get and range exactly like the
+        /// same rows stored one per key.
+        #[test]
+        fn packed_view_equals_unpacked(
+            keys in proptest::collection::vec(
+                (proptest::collection::vec(proptest::sample::select(vec![b'a', b'p', b'q', 0u8, 0xff]), 4..7), 0u8..9),
+                0..60,
+            ),
+            bounds in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(vec![b'a', b'p', b'q', 0u8, 0xff]), 0..6),
+                2,
+            ),
+            reverse in proptest::bool::ANY,
+        ) {
+            let (plain, packed) = logical_and_packed(&keys);
+            let view = PackedView::new(&packed, test_packing);
+            for (k, _) in &keys {
+                proptest::prop_assert_eq!(view.get(k).unwrap(), plain.get(k).unwrap());
+            }
+            let (lo, hi) = (&bounds[0], &bounds[1]);
+            for end in [None, Some(hi.as_slice())] {
+                let a: Vec<_> = view.range(lo, end, reverse).map(|r| r.unwrap()).collect();
+                let b: Vec<_> = plain.range(lo, end, reverse).map(|r| r.unwrap()).collect();
+                proptest::prop_assert_eq!(a, b);
+            }
+            let a: Vec<_> = view.scan_prefix(lo).map(|r| r.unwrap()).collect();
+            let b: Vec<_> = plain.scan_prefix(lo).map(|r| r.unwrap()).collect();
+            proptest::prop_assert_eq!(a, b);
+            // Packed: at most one physical key per 3-byte bucket of `p` rows.
+            let buckets: std::collections::BTreeSet<_> = plain
+                .dump()
+                .into_iter()
+                .filter(|(k, _)| k[0] == b'p')
+                .map(|(k, _)| k[..3].to_vec())
+                .collect();
+            let physical_p = packed.dump().into_iter().filter(|(k, _)| k[0] == b'p').count();
+            proptest::prop_assert_eq!(physical_p, buckets.len());
+        }
     }
 }
