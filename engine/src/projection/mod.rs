@@ -38,8 +38,8 @@ pub use views::ReadModels;
 /// to read-your-writes and the memory of a batch's pending records.
 pub const LIVE_BATCH_MAX_EVENTS: usize = 1_024;
 
-/// Most events one rebuild batch folds before it commits: large batches coalesce a dossier's
-/// many events into one record write, which is what keeps a rebuild close to scan speed.
+/// Events a catch-up (rebuild) reads and decodes per chunk; the fold carries its state across
+/// chunks and commits every `runner::CATCH_UP_COMMIT_MAX_EVENTS`.
 pub const REBUILD_BATCH_MAX_EVENTS: usize = 65_536;
 
 /// Why a projection could not fold or answer.

@@ -30,6 +30,9 @@ pub fn no_packing(_tag: u8) -> Option<usize> {
 /// A bucket's value: its members (key suffix after the bucket key, value), ascending.
 type Members = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// Writes to a bucket's members (`None` = delete), ascending.
+type MemberOps = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
 fn bucket_len(packing: Packing, key: &[u8]) -> Option<usize> {
     key.first().and_then(|t| packing(*t))
 }
@@ -230,7 +233,7 @@ pub fn pack_writes(
     packing: Packing,
 ) -> Result<Writes, ProjectionError> {
     let mut out = Writes::default();
-    let mut current: Option<(Vec<u8>, Vec<(Vec<u8>, Option<Vec<u8>>)>)> = None;
+    let mut current: Option<(Vec<u8>, MemberOps)> = None;
     for (k, v) in logical.into_ops() {
         let Some(b) = bucket_len(packing, &k) else {
             out.ops.insert(k, v);
@@ -261,7 +264,7 @@ pub fn pack_writes(
 fn merge_bucket(
     base: &dyn KvRead,
     bucket: Vec<u8>,
-    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    ops: MemberOps,
     out: &mut Writes,
 ) -> Result<(), ProjectionError> {
     let members: Members = match base.get(&bucket)? {
