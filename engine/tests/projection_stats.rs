@@ -537,23 +537,16 @@ fn dossier_view_public_lookup_queues_and_inbox() {
         .map(|e| e.code)
         .collect();
     assert_eq!(overdue, vec![x.l.clone(), x.g.clone(), x.n.clone()]);
-    // F is due 3 Apr 17:00 (77 wall hours after 31 Mar noon); K is due 5 Apr.
+    // F is due Mon 3 Apr 17:00: 11.5 office hours after Fri 31 Mar noon (3.5 on Friday
+    // afternoon, 8 on Monday); K is due 5 Apr.
+    let calendar = motcua_engine::domain::calendar::Calendar::demo_2023();
+    let cal = calendar.unit(&unit());
     let soon = rm
-        .due_within(
-            &unit(),
-            None,
-            now,
-            motcua_engine::projection::views::wall_hours_after(now, 72),
-        )
+        .due_within_office_hours(&unit(), None, now, 11, &cal)
         .unwrap();
     assert!(soon.is_empty());
     let soon = rm
-        .due_within(
-            &unit(),
-            None,
-            now,
-            motcua_engine::projection::views::wall_hours_after(now, 80),
-        )
+        .due_within_office_hours(&unit(), None, now, 12, &cal)
         .unwrap();
     assert_eq!(
         soon.into_iter().map(|e| e.code).collect::<Vec<_>>(),
@@ -649,4 +642,50 @@ fn approval_inbox_shows_note_age_and_due() {
         .approval_inbox(&unit(), Some(&[field("dat-dai")]), now)
         .unwrap()
         .is_empty());
+}
+
+/// "Due within 4 office hours" on a Friday 15:00 reaches Monday 09:00 on the demo 2023
+/// calendar (office hours 07:00-11:30 and 13:30-17:00: 2 hours on Friday, 2 on Monday), not
+/// Friday 19:00 as wall hours would.
+#[test]
+fn due_within_office_hours_spans_the_weekend() {
+    let mut h = History::default();
+    let received = local(2023, 3, 6, 8, 0);
+    let dues = [
+        (1, local(2023, 3, 10, 14, 0)), // already overdue at the query
+        (2, local(2023, 3, 10, 16, 0)), // in: Friday afternoon
+        (3, local(2023, 3, 13, 8, 30)), // in: Monday morning (wall hours would miss it)
+        (4, local(2023, 3, 13, 9, 0)),  // out: exactly at the horizon
+        (5, local(2023, 3, 13, 10, 0)), // out
+    ];
+    let codes: Vec<DossierCode> = dues.iter().map(|(seq, _)| code(2023, 3, 6, *seq)).collect();
+    for (c, (_, due)) in codes.iter().zip(dues) {
+        h.push(
+            c,
+            received,
+            Role::Reception,
+            receipt("chung-thuc", Channel::Desk, due, received),
+        );
+    }
+    let events = h.in_time_order();
+    let rm = models(&events, 2);
+    let calendar = motcua_engine::domain::calendar::Calendar::demo_2023();
+    let now = local(2023, 3, 10, 15, 0);
+    let got: Vec<DossierCode> = rm
+        .due_within_office_hours(&unit(), None, now, 4, &calendar.unit(&unit()))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.code)
+        .collect();
+    assert_eq!(got, vec![codes[1].clone(), codes[2].clone()]);
+    // Zero hours: nothing is due before "now" and at or after it.
+    assert!(rm
+        .due_within_office_hours(&unit(), None, now, 0, &calendar.unit(&unit()))
+        .unwrap()
+        .is_empty());
+    // 10 office hours from Friday 15:00: Friday 2 h, Monday 8 h -> Monday 17:00.
+    let got = rm
+        .due_within_office_hours(&unit(), None, now, 10, &calendar.unit(&unit()))
+        .unwrap();
+    assert_eq!(got.len(), 4);
 }

@@ -38,8 +38,8 @@ pub use views::ReadModels;
 /// to read-your-writes and the memory of a batch's pending records.
 pub const LIVE_BATCH_MAX_EVENTS: usize = 1_024;
 
-/// Most events one rebuild batch folds before it commits: large batches coalesce a dossier's
-/// many events into one record write, which is what keeps a rebuild close to scan speed.
+/// Events a catch-up (rebuild) reads and decodes per chunk; the fold carries its state across
+/// chunks and commits every `runner::CATCH_UP_COMMIT_MAX_EVENTS`.
 pub const REBUILD_BATCH_MAX_EVENTS: usize = 65_536;
 
 /// Why a projection could not fold or answer.
@@ -70,6 +70,9 @@ pub trait Projection: Send + Sync + 'static {
     const NAME: &'static str;
     /// Per-batch working state.
     type Pending: Default + Send;
+    /// How the keyspace packs logical rows into physical keys ([`store::Packing`]); `apply`
+    /// and `finish` only see logical keys.
+    const PACKING: store::Packing = store::no_packing;
     fn apply(
         &self,
         base: &dyn KvRead,
@@ -84,20 +87,22 @@ pub trait Projection: Send + Sync + 'static {
     ) -> Result<(), ProjectionError>;
 }
 
-/// Folds `events` (in seq order, all after the checkpoint) against the committed state `base`
-/// and returns the writes to commit, checkpoint included. The single fold code path of both
+/// Folds `events` (in seq order, all after the checkpoint) against the committed (physical)
+/// state `base` and returns the (physical) writes to commit, checkpoint included. The single fold code path of both
 /// backends.
 pub fn fold_batch<P: Projection>(
     projection: &P,
     base: &dyn KvRead,
     events: &[Recorded],
 ) -> Result<Writes, ProjectionError> {
+    let view = store::PackedView::new(base, P::PACKING);
     let mut pending = P::Pending::default();
     for rec in events {
-        projection.apply(base, &mut pending, rec)?;
+        projection.apply(&view, &mut pending, rec)?;
     }
-    let mut out = Writes::default();
-    projection.finish(base, pending, &mut out)?;
+    let mut logical = Writes::default();
+    projection.finish(&view, pending, &mut logical)?;
+    let mut out = store::pack_writes(base, logical, P::PACKING)?;
     if let Some(last) = events.last() {
         out.put(CHECKPOINT_KEY.to_vec(), last.seq.to_be_bytes().to_vec());
     }

@@ -20,7 +20,7 @@ use crate::domain::types::{Role, Timestamp};
 use crate::log::{Envelope, EventLog};
 use crate::storage::{Batch, KvTree, StorageError};
 
-use super::store::{KvIter, KvRead, MemStore, Writes};
+use super::store::{pack_writes, KvIter, KvRead, MemStore, PackedView, Writes};
 use super::views::ReadModels;
 use super::{
     checkpoint, fold_batch, CatalogProjection, DossierProjection, Projection, ProjectionError,
@@ -35,6 +35,15 @@ const CLEAR_CHUNK: usize = 10_000;
 
 /// Decoded batches the rebuild reader may run ahead of the fold (bounds its memory).
 const PIPELINE_DEPTH: usize = 2;
+
+/// Events a catch-up folds before it commits: bounds the memory of the pending records (about
+/// a kilobyte per touched dossier) while letting a typical log rebuild in one or two commits.
+pub const CATCH_UP_COMMIT_MAX_EVENTS: usize = 1 << 20;
+
+/// Most operations per sled batch when a commit is split (see [`commit_large`]). sled slows
+/// down on huge batches (measured: 500,000 sorted inserts take 7.6 s in batches of 1,000 and
+/// 16.2 s in one batch), so a large commit goes in batches of this size.
+const COMMIT_CHUNK_OPS: usize = 16_384;
 
 /// How long the runner sleeps waiting for new events before re-checking for a stop.
 const IDLE_WAIT: Duration = Duration::from_millis(500);
@@ -160,6 +169,103 @@ fn clear_tree(tree: &KvTree) -> Result<(), ProjectionError> {
     finish_clear(tree)
 }
 
+/// One projection's fold state during [`ProjectionTrees::catch_up`]: folded but not yet
+/// committed events, against the tree's committed state.
+struct CatchUp<'t, P: Projection> {
+    projection: P,
+    tree: &'t KvTree,
+    /// The tree held no rows when the catch-up started and nothing was committed since:
+    /// the fold reads its base from an empty in-memory keyspace (same answers, no sled reads).
+    fresh: bool,
+    /// Last seq committed (the tree's checkpoint).
+    committed: u64,
+    /// Last seq folded into `pending`.
+    folded: u64,
+    pending_events: usize,
+    pending: P::Pending,
+}
+
+impl<'t, P: Projection> CatchUp<'t, P> {
+    fn new(projection: P, tree: &'t KvTree) -> Result<CatchUp<'t, P>, ProjectionError> {
+        let committed = checkpoint(tree)?;
+        let fresh = committed == 0 && tree.iter().next().is_none();
+        Ok(CatchUp {
+            projection,
+            tree,
+            fresh,
+            committed,
+            folded: committed,
+            pending_events: 0,
+            pending: P::Pending::default(),
+        })
+    }
+
+    fn fold(&mut self, events: &[Recorded]) -> Result<(), ProjectionError> {
+        let empty = MemStore::new();
+        for rec in events {
+            if rec.seq <= self.folded {
+                continue;
+            }
+            let base: &dyn KvRead = if self.fresh { &empty } else { self.tree };
+            let view = PackedView::new(base, P::PACKING);
+            self.projection.apply(&view, &mut self.pending, rec)?;
+            self.folded = rec.seq;
+            self.pending_events += 1;
+            if self.pending_events >= CATCH_UP_COMMIT_MAX_EVENTS {
+                self.commit()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits what was folded (read-model rows and checkpoint); returns the checkpoint.
+    fn commit(&mut self) -> Result<u64, ProjectionError> {
+        if self.folded == self.committed {
+            return Ok(self.committed);
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let empty = MemStore::new();
+        let base: &dyn KvRead = if self.fresh { &empty } else { self.tree };
+        let mut logical = Writes::default();
+        self.projection
+            .finish(&PackedView::new(base, P::PACKING), pending, &mut logical)?;
+        let writes = pack_writes(base, logical, P::PACKING)?;
+        commit_large(self.tree, writes, self.folded)?;
+        self.committed = self.folded;
+        self.pending_events = 0;
+        self.fresh = false;
+        Ok(self.committed)
+    }
+}
+
+/// Commits a write set and the checkpoint `seq` as one change, even when it is too large for
+/// one sled batch: then the first batch also sets the rebuild marker and the last one carries
+/// the checkpoint and removes the marker. A crash in between leaves the marker, and
+/// [`ProjectionTrees::open`] then clears the tree so the projection folds again from zero: half
+/// a commit is never taken for a whole one.
+fn commit_large(tree: &KvTree, writes: Writes, seq: u64) -> Result<(), ProjectionError> {
+    let split = writes.len() >= COMMIT_CHUNK_OPS;
+    let mut batch = Batch::new();
+    if split {
+        batch.insert(REBUILD_MARKER.to_vec(), Vec::new());
+    }
+    for (k, v) in writes.into_ops() {
+        match v {
+            Some(v) => batch.insert(k, v),
+            None => batch.remove(k),
+        }
+        if batch.len() >= COMMIT_CHUNK_OPS {
+            tree.apply(std::mem::take(&mut batch))?;
+        }
+    }
+    batch.insert(super::CHECKPOINT_KEY.to_vec(), seq.to_be_bytes().to_vec());
+    if split {
+        batch.remove(REBUILD_MARKER.to_vec());
+    }
+    tree.apply(batch)?;
+    Ok(())
+}
+
 /// The projection set's trees.
 #[derive(Clone)]
 pub struct ProjectionTrees {
@@ -225,10 +331,16 @@ impl ProjectionTrees {
         self.apply(&events)
     }
 
-    /// Applies everything up to the log's current head in rebuild-sized batches, reading and
-    /// decoding the next batch on a second thread while this one folds and commits (the two
-    /// halves cost about the same, so the pipeline nearly halves a rebuild). Synchronous.
-    /// Returns the applied seq.
+    /// Applies everything up to the log's current head, synchronously; returns the applied seq.
+    ///
+    /// The path of a rebuild and of any start far behind the log. A reader thread reads and
+    /// decodes the log in chunks while this thread folds them; unlike the live path, the fold
+    /// state is carried across chunks and committed only every [`CATCH_UP_COMMIT_MAX_EVENTS`]
+    /// events (and at the end). A dossier's whole lifecycle therefore usually folds into one
+    /// record write and one set of index rows, instead of one write per chunk that touched it:
+    /// sled applying writes was ~70% of a rebuild. On an empty tree (a rebuild) the fold reads
+    /// its committed state from an empty in-memory keyspace instead of sled (it is empty
+    /// either way), so the fold does no sled reads at all until its first commit.
     pub fn catch_up(&self, log: &EventLog) -> Result<u64, ProjectionError> {
         let target = log.head().seq;
         let start = self.applied()?;
@@ -237,12 +349,19 @@ impl ProjectionTrees {
         }
         let (tx, rx) =
             std::sync::mpsc::sync_channel::<Result<Vec<Recorded>, ProjectionError>>(PIPELINE_DEPTH);
+        // Folded batches go back to the reader thread to be dropped there: the allocator frees
+        // a thread's own allocations much faster than another thread's (measured: malloc and
+        // free were a third of a rebuild's profile).
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<Recorded>>();
         let reader_log = log.clone();
         let reader = std::thread::Builder::new()
             .name("motcua-proj-reader".into())
             .spawn(move || {
                 let mut after = start;
                 while after < target {
+                    for done in done_rx.try_iter() {
+                        drop(done);
+                    }
                     let batch: Result<Vec<Recorded>, ProjectionError> = reader_log
                         .read_all(after, REBUILD_BATCH_MAX_EVENTS)
                         .map_err(|e| ProjectionError::Log(e.to_string()))
@@ -265,14 +384,25 @@ impl ProjectionTrees {
                 }
             })
             .map_err(|e| ProjectionError::Storage(format!("spawn reader: {e}")))?;
-        let mut applied = start;
-        for batch in rx {
-            applied = self.apply(&batch?)?;
-        }
-        reader
+        let mut dossiers = CatchUp::new(DossierProjection, &self.dossiers)?;
+        let mut catalog = CatchUp::new(CatalogProjection, &self.catalog)?;
+        let folded = (|| {
+            for batch in rx {
+                let batch = batch?;
+                dossiers.fold(&batch)?;
+                catalog.fold(&batch)?;
+                // The reader may have finished: then the batch is dropped here.
+                let _ = done_tx.send(batch);
+            }
+            Ok::<(), ProjectionError>(())
+        })();
+        // Join the reader before reporting any error (it stops once the channel is dropped).
+        let joined = reader
             .join()
-            .map_err(|_| ProjectionError::Storage("reader thread panicked".into()))?;
-        Ok(applied)
+            .map_err(|_| ProjectionError::Storage("reader thread panicked".into()));
+        folded?;
+        joined?;
+        Ok(dossiers.commit()?.min(catalog.commit()?))
     }
 
     pub fn read_models(&self) -> ReadModels {

@@ -1,11 +1,140 @@
 //! The keyspace abstraction the folds and queries run against: a read-only ordered byte map
 //! ([`KvRead`]), the write set a batch produces ([`Writes`]), and the in-memory backend
 //! ([`MemStore`]) used by "as of T" folds and tests. The sled backend lives in `runner`.
+//!
+//! Packing: sled pays per key written (measured on the build box: 170,000 keys of 300 bytes
+//! take 4.5 s, 5,000 keys of 10 KB take 0.33 s), so a projection may store many small logical
+//! rows under one physical "bucket" key ([`Packing`]). Folds and queries only ever see logical
+//! keys, through [`PackedView`]; [`pack_writes`] turns a batch's logical writes into bucket
+//! writes. A bucket's value is a pure function of its members, so packing keeps incremental
+//! folds and rebuilds byte-identical.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
+use crate::codec;
+
 use super::ProjectionError;
+
+/// For a logical key's first byte (its tag): the length of the bucket key its rows are packed
+/// under, or `None` when rows with that tag are stored one per key. The bucket key is a prefix
+/// of the logical key and the rest (the member) must be non-empty, so the physical key order
+/// (buckets, each expanded in member order) is exactly the logical key order.
+pub type Packing = fn(u8) -> Option<usize>;
+
+/// No packing: every logical key is a physical key.
+pub fn no_packing(_tag: u8) -> Option<usize> {
+    None
+}
+
+/// A bucket's value: its members (key suffix after the bucket key, value), ascending.
+type Members = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Writes to a bucket's members (`None` = delete), ascending.
+type MemberOps = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+fn bucket_len(packing: Packing, key: &[u8]) -> Option<usize> {
+    key.first().and_then(|t| packing(*t))
+}
+
+fn decode_bucket(key: &[u8], bytes: &[u8]) -> Result<Members, ProjectionError> {
+    codec::decode(bytes).map_err(|source| ProjectionError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    })
+}
+
+fn unpackable(key: &[u8]) -> ProjectionError {
+    ProjectionError::Storage(format!(
+        "key {} is too short for its packed tag",
+        String::from_utf8_lossy(key)
+    ))
+}
+
+/// The logical view of a packed keyspace: what folds and queries read.
+pub struct PackedView<R> {
+    inner: R,
+    packing: Packing,
+}
+
+impl<R: KvRead> PackedView<R> {
+    pub fn new(inner: R, packing: Packing) -> PackedView<R> {
+        PackedView { inner, packing }
+    }
+
+    /// The logical pairs a physical pair stands for.
+    fn expand(&self, k: Vec<u8>, v: Vec<u8>) -> Result<Vec<KvPair>, ProjectionError> {
+        match bucket_len(self.packing, &k) {
+            None => Ok(vec![(k, v)]),
+            Some(b) if k.len() == b => Ok(decode_bucket(&k, &v)?
+                .into_iter()
+                .map(|(m, v)| {
+                    let mut full = k.clone();
+                    full.extend_from_slice(&m);
+                    (full, v)
+                })
+                .collect()),
+            Some(_) => Err(unpackable(&k)),
+        }
+    }
+}
+
+impl<R: KvRead> KvRead for PackedView<R> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ProjectionError> {
+        match bucket_len(self.packing, key) {
+            Some(b) if key.len() > b => {
+                let Some(bytes) = self.inner.get(&key[..b])? else {
+                    return Ok(None);
+                };
+                let members = decode_bucket(&key[..b], &bytes)?;
+                let member = &key[b..];
+                Ok(members
+                    .binary_search_by(|(m, _)| m.as_slice().cmp(member))
+                    .ok()
+                    .and_then(|i| members.into_iter().nth(i))
+                    .map(|(_, v)| v))
+            }
+            _ => self.inner.get(key),
+        }
+    }
+
+    fn range<'a>(&'a self, start: &[u8], end: Option<&[u8]>, reverse: bool) -> KvIter<'a> {
+        // Physical bounds covering every bucket that may hold a logical key in range: a bound
+        // longer than its bucket key is cut back to the bucket (inclusive at the top).
+        let phys_start = match bucket_len(self.packing, start) {
+            Some(b) if start.len() > b => start[..b].to_vec(),
+            _ => start.to_vec(),
+        };
+        let phys_end = end.map(|e| match bucket_len(self.packing, e) {
+            Some(b) if e.len() > b => {
+                let mut k = e[..b].to_vec();
+                k.push(0);
+                k
+            }
+            _ => e.to_vec(),
+        });
+        let (lo, hi) = (start.to_vec(), end.map(<[u8]>::to_vec));
+        let in_range = move |k: &[u8]| k >= lo.as_slice() && hi.as_deref().is_none_or(|h| k < h);
+        let it = self
+            .inner
+            .range(&phys_start, phys_end.as_deref(), reverse)
+            .flat_map(move |kv| {
+                let expanded = kv.and_then(|(k, v)| self.expand(k, v));
+                let items: Vec<Result<KvPair, ProjectionError>> = match expanded {
+                    Ok(mut pairs) => {
+                        if reverse {
+                            pairs.reverse();
+                        }
+                        pairs.into_iter().map(Ok).collect()
+                    }
+                    Err(e) => vec![Err(e)],
+                };
+                items
+            })
+            .filter(move |kv| kv.as_ref().map_or(true, |(k, _)| in_range(k)));
+        Box::new(it)
+    }
+}
 
 /// Key of the checkpoint (last applied log seq, u64 big-endian) in every projection keyspace.
 /// Starts with 0x00 so it sorts before every read-model key (those start with a letter tag).
@@ -30,6 +159,24 @@ pub trait KvRead {
     }
 }
 
+impl<T: KvRead + ?Sized> KvRead for &T {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ProjectionError> {
+        (**self).get(key)
+    }
+    fn range<'a>(&'a self, start: &[u8], end: Option<&[u8]>, reverse: bool) -> KvIter<'a> {
+        (**self).range(start, end, reverse)
+    }
+}
+
+impl<T: KvRead + ?Sized> KvRead for std::sync::Arc<T> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ProjectionError> {
+        (**self).get(key)
+    }
+    fn range<'a>(&'a self, start: &[u8], end: Option<&[u8]>, reverse: bool) -> KvIter<'a> {
+        (**self).range(start, end, reverse)
+    }
+}
+
 /// The smallest key greater than every key starting with `prefix` (None: no such bound).
 pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
@@ -42,11 +189,13 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// The writes one batch produces: the last write to a key wins. Ordered, so two folds of the
-/// same events produce the same write sequence.
+/// The writes one batch produces: the last write to a key wins; [`Writes::into_ops`] yields
+/// them in key order, so two folds of the same events produce the same write sequence. Hashed
+/// rather than ordered while a batch collects them: a rebuild's commit puts half a million
+/// keys, and one sort at the end is far cheaper than keeping them ordered all along.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Writes {
-    ops: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    ops: HashMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl Writes {
@@ -68,8 +217,80 @@ impl Writes {
     }
     /// The writes in key order (`None` = delete).
     pub fn into_ops(self) -> impl Iterator<Item = (Vec<u8>, Option<Vec<u8>>)> {
-        self.ops.into_iter()
+        let mut ops: Vec<_> = self.ops.into_iter().collect();
+        ops.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        ops.into_iter()
     }
+}
+
+/// Turns a batch's logical writes into physical ones against the committed physical state
+/// `base`: rows of packed tags are merged into their buckets (an emptied bucket is deleted).
+/// A bucket's rows are adjacent in logical key order (the bucket key is their prefix), so one
+/// pass over the sorted writes sees each bucket's rows together.
+pub fn pack_writes(
+    base: &dyn KvRead,
+    logical: Writes,
+    packing: Packing,
+) -> Result<Writes, ProjectionError> {
+    let mut out = Writes::default();
+    let mut current: Option<(Vec<u8>, MemberOps)> = None;
+    for (k, v) in logical.into_ops() {
+        let Some(b) = bucket_len(packing, &k) else {
+            out.ops.insert(k, v);
+            continue;
+        };
+        if k.len() <= b {
+            return Err(unpackable(&k));
+        }
+        if current
+            .as_ref()
+            .is_some_and(|(bucket, _)| bucket[..] != k[..b])
+        {
+            if let Some((bucket, ops)) = current.take() {
+                merge_bucket(base, bucket, ops, &mut out)?;
+            }
+        }
+        let (_, ops) = current.get_or_insert_with(|| (k[..b].to_vec(), Vec::new()));
+        ops.push((k[b..].to_vec(), v));
+    }
+    if let Some((bucket, ops)) = current {
+        merge_bucket(base, bucket, ops, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Writes bucket `bucket` with the member writes `ops` (ascending) applied to its committed
+/// members.
+fn merge_bucket(
+    base: &dyn KvRead,
+    bucket: Vec<u8>,
+    ops: MemberOps,
+    out: &mut Writes,
+) -> Result<(), ProjectionError> {
+    let members: Members = match base.get(&bucket)? {
+        // A new bucket (every bucket of a rebuild): the sorted inserts are its members.
+        None => ops
+            .into_iter()
+            .filter_map(|(m, v)| v.map(|v| (m, v)))
+            .collect(),
+        Some(bytes) => {
+            let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
+                decode_bucket(&bucket, &bytes)?.into_iter().collect();
+            for (m, v) in ops {
+                match v {
+                    Some(v) => merged.insert(m, v),
+                    None => merged.remove(&m),
+                };
+            }
+            merged.into_iter().collect()
+        }
+    };
+    if members.is_empty() {
+        out.delete(bucket);
+    } else {
+        out.put(bucket, codec::encode(&members));
+    }
+    Ok(())
 }
 
 /// In-memory keyspace: the "as of T" backend and the reference in tests.
@@ -175,5 +396,71 @@ mod tests {
         let rev: Vec<_> = m.range(b"a", None, true).map(|r| r.unwrap().0).collect();
         assert_eq!(rev, vec![b"b1".to_vec(), b"a2".to_vec(), b"a1".to_vec()]);
         assert_eq!(m.range(b"b", Some(b"a"), false).count(), 0);
+    }
+
+    /// Test packing: tag `p` keys pack under their first 3 bytes.
+    fn test_packing(tag: u8) -> Option<usize> {
+        (tag == b'p').then_some(3)
+    }
+
+    fn logical_and_packed(keys: &[(Vec<u8>, u8)]) -> (MemStore, MemStore) {
+        let mut plain = MemStore::new();
+        let mut packed = MemStore::new();
+        // Two batches, the second overwriting and deleting some rows of the first.
+        for (round, chunk) in keys.chunks(keys.len().div_ceil(2).max(1)).enumerate() {
+            let mut w = Writes::default();
+            for (k, v) in chunk {
+                if round == 1 && v % 3 == 0 {
+                    w.delete(k.clone());
+                } else {
+                    w.put(k.clone(), vec![*v]);
+                }
+            }
+            plain.commit(w.clone());
+            let physical = pack_writes(&packed, w, test_packing).unwrap();
+            packed.commit(physical);
+        }
+        (plain, packed)
+    }
+
+    proptest::proptest! {
+        /// The logical view of a packed keyspace answers every get and range exactly like the
+        /// same rows stored one per key.
+        #[test]
+        fn packed_view_equals_unpacked(
+            keys in proptest::collection::vec(
+                (proptest::collection::vec(proptest::sample::select(vec![b'a', b'p', b'q', 0u8, 0xff]), 4..7), 0u8..9),
+                0..60,
+            ),
+            bounds in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(vec![b'a', b'p', b'q', 0u8, 0xff]), 0..6),
+                2,
+            ),
+            reverse in proptest::bool::ANY,
+        ) {
+            let (plain, packed) = logical_and_packed(&keys);
+            let view = PackedView::new(&packed, test_packing);
+            for (k, _) in &keys {
+                proptest::prop_assert_eq!(view.get(k).unwrap(), plain.get(k).unwrap());
+            }
+            let (lo, hi) = (&bounds[0], &bounds[1]);
+            for end in [None, Some(hi.as_slice())] {
+                let a: Vec<_> = view.range(lo, end, reverse).map(|r| r.unwrap()).collect();
+                let b: Vec<_> = plain.range(lo, end, reverse).map(|r| r.unwrap()).collect();
+                proptest::prop_assert_eq!(a, b);
+            }
+            let a: Vec<_> = view.scan_prefix(lo).map(|r| r.unwrap()).collect();
+            let b: Vec<_> = plain.scan_prefix(lo).map(|r| r.unwrap()).collect();
+            proptest::prop_assert_eq!(a, b);
+            // Packed: at most one physical key per 3-byte bucket of `p` rows.
+            let buckets: std::collections::BTreeSet<_> = plain
+                .dump()
+                .into_iter()
+                .filter(|(k, _)| k[0] == b'p')
+                .map(|(k, _)| k[..3].to_vec())
+                .collect();
+            let physical_p = packed.dump().into_iter().filter(|(k, _)| k[0] == b'p').count();
+            proptest::prop_assert_eq!(physical_p, buckets.len());
+        }
     }
 }

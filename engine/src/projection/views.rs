@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::codec;
+use crate::domain::calendar::UnitCalendar;
 use crate::domain::events::DraftKind;
 use crate::domain::types::{
     Channel, DossierCode, Field, ProcedureId, ProcedureRef, Staff, StaffId, Timestamp, UnitCode,
@@ -26,7 +27,7 @@ use super::dossier::{
 };
 use super::keys::{ts_be, ts_from_be};
 use super::stats::{period_report, StatsFilter, StatsReport};
-use super::store::{prefix_end, KvRead};
+use super::store::{prefix_end, KvRead, PackedView};
 use super::ProjectionError;
 
 /// A keyspace shared between the runner and the query side.
@@ -177,12 +178,6 @@ pub struct ListPage {
     pub next_cursor: Option<String>,
 }
 
-/// `now + hours` of wall time: the "due within N office hours" horizon when no office calendar
-/// is at hand (it over-approximates office hours by counting nights and weekends).
-pub fn wall_hours_after(now: Timestamp, hours: u32) -> Timestamp {
-    Timestamp(now.0.saturating_add(i64::from(hours) * 3_600_000))
-}
-
 fn parse_code(bytes: &[u8]) -> Result<DossierCode, ProjectionError> {
     std::str::from_utf8(bytes)
         .ok()
@@ -210,8 +205,13 @@ fn due_and_code(k: &[u8]) -> Result<(Timestamp, DossierCode), ProjectionError> {
 }
 
 impl ReadModels {
+    /// Wraps the two keyspaces as stored (the dossier keyspace is packed: queries read it
+    /// through its logical view).
     pub fn new(dossiers: SharedKv, catalog: SharedKv) -> ReadModels {
-        ReadModels { dossiers, catalog }
+        ReadModels {
+            dossiers: Arc::new(PackedView::new(dossiers, super::dossier::packing)),
+            catalog,
+        }
     }
 
     /// The fields a unit's dossiers have used.
@@ -324,8 +324,24 @@ impl ReadModels {
         }
     }
 
-    /// Dossiers being processed whose due time falls in `[now, until)` (compute `until` with the
-    /// office calendar, or [`wall_hours_after`]), by due time.
+    /// "Due within N office hours": dossiers being processed whose due time falls before the
+    /// instant `hours` office hours after `now` on the unit's calendar (nights, weekends and
+    /// days off do not count: on a Friday afternoon, 4 office hours reach into Monday), by due
+    /// time.
+    pub fn due_within_office_hours(
+        &self,
+        unit: &UnitCode,
+        field: Option<&Field>,
+        now: Timestamp,
+        hours: u32,
+        calendar: &UnitCalendar<'_>,
+    ) -> Result<Vec<QueueEntry>, ProjectionError> {
+        let until = calendar.add_office_minutes(now, hours.saturating_mul(60));
+        self.due_within(unit, field, now, until)
+    }
+
+    /// Dossiers being processed whose due time falls in `[now, until)`, by due time (the
+    /// office-hours horizon is [`ReadModels::due_within_office_hours`]).
     pub fn due_within(
         &self,
         unit: &UnitCode,
