@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use motcua_engine::codec;
 use motcua_engine::domain::events::{Event, SCHEMA_VERSION};
 use motcua_engine::domain::types::Role;
+use motcua_engine::domain::ReferenceData;
 use motcua_engine::log::{Envelope, GENESIS_HASH};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -59,7 +60,7 @@ pub struct VerifyReport {
     pub kind: &'static str,
     pub events: u64,
     pub streams: u64,
-    /// Dossier transitions re-checked against the workflow tables.
+    /// Dossier events re-checked against their workflow and rule set.
     pub transitions_checked: u64,
     /// Stored due dates recomputed from the calendar.
     pub due_dates_checked: u64,
@@ -130,7 +131,18 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
         events: 0,
         head_seq: 0,
     };
-    let mut domain = (!options.chain_only).then(DomainCheck::new);
+    let mut domain = None;
+    if !options.chain_only {
+        match ReferenceData::builtin() {
+            Ok(reference) => domain = Some(DomainCheck::new(reference)),
+            Err(e) => findings.push(Finding::new(
+                0,
+                None,
+                "reference",
+                format!("the shipped rule sets and workflows do not load: {e}"),
+            )),
+        }
+    }
 
     while let Some(rec) = source.next_record() {
         chain.events += 1;

@@ -38,7 +38,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // About 6.5 events per dossier in the synthetic lifecycles.
     let cfg = SynthConfig::demo(4);
     let dossiers = (target / 6).max(1) as usize;
-    let events = synth::history(&cfg, 42, dossiers);
+    let mut events = synth::history(&cfg, 42, dossiers);
+    motcua_replay::bench::calendarise(&mut events)?;
     let n = events.len().min(target as usize) as u64;
     let t0 = Instant::now();
     let mut versions = std::collections::HashMap::<String, u64>::new();
