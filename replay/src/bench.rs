@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use motcua_engine::domain::calendar::local_date;
 use motcua_engine::domain::events::{DossierChange, Event};
 use motcua_engine::domain::reference::ReferenceError;
 use motcua_engine::domain::{apply, DossierState, ReferenceData};
@@ -57,10 +58,12 @@ pub fn scan_decode(mut source: Source) -> Result<ScanRate, ReplayError> {
     })
 }
 
-/// Rewrites the due dates of a synthetic history (`projection::synth`) as the service would
-/// have computed them: the generator moves due dates by whole days of 24 h, which no working
-/// calendar gives, so `verify` would (rightly) flag every receipt and resume. The calendar is
-/// the domain's, folded from the history's own calendar events (weekends only if none).
+/// Rewrites the rule sets and due dates of a synthetic history (`projection::synth`) as the
+/// service would have recorded them: the generator names `nd61-2018` even after 1 July 2025
+/// and moves due dates by whole days of 24 h, which no working calendar gives, so `verify`
+/// would (rightly) flag those receipts and resumes. The rule set is the one in force on the
+/// receipt date, the calendar the domain's, folded from the history's own calendar events
+/// (weekends only if none).
 ///
 /// Test and bench data only: an archive to verify is never rewritten.
 pub fn calendarise(events: &mut [SynthEvent]) -> Result<(), ReferenceError> {
@@ -78,6 +81,9 @@ pub fn calendarise(events: &mut [SynthEvent]) -> Result<(), ReferenceError> {
         match &mut ev.change {
             DossierChange::Received(r) => {
                 let cal = reference.calendar.unit(&r.unit);
+                if let Some(rs) = reference.rules.in_force(local_date(ev.at)) {
+                    r.rule_set = rs.id.clone();
+                }
                 let cutoff = reference
                     .rules
                     .get(&r.rule_set)
