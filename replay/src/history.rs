@@ -1,17 +1,22 @@
 //! `history`: one dossier's timeline from the log (seq, time, actor and role, action, state and
 //! due after it), its office time used and pauses, its verdict, and its slip 05, Phiếu kiểm soát
 //! quá trình giải quyết hồ sơ (Thông tư 01/2018/TT-VPCP, mẫu 05): every hand-off, who gave it,
-//! who took it, when, and whether that step was before, on or after the due date.
+//! who took it, when, and whether that step was on time, as the domain's
+//! [`slips::slips`](motcua_engine::domain::slips::slips) computes it for the server.
 //!
 //! The record is folded by the projections' own dossier fold, so the history agrees with what
-//! the server showed.
+//! the server showed; office time is counted with the domain calendar folded from the log's
+//! calendar events (as they stood at the dossier's last event).
 
 use motcua_engine::domain::events::{DossierChange, Event, Recorded};
 use motcua_engine::domain::types::{DossierCode, Timestamp};
-use motcua_engine::projection::{fold_as_of, DossierRecord, ProjectionError, Verdict};
+use motcua_engine::projection::{fold_as_of, DossierRecord, ProjectionError};
 use serde::Serialize;
 
-use crate::calendar::CalendarFold;
+use motcua_engine::domain::slips;
+use motcua_engine::domain::ReferenceData;
+
+use crate::domain_check::office_minutes_used;
 use crate::output::Table;
 use crate::progress::Progress;
 use crate::replay::{local_time, Events, ReplayError};
@@ -34,19 +39,22 @@ pub struct TimelineRow {
     pub note: String,
 }
 
-/// One line of slip 05.
+/// One hand-off of slip 05 (the domain's [`slips::HandOff`], with local times).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Slip05Row {
+    /// The event type of the step (e.g. `dossier.assigned`).
+    pub step: String,
     /// Giao: who handed the dossier over.
     pub from: String,
     /// Nhận: who took it.
     pub to: String,
     /// Thời gian giao, nhận hồ sơ.
     pub time: String,
-    /// Kết quả: trước hạn / đúng hạn / quá hạn, judged against the due date in force then.
+    /// The due time in force at the hand-off.
+    pub due: Option<String>,
+    /// Kết quả: on time (before or on the due date) or late.
+    pub on_time: bool,
     pub result: String,
-    /// Ghi chú.
-    pub note: String,
 }
 
 /// A paused stretch (supplement or financial obligation).
@@ -84,14 +92,6 @@ pub struct History {
     pub slip05: Vec<Slip05Row>,
 }
 
-fn verdict_vi(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Early => "trước hạn",
-        Verdict::OnTime => "đúng hạn",
-        Verdict::Late => "quá hạn",
-    }
-}
-
 /// Builds the history of `code` from `source`.
 pub fn build(
     source: Source,
@@ -99,14 +99,20 @@ pub fn build(
     progress: &Progress,
 ) -> Result<History, ReplayError> {
     let stream = code.stream_name();
-    let mut calendar = CalendarFold::default();
+    let mut reference = ReferenceData::builtin().map_err(|e| ReplayError::Usage(e.to_string()))?;
+    // Reference events are applied once a later event of the dossier shows they were in force
+    // during its life; those after its last event are dropped.
+    let mut pending: Vec<Event> = Vec::new();
     let mut events: Vec<Recorded> = Vec::new();
     for rec in Events::new(source, progress) {
         let rec = rec?;
         if rec.stream == stream {
+            for ev in pending.drain(..) {
+                reference.apply(&ev);
+            }
             events.push(rec);
-        } else if let Event::Calendar(c) = &rec.event {
-            calendar.apply(c);
+        } else if ReferenceData::is_reference(&rec.event) {
+            pending.push(rec.event);
         }
     }
     progress.finish();
@@ -149,7 +155,6 @@ pub fn build(
         });
     }
 
-    let unit_cal = |t| calendar.office_minutes(&record.unit, t);
     let mut pauses = Vec::new();
     for s in &record.supplements {
         pauses.push(PauseRow {
@@ -167,16 +172,11 @@ pub fn build(
             office_minutes: p.paused_office_minutes,
         });
     }
-    let end = record
+    let end = state
         .resolved_at
-        .or(record.finished_at)
-        .or_else(|| record.states.last().map(|(t, _)| *t));
-    let office_minutes_used = match (record.received_at, end) {
-        (Some(r), Some(e)) => {
-            unit_cal((r, e)).map(|m| m.saturating_sub(record.paused_office_minutes))
-        }
-        _ => None,
-    };
+        .or(state.closed_at)
+        .or(state.last_event_at);
+    let office_minutes_used = end.and_then(|e| office_minutes_used(&reference, &state, e));
 
     Ok(History {
         code: code.to_string(),
@@ -199,7 +199,7 @@ pub fn build(
         pauses,
         verdict: record.verdict.map(|v| v.as_str().to_owned()),
         resolved_at: record.resolved_at.map(local_time),
-        slip05: slip05(&events, &record),
+        slip05: slip05(&events),
         timeline,
     })
 }
@@ -229,73 +229,28 @@ fn note_of(change: &DossierChange) -> String {
     }
 }
 
-/// The hand-offs of slip 05: each event that moves the dossier from one holder to another.
-fn slip05(events: &[Recorded], record: &DossierRecord) -> Vec<Slip05Row> {
-    let mut rows = Vec::new();
-    let mut holder = String::from("Bộ phận tiếp nhận và trả kết quả");
-    for rec in events {
-        let Event::Dossier(ev) = &rec.event else {
-            continue;
-        };
-        let by = format!("{} ({})", rec.actor, rec.role);
-        let (to, note) = match &ev.change {
-            DossierChange::Received(_) => {
-                holder = format!("Bộ phận tiếp nhận và trả kết quả: {by}");
-                (None, "tiếp nhận hồ sơ".to_string())
-            }
-            DossierChange::Assigned { specialist, note } => {
-                (Some(format!("{specialist} (specialist)")), note.clone())
-            }
-            DossierChange::Forwarded { agency, note } => (Some(agency.clone()), note.clone()),
-            DossierChange::OtherAgencyAnswered { note } => (Some(by.clone()), note.clone()),
-            DossierChange::SubmittedForSigning { note, .. } => {
-                (Some("lãnh đạo (leader)".to_string()), note.clone())
-            }
-            DossierChange::SentBack { comments } => (
-                Some(
-                    record
-                        .specialist
-                        .as_ref()
-                        .map_or("specialist".into(), |s| format!("{s} (specialist)")),
-                ),
-                comments.clone(),
-            ),
-            DossierChange::Approved { note } => (
-                Some("Bộ phận tiếp nhận và trả kết quả".to_string()),
-                format!("ký duyệt kết quả. {note}"),
-            ),
-            DossierChange::RefusalSigned { reasons } => (
-                Some("Bộ phận tiếp nhận và trả kết quả".to_string()),
-                format!("ký văn bản từ chối: {reasons}"),
-            ),
-            DossierChange::HandedOver { note } => (
-                Some("công dân, tổ chức".to_string()),
-                format!("trả kết quả. {note}"),
-            ),
-            _ => continue,
-        };
-        let Some(to) = to else {
-            continue;
-        };
-        let result = record
-            .due_at(ev.at)
-            .map(|due| verdict_vi(Verdict::judge(ev.at, due)).to_owned())
-            .unwrap_or_default();
-        let from = holder.clone();
-        rows.push(Slip05Row {
-            from: if matches!(ev.change, DossierChange::Received(_)) {
-                by.clone()
+/// Slip 05 as the domain computes it.
+fn slip05(events: &[Recorded]) -> Vec<Slip05Row> {
+    let Some(s05) = slips::slips(events).s05 else {
+        return Vec::new();
+    };
+    s05.hand_offs
+        .into_iter()
+        .map(|h| Slip05Row {
+            step: h.step.trim_start_matches("dossier.").to_owned(),
+            from: h.from,
+            to: h.to,
+            time: local_time(h.at),
+            due: h.due.map(local_time),
+            on_time: h.on_time,
+            result: if h.on_time {
+                "đúng hạn"
             } else {
-                from
-            },
-            to: to.clone(),
-            time: local_time(ev.at),
-            result,
-            note,
-        });
-        holder = to;
-    }
-    rows
+                "quá hạn"
+            }
+            .to_owned(),
+        })
+        .collect()
 }
 
 impl History {
@@ -360,22 +315,24 @@ impl History {
             s.push('\n');
             s.push_str(&t.render());
         }
-        s.push_str("\nPHIẾU KIỂM SOÁT QUÁ TRÌNH GIẢI QUYẾT HỒ SƠ (mẫu 05)\n");
+        s.push_str(&format!("\n{} (mẫu 05)\n", slips::TITLE_05.to_uppercase()));
         s.push_str(&format!("Mã hồ sơ: {}\n", self.code));
         let mut t = Table::new([
-            "Tên cơ quan giao",
+            "Bước",
+            "Giao",
             "Nhận",
             "Thời gian giao, nhận",
-            "Kết quả giải quyết",
-            "Ghi chú",
+            "Hạn",
+            "Kết quả",
         ]);
         for r in &self.slip05 {
             t.push([
+                r.step.clone(),
                 r.from.clone(),
                 r.to.clone(),
                 r.time.clone(),
+                opt(&r.due),
                 r.result.clone(),
-                r.note.clone(),
             ]);
         }
         s.push_str(&t.render());

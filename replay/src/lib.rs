@@ -7,7 +7,6 @@
 
 pub mod archive;
 pub mod bench;
-pub mod calendar;
 pub mod cli;
 pub mod diff;
 pub mod domain_check;
@@ -17,4 +16,3 @@ pub mod progress;
 pub mod replay;
 pub mod source;
 pub mod verify;
-pub mod workflow;

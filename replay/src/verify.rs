@@ -15,17 +15,18 @@
 //! Findings are collected, not thrown: an auditor needs the full list, and the first finding
 //! often explains the rest (a deleted event also breaks the next event's link).
 
-use std::collections::HashMap;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use motcua_engine::codec;
 use motcua_engine::domain::events::{Event, SCHEMA_VERSION};
 use motcua_engine::domain::types::Role;
+use motcua_engine::domain::ReferenceData;
 use motcua_engine::log::{Envelope, GENESIS_HASH};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::domain_check::{DomainCheck, EventAt};
+use crate::domain_check::{DomainCheck, EventAt, FastMap};
 use crate::progress::Progress;
 use crate::source::{Source, SourceEnd};
 
@@ -59,7 +60,7 @@ pub struct VerifyReport {
     pub kind: &'static str,
     pub events: u64,
     pub streams: u64,
-    /// Dossier transitions re-checked against the workflow tables.
+    /// Dossier events re-checked against their workflow and rule set.
     pub transitions_checked: u64,
     /// Stored due dates recomputed from the calendar.
     pub due_dates_checked: u64,
@@ -111,12 +112,31 @@ struct Chain {
     /// False after an undecodable record: the next link cannot be checked.
     prev_known: bool,
     last_recorded: i64,
-    versions: HashMap<String, u64>,
+    versions: FastMap<String, u64>,
     events: u64,
     head_seq: u64,
 }
 
+/// Envelopes handed to the domain thread at once (one channel operation per batch).
+const BATCH: usize = 512;
+/// Batches in flight: bounds the memory the reader may run ahead by.
+const BATCHES_IN_FLIGHT: usize = 8;
+
+/// What the domain thread returns.
+#[derive(Default)]
+struct DomainOutcome {
+    findings: Vec<Finding>,
+    transitions_checked: u64,
+    due_dates_checked: u64,
+}
+
 /// Verifies `source`, reporting progress to `progress`.
+///
+/// Two threads, pipelined: this one reads, decodes each envelope and checks the chain (the
+/// sequential part: seq, links, hashes, versions); a second one decodes the payloads and runs
+/// the domain checks, fed in batches over a bounded channel. Each side keeps its own findings;
+/// they are merged by seq at the end, chain findings before domain findings within a seq, so
+/// the report does not depend on thread timing.
 pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) -> VerifyReport {
     let start = Instant::now();
     let header = source.header().cloned();
@@ -126,71 +146,87 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
         prev_hash: header.as_ref().map_or(GENESIS_HASH, |h| h.first_prev_hash),
         prev_known: true,
         last_recorded: i64::MIN,
-        versions: HashMap::new(),
+        versions: FastMap::default(),
         events: 0,
         head_seq: 0,
     };
-    let mut domain = (!options.chain_only).then(DomainCheck::new);
-
-    while let Some(rec) = source.next_record() {
-        chain.events += 1;
-        progress.inc(1);
-        let env: Envelope = match codec::decode_record(&rec.bytes) {
-            Ok(env) => env,
-            Err(e) => {
-                let seq = rec.key_seq.unwrap_or(chain.expect_seq);
-                findings.push(Finding::new(seq, None, "decode", e.to_string()));
-                chain.expect_seq = seq + 1;
-                chain.prev_known = false;
-                continue;
-            }
-        };
-        check_chain(&mut chain, &env, &rec.bytes, rec.key_seq, &mut findings);
-        if let Some(domain) = domain.as_mut() {
-            // Decoded straight from the envelope (no `Recorded` copy of stream and actor): the
-            // same codec and schema rule as the projections' `decode_envelope`.
-            let role = env.actor.role.parse::<Role>();
-            let event = if env.schema_version == SCHEMA_VERSION {
-                codec::decode::<Event>(&env.payload).map_err(|e| e.to_string())
-            } else {
-                Err(format!("unknown schema version {}", env.schema_version))
-            };
-            match (event, role) {
-                (Ok(event), Ok(role)) => {
-                    if event.event_type() != env.event_type {
-                        findings.push(Finding::new(
-                            env.seq,
-                            Some(env.stream.as_str()),
-                            "event_type",
-                            format!(
-                                "envelope says {}, payload is {}",
-                                env.event_type,
-                                event.event_type()
-                            ),
-                        ));
-                    }
-                    let at = EventAt {
-                        seq: env.seq,
-                        stream: env.stream.as_str(),
-                        role,
-                    };
-                    domain.check(at, &event, &mut findings);
-                }
-                (Err(e), _) => findings.push(Finding::new(
-                    env.seq,
-                    Some(env.stream.as_str()),
-                    "payload",
-                    e,
-                )),
-                (_, Err(e)) => findings.push(Finding::new(
-                    env.seq,
-                    Some(env.stream.as_str()),
-                    "role",
-                    e.to_string(),
-                )),
-            }
+    let mut reference = None;
+    if !options.chain_only {
+        match ReferenceData::builtin() {
+            Ok(r) => reference = Some(r),
+            Err(e) => findings.push(Finding::new(
+                0,
+                None,
+                "reference",
+                format!("the shipped rule sets and workflows do not load: {e}"),
+            )),
         }
     }
+
+    let domain = std::thread::scope(|scope| {
+        // Checked batches come back on `spent` to be dropped here: freeing memory on the thread
+        // that allocated it is much cheaper than freeing it on another (allocator arenas).
+        let (spent_tx, spent) = mpsc::sync_channel::<Vec<Envelope>>(BATCHES_IN_FLIGHT + 1);
+        let (tx, worker) = match reference {
+            Some(reference) => {
+                let (tx, rx) = mpsc::sync_channel::<Vec<Envelope>>(BATCHES_IN_FLIGHT);
+                let worker = scope.spawn(move || domain_thread(reference, rx, spent_tx));
+                (Some(tx), Some(worker))
+            }
+            None => (None, None),
+        };
+        let mut batch: Vec<Envelope> = Vec::with_capacity(BATCH);
+        while let Some(rec) = source.next_record() {
+            if chain.events % BATCH as u64 == 0 {
+                while let Ok(done) = spent.try_recv() {
+                    drop(done);
+                }
+            }
+            chain.events += 1;
+            progress.inc(1);
+            let env: Envelope = match codec::decode_record(&rec.bytes) {
+                Ok(env) => env,
+                Err(e) => {
+                    let seq = rec.key_seq.unwrap_or(chain.expect_seq);
+                    findings.push(Finding::new(seq, None, "decode", e.to_string()));
+                    chain.expect_seq = seq + 1;
+                    chain.prev_known = false;
+                    continue;
+                }
+            };
+            check_chain(&mut chain, &env, &rec.bytes, rec.key_seq, &mut findings);
+            if let Some(tx) = &tx {
+                batch.push(env);
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    // A send fails only if the domain thread is gone (it panicked): the join
+                    // below reports it; the chain checks go on.
+                    let _ = tx.send(full);
+                }
+            }
+        }
+        if let Some(tx) = tx {
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+        }
+        let joined = worker.map(|w| w.join());
+        drop(spent);
+        match joined {
+            None => DomainOutcome::default(),
+            Some(Ok(outcome)) => outcome,
+            Some(Err(_)) => DomainOutcome {
+                findings: vec![Finding::new(
+                    0,
+                    None,
+                    "internal",
+                    "the domain checks stopped unexpectedly; their findings are incomplete".into(),
+                )],
+                ..DomainOutcome::default()
+            },
+        }
+    });
+
     let last_hash = chain.prev_hash;
     check_end(&source, &chain, &mut findings);
     if let Some(expected) = options.expect_head {
@@ -207,15 +243,10 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
             ));
         }
     }
-    let (transitions_checked, due_dates_checked) = match &domain {
-        Some(d) => (d.transitions_checked(), d.due_dates_checked()),
-        None => (0, 0),
-    };
-    if let Some(d) = domain {
-        d.finish(&mut findings);
-    }
+    findings.extend(domain.findings);
     // By seq (container-level findings, seq 0, first); a stable sort keeps the order of
-    // discovery within one seq, which puts the finding that explains the others first.
+    // discovery within one seq (chain before domain), which puts the finding that explains
+    // the others first.
     findings.sort_by_key(|f| f.seq);
     progress.finish();
     VerifyReport {
@@ -223,12 +254,73 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
         kind: source.kind(),
         events: chain.events,
         streams: chain.versions.len() as u64,
-        transitions_checked,
-        due_dates_checked,
+        transitions_checked: domain.transitions_checked,
+        due_dates_checked: domain.due_dates_checked,
         findings,
         head: hex::encode(last_hash),
         head_seq: chain.head_seq,
         elapsed: start.elapsed(),
+    }
+}
+
+/// The domain thread: decodes each payload and runs [`DomainCheck`] on it, in log order.
+fn domain_thread(
+    reference: ReferenceData,
+    rx: mpsc::Receiver<Vec<Envelope>>,
+    spent: mpsc::SyncSender<Vec<Envelope>>,
+) -> DomainOutcome {
+    let mut domain = DomainCheck::new(reference);
+    let mut findings = Vec::new();
+    for batch in rx {
+        for env in &batch {
+            check_payload(&mut domain, env, &mut findings);
+        }
+        // Back to the reader to be freed; if its queue is full (or it is finishing), here.
+        let _ = spent.try_send(batch);
+    }
+    let (transitions_checked, due_dates_checked) =
+        (domain.transitions_checked(), domain.due_dates_checked());
+    domain.finish(&mut findings);
+    DomainOutcome {
+        findings,
+        transitions_checked,
+        due_dates_checked,
+    }
+}
+
+/// Decodes one payload (the same codec and schema rule as the projections'
+/// `decode_envelope`, without its `Recorded` copy of stream and actor) and checks it.
+fn check_payload(domain: &mut DomainCheck, env: &Envelope, findings: &mut Vec<Finding>) {
+    let stream = Some(env.stream.as_str());
+    let role = env.actor.role.parse::<Role>();
+    let event = if env.schema_version == SCHEMA_VERSION {
+        codec::decode::<Event>(&env.payload).map_err(|e| e.to_string())
+    } else {
+        Err(format!("unknown schema version {}", env.schema_version))
+    };
+    match (event, role) {
+        (Ok(event), Ok(role)) => {
+            if event.event_type() != env.event_type {
+                findings.push(Finding::new(
+                    env.seq,
+                    stream,
+                    "event_type",
+                    format!(
+                        "envelope says {}, payload is {}",
+                        env.event_type,
+                        event.event_type()
+                    ),
+                ));
+            }
+            let at = EventAt {
+                seq: env.seq,
+                stream: env.stream.as_str(),
+                role,
+            };
+            domain.check(at, &event, findings);
+        }
+        (Err(e), _) => findings.push(Finding::new(env.seq, stream, "payload", e)),
+        (_, Err(e)) => findings.push(Finding::new(env.seq, stream, "role", e.to_string())),
     }
 }
 

@@ -232,5 +232,5 @@ fn forbidden_transition_written_straight_into_the_log_is_named() {
         .unwrap_or_else(|| panic!("{:?}", r.findings));
     assert_eq!(f.seq, bad.first_seq);
     assert_eq!(f.stream.as_deref(), Some(stream.as_str()));
-    assert!(f.detail.contains("received"), "{}", f.detail);
+    assert!(f.detail.contains("from Received"), "{}", f.detail);
 }

@@ -180,6 +180,36 @@ impl Command {
     }
 }
 
+/// The action a recorded change is the outcome of (the inverse of [`Command::action`]), so a
+/// replay can re-check a recorded event against the workflow's transition table.
+///
+/// A desk dossier guided or refused at the counter is recorded as `SubmittedOnline` followed by
+/// `GuidedToComplete` / `RefusedToReceive` from one command: the first maps to `SubmitOnline`
+/// here, and a checker treats the pair as the second action taken from `Phase::None`.
+pub fn action_of(change: &DossierChange) -> Action {
+    match change {
+        DossierChange::SubmittedOnline(_) => Action::SubmitOnline,
+        DossierChange::Received(_) => Action::Receive,
+        DossierChange::GuidedToComplete { .. } => Action::GuideToComplete,
+        DossierChange::RefusedToReceive { .. } => Action::RefuseToReceive,
+        DossierChange::Assigned { .. } => Action::Assign,
+        DossierChange::SupplementRequested { .. } => Action::RequestSupplement,
+        DossierChange::SupplementReceived { .. } => Action::RecordSupplement,
+        DossierChange::Forwarded { .. } => Action::Forward,
+        DossierChange::OtherAgencyAnswered { .. } => Action::RecordAgencyAnswer,
+        DossierChange::PaymentRequested { .. } => Action::RequestPayment,
+        DossierChange::PaymentRecorded { .. } => Action::RecordPayment,
+        DossierChange::SubmittedForSigning { .. } => Action::SubmitForSigning,
+        DossierChange::Approved { .. } => Action::Approve,
+        DossierChange::RefusalSigned { .. } => Action::SignRefusal,
+        DossierChange::SentBack { .. } => Action::SendBack,
+        DossierChange::Apologised { .. } => Action::Apologise,
+        DossierChange::HandedOver { .. } => Action::HandOver,
+        DossierChange::Withdrawn { .. } => Action::Withdraw,
+        DossierChange::Stopped { .. } => Action::Stop,
+    }
+}
+
 /// Everything a decision reads besides the state and the command.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {

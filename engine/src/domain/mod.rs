@@ -18,8 +18,8 @@ pub mod types;
 pub mod workflow;
 
 pub use dossier::{
-    acting_role, allowed_actions, apply, decide, decide_with_role, fold, judge, ActorRef, Command,
-    Context, DossierState, Intake, Timeliness,
+    acting_role, action_of, allowed_actions, apply, decide, decide_with_role, fold, judge,
+    ActorRef, Command, Context, DossierState, Intake, Timeliness,
 };
 pub use error::DomainError;
 pub use reference::ReferenceData;

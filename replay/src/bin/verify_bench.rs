@@ -38,7 +38,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // About 6.5 events per dossier in the synthetic lifecycles.
     let cfg = SynthConfig::demo(4);
     let dossiers = (target / 6).max(1) as usize;
-    let events = synth::history(&cfg, 42, dossiers);
+    let mut events = synth::history(&cfg, 42, dossiers);
+    motcua_replay::bench::calendarise(&mut events)?;
     let n = events.len().min(target as usize) as u64;
     let t0 = Instant::now();
     let mut versions = std::collections::HashMap::<String, u64>::new();
@@ -103,6 +104,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &Progress::hidden(),
         );
         findings = report.findings.len();
+        if round == 1 {
+            // Findings by rule, with the first of each (a clean synthetic history has none).
+            let mut by_rule = std::collections::BTreeMap::<&str, (usize, String)>::new();
+            for f in &report.findings {
+                let e = by_rule
+                    .entry(f.rule)
+                    .or_insert_with(|| (0, format!("seq {} {:?}: {}", f.seq, f.stream, f.detail)));
+                e.0 += 1;
+            }
+            for (rule, (n, first)) in by_rule {
+                eprintln!("  findings {rule}: {n} (first: {first})");
+            }
+        }
+        let chain = verify(
+            Source::open(&path)?,
+            &VerifyOptions {
+                chain_only: true,
+                ..VerifyOptions::default()
+            },
+            &Progress::hidden(),
+        );
+        eprintln!(
+            "round {round}: chain only {} ev/s",
+            chain.events_per_second()
+        );
         eprintln!(
             "round {round}: scan+decode {} ev/s, verify {} ev/s ({} findings)",
             scan.events_per_second(),

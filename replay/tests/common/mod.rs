@@ -71,9 +71,12 @@ pub fn append_all(
     }
 }
 
-/// The synthetic history of `dossiers` dossiers on one unit.
+/// The synthetic history of `dossiers` dossiers on one unit, its due dates made to follow the
+/// calendar (`bench::calendarise`).
 pub fn history(dossiers: usize) -> Vec<SynthEvent> {
-    synth::history(&SynthConfig::demo(1), 7, dossiers)
+    let mut events = synth::history(&SynthConfig::demo(1), 7, dossiers);
+    motcua_replay::bench::calendarise(&mut events).unwrap();
+    events
 }
 
 /// A data directory holding a synthetic history, and an archive of it.
