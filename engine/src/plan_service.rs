@@ -32,8 +32,8 @@ use crate::domain::calendar::Calendar;
 use crate::domain::dossier::ActorRef;
 use crate::domain::events::{Event, Recorded, SCHEMA_VERSION};
 use crate::domain::plan::{
-    fold_plan, plan_progress, DerivedFigures, PlanError, PlanEvent, PlanProgress, PlanState,
-    Plans, TaskSpec,
+    fold_plan, plan_progress, DerivedFigures, PlanError, PlanEvent, PlanProgress, PlanState, Plans,
+    TaskSpec,
 };
 use crate::domain::types::{PlanId, Role, TaskId, Timestamp, UnitCode};
 use crate::log::{
@@ -504,10 +504,8 @@ impl PlanService {
             let version = envs.last().map_or(0, |e| e.version);
             // A retried command whose event is already recorded: report it again.
             if let Some(id) = opts.event_id {
-                if let Some((env, rec)) = envs
-                    .iter()
-                    .zip(&events)
-                    .find(|(env, _)| env.event_id == id)
+                if let Some((env, rec)) =
+                    envs.iter().zip(&events).find(|(env, _)| env.event_id == id)
                 {
                     if let Event::Plan(ev) = &rec.event {
                         return Ok(PlanOutcome {

@@ -24,8 +24,9 @@
 //! dossiers has no value (`Ok(None)`).
 //!
 //! "As of T": [`models_as_of`] folds the log up to T with [`fold_as_of`] (dossier events by
-//! business time, the rest by recording time) and the office calendar alongside; the same
-//! [`ReadModelFigures`] code then answers over those in-memory read models.
+//! business time; reference events by their own effective dates, see there) and the office
+//! calendar alongside; the same [`ReadModelFigures`] code then answers over those in-memory
+//! read models, so a live answer and an as-of answer for the same moment are equal.
 
 use chrono::NaiveDate;
 
@@ -36,7 +37,7 @@ use crate::domain::types::{DossierCode, ProcedureId, Timestamp, UnitCode};
 use crate::log::{EventLog, StreamId};
 
 use super::keys::local_date;
-use super::runner::{decode_envelope, fold_as_of, happened_by};
+use super::runner::{decode_envelope, fold_as_of};
 use super::stats::{Figure, StatsFilter, StatsReport};
 use super::views::ReadModels;
 use super::ProjectionError;
@@ -149,12 +150,9 @@ impl<'a> ReadModelFigures<'a> {
         for name in ["catalog".to_owned(), format!("unit/{unit}")] {
             let stream = StreamId::new(name).map_err(err)?;
             for env in self.log.read_stream(&stream, 0).map_err(err)? {
-                let folded = env.seq <= self.cutoff.upto_seq()
-                    && match self.cutoff {
-                        Cutoff::Live { .. } => true,
-                        Cutoff::AsOf { t, .. } => env.recorded_at_ms <= t.0,
-                    };
-                if folded {
+                // Both backends fold every reference event up to their seq (see
+                // [`models_as_of`]).
+                if env.seq <= self.cutoff.upto_seq() {
                     lo = lo.min(env.seq);
                     hi = hi.max(env.seq);
                 }
@@ -259,7 +257,9 @@ impl DerivedFigures for ReadModelFigures<'_> {
         as_of: Timestamp,
     ) -> Result<Option<DerivedValue>, String> {
         match indicator {
-            DerivedIndicator::PublishedAtDeskShare => return self.catalog_share(plan, as_of, false),
+            DerivedIndicator::PublishedAtDeskShare => {
+                return self.catalog_share(plan, as_of, false)
+            }
             DerivedIndicator::PublishedOnlineShare => return self.catalog_share(plan, as_of, true),
             _ => {}
         }
@@ -310,9 +310,7 @@ impl DerivedFigures for ReadModelFigures<'_> {
             DerivedIndicator::ElectronicCopyCertificationsResolved { procedure } => {
                 let r = self.stats(unit, period, Some(procedure))?;
                 self.dossier_value(
-                    format!(
-                        "stats.resolved unit={unit} procedure={procedure} from={from} to={to}"
-                    ),
+                    format!("stats.resolved unit={unit} procedure={procedure} from={from} to={to}"),
                     r.figures.resolved as i64,
                     vec![("resolved".into(), r.figures.resolved as i64)],
                     r.codes(Figure::Resolved).to_vec(),
@@ -361,27 +359,41 @@ impl ModelsAsOf {
     }
 }
 
-/// Folds the whole log up to `t` (see [`fold_as_of`]) plus the office calendar.
+/// Folds the log as of `t`: dossier events whose business time is at or before `t` (as
+/// [`fold_as_of`] does), and every reference event (units, staff, catalog, calendar) the log
+/// holds, whatever its recording time. Reference data carries its own effective dates, which
+/// the catalog and calendar queries apply for the date asked; its recording time is only when
+/// an operator typed it in (the demo commune's 2022 catalog is recorded at its first start,
+/// years after the 2023 history it governs), so filtering it by recording time would answer
+/// "as of 2023" with an empty catalog. Plan events feed no read model.
 pub fn models_as_of(log: &EventLog, t: Timestamp) -> Result<ModelsAsOf, ProjectionError> {
     let mut calendar = Calendar::new();
     let mut upto_seq = 0;
-    let events = log.scan(0).map(|env| {
-        let env = env.map_err(|e| ProjectionError::Log(e.to_string()))?;
-        decode_envelope(&env)
-    });
-    let asof = fold_as_of(
-        events.inspect(|rec| {
+    let events = log
+        .scan(0)
+        .map(|env| {
+            let env = env.map_err(|e| ProjectionError::Log(e.to_string()))?;
+            decode_envelope(&env)
+        })
+        .filter(|rec| match rec {
+            Ok(rec) => match &rec.event {
+                Event::Dossier(d) => d.at <= t,
+                Event::Plan(_) => false,
+                _ => true,
+            },
+            // Errors go through to the fold, which reports them.
+            Err(_) => true,
+        })
+        .inspect(|rec| {
             if let Ok(rec) = rec {
-                if happened_by(rec, t) {
-                    upto_seq = upto_seq.max(rec.seq);
-                    if let Event::Calendar(c) = &rec.event {
-                        calendar.apply(c);
-                    }
+                upto_seq = upto_seq.max(rec.seq);
+                if let Event::Calendar(c) = &rec.event {
+                    calendar.apply(c);
                 }
             }
-        }),
-        t,
-    )?;
+        });
+    // Everything is already filtered: the fold's own time filter must let all of it through.
+    let asof = fold_as_of(events, Timestamp(i64::MAX))?;
     let events = asof.events;
     Ok(ModelsAsOf {
         t,
