@@ -205,23 +205,38 @@ pub enum Target {
     AtLeast(i64),
     /// value <= goal (e.g. average processing time); progress is 100% when met, else goal / value.
     AtMost(i64),
+    /// A level to hold for the whole task (e.g. "keep the on-time rate at or above 98%"):
+    /// progress as `AtLeast`, but the task is on track only while the level is held (the linear
+    /// pace is meaningless for a rate that is kept rather than built up).
+    KeepAtLeast(i64),
+    /// A ceiling to hold for the whole task (e.g. "average processing time at most 2 days").
+    KeepAtMost(i64),
 }
 
 impl Target {
     pub fn met(self, value: i64) -> bool {
         match self {
-            Target::AtLeast(goal) => value >= goal,
-            Target::AtMost(goal) => value <= goal,
+            Target::AtLeast(goal) | Target::KeepAtLeast(goal) => value >= goal,
+            Target::AtMost(goal) | Target::KeepAtMost(goal) => value <= goal,
         }
+    }
+
+    /// Whether the target is a level to hold (judged by `met`, not by the linear pace).
+    pub fn is_level(self) -> bool {
+        matches!(self, Target::KeepAtLeast(_) | Target::KeepAtMost(_))
     }
 
     /// Progress towards the target in basis points, 0..=10 000.
     pub fn progress_bp(self, value: i64) -> i64 {
         let bp = match self {
-            Target::AtLeast(goal) if goal <= 0 => 10_000,
-            Target::AtLeast(goal) => value.saturating_mul(10_000) / goal,
-            Target::AtMost(goal) if value <= goal => 10_000,
-            Target::AtMost(goal) => goal.max(0).saturating_mul(10_000) / value.max(1),
+            Target::AtLeast(goal) | Target::KeepAtLeast(goal) if goal <= 0 => 10_000,
+            Target::AtLeast(goal) | Target::KeepAtLeast(goal) => {
+                value.saturating_mul(10_000) / goal
+            }
+            Target::AtMost(goal) | Target::KeepAtMost(goal) if value <= goal => 10_000,
+            Target::AtMost(goal) | Target::KeepAtMost(goal) => {
+                goal.max(0).saturating_mul(10_000) / value.max(1)
+            }
         };
         bp.clamp(0, 10_000)
     }
@@ -763,6 +778,13 @@ pub fn task_progress(
     } else if pace == 0 && (report.is_none() || derived_value.is_some()) {
         // Before its start: a figure computed from the desk's history is not work on the task.
         TaskStatus::NotStarted
+    } else if target.is_level() {
+        // A level to hold: on track exactly while it is held.
+        if value.is_some_and(|v| target.met(v)) {
+            TaskStatus::OnTrack
+        } else {
+            TaskStatus::AtRisk
+        }
     } else if value.is_some() && progress_bp >= pace {
         TaskStatus::OnTrack
     } else {
@@ -1010,5 +1032,9 @@ mod tests {
         assert_eq!(Target::AtMost(100).progress_bp(50), 10_000);
         assert!(Target::AtMost(100).met(100));
         assert!(!Target::AtLeast(9_800).met(9_799));
+        assert!(Target::KeepAtLeast(9_800).is_level());
+        assert!(!Target::KeepAtLeast(9_800).met(9_799));
+        assert_eq!(Target::KeepAtLeast(9_800).progress_bp(4_900), 5_000);
+        assert_eq!(Target::KeepAtMost(100).progress_bp(200), 5_000);
     }
 }
