@@ -43,8 +43,9 @@ use crate::projection::plan::{models_as_of, Cutoff, ReadModelFigures};
 use crate::projection::{ProjectionError, ReadModels};
 use crate::service::{recorded, ServiceError};
 
-/// Re-decisions after a version conflict when the caller gave no expected version.
-pub const MAX_CONFLICT_RETRIES: usize = 8;
+/// Re-decisions after a version conflict when the caller gave no expected version (each after
+/// a random pause of up to 2^attempt ms, capped at 64 ms).
+pub const MAX_CONFLICT_RETRIES: usize = 10;
 
 /// Events one catch-up read fetches at a time.
 const CATCH_UP_CHUNK: usize = 1024;
@@ -499,7 +500,14 @@ impl PlanService {
             staff: actor.id(),
             role: Role::Planner.as_str().to_owned(),
         };
-        for _ in 0..=MAX_CONFLICT_RETRIES {
+        for attempt in 0..=MAX_CONFLICT_RETRIES {
+            if attempt > 0 {
+                // Spread the contenders out (random, growing): without it the same writers
+                // lose every round of a burst on one plan.
+                let cap = 1u64 << attempt.min(6);
+                let ms = rand::Rng::gen_range(&mut rand::thread_rng(), 0..=cap);
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
             let (envs, events) = self.read(plan)?;
             let version = envs.last().map_or(0, |e| e.version);
             // A retried command whose event is already recorded: report it again.
