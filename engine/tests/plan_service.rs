@@ -126,7 +126,7 @@ async fn refusals_write_nothing() {
         .await
         .unwrap_err();
     assert!(
-        matches!(e, PlanServiceError::Plan(PlanError::Invalid { .. })),
+        matches!(e, PlanServiceError::Plan(PlanError::Conflict { .. })),
         "{e}"
     );
     let e = run(
@@ -167,7 +167,7 @@ async fn refusals_write_nothing() {
     .await
     .unwrap_err();
     assert!(
-        matches!(e, PlanServiceError::Plan(PlanError::Invalid { .. })),
+        matches!(e, PlanServiceError::Plan(PlanError::Conflict { .. })),
         "{e}"
     );
     let e = run(planner(), issue(), defaults).await.unwrap_err();
@@ -215,7 +215,7 @@ async fn refusals_write_nothing() {
     .await
     .unwrap_err();
     assert!(
-        matches!(e, PlanServiceError::Plan(PlanError::Invalid { .. })),
+        matches!(e, PlanServiceError::Plan(PlanError::Conflict { .. })),
         "{e}"
     );
     assert_eq!(f.log.head().seq, ok.seq);

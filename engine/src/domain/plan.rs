@@ -348,6 +348,10 @@ pub enum PlanError {
     Invalid { task: String, why: &'static str },
     #[error("plan: {0}")]
     InvalidPlan(&'static str),
+    /// Valid on its own but not in the task's current state (already completed, dated before
+    /// the task's previous event, a report on a derived indicator).
+    #[error("task {task}: {why}")]
+    Conflict { task: String, why: &'static str },
 }
 
 /// All plans, folded from plan events.
@@ -437,7 +441,7 @@ impl Plans {
                 "an event of the plan is dated before the plan was issued",
             ));
         }
-        let too_early = |task: &TaskId| PlanError::Invalid {
+        let too_early = |task: &TaskId| PlanError::Conflict {
             task: task.to_string(),
             why: "dated before the task's previous event",
         };
@@ -466,6 +470,12 @@ impl Plans {
                 why,
             })
         };
+        let conflict = |why| {
+            Err(PlanError::Conflict {
+                task: id.to_string(),
+                why,
+            })
+        };
         match ev {
             PlanEvent::TaskAmended { task, .. } => check_spec(task),
             PlanEvent::TaskCompleted { note: text, .. }
@@ -474,10 +484,10 @@ impl Plans {
                 check_text(id, text, "a text is longer than 8192 bytes")?;
                 match ev {
                     PlanEvent::TaskCompleted { .. } if existing.completed_at.is_some() => {
-                        invalid("the task is already completed")
+                        conflict("the task is already completed")
                     }
                     PlanEvent::TaskReopened { .. } if existing.completed_at.is_none() => {
-                        invalid("the task is not completed")
+                        conflict("the task is not completed")
                     }
                     PlanEvent::TaskReopened { reason, .. }
                     | PlanEvent::TaskCancelled { reason, .. }
@@ -495,7 +505,7 @@ impl Plans {
                 ..
             } => {
                 if matches!(existing.spec.indicator.source, IndicatorSource::Derived(_)) {
-                    return invalid(
+                    return conflict(
                         "the indicator is derived from the dossier figures: nobody reports it",
                     );
                 }
@@ -1010,7 +1020,7 @@ mod tests {
                 reason: String::new(),
                 at: noon(d(2023, 3, 2))
             }),
-            Err(PlanError::Invalid { .. })
+            Err(PlanError::Conflict { .. })
         ));
         let unknown: TaskId = "nope".parse().unwrap();
         assert_eq!(
