@@ -311,7 +311,7 @@ fn open_check(store: &Store, trees: &Trees) -> Result<MetaHead, LogError> {
         let mut meta = Batch::new();
         meta.insert(META_FORMAT_VERSION.to_vec(), vec![FORMAT_VERSION]);
         meta.insert(META_HEAD.to_vec(), codec::encode(&MetaHead::default()));
-        trees.meta.apply(&meta)?;
+        trees.meta.apply(meta)?;
         store.flush_durable()?;
         return Ok(MetaHead::default());
     };

@@ -213,6 +213,10 @@ impl Writer {
     }
 
     fn process(&mut self, requests: Vec<AppendRequest>) -> Pending {
+        if self.failed.is_none() && self.health.is_failed() {
+            // The flusher hit a flush/fsync error: stop writing at once.
+            self.failed = Some(self.health.reason());
+        }
         if let Some(reason) = &self.failed {
             let answers = requests
                 .into_iter()

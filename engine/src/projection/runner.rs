@@ -125,7 +125,7 @@ pub fn apply_to_tree<P: Projection>(
         return Ok(done);
     }
     let writes = fold_batch(projection, tree, &events[start..])?;
-    tree.apply(&to_batch(writes))?;
+    tree.apply(to_batch(writes))?;
     Ok(events.last().map_or(done, |r| r.seq))
 }
 
@@ -145,7 +145,7 @@ fn finish_clear(tree: &KvTree) -> Result<(), ProjectionError> {
         if batch.is_empty() {
             break;
         }
-        tree.apply(&batch)?;
+        tree.apply(batch)?;
     }
     tree.remove(REBUILD_MARKER)?;
     Ok(())
@@ -156,7 +156,7 @@ fn clear_tree(tree: &KvTree) -> Result<(), ProjectionError> {
     let mut start = Batch::new();
     start.insert(REBUILD_MARKER.to_vec(), Vec::new());
     start.remove(super::CHECKPOINT_KEY.to_vec());
-    tree.apply(&start)?;
+    tree.apply(start)?;
     finish_clear(tree)
 }
 

@@ -19,7 +19,7 @@ use motcua_engine::storage::StorageError;
 struct Args {
     #[arg(long)]
     data: PathBuf,
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 4)]
     writers: usize,
 }
 
