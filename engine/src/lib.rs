@@ -8,6 +8,7 @@
 pub mod codec;
 pub mod domain;
 pub mod log;
+pub mod plan_service;
 pub mod projection;
 pub mod service;
 pub mod storage;

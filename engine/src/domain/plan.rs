@@ -3,14 +3,29 @@
 //!
 //! Values are integers (no floats in stored events): shares are basis points (10 000 = 100%),
 //! counts are plain numbers, durations are minutes. A derived indicator's value is not reported
-//! by a person: the caller computes it from the read models and passes it in with its sources.
+//! by a person: the caller computes it from the read models and passes it in with its sources
+//! (the [`DerivedFigures`] trait, implemented over the projections in `projection::plan`).
+//!
+//! Time. Every plan event carries its business time (`at`; a plan's issue counts from its
+//! date's local midnight), like dossier events. "As of T" folds the events whose business time
+//! is at or before T ([`fold_plan`]), so an amendment, a completion or a reopening made after T
+//! does not change the answer for T. [`Plans::check`] keeps each task's business times in
+//! order (an event is never dated before the task's previous one), so the events of a task up
+//! to T are a prefix of its stream and the as-of fold is the fold of that prefix.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::types::{PlanId, ProcedureId, TaskId, Timestamp, UnitCode};
+use super::types::{DossierCode, PlanId, ProcedureId, TaskId, Timestamp, UnitCode};
+
+/// Most links one progress report may carry.
+pub const MAX_LINKS: usize = 20;
+/// Longest link accepted (bytes).
+pub const MAX_LINK_LEN: usize = 2_048;
+/// Longest free text (titles, evidence, reasons) accepted (bytes).
+pub const MAX_TEXT_LEN: usize = 8_192;
 
 /// One plan event; the stream is `plan/<plan id>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +43,7 @@ pub enum PlanEvent {
     TaskAdded {
         plan: PlanId,
         task: TaskSpec,
+        at: Timestamp,
     },
     /// The whole new task specification (same id).
     TaskAmended {
@@ -89,15 +105,30 @@ impl PlanEvent {
         }
     }
 
-    /// The business time of the event (a plan's issue date counts from its local midnight).
-    pub fn at(&self) -> Option<Timestamp> {
+    /// The task the event is about (None for the plan's issue).
+    pub fn task(&self) -> Option<&TaskId> {
         match self {
-            PlanEvent::PlanIssued { .. } | PlanEvent::TaskAdded { .. } => None,
-            PlanEvent::TaskAmended { at, .. }
+            PlanEvent::PlanIssued { .. } => None,
+            PlanEvent::TaskAdded { task, .. } | PlanEvent::TaskAmended { task, .. } => {
+                Some(&task.id)
+            }
+            PlanEvent::TaskCancelled { task, .. }
+            | PlanEvent::ProgressReported { task, .. }
+            | PlanEvent::TaskCompleted { task, .. }
+            | PlanEvent::TaskReopened { task, .. } => Some(task),
+        }
+    }
+
+    /// The business time of the event (a plan's issue counts from its date's local midnight).
+    pub fn at(&self) -> Timestamp {
+        match self {
+            PlanEvent::PlanIssued { date, .. } => day_start(*date),
+            PlanEvent::TaskAdded { at, .. }
+            | PlanEvent::TaskAmended { at, .. }
             | PlanEvent::TaskCancelled { at, .. }
             | PlanEvent::ProgressReported { at, .. }
             | PlanEvent::TaskCompleted { at, .. }
-            | PlanEvent::TaskReopened { at, .. } => Some(*at),
+            | PlanEvent::TaskReopened { at, .. } => *at,
         }
     }
 }
@@ -149,6 +180,24 @@ pub enum DerivedIndicator {
     AverageProcessingMinutes { procedure: ProcedureId },
 }
 
+impl DerivedIndicator {
+    /// A stable name with the parameters (what dashboards and replay print).
+    pub fn name(&self) -> String {
+        match self {
+            DerivedIndicator::PublishedAtDeskShare => "published_at_desk_share".into(),
+            DerivedIndicator::PublishedOnlineShare => "published_online_share".into(),
+            DerivedIndicator::OnTimeShare => "on_time_share".into(),
+            DerivedIndicator::OnlineShareOfReceived => "online_share_of_received".into(),
+            DerivedIndicator::ElectronicCopyCertificationsResolved { procedure } => {
+                format!("electronic_copy_certifications_resolved procedure={procedure}")
+            }
+            DerivedIndicator::AverageProcessingMinutes { procedure } => {
+                format!("average_processing_minutes procedure={procedure}")
+            }
+        }
+    }
+}
+
 /// The target of an indicator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Target {
@@ -156,23 +205,38 @@ pub enum Target {
     AtLeast(i64),
     /// value <= goal (e.g. average processing time); progress is 100% when met, else goal / value.
     AtMost(i64),
+    /// A level to hold for the whole task (e.g. "keep the on-time rate at or above 98%"):
+    /// progress as `AtLeast`, but the task is on track only while the level is held (the linear
+    /// pace is meaningless for a rate that is kept rather than built up).
+    KeepAtLeast(i64),
+    /// A ceiling to hold for the whole task (e.g. "average processing time at most 2 days").
+    KeepAtMost(i64),
 }
 
 impl Target {
     pub fn met(self, value: i64) -> bool {
         match self {
-            Target::AtLeast(goal) => value >= goal,
-            Target::AtMost(goal) => value <= goal,
+            Target::AtLeast(goal) | Target::KeepAtLeast(goal) => value >= goal,
+            Target::AtMost(goal) | Target::KeepAtMost(goal) => value <= goal,
         }
+    }
+
+    /// Whether the target is a level to hold (judged by `met`, not by the linear pace).
+    pub fn is_level(self) -> bool {
+        matches!(self, Target::KeepAtLeast(_) | Target::KeepAtMost(_))
     }
 
     /// Progress towards the target in basis points, 0..=10 000.
     pub fn progress_bp(self, value: i64) -> i64 {
         let bp = match self {
-            Target::AtLeast(goal) if goal <= 0 => 10_000,
-            Target::AtLeast(goal) => value.saturating_mul(10_000) / goal,
-            Target::AtMost(goal) if value <= goal => 10_000,
-            Target::AtMost(goal) => goal.max(0).saturating_mul(10_000) / value.max(1),
+            Target::AtLeast(goal) | Target::KeepAtLeast(goal) if goal <= 0 => 10_000,
+            Target::AtLeast(goal) | Target::KeepAtLeast(goal) => {
+                value.saturating_mul(10_000) / goal
+            }
+            Target::AtMost(goal) | Target::KeepAtMost(goal) if value <= goal => 10_000,
+            Target::AtMost(goal) | Target::KeepAtMost(goal) => {
+                goal.max(0).saturating_mul(10_000) / value.max(1)
+            }
         };
         bp.clamp(0, 10_000)
     }
@@ -180,8 +244,9 @@ impl Target {
 
 /// A task's status at an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
-    /// chưa thực hiện: no progress yet and not overdue
+    /// chưa thực hiện: before its start and nothing reported
     NotStarted,
     /// đúng tiến độ: progress at or ahead of the linear pace to the deadline
     OnTrack,
@@ -196,6 +261,14 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
+    pub const ALL: [TaskStatus; 6] = [
+        TaskStatus::NotStarted,
+        TaskStatus::OnTrack,
+        TaskStatus::AtRisk,
+        TaskStatus::Done,
+        TaskStatus::Overdue,
+        TaskStatus::Cancelled,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             TaskStatus::NotStarted => "not_started",
@@ -224,10 +297,24 @@ pub struct Report {
 pub struct TaskState {
     pub spec: TaskSpec,
     pub reports: Vec<Report>,
+    /// (seq, business time) of the completion in force.
     pub completed_at: Option<(u64, Timestamp)>,
     pub cancelled_at: Option<(u64, Timestamp)>,
     /// Every event seq that shaped this task, in order.
     pub seqs: Vec<u64>,
+    pub added_at: Timestamp,
+    /// Business time of the task's latest event: the next one may not be dated before it.
+    pub last_at: Timestamp,
+}
+
+impl TaskState {
+    /// The report in force at `as_of`: the latest by business time (then by seq) at or before it.
+    pub fn report_at(&self, as_of: Timestamp) -> Option<&Report> {
+        self.reports
+            .iter()
+            .filter(|r| r.at <= as_of)
+            .max_by_key(|r| (r.at, r.seq))
+    }
 }
 
 /// A plan as the fold knows it.
@@ -259,12 +346,28 @@ pub enum PlanError {
     TaskCancelled(String),
     #[error("task {task}: {why}")]
     Invalid { task: String, why: &'static str },
+    #[error("plan: {0}")]
+    InvalidPlan(&'static str),
+    /// Valid on its own but not in the task's current state (already completed, dated before
+    /// the task's previous event, a report on a derived indicator).
+    #[error("task {task}: {why}")]
+    Conflict { task: String, why: &'static str },
 }
 
 /// All plans, folded from plan events.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plans {
     pub plans: BTreeMap<PlanId, PlanState>,
+}
+
+fn check_text(task: &TaskId, text: &str, what: &'static str) -> Result<(), PlanError> {
+    if text.len() > MAX_TEXT_LEN {
+        return Err(PlanError::Invalid {
+            task: task.to_string(),
+            why: what,
+        });
+    }
+    Ok(())
 }
 
 fn check_spec(spec: &TaskSpec) -> Result<(), PlanError> {
@@ -277,11 +380,20 @@ fn check_spec(spec: &TaskSpec) -> Result<(), PlanError> {
     if spec.title.trim().is_empty() {
         return invalid("the title is empty");
     }
+    if spec.indicator.name.trim().is_empty() {
+        return invalid("the indicator has no name");
+    }
     if spec.deadline < spec.start {
         return invalid("the deadline is before the start");
     }
     if spec.weight == 0 {
         return invalid("the weight must be at least 1");
+    }
+    if spec.weight > 1_000 {
+        return invalid("the weight must be at most 1000");
+    }
+    for text in [&spec.title, &spec.responsible, &spec.indicator.name] {
+        check_text(&spec.id, text, "a text is longer than 8192 bytes")?;
     }
     Ok(())
 }
@@ -290,57 +402,132 @@ impl Plans {
     /// Checks that `ev` can be applied (the decision half: the service calls it before appending).
     pub fn check(&self, ev: &PlanEvent) -> Result<(), PlanError> {
         let plan = self.plans.get(ev.plan());
+        let plan = match ev {
+            PlanEvent::PlanIssued {
+                plan: id,
+                number,
+                date,
+                year,
+                title,
+                legal_basis,
+                ..
+            } => {
+                if plan.is_some() {
+                    return Err(PlanError::AlreadyIssued(id.to_string()));
+                }
+                if number.trim().is_empty() || title.trim().is_empty() {
+                    return Err(PlanError::InvalidPlan("the number and title are required"));
+                }
+                if [number, title, legal_basis]
+                    .iter()
+                    .any(|t| t.len() > MAX_TEXT_LEN)
+                {
+                    return Err(PlanError::InvalidPlan("a text is longer than 8192 bytes"));
+                }
+                // A plan is for the year it is issued in, or (issued late in a year) the next.
+                let issued = chrono::Datelike::year(date);
+                if *year != issued && *year != issued + 1 {
+                    return Err(PlanError::InvalidPlan(
+                        "the plan's year must be its issue year or the next",
+                    ));
+                }
+                return Ok(());
+            }
+            other => plan.ok_or_else(|| PlanError::UnknownPlan(other.plan().to_string()))?,
+        };
+        let at = ev.at();
+        if at < day_start(plan.date) {
+            return Err(PlanError::InvalidPlan(
+                "an event of the plan is dated before the plan was issued",
+            ));
+        }
+        let too_early = |task: &TaskId| PlanError::Conflict {
+            task: task.to_string(),
+            why: "dated before the task's previous event",
+        };
+        if let PlanEvent::TaskAdded { task, .. } = ev {
+            if plan.tasks.contains_key(&task.id) {
+                return Err(PlanError::DuplicateTask(task.id.to_string()));
+            }
+            return check_spec(task);
+        }
+        let Some(id) = ev.task() else {
+            return Ok(());
+        };
+        let existing = plan
+            .tasks
+            .get(id)
+            .ok_or_else(|| PlanError::UnknownTask(id.to_string()))?;
+        if existing.cancelled_at.is_some() {
+            return Err(PlanError::TaskCancelled(id.to_string()));
+        }
+        if at < existing.last_at {
+            return Err(too_early(id));
+        }
+        let invalid = |why| {
+            Err(PlanError::Invalid {
+                task: id.to_string(),
+                why,
+            })
+        };
+        let conflict = |why| {
+            Err(PlanError::Conflict {
+                task: id.to_string(),
+                why,
+            })
+        };
         match ev {
-            PlanEvent::PlanIssued { plan: id, .. } => match plan {
-                Some(_) => Err(PlanError::AlreadyIssued(id.to_string())),
-                None => Ok(()),
-            },
-            PlanEvent::TaskAdded { plan: id, task } => {
-                let plan = plan.ok_or_else(|| PlanError::UnknownPlan(id.to_string()))?;
-                if plan.tasks.contains_key(&task.id) {
-                    return Err(PlanError::DuplicateTask(task.id.to_string()));
-                }
-                check_spec(task)
-            }
-            PlanEvent::TaskAmended { plan: id, task, .. } => {
-                let plan = plan.ok_or_else(|| PlanError::UnknownPlan(id.to_string()))?;
-                let existing = plan
-                    .tasks
-                    .get(&task.id)
-                    .ok_or_else(|| PlanError::UnknownTask(task.id.to_string()))?;
-                if existing.cancelled_at.is_some() {
-                    return Err(PlanError::TaskCancelled(task.id.to_string()));
-                }
-                check_spec(task)
-            }
-            PlanEvent::TaskCancelled { plan: id, task, .. }
-            | PlanEvent::ProgressReported { plan: id, task, .. }
-            | PlanEvent::TaskCompleted { plan: id, task, .. }
-            | PlanEvent::TaskReopened { plan: id, task, .. } => {
-                let plan = plan.ok_or_else(|| PlanError::UnknownPlan(id.to_string()))?;
-                let existing = plan
-                    .tasks
-                    .get(task)
-                    .ok_or_else(|| PlanError::UnknownTask(task.to_string()))?;
-                if existing.cancelled_at.is_some() {
-                    return Err(PlanError::TaskCancelled(task.to_string()));
-                }
+            PlanEvent::TaskAmended { task, .. } => check_spec(task),
+            PlanEvent::TaskCompleted { note: text, .. }
+            | PlanEvent::TaskCancelled { reason: text, .. }
+            | PlanEvent::TaskReopened { reason: text, .. } => {
+                check_text(id, text, "a text is longer than 8192 bytes")?;
                 match ev {
                     PlanEvent::TaskCompleted { .. } if existing.completed_at.is_some() => {
-                        Err(PlanError::Invalid {
-                            task: task.to_string(),
-                            why: "the task is already completed",
-                        })
+                        conflict("the task is already completed")
                     }
                     PlanEvent::TaskReopened { .. } if existing.completed_at.is_none() => {
-                        Err(PlanError::Invalid {
-                            task: task.to_string(),
-                            why: "the task is not completed",
-                        })
+                        conflict("the task is not completed")
+                    }
+                    PlanEvent::TaskReopened { reason, .. }
+                    | PlanEvent::TaskCancelled { reason, .. }
+                        if reason.trim().is_empty() =>
+                    {
+                        invalid("a reason is required")
                     }
                     _ => Ok(()),
                 }
             }
+            PlanEvent::ProgressReported {
+                value,
+                evidence,
+                links,
+                ..
+            } => {
+                if matches!(existing.spec.indicator.source, IndicatorSource::Derived(_)) {
+                    return conflict(
+                        "the indicator is derived from the dossier figures: nobody reports it",
+                    );
+                }
+                if *value < 0 {
+                    return invalid("a reported value cannot be negative");
+                }
+                if evidence.trim().is_empty() {
+                    return invalid("a progress report needs its evidence");
+                }
+                check_text(id, evidence, "the evidence is longer than 8192 bytes")?;
+                if links.len() > MAX_LINKS {
+                    return invalid("at most 20 links");
+                }
+                if links
+                    .iter()
+                    .any(|l| l.trim().is_empty() || l.len() > MAX_LINK_LEN)
+                {
+                    return invalid("a link is empty or longer than 2048 bytes");
+                }
+                Ok(())
+            }
+            PlanEvent::PlanIssued { .. } | PlanEvent::TaskAdded { .. } => Ok(()),
         }
     }
 
@@ -350,95 +537,92 @@ impl Plans {
         if self.check(ev).is_err() {
             return;
         }
+        let at = ev.at();
+        if let PlanEvent::PlanIssued {
+            plan,
+            number,
+            date,
+            unit,
+            year,
+            title,
+            legal_basis,
+        } = ev
+        {
+            self.plans.insert(
+                plan.clone(),
+                PlanState {
+                    id: plan.clone(),
+                    number: number.clone(),
+                    date: *date,
+                    unit: unit.clone(),
+                    year: *year,
+                    title: title.clone(),
+                    legal_basis: legal_basis.clone(),
+                    issued_seq: seq,
+                    tasks: BTreeMap::new(),
+                },
+            );
+            return;
+        }
+        let Some(p) = self.plans.get_mut(ev.plan()) else {
+            return;
+        };
+        if let PlanEvent::TaskAdded { task, .. } = ev {
+            p.tasks.insert(
+                task.id.clone(),
+                TaskState {
+                    spec: task.clone(),
+                    reports: Vec::new(),
+                    completed_at: None,
+                    cancelled_at: None,
+                    seqs: vec![seq],
+                    added_at: at,
+                    last_at: at,
+                },
+            );
+            return;
+        }
+        let Some(t) = ev.task().and_then(|id| p.tasks.get_mut(id)) else {
+            return;
+        };
+        t.seqs.push(seq);
+        t.last_at = at;
         match ev {
-            PlanEvent::PlanIssued {
-                plan,
-                number,
-                date,
-                unit,
-                year,
-                title,
-                legal_basis,
-            } => {
-                self.plans.insert(
-                    plan.clone(),
-                    PlanState {
-                        id: plan.clone(),
-                        number: number.clone(),
-                        date: *date,
-                        unit: unit.clone(),
-                        year: *year,
-                        title: title.clone(),
-                        legal_basis: legal_basis.clone(),
-                        issued_seq: seq,
-                        tasks: BTreeMap::new(),
-                    },
-                );
-            }
-            PlanEvent::TaskAdded { plan, task } => {
-                if let Some(p) = self.plans.get_mut(plan) {
-                    p.tasks.insert(
-                        task.id.clone(),
-                        TaskState {
-                            spec: task.clone(),
-                            reports: Vec::new(),
-                            completed_at: None,
-                            cancelled_at: None,
-                            seqs: vec![seq],
-                        },
-                    );
-                }
-            }
-            PlanEvent::TaskAmended { plan, task, .. } => {
-                if let Some(t) = self
-                    .plans
-                    .get_mut(plan)
-                    .and_then(|p| p.tasks.get_mut(&task.id))
-                {
-                    t.spec = task.clone();
-                    t.seqs.push(seq);
-                }
-            }
-            PlanEvent::TaskCancelled { plan, task, at, .. } => {
-                if let Some(t) = self.plans.get_mut(plan).and_then(|p| p.tasks.get_mut(task)) {
-                    t.cancelled_at = Some((seq, *at));
-                    t.seqs.push(seq);
-                }
-            }
+            PlanEvent::TaskAmended { task, .. } => t.spec = task.clone(),
+            PlanEvent::TaskCancelled { .. } => t.cancelled_at = Some((seq, at)),
             PlanEvent::ProgressReported {
-                plan,
-                task,
                 value,
                 evidence,
                 links,
+                ..
+            } => t.reports.push(Report {
+                seq,
+                value: *value,
+                evidence: evidence.clone(),
+                links: links.clone(),
+                reporter: actor.to_owned(),
                 at,
-            } => {
-                if let Some(t) = self.plans.get_mut(plan).and_then(|p| p.tasks.get_mut(task)) {
-                    t.reports.push(Report {
-                        seq,
-                        value: *value,
-                        evidence: evidence.clone(),
-                        links: links.clone(),
-                        reporter: actor.to_owned(),
-                        at: *at,
-                    });
-                    t.seqs.push(seq);
-                }
-            }
-            PlanEvent::TaskCompleted { plan, task, at, .. } => {
-                if let Some(t) = self.plans.get_mut(plan).and_then(|p| p.tasks.get_mut(task)) {
-                    t.completed_at = Some((seq, *at));
-                    t.seqs.push(seq);
-                }
-            }
-            PlanEvent::TaskReopened { plan, task, .. } => {
-                if let Some(t) = self.plans.get_mut(plan).and_then(|p| p.tasks.get_mut(task)) {
-                    t.completed_at = None;
-                    t.seqs.push(seq);
-                }
-            }
+            }),
+            PlanEvent::TaskCompleted { .. } => t.completed_at = Some((seq, at)),
+            PlanEvent::TaskReopened { .. } => t.completed_at = None,
+            PlanEvent::PlanIssued { .. } | PlanEvent::TaskAdded { .. } => {}
         }
     }
+}
+
+/// Folds plan events `(seq, actor, event)` in seq order; with `as_of`, only those whose
+/// business time is at or before it (the plan as it stood at that instant).
+pub fn fold_plan<'a>(
+    events: impl IntoIterator<Item = (u64, &'a str, &'a PlanEvent)>,
+    as_of: Option<Timestamp>,
+) -> Plans {
+    let mut plans = Plans::default();
+    for (seq, actor, ev) in events {
+        if as_of.is_none_or(|t| ev.at() <= t) {
+            plans.apply(seq, actor, ev);
+        }
+    }
+    plans
 }
 
 /// A derived indicator's value and where it came from.
@@ -449,16 +633,37 @@ pub struct DerivedValue {
     pub figure: String,
     /// The event range the figure was computed from: (first seq, last seq) inclusive.
     pub seq_range: (u64, u64),
+    /// The figures it was computed from, by name (e.g. resolved 529, early 340, on time 189).
+    pub parts: Vec<(String, i64)>,
+    /// The dossiers behind the figure (empty for catalog figures).
+    pub codes: Vec<DossierCode>,
 }
 
 /// Supplies derived indicators' values as of an instant (implemented over the read models).
+/// `Ok(None)`: no value yet (e.g. nothing resolved, a share of zero dossiers); `Err`: the read
+/// models could not answer (the dashboard shows the reason instead of a number).
 pub trait DerivedFigures {
     fn value(
         &self,
         plan: &PlanState,
         indicator: &DerivedIndicator,
         as_of: Timestamp,
-    ) -> Option<DerivedValue>;
+    ) -> Result<Option<DerivedValue>, String>;
+}
+
+/// Figures for a plan without derived indicators, or for tests of the manual ones.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoDerivedFigures;
+
+impl DerivedFigures for NoDerivedFigures {
+    fn value(
+        &self,
+        _: &PlanState,
+        _: &DerivedIndicator,
+        _: Timestamp,
+    ) -> Result<Option<DerivedValue>, String> {
+        Ok(None)
+    }
 }
 
 /// A task's standing at an instant, with the events behind it.
@@ -466,15 +671,28 @@ pub trait DerivedFigures {
 pub struct TaskProgress {
     pub task: TaskId,
     pub title: String,
+    pub responsible: String,
+    pub start: NaiveDate,
+    pub deadline: NaiveDate,
+    pub indicator: String,
+    /// `manual`, or the derived figure's name with its parameters.
+    pub source: String,
     pub status: TaskStatus,
     pub weight: u32,
     pub value: Option<i64>,
     pub target: Target,
+    pub target_met: bool,
     /// 0..=10 000.
     pub progress_bp: i64,
     /// The share of the time from start to deadline that has passed, 0..=10 000.
     pub pace_bp: i64,
+    /// The manual report in force (with its evidence and seq).
+    pub report: Option<Report>,
     pub derived: Option<DerivedValue>,
+    /// Why a derived value is missing, when the read models failed to answer.
+    pub derived_error: Option<String>,
+    /// Seq of the completion in force.
+    pub completed_seq: Option<u64>,
     /// The plan events that shaped this answer (task spec, reports, completion).
     pub seqs: Vec<u64>,
 }
@@ -484,15 +702,25 @@ pub struct TaskProgress {
 pub struct PlanProgress {
     pub plan: PlanId,
     pub number: String,
+    pub date: NaiveDate,
+    pub unit: UnitCode,
+    pub year: i32,
     pub title: String,
+    pub as_of: Timestamp,
     /// Weighted progress of the tasks not cancelled, 0..=10 000.
     pub progress_bp: i64,
+    /// The seq of the plan's issue.
+    pub issued_seq: u64,
     pub tasks: Vec<TaskProgress>,
+    /// Tasks per status (`not_started`, `on_track`, ...), every status listed.
+    pub counts: BTreeMap<String, u32>,
     pub overdue: Vec<TaskId>,
+    /// Overdue tasks per responsible unit (as the plan names it).
+    pub overdue_by_unit: BTreeMap<String, Vec<TaskId>>,
 }
 
 /// Local (Asia/Ho_Chi_Minh, UTC+7, no daylight saving) start of a date, as a timestamp.
-fn local_day_start(date: NaiveDate) -> Timestamp {
+pub fn day_start(date: NaiveDate) -> Timestamp {
     let utc = date
         .and_hms_opt(0, 0, 0)
         .map(|dt| dt.and_utc().timestamp_millis())
@@ -500,10 +728,15 @@ fn local_day_start(date: NaiveDate) -> Timestamp {
     Timestamp(utc - 7 * 3_600_000)
 }
 
+/// The end of a task's last day (its deadline's following local midnight).
+pub fn deadline_end(spec: &TaskSpec) -> Timestamp {
+    Timestamp(day_start(spec.deadline).0 + 86_400_000)
+}
+
 /// How far `as_of` is from `start` (00:00) to `deadline` (24:00), in basis points.
 fn pace_bp(spec: &TaskSpec, as_of: Timestamp) -> i64 {
-    let start = local_day_start(spec.start).0;
-    let end = local_day_start(spec.deadline).0 + 86_400_000;
+    let start = day_start(spec.start).0;
+    let end = deadline_end(spec).0;
     if as_of.0 <= start {
         return 0;
     }
@@ -514,7 +747,8 @@ fn pace_bp(spec: &TaskSpec, as_of: Timestamp) -> i64 {
 }
 
 /// The status of one task at `as_of`, counting only what happened up to then. The plan state
-/// must have been folded from events recorded up to `as_of` (the as-of fold does that).
+/// should be folded as of `as_of` ([`fold_plan`]) so later amendments and reopenings do not
+/// leak into the answer; reports, completion and cancellation are also filtered by time here.
 pub fn task_progress(
     plan: &PlanState,
     task: &TaskState,
@@ -522,55 +756,70 @@ pub fn task_progress(
     derived: &dyn DerivedFigures,
 ) -> TaskProgress {
     let spec = &task.spec;
-    let seqs = task.seqs.clone();
-    let (value, derived_value) = match &spec.indicator.source {
-        IndicatorSource::Manual => (
-            task.reports
-                .iter()
-                .rev()
-                .find(|r| r.at <= as_of)
-                .map(|r| r.value),
-            None,
-        ),
-        IndicatorSource::Derived(ind) => {
-            let d = derived.value(plan, ind, as_of);
-            (d.as_ref().map(|d| d.value), d)
-        }
+    let seqs: Vec<u64> = task.seqs.clone();
+    let report = match spec.indicator.source {
+        IndicatorSource::Manual => task.report_at(as_of).cloned(),
+        IndicatorSource::Derived(_) => None,
     };
-    let progress_bp = value
-        .map(|v| spec.indicator.target.progress_bp(v))
-        .unwrap_or(0);
+    let (value, derived_value, derived_error, source) = match &spec.indicator.source {
+        IndicatorSource::Manual => (
+            report.as_ref().map(|r| r.value),
+            None,
+            None,
+            "manual".to_owned(),
+        ),
+        IndicatorSource::Derived(ind) => match derived.value(plan, ind, as_of) {
+            Ok(d) => (d.as_ref().map(|d| d.value), d, None, ind.name()),
+            Err(e) => (None, None, Some(e), ind.name()),
+        },
+    };
+    let target = spec.indicator.target;
+    let progress_bp = value.map(|v| target.progress_bp(v)).unwrap_or(0);
     let pace = pace_bp(spec, as_of);
-    let deadline_passed = as_of.0 >= local_day_start(spec.deadline).0 + 86_400_000;
-    let done = task.completed_at.is_some_and(|(_, at)| at <= as_of);
+    let deadline_passed = as_of >= deadline_end(spec);
+    let completion = task.completed_at.filter(|(_, at)| *at <= as_of);
+    let done = completion.is_some();
     let status = if task.cancelled_at.is_some_and(|(_, at)| at <= as_of) {
         TaskStatus::Cancelled
     } else if done {
         TaskStatus::Done
     } else if deadline_passed {
         TaskStatus::Overdue
-    } else if value.is_none() {
-        if pace == 0 {
-            TaskStatus::NotStarted
+    } else if pace == 0 && (report.is_none() || derived_value.is_some()) {
+        // Before its start: a figure computed from the desk's history is not work on the task.
+        TaskStatus::NotStarted
+    } else if target.is_level() {
+        // A level to hold: on track exactly while it is held.
+        if value.is_some_and(|v| target.met(v)) {
+            TaskStatus::OnTrack
         } else {
-            // Time is running and nothing is reported: behind the linear pace.
             TaskStatus::AtRisk
         }
-    } else if progress_bp >= pace {
+    } else if value.is_some() && progress_bp >= pace {
         TaskStatus::OnTrack
     } else {
+        // Time is running and the value lags the linear pace (or nothing is reported).
         TaskStatus::AtRisk
     };
     TaskProgress {
         task: spec.id.clone(),
         title: spec.title.clone(),
+        responsible: spec.responsible.clone(),
+        start: spec.start,
+        deadline: spec.deadline,
+        indicator: spec.indicator.name.clone(),
+        source,
         status,
         weight: spec.weight,
         value,
-        target: spec.indicator.target,
+        target,
+        target_met: value.is_some_and(|v| target.met(v)),
         progress_bp: if done { 10_000 } else { progress_bp },
         pace_bp: pace,
+        report,
         derived: derived_value,
+        derived_error,
+        completed_seq: completion.map(|(seq, _)| seq),
         seqs,
     }
 }
@@ -584,6 +833,7 @@ pub fn plan_progress(
     let tasks: Vec<TaskProgress> = plan
         .tasks
         .values()
+        .filter(|t| t.added_at <= as_of)
         .map(|t| task_progress(plan, t, as_of, derived))
         .collect();
     let live = tasks.iter().filter(|t| t.status != TaskStatus::Cancelled);
@@ -593,16 +843,37 @@ pub fn plan_progress(
             total + i64::from(t.weight),
         )
     });
+    let mut counts: BTreeMap<String, u32> = TaskStatus::ALL
+        .iter()
+        .map(|s| (s.as_str().to_owned(), 0))
+        .collect();
+    let mut overdue_by_unit: BTreeMap<String, Vec<TaskId>> = BTreeMap::new();
+    for t in &tasks {
+        *counts.entry(t.status.as_str().to_owned()).or_default() += 1;
+        if t.status == TaskStatus::Overdue {
+            overdue_by_unit
+                .entry(t.responsible.clone())
+                .or_default()
+                .push(t.task.clone());
+        }
+    }
     PlanProgress {
         plan: plan.id.clone(),
         number: plan.number.clone(),
+        date: plan.date,
+        unit: plan.unit.clone(),
+        year: plan.year,
         title: plan.title.clone(),
+        as_of,
         progress_bp: if weights == 0 { 0 } else { weighted / weights },
+        issued_seq: plan.issued_seq,
         overdue: tasks
             .iter()
             .filter(|t| t.status == TaskStatus::Overdue)
             .map(|t| t.task.clone())
             .collect(),
+        counts,
+        overdue_by_unit,
         tasks,
     }
 }
@@ -611,12 +882,7 @@ pub fn plan_progress(
 mod tests {
     use super::*;
 
-    struct NoDerived;
-    impl DerivedFigures for NoDerived {
-        fn value(&self, _: &PlanState, _: &DerivedIndicator, _: Timestamp) -> Option<DerivedValue> {
-            None
-        }
-    }
+    use super::NoDerivedFigures as NoDerived;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
@@ -624,7 +890,7 @@ mod tests {
 
     /// Local noon of a date.
     fn noon(date: NaiveDate) -> Timestamp {
-        Timestamp(local_day_start(date).0 + 12 * 3_600_000)
+        Timestamp(day_start(date).0 + 12 * 3_600_000)
     }
 
     fn plan_with_task() -> (Plans, PlanId, TaskId) {
@@ -657,6 +923,7 @@ mod tests {
                     target: Target::AtLeast(24),
                 },
             },
+            at: noon(d(2023, 1, 27)),
         };
         plans.check(&added).unwrap();
         plans.apply(2, "planner-01", &added);
@@ -739,7 +1006,7 @@ mod tests {
                 plan: plan.clone(),
                 task: task.clone(),
                 value: 18,
-                evidence: String::new(),
+                evidence: "18 of 24".into(),
                 links: vec![],
                 at: noon(d(2023, 3, 1)),
             },
@@ -753,7 +1020,7 @@ mod tests {
                 reason: String::new(),
                 at: noon(d(2023, 3, 2))
             }),
-            Err(PlanError::Invalid { .. })
+            Err(PlanError::Conflict { .. })
         ));
         let unknown: TaskId = "nope".parse().unwrap();
         assert_eq!(
@@ -775,5 +1042,9 @@ mod tests {
         assert_eq!(Target::AtMost(100).progress_bp(50), 10_000);
         assert!(Target::AtMost(100).met(100));
         assert!(!Target::AtLeast(9_800).met(9_799));
+        assert!(Target::KeepAtLeast(9_800).is_level());
+        assert!(!Target::KeepAtLeast(9_800).met(9_799));
+        assert_eq!(Target::KeepAtLeast(9_800).progress_bp(4_900), 5_000);
+        assert_eq!(Target::KeepAtMost(100).progress_bp(200), 5_000);
     }
 }

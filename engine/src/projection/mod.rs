@@ -19,6 +19,7 @@
 pub mod catalog;
 pub mod dossier;
 pub mod keys;
+pub mod plan;
 pub mod runner;
 pub mod stats;
 pub mod store;

@@ -1,0 +1,590 @@
+//! Reform-plan commands and queries over the log: the plan counterpart of
+//! [`CommandService`](crate::service::CommandService).
+//!
+//! A write ([`PlanService::execute`]) checks the actor's role and unit, loads the `plan/<id>`
+//! stream, folds it into [`Plans`], lets the pure [`Plans::check`] judge the event, and appends
+//! it with `ExpectedVersion::Exact(version)`. A caller's `If-Match` version that is not the
+//! stream's is refused as stale (with the current version); without one, a version conflict
+//! (another planner wrote in between) is re-decided on a fresh load a bounded number of times.
+//! A refused command writes nothing. An `event_id` makes a retry idempotent: if the stream
+//! already holds that id, the first outcome is reported again and nothing is written.
+//!
+//! Who writes: the planner role only (cán bộ theo dõi CCHC), for plans of the planner's own
+//! unit. An admin does not: administrators manage accounts and reference data, and a plan's
+//! progress reports are evidence a named official answers for; letting the account manager
+//! write them would blur that. Leaders, planners and auditors read (enforced by the HTTP layer).
+//!
+//! Reads. Plan streams are short (a plan has tens of tasks and a few reports each), so a plan
+//! is folded from its stream on demand, which also gives exact "as of T" answers by business
+//! time ([`fold_plan`]). To list plans without scanning the log on every request, the service
+//! keeps a small index (plan ids, plus the office calendar the derived figures need), caught up
+//! from the last seq it saw before each use, like the command service's reference data.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::codec::{self, CodecError};
+use crate::domain::calendar::Calendar;
+use crate::domain::dossier::ActorRef;
+use crate::domain::events::{Event, Recorded, SCHEMA_VERSION};
+use crate::domain::plan::{
+    fold_plan, plan_progress, DerivedFigures, PlanError, PlanEvent, PlanProgress, PlanState, Plans,
+    TaskSpec,
+};
+use crate::domain::types::{PlanId, Role, TaskId, Timestamp, UnitCode};
+use crate::log::{
+    Actor, AppendError, Envelope, EventId, EventLog, ExpectedVersion, LogError, NewEvent, StreamId,
+};
+use crate::projection::plan::{models_as_of, Cutoff, ReadModelFigures};
+use crate::projection::{ProjectionError, ReadModels};
+use crate::service::{recorded, ServiceError};
+
+/// Re-decisions after a version conflict when the caller gave no expected version (each after
+/// a random pause of up to 2^attempt ms, capped at 64 ms).
+pub const MAX_CONFLICT_RETRIES: usize = 10;
+
+/// Events one catch-up read fetches at a time.
+const CATCH_UP_CHUNK: usize = 1024;
+
+/// A plan command (the plan id is given alongside).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PlanCommand {
+    /// Ban hành kế hoạch.
+    Issue {
+        number: String,
+        date: NaiveDate,
+        unit: UnitCode,
+        year: i32,
+        title: String,
+        legal_basis: String,
+    },
+    AddTask(TaskSpec),
+    /// Replaces the task's whole specification (same id).
+    AmendTask(TaskSpec),
+    CancelTask {
+        task: TaskId,
+        reason: String,
+    },
+    /// A manual indicator's value with its evidence (text and links to documents).
+    ReportProgress {
+        task: TaskId,
+        value: i64,
+        evidence: String,
+        links: Vec<String>,
+    },
+    CompleteTask {
+        task: TaskId,
+        note: String,
+    },
+    ReopenTask {
+        task: TaskId,
+        reason: String,
+    },
+}
+
+impl PlanCommand {
+    /// The action name used in errors and the HTTP API.
+    pub fn action(&self) -> &'static str {
+        match self {
+            PlanCommand::Issue { .. } => "issue",
+            PlanCommand::AddTask(_) => "add_task",
+            PlanCommand::AmendTask(_) => "amend_task",
+            PlanCommand::CancelTask { .. } => "cancel_task",
+            PlanCommand::ReportProgress { .. } => "report_progress",
+            PlanCommand::CompleteTask { .. } => "complete_task",
+            PlanCommand::ReopenTask { .. } => "reopen_task",
+        }
+    }
+
+    /// The event this command records for `plan` at business time `at`.
+    pub fn into_event(self, plan: PlanId, at: Timestamp) -> PlanEvent {
+        match self {
+            PlanCommand::Issue {
+                number,
+                date,
+                unit,
+                year,
+                title,
+                legal_basis,
+            } => PlanEvent::PlanIssued {
+                plan,
+                number,
+                date,
+                unit,
+                year,
+                title,
+                legal_basis,
+            },
+            PlanCommand::AddTask(task) => PlanEvent::TaskAdded { plan, task, at },
+            PlanCommand::AmendTask(task) => PlanEvent::TaskAmended { plan, task, at },
+            PlanCommand::CancelTask { task, reason } => PlanEvent::TaskCancelled {
+                plan,
+                task,
+                reason,
+                at,
+            },
+            PlanCommand::ReportProgress {
+                task,
+                value,
+                evidence,
+                links,
+            } => PlanEvent::ProgressReported {
+                plan,
+                task,
+                value,
+                evidence,
+                links,
+                at,
+            },
+            PlanCommand::CompleteTask { task, note } => PlanEvent::TaskCompleted {
+                plan,
+                task,
+                note,
+                at,
+            },
+            PlanCommand::ReopenTask { task, reason } => PlanEvent::TaskReopened {
+                plan,
+                task,
+                reason,
+                at,
+            },
+        }
+    }
+}
+
+/// The optional parts of a write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Business time of the event (default: `now`). A report may be recorded after the fact
+    /// (the demo records 2023's reports), never in the future, and never before the task's
+    /// previous event.
+    pub at: Option<Timestamp>,
+    /// The caller's `If-Match`: the plan stream's version it last saw (0 = no plan yet).
+    pub expected: Option<u64>,
+    /// Idempotency: the same id twice records the event once.
+    pub event_id: Option<EventId>,
+}
+
+/// Why a plan command or query failed. Every refusal happens before the append.
+#[derive(Debug, Error)]
+pub enum PlanServiceError {
+    #[error("{action} requires the planner role; {actor} holds {roles:?}")]
+    Forbidden {
+        action: &'static str,
+        actor: String,
+        roles: Vec<Role>,
+    },
+    #[error("{actor} belongs to unit {actor_unit} and cannot write plans of unit {plan_unit}")]
+    OutOfScope {
+        actor: String,
+        actor_unit: String,
+        plan_unit: UnitCode,
+    },
+    /// The plan domain refused the event (unknown task, cancelled task, invalid spec, ...).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("no plan {0}")]
+    NotFound(PlanId),
+    #[error("the business time {at:?} is after now ({now:?})")]
+    FutureTime { at: Timestamp, now: Timestamp },
+    /// The caller's expected version (If-Match) is not the plan stream's.
+    #[error("stale version: the plan is at version {current}")]
+    StaleVersion { current: u64 },
+    #[error("the plan stream {stream} kept changing: gave up after {attempts} attempts")]
+    Contended { stream: String, attempts: usize },
+    #[error("event id already used for another event")]
+    DuplicateEventId,
+    #[error("append: {0}")]
+    Append(AppendError),
+    #[error("log: {0}")]
+    Log(#[from] LogError),
+    #[error("codec: {0}")]
+    Codec(#[from] CodecError),
+    #[error("stored event at seq {seq} is unreadable: {detail}")]
+    Corrupt { seq: u64, detail: String },
+    #[error("read models: {0}")]
+    Projection(#[from] ProjectionError),
+}
+
+impl From<ServiceError> for PlanServiceError {
+    fn from(e: ServiceError) -> PlanServiceError {
+        match e {
+            ServiceError::Log(l) => PlanServiceError::Log(l),
+            ServiceError::Codec(c) => PlanServiceError::Codec(c),
+            ServiceError::Corrupt { seq, detail } => PlanServiceError::Corrupt { seq, detail },
+            other => PlanServiceError::Corrupt {
+                seq: 0,
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+/// What a successful write did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanOutcome {
+    pub plan: PlanId,
+    /// The plan stream's version after the write (the next If-Match).
+    pub version: u64,
+    /// Global seq of the event.
+    pub seq: u64,
+    pub event: PlanEvent,
+    /// True when the event id had been recorded before: nothing new was written.
+    pub deduplicated: bool,
+}
+
+/// A plan with its stream version and recorded events.
+#[derive(Debug, Clone)]
+pub struct LoadedPlan {
+    pub state: PlanState,
+    pub version: u64,
+    pub events: Vec<Recorded>,
+}
+
+/// One line of the plan list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    pub plan: PlanId,
+    pub number: String,
+    pub date: NaiveDate,
+    pub unit: UnitCode,
+    pub year: i32,
+    pub title: String,
+    pub tasks: usize,
+    pub version: u64,
+}
+
+struct Index {
+    /// Last global seq looked at.
+    seq: u64,
+    plans: BTreeSet<PlanId>,
+    calendar: Calendar,
+}
+
+/// The plan service. Share it behind an `Arc`.
+pub struct PlanService {
+    log: EventLog,
+    index: Mutex<Index>,
+}
+
+impl std::fmt::Debug for PlanService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlanService")
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// The stream of a plan: `plan/<id>`.
+pub fn plan_stream(plan: &PlanId) -> Result<StreamId, PlanServiceError> {
+    Ok(StreamId::new(format!("plan/{plan}"))?)
+}
+
+fn plan_events(recs: &[Recorded]) -> impl Iterator<Item = (u64, &str, &PlanEvent)> {
+    recs.iter().filter_map(|r| match &r.event {
+        Event::Plan(p) => Some((r.seq, r.actor.as_str(), p)),
+        _ => None,
+    })
+}
+
+impl PlanService {
+    pub fn new(log: EventLog) -> PlanService {
+        PlanService {
+            log,
+            index: Mutex::new(Index {
+                seq: 0,
+                plans: BTreeSet::new(),
+                calendar: Calendar::new(),
+            }),
+        }
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// Brings the plan index and calendar up to the log's head; returns the seq reached.
+    pub fn catch_up(&self) -> Result<u64, PlanServiceError> {
+        let mut idx = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let batch = self.log.read_all(idx.seq, CATCH_UP_CHUNK)?;
+            let Some(last) = batch.last().map(|e| e.seq) else {
+                break;
+            };
+            for env in &batch {
+                match env.stream.category() {
+                    "plan" if env.version == 1 => {
+                        if let Some(id) = env
+                            .stream
+                            .as_str()
+                            .strip_prefix("plan/")
+                            .and_then(|s| s.parse::<PlanId>().ok())
+                        {
+                            idx.plans.insert(id);
+                        }
+                    }
+                    "calendar" => {
+                        if let Event::Calendar(c) = recorded(env)?.event {
+                            idx.calendar.apply(&c);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            idx.seq = last;
+        }
+        Ok(idx.seq)
+    }
+
+    /// The office calendar as of the last catch-up (for average processing times).
+    pub fn calendar(&self) -> Result<Calendar, PlanServiceError> {
+        self.catch_up()?;
+        Ok(self
+            .index
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .calendar
+            .clone())
+    }
+
+    fn read(&self, plan: &PlanId) -> Result<(Vec<Envelope>, Vec<Recorded>), PlanServiceError> {
+        let envs = self.log.read_stream(&plan_stream(plan)?, 0)?;
+        let recs = envs.iter().map(recorded).collect::<Result<Vec<_>, _>>()?;
+        Ok((envs, recs))
+    }
+
+    /// The plan as it stands now, with its version and events (`NotFound` if not issued).
+    pub fn load(&self, plan: &PlanId) -> Result<LoadedPlan, PlanServiceError> {
+        let (envs, events) = self.read(plan)?;
+        let version = envs.last().map_or(0, |e| e.version);
+        let mut plans = fold_plan(plan_events(&events), None);
+        let state = plans
+            .plans
+            .remove(plan)
+            .ok_or_else(|| PlanServiceError::NotFound(plan.clone()))?;
+        Ok(LoadedPlan {
+            state,
+            version,
+            events,
+        })
+    }
+
+    /// The plan as it stood at business time `as_of` (None if not issued by then).
+    pub fn plan_as_of(
+        &self,
+        plan: &PlanId,
+        as_of: Timestamp,
+    ) -> Result<Option<PlanState>, PlanServiceError> {
+        let (_, events) = self.read(plan)?;
+        Ok(fold_plan(plan_events(&events), Some(as_of))
+            .plans
+            .remove(plan))
+    }
+
+    /// Every plan, by id.
+    pub fn list(&self) -> Result<Vec<PlanSummary>, PlanServiceError> {
+        self.catch_up()?;
+        let ids: Vec<PlanId> = self
+            .index
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .plans
+            .iter()
+            .cloned()
+            .collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let p = match self.load(&id) {
+                Ok(p) => p,
+                // A stream whose first event is not a valid issue holds no plan.
+                Err(PlanServiceError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            out.push(PlanSummary {
+                plan: id,
+                number: p.state.number,
+                date: p.state.date,
+                unit: p.state.unit,
+                year: p.state.year,
+                title: p.state.title,
+                tasks: p.state.tasks.len(),
+                version: p.version,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The dashboard of `plan` at `as_of` with the given derived figures (None if the plan was
+    /// not issued by then).
+    pub fn dashboard_with(
+        &self,
+        plan: &PlanId,
+        as_of: Timestamp,
+        figures: &dyn DerivedFigures,
+    ) -> Result<Option<PlanProgress>, PlanServiceError> {
+        Ok(self
+            .plan_as_of(plan, as_of)?
+            .map(|p| plan_progress(&p, as_of, figures)))
+    }
+
+    /// The dashboard now, over the live read models folded up to `models_seq` (the projections'
+    /// applied seq: the upper end of every derived figure's event range).
+    pub fn dashboard_live(
+        &self,
+        plan: &PlanId,
+        now: Timestamp,
+        models: &ReadModels,
+        models_seq: u64,
+    ) -> Result<Option<PlanProgress>, PlanServiceError> {
+        let calendar = self.calendar()?;
+        let figures = ReadModelFigures::new(
+            models,
+            &calendar,
+            &self.log,
+            Cutoff::Live {
+                upto_seq: models_seq,
+            },
+        );
+        self.dashboard_with(plan, now, &figures)
+    }
+
+    /// The dashboard as of `t`: the read models and the calendar are folded from the log up to
+    /// `t` (the same fold and queries as the live ones), the plan by business time up to `t`.
+    pub fn dashboard_as_of(
+        &self,
+        plan: &PlanId,
+        t: Timestamp,
+    ) -> Result<Option<PlanProgress>, PlanServiceError> {
+        if self.plan_as_of(plan, t)?.is_none() {
+            return Ok(None);
+        }
+        let asof = models_as_of(&self.log, t)?;
+        let figures = asof.figures(&self.log);
+        self.dashboard_with(plan, t, &figures)
+    }
+
+    /// Records one plan command. See the module docs for the rules.
+    pub async fn execute(
+        &self,
+        plan: &PlanId,
+        cmd: PlanCommand,
+        actor: &ActorRef,
+        now: Timestamp,
+        opts: WriteOptions,
+    ) -> Result<PlanOutcome, PlanServiceError> {
+        let action = cmd.action();
+        let ActorRef::Staff(staff) = actor else {
+            return Err(PlanServiceError::Forbidden {
+                action,
+                actor: actor.id(),
+                roles: actor.roles(),
+            });
+        };
+        if !staff.has_role(Role::Planner) {
+            return Err(PlanServiceError::Forbidden {
+                action,
+                actor: actor.id(),
+                roles: actor.roles(),
+            });
+        }
+        let at = opts.at.unwrap_or(now);
+        if at > now {
+            return Err(PlanServiceError::FutureTime { at, now });
+        }
+        let stream = plan_stream(plan)?;
+        let envelope_actor = Actor {
+            staff: actor.id(),
+            role: Role::Planner.as_str().to_owned(),
+        };
+        for attempt in 0..=MAX_CONFLICT_RETRIES {
+            if attempt > 0 {
+                // Spread the contenders out (random, growing): without it the same writers
+                // lose every round of a burst on one plan.
+                let cap = 1u64 << attempt.min(6);
+                let ms = rand::Rng::gen_range(&mut rand::thread_rng(), 0..=cap);
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
+            let (envs, events) = self.read(plan)?;
+            let version = envs.last().map_or(0, |e| e.version);
+            // A retried command whose event is already recorded: report it again.
+            if let Some(id) = opts.event_id {
+                if let Some((env, rec)) =
+                    envs.iter().zip(&events).find(|(env, _)| env.event_id == id)
+                {
+                    if let Event::Plan(ev) = &rec.event {
+                        return Ok(PlanOutcome {
+                            plan: plan.clone(),
+                            version,
+                            seq: env.seq,
+                            event: ev.clone(),
+                            deduplicated: true,
+                        });
+                    }
+                }
+            }
+            if let Some(e) = opts.expected {
+                if e != version {
+                    return Err(PlanServiceError::StaleVersion { current: version });
+                }
+            }
+            let plans: Plans = fold_plan(plan_events(&events), None);
+            let plan_unit = match (&cmd, plans.plans.get(plan)) {
+                (_, Some(p)) => p.unit.clone(),
+                (PlanCommand::Issue { unit, .. }, None) => unit.clone(),
+                (_, None) => return Err(PlanServiceError::NotFound(plan.clone())),
+            };
+            if staff.unit != plan_unit {
+                return Err(PlanServiceError::OutOfScope {
+                    actor: actor.id(),
+                    actor_unit: staff.unit.to_string(),
+                    plan_unit,
+                });
+            }
+            let event = cmd.clone().into_event(plan.clone(), at);
+            plans.check(&event)?;
+            let wrapped = Event::Plan(event.clone());
+            let new = NewEvent {
+                event_id: opts.event_id,
+                event_type: wrapped.event_type().to_owned(),
+                schema_version: SCHEMA_VERSION,
+                actor: envelope_actor.clone(),
+                correlation_id: opts.event_id,
+                causation_id: None,
+                payload: codec::encode(&wrapped),
+            };
+            match self
+                .log
+                .append(&stream, ExpectedVersion::Exact(version), vec![new])
+                .await
+            {
+                Ok(app) => {
+                    return Ok(PlanOutcome {
+                        plan: plan.clone(),
+                        version: app.last_version,
+                        seq: app.last_seq,
+                        event,
+                        deduplicated: app.deduplicated,
+                    })
+                }
+                Err(AppendError::WrongExpectedVersion { actual, .. }) => {
+                    if opts.expected.is_some() {
+                        return Err(PlanServiceError::StaleVersion { current: actual });
+                    }
+                    // Another planner wrote in between: decide again on the fresh plan.
+                }
+                Err(AppendError::IdempotencyConflict { .. }) => {
+                    return Err(PlanServiceError::DuplicateEventId)
+                }
+                Err(e) => return Err(PlanServiceError::Append(e)),
+            }
+        }
+        Err(PlanServiceError::Contended {
+            stream: stream.to_string(),
+            attempts: MAX_CONFLICT_RETRIES + 1,
+        })
+    }
+}

@@ -1,0 +1,549 @@
+//! Reform-plan routes (kế hoạch cải cách hành chính): the plan list, one plan with its events,
+//! the dashboard (live, or "as of" any instant), and the planner's writes (issue a plan, add a
+//! task, amend / cancel / report progress / complete / reopen a task).
+//!
+//! Thin over `motcua_engine::plan_service::PlanService` (reached as `state.plans()`): the engine
+//! checks the planner role and unit, the plan rules, the expected version and idempotency; this
+//! module parses JSON, applies the read roles and maps errors to problem documents. Writes:
+//! planner only. Reads: leaders, planners and auditors (auditors of any unit, the others of the
+//! plan's unit). Same rules as the dossier API: `If-Match` (the plan stream's version, given as
+//! `ETag`) makes a write conditional (412 with the current version when stale), an
+//! `Idempotency-Key` makes a retry return the first answer and record once, and an error always
+//! means nothing was written. Plan reads fold the plan's stream from the log, so a write is
+//! visible to the next read without waiting for a projection.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use chrono::NaiveDate;
+use motcua_engine::domain::events::Event;
+use motcua_engine::domain::plan::{
+    DerivedIndicator, Indicator, IndicatorSource, PlanError, Target, TaskSpec,
+};
+use motcua_engine::domain::types::{PlanId, Role, TaskId, Timestamp, UnitCode};
+use motcua_engine::domain::ActorRef;
+use motcua_engine::plan_service::{PlanCommand, PlanOutcome, PlanServiceError, WriteOptions};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Caller;
+use crate::errors::ApiError;
+use crate::extract::{ApiQuery, HashedJson};
+use crate::idempotency::{self, Reply};
+use crate::routes::dossiers::if_match;
+use crate::state::AppState;
+
+/// Who may read plans and dashboards.
+pub const PLAN_READERS: [Role; 3] = [Role::Leader, Role::Planner, Role::Auditor];
+
+/// Maps a plan service refusal to the API's problem types.
+pub fn map_plan_error(e: PlanServiceError) -> ApiError {
+    let detail = e.to_string();
+    match e {
+        PlanServiceError::Forbidden { .. } | PlanServiceError::OutOfScope { .. } => {
+            ApiError::Forbidden(detail)
+        }
+        PlanServiceError::NotFound(_) => ApiError::NotFound(detail),
+        PlanServiceError::Plan(p) => match p {
+            PlanError::UnknownPlan(_) | PlanError::UnknownTask(_) => ApiError::NotFound(detail),
+            PlanError::AlreadyIssued(_)
+            | PlanError::DuplicateTask(_)
+            | PlanError::TaskCancelled(_)
+            | PlanError::Conflict { .. } => ApiError::Conflict(detail),
+            PlanError::Invalid { task, why } => ApiError::validation(format!("task {task}"), why),
+            PlanError::InvalidPlan(why) => ApiError::validation("plan", why),
+        },
+        PlanServiceError::FutureTime { .. } => ApiError::validation("at", detail),
+        PlanServiceError::StaleVersion { current } => ApiError::PreconditionFailed {
+            current_version: current,
+        },
+        PlanServiceError::Contended { .. } => ApiError::Conflict(format!("{detail}, retry")),
+        PlanServiceError::DuplicateEventId => ApiError::IdempotencyKeyReused,
+        PlanServiceError::Append(a) => crate::routes::staff::map_append(a),
+        other => ApiError::internal(other),
+    }
+}
+
+fn parse_plan(s: &str) -> Result<PlanId, ApiError> {
+    s.parse()
+        .map_err(|e: motcua_engine::domain::types::ParseError| ApiError::NotFound(e.to_string()))
+}
+
+fn parse_field<T: std::str::FromStr>(field: &str, s: &str) -> Result<T, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse()
+        .map_err(|e: T::Err| ApiError::validation(field, e.to_string()))
+}
+
+fn parse_date(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| ApiError::validation(field, "expected YYYY-MM-DD"))
+}
+
+fn parse_instant(field: &str, s: &str) -> Result<Timestamp, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| Timestamp::from_utc(t.with_timezone(&chrono::Utc)))
+        .map_err(|_| ApiError::validation(field, "expected RFC 3339"))
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_utc(chrono::Utc::now())
+}
+
+/// A plan to issue (ban hành kế hoạch).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPlan {
+    /// Plan id (a-z, 0-9, `-`), e.g. `35-kh-ubnd-2023`.
+    pub id: String,
+    /// Số hiệu, e.g. `35/KH-UBND`.
+    pub number: String,
+    /// Date of issue (YYYY-MM-DD).
+    pub date: String,
+    /// Unit (default: the caller's).
+    pub unit: Option<String>,
+    pub year: i32,
+    pub title: String,
+    #[serde(default)]
+    pub legal_basis: String,
+}
+
+/// A task (nhiệm vụ) with its indicator and target.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskJson {
+    pub id: String,
+    pub title: String,
+    /// Responsible unit or official, as the plan names it.
+    pub responsible: String,
+    /// YYYY-MM-DD.
+    pub start: String,
+    /// YYYY-MM-DD (the task is due by the end of that day).
+    pub deadline: String,
+    #[serde(default = "one")]
+    pub weight: u32,
+    /// The indicator's name (chỉ tiêu).
+    pub indicator: String,
+    /// `manual` (reported with evidence) or a derived figure: `published_at_desk_share`,
+    /// `published_online_share`, `on_time_share`, `online_share_of_received`,
+    /// `electronic_copy_certifications_resolved`, `average_processing_minutes`.
+    pub source: String,
+    /// The procedure of the last two derived figures (mã TTHC).
+    pub procedure: Option<String>,
+    /// `at_least` (default), `at_most`, `keep_at_least`, `keep_at_most`.
+    pub target_kind: Option<String>,
+    /// The target value: shares in basis points (10000 = 100%), counts, or minutes.
+    pub target: i64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl TaskJson {
+    fn into_spec(self) -> Result<TaskSpec, ApiError> {
+        let procedure = || -> Result<_, ApiError> {
+            let p = self
+                .procedure
+                .as_deref()
+                .ok_or_else(|| ApiError::validation("procedure", "required by this source"))?;
+            parse_field("procedure", p)
+        };
+        let source = match self.source.as_str() {
+            "manual" => IndicatorSource::Manual,
+            "published_at_desk_share" => {
+                IndicatorSource::Derived(DerivedIndicator::PublishedAtDeskShare)
+            }
+            "published_online_share" => {
+                IndicatorSource::Derived(DerivedIndicator::PublishedOnlineShare)
+            }
+            "on_time_share" => IndicatorSource::Derived(DerivedIndicator::OnTimeShare),
+            "online_share_of_received" => {
+                IndicatorSource::Derived(DerivedIndicator::OnlineShareOfReceived)
+            }
+            "electronic_copy_certifications_resolved" => IndicatorSource::Derived(
+                DerivedIndicator::ElectronicCopyCertificationsResolved {
+                    procedure: procedure()?,
+                },
+            ),
+            "average_processing_minutes" => {
+                IndicatorSource::Derived(DerivedIndicator::AverageProcessingMinutes {
+                    procedure: procedure()?,
+                })
+            }
+            _ => return Err(ApiError::validation("source", "unknown indicator source")),
+        };
+        let target = match self.target_kind.as_deref() {
+            None | Some("at_least") => Target::AtLeast(self.target),
+            Some("at_most") => Target::AtMost(self.target),
+            Some("keep_at_least") => Target::KeepAtLeast(self.target),
+            Some("keep_at_most") => Target::KeepAtMost(self.target),
+            Some(_) => {
+                return Err(ApiError::validation(
+                    "target_kind",
+                    "expected at_least, at_most, keep_at_least or keep_at_most",
+                ))
+            }
+        };
+        Ok(TaskSpec {
+            id: parse_field("id", &self.id)?,
+            title: self.title,
+            responsible: self.responsible,
+            start: parse_date("start", &self.start)?,
+            deadline: parse_date("deadline", &self.deadline)?,
+            weight: self.weight,
+            indicator: Indicator {
+                name: self.indicator,
+                source,
+                target,
+            },
+        })
+    }
+}
+
+/// The body of a task action; the fields depend on the action (unknown fields are refused).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskActionBody {
+    /// report_progress: the value (shares in basis points, counts, minutes).
+    pub value: Option<i64>,
+    /// report_progress: the evidence (required).
+    pub evidence: Option<String>,
+    /// report_progress: links to the documents behind the evidence.
+    pub links: Option<Vec<String>>,
+    /// complete: a note.
+    pub note: Option<String>,
+    /// cancel, reopen: why (required).
+    pub reason: Option<String>,
+    /// amend: the whole new task (its id must be the path's).
+    pub task: Option<TaskJson>,
+    /// Business time of the event (RFC 3339; default now, never in the future).
+    pub at: Option<String>,
+}
+
+fn required(field: &str, v: Option<String>) -> Result<String, ApiError> {
+    match v {
+        Some(s) if !s.trim().is_empty() => Ok(s),
+        _ => Err(ApiError::validation(field, "required")),
+    }
+}
+
+fn task_command(task: TaskId, action: &str, b: TaskActionBody) -> Result<PlanCommand, ApiError> {
+    Ok(match action {
+        "amend" => {
+            let spec = b
+                .task
+                .ok_or_else(|| ApiError::validation("task", "required"))?
+                .into_spec()?;
+            if spec.id != task {
+                return Err(ApiError::validation("task.id", "must be the path's task"));
+            }
+            PlanCommand::AmendTask(spec)
+        }
+        "cancel" => PlanCommand::CancelTask {
+            task,
+            reason: required("reason", b.reason)?,
+        },
+        "report_progress" => PlanCommand::ReportProgress {
+            task,
+            value: b
+                .value
+                .ok_or_else(|| ApiError::validation("value", "required"))?,
+            evidence: required("evidence", b.evidence)?,
+            links: b.links.unwrap_or_default(),
+        },
+        "complete" => PlanCommand::CompleteTask {
+            task,
+            note: b.note.unwrap_or_default(),
+        },
+        "reopen" => PlanCommand::ReopenTask {
+            task,
+            reason: required("reason", b.reason)?,
+        },
+        other => return Err(ApiError::NotFound(format!("no task action {other:?}"))),
+    })
+}
+
+fn outcome_reply(o: &PlanOutcome, status: StatusCode) -> Reply {
+    Reply {
+        status,
+        body: serde_json::json!({
+            "plan": o.plan,
+            "version": o.version,
+            "seq": o.seq,
+            "event": Event::Plan(o.event.clone()).event_type(),
+            "deduplicated": o.deduplicated,
+        }),
+        etag: Some(o.version),
+        location: Some(format!("/v1/plans/{}", o.plan)),
+    }
+}
+
+/// Runs one planner write under `If-Match` and `Idempotency-Key`.
+async fn write(
+    state: AppState,
+    caller: Caller,
+    headers: HeaderMap,
+    plan: PlanId,
+    cmd: PlanCommand,
+    at: Option<Timestamp>,
+    (body_sha256, status): ([u8; 32], StatusCode),
+) -> Result<Response, ApiError> {
+    caller.require_any(&[Role::Planner])?;
+    let expected = if_match(&headers)?;
+    state.check_writable()?;
+    let who = caller.id().to_string();
+    // The stored response is keyed per plan and action too: a key reused elsewhere is another
+    // request.
+    let mut sha_input = body_sha256.to_vec();
+    sha_input.extend_from_slice(plan.as_str().as_bytes());
+    sha_input.extend_from_slice(cmd.action().as_bytes());
+    let sha = crate::auth::sha256(&sha_input);
+    let st = state.clone();
+    let owner = who.clone();
+    idempotency::run(st.idempotency(), &owner, &headers, sha, |key| async move {
+        let event_id = key.as_deref().map(|k| idempotency::event_id(&who, k, 0));
+        let actor = ActorRef::Staff(caller.staff.clone());
+        let o = state
+            .plans()
+            .execute(
+                &plan,
+                cmd,
+                &actor,
+                now(),
+                WriteOptions {
+                    at,
+                    expected,
+                    event_id,
+                },
+            )
+            .await
+            .map_err(map_plan_error)?;
+        Ok(outcome_reply(&o, status))
+    })
+    .await
+}
+
+/// The plans (kế hoạch CCHC), with their number, unit, year and version.
+#[utoipa::path(get, path = "/v1/plans", tag = "plans", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401), (status = 403)))]
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require_any(&PLAN_READERS)?;
+    let plans = state.plans().list().map_err(map_plan_error)?;
+    let visible: Vec<_> = plans
+        .into_iter()
+        .filter(|p| caller.require_unit(&p.unit).is_ok())
+        .collect();
+    Ok(Json(serde_json::json!({ "plans": visible })).into_response())
+}
+
+/// Issue a plan (ban hành kế hoạch), planner only. `If-Match: "0"` insists the plan is new.
+#[utoipa::path(post, path = "/v1/plans", tag = "plans", request_body = NewPlan,
+    params(("If-Match" = Option<String>, Header, description = "0: the plan must not exist"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
+    security(("bearer" = [])),
+    responses((status = 201, body = Object), (status = 400), (status = 401), (status = 403),
+        (status = 409), (status = 412), (status = 413), (status = 415), (status = 422),
+        (status = 429), (status = 503)))]
+pub async fn issue(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: HashedJson<NewPlan>,
+) -> Result<Response, ApiError> {
+    let b = body.value;
+    let plan: PlanId = parse_field("id", &b.id)?;
+    let unit: UnitCode = match &b.unit {
+        Some(u) => parse_field("unit", u)?,
+        None => caller.unit().clone(),
+    };
+    let cmd = PlanCommand::Issue {
+        number: b.number,
+        date: parse_date("date", &b.date)?,
+        unit,
+        year: b.year,
+        title: b.title,
+        legal_basis: b.legal_basis,
+    };
+    write(
+        state,
+        caller,
+        headers,
+        plan,
+        cmd,
+        None,
+        (body.sha256, StatusCode::CREATED),
+    )
+    .await
+}
+
+/// One plan: its tasks with every report (evidence, links, reporter, seq) and its events.
+#[utoipa::path(get, path = "/v1/plans/{plan}", tag = "plans", params(("plan" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401), (status = 403), (status = 404)))]
+pub async fn get_plan(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(plan): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_any(&PLAN_READERS)?;
+    let plan = parse_plan(&plan)?;
+    let loaded = state.plans().load(&plan).map_err(map_plan_error)?;
+    caller.require_unit(&loaded.state.unit)?;
+    let events: Vec<_> = loaded
+        .events
+        .iter()
+        .map(|r| {
+            let at = match &r.event {
+                Event::Plan(p) => Some(p.at()),
+                _ => None,
+            };
+            serde_json::json!({
+                "seq": r.seq,
+                "version": r.version,
+                "type": r.event.event_type(),
+                "actor": r.actor,
+                "at": at,
+                "recorded_at": r.recorded_at,
+            })
+        })
+        .collect();
+    let mut resp = Json(serde_json::json!({
+        "version": loaded.version,
+        "plan": loaded.state,
+        "events": events,
+    }))
+    .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("\"{}\"", loaded.version)) {
+        resp.headers_mut().insert(axum::http::header::ETAG, v);
+    }
+    Ok(resp)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DashboardQuery {
+    /// The instant to answer for (RFC 3339). Default: now, over the live read models; an
+    /// earlier instant folds the log up to it (dossiers by business time).
+    pub as_of: Option<String>,
+}
+
+/// The plan dashboard: each task's status (not_started, on_track, at_risk, done, overdue,
+/// cancelled), value, target, progress against the linear pace, the evidence or derived figure
+/// behind it (figure name, parts, dossier codes, event seq range), the weighted progress, and
+/// the overdue tasks per responsible unit.
+#[utoipa::path(get, path = "/v1/plans/{plan}/dashboard", tag = "plans",
+    params(("plan" = String, Path), DashboardQuery), security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401), (status = 403), (status = 404),
+        (status = 422)))]
+pub async fn dashboard(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(plan): Path<String>,
+    ApiQuery(q): ApiQuery<DashboardQuery>,
+) -> Result<Response, ApiError> {
+    caller.require_any(&PLAN_READERS)?;
+    let plan = parse_plan(&plan)?;
+    let loaded = state.plans().load(&plan).map_err(map_plan_error)?;
+    caller.require_unit(&loaded.state.unit)?;
+    let now = now();
+    let as_of = q
+        .as_of
+        .as_deref()
+        .map(|s| parse_instant("as_of", s))
+        .transpose()?;
+    let progress = match as_of {
+        Some(t) if t < now => {
+            // Folding the log is CPU-bound: keep it off the async workers.
+            let plans = state.clone();
+            let plan = plan.clone();
+            tokio::task::spawn_blocking(move || plans.plans().dashboard_as_of(&plan, t))
+                .await
+                .map_err(ApiError::internal)?
+        }
+        _ => state.plans().dashboard_live(
+            &plan,
+            now,
+            state.engine().read_models(),
+            state.engine().projection_seq(),
+        ),
+    }
+    .map_err(map_plan_error)?;
+    match progress {
+        Some(p) => Ok(Json(p).into_response()),
+        None => Err(ApiError::NotFound(format!(
+            "plan {plan} was not issued by then"
+        ))),
+    }
+}
+
+/// Add a task to a plan, planner only.
+#[utoipa::path(post, path = "/v1/plans/{plan}/tasks", tag = "plans", request_body = TaskJson,
+    params(("plan" = String, Path),
+        ("If-Match" = Option<String>, Header, description = "The plan's ETag last seen"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
+    security(("bearer" = [])),
+    responses((status = 201, body = Object), (status = 400), (status = 401), (status = 403),
+        (status = 404), (status = 409), (status = 412), (status = 413), (status = 415),
+        (status = 422), (status = 429), (status = 503)))]
+pub async fn add_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(plan): Path<String>,
+    body: HashedJson<TaskJson>,
+) -> Result<Response, ApiError> {
+    let plan = parse_plan(&plan)?;
+    let spec = body.value.into_spec()?;
+    write(
+        state,
+        caller,
+        headers,
+        plan,
+        PlanCommand::AddTask(spec),
+        None,
+        (body.sha256, StatusCode::CREATED),
+    )
+    .await
+}
+
+/// Act on a task, planner only: `amend`, `cancel`, `report_progress`, `complete`, `reopen`.
+#[utoipa::path(post, path = "/v1/plans/{plan}/tasks/{task}/actions/{action}", tag = "plans",
+    request_body = TaskActionBody,
+    params(("plan" = String, Path), ("task" = String, Path), ("action" = String, Path),
+        ("If-Match" = Option<String>, Header, description = "The plan's ETag last seen"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 400), (status = 401), (status = 403),
+        (status = 404), (status = 409), (status = 412), (status = 413), (status = 415),
+        (status = 422), (status = 429), (status = 503)))]
+pub async fn task_action(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((plan, task, action)): Path<(String, String, String)>,
+    body: HashedJson<TaskActionBody>,
+) -> Result<Response, ApiError> {
+    let plan = parse_plan(&plan)?;
+    let task: TaskId = task
+        .parse()
+        .map_err(|e: motcua_engine::domain::types::ParseError| ApiError::NotFound(e.to_string()))?;
+    let b = body.value;
+    let at = b
+        .at
+        .as_deref()
+        .map(|s| parse_instant("at", s))
+        .transpose()?;
+    let cmd = task_command(task, &action, b)?;
+    write(
+        state,
+        caller,
+        headers,
+        plan,
+        cmd,
+        at,
+        (body.sha256, StatusCode::OK),
+    )
+    .await
+}
