@@ -47,7 +47,11 @@ pub fn check(data: &[u8]) -> Outcome {
     }
     let head = codec::decode::<MetaHead>(data);
     if let Ok(h) = &head {
-        assert_eq!(codec::encode(h), data, "head does not re-encode to its input");
+        assert_eq!(
+            codec::encode(h),
+            data,
+            "head does not re-encode to its input"
+        );
     }
     Outcome {
         envelope,
