@@ -1,1 +1,196 @@
-fn main() {}
+//! `motcua-replay`: the auditor's command line. Every command reads a SOURCE (an archive file,
+//! or a data directory, which is copied before it is opened) and never writes to it.
+//!
+//! Exit status: 0 = done and clean, 1 = `verify` found something (or `diff` found a
+//! difference), 2 = the command could not run (unreadable source, bad arguments).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use motcua_replay::cli;
+use motcua_replay::output::Format;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "motcua-replay",
+    version,
+    about = "Verify, replay and recompute a motcua event log (read-only)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Common {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
+    format: Format,
+    /// Never show a progress bar (it is hidden anyway when stderr is not a terminal).
+    #[arg(long, global = true)]
+    no_progress: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check every hash link, seq, stream version, payload, transition and due date.
+    Verify {
+        /// Archive file or data directory.
+        source: PathBuf,
+        /// Only the container and the hash chain (skip the domain checks).
+        #[arg(long)]
+        chain_only: bool,
+        /// A head hash known independently (hex): the log must end on it.
+        #[arg(long)]
+        expect_head: Option<String>,
+        /// Also time a bare scan + decode of the same source and print both rates.
+        #[arg(long)]
+        bench: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The desk's figures for a period, recomputed by folding the log.
+    Stats {
+        source: PathBuf,
+        /// First day of the period (YYYY-MM-DD, local).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day of the period (inclusive).
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// Break the figures down.
+        #[arg(long, value_enum)]
+        by: Option<cli::By>,
+        /// Fold only what had happened by this instant (RFC 3339 or YYYY-MM-DD[THH:MM], local).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// List the dossier codes behind one figure (e.g. resolved_late).
+        #[arg(long)]
+        list: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// One dossier's timeline and its slip 05 (Phiếu kiểm soát quá trình giải quyết hồ sơ).
+    History {
+        source: PathBuf,
+        code: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The live queues as they stood at an instant.
+    Queues {
+        source: PathBuf,
+        #[arg(long)]
+        as_of: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// A leader's approval inbox as it stood at an instant.
+    Inbox {
+        source: PathBuf,
+        leader: String,
+        #[arg(long)]
+        as_of: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Compare two archives (first differing seq and field), or a server's statistics JSON
+    /// with the recomputed figures (first differing figure).
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        /// For statistics: the period and breakdown the JSON was produced with.
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Verify {
+            source,
+            chain_only,
+            expect_head,
+            bench,
+            common,
+        } => cli::verify(
+            &source,
+            chain_only,
+            expect_head.as_deref(),
+            bench,
+            common.format,
+            progress(&common),
+        ),
+        Command::Stats {
+            source,
+            from,
+            to,
+            by,
+            as_of,
+            list,
+            common,
+        } => cli::stats(
+            &source,
+            from,
+            to,
+            by,
+            as_of.as_deref(),
+            list.as_deref(),
+            common.format,
+            progress(&common),
+        ),
+        Command::History {
+            source,
+            code,
+            common,
+        } => cli::history(&source, &code, common.format, progress(&common)),
+        Command::Queues {
+            source,
+            as_of,
+            common,
+        } => cli::queues(&source, as_of.as_deref(), common.format, progress(&common)),
+        Command::Inbox {
+            source,
+            leader,
+            as_of,
+            common,
+        } => cli::inbox(
+            &source,
+            &leader,
+            as_of.as_deref(),
+            common.format,
+            progress(&common),
+        ),
+        Command::Diff {
+            a,
+            b,
+            from,
+            to,
+            common,
+        } => cli::diff(&a, &b, from, to, common.format, progress(&common)),
+    };
+    match result {
+        Ok(out) => {
+            print!("{}", out.stdout);
+            if !out.stderr.is_empty() {
+                eprint!("{}", out.stderr);
+            }
+            ExitCode::from(out.status)
+        }
+        Err(e) => {
+            eprintln!("motcua-replay: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn progress(common: &Common) -> bool {
+    !common.no_progress
+}

@@ -1,0 +1,445 @@
+//! `verify`: walks every record of a source once and reports every finding, each naming the seq,
+//! the stream and the rule it breaks.
+//!
+//! Layers, cheapest first, all in one pass:
+//! 1. container: the archive's header range, trailer count, head hash and SHA-256, truncation;
+//!    a data directory's `meta/head` and the sled key each record is filed under;
+//! 2. chain: every record decodes, seq is contiguous, `prev_hash` links to the previous event's
+//!    hash, the hash matches the content, stream versions are contiguous, `recorded_at` never
+//!    decreases;
+//! 3. domain ([`crate::domain_check`]): every payload decodes to a domain event of the type the
+//!    envelope names, on the stream it belongs to; every dossier transition is legal under the
+//!    workflow and rule set in force when it happened; every stored due date equals the one the
+//!    calendar events give.
+//!
+//! Findings are collected, not thrown: an auditor needs the full list, and the first finding
+//! often explains the rest (a deleted event also breaks the next event's link).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use motcua_engine::codec;
+use motcua_engine::domain::events::{Event, SCHEMA_VERSION};
+use motcua_engine::domain::types::Role;
+use motcua_engine::log::{Envelope, GENESIS_HASH};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::domain_check::{DomainCheck, EventAt};
+use crate::progress::Progress;
+use crate::source::{Source, SourceEnd};
+
+/// One problem found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The seq concerned (0 when the finding is about the container as a whole).
+    pub seq: u64,
+    /// The stream concerned, when known.
+    pub stream: Option<String>,
+    /// Short rule name, stable for scripts (see `docs/archive-format.md`, "Verification").
+    pub rule: &'static str,
+    pub detail: String,
+}
+
+impl Finding {
+    pub fn new(seq: u64, stream: Option<&str>, rule: &'static str, detail: String) -> Finding {
+        Finding {
+            seq,
+            stream: stream.map(str::to_owned),
+            rule,
+            detail,
+        }
+    }
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifyReport {
+    pub source: String,
+    pub kind: &'static str,
+    pub events: u64,
+    pub streams: u64,
+    /// Dossier transitions re-checked against the workflow tables.
+    pub transitions_checked: u64,
+    /// Stored due dates recomputed from the calendar.
+    pub due_dates_checked: u64,
+    pub findings: Vec<Finding>,
+    /// Hash of the last event read (hex).
+    pub head: String,
+    pub head_seq: u64,
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+impl VerifyReport {
+    pub fn events_per_second(&self) -> u64 {
+        let s = self.elapsed.as_secs_f64();
+        if s > 0.0 {
+            (self.events as f64 / s) as u64
+        } else {
+            0
+        }
+    }
+
+    /// The last line `verify` prints.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "verified events={} streams={} findings={} head={} eps={}",
+            self.events,
+            self.streams,
+            self.findings.len(),
+            self.head,
+            self.events_per_second()
+        )
+    }
+}
+
+/// Options of a verification.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Skip the domain layer (structure and chain only).
+    pub chain_only: bool,
+    /// A head hash obtained independently (e.g. printed on the commune's report): the log must
+    /// end on it.
+    pub expect_head: Option<[u8; 32]>,
+}
+
+/// The chain layer's running state.
+struct Chain {
+    expect_seq: u64,
+    prev_hash: [u8; 32],
+    /// False after an undecodable record: the next link cannot be checked.
+    prev_known: bool,
+    last_recorded: i64,
+    versions: HashMap<String, u64>,
+    events: u64,
+    head_seq: u64,
+}
+
+/// Verifies `source`, reporting progress to `progress`.
+pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) -> VerifyReport {
+    let start = Instant::now();
+    let header = source.header().cloned();
+    let mut findings = Vec::new();
+    let mut chain = Chain {
+        expect_seq: header.as_ref().map_or(1, |h| h.first_seq),
+        prev_hash: header.as_ref().map_or(GENESIS_HASH, |h| h.first_prev_hash),
+        prev_known: true,
+        last_recorded: i64::MIN,
+        versions: HashMap::new(),
+        events: 0,
+        head_seq: 0,
+    };
+    let mut domain = (!options.chain_only).then(DomainCheck::new);
+
+    while let Some(rec) = source.next_record() {
+        chain.events += 1;
+        progress.inc(1);
+        let env: Envelope = match codec::decode_record(&rec.bytes) {
+            Ok(env) => env,
+            Err(e) => {
+                let seq = rec.key_seq.unwrap_or(chain.expect_seq);
+                findings.push(Finding::new(seq, None, "decode", e.to_string()));
+                chain.expect_seq = seq + 1;
+                chain.prev_known = false;
+                continue;
+            }
+        };
+        check_chain(&mut chain, &env, &rec.bytes, rec.key_seq, &mut findings);
+        if let Some(domain) = domain.as_mut() {
+            // Decoded straight from the envelope (no `Recorded` copy of stream and actor): the
+            // same codec and schema rule as the projections' `decode_envelope`.
+            let role = env.actor.role.parse::<Role>();
+            let event = if env.schema_version == SCHEMA_VERSION {
+                codec::decode::<Event>(&env.payload).map_err(|e| e.to_string())
+            } else {
+                Err(format!("unknown schema version {}", env.schema_version))
+            };
+            match (event, role) {
+                (Ok(event), Ok(role)) => {
+                    if event.event_type() != env.event_type {
+                        findings.push(Finding::new(
+                            env.seq,
+                            Some(env.stream.as_str()),
+                            "event_type",
+                            format!(
+                                "envelope says {}, payload is {}",
+                                env.event_type,
+                                event.event_type()
+                            ),
+                        ));
+                    }
+                    let at = EventAt {
+                        seq: env.seq,
+                        stream: env.stream.as_str(),
+                        role,
+                    };
+                    domain.check(at, &event, &mut findings);
+                }
+                (Err(e), _) => findings.push(Finding::new(
+                    env.seq,
+                    Some(env.stream.as_str()),
+                    "payload",
+                    e,
+                )),
+                (_, Err(e)) => findings.push(Finding::new(
+                    env.seq,
+                    Some(env.stream.as_str()),
+                    "role",
+                    e.to_string(),
+                )),
+            }
+        }
+    }
+    let last_hash = chain.prev_hash;
+    check_end(&source, &chain, &mut findings);
+    if let Some(expected) = options.expect_head {
+        if expected != last_hash {
+            findings.push(Finding::new(
+                chain.head_seq,
+                None,
+                "expected_head",
+                format!(
+                    "the log ends on {}, not on the expected {}",
+                    hex::encode(last_hash),
+                    hex::encode(expected)
+                ),
+            ));
+        }
+    }
+    let (transitions_checked, due_dates_checked) = match &domain {
+        Some(d) => (d.transitions_checked(), d.due_dates_checked()),
+        None => (0, 0),
+    };
+    if let Some(d) = domain {
+        d.finish(&mut findings);
+    }
+    // By seq (container-level findings, seq 0, first); a stable sort keeps the order of
+    // discovery within one seq, which puts the finding that explains the others first.
+    findings.sort_by_key(|f| f.seq);
+    progress.finish();
+    VerifyReport {
+        source: source.path().display().to_string(),
+        kind: source.kind(),
+        events: chain.events,
+        streams: chain.versions.len() as u64,
+        transitions_checked,
+        due_dates_checked,
+        findings,
+        head: hex::encode(last_hash),
+        head_seq: chain.head_seq,
+        elapsed: start.elapsed(),
+    }
+}
+
+fn check_chain(
+    chain: &mut Chain,
+    env: &Envelope,
+    record: &[u8],
+    key_seq: Option<u64>,
+    findings: &mut Vec<Finding>,
+) {
+    let stream = Some(env.stream.as_str());
+    if let Some(k) = key_seq {
+        if k != env.seq {
+            findings.push(Finding::new(
+                k,
+                stream,
+                "key",
+                format!("record filed under seq {k} says seq {}", env.seq),
+            ));
+        }
+    }
+    if env.seq != chain.expect_seq {
+        if env.seq > chain.expect_seq {
+            findings.push(Finding::new(
+                chain.expect_seq,
+                None,
+                "seq",
+                format!("expected seq {}, found seq {}", chain.expect_seq, env.seq),
+            ));
+        } else {
+            findings.push(Finding::new(
+                env.seq,
+                stream,
+                "seq",
+                format!(
+                    "seq {} out of order (after seq {})",
+                    env.seq,
+                    chain.expect_seq - 1
+                ),
+            ));
+        }
+    }
+    chain.expect_seq = chain.expect_seq.max(env.seq + 1);
+    if chain.prev_known && env.prev_hash != chain.prev_hash {
+        findings.push(Finding::new(
+            env.seq,
+            stream,
+            "prev_hash",
+            format!(
+                "prev_hash {} does not link to the previous event's hash {}",
+                short(&env.prev_hash),
+                short(&chain.prev_hash)
+            ),
+        ));
+    }
+    // The hash input is the record's canonical encoding without its format byte and its last
+    // 32 bytes (the hash itself): hashing the stored bytes avoids re-encoding every envelope,
+    // and checks the very bytes the server wrote. Only on a mismatch is the canonical
+    // re-encoding consulted, to tell a changed content from a non-canonical encoding.
+    let body = record
+        .get(1..record.len().saturating_sub(32))
+        .unwrap_or_default();
+    let raw: [u8; 32] = Sha256::digest(body).into();
+    let computed = if raw == env.hash {
+        raw
+    } else {
+        env.compute_hash()
+    };
+    if computed == env.hash && raw != env.hash {
+        findings.push(Finding::new(
+            env.seq,
+            stream,
+            "encoding",
+            "the stored bytes are not the canonical encoding of the event".into(),
+        ));
+    }
+    if computed != env.hash {
+        findings.push(Finding::new(
+            env.seq,
+            stream,
+            "hash",
+            format!(
+                "stored hash {} but the content hashes to {}",
+                short(&env.hash),
+                short(&computed)
+            ),
+        ));
+    }
+    chain.prev_hash = env.hash;
+    chain.prev_known = true;
+    chain.head_seq = env.seq;
+    if env.recorded_at_ms < chain.last_recorded {
+        findings.push(Finding::new(
+            env.seq,
+            stream,
+            "recorded_at",
+            format!(
+                "recorded at {} ms, before the previous event ({} ms)",
+                env.recorded_at_ms, chain.last_recorded
+            ),
+        ));
+    }
+    chain.last_recorded = chain.last_recorded.max(env.recorded_at_ms);
+    // get_mut first: no key allocation for the (common) known stream.
+    if !chain.versions.contains_key(env.stream.as_str()) {
+        chain.versions.insert(env.stream.as_str().to_owned(), 0);
+    }
+    let Some(v) = chain.versions.get_mut(env.stream.as_str()) else {
+        return;
+    };
+    if env.version != *v + 1 {
+        findings.push(Finding::new(
+            env.seq,
+            stream,
+            "stream_version",
+            format!("version {} follows version {}", env.version, *v),
+        ));
+    }
+    *v = (*v).max(env.version);
+}
+
+fn short(h: &[u8; 32]) -> String {
+    hex::encode(&h[..8])
+}
+
+fn check_end(source: &Source, chain: &Chain, findings: &mut Vec<Finding>) {
+    match source.end() {
+        SourceEnd::Broken(why) => {
+            let next = source.last_good_seq().map_or(chain.expect_seq, |s| s + 1);
+            findings.push(Finding::new(
+                next,
+                None,
+                "truncated",
+                format!("the source ends abnormally before seq {next}: {why}"),
+            ));
+        }
+        SourceEnd::Trailer(t) => {
+            if !t.checksum_ok() {
+                findings.push(Finding::new(
+                    0,
+                    None,
+                    "checksum",
+                    format!(
+                        "archive SHA-256 is {}, the trailer says {}",
+                        hex::encode(t.computed_sha256),
+                        hex::encode(t.sha256)
+                    ),
+                ));
+            }
+            if t.count != t.records_read {
+                findings.push(Finding::new(
+                    0,
+                    None,
+                    "trailer_count",
+                    format!(
+                        "trailer counts {} events, the archive holds {}",
+                        t.count, t.records_read
+                    ),
+                ));
+            }
+            if t.head_hash != chain.prev_hash {
+                findings.push(Finding::new(
+                    chain.head_seq,
+                    None,
+                    "trailer_head",
+                    format!(
+                        "the last event's hash {} is not the trailer's head {}",
+                        hex::encode(chain.prev_hash),
+                        hex::encode(t.head_hash)
+                    ),
+                ));
+            }
+            if let Some(h) = source.header() {
+                if chain.head_seq != h.last_seq && chain.events > 0 {
+                    findings.push(Finding::new(
+                        chain.head_seq,
+                        None,
+                        "header_range",
+                        format!(
+                            "header announces seq {}..={}, the last event is seq {}",
+                            h.first_seq, h.last_seq, chain.head_seq
+                        ),
+                    ));
+                }
+            }
+        }
+        SourceEnd::MetaHead(None) => {
+            if chain.events > 0 {
+                findings.push(Finding::new(
+                    0,
+                    None,
+                    "meta_head",
+                    "the data directory has no readable meta/head record".into(),
+                ));
+            }
+        }
+        SourceEnd::MetaHead(Some(head)) => {
+            if head.seq != chain.head_seq || head.hash != chain.prev_hash {
+                findings.push(Finding::new(
+                    chain.head_seq,
+                    None,
+                    "meta_head",
+                    format!(
+                        "meta/head says seq {} hash {}, the last event is seq {} hash {}",
+                        head.seq,
+                        short(&head.hash),
+                        chain.head_seq,
+                        short(&chain.prev_hash)
+                    ),
+                ));
+            }
+        }
+    }
+}
