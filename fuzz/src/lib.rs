@@ -5,5 +5,6 @@
 //! exactly the function the fuzzer ran. A module may therefore use only its target crate and
 //! std, never this crate's own dependencies.
 
+pub mod archive_reader;
 pub mod event_decoder;
 pub mod workflow_loader;
