@@ -140,7 +140,7 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
             Err(e) => {
                 let seq = rec.key_seq.unwrap_or(chain.expect_seq);
                 findings.push(Finding::new(seq, None, "decode", e.to_string()));
-                chain.expect_seq = seq + 1;
+                chain.expect_seq = seq.saturating_add(1);
                 chain.prev_known = false;
                 continue;
             }
@@ -271,7 +271,8 @@ fn check_chain(
             ));
         }
     }
-    chain.expect_seq = chain.expect_seq.max(env.seq + 1);
+    // saturating: a hostile record may claim seq u64::MAX (found by fuzzing).
+    chain.expect_seq = chain.expect_seq.max(env.seq.saturating_add(1));
     if chain.prev_known && env.prev_hash != chain.prev_hash {
         findings.push(Finding::new(
             env.seq,
@@ -339,7 +340,7 @@ fn check_chain(
     let Some(v) = chain.versions.get_mut(env.stream.as_str()) else {
         return;
     };
-    if env.version != *v + 1 {
+    if env.version != v.saturating_add(1) {
         findings.push(Finding::new(
             env.seq,
             stream,
@@ -357,7 +358,9 @@ fn short(h: &[u8; 32]) -> String {
 fn check_end(source: &Source, chain: &Chain, findings: &mut Vec<Finding>) {
     match source.end() {
         SourceEnd::Broken(why) => {
-            let next = source.last_good_seq().map_or(chain.expect_seq, |s| s + 1);
+            let next = source
+                .last_good_seq()
+                .map_or(chain.expect_seq, |s| s.saturating_add(1));
             findings.push(Finding::new(
                 next,
                 None,
