@@ -1,0 +1,55 @@
+//! Server configuration: what `motcua serve` takes from flags and environment, and what tests
+//! set directly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::extract::DEFAULT_BODY_LIMIT;
+
+/// Everything `server::start` needs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Data directory of the event log (created if missing).
+    pub data_dir: PathBuf,
+    /// Address to bind; port 0 picks a free port (see `RunningServer::addr`).
+    pub bind: SocketAddr,
+    /// Seed the demo commune when the log is empty.
+    pub demo: bool,
+    /// Largest accepted request body.
+    pub body_limit: usize,
+    /// How long a write waits for the read models to reach its seq before answering anyway
+    /// (read-your-writes is then not guaranteed and the response says so).
+    pub read_your_writes_timeout: Duration,
+    /// How long graceful shutdown waits for in-flight requests.
+    pub drain_timeout: Duration,
+    /// Public lookup: burst and refill per second, per client address.
+    pub lookup_burst: u32,
+    pub lookup_per_second: f64,
+    /// Failed authentication attempts: burst and refill per second, per client address.
+    pub auth_fail_burst: u32,
+    pub auth_fail_per_second: f64,
+    /// Print demo tokens (`demo-token role=...`) on stdout when seeding.
+    pub print_demo_tokens: bool,
+    /// Bound of the log writer's queue (appends); when full, writes answer 429.
+    pub log_queue_depth: usize,
+}
+
+impl ServeConfig {
+    pub fn new(data_dir: impl Into<PathBuf>, bind: SocketAddr) -> ServeConfig {
+        ServeConfig {
+            data_dir: data_dir.into(),
+            bind,
+            demo: false,
+            body_limit: DEFAULT_BODY_LIMIT,
+            read_your_writes_timeout: Duration::from_secs(2),
+            drain_timeout: Duration::from_secs(10),
+            lookup_burst: 20,
+            lookup_per_second: 2.0,
+            auth_fail_burst: 20,
+            auth_fail_per_second: 1.0,
+            print_demo_tokens: true,
+            log_queue_depth: motcua_engine::log::limits::DEFAULT_QUEUE_DEPTH,
+        }
+    }
+}

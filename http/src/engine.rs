@@ -1,0 +1,256 @@
+//! The thin adapter between HTTP handlers and the engine (command service and projections).
+//! Handlers speak to [`Engine`] only, so the engine's API can evolve behind one file.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use motcua_engine::codec;
+use motcua_engine::domain::events::Event;
+use motcua_engine::domain::types::{DossierCode, Staff, Timestamp};
+use motcua_engine::domain::{ActorRef, Command, DomainError, ReferenceData};
+use motcua_engine::log::{EventId, TREE_EVENT_IDS};
+use motcua_engine::service::{CommandOutcome, CommandService, ServiceError};
+
+use crate::errors::ApiError;
+use motcua_engine::log::{Envelope, EventLog};
+use motcua_engine::projection::{Projections, ReadModels};
+use tokio::sync::RwLock;
+
+/// Decodes the domain event in an envelope.
+pub fn decode_event(env: &Envelope) -> Result<Event, codec::CodecError> {
+    codec::decode::<Event>(&env.payload)
+}
+
+/// Failures of the engine below the HTTP layer.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("projections: {0}")]
+    Projection(String),
+    #[error("command service: {0}")]
+    Service(String),
+}
+
+/// What a dossier write did, as the API reports it.
+#[derive(Debug, Clone)]
+pub struct WriteOutcome {
+    pub code: DossierCode,
+    pub version: u64,
+    pub seq: u64,
+    /// State name after the write (from the read model; `None` if it lagged).
+    pub state: Option<String>,
+    pub due: Option<Timestamp>,
+    pub event_types: Vec<String>,
+    pub deduplicated: bool,
+}
+
+/// Maps a service refusal to the API's problem types.
+pub fn map_service_error(e: ServiceError) -> ApiError {
+    match e {
+        ServiceError::Domain(d) => map_domain_error(d),
+        ServiceError::StaleVersion { current } => ApiError::PreconditionFailed {
+            current_version: current,
+        },
+        ServiceError::NotFound(code) => ApiError::NotFound(format!("no dossier {code}")),
+        ServiceError::Contended { stream, attempts } => ApiError::Conflict(format!(
+            "{stream} kept changing; gave up after {attempts} attempts, retry"
+        )),
+        ServiceError::SequenceExhausted { unit, date } => ApiError::Conflict(format!(
+            "the daily sequence of {unit} on {date} is exhausted"
+        )),
+        ServiceError::DuplicateEventId => ApiError::IdempotencyKeyReused,
+        ServiceError::Append(a) => crate::routes::staff::map_append(a),
+        other => ApiError::internal(other),
+    }
+}
+
+/// Maps a domain refusal to the API's problem types.
+pub fn map_domain_error(d: DomainError) -> ApiError {
+    let detail = d.to_string();
+    match d {
+        DomainError::IllegalTransition {
+            state,
+            action,
+            allowed,
+        } => ApiError::IllegalTransition {
+            detail,
+            state,
+            action,
+            allowed_actions: allowed,
+        },
+        DomainError::Forbidden { .. }
+        | DomainError::WrongField { .. }
+        | DomainError::WrongUnit { .. }
+        | DomainError::WrongSecret => ApiError::Forbidden(detail),
+        DomainError::Validation { field, why } => ApiError::Validation { field, why },
+        DomainError::UnknownProcedure { .. } => ApiError::validation("procedure", detail),
+        DomainError::UnknownStaff(_) => ApiError::validation("specialist", detail),
+        DomainError::SupplementLimit { .. } | DomainError::ApologyTooEarly { .. } => {
+            ApiError::Conflict(detail)
+        }
+        DomainError::UnknownWorkflow(_) | DomainError::NoRuleSet(_) => ApiError::Internal(detail),
+    }
+}
+
+/// The engine as the server uses it.
+#[derive(Clone)]
+pub struct Engine {
+    log: EventLog,
+    service: Arc<CommandService>,
+    /// One lock per (unit, day) serialising dossier creations: the service allocates the
+    /// day's next code optimistically and retries on a conflict, so concurrent receipts at one
+    /// unit would otherwise burn appends racing for the same number.
+    creation_locks: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    projections: Arc<RwLock<Option<Projections>>>,
+    read_models: ReadModels,
+}
+
+impl Engine {
+    /// Starts the projections over `log` (they catch up in the background).
+    pub async fn start(log: EventLog) -> Result<Engine, EngineError> {
+        let reference =
+            ReferenceData::builtin().map_err(|e| EngineError::Service(e.to_string()))?;
+        let l = log.clone();
+        let service = tokio::task::spawn_blocking(move || CommandService::new(l, reference))
+            .await
+            .map_err(|e| EngineError::Service(e.to_string()))?
+            .map_err(|e| EngineError::Service(e.to_string()))?;
+        let projections =
+            Projections::start(&log).map_err(|e| EngineError::Projection(e.to_string()))?;
+        let read_models = projections.read_models();
+        Ok(Engine {
+            log,
+            service: Arc::new(service),
+            creation_locks: Arc::default(),
+            projections: Arc::new(RwLock::new(Some(projections))),
+            read_models,
+        })
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// The live read models.
+    pub fn read_models(&self) -> &ReadModels {
+        &self.read_models
+    }
+
+    /// Stops the projection runner (after its current batch).
+    pub async fn stop(&self) {
+        let p = self.projections.write().await.take();
+        if let Some(p) = p {
+            if let Err(e) = p.stop().await {
+                tracing::warn!(error = %e, "projection runner ended with an error");
+            }
+        }
+    }
+
+    pub fn service(&self) -> &CommandService {
+        &self.service
+    }
+
+    /// The actions `staff` may take on the dossier now (the workflow's table for its state,
+    /// filtered by the caller's roles; a command may still be refused for its content).
+    pub fn allowed_actions(&self, code: &DossierCode, staff: &Staff) -> Vec<String> {
+        let Ok((state, _)) = self.service.load_dossier(code) else {
+            return Vec::new();
+        };
+        let roles: Vec<_> = staff.roles.clone();
+        self.service
+            .with_reference(|r| motcua_engine::domain::allowed_actions(&state, &roles, r))
+            .map(|v| v.into_iter().map(|a| a.as_str().to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Executes a dossier command as `staff` at `now`.
+    pub async fn execute(
+        &self,
+        staff: &Staff,
+        code: Option<&DossierCode>,
+        cmd: Command,
+        now: Timestamp,
+        expected: Option<u64>,
+        event_id: Option<EventId>,
+    ) -> Result<CommandOutcome, ServiceError> {
+        let actor = ActorRef::Staff(staff.clone());
+        // A keyed creation whose events are already in the log (its stored response was lost,
+        // e.g. in a crash): answer from the log instead of deciding again, which would record
+        // under a new code and collide with the first attempt's event ids.
+        if let (None, Some(id)) = (code, event_id) {
+            if let Some(found) = self.stream_of_event(id) {
+                let stream = motcua_engine::log::StreamId::new(found.stream_name())
+                    .map_err(ServiceError::Log)?;
+                let envs = self.log.read_stream(&stream, 1)?;
+                let last = envs.last();
+                return Ok(CommandOutcome {
+                    version: last.map_or(0, |e| e.version),
+                    seq: last.map_or(0, |e| e.seq),
+                    code: found,
+                    events: Vec::new(),
+                    deduplicated: true,
+                });
+            }
+        }
+        let lock = match (code, cmd.intake()) {
+            (None, Some(intake)) => Some(self.creation_lock(&format!(
+                "{}-{}",
+                intake.unit,
+                motcua_engine::domain::calendar::local_date(now).format("%y%m%d")
+            ))),
+            _ => None,
+        };
+        let _guard = match &lock {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        };
+        let o = self
+            .service
+            .execute(code, cmd, &actor, now, expected, event_id)
+            .await?;
+        Ok(o)
+    }
+
+    fn creation_lock(&self, prefix: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self
+            .creation_locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if map.len() > 10_000 {
+            // Old days' locks are never needed again; dropping held ones is harmless (holders
+            // keep their Arc).
+            map.clear();
+        }
+        map.entry(prefix.to_owned()).or_default().clone()
+    }
+
+    /// The dossier whose stream holds the event `id`, via the log's event-id index.
+    fn stream_of_event(&self, id: EventId) -> Option<DossierCode> {
+        let tree = self.log.store().tree(TREE_EVENT_IDS).ok()?;
+        let v = tree.get(id.0).ok()??;
+        let seq = u64::from_be_bytes(v.get(..8)?.try_into().ok()?);
+        let env = self
+            .log
+            .read_all(seq.checked_sub(1)?, 1)
+            .ok()?
+            .into_iter()
+            .next()?;
+        env.stream.as_str().strip_prefix("dossier/")?.parse().ok()
+    }
+
+    /// Last log seq the projections have folded.
+    pub fn projection_seq(&self) -> u64 {
+        match self.projections.try_read() {
+            Ok(g) => g.as_ref().map(|p| p.applied_seq()).unwrap_or(0),
+            Err(_) => 0,
+        }
+    }
+
+    /// Waits until the projections reached `seq`.
+    pub async fn wait_for(&self, seq: u64, timeout: Duration) -> bool {
+        match self.projections.read().await.as_ref() {
+            Some(p) => p.wait_for(seq, timeout).await,
+            None => false,
+        }
+    }
+}

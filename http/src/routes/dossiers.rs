@@ -1,0 +1,413 @@
+//! Dossier writes: receive at the desk (`POST /v1/dossiers`), submit online
+//! (`POST /v1/submissions`), and every action of the transition table
+//! (`POST /v1/dossiers/{code}/actions/{action}`).
+//!
+//! Every write: role check, `If-Match` (stream version) for an exact append, `Idempotency-Key`
+//! (derived event ids + stored first response), the command service decides and appends, then
+//! the handler waits for the read models to reach the new seq (read-your-writes) and answers
+//! with the new version as `ETag`.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use motcua_engine::domain::events::{Applicant, DraftKind};
+use motcua_engine::domain::types::{
+    Channel, DossierCode, ProcedureId, Role, StaffId, Timestamp, UnitCode, Vnd,
+};
+use motcua_engine::domain::{Action, Command, Intake};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::engine::WriteOutcome;
+use crate::errors::ApiError;
+use crate::extract::HashedJson;
+use crate::idempotency::{self, Reply};
+use crate::routes::views::parse_code;
+use crate::state::AppState;
+
+/// The applicant (người nộp hồ sơ).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicantJson {
+    pub name: String,
+    /// CCCD number.
+    pub id_number: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub address: String,
+}
+
+/// A new dossier at the desk (tiếp nhận hồ sơ) or online (nộp trực tuyến).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDossier {
+    /// Mã TTHC, e.g. `1.001193`.
+    pub procedure: String,
+    /// Unit code (default: the caller's unit).
+    pub unit: Option<String>,
+    /// `desk` (default) or `postal` at the desk; ignored online.
+    pub channel: Option<String>,
+    pub applicant: ApplicantJson,
+    /// Documents handed in (thành phần hồ sơ).
+    #[serde(default)]
+    pub documents: Vec<String>,
+    /// At the desk: `receive` (default), `guide_to_complete` or `refuse_to_receive`.
+    pub action: Option<String>,
+    /// guide_to_complete: what is missing.
+    #[serde(default)]
+    pub missing: Vec<String>,
+    pub note: Option<String>,
+    /// refuse_to_receive: reason and legal basis.
+    pub reason: Option<String>,
+    pub legal_basis: Option<String>,
+}
+
+/// The body of a transition (fields depend on the action; unknown fields are refused).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    pub note: Option<String>,
+    pub reason: Option<String>,
+    pub legal_basis: Option<String>,
+    /// guide_to_complete: missing documents.
+    pub missing: Option<Vec<String>>,
+    /// request_supplement: items requested.
+    pub items: Option<Vec<String>>,
+    /// assign: the specialist's staff id.
+    pub specialist: Option<String>,
+    /// forward: the other agency.
+    pub agency: Option<String>,
+    /// request_payment: amount in VND.
+    pub amount: Option<u64>,
+    /// record_payment: the receipt number.
+    pub receipt_number: Option<String>,
+    /// submit_for_signing: `result` or `refusal`.
+    pub draft: Option<String>,
+    /// sign_refusal: the written reasons.
+    pub reasons: Option<String>,
+    /// send_back: the leader's comments.
+    pub comments: Option<String>,
+    /// apologise: the new appointment (RFC 3339).
+    pub new_appointment: Option<String>,
+}
+
+fn required(field: &str, v: Option<String>) -> Result<String, ApiError> {
+    match v {
+        Some(s) if !s.trim().is_empty() => Ok(s),
+        _ => Err(ApiError::validation(field, "required")),
+    }
+}
+
+/// Builds the domain command of `action` from its JSON body.
+pub fn command(action: Action, b: ActionBody) -> Result<Command, ApiError> {
+    let note = b.note.clone().unwrap_or_default();
+    Ok(match action {
+        Action::SubmitOnline => {
+            return Err(ApiError::validation(
+                "action",
+                "submit online with POST /v1/submissions",
+            ))
+        }
+        Action::Receive => Command::Receive { intake: None },
+        Action::GuideToComplete => Command::GuideToComplete {
+            intake: None,
+            missing: b
+                .missing
+                .filter(|m| !m.is_empty())
+                .ok_or_else(|| ApiError::validation("missing", "required"))?,
+            note,
+        },
+        Action::RefuseToReceive => Command::RefuseToReceive {
+            intake: None,
+            reason: required("reason", b.reason)?,
+            legal_basis: b.legal_basis.unwrap_or_default(),
+        },
+        Action::Assign => Command::Assign {
+            specialist: required("specialist", b.specialist)?
+                .parse::<StaffId>()
+                .map_err(|e| ApiError::validation("specialist", e.to_string()))?,
+            note,
+        },
+        Action::RequestSupplement => Command::RequestSupplement {
+            items: b
+                .items
+                .filter(|m| !m.is_empty())
+                .ok_or_else(|| ApiError::validation("items", "required"))?,
+            reason: b.reason.unwrap_or_default(),
+        },
+        Action::RecordSupplement => Command::RecordSupplement { note },
+        Action::Forward => Command::Forward {
+            agency: required("agency", b.agency)?,
+            note,
+        },
+        Action::RecordAgencyAnswer => Command::RecordAgencyAnswer { note },
+        Action::RequestPayment => Command::RequestPayment {
+            amount: Vnd(b
+                .amount
+                .ok_or_else(|| ApiError::validation("amount", "required"))?),
+            note,
+        },
+        Action::RecordPayment => Command::RecordPayment {
+            receipt_number: required("receipt_number", b.receipt_number)?,
+        },
+        Action::SubmitForSigning => Command::SubmitForSigning {
+            draft: match b.draft.as_deref() {
+                None | Some("result") => DraftKind::Result,
+                Some("refusal") => DraftKind::Refusal,
+                Some(_) => return Err(ApiError::validation("draft", "expected result or refusal")),
+            },
+            note,
+        },
+        Action::Approve => Command::Approve { note },
+        Action::SignRefusal => Command::SignRefusal {
+            reasons: required("reasons", b.reasons)?,
+        },
+        Action::SendBack => Command::SendBack {
+            comments: required("comments", b.comments)?,
+        },
+        Action::Apologise => Command::Apologise {
+            reason: required("reason", b.reason)?,
+            new_appointment: {
+                let s = required("new_appointment", b.new_appointment)?;
+                let t = chrono::DateTime::parse_from_rfc3339(&s)
+                    .map_err(|_| ApiError::validation("new_appointment", "expected RFC 3339"))?;
+                Timestamp::from_utc(t.with_timezone(&chrono::Utc))
+            },
+        },
+        Action::HandOver => Command::HandOver { note },
+        Action::Withdraw => Command::Withdraw {
+            reason: required("reason", b.reason)?,
+        },
+        Action::Stop => Command::Stop {
+            reason: required("reason", b.reason)?,
+            legal_basis: b.legal_basis.unwrap_or_default(),
+        },
+    })
+}
+
+/// `If-Match: "7"` (or `7`, or `W/"7"`) -> 7.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = v
+        .to_str()
+        .map_err(|_| ApiError::validation("If-Match", "not ASCII"))?;
+    let s = s.trim().trim_start_matches("W/").trim_matches('"');
+    s.parse::<u64>().map(Some).map_err(|_| {
+        ApiError::validation("If-Match", "expected the ETag of GET /v1/dossiers/{code}")
+    })
+}
+
+fn intake(
+    caller: &Caller,
+    b: &NewDossier,
+    channel: Channel,
+    secret_sha256: [u8; 32],
+) -> Result<Intake, ApiError> {
+    let unit: UnitCode = match &b.unit {
+        Some(u) => u
+            .parse()
+            .map_err(|e| ApiError::validation("unit", format!("{e}")))?,
+        None => caller.unit().clone(),
+    };
+    caller.require_unit(&unit)?;
+    let procedure: ProcedureId = b
+        .procedure
+        .parse()
+        .map_err(|e| ApiError::validation("procedure", format!("{e}")))?;
+    Ok(Intake {
+        procedure,
+        unit,
+        channel,
+        applicant: Applicant {
+            name: b.applicant.name.clone(),
+            id_number: b.applicant.id_number.clone(),
+            phone: b.applicant.phone.clone(),
+            address: b.applicant.address.clone(),
+        },
+        documents: b.documents.clone(),
+        lookup_secret_sha256: secret_sha256,
+    })
+}
+
+fn outcome_reply(
+    o: &WriteOutcome,
+    status: StatusCode,
+    secret: Option<&str>,
+) -> Result<Reply, ApiError> {
+    let mut body = serde_json::json!({
+        "code": o.code,
+        "version": o.version,
+        "seq": o.seq,
+        "state": o.state,
+        "due": o.due,
+        "events": o.event_types,
+        "deduplicated": o.deduplicated,
+    });
+    if let Some(s) = secret {
+        body["lookup_secret"] = serde_json::json!(s);
+    }
+    Ok(Reply {
+        status,
+        body,
+        etag: Some(o.version),
+        location: Some(format!("/v1/dossiers/{}", o.code)),
+    })
+}
+
+async fn create(
+    state: AppState,
+    caller: Caller,
+    headers: HeaderMap,
+    body: HashedJson<NewDossier>,
+    online: bool,
+) -> Result<Response, ApiError> {
+    let role = if online {
+        caller.require_any(&[Role::Citizen])?
+    } else {
+        caller.require_any(&[Role::Reception])?
+    };
+    let _ = role;
+    state.check_writable()?;
+    let b = body.value()?;
+    let channel = if online {
+        Channel::Online
+    } else {
+        match b.channel.as_deref() {
+            None | Some("desk") => Channel::Desk,
+            Some("postal") => Channel::Postal,
+            Some(_) => return Err(ApiError::validation("channel", "expected desk or postal")),
+        }
+    };
+    let action = match (online, b.action.as_deref()) {
+        (true, None) => Action::SubmitOnline,
+        (true, Some(_)) => return Err(ApiError::validation("action", "not accepted online")),
+        (false, None | Some("receive")) => Action::Receive,
+        (false, Some("guide_to_complete")) => Action::GuideToComplete,
+        (false, Some("refuse_to_receive")) => Action::RefuseToReceive,
+        (false, Some(_)) => {
+            return Err(ApiError::validation(
+                "action",
+                "expected receive, guide_to_complete or refuse_to_receive",
+            ))
+        }
+    };
+    let who = caller.id().to_string();
+    let st = state.clone();
+    let owner = who.clone();
+    idempotency::run(
+        st.idempotency(),
+        &owner,
+        &headers,
+        body.sha256,
+        |key| async move {
+            let secret = state.lookup_secret(&who, key.as_deref());
+            let intake = intake(&caller, &b, channel, crate::auth::sha256(secret.as_bytes()))?;
+            let cmd = match action {
+                Action::SubmitOnline => Command::SubmitOnline(intake),
+                Action::Receive => Command::Receive {
+                    intake: Some(intake),
+                },
+                Action::GuideToComplete => Command::GuideToComplete {
+                    intake: Some(intake),
+                    missing: if b.missing.is_empty() {
+                        return Err(ApiError::validation("missing", "required"));
+                    } else {
+                        b.missing.clone()
+                    },
+                    note: b.note.clone().unwrap_or_default(),
+                },
+                _ => Command::RefuseToReceive {
+                    intake: Some(intake),
+                    reason: required("reason", b.reason.clone())?,
+                    legal_basis: b.legal_basis.clone().unwrap_or_default(),
+                },
+            };
+            let event_id = key.as_deref().map(|k| idempotency::event_id(&who, k, 0));
+            let o = state.execute(&caller, None, cmd, None, event_id).await?;
+            outcome_reply(&o, StatusCode::CREATED, Some(&secret))
+        },
+    )
+    .await
+}
+
+/// Receive a dossier at the desk (tiếp nhận hồ sơ trực tiếp), reception only. Returns the code,
+/// the due date and the lookup secret to print on the receipt (shown once).
+#[utoipa::path(post, path = "/v1/dossiers", tag = "dossiers", request_body = NewDossier,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
+    security(("bearer" = [])),
+    responses((status = 201, body = Object), (status = 400), (status = 401), (status = 403),
+        (status = 409), (status = 413), (status = 415), (status = 422), (status = 429), (status = 503)))]
+pub async fn receive(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: HashedJson<NewDossier>,
+) -> Result<Response, ApiError> {
+    create(state, caller, headers, body, false).await
+}
+
+/// Submit a dossier online (nộp hồ sơ trực tuyến), citizen role.
+#[utoipa::path(post, path = "/v1/submissions", tag = "dossiers", request_body = NewDossier,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
+    security(("bearer" = [])),
+    responses((status = 201, body = Object), (status = 400), (status = 401), (status = 403),
+        (status = 413), (status = 415), (status = 422), (status = 429), (status = 503)))]
+pub async fn submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: HashedJson<NewDossier>,
+) -> Result<Response, ApiError> {
+    create(state, caller, headers, body, true).await
+}
+
+/// Take an action on a dossier (xử lý hồ sơ): `receive`, `guide_to_complete`,
+/// `refuse_to_receive`, `assign`, `request_supplement`, `record_supplement`, `forward`,
+/// `record_agency_answer`, `request_payment`, `record_payment`, `submit_for_signing`, `approve`,
+/// `sign_refusal`, `send_back`, `apologise`, `hand_over`, `withdraw`, `stop`. `If-Match` makes it
+/// conditional on the dossier's version.
+#[utoipa::path(post, path = "/v1/dossiers/{code}/actions/{action}", tag = "dossiers",
+    request_body = ActionBody,
+    params(("code" = String, Path), ("action" = String, Path),
+        ("If-Match" = Option<String>, Header, description = "The ETag (stream version) last seen"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 400), (status = 401), (status = 403),
+        (status = 404), (status = 409), (status = 412), (status = 413), (status = 415),
+        (status = 422), (status = 429), (status = 503)))]
+pub async fn act(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((code, action)): Path<(String, String)>,
+    body: HashedJson<ActionBody>,
+) -> Result<Response, ApiError> {
+    let code: DossierCode = parse_code(&code)?;
+    let action: Action = action
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("no action {action:?}")))?;
+    let expected = if_match(&headers)?;
+    state.check_writable()?;
+    let cmd = command(action, body.value()?)?;
+    let who = caller.id().to_string();
+    let st = state.clone();
+    let owner = who.clone();
+    // The stored response is keyed per dossier and action too: a key reused on another dossier
+    // is another request.
+    let mut sha_input = body.sha256.to_vec();
+    sha_input.extend_from_slice(code.as_str().as_bytes());
+    sha_input.extend_from_slice(action.as_str().as_bytes());
+    let sha = crate::auth::sha256(&sha_input);
+    idempotency::run(st.idempotency(), &owner, &headers, sha, |key| async move {
+        let event_id = key.as_deref().map(|k| idempotency::event_id(&who, k, 0));
+        let o = state
+            .execute(&caller, Some(&code), cmd, expected, event_id)
+            .await?;
+        outcome_reply(&o, StatusCode::OK, None)
+    })
+    .await
+}

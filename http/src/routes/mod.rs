@@ -1,0 +1,9 @@
+//! The handlers, one module per resource.
+
+pub mod dossiers;
+pub mod events;
+pub mod ops;
+pub mod reference;
+pub mod slips;
+pub mod staff;
+pub mod views;

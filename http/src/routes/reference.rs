@@ -1,0 +1,201 @@
+//! Reference data writes and reads besides the catalog view: a year's working calendar (read by
+//! every token holder, published by admins) and issuing a procedure (admin). Writes go through
+//! the command service's reference commands, which validate them.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use chrono::NaiveDate;
+use motcua_engine::domain::events::{CalendarEvent, Event, Procedure, YearCalendar};
+use motcua_engine::domain::types::{Role, UnitCode};
+use motcua_engine::domain::ActorRef;
+use motcua_engine::log::StreamId;
+use motcua_engine::service::{Authority, ReferenceCommand};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::engine::{decode_event, map_service_error};
+use crate::errors::ApiError;
+use crate::extract::HashedJson;
+use crate::idempotency::{self, Reply};
+use crate::routes::views::now;
+use crate::state::AppState;
+
+/// A year's working calendar (lịch làm việc năm), as published.
+#[utoipa::path(get, path = "/v1/calendar/{year}", tag = "reference",
+    params(("year" = i32, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401), (status = 404)))]
+pub async fn calendar(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(year): Path<String>,
+) -> Result<Json<YearCalendar>, ApiError> {
+    let year: i32 = year
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("no calendar {year}")))?;
+    let stream = StreamId::new(format!("calendar/{year}")).map_err(ApiError::internal)?;
+    let envs = state
+        .log()
+        .read_stream(&stream, 1)
+        .map_err(ApiError::internal)?;
+    envs.iter()
+        .rev()
+        .find_map(|e| match decode_event(e) {
+            Ok(Event::Calendar(CalendarEvent::YearPublished(y))) => Some(y),
+            _ => None,
+        })
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no calendar published for {year}")))
+}
+
+/// A year's calendar to publish.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarBody {
+    pub year: i32,
+    /// Weekdays off (YYYY-MM-DD).
+    #[schema(value_type = Vec<String>)]
+    pub days_off: Vec<NaiveDate>,
+    /// Weekend days worked (làm bù).
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub makeup_working_days: Vec<NaiveDate>,
+    #[serde(default)]
+    pub note: String,
+}
+
+fn admin_of(caller: &Caller) -> Result<ActorRef, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    Ok(ActorRef::Staff(caller.staff.clone()))
+}
+
+/// Publish a year's working calendar (công bố lịch làm việc), admin only.
+#[utoipa::path(post, path = "/v1/calendar", tag = "reference", request_body = CalendarBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
+    security(("bearer" = [])),
+    responses((status = 201, body = Object), (status = 401), (status = 403), (status = 422)))]
+pub async fn publish_calendar(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: HashedJson<CalendarBody>,
+) -> Result<Response, ApiError> {
+    let actor = admin_of(&caller)?;
+    state.check_writable()?;
+    let b = body.value()?;
+    let cmd = ReferenceCommand::PublishCalendarYear(YearCalendar {
+        year: b.year,
+        days_off: b.days_off,
+        makeup_working_days: b.makeup_working_days,
+        note: b.note,
+    });
+    let st = state.clone();
+    let owner = caller.id().to_string();
+    idempotency::run(
+        st.idempotency(),
+        &owner,
+        &headers,
+        body.sha256,
+        |_key| async move {
+            let o = state
+                .engine()
+                .service()
+                .execute_reference(cmd, Authority::Admin(&actor), now())
+                .await
+                .map_err(map_service_error)?;
+            state.wait_for_read_models(o.seq).await;
+            Ok(Reply {
+                status: StatusCode::CREATED,
+                body: serde_json::json!({"stream": o.stream, "seq": o.seq}),
+                etag: None,
+                location: Some(format!("/v1/calendar/{}", b.year)),
+            })
+        },
+    )
+    .await
+}
+
+/// A procedure to issue, and where it is published.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueBody {
+    /// The procedure (version 1): id, name, field, level, documents, forms,
+    /// processing_time, fees, workflow, legal_basis.
+    #[schema(value_type = Object)]
+    pub procedure: Procedure,
+    /// In force from (YYYY-MM-DD).
+    #[schema(value_type = String)]
+    pub effective: NaiveDate,
+    /// Publish at the caller's unit: at the desk and/or online (niêm yết).
+    #[serde(default)]
+    pub publish_at_desk: bool,
+    #[serde(default)]
+    pub publish_online: bool,
+}
+
+/// Issue a procedure into the catalog (ban hành TTHC), admin only.
+#[utoipa::path(post, path = "/v1/procedures", tag = "reference", request_body = IssueBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
+    security(("bearer" = [])),
+    responses((status = 201, body = Object), (status = 401), (status = 403), (status = 422)))]
+pub async fn issue_procedure(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: HashedJson<IssueBody>,
+) -> Result<Response, ApiError> {
+    let actor = admin_of(&caller)?;
+    state.check_writable()?;
+    let b = body.value()?;
+    let unit: UnitCode = caller.unit().clone();
+    let st = state.clone();
+    let owner = caller.id().to_string();
+    idempotency::run(
+        st.idempotency(),
+        &owner,
+        &headers,
+        body.sha256,
+        |_key| async move {
+            let svc = state.engine().service();
+            let id = b.procedure.id.clone();
+            let mut o = svc
+                .execute_reference(
+                    ReferenceCommand::IssueProcedure {
+                        procedure: b.procedure,
+                        effective: b.effective,
+                    },
+                    Authority::Admin(&actor),
+                    now(),
+                )
+                .await
+                .map_err(map_service_error)?;
+            if b.publish_at_desk || b.publish_online {
+                o = svc
+                    .execute_reference(
+                        ReferenceCommand::PublishProcedure {
+                            unit,
+                            id: id.clone(),
+                            at_desk: b.publish_at_desk,
+                            online: b.publish_online,
+                            effective: b.effective,
+                        },
+                        Authority::Admin(&actor),
+                        now(),
+                    )
+                    .await
+                    .map_err(map_service_error)?;
+            }
+            state.wait_for_read_models(o.seq).await;
+            Ok(Reply {
+                status: StatusCode::CREATED,
+                body: serde_json::json!({"procedure": id, "seq": o.seq}),
+                etag: None,
+                location: Some("/v1/catalog".into()),
+            })
+        },
+    )
+    .await
+}

@@ -1,0 +1,472 @@
+//! Read endpoints over the projections: one dossier, the dossier list, queues, a leader's
+//! approval inbox, a specialist's work list, statistics with drill-down, the catalog view and the
+//! public lookup. They never write; read-your-writes comes from the write side waiting for the
+//! projections before it answers.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::NaiveDate;
+use motcua_engine::domain::types::{
+    Channel, DossierCode, Field, ProcedureId, Role, Timestamp, UnitCode,
+};
+use motcua_engine::projection::views::{ListFilter, PublicStatus};
+use motcua_engine::projection::{DossierState, Figure, StatsFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Caller, ClientIp};
+use crate::errors::ApiError;
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+
+/// Every staff role that may read dossiers and views (citizens use the public lookup).
+pub const STAFF_READERS: [Role; 6] = [
+    Role::Reception,
+    Role::Specialist,
+    Role::Leader,
+    Role::Auditor,
+    Role::Planner,
+    Role::Admin,
+];
+
+pub(crate) fn parse_code(code: &str) -> Result<DossierCode, ApiError> {
+    code.parse()
+        .map_err(|e: motcua_engine::domain::types::ParseError| ApiError::NotFound(e.to_string()))
+}
+
+pub(crate) fn now() -> Timestamp {
+    Timestamp::from_utc(chrono::Utc::now())
+}
+
+fn parse_state(s: &str) -> Result<DossierState, ApiError> {
+    DossierState::ALL
+        .into_iter()
+        .find(|d| d.as_str() == s)
+        .ok_or_else(|| {
+            ApiError::validation(
+                "state",
+                format!(
+                    "expected one of {}",
+                    DossierState::ALL
+                        .iter()
+                        .map(|d| d.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })
+}
+
+fn parse_opt<T: std::str::FromStr>(field: &str, v: &Option<String>) -> Result<Option<T>, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    match v.as_deref() {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .parse::<T>()
+            .map(Some)
+            .map_err(|e| ApiError::validation(field, e.to_string())),
+    }
+}
+
+/// The unit a query is about: the caller's own unless given (and allowed).
+fn query_unit(caller: &Caller, unit: &Option<String>) -> Result<UnitCode, ApiError> {
+    let unit = parse_opt::<UnitCode>("unit", unit)?.unwrap_or_else(|| caller.unit().clone());
+    caller.require_unit(&unit)?;
+    Ok(unit)
+}
+
+fn proj_err(e: motcua_engine::projection::ProjectionError) -> ApiError {
+    ApiError::internal(e)
+}
+
+/// One event of a dossier's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    pub seq: u64,
+    pub version: u64,
+    pub event_type: String,
+    pub recorded_at_ms: i64,
+    pub actor: String,
+    pub role: String,
+    #[schema(value_type = Object)]
+    pub event: serde_json::Value,
+}
+
+/// A dossier as staff see it (times are UTC milliseconds).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DossierResponse {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub view: serde_json::Value,
+    /// Lower-case state name (e.g. `in_processing`).
+    pub state_name: String,
+    /// Actions the caller may take now (empty when none).
+    pub allowed_actions: Vec<String>,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// Get one dossier (xem hồ sơ): state, due time, history, the caller's allowed actions;
+/// `ETag` is the stream version (use it as `If-Match`).
+#[utoipa::path(get, path = "/v1/dossiers/{code}", tag = "dossiers",
+    params(("code" = String, Path, description = "Mã hồ sơ, e.g. 000.33.22.H05-230105-0001")),
+    security(("bearer" = [])),
+    responses((status = 200, body = DossierResponse), (status = 401), (status = 403), (status = 404)))]
+pub async fn get_dossier(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_any(&STAFF_READERS)?;
+    let code = parse_code(&code)?;
+    let view = state
+        .engine()
+        .read_models()
+        .dossier(&code)
+        .map_err(proj_err)?
+        .ok_or_else(|| ApiError::NotFound(format!("no dossier {code}")))?;
+    caller.require_unit(&view.unit)?;
+    let stream =
+        motcua_engine::log::StreamId::new(code.stream_name()).map_err(ApiError::internal)?;
+    let envs = state
+        .log()
+        .read_stream(&stream, 1)
+        .map_err(ApiError::internal)?;
+    let version = envs.last().map(|e| e.version).unwrap_or(view.version);
+    let history = envs
+        .iter()
+        .map(|e| HistoryEntry {
+            seq: e.seq,
+            version: e.version,
+            event_type: e.event_type.clone(),
+            recorded_at_ms: e.recorded_at_ms,
+            actor: e.actor.staff.clone(),
+            role: e.actor.role.clone(),
+            event: crate::engine::decode_event(e)
+                .ok()
+                .and_then(|ev| serde_json::to_value(ev).ok())
+                .unwrap_or(serde_json::Value::Null),
+        })
+        .collect();
+    let allowed_actions = state.engine().allowed_actions(&code, &caller.staff);
+    let body = DossierResponse {
+        state_name: view.state.as_str().to_owned(),
+        view: serde_json::to_value(&view).map_err(ApiError::internal)?,
+        allowed_actions,
+        history,
+    };
+    let mut resp = Json(body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(resp)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Unit code (default: the caller's unit).
+    pub unit: Option<String>,
+    pub field: Option<String>,
+    /// State name, e.g. `in_processing`.
+    pub state: Option<String>,
+    /// desk, online or postal.
+    pub channel: Option<String>,
+    pub procedure: Option<String>,
+    /// From the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// 1..=500 (default 50).
+    pub limit: Option<usize>,
+}
+
+/// List and search dossiers (danh sách hồ sơ), newest receipt first, cursor-paginated.
+#[utoipa::path(get, path = "/v1/dossiers", tag = "dossiers", params(ListQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401), (status = 403), (status = 422)))]
+pub async fn list_dossiers(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Response, ApiError> {
+    caller.require_any(&STAFF_READERS)?;
+    let unit = query_unit(&caller, &q.unit)?;
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > motcua_engine::projection::views::MAX_PAGE {
+        return Err(ApiError::validation("limit", "must be 1..=500"));
+    }
+    let filter = ListFilter {
+        unit,
+        field: parse_opt::<Field>("field", &q.field)?,
+        state: q
+            .state
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(parse_state)
+            .transpose()?,
+        channel: parse_opt::<Channel>("channel", &q.channel)?,
+        procedure: parse_opt::<ProcedureId>("procedure", &q.procedure)?,
+    };
+    if let Some(c) = &q.cursor {
+        if hex::decode(c).is_err() {
+            return Err(ApiError::validation(
+                "cursor",
+                "not a cursor returned by this API",
+            ));
+        }
+    }
+    let page = state
+        .engine()
+        .read_models()
+        .list(&filter, q.cursor.as_deref(), limit)
+        .map_err(|e| ApiError::validation("cursor", e.to_string()))?;
+    Ok(Json(page).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UnitQuery {
+    /// Unit code (default: the caller's unit).
+    pub unit: Option<String>,
+}
+
+/// Queues of the desk (hàng đợi): counts by field and state, and what is overdue now.
+#[utoipa::path(get, path = "/v1/queues", tag = "views", params(UnitQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401), (status = 403)))]
+pub async fn queues(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<UnitQuery>,
+) -> Result<Response, ApiError> {
+    caller.require_any(&[
+        Role::Reception,
+        Role::Leader,
+        Role::Specialist,
+        Role::Admin,
+        Role::Auditor,
+    ])?;
+    let unit = query_unit(&caller, &q.unit)?;
+    let rm = state.engine().read_models();
+    let counts = rm.queue_counts(&unit).map_err(proj_err)?;
+    let overdue = rm.overdue_now(&unit, None, now()).map_err(proj_err)?;
+    let counts: Vec<serde_json::Value> = counts
+        .into_iter()
+        .map(|(field, st, n)| serde_json::json!({"field": field, "state": st.as_str(), "count": n}))
+        .collect();
+    Ok(
+        Json(serde_json::json!({"unit": unit, "counts": counts, "overdue": overdue}))
+            .into_response(),
+    )
+}
+
+/// A leader's approval inbox (hồ sơ chờ ký duyệt).
+#[utoipa::path(get, path = "/v1/inbox", tag = "views",
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401), (status = 403)))]
+pub async fn inbox(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require_any(&[Role::Leader])?;
+    let items = state
+        .engine()
+        .read_models()
+        .approval_inbox_for_leader(&caller.staff, now())
+        .map_err(proj_err)?;
+    Ok(Json(serde_json::json!({"count": items.len(), "items": items})).into_response())
+}
+
+/// A specialist's work list (danh sách việc của chuyên viên).
+#[utoipa::path(get, path = "/v1/worklist", tag = "views",
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401), (status = 403)))]
+pub async fn worklist(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require_any(&[Role::Specialist])?;
+    let items = state
+        .engine()
+        .read_models()
+        .work_list(caller.id(), now())
+        .map_err(proj_err)?;
+    Ok(Json(serde_json::json!({"count": items.len(), "items": items})).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StatsQuery {
+    /// First day (YYYY-MM-DD, local).
+    pub from: String,
+    /// Last day, inclusive.
+    pub to: String,
+    /// Unit (default: the caller's; auditors and admins may pass `all`).
+    pub unit: Option<String>,
+    pub field: Option<String>,
+    pub procedure: Option<String>,
+    pub channel: Option<String>,
+    /// For `/v1/stats/codes`: the figure to list (e.g. `resolved_on_time`).
+    pub figure: Option<String>,
+}
+
+fn stats_filter(
+    caller: &Caller,
+    q: &StatsQuery,
+) -> Result<(NaiveDate, NaiveDate, StatsFilter), ApiError> {
+    let from = NaiveDate::parse_from_str(&q.from, "%Y-%m-%d")
+        .map_err(|_| ApiError::validation("from", "expected YYYY-MM-DD"))?;
+    let to = NaiveDate::parse_from_str(&q.to, "%Y-%m-%d")
+        .map_err(|_| ApiError::validation("to", "expected YYYY-MM-DD"))?;
+    if to < from {
+        return Err(ApiError::validation("to", "must not be before from"));
+    }
+    let unit = if q.unit.as_deref() == Some("all") {
+        if !(caller.has(Role::Auditor) || caller.has(Role::Admin)) {
+            return Err(ApiError::Forbidden(
+                "only auditors and admins may query all units".into(),
+            ));
+        }
+        None
+    } else {
+        Some(query_unit(caller, &q.unit)?)
+    };
+    Ok((
+        from,
+        to,
+        StatsFilter {
+            unit,
+            field: parse_opt::<Field>("field", &q.field)?,
+            procedure: parse_opt::<ProcedureId>("procedure", &q.procedure)?,
+            channel: parse_opt::<Channel>("channel", &q.channel)?,
+        },
+    ))
+}
+
+/// Statistics of a period (số liệu giải quyết TTHC): received, resolved early/on time/late, in
+/// progress, paused, withdrawn, supplements, apologies, online share.
+#[utoipa::path(get, path = "/v1/stats", tag = "views", params(StatsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401), (status = 403), (status = 422)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<StatsQuery>,
+) -> Result<Response, ApiError> {
+    caller.require_any(&STAFF_READERS)?;
+    let (from, to, filter) = stats_filter(&caller, &q)?;
+    let report = state
+        .engine()
+        .read_models()
+        .stats(from, to, &filter)
+        .map_err(proj_err)?;
+    let share = report.figures.online_share_percent();
+    Ok(Json(serde_json::json!({
+        "from": from, "to": to, "filter": report.filter,
+        "figures": report.figures,
+        "online_share_percent": share,
+    }))
+    .into_response())
+}
+
+/// Drill-down (danh sách hồ sơ sau một chỉ tiêu): the dossier codes behind one figure.
+#[utoipa::path(get, path = "/v1/stats/codes", tag = "views", params(StatsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401), (status = 403), (status = 422)))]
+pub async fn stats_codes(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<StatsQuery>,
+) -> Result<Response, ApiError> {
+    caller.require_any(&STAFF_READERS)?;
+    let figure = q.figure.as_deref().and_then(Figure::parse).ok_or_else(|| {
+        ApiError::validation(
+            "figure",
+            format!(
+                "expected one of {}",
+                Figure::ALL
+                    .iter()
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })?;
+    let (from, to, filter) = stats_filter(&caller, &q)?;
+    let report = state
+        .engine()
+        .read_models()
+        .stats(from, to, &filter)
+        .map_err(proj_err)?;
+    let codes = report.codes(figure);
+    Ok(Json(serde_json::json!({
+        "figure": figure.as_str(), "count": codes.len(), "codes": codes,
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CatalogQuery {
+    pub unit: Option<String>,
+    /// Date the catalog is in force (default today).
+    pub date: Option<String>,
+}
+
+/// The procedure catalog in force (danh mục TTHC) and the published shares.
+#[utoipa::path(get, path = "/v1/catalog", tag = "reference", params(CatalogQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401), (status = 404)))]
+pub async fn catalog(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<CatalogQuery>,
+) -> Result<Response, ApiError> {
+    let unit = parse_opt::<UnitCode>("unit", &q.unit)?.unwrap_or_else(|| caller.unit().clone());
+    let date = match q.date.as_deref() {
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| ApiError::validation("date", "expected YYYY-MM-DD"))?,
+        None => now().to_utc().date_naive(),
+    };
+    let view = state
+        .engine()
+        .read_models()
+        .catalog(&unit, date)
+        .map_err(proj_err)?
+        .ok_or_else(|| ApiError::NotFound(format!("no catalog for unit {unit}")))?;
+    let desk = view.desk_share_percent();
+    let online = view.online_share_percent();
+    Ok(Json(serde_json::json!({
+        "catalog": view, "published_at_desk_percent": desk, "published_online_percent": online,
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LookupQuery {
+    /// The lookup secret printed on the receipt.
+    pub secret: String,
+}
+
+/// Citizen lookup (tra cứu hồ sơ), no token: a wrong code and a wrong secret both give the same
+/// 404; rate-limited per client address.
+#[utoipa::path(get, path = "/v1/lookup/{code}", tag = "public", params(
+    ("code" = String, Path, description = "Mã hồ sơ"), LookupQuery),
+    responses((status = 200, body = Object), (status = 404), (status = 429)))]
+pub async fn lookup(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(code): Path<String>,
+    ApiQuery(q): ApiQuery<LookupQuery>,
+) -> Result<Json<PublicStatus>, ApiError> {
+    if let Err(retry_after_s) = state.lookup_limiter().check(ip) {
+        return Err(ApiError::RateLimited { retry_after_s });
+    }
+    // Same answer for every failure, so codes cannot be enumerated.
+    let not_found = || ApiError::NotFound("no dossier with this code and secret".into());
+    let found = match code.parse::<DossierCode>() {
+        Ok(code) => state
+            .engine()
+            .read_models()
+            .public_lookup(&code, &q.secret)
+            .map_err(proj_err)?,
+        Err(_) => {
+            // Spend the hash a real comparison would, to keep timings alike.
+            std::hint::black_box(crate::auth::sha256(q.secret.as_bytes()));
+            None
+        }
+    };
+    found.map(Json).ok_or_else(not_found)
+}

@@ -1,0 +1,182 @@
+//! Authorization matrix: every route x every role (plus no token, a revoked token and another
+//! unit's staff) against the expected outcome: 401 without a valid token, 403 for a role the
+//! route does not admit, anything else (the route's own answer) when it does.
+
+mod http_common;
+
+use http_common::{commune, new_dossier, OTHER_UNIT};
+use motcua_engine::domain::types::Role;
+use serde_json::{json, Value};
+
+const ROLES: [&str; 7] = [
+    "qt-01", "tn-01", "cm-tp-01", "ld-01", "tt-01", "kh-01", "cong-dvc",
+];
+
+/// (method, path, body, staff ids admitted)
+fn table() -> Vec<(&'static str, String, Value, Vec<&'static str>)> {
+    let all = ROLES.to_vec();
+    let staff_readers = vec!["qt-01", "tn-01", "cm-tp-01", "ld-01", "tt-01", "kh-01"];
+    vec![
+        ("GET", "/v1/staff".into(), Value::Null, all.clone()),
+        (
+            "GET",
+            "/v1/catalog?date=2023-06-01".into(),
+            Value::Null,
+            all.clone(),
+        ),
+        ("GET", "/v1/calendar/2023".into(), Value::Null, all.clone()),
+        (
+            "GET",
+            "/v1/events".into(),
+            Value::Null,
+            vec!["qt-01", "tt-01"],
+        ),
+        (
+            "GET",
+            "/v1/events/stream?after=999999".into(),
+            Value::Null,
+            vec!["qt-01", "tt-01"],
+        ),
+        ("GET", "/v1/inbox".into(), Value::Null, vec!["ld-01"]),
+        ("GET", "/v1/worklist".into(), Value::Null, vec!["cm-tp-01"]),
+        (
+            "GET",
+            "/v1/queues".into(),
+            Value::Null,
+            vec!["qt-01", "tn-01", "cm-tp-01", "ld-01", "tt-01"],
+        ),
+        (
+            "GET",
+            "/v1/stats?from=2023-01-01&to=2023-08-31".into(),
+            Value::Null,
+            staff_readers.clone(),
+        ),
+        (
+            "GET",
+            "/v1/stats/codes?from=2023-01-01&to=2023-08-31&figure=received".into(),
+            Value::Null,
+            staff_readers.clone(),
+        ),
+        (
+            "GET",
+            "/v1/dossiers".into(),
+            Value::Null,
+            staff_readers.clone(),
+        ),
+        (
+            "POST",
+            "/v1/dossiers".into(),
+            new_dossier("1.001193"),
+            vec!["tn-01"],
+        ),
+        (
+            "POST",
+            "/v1/submissions".into(),
+            new_dossier("2.001035"),
+            vec!["cong-dvc"],
+        ),
+        (
+            "POST",
+            "/v1/staff".into(),
+            json!({"id": "x-1", "name": "X", "roles": ["reception"]}),
+            vec!["qt-01"],
+        ),
+        (
+            "POST",
+            "/v1/calendar".into(),
+            json!({"year": 2030, "days_off": []}),
+            vec!["qt-01"],
+        ),
+        ("POST", "/v1/procedures".into(), json!({}), vec!["qt-01"]),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_by_every_role() {
+    let (s, t) = commune().await;
+    let other = s
+        .staff("tn-99", OTHER_UNIT, &[Role::Reception, Role::Leader], &[])
+        .await;
+    // A revoked token.
+    let r = s
+        .post("/v1/staff", &t["qt-01"])
+        .json(&json!({"id": "tn-50", "name": "Tạm", "roles": ["reception"]}))
+        .send()
+        .await
+        .unwrap();
+    let created: Value = r.json().await.unwrap();
+    let revoked = created["token"].as_str().unwrap().to_owned();
+    let tid = created["token_id"].as_str().unwrap();
+    let r = s
+        .post(&format!("/v1/staff/tn-50/tokens/{tid}/revoke"), &t["qt-01"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let mut failures = Vec::new();
+    for (method, path, body, admitted) in table() {
+        let mut callers: Vec<(String, Option<String>)> = ROLES
+            .iter()
+            .map(|r| (r.to_string(), Some(t[*r].clone())))
+            .collect();
+        callers.push(("none".into(), None));
+        callers.push(("revoked".into(), Some(revoked.clone())));
+        for (who, token) in callers {
+            let mut req = match method {
+                "GET" => s.client.get(s.url(&path)),
+                _ => s.client.post(s.url(&path)).json(&body),
+            };
+            if let Some(tok) = &token {
+                req = req.bearer_auth(tok);
+            }
+            let status = req.send().await.unwrap().status().as_u16();
+            let ok = match who.as_str() {
+                "none" | "revoked" => status == 401,
+                w if admitted.contains(&w) => status != 401 && status != 403,
+                _ => status == 403,
+            };
+            if !ok {
+                failures.push(format!("{method} {path} as {who}: {status}"));
+            }
+        }
+    }
+    // Another unit's staff: 403 on this unit's data.
+    let r = s
+        .get("/v1/queues?unit=000.33.22.H05", &other)
+        .send()
+        .await
+        .unwrap();
+    if r.status() != 403 {
+        failures.push(format!("other unit queues: {}", r.status()));
+    }
+    let r = s
+        .post("/v1/dossiers", &t["tn-01"])
+        .json(&new_dossier("1.001193"))
+        .send()
+        .await
+        .unwrap();
+    let code = r.json::<Value>().await.unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = s
+        .get(&format!("/v1/dossiers/{code}"), &other)
+        .send()
+        .await
+        .unwrap();
+    if r.status() != 403 {
+        failures.push(format!("other unit dossier: {}", r.status()));
+    }
+    let r = s
+        .post(&format!("/v1/dossiers/{code}/actions/assign"), &other)
+        .json(&json!({"specialist": "cm-tp-01"}))
+        .send()
+        .await
+        .unwrap();
+    if r.status() != 403 {
+        failures.push(format!("other unit action: {}", r.status()));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    s.server.shutdown().await.unwrap();
+}

@@ -1,0 +1,148 @@
+//! Helpers of the HTTP end-to-end tests: a real server on 127.0.0.1:0 over a temporary data
+//! directory, staff with tokens, and a reqwest client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use motcua_engine::domain::types::{Field, Role, Staff, Timestamp};
+use motcua_engine::service::Authority;
+use motcua_http::config::ServeConfig;
+use motcua_http::server::{self, RunningServer};
+use motcua_http::{admin, auth};
+
+pub const UNIT: &str = "000.33.22.H05";
+pub const OTHER_UNIT: &str = "000.33.22.H06";
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub dir: PathBuf,
+    pub base: String,
+    pub client: reqwest::Client,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+pub fn config(dir: &std::path::Path) -> ServeConfig {
+    let mut c = ServeConfig::new(dir, "127.0.0.1:0".parse::<SocketAddr>().unwrap());
+    c.print_demo_tokens = false;
+    c
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let mut s = TestServer::start_in(config(&dir)).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    pub async fn start_in(config: ServeConfig) -> TestServer {
+        let dir = config.data_dir.clone();
+        let server = server::start(config).await.unwrap();
+        let base = format!("http://{}", server.addr);
+        TestServer {
+            server,
+            dir,
+            base,
+            client: reqwest::Client::new(),
+            _tmp: None,
+        }
+    }
+
+    /// Stops the server and starts a new one on the same data directory.
+    pub async fn restart(self) -> TestServer {
+        let TestServer {
+            server, dir, _tmp, ..
+        } = self;
+        server.shutdown().await.unwrap();
+        let mut s = TestServer::start_in(config(&dir)).await;
+        s._tmp = _tmp;
+        s
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn head(&self) -> u64 {
+        self.server.log().head().seq
+    }
+
+    /// Registers a staff member directly through the log and returns their token.
+    pub async fn staff(&self, id: &str, unit: &str, roles: &[Role], fields: &[&str]) -> String {
+        let staff = Staff {
+            id: id.parse().unwrap(),
+            name: format!("Cán bộ {id}"),
+            unit: unit.parse().unwrap(),
+            roles: roles.to_vec(),
+            fields: fields.iter().map(|f| f.parse::<Field>().unwrap()).collect(),
+            active: true,
+        };
+        let token = auth::new_token();
+        let svc = self.server.state().engine().service();
+        admin::ensure_unit(
+            svc,
+            &staff.unit,
+            Some("UBND xã thử nghiệm"),
+            &[],
+            Timestamp(0),
+        )
+        .await
+        .unwrap();
+        let seq = admin::add_staff(svc, &staff, &token, Authority::System, Timestamp(0))
+            .await
+            .unwrap();
+        assert!(self.server.state().wait_for_read_models(seq).await);
+        token.token
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(token)
+    }
+
+    pub fn post(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path)).bearer_auth(token)
+    }
+}
+
+/// Asserts a problem+json response with the given status and type slug; returns the body.
+pub async fn problem(resp: reqwest::Response, status: u16, slug: &str) -> serde_json::Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["type"], format!("/problems/{slug}"), "{body}");
+    assert_eq!(body["status"], status);
+    body
+}
+
+/// A server whose log holds the demo commune's reference data (unit, calendar, catalog, staff)
+/// but no dossiers; returns it with the staff tokens by staff id.
+pub async fn commune() -> (TestServer, std::collections::HashMap<String, String>) {
+    let s = TestServer::start().await;
+    let svc = motcua_engine::service::CommandService::new(
+        s.server.log().clone(),
+        motcua_engine::domain::ReferenceData::builtin().unwrap(),
+    )
+    .unwrap();
+    let (tokens, _) = motcua_http::demo::seed_reference(&svc).await.unwrap();
+    assert!(s.server.state().wait_for_read_models(s.head()).await);
+    let map = tokens.into_iter().map(|t| (t.staff, t.token)).collect();
+    (s, map)
+}
+
+/// A desk receipt body for `procedure`.
+pub fn new_dossier(procedure: &str) -> serde_json::Value {
+    serde_json::json!({
+        "procedure": procedure,
+        "applicant": {"name": "Hoàng Văn Nam", "id_number": "006090001234", "phone": "0912345678",
+                      "address": "thôn Nà Pài, xã Dương Phong"},
+        "documents": ["Tờ khai", "Giấy chứng sinh"]
+    })
+}
