@@ -1,7 +1,8 @@
 //! `json_bodies`: arbitrary bytes as the JSON body of every HTTP write, parsed exactly as the
 //! handlers parse them (`axum::Json::<T>::from_bytes`, what `HashedJson::value` calls), and for
 //! the dossier actions turned into a domain command by `routes::dossiers::command`, the one pure
-//! body-to-`Command` function of the HTTP crate.
+//! body-to-`Command` function of the HTTP crate, and a procedure to issue checked by
+//! `IssueBody::validate`.
 //!
 //! The first input byte picks the body type (and, for actions, the action); the rest is the body.
 //!
@@ -69,6 +70,11 @@ pub fn check(data: &[u8]) -> Option<Outcome> {
         "new_dossier" => parse::<NewDossier>(body).map(|_| ()),
         "calendar" => parse::<CalendarBody>(body).map(|_| ()),
         "issue" => parse::<IssueBody>(body).map(|b| {
+            // The handler's check after parsing; what passes it must be well-formed.
+            if let Err(e) = b.validate() {
+                assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+                return;
+            }
             let p = &b.procedure;
             let slugs = [
                 ("id", p.id.as_str().parse::<ProcedureId>().is_ok()),

@@ -11,9 +11,11 @@ mod json_bodies;
 
 use std::path::{Path, PathBuf};
 
+use axum::http::StatusCode;
 use motcua_engine::domain::events::{CatalogEvent, Event};
 use motcua_engine::domain::Action;
 use motcua_engine::projection::synth::{catalog_events, SynthConfig};
+use motcua_http::routes::reference::IssueBody;
 use serde_json::json;
 
 fn corpus_dir() -> PathBuf {
@@ -47,6 +49,12 @@ fn json_bodies_corpus_replays_cleanly() {
                 );
             }
             valid += 1;
+        }
+        // Fuzzer find: a procedure whose slugs bypass their parsers must be refused (422).
+        if name.starts_with("regress-issue-") {
+            let b: IssueBody = serde_json::from_slice(&bytes[1..]).unwrap();
+            let e = b.validate().unwrap_err();
+            assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
         }
     }
     assert_eq!(
