@@ -99,7 +99,10 @@ pub struct ArchiveHeader {
 impl ArchiveHeader {
     /// Number of events the header announces.
     pub fn expected_count(&self) -> u64 {
-        (self.last_seq + 1).saturating_sub(self.first_seq)
+        // checked: a hostile header may claim last_seq = u64::MAX (found by fuzzing).
+        self.last_seq
+            .checked_sub(self.first_seq)
+            .map_or(0, |d| d.saturating_add(1))
     }
 
     /// The header's bytes, magic and format version included.

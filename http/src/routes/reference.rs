@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::Json;
 use chrono::NaiveDate;
 use motcua_engine::domain::events::{CalendarEvent, Event, Procedure, YearCalendar};
-use motcua_engine::domain::types::{Role, UnitCode};
+use motcua_engine::domain::types::{Field, ProcedureId, Role, UnitCode, WorkflowId};
 use motcua_engine::domain::ActorRef;
 use motcua_engine::log::StreamId;
 use motcua_engine::service::{Authority, ReferenceCommand};
@@ -136,6 +136,27 @@ pub struct IssueBody {
     pub publish_online: bool,
 }
 
+impl IssueBody {
+    /// Refuses identifiers their own parsers would refuse: `Procedure` derives plain serde (it
+    /// is a stored type), so JSON reaches its slug fields without `FromStr` (found by fuzzing:
+    /// any string was accepted as the procedure id and field).
+    pub fn validate(&self) -> Result<(), ApiError> {
+        let p = &self.procedure;
+        let checks = [
+            ("procedure.id", p.id.as_str().parse::<ProcedureId>().err()),
+            ("procedure.field", p.field.as_str().parse::<Field>().err()),
+            (
+                "procedure.workflow",
+                p.workflow.as_str().parse::<WorkflowId>().err(),
+            ),
+        ];
+        match checks.into_iter().find_map(|(f, e)| e.map(|e| (f, e))) {
+            Some((field, e)) => Err(ApiError::validation(field, e.to_string())),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Issue a procedure into the catalog (ban hành TTHC), admin only.
 #[utoipa::path(post, path = "/v1/procedures", tag = "reference", request_body = IssueBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
@@ -150,6 +171,7 @@ pub async fn issue_procedure(
     let actor = admin_of(&caller)?;
     state.check_writable()?;
     let b = body.value()?;
+    b.validate()?;
     let unit: UnitCode = caller.unit().clone();
     let st = state.clone();
     let owner = caller.id().to_string();
