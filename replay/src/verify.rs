@@ -189,7 +189,7 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
                 Err(e) => {
                     let seq = rec.key_seq.unwrap_or(chain.expect_seq);
                     findings.push(Finding::new(seq, None, "decode", e.to_string()));
-                    chain.expect_seq = seq + 1;
+                    chain.expect_seq = seq.saturating_add(1);
                     chain.prev_known = false;
                     continue;
                 }
@@ -363,7 +363,7 @@ fn check_chain(
             ));
         }
     }
-    chain.expect_seq = chain.expect_seq.max(env.seq + 1);
+    chain.expect_seq = chain.expect_seq.max(env.seq.saturating_add(1));
     if chain.prev_known && env.prev_hash != chain.prev_hash {
         findings.push(Finding::new(
             env.seq,
@@ -449,7 +449,9 @@ fn short(h: &[u8; 32]) -> String {
 fn check_end(source: &Source, chain: &Chain, findings: &mut Vec<Finding>) {
     match source.end() {
         SourceEnd::Broken(why) => {
-            let next = source.last_good_seq().map_or(chain.expect_seq, |s| s + 1);
+            let next = source
+                .last_good_seq()
+                .map_or(chain.expect_seq, |s| s.saturating_add(1));
             findings.push(Finding::new(
                 next,
                 None,
