@@ -82,6 +82,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::staff::list, routes::staff::create))
         .routes(routes!(routes::staff::revoke))
         .routes(routes!(routes::events::stream))
+        .routes(routes!(routes::plans::list, routes::plans::issue))
+        .routes(routes!(routes::plans::get_plan))
+        .routes(routes!(routes::plans::dashboard))
+        .routes(routes!(routes::plans::add_task))
+        .routes(routes!(routes::plans::task_action))
 }
 
 /// The complete router with its middleware, for `state`.

@@ -28,6 +28,7 @@ pub(crate) struct Inner {
     pub shutdown: CancellationToken,
     pub shutting_down: AtomicBool,
     pub sse_streams: AtomicU64,
+    pub plans: Arc<motcua_engine::plan_service::PlanService>,
 }
 
 /// Shared handler state.
@@ -48,6 +49,7 @@ impl AppState {
             RateLimiter::new(config.lookup_burst, config.lookup_per_second, 10_000);
         let auth_limiter =
             RateLimiter::new(config.auth_fail_burst, config.auth_fail_per_second, 10_000);
+        let plans = Arc::new(motcua_engine::plan_service::PlanService::new(log.clone()));
         AppState {
             inner: Arc::new(Inner {
                 config,
@@ -61,8 +63,13 @@ impl AppState {
                 shutdown: CancellationToken::new(),
                 shutting_down: AtomicBool::new(false),
                 sse_streams: AtomicU64::new(0),
+                plans,
             }),
         }
+    }
+
+    pub fn plans(&self) -> &motcua_engine::plan_service::PlanService {
+        &self.inner.plans
     }
 
     pub fn config(&self) -> &ServeConfig {

@@ -169,7 +169,11 @@ pub fn compute_stats(
     };
     let (source, bar) = open(path, "stats", progress)?;
     let folded = replay::fold(source, t, &bar, |_| {})?;
-    let dossiers = &folded.dossiers;
+    let packed = motcua_engine::projection::store::PackedView::new(
+        &folded.dossiers,
+        motcua_engine::projection::dossier::packing,
+    );
+    let dossiers = &packed;
     let all = period_report(dossiers, from, to, &StatsFilter::default())?;
     let mut reports: BTreeMap<String, StatsReport> = BTreeMap::new();
     match by {
@@ -417,7 +421,10 @@ pub fn queues(
     let t = as_of_or_end(as_of)?;
     let (source, bar) = open(path, "queues", progress)?;
     let folded = replay::fold(source, t, &bar, |_| {})?;
-    let unit_list = units(&folded.dossiers)?;
+    let unit_list = units(&motcua_engine::projection::store::PackedView::new(
+        &folded.dossiers,
+        motcua_engine::projection::dossier::packing,
+    ))?;
     let models = folded.read_models();
     let mut rows = Vec::new();
     for unit in &unit_list {

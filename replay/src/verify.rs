@@ -431,7 +431,7 @@ fn check_chain(
     let Some(v) = chain.versions.get_mut(env.stream.as_str()) else {
         return;
     };
-    if env.version != *v + 1 {
+    if env.version != v.saturating_add(1) {
         findings.push(Finding::new(
             env.seq,
             stream,

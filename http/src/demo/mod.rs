@@ -14,6 +14,7 @@
 //! sequentially within a day and concurrently across days, so codes are the same every run.
 
 pub mod data;
+pub mod plan;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -241,7 +242,14 @@ pub async fn seed(log: &EventLog) -> Result<Vec<DemoToken>, DemoError> {
         working_days,
         last_day,
     });
-    history(ctx, Arc::new(data::catalog())).await?;
+    history(ctx.clone(), Arc::new(data::catalog())).await?;
+    let planner = ctx.actor(plan::DEMO_PLANNER)?;
+    plan::seed_plan(
+        &motcua_engine::plan_service::PlanService::new(log.clone()),
+        &planner,
+    )
+    .await
+    .map_err(|e| plan_err(e.to_string()))?;
     Ok(tokens)
 }
 

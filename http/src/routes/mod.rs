@@ -3,6 +3,7 @@
 pub mod dossiers;
 pub mod events;
 pub mod ops;
+pub mod plans;
 pub mod reference;
 pub mod slips;
 pub mod staff;

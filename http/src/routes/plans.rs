@@ -163,11 +163,11 @@ impl TaskJson {
             "online_share_of_received" => {
                 IndicatorSource::Derived(DerivedIndicator::OnlineShareOfReceived)
             }
-            "electronic_copy_certifications_resolved" => IndicatorSource::Derived(
-                DerivedIndicator::ElectronicCopyCertificationsResolved {
+            "electronic_copy_certifications_resolved" => {
+                IndicatorSource::Derived(DerivedIndicator::ElectronicCopyCertificationsResolved {
                     procedure: procedure()?,
-                },
-            ),
+                })
+            }
             "average_processing_minutes" => {
                 IndicatorSource::Derived(DerivedIndicator::AverageProcessingMinutes {
                     procedure: procedure()?,
@@ -353,7 +353,7 @@ pub async fn issue(
     headers: HeaderMap,
     body: HashedJson<NewPlan>,
 ) -> Result<Response, ApiError> {
-    let b = body.value;
+    let b = body.value()?;
     let plan: PlanId = parse_field("id", &b.id)?;
     let unit: UnitCode = match &b.unit {
         Some(u) => parse_field("unit", u)?,
@@ -495,7 +495,7 @@ pub async fn add_task(
     body: HashedJson<TaskJson>,
 ) -> Result<Response, ApiError> {
     let plan = parse_plan(&plan)?;
-    let spec = body.value.into_spec()?;
+    let spec = body.value()?.into_spec()?;
     write(
         state,
         caller,
@@ -529,12 +529,11 @@ pub async fn task_action(
     let task: TaskId = task
         .parse()
         .map_err(|e: motcua_engine::domain::types::ParseError| ApiError::NotFound(e.to_string()))?;
-    let b = body.value;
-    let at = b
-        .at
-        .as_deref()
-        .map(|s| parse_instant("at", s))
-        .transpose()?;
+    let b = body.value()?;
+    let at =
+        b.at.as_deref()
+            .map(|s| parse_instant("at", s))
+            .transpose()?;
     let cmd = task_command(task, &action, b)?;
     write(
         state,
