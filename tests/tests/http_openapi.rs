@@ -7,7 +7,7 @@ mod http_common;
 use http_common::TestServer;
 use serde_json::Value;
 
-const EXPECTED_PATHS: [&str; 23] = [
+const EXPECTED_PATHS: [&str; 28] = [
     "/v1/calendar",
     "/healthz",
     "/metrics",
@@ -30,6 +30,11 @@ const EXPECTED_PATHS: [&str; 23] = [
     "/v1/submissions",
     "/v1/worklist",
     "/v1/calendar/{year}",
+    "/v1/plans",
+    "/v1/plans/{plan}",
+    "/v1/plans/{plan}/dashboard",
+    "/v1/plans/{plan}/tasks",
+    "/v1/plans/{plan}/tasks/{task}/actions/{action}",
     "/v1/procedures",
 ];
 
