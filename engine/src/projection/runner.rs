@@ -8,6 +8,7 @@
 //! (atomically with dropping the checkpoint); a start that finds the marker finishes clearing
 //! the tree before folding from zero, so a crash mid-clear cannot mix old and new rows.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,12 +34,16 @@ const REBUILD_MARKER: &[u8] = b"\x00rebuilding";
 /// Keys removed per batch while clearing a tree.
 const CLEAR_CHUNK: usize = 10_000;
 
-/// Decoded batches the rebuild reader may run ahead of the fold (bounds its memory).
-const PIPELINE_DEPTH: usize = 2;
+/// Decoded batches the rebuild reader may run ahead of the fold (bounds its memory): enough
+/// for it to keep decoding while the fold thread commits.
+const PIPELINE_DEPTH: usize = 4;
 
-/// Events a catch-up folds before it commits: bounds the memory of the pending records (about
-/// a kilobyte per touched dossier) while letting a typical log rebuild in one or two commits.
-pub const CATCH_UP_COMMIT_MAX_EVENTS: usize = 1 << 20;
+/// Events a catch-up folds before it commits. Committing every couple of read chunks lets the
+/// fold thread write while the reader decodes (the fold thread otherwise idles waiting for the
+/// reader), and costs few extra writes: a dossier's lifecycle is short next to 131,072 events,
+/// and the packed buckets follow time, so a commit mostly writes new buckets. Also bounds the
+/// memory of the pending records.
+pub const CATCH_UP_COMMIT_MAX_EVENTS: usize = 1 << 17;
 
 /// Most operations per sled batch when a commit is split (see [`commit_large`]). sled slows
 /// down on huge batches (measured: 500,000 sorted inserts take 7.6 s in batches of 1,000 and
@@ -169,14 +174,33 @@ fn clear_tree(tree: &KvTree) -> Result<(), ProjectionError> {
     finish_clear(tree)
 }
 
+/// The committed state a catch-up folds against. When the tree held no rows at the start (a
+/// rebuild), every key it holds was written by this catch-up, so a read of any other key is
+/// answered "absent" without asking sled: most reads of a rebuild are for dossiers not seen
+/// yet, and each would otherwise be a sled miss.
+struct CatchUpBase<'t> {
+    tree: &'t KvTree,
+    /// Physical keys committed so far, when the tree started empty (`None`: it did not).
+    written: Option<HashSet<Vec<u8>>>,
+}
+
+impl KvRead for CatchUpBase<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ProjectionError> {
+        match &self.written {
+            Some(w) if !w.contains(key) => Ok(None),
+            _ => KvRead::get(self.tree, key),
+        }
+    }
+    fn range<'a>(&'a self, start: &[u8], end: Option<&[u8]>, reverse: bool) -> KvIter<'a> {
+        KvRead::range(self.tree, start, end, reverse)
+    }
+}
+
 /// One projection's fold state during [`ProjectionTrees::catch_up`]: folded but not yet
 /// committed events, against the tree's committed state.
 struct CatchUp<'t, P: Projection> {
     projection: P,
-    tree: &'t KvTree,
-    /// The tree held no rows when the catch-up started and nothing was committed since:
-    /// the fold reads its base from an empty in-memory keyspace (same answers, no sled reads).
-    fresh: bool,
+    base: CatchUpBase<'t>,
     /// Last seq committed (the tree's checkpoint).
     committed: u64,
     /// Last seq folded into `pending`.
@@ -191,8 +215,10 @@ impl<'t, P: Projection> CatchUp<'t, P> {
         let fresh = committed == 0 && tree.iter().next().is_none();
         Ok(CatchUp {
             projection,
-            tree,
-            fresh,
+            base: CatchUpBase {
+                tree,
+                written: fresh.then(HashSet::new),
+            },
             committed,
             folded: committed,
             pending_events: 0,
@@ -201,13 +227,11 @@ impl<'t, P: Projection> CatchUp<'t, P> {
     }
 
     fn fold(&mut self, events: &[Recorded]) -> Result<(), ProjectionError> {
-        let empty = MemStore::new();
         for rec in events {
             if rec.seq <= self.folded {
                 continue;
             }
-            let base: &dyn KvRead = if self.fresh { &empty } else { self.tree };
-            let view = PackedView::new(base, P::PACKING);
+            let view = PackedView::new(&self.base, P::PACKING);
             self.projection.apply(&view, &mut self.pending, rec)?;
             self.folded = rec.seq;
             self.pending_events += 1;
@@ -224,16 +248,24 @@ impl<'t, P: Projection> CatchUp<'t, P> {
             return Ok(self.committed);
         }
         let pending = std::mem::take(&mut self.pending);
-        let empty = MemStore::new();
-        let base: &dyn KvRead = if self.fresh { &empty } else { self.tree };
         let mut logical = Writes::default();
-        self.projection
-            .finish(&PackedView::new(base, P::PACKING), pending, &mut logical)?;
-        let writes = pack_writes(base, logical, P::PACKING)?;
-        commit_large(self.tree, writes, self.folded)?;
+        self.projection.finish(
+            &PackedView::new(&self.base, P::PACKING),
+            pending,
+            &mut logical,
+        )?;
+        let writes = pack_writes(&self.base, logical, P::PACKING)?;
+        let keys: Option<Vec<Vec<u8>>> = self
+            .base
+            .written
+            .as_ref()
+            .map(|_| writes.keys().map(<[u8]>::to_vec).collect());
+        commit_large(self.base.tree, writes, self.folded)?;
+        if let (Some(w), Some(keys)) = (self.base.written.as_mut(), keys) {
+            w.extend(keys);
+        }
         self.committed = self.folded;
         self.pending_events = 0;
-        self.fresh = false;
         Ok(self.committed)
     }
 }

@@ -215,6 +215,10 @@ impl Writes {
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
+    /// The keys written or deleted, in no particular order.
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.ops.keys().map(Vec::as_slice)
+    }
     /// The writes in key order (`None` = delete).
     pub fn into_ops(self) -> impl Iterator<Item = (Vec<u8>, Option<Vec<u8>>)> {
         let mut ops: Vec<_> = self.ops.into_iter().collect();
