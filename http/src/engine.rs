@@ -9,7 +9,7 @@ use motcua_engine::codec;
 use motcua_engine::domain::events::Event;
 use motcua_engine::domain::types::{DossierCode, Staff, Timestamp};
 use motcua_engine::domain::{ActorRef, Command, DomainError, ReferenceData};
-use motcua_engine::log::{EventId, TREE_EVENT_IDS};
+use motcua_engine::log::EventId;
 use motcua_engine::service::{CommandOutcome, CommandService, ServiceError};
 
 use crate::errors::ApiError;
@@ -226,15 +226,7 @@ impl Engine {
 
     /// The dossier whose stream holds the event `id`, via the log's event-id index.
     fn stream_of_event(&self, id: EventId) -> Option<DossierCode> {
-        let tree = self.log.store().tree(TREE_EVENT_IDS).ok()?;
-        let v = tree.get(id.0).ok()??;
-        let seq = u64::from_be_bytes(v.get(..8)?.try_into().ok()?);
-        let env = self
-            .log
-            .read_all(seq.checked_sub(1)?, 1)
-            .ok()?
-            .into_iter()
-            .next()?;
+        let env = self.log.find_event(&id).ok()??;
         env.stream.as_str().strip_prefix("dossier/")?.parse().ok()
     }
 

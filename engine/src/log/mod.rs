@@ -177,6 +177,11 @@ impl EventLog {
             .read_stream(stream, from_version, self.durable_seq())
     }
 
+    /// The durable event recorded under `id` (the idempotency index), if any.
+    pub fn find_event(&self, id: &EventId) -> Result<Option<Envelope>, LogError> {
+        self.shared.trees.find_event(id, self.durable_seq())
+    }
+
     /// Up to `limit` events of the global log with seq > `after_seq`.
     pub fn read_all(&self, after_seq: u64, limit: usize) -> Result<Vec<Envelope>, LogError> {
         self.shared
