@@ -8,7 +8,8 @@
 //! version is refused; without one, a version conflict (someone else wrote the dossier in
 //! between) is retried from a fresh load a bounded number of times.
 
-use std::sync::RwLock;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use chrono::Datelike;
 use thiserror::Error;
@@ -145,7 +146,15 @@ struct RefState {
 pub struct CommandService {
     log: EventLog,
     reference: RwLock<RefState>,
+    /// One lock per daily code prefix (unit + day) serialising dossier creations: the next code
+    /// is allocated optimistically and retried on a conflict, so concurrent receipts at one
+    /// unit would otherwise burn appends racing for the same number.
+    creation_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
+
+/// How many (unit, day) creation locks are kept before the map is emptied: old days' locks
+/// are never needed again, and dropping a held one only costs a retry, never a wrong code.
+const MAX_CREATION_LOCKS: usize = 10_000;
 
 impl std::fmt::Debug for CommandService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -229,6 +238,7 @@ impl CommandService {
                 data: reference,
                 seq: 0,
             }),
+            creation_locks: std::sync::Mutex::default(),
         };
         s.catch_up()?;
         Ok(s)
@@ -428,6 +438,41 @@ impl CommandService {
         })
     }
 
+    /// The outcome of an earlier creation recorded under `id`, if there is one.
+    fn recorded_creation(&self, id: &EventId) -> Result<Option<CommandOutcome>, ServiceError> {
+        let Some(env) = self.log.find_event(id)? else {
+            return Ok(None);
+        };
+        let Some(code) = env
+            .stream
+            .as_str()
+            .strip_prefix("dossier/")
+            .and_then(|c| c.parse::<DossierCode>().ok())
+        else {
+            return Err(ServiceError::DuplicateEventId);
+        };
+        let envs = self.log.read_stream(&env.stream, 1)?;
+        let last = envs.last();
+        Ok(Some(CommandOutcome {
+            version: last.map_or(0, |e| e.version),
+            seq: last.map_or(0, |e| e.seq),
+            code,
+            events: Vec::new(),
+            deduplicated: true,
+        }))
+    }
+
+    fn creation_lock(&self, prefix: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self
+            .creation_locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if map.len() >= MAX_CREATION_LOCKS {
+            map.clear();
+        }
+        map.entry(prefix.to_owned()).or_default().clone()
+    }
+
     async fn execute_new(
         &self,
         cmd: Command,
@@ -442,8 +487,18 @@ impl CommandService {
                 field: "intake".into(),
                 why: "a new dossier needs its procedure, applicant and documents".into(),
             })?;
+        // A keyed creation whose events are already in the log (its answer was lost, e.g. in a
+        // crash): answer from the log instead of deciding again, which would record under a new
+        // code and collide with the first attempt's event ids.
+        if let Some(id) = event_id {
+            if let Some(outcome) = self.recorded_creation(&id)? {
+                return Ok(outcome);
+            }
+        }
         let date = local_date(now);
         let prefix = format!("dossier/{}-{}-", unit, date.format("%y%m%d"));
+        let lock = self.creation_lock(&prefix);
+        let _serialised = lock.lock().await;
         self.catch_up()?;
         let mut next: u16 = 0;
         loop {

@@ -328,6 +328,43 @@ async fn a_retried_command_with_its_event_id_is_not_applied_twice() {
 }
 
 #[tokio::test]
+async fn a_retried_keyed_creation_answers_the_first_code() {
+    let (_dir, svc) = service().await;
+    let id = EventId([7; 16]);
+    let first = svc
+        .execute(
+            None,
+            receive_desk(P_STD),
+            &reception(),
+            t(3, 6, 9, 0),
+            None,
+            Some(id),
+        )
+        .await
+        .unwrap();
+    let head = svc.log().head().seq;
+    // The retry comes later (the first answer was lost): deciding again would allocate 0002.
+    let again = svc
+        .execute(
+            None,
+            receive_desk(P_STD),
+            &reception(),
+            t(3, 6, 9, 5),
+            None,
+            Some(id),
+        )
+        .await
+        .unwrap();
+    assert!(again.deduplicated);
+    assert_eq!(
+        (again.code.as_str(), again.version, again.seq),
+        (first.code.as_str(), first.version, first.seq)
+    );
+    assert_eq!(svc.log().head().seq, head);
+    assert_eq!(first.code.sequence(), 1);
+}
+
+#[tokio::test]
 async fn reference_commands_need_an_admin_and_valid_data() {
     let (_dir, svc) = service().await;
     let e = svc
