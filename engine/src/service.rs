@@ -590,6 +590,20 @@ impl CommandService {
         authority: Authority<'_>,
         now: Timestamp,
     ) -> Result<ReferenceOutcome, ServiceError> {
+        self.execute_reference_keyed(cmd, authority, now, None)
+            .await
+    }
+
+    /// [`CommandService::execute_reference`] under a caller-chosen event id: a retry whose
+    /// first attempt was recorded (its answer lost) is answered from the log, not decided
+    /// again (deciding again could refuse it, e.g. "already registered", or record it twice).
+    pub async fn execute_reference_keyed(
+        &self,
+        cmd: ReferenceCommand,
+        authority: Authority<'_>,
+        now: Timestamp,
+        event_id: Option<EventId>,
+    ) -> Result<ReferenceOutcome, ServiceError> {
         let actor = match authority {
             Authority::System => Actor {
                 staff: "system".into(),
@@ -610,6 +624,17 @@ impl CommandService {
                 }
             }
         };
+        if let Some(id) = event_id {
+            if let Some(env) = self.log.find_event(&id)? {
+                if !is_reference_stream(&env.stream) || env.actor != actor {
+                    return Err(ServiceError::DuplicateEventId);
+                }
+                return Ok(ReferenceOutcome {
+                    stream: env.stream.to_string(),
+                    seq: env.seq,
+                });
+            }
+        }
         for _ in 0..=MAX_CONFLICT_RETRIES {
             self.catch_up()?;
             let (stream, event) = {
@@ -626,7 +651,7 @@ impl CommandService {
                 .append(
                     &stream,
                     ExpectedVersion::Exact(version),
-                    to_new_events(&[event], &actor, None),
+                    to_new_events(&[event], &actor, event_id),
                 )
                 .await
             {

@@ -365,6 +365,38 @@ async fn a_retried_keyed_creation_answers_the_first_code() {
 }
 
 #[tokio::test]
+async fn a_retried_keyed_reference_command_is_answered_from_the_log() {
+    let (_dir, svc) = service().await;
+    let admin = ActorRef::Staff(staff("ad-01", Role::Admin, &[], unit()));
+    // Deciding an issue again would be refused ("token id already issued"): a retry must be
+    // answered from the log instead.
+    let issue = || ReferenceCommand::IssueToken {
+        staff: "tn-01".parse().unwrap(),
+        token_id: "t9".into(),
+        token_sha256: crate::domain::directory::token_digest("s3cret-9"),
+    };
+    let id = EventId([5; 16]);
+    let first = svc
+        .execute_reference_keyed(issue(), Authority::Admin(&admin), t(3, 1, 8, 0), Some(id))
+        .await
+        .unwrap();
+    let head = svc.log().head().seq;
+    let again = svc
+        .execute_reference_keyed(issue(), Authority::Admin(&admin), t(3, 1, 9, 0), Some(id))
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    assert_eq!(svc.log().head().seq, head);
+    // Another admin reusing the id is refused, not answered with someone else's event.
+    let other = ActorRef::Staff(staff("ad-02", Role::Admin, &[], unit()));
+    let e = svc
+        .execute_reference_keyed(issue(), Authority::Admin(&other), t(3, 1, 9, 0), Some(id))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ServiceError::DuplicateEventId), "{e}");
+}
+
+#[tokio::test]
 async fn reference_commands_need_an_admin_and_valid_data() {
     let (_dir, svc) = service().await;
     let e = svc
