@@ -108,7 +108,11 @@ impl StreamIndex {
 
 impl StreamSeqs for StreamIndex {
     fn stream_seqs(&self, stream: &StreamId) -> Result<Vec<u64>, String> {
-        Ok(self.streams.get(stream.as_str()).cloned().unwrap_or_default())
+        Ok(self
+            .streams
+            .get(stream.as_str())
+            .cloned()
+            .unwrap_or_default())
     }
 }
 
@@ -522,10 +526,7 @@ pub fn dashboard_as_of_envelopes(
         Some(t),
     );
     let figures = asof.figures();
-    let progress = plans
-        .plans
-        .get(plan)
-        .map(|p| plan_progress(p, t, &figures));
+    let progress = plans.plans.get(plan).map(|p| plan_progress(p, t, &figures));
     Ok(PlanDashboardAsOf {
         progress,
         plan_events,
