@@ -101,6 +101,7 @@ enum Command {
     /// report and completion in force, and for a derived indicator its figure, parts, seq
     /// range and dossier codes.
     Plan {
+        /// Archive file or data directory.
         source: PathBuf,
         /// The plan id, e.g. 35-kh-ubnd-2023.
         plan: String,
