@@ -348,7 +348,7 @@ impl CommandService {
             if let Some(id) = event_id {
                 let first = nth_event_id(id, 0);
                 if let Some(pos) = envs.iter().position(|e| e.event_id == first) {
-                    return self.replayed_outcome(code, &envs[pos..], version, id);
+                    return self.replayed_outcome(code, &envs[pos..], id);
                 }
             }
             if let Some(e) = expected {
@@ -415,16 +415,19 @@ impl CommandService {
         &self,
         code: &DossierCode,
         envs: &[Envelope],
-        version: u64,
         id: EventId,
     ) -> Result<CommandOutcome, ServiceError> {
+        // The first answer named the command's own last event, not whatever the stream has
+        // reached since: report the version and seq of the keyed batch itself.
         let mut events = Vec::new();
         let mut seq = 0;
+        let mut version = 0;
         for (i, env) in envs.iter().enumerate() {
             if env.event_id != nth_event_id(id, i) {
                 break;
             }
             seq = env.seq;
+            version = env.version;
             if let Event::Dossier(d) = decode_event(env)? {
                 events.push(d);
             }
@@ -451,15 +454,8 @@ impl CommandService {
         else {
             return Err(ServiceError::DuplicateEventId);
         };
-        let envs = self.log.read_stream(&env.stream, 1)?;
-        let last = envs.last();
-        Ok(Some(CommandOutcome {
-            version: last.map_or(0, |e| e.version),
-            seq: last.map_or(0, |e| e.seq),
-            code,
-            events: Vec::new(),
-            deduplicated: true,
-        }))
+        let envs = self.log.read_stream(&env.stream, env.version)?;
+        self.replayed_outcome(&code, &envs, *id).map(Some)
     }
 
     fn creation_lock(&self, prefix: &str) -> Arc<tokio::sync::Mutex<()>> {

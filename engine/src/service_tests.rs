@@ -310,6 +310,17 @@ async fn a_retried_command_with_its_event_id_is_not_applied_twice() {
         .await
         .unwrap();
     assert!(!first.deduplicated);
+    // The dossier moves on before the retry: the retry still gets the first answer.
+    svc.execute(
+        Some(&code),
+        sign(DraftKind::Result),
+        &specialist(),
+        t(3, 6, 10, 0),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     let again = svc
         .execute(
             Some(&code),
@@ -322,9 +333,9 @@ async fn a_retried_command_with_its_event_id_is_not_applied_twice() {
         .await
         .unwrap();
     assert!(again.deduplicated);
-    assert_eq!(again.seq, first.seq);
+    assert_eq!((again.seq, again.version), (first.seq, first.version));
     assert_eq!(again.events, first.events);
-    assert_eq!(svc.load_dossier(&code).unwrap().1.len(), 2);
+    assert_eq!(svc.load_dossier(&code).unwrap().1.len(), 3);
 }
 
 #[tokio::test]
@@ -342,6 +353,17 @@ async fn a_retried_keyed_creation_answers_the_first_code() {
         )
         .await
         .unwrap();
+    // The dossier moves on before the retry arrives: the retry still gets the first answer.
+    svc.execute(
+        Some(&first.code),
+        assign(),
+        &reception(),
+        t(3, 6, 9, 2),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     let head = svc.log().head().seq;
     // The retry comes later (the first answer was lost): deciding again would allocate 0002.
     let again = svc
