@@ -19,7 +19,7 @@
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use motcua_engine::log::{
     import_log, EventLog, ImportError, LogConfig, LogError, Position, GENESIS_HASH,
@@ -458,6 +458,31 @@ pub async fn backup(server: &str, token: &str, out: &Path) -> Result<BackupRepor
 pub struct RestoreReport {
     pub events: u64,
     pub head: Position,
+    /// Wall time of each phase, for the operator's (and RELIABILITY.md's) figures.
+    pub phases: RestorePhases,
+}
+
+/// Wall time of each phase of a restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RestorePhases {
+    /// Verifying the whole archive before anything is written.
+    pub verify: Duration,
+    /// Importing the envelopes and making them durable.
+    pub import: Duration,
+    /// Folding every projection up to the head.
+    pub projections: Duration,
+}
+
+impl RestorePhases {
+    /// `verify_s=.. import_s=.. projections_s=..`.
+    pub fn line(&self) -> String {
+        format!(
+            "verify_s={:.1} import_s={:.1} projections_s={:.1}",
+            self.verify.as_secs_f64(),
+            self.import.as_secs_f64(),
+            self.projections.as_secs_f64()
+        )
+    }
 }
 
 impl RestoreReport {
@@ -491,9 +516,11 @@ pub async fn restore(from: &Path, data: &Path) -> Result<RestoreReport, BackupEr
         return Err(BackupError::TargetNotEmpty(data.to_path_buf()));
     }
     let f = from.to_path_buf();
+    let t0 = Instant::now();
     let verified = tokio::task::spawn_blocking(move || verify_archive(&f))
         .await
         .map_err(|e| BackupError::Internal(format!("verify task: {e}")))??;
+    let verify_time = t0.elapsed();
     if verified.header.first_seq != 1 {
         return Err(BackupError::PartialArchive {
             first: verified.header.first_seq,
@@ -518,7 +545,10 @@ pub async fn restore(from: &Path, data: &Path) -> Result<RestoreReport, BackupEr
     }
     let result = restore_into(&staging, from, &verified).await;
     let report = match result {
-        Ok(r) => r,
+        Ok(mut r) => {
+            r.phases.verify = verify_time;
+            r
+        }
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(e);
@@ -546,6 +576,7 @@ async fn restore_into(
     verified: &VerifiedArchive,
 ) -> Result<RestoreReport, BackupError> {
     let (s, f) = (staging.to_path_buf(), from.to_path_buf());
+    let t0 = Instant::now();
     let head = tokio::task::spawn_blocking(move || import_archive(&s, &f))
         .await
         .map_err(|e| BackupError::Internal(format!("import task: {e}")))??;
@@ -559,6 +590,8 @@ async fn restore_into(
             hex::encode(head.hash)
         )));
     }
+    let import = t0.elapsed();
+    let t1 = Instant::now();
     let log =
         EventLog::open(staging, LogConfig::default()).map_err(|source| BackupError::Open {
             dir: staging.to_path_buf(),
@@ -584,6 +617,11 @@ async fn restore_into(
     Ok(RestoreReport {
         events: head.seq,
         head,
+        phases: RestorePhases {
+            verify: Duration::ZERO,
+            import,
+            projections: t1.elapsed(),
+        },
     })
 }
 

@@ -158,7 +158,10 @@ async fn main() -> ExitCode {
             .map_err(|e| e.to_string()),
         Command::Restore(a) => backup::restore(&a.from, &a.data)
             .await
-            .map(|r| println!("{}", r.line()))
+            .map(|r| {
+                eprintln!("restore phases: {}", r.phases.line());
+                println!("{}", r.line());
+            })
             .map_err(|e| format!("{e} (nothing was written to {})", a.data.display())),
     };
     match result {
