@@ -43,6 +43,12 @@ pub const UNIT_SCAN_EVENTS: usize = 1000;
 /// of a million events takes about 10 s (BENCHMARKS.md), and a restore has nothing better to do.
 pub const RESTORE_PROJECTION_TIMEOUT: Duration = Duration::from_secs(3600);
 
+/// `motcua backup` gives up connecting after this long.
+pub const BACKUP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// `motcua backup` gives up when no byte arrives for this long (a hung server or network); a
+/// long download that keeps moving is never cut.
+pub const BACKUP_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Write buffer of archive files: few, large writes.
 const FILE_BUFFER_BYTES: usize = 1 << 20;
 
@@ -395,7 +401,11 @@ pub async fn backup(server: &str, token: &str, out: &Path) -> Result<BackupRepor
     use tokio::io::AsyncWriteExt;
 
     let url = format!("{}/v1/export", server.trim_end_matches('/'));
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .connect_timeout(BACKUP_CONNECT_TIMEOUT)
+        .read_timeout(BACKUP_READ_TIMEOUT)
+        .build()
+        .map_err(|e| BackupError::Server(format!("http client: {e}")))?;
     let mut resp = client
         .get(&url)
         .bearer_auth(token)

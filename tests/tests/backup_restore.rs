@@ -518,6 +518,19 @@ async fn only_auditors_and_admins_may_export() {
         let (_, t, _) = parse(&r.bytes().await.unwrap());
         assert_eq!(t.count, s.head());
     }
+    // An empty range at the head: anchored on the head's hash, ready for the next increment.
+    let head = s.head();
+    let r = s
+        .get(&format!("/v1/export?from={}", head + 1), &tokens["tt-01"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (h, t, recs) = parse(&r.bytes().await.unwrap());
+    let head_hash = s.server.log().head().hash;
+    assert_eq!((h.first_seq, h.last_seq, t.count), (head + 1, head, 0));
+    assert!(recs.is_empty());
+    assert_eq!((h.first_prev_hash, t.head_hash), (head_hash, head_hash));
     for bad in ["from=0", "from=5&to=4", "from=999999", "from=x"] {
         let r = s
             .get(&format!("/v1/export?{bad}"), &tokens["tt-01"])
