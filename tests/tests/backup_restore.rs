@@ -25,8 +25,15 @@ use motcua_replay::archive::{decode_record, ArchiveHeader, ArchiveReader, Traile
 use serde_json::{json, Value};
 use tokio::sync::RwLock;
 
-/// The `motcua` binary next to this test's profile directory (as in `http_process.rs`).
+/// The `motcua` binary next to this test's profile directory (as in `http_process.rs`), built
+/// once per test process: concurrent tests each running `cargo build` could relink it while
+/// another test is starting it.
 fn motcua_bin() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(build_motcua).clone()
+}
+
+fn build_motcua() -> PathBuf {
     if let Ok(p) = std::env::var("CARGO_BIN_EXE_motcua") {
         return PathBuf::from(p);
     }
