@@ -11,6 +11,7 @@ mod chain;
 mod clock;
 mod envelope;
 mod error;
+mod import;
 pub mod limits;
 mod reader;
 mod subscription;
@@ -30,6 +31,7 @@ pub use envelope::{
     Actor, Appended, Envelope, EventId, ExpectedVersion, NewEvent, Position, StreamId,
 };
 pub use error::{AppendError, LogError};
+pub use import::{import_log, ImportError, IMPORT_BATCH_BYTES};
 pub use limits::LogConfig;
 pub use reader::{MetaHead, TREE_EVENTS, TREE_EVENT_IDS, TREE_META, TREE_STREAMS};
 pub use subscription::Subscription;
