@@ -353,6 +353,8 @@ pub async fn issue(
     headers: HeaderMap,
     body: HashedJson<NewPlan>,
 ) -> Result<Response, ApiError> {
+    // The role first: a caller who may not write plans learns nothing from body validation.
+    caller.require_any(&[Role::Planner])?;
     let b = body.value()?;
     let plan: PlanId = parse_field("id", &b.id)?;
     let unit: UnitCode = match &b.unit {
@@ -494,6 +496,7 @@ pub async fn add_task(
     Path(plan): Path<String>,
     body: HashedJson<TaskJson>,
 ) -> Result<Response, ApiError> {
+    caller.require_any(&[Role::Planner])?;
     let plan = parse_plan(&plan)?;
     let spec = body.value()?.into_spec()?;
     write(
@@ -525,6 +528,7 @@ pub async fn task_action(
     Path((plan, task, action)): Path<(String, String, String)>,
     body: HashedJson<TaskActionBody>,
 ) -> Result<Response, ApiError> {
+    caller.require_any(&[Role::Planner])?;
     let plan = parse_plan(&plan)?;
     let task: TaskId = task
         .parse()
