@@ -29,6 +29,8 @@ pub(crate) struct Inner {
     pub shutting_down: AtomicBool,
     pub sse_streams: AtomicU64,
     pub plans: Arc<motcua_engine::plan_service::PlanService>,
+    /// Exports in progress: each holds a blocking thread and a log scan.
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
 
 /// Shared handler state.
@@ -64,8 +66,16 @@ impl AppState {
                 shutting_down: AtomicBool::new(false),
                 sse_streams: AtomicU64::new(0),
                 plans,
+                exports: Arc::new(tokio::sync::Semaphore::new(
+                    crate::routes::export::MAX_CONCURRENT_EXPORTS,
+                )),
             }),
         }
+    }
+
+    /// Permits for concurrent exports (see `routes::export::MAX_CONCURRENT_EXPORTS`).
+    pub fn exports(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.inner.exports
     }
 
     pub fn plans(&self) -> &motcua_engine::plan_service::PlanService {

@@ -32,6 +32,9 @@ pub const EXPORT_CHUNK_BYTES: usize = 64 * 1024;
 /// Chunks buffered between the archive writer and the connection: bounds an export's memory
 /// to about 1 MiB.
 pub const EXPORT_CHANNEL_CHUNKS: usize = 16;
+/// Exports running at once: each holds a blocking thread and reads the whole range, so a few
+/// auditors downloading cannot starve the desk's requests.
+pub const MAX_CONCURRENT_EXPORTS: usize = 2;
 /// Response header: the last seq in the archive (fixed when the request arrived).
 pub const LAST_SEQ_HEADER: &str = "x-motcua-last-seq";
 /// Response header: the hash of that event (hex), which the archive's trailer must repeat.
@@ -52,13 +55,20 @@ pub struct ExportQuery {
     responses(
         (status = 200, content_type = "application/octet-stream", body = String,
             description = "the archive; headers x-motcua-last-seq and x-motcua-head-hash"),
-        (status = 401), (status = 403), (status = 422)))]
+        (status = 401), (status = 403), (status = 422),
+        (status = 429, description = "too many exports running; retry after Retry-After")))]
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     caller.require_any(&[Role::Auditor, Role::Admin])?;
+    // Held until the archive is written (moved into the writer task).
+    let permit = state
+        .exports()
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Overloaded { retry_after_s: 10 })?;
     let log = state.log().clone();
     let plan = ExportPlan::new(&log, q.from, q.to).map_err(|e| match e {
         BackupError::Range(why) => ApiError::validation("range", why),
@@ -86,6 +96,7 @@ pub async fn export(
     ];
     let shutdown = state.shutdown_token().clone();
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let sink = ChannelWriter {
             tx: tx.clone(),
             shutdown,
