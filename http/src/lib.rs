@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod datadir;
 pub mod demo;
 pub mod engine;
 pub mod errors;
