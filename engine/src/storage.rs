@@ -231,15 +231,18 @@ const IGNORED_ENTRIES: &[&str] = &["lost+found"];
 /// Why it exists: sled 0.34.7 opens a truncated, zeroed or garbage `db` as an *empty* database
 /// (measured: a `db` cut to 80 % of its length opens with no trees), and an empty database looks
 /// exactly like a new one. The marker is written (durably) once the log's metadata is, so "the
-/// marker is there but the database is empty" means damage, not a fresh directory. At each clean
-/// close it also records the head, a lower bound any later open must reach: a database that
-/// comes back shorter, or with another event at that seq, was truncated or replaced.
+/// marker is there but the database is empty" means damage, not a fresh directory. Every
+/// [`crate::log::limits::MARKER_INTERVAL`] and at each clean close it also records the
+/// acknowledged head, a lower bound any later open must reach: a database that comes back
+/// shorter (sled opens a `db` damaged in its middle as a consistent prefix), or with another
+/// event at that seq, was damaged or replaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DirMarker {
     /// The log's record format version when the marker was written.
     pub format_version: u8,
-    /// (seq, hash) of the head at the last clean close, if any.
-    pub closed_head: Option<(u64, [u8; 32])>,
+    /// (seq, hash) of an acknowledged (durable) head, recorded every few seconds and at each
+    /// clean close: a lower bound the log must reach at every later open.
+    pub acked_head: Option<(u64, [u8; 32])>,
 }
 
 const MARKER_TITLE: &str =
@@ -248,9 +251,9 @@ const MARKER_TITLE: &str =
 impl DirMarker {
     fn to_text(self) -> String {
         let mut s = format!("{MARKER_TITLE}\nformat_version={}\n", self.format_version);
-        if let Some((seq, hash)) = self.closed_head {
+        if let Some((seq, hash)) = self.acked_head {
             s.push_str(&format!(
-                "closed_head_seq={seq}\nclosed_head_hash={}\n",
+                "acked_head_seq={seq}\nacked_head_hash={}\n",
                 hex::encode(hash)
             ));
         }
@@ -271,8 +274,8 @@ impl DirMarker {
             };
             match k {
                 "format_version" => format_version = v.parse::<u8>().ok(),
-                "closed_head_seq" => seq = Some(v.parse::<u64>().map_err(|e| format!("{k}: {e}"))?),
-                "closed_head_hash" => {
+                "acked_head_seq" => seq = Some(v.parse::<u64>().map_err(|e| format!("{k}: {e}"))?),
+                "acked_head_hash" => {
                     let bytes = hex::decode(v).map_err(|e| format!("{k}: {e}"))?;
                     hash = Some(
                         <[u8; 32]>::try_from(bytes).map_err(|_| format!("{k}: not 32 bytes"))?,
@@ -283,14 +286,14 @@ impl DirMarker {
             }
         }
         let format_version = format_version.ok_or("no format_version")?;
-        let closed_head = match (seq, hash) {
+        let acked_head = match (seq, hash) {
             (Some(s), Some(h)) => Some((s, h)),
             (None, None) => None,
-            _ => return Err("closed_head_seq without closed_head_hash or the reverse".into()),
+            _ => return Err("acked_head_seq without acked_head_hash or the reverse".into()),
         };
         Ok(DirMarker {
             format_version,
-            closed_head,
+            acked_head,
         })
     }
 }

@@ -91,8 +91,8 @@ async fn healthy_directory_reopens_and_records_its_clean_head() {
     let head = healthy_log(dir.path(), 300).await;
     assert_eq!(head.seq, 300);
     let marker = std::fs::read_to_string(dir.path().join(DIR_MARKER_FILE)).unwrap();
-    assert!(marker.contains("closed_head_seq=300\n"), "{marker}");
-    assert!(marker.contains(&format!("closed_head_hash={}\n", hex::encode(head.hash))));
+    assert!(marker.contains("acked_head_seq=300\n"), "{marker}");
+    assert!(marker.contains(&format!("acked_head_hash={}\n", hex::encode(head.hash))));
     let log = EventLog::open(dir.path(), LogConfig::default()).expect("reopen");
     assert_eq!(log.head(), head);
     // A crash (no close) keeps the old lower bound, which the log still reaches.
@@ -324,7 +324,7 @@ async fn a_replaced_database_is_caught_by_the_clean_stop_head() {
         &err,
         DataDirKind::Damaged,
         dir.path(),
-        "the log ends at seq 40 but held seq 100",
+        "the log ends at seq 40 but seq 100 was acknowledged",
     );
 
     let other = tempfile::tempdir().unwrap();
@@ -344,7 +344,7 @@ async fn a_replaced_database_is_caught_by_the_clean_stop_head() {
         &err,
         DataDirKind::Damaged,
         dir.path(),
-        "event seq 100 is not the one",
+        "event seq 100 is not the acknowledged one",
     );
 }
 
@@ -378,4 +378,34 @@ fn a_corrupt_marker_is_damage() {
         dir.path(),
         "marker file MOTCUA_DIR is unreadable",
     );
+}
+
+/// Without a clean close (a SIGKILL), the marker still holds a recent acknowledged head: the
+/// keeper thread copies it every `MARKER_INTERVAL`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_marker_follows_the_acknowledged_head_without_a_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
+    let s = StreamId::new("dossier/K-1").unwrap();
+    for _ in 0..100 {
+        log.append(&s, ExpectedVersion::Any, vec![ev(b"k")])
+            .await
+            .unwrap();
+    }
+    let want = format!(
+        "acked_head_seq=100\nacked_head_hash={}\n",
+        hex::encode(log.head().hash)
+    );
+    let deadline = std::time::Instant::now() + limits::MARKER_INTERVAL * 5;
+    loop {
+        let marker = std::fs::read_to_string(dir.path().join(DIR_MARKER_FILE)).unwrap();
+        if marker.contains(&want) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "marker never caught up: {marker}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -49,6 +49,48 @@ struct Shared {
     head_rx: watch::Receiver<Position>,
     health: Arc<Health>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Highest seq recorded in the directory marker (also serialises marker writes).
+    marker_seq: Mutex<u64>,
+}
+
+impl Shared {
+    /// Copies the durable head into the directory marker if it moved (see [`DirMarker`]).
+    fn record_head(&self) -> Result<(), LogError> {
+        let head = *self.head_rx.borrow();
+        let Ok(mut recorded) = self.marker_seq.lock() else {
+            return Ok(());
+        };
+        if head.seq <= *recorded {
+            return Ok(());
+        }
+        self.store.write_marker(DirMarker {
+            format_version: FORMAT_VERSION,
+            acked_head: Some((head.seq, head.hash)),
+        })?;
+        *recorded = head.seq;
+        Ok(())
+    }
+}
+
+/// Records the acknowledged head in the marker every [`limits::MARKER_INTERVAL`] until the
+/// log is gone. Holds only a weak reference between ticks, so it never keeps sled open.
+fn spawn_marker_keeper(shared: &Arc<Shared>) {
+    let weak = Arc::downgrade(shared);
+    let spawned = std::thread::Builder::new()
+        .name("motcua-log-marker".into())
+        .spawn(move || loop {
+            std::thread::sleep(limits::MARKER_INTERVAL);
+            let Some(shared) = weak.upgrade() else {
+                return;
+            };
+            if let Err(e) = shared.record_head() {
+                tracing::warn!(error = %e, "could not record the head in the directory marker");
+            }
+        });
+    if let Err(e) = spawned {
+        // Only the open-time check gets weaker (it falls back to the last clean stop).
+        tracing::warn!(error = %e, "could not start the directory-marker thread");
+    }
 }
 
 /// The event log handle. Cheap to clone, `Send + Sync`.
@@ -77,6 +119,13 @@ impl EventLog {
         let store = Store::open(dir)?;
         // sled reads (and can panic on) damaged pages lazily: the first reads are guarded too.
         let (trees, head) = catch_sled_panic(dir, || open_log(&store))?;
+        let marker_seq = match store.read_marker()? {
+            Some(DirMarker {
+                acked_head: Some((seq, _)),
+                ..
+            }) => seq,
+            _ => 0,
+        };
 
         let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
         let (head_tx, head_rx) = watch::channel(Position {
@@ -102,17 +151,18 @@ impl EventLog {
                     "spawn writer: {e}"
                 )))
             })?;
-        Ok(EventLog {
-            shared: Arc::new(Shared {
-                store,
-                trees,
-                config,
-                tx,
-                head_rx,
-                health,
-                writer_thread: Mutex::new(Some(handle)),
-            }),
-        })
+        let shared = Arc::new(Shared {
+            store,
+            trees,
+            config,
+            tx,
+            head_rx,
+            health,
+            writer_thread: Mutex::new(Some(handle)),
+            marker_seq: Mutex::new(marker_seq),
+        });
+        spawn_marker_keeper(&shared);
+        Ok(EventLog { shared })
     }
 
     /// Appends `events` to `stream` if its version matches `expected`; resolves once the events
@@ -299,15 +349,8 @@ impl EventLog {
             let _ = h.join();
         }
         result?;
-        // Record the head of this clean stop: a lower bound every later open must reach.
-        let head = self.head();
-        if head.seq > 0 && !self.is_failed() {
-            self.shared.store.write_marker(DirMarker {
-                format_version: FORMAT_VERSION,
-                closed_head: Some((head.seq, head.hash)),
-            })?;
-        }
-        Ok(())
+        // Record the final head: a lower bound every later open must reach.
+        self.shared.record_head()
     }
 }
 
@@ -346,9 +389,9 @@ fn open_log(store: &Store) -> Result<(Trees, MetaHead), LogError> {
     match marker {
         None => store.write_marker(DirMarker {
             format_version: FORMAT_VERSION,
-            closed_head: None,
+            acked_head: None,
         })?,
-        Some(m) => check_closed_head(store, &trees, &head, m)?,
+        Some(m) => check_acked_head(store, &trees, &head, m)?,
     }
     Ok((trees, head))
 }
@@ -377,22 +420,22 @@ fn foreign_content(store: &Store, meta: Option<&Trees>) -> Result<Option<String>
     Ok((!parts.is_empty()).then(|| parts.join("; ")))
 }
 
-/// The head at the last clean close (from the marker) must still be there, with the same hash.
-fn check_closed_head(
+/// The acknowledged head recorded in the marker must still be there, with the same hash.
+fn check_acked_head(
     store: &Store,
     trees: &Trees,
     head: &MetaHead,
     marker: DirMarker,
 ) -> Result<(), LogError> {
-    let Some((seq, hash)) = marker.closed_head else {
+    let Some((seq, hash)) = marker.acked_head else {
         return Ok(());
     };
     if head.seq < seq {
         return Err(dir_problem(
             store,
             DataDirProblem::Damaged(format!(
-                "the log ends at seq {} but held seq {seq} at its last clean stop: \
-                 acknowledged events are missing (truncated database or an older copy)",
+                "the log ends at seq {} but seq {seq} was acknowledged: \
+                 acknowledged events are missing (damaged database or an older copy)",
                 head.seq
             )),
         ));
@@ -405,7 +448,7 @@ fn check_closed_head(
         return Err(dir_problem(
             store,
             DataDirProblem::Damaged(format!(
-                "event seq {seq} is not the one recorded at the last clean stop \
+                "event seq {seq} is not the acknowledged one recorded in the marker \
                  (the database was replaced by another log)"
             )),
         ));
@@ -432,8 +475,8 @@ fn open_check(
             ));
         }
         if let Some(m) = marker {
-            let at_close = match m.closed_head {
-                Some((seq, _)) => format!(" (seq {seq} at its last clean stop)"),
+            let at_close = match m.acked_head {
+                Some((seq, _)) => format!(" (up to seq {seq} acknowledged)"),
                 None => String::new(),
             };
             return Err(dir_problem(
