@@ -9,6 +9,12 @@
 //!
 //! It also hosts the fault-injection seam ([`FaultInjector`]): tests make a write, flush or
 //! fdatasync fail with a chosen errno (EIO, ENOSPC) to exercise the log's fail-stop path.
+//!
+//! And it guards the data directory itself: [`Store::open`] classifies a directory before sled
+//! touches it (a file, unreadable, foreign files, sled files missing) and turns sled's errors and
+//! panics on damaged files into [`StorageError::DataDir`]; the [`DirMarker`] file records that a
+//! directory holds a motcua log, so a database that sled opens as empty (it does so for a
+//! truncated or garbage `db`) is recognised as damaged instead of being silently started afresh.
 
 use std::fs::File;
 use std::io;
@@ -48,8 +54,67 @@ pub enum StorageError {
         #[source]
         source: io::Error,
     },
-    #[error("database at {0} is already open in this process (share the Store/EventLog clone)")]
+    #[error("database at {0} is locked: another motcua process has it open (or another handle in this process: share the Store/EventLog clone)")]
     AlreadyOpen(PathBuf),
+    #[error("data directory {path}: {problem}")]
+    DataDir {
+        path: PathBuf,
+        problem: DataDirProblem,
+    },
+}
+
+impl StorageError {
+    /// The data-directory problem, if this error is one (as opposed to a transient I/O error).
+    pub fn data_dir_problem(&self) -> Option<&DataDirProblem> {
+        match self {
+            StorageError::DataDir { problem, .. } => Some(problem),
+            _ => None,
+        }
+    }
+}
+
+/// What is wrong with a data directory: not transient, retrying the same open will not help.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DataDirProblem {
+    /// The path exists but is not a directory.
+    #[error("not a directory")]
+    NotADirectory,
+    /// The directory or one of its files cannot be read (permissions, I/O).
+    #[error("cannot be read: {0}")]
+    Unreadable(String),
+    /// The directory holds something other than a motcua log: refused, left untouched.
+    #[error("not a motcua data directory: {0}")]
+    Foreign(String),
+    /// The directory held a motcua log (or a sled database) that is damaged.
+    #[error("damaged: {0}")]
+    Damaged(String),
+}
+
+/// Coarse classes of [`DataDirProblem`], for callers choosing an exit message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataDirKind {
+    NotADirectory,
+    Unreadable,
+    Foreign,
+    Damaged,
+}
+
+impl DataDirProblem {
+    pub fn kind(&self) -> DataDirKind {
+        match self {
+            DataDirProblem::NotADirectory => DataDirKind::NotADirectory,
+            DataDirProblem::Unreadable(_) => DataDirKind::Unreadable,
+            DataDirProblem::Foreign(_) => DataDirKind::Foreign,
+            DataDirProblem::Damaged(_) => DataDirKind::Damaged,
+        }
+    }
+}
+
+fn data_dir_error(dir: &Path, problem: DataDirProblem) -> StorageError {
+    StorageError::DataDir {
+        path: dir.to_path_buf(),
+        problem,
+    }
 }
 
 impl From<sled::Error> for StorageError {
@@ -152,6 +217,261 @@ struct StoreInner {
 /// sled's directory for values (really: serialized pages) too large for its log segments.
 pub const SLED_BLOBS_DIR: &str = "blobs";
 
+/// sled's config file (segment size, version): present in every directory sled has opened.
+pub const SLED_CONF_FILE: &str = "conf";
+
+/// The marker file saying "this directory holds a motcua log" (see [`DirMarker`]).
+pub const DIR_MARKER_FILE: &str = "MOTCUA_DIR";
+
+/// Entries a file system may put in any directory (a mount point's `lost+found`): never foreign.
+const IGNORED_ENTRIES: &[&str] = &["lost+found"];
+
+/// Contents of [`DIR_MARKER_FILE`], a small text file next to sled's files.
+///
+/// Why it exists: sled 0.34.7 opens a truncated, zeroed or garbage `db` as an *empty* database
+/// (measured: a `db` cut to 80 % of its length opens with no trees), and an empty database looks
+/// exactly like a new one. The marker is written (durably) once the log's metadata is, so "the
+/// marker is there but the database is empty" means damage, not a fresh directory. Every
+/// [`crate::log::limits::MARKER_INTERVAL`] and at each clean close it also records the
+/// acknowledged head, a lower bound any later open must reach: a database that comes back
+/// shorter (sled opens a `db` damaged in its middle as a consistent prefix), or with another
+/// event at that seq, was damaged or replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirMarker {
+    /// The log's record format version when the marker was written.
+    pub format_version: u8,
+    /// (seq, hash) of an acknowledged (durable) head, recorded every few seconds and at each
+    /// clean close: a lower bound the log must reach at every later open.
+    pub acked_head: Option<(u64, [u8; 32])>,
+}
+
+const MARKER_TITLE: &str =
+    "motcua data directory (do not delete: it tells a damaged log from a new one)";
+
+impl DirMarker {
+    fn to_text(self) -> String {
+        let mut s = format!("{MARKER_TITLE}\nformat_version={}\n", self.format_version);
+        if let Some((seq, hash)) = self.acked_head {
+            s.push_str(&format!(
+                "acked_head_seq={seq}\nacked_head_hash={}\n",
+                hex::encode(hash)
+            ));
+        }
+        s
+    }
+
+    fn parse(text: &str) -> Result<DirMarker, String> {
+        let mut lines = text.lines();
+        if lines.next() != Some(MARKER_TITLE) {
+            return Err("unexpected first line".into());
+        }
+        let mut format_version = None;
+        let mut seq = None;
+        let mut hash = None;
+        for line in lines {
+            let Some((k, v)) = line.split_once('=') else {
+                return Err(format!("line without '=': {line:?}"));
+            };
+            match k {
+                "format_version" => format_version = v.parse::<u8>().ok(),
+                "acked_head_seq" => seq = Some(v.parse::<u64>().map_err(|e| format!("{k}: {e}"))?),
+                "acked_head_hash" => {
+                    let bytes = hex::decode(v).map_err(|e| format!("{k}: {e}"))?;
+                    hash = Some(
+                        <[u8; 32]>::try_from(bytes).map_err(|_| format!("{k}: not 32 bytes"))?,
+                    );
+                }
+                // Unknown keys come from a newer build: ignored, the format version rules.
+                _ => {}
+            }
+        }
+        let format_version = format_version.ok_or("no format_version")?;
+        let acked_head = match (seq, hash) {
+            (Some(s), Some(h)) => Some((s, h)),
+            (None, None) => None,
+            _ => return Err("acked_head_seq without acked_head_hash or the reverse".into()),
+        };
+        Ok(DirMarker {
+            format_version,
+            acked_head,
+        })
+    }
+}
+
+/// Looks at a data directory before sled opens it. Returns whether it holds the marker.
+///
+/// Refuses, without writing anything: a path that is not a directory, an unreadable one, a
+/// non-empty directory without sled's files (foreign: sled would create its files among
+/// someone else's), and sled files that cannot be a whole database (`conf` without `db`, a
+/// zero-length `db` in a marked directory): sled would otherwise silently create a new, empty
+/// `db`.
+fn precheck_dir(dir: &Path) -> Result<bool, StorageError> {
+    let err = |p| data_dir_error(dir, p);
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(err(DataDirProblem::Unreadable(e.to_string()))),
+        Ok(m) if !m.is_dir() => return Err(err(DataDirProblem::NotADirectory)),
+        Ok(_) => {}
+    }
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| err(DataDirProblem::Unreadable(e.to_string())))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| err(DataDirProblem::Unreadable(e.to_string())))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !IGNORED_ENTRIES.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    let has = |n: &str| names.iter().any(|x| x == n);
+    let marked = has(DIR_MARKER_FILE);
+    let is_sled = |n: &str| {
+        n == SLED_DATA_FILE || n == SLED_CONF_FILE || n == SLED_BLOBS_DIR || n.starts_with("snap.")
+    };
+    let is_ours = |n: &str| is_sled(n) || n.starts_with(DIR_MARKER_FILE);
+    let foreign: Vec<&String> = names.iter().filter(|n| !is_ours(n)).collect();
+    let (has_db, has_conf) = (has(SLED_DATA_FILE), has(SLED_CONF_FILE));
+    if !has_db && !has_conf {
+        if !foreign.is_empty() {
+            let shown: Vec<&str> = foreign.iter().take(5).map(|s| s.as_str()).collect();
+            let more = if foreign.len() > 5 {
+                format!(" and {} more", foreign.len() - 5)
+            } else {
+                String::new()
+            };
+            return Err(err(DataDirProblem::Foreign(format!(
+                "it holds other files ({}{more}) and no database; refusing to create one among them",
+                shown.join(", ")
+            ))));
+        }
+        if marked {
+            return Err(err(DataDirProblem::Damaged(
+                "the database files `db` and `conf` are missing (the motcua marker is there)"
+                    .into(),
+            )));
+        }
+        let leftovers: Vec<&String> = names
+            .iter()
+            .filter(|n| n.as_str() != SLED_BLOBS_DIR || !dir_is_empty(&dir.join(n)))
+            .collect();
+        if !leftovers.is_empty() {
+            return Err(err(DataDirProblem::Damaged(format!(
+                "sled files ({}) without the database files `db` and `conf`",
+                names.join(", ")
+            ))));
+        }
+        // Empty, or only the empty `blobs/` of a first open that died at once: a new database.
+        return Ok(false);
+    }
+    if has_conf && !has_db {
+        return Err(err(DataDirProblem::Damaged(
+            "sled's data file `db` is missing (its config `conf` is there)".into(),
+        )));
+    }
+    let db = dir.join(SLED_DATA_FILE);
+    let meta = std::fs::metadata(&db)
+        .map_err(|e| err(DataDirProblem::Unreadable(format!("{}: {e}", db.display()))))?;
+    if !meta.is_file() {
+        return Err(err(DataDirProblem::Damaged(
+            "`db` is not a regular file".into(),
+        )));
+    }
+    if meta.len() == 0 && marked {
+        return Err(err(DataDirProblem::Damaged(
+            "sled's data file `db` is empty (truncated)".into(),
+        )));
+    }
+    // Other files next to a whole sled database (a README, a backup file) are left alone.
+    Ok(marked)
+}
+
+fn dir_is_empty(path: &Path) -> bool {
+    std::fs::read_dir(path)
+        .map(|mut it| it.next().is_none())
+        .unwrap_or(false)
+}
+
+/// The text of a caught panic payload (sled panics with `String`s and `&str`s).
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else {
+        "unknown failure".into()
+    }
+}
+
+/// How many opens are inside [`catch_sled_panic`] right now, process-wide (see
+/// [`opening_data_dir`]).
+static OPENS_IN_PROGRESS: AtomicU64 = AtomicU64::new(0);
+
+/// True while some thread is opening a data directory. A binary's panic hook can use it to
+/// keep the panic message of a damaged database quiet: that panic is caught and returned as
+/// [`DataDirProblem::Damaged`]. The engine itself never changes the process-global hook.
+pub fn opening_data_dir() -> bool {
+    OPENS_IN_PROGRESS.load(Ordering::SeqCst) > 0
+}
+
+/// Runs `f` (sled's open and the first reads of a database), turning a panic into
+/// [`DataDirProblem::Damaged`]: sled 0.34.7 panics on some damaged files (measured: bytes
+/// flipped in the middle of `db` -> "tried to serialize Uninitialized" in snapshot recovery;
+/// also sled #1145, #1155, #1387).
+pub fn catch_sled_panic<T, E: From<StorageError>>(
+    dir: &Path,
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    struct Guard;
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            OPENS_IN_PROGRESS.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    OPENS_IN_PROGRESS.fetch_add(1, Ordering::SeqCst);
+    let _guard = Guard;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => Err(data_dir_error(
+            dir,
+            DataDirProblem::Damaged(format!(
+                "the database could not be recovered (sled failed: {})",
+                panic_text(payload.as_ref())
+            )),
+        )
+        .into()),
+    }
+}
+
+/// sled 0.34.7 reports a held lock as `ErrorKind::Other` with the `WouldBlock` error in its text
+/// ("could not acquire lock on ..."), not as `WouldBlock` itself.
+fn is_lock_error(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock")
+}
+
+/// Classifies an error of sled's open: damage (corruption, unreadable config) or transient.
+fn classify_open_error(dir: &Path, e: sled::Error) -> StorageError {
+    match e {
+        sled::Error::Corruption { .. } => data_dir_error(
+            dir,
+            DataDirProblem::Damaged(format!("sled found corrupt data: {e}")),
+        ),
+        // Raised for a config file that is not sled's text format, or from another version.
+        sled::Error::Unsupported(msg) => data_dir_error(
+            dir,
+            DataDirProblem::Damaged(format!("sled's config file `conf` is unreadable: {msg}")),
+        ),
+        sled::Error::ReportableBug(msg) => data_dir_error(
+            dir,
+            DataDirProblem::Damaged(format!("sled could not recover the database: {msg}")),
+        ),
+        sled::Error::Io(io) if io.kind() == io::ErrorKind::PermissionDenied => {
+            data_dir_error(dir, DataDirProblem::Unreadable(io.to_string()))
+        }
+        other => other.into(),
+    }
+}
+
 /// An open database directory. Cheap to clone; every clone shares one sled `Db` (sled allows
 /// one open per path per process).
 #[derive(Clone)]
@@ -170,26 +490,35 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) the database in `dir`.
     ///
+    /// Before sled sees the directory, [`precheck_dir`] refuses what sled would silently
+    /// "repair" by creating files (a foreign directory, `conf` without `db`, ...); sled's own
+    /// errors and panics on damaged files become [`StorageError::DataDir`] with
+    /// [`DataDirProblem::Damaged`]. A damaged `db` that sled opens as empty is caught one level
+    /// up, by the log, with the [`DirMarker`].
+    ///
     /// If the directory is locked (another `Db` on it), retries for up to
     /// [`OPEN_LOCK_RETRY`]: right after the last handle of a database is dropped, sled's
     /// background I/O jobs can still hold the file (and its lock) for a moment, so an immediate
     /// reopen in the same process would fail spuriously.
     pub fn open(dir: &Path) -> Result<Store, StorageError> {
+        precheck_dir(dir)?;
         let deadline = std::time::Instant::now() + OPEN_LOCK_RETRY;
         let db = loop {
-            match sled::Config::new()
-                .path(dir)
-                .cache_capacity(CACHE_CAPACITY_BYTES)
-                .open()
-            {
+            let opened = catch_sled_panic::<_, StorageError>(dir, || {
+                Ok(sled::Config::new()
+                    .path(dir)
+                    .cache_capacity(CACHE_CAPACITY_BYTES)
+                    .open())
+            })?;
+            match opened {
                 Ok(db) => break db,
-                Err(sled::Error::Io(ref io)) if io.kind() == io::ErrorKind::WouldBlock => {
+                Err(sled::Error::Io(ref io)) if is_lock_error(io) => {
                     if std::time::Instant::now() >= deadline {
                         return Err(StorageError::AlreadyOpen(dir.to_path_buf()));
                     }
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
-                Err(other) => return Err(other.into()),
+                Err(other) => return Err(classify_open_error(dir, other)),
             }
         };
         let path = dir.join(SLED_DATA_FILE);
@@ -205,6 +534,64 @@ impl Store {
                 synced_blobs: Mutex::new(Default::default()),
             }),
         })
+    }
+
+    /// Names of the trees in the database, sled's own default tree excluded.
+    pub fn tree_names(&self) -> Vec<String> {
+        self.inner
+            .db
+            .tree_names()
+            .iter()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .filter(|n| n != "__sled__default")
+            .collect()
+    }
+
+    /// True if sled's default tree (which motcua never uses) holds no key.
+    pub fn default_tree_is_empty(&self) -> bool {
+        self.inner.db.is_empty()
+    }
+
+    /// Reads the directory's [`DirMarker`]: `None` if there is none (a new directory, or one
+    /// written before markers existed); an unparsable marker is damage.
+    pub fn read_marker(&self) -> Result<Option<DirMarker>, StorageError> {
+        let path = self.inner.dir.join(DIR_MARKER_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                DirMarker::parse(&text).map(Some).map_err(|e| {
+                    data_dir_error(
+                        &self.inner.dir,
+                        DataDirProblem::Damaged(format!(
+                            "the marker file {DIR_MARKER_FILE} is unreadable: {e}"
+                        )),
+                    )
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StorageError::Io { path, source }),
+        }
+    }
+
+    /// Writes the [`DirMarker`] durably and atomically (temporary file, fsync, rename, fsync of
+    /// the directory): a crash leaves the old marker or the new one, never half of one.
+    pub fn write_marker(&self, marker: DirMarker) -> Result<(), StorageError> {
+        let dir = &self.inner.dir;
+        let tmp = dir.join(format!("{DIR_MARKER_FILE}.tmp"));
+        let path = dir.join(DIR_MARKER_FILE);
+        let io_err = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| StorageError::Io { path: p, source }
+        };
+        {
+            use std::io::Write;
+            let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+            f.write_all(marker.to_text().as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(io_err(&tmp))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+        sync_dir(dir)
     }
 
     /// The database directory.

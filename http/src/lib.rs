@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod backup;
 pub mod config;
+pub mod datadir;
 pub mod demo;
 pub mod engine;
 pub mod errors;

@@ -143,6 +143,7 @@ fn init_tracing(json: bool) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    motcua_http::datadir::quiet_open_panics();
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Staff {
@@ -224,10 +225,11 @@ impl Signals {
 
 async fn staff_add(args: StaffAddArgs) -> Result<(), String> {
     let log = EventLog::open(&args.data, LogConfig::default()).map_err(|e| {
-        format!(
-            "cannot open {} (is the server running? stop it first): {e}",
+        let fallback = format!(
+            "cannot open {} (is the server running? stop it first)",
             args.data.display()
-        )
+        );
+        motcua_http::datadir::describe_open_error(&args.data, &e, &fallback)
     })?;
     let result = staff_add_in(&log, args).await;
     let closed = log.close().await;

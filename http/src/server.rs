@@ -36,7 +36,7 @@ use crate::state::AppState;
 /// Why the server could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("cannot open the event log in {dir}: {source} (if the directory is damaged, restore it from a backup with `motcua restore`)")]
+    #[error("{}", crate::datadir::describe_open_error(std::path::Path::new(.dir), .source, &format!("cannot open the event log in {dir}")))]
     OpenLog { dir: String, source: LogError },
     #[error("cannot create the data directory {dir}: {source}")]
     DataDir { dir: String, source: std::io::Error },
@@ -209,10 +209,14 @@ impl RunningServer {
 
 /// Opens everything and starts serving on `config.bind`.
 pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
-        dir: config.data_dir.display().to_string(),
-        source,
-    })?;
+    // Only a missing directory is created here: an existing path (even a file) is the log's to
+    // judge, so that it gets the log's data-directory error.
+    if !config.data_dir.exists() {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+            dir: config.data_dir.display().to_string(),
+            source,
+        })?;
+    }
     let log_config = LogConfig {
         queue_depth: config.log_queue_depth,
         ..LogConfig::default()

@@ -1,16 +1,24 @@
 //! Errors of the log: [`LogError`] for opening and reading, [`AppendError`] for appends (the
 //! caller-facing outcomes a command service must distinguish: conflict, retry later, give up).
 
+use std::path::PathBuf;
+
 use thiserror::Error;
 
 use super::envelope::{EventId, ExpectedVersion};
 use crate::codec::CodecError;
-use crate::storage::StorageError;
+use crate::storage::{DataDirKind, DataDirProblem, StorageError};
 
 #[derive(Debug, Error)]
 pub enum LogError {
     #[error("storage: {0}")]
-    Storage(#[from] StorageError),
+    Storage(StorageError),
+    /// The data directory is not usable as it is (see [`DataDirProblem`]): not transient.
+    #[error("data directory {path}: {problem}")]
+    DataDir {
+        path: PathBuf,
+        problem: DataDirProblem,
+    },
     #[error("corrupt record at seq {seq}: {detail}")]
     Corrupt { seq: u64, detail: String },
     #[error("corrupt log metadata: {0}")]
@@ -25,6 +33,37 @@ pub enum LogError {
     InvalidEventId(String),
     #[error("the log is closed")]
     Closed,
+}
+
+impl From<StorageError> for LogError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::DataDir { path, problem } => LogError::DataDir { path, problem },
+            other => LogError::Storage(other),
+        }
+    }
+}
+
+impl LogError {
+    /// What kind of data-directory problem this is, if it is one: `Corrupt` and `CorruptMeta`
+    /// count as damage. `None` for transient or caller errors (I/O, a locked directory, a
+    /// closed log) and for `NewerFormat` (the fix is a newer build, not a restore).
+    pub fn data_dir_problem(&self) -> Option<DataDirKind> {
+        match self {
+            LogError::DataDir { problem, .. } => Some(problem.kind()),
+            LogError::Corrupt { .. } | LogError::CorruptMeta(_) => Some(DataDirKind::Damaged),
+            _ => None,
+        }
+    }
+
+    /// True if the directory's contents are damaged or not a motcua log at all: retrying will
+    /// not help; the way out is a restore from a backup into a new directory.
+    pub fn is_damaged(&self) -> bool {
+        matches!(
+            self.data_dir_problem(),
+            Some(DataDirKind::Damaged | DataDirKind::Foreign)
+        )
+    }
 }
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

@@ -38,7 +38,7 @@ pub use subscription::Subscription;
 pub use verify::{Finding, VerifyReport};
 
 use crate::codec::{self, FORMAT_VERSION};
-use crate::storage::{Batch, Store};
+use crate::storage::{catch_sled_panic, Batch, DataDirProblem, DirMarker, Store};
 use reader::{seq_key, Trees, META_FORMAT_VERSION, META_HEAD};
 pub use writer::WriterStats;
 use writer::{AppendRequest, Command, Health, Writer};
@@ -51,6 +51,48 @@ struct Shared {
     head_rx: watch::Receiver<Position>,
     health: Arc<Health>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Highest seq recorded in the directory marker (also serialises marker writes).
+    marker_seq: Mutex<u64>,
+}
+
+impl Shared {
+    /// Copies the durable head into the directory marker if it moved (see [`DirMarker`]).
+    fn record_head(&self) -> Result<(), LogError> {
+        let head = *self.head_rx.borrow();
+        let Ok(mut recorded) = self.marker_seq.lock() else {
+            return Ok(());
+        };
+        if head.seq <= *recorded {
+            return Ok(());
+        }
+        self.store.write_marker(DirMarker {
+            format_version: FORMAT_VERSION,
+            acked_head: Some((head.seq, head.hash)),
+        })?;
+        *recorded = head.seq;
+        Ok(())
+    }
+}
+
+/// Records the acknowledged head in the marker every [`limits::MARKER_INTERVAL`] until the
+/// log is gone. Holds only a weak reference between ticks, so it never keeps sled open.
+fn spawn_marker_keeper(shared: &Arc<Shared>) {
+    let weak = Arc::downgrade(shared);
+    let spawned = std::thread::Builder::new()
+        .name("motcua-log-marker".into())
+        .spawn(move || loop {
+            std::thread::sleep(limits::MARKER_INTERVAL);
+            let Some(shared) = weak.upgrade() else {
+                return;
+            };
+            if let Err(e) = shared.record_head() {
+                tracing::warn!(error = %e, "could not record the head in the directory marker");
+            }
+        });
+    if let Err(e) = spawned {
+        // Only the open-time check gets weaker (it falls back to the last clean stop).
+        tracing::warn!(error = %e, "could not start the directory-marker thread");
+    }
 }
 
 /// The event log handle. Cheap to clone, `Send + Sync`.
@@ -70,10 +112,22 @@ impl std::fmt::Debug for EventLog {
 
 impl EventLog {
     /// Opens (creating if needed) the log in `dir`, checks its tail, and starts the writer.
+    ///
+    /// A directory that is not a motcua log, or a damaged one, is refused with
+    /// [`LogError::DataDir`] (or `Corrupt`/`CorruptMeta`; see [`LogError::is_damaged`]), never
+    /// a panic, and never a fresh log over what was there: see docs/storage.md "Opening a data
+    /// directory".
     pub fn open(dir: &Path, config: LogConfig) -> Result<EventLog, LogError> {
         let store = Store::open(dir)?;
-        let trees = Trees::open(&store)?;
-        let head = open_check(&store, &trees)?;
+        // sled reads (and can panic on) damaged pages lazily: the first reads are guarded too.
+        let (trees, head) = catch_sled_panic(dir, || open_log(&store))?;
+        let marker_seq = match store.read_marker()? {
+            Some(DirMarker {
+                acked_head: Some((seq, _)),
+                ..
+            }) => seq,
+            _ => 0,
+        };
 
         let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
         let (head_tx, head_rx) = watch::channel(Position {
@@ -99,17 +153,18 @@ impl EventLog {
                     "spawn writer: {e}"
                 )))
             })?;
-        Ok(EventLog {
-            shared: Arc::new(Shared {
-                store,
-                trees,
-                config,
-                tx,
-                head_rx,
-                health,
-                writer_thread: Mutex::new(Some(handle)),
-            }),
-        })
+        let shared = Arc::new(Shared {
+            store,
+            trees,
+            config,
+            tx,
+            head_rx,
+            health,
+            writer_thread: Mutex::new(Some(handle)),
+            marker_seq: Mutex::new(marker_seq),
+        });
+        spawn_marker_keeper(&shared);
+        Ok(EventLog { shared })
     }
 
     /// Appends `events` to `stream` if its version matches `expected`; resolves once the events
@@ -300,19 +355,149 @@ impl EventLog {
             // The writer has answered and is returning: the join is immediate.
             let _ = h.join();
         }
-        result
+        result?;
+        // Record the final head: a lower bound every later open must reach.
+        self.shared.record_head()
     }
+}
+
+/// The log's own trees: any other tree in a database without our metadata is someone else's.
+const LOG_TREES: [&str; 4] = [TREE_EVENTS, TREE_STREAMS, TREE_EVENT_IDS, TREE_META];
+
+fn dir_problem(store: &Store, problem: DataDirProblem) -> LogError {
+    LogError::DataDir {
+        path: store.dir().to_path_buf(),
+        problem,
+    }
+}
+
+/// Opens the log's trees and checks them against the directory's marker.
+fn open_log(store: &Store) -> Result<(Trees, MetaHead), LogError> {
+    let marker = store.read_marker()?;
+    // Before creating our trees: never add them to another application's database.
+    if !store.tree_names().iter().any(|n| n == TREE_META) {
+        if let Some(what) = foreign_content(store, None)? {
+            return Err(match marker {
+                Some(_) => dir_problem(
+                    store,
+                    DataDirProblem::Damaged(format!("the log's trees are gone, {what} remains")),
+                ),
+                None => dir_problem(
+                    store,
+                    DataDirProblem::Foreign(format!(
+                        "a sled database of another application ({what})"
+                    )),
+                ),
+            });
+        }
+    }
+    let trees = Trees::open(store)?;
+    let head = open_check(store, &trees, marker)?;
+    match marker {
+        None => store.write_marker(DirMarker {
+            format_version: FORMAT_VERSION,
+            acked_head: None,
+        })?,
+        Some(m) => check_acked_head(store, &trees, &head, m)?,
+    }
+    Ok((trees, head))
+}
+
+/// Describes data in the database that is not the log's (`meta` counts when given: it holds
+/// no format version then), or `None`.
+fn foreign_content(store: &Store, meta: Option<&Trees>) -> Result<Option<String>, LogError> {
+    let mut others: Vec<String> = store
+        .tree_names()
+        .into_iter()
+        .filter(|n| !LOG_TREES.contains(&n.as_str()))
+        .collect();
+    others.sort();
+    let mut parts = Vec::new();
+    if !others.is_empty() {
+        parts.push(format!("trees: {}", others.join(", ")));
+    }
+    if !store.default_tree_is_empty() {
+        parts.push("data in sled's default tree".to_owned());
+    }
+    if let Some(trees) = meta {
+        if !trees.meta.is_empty() {
+            parts.push("a `meta` tree without motcua's format_version".to_owned());
+        }
+    }
+    Ok((!parts.is_empty()).then(|| parts.join("; ")))
+}
+
+/// The acknowledged head recorded in the marker must still be there, with the same hash.
+fn check_acked_head(
+    store: &Store,
+    trees: &Trees,
+    head: &MetaHead,
+    marker: DirMarker,
+) -> Result<(), LogError> {
+    let Some((seq, hash)) = marker.acked_head else {
+        return Ok(());
+    };
+    if head.seq < seq {
+        return Err(dir_problem(
+            store,
+            DataDirProblem::Damaged(format!(
+                "the log ends at seq {} but seq {seq} was acknowledged: \
+                 acknowledged events are missing (damaged database or an older copy)",
+                head.seq
+            )),
+        ));
+    }
+    let stored = match trees.events.get(seq_key(seq))? {
+        Some(bytes) => reader::decode_event(seq, &bytes)?.hash,
+        None => [0; 32],
+    };
+    if stored != hash {
+        return Err(dir_problem(
+            store,
+            DataDirProblem::Damaged(format!(
+                "event seq {seq} is not the acknowledged one recorded in the marker \
+                 (the database was replaced by another log)"
+            )),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks (or initialises) meta against the tail of `events` and re-verifies the hash links of
 /// the last [`limits::OPEN_VERIFY_TAIL`] events. Never panics on bad bytes.
-fn open_check(store: &Store, trees: &Trees) -> Result<MetaHead, LogError> {
+///
+/// An empty database is initialised only if nothing says a log was here: with a marker it is a
+/// damaged `db` that sled opened as empty; with other data it is another application's.
+fn open_check(
+    store: &Store,
+    trees: &Trees,
+    marker: Option<DirMarker>,
+) -> Result<MetaHead, LogError> {
     let format = trees.meta.get(META_FORMAT_VERSION)?;
     let last = trees.events.last()?;
     let Some(format) = format else {
         if last.is_some() {
             return Err(LogError::CorruptMeta(
                 "events present but no format_version in meta".into(),
+            ));
+        }
+        if let Some(m) = marker {
+            let at_close = match m.acked_head {
+                Some((seq, _)) => format!(" (up to seq {seq} acknowledged)"),
+                None => String::new(),
+            };
+            return Err(dir_problem(
+                store,
+                DataDirProblem::Damaged(format!(
+                    "the database is empty, but this directory held a motcua log{at_close}: \
+                     sled's data file was truncated, overwritten or replaced"
+                )),
+            ));
+        }
+        if let Some(what) = foreign_content(store, Some(trees))? {
+            return Err(dir_problem(
+                store,
+                DataDirProblem::Foreign(format!("a sled database of another application ({what})")),
             ));
         }
         let mut meta = Batch::new();
@@ -396,5 +581,7 @@ fn open_check(store: &Store, trees: &Trees) -> Result<MetaHead, LogError> {
     }
 }
 
+#[cfg(test)]
+mod datadir_tests;
 #[cfg(test)]
 mod tests;

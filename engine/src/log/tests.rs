@@ -534,7 +534,7 @@ async fn flipped_byte_is_named_by_verify_and_open() {
             bytes[at] ^= 0x40;
             events.insert(199u64.to_be_bytes(), bytes).expect("insert");
             let trees = reader::Trees::open(&store).expect("trees");
-            match open_check(&store, &trees) {
+            match open_check(&store, &trees, None) {
                 Err(LogError::Corrupt { seq, .. }) => {
                     assert!(seq == 199 || seq == 200, "byte {at}: seq {seq}")
                 }

@@ -1,0 +1,289 @@
+//! The real `motcua` binary on a damaged and on a foreign data directory: it must exit non-zero
+//! with one clear line naming the directory and the problem and pointing to `motcua restore`,
+//! without a panic message or a backtrace, and leave a foreign directory as it found it. The
+//! positive control: a directory written by a server killed with SIGKILL still opens.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `motcua` binary next to this test's profile directory (built if missing), as in
+/// `http_process.rs`.
+fn motcua_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("CARGO_BIN_EXE_motcua") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let bin = profile_dir.join("motcua");
+    if let Ok(cargo) = std::env::var("CARGO") {
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-q", "-p", "motcua-http", "--bin", "motcua"]);
+        if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
+            cmd.arg("--release");
+        }
+        assert!(cmd.status().unwrap().success(), "building motcua");
+    }
+    assert!(bin.exists(), "{} missing", bin.display());
+    bin
+}
+
+/// Starts `serve` and waits for `listening on`; panics if it exits first.
+fn serve(data: &Path, demo: bool) -> (Child, String) {
+    let mut cmd = Command::new(motcua_bin());
+    cmd.args(["serve", "--bind", "127.0.0.1:0", "--data"])
+        .arg(data);
+    if demo {
+        cmd.arg("--demo");
+    }
+    let mut child = cmd
+        .env("MOTCUA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if let Some(a) = line.strip_prefix("listening on ") {
+            break a.to_owned();
+        }
+    };
+    (child, addr)
+}
+
+fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("{what}: still running after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `motcua ARGS` expecting it to stop by itself (a refused open), with a deadline.
+fn run(args: &[&str], data: &Path) -> Output {
+    let mut child = Command::new(motcua_bin())
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .env("MOTCUA_LOG", "warn")
+        .env("RUST_BACKTRACE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_exit(&mut child, &format!("{args:?}"));
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+const SERVE: &[&str] = &["serve", "--bind", "127.0.0.1:0"];
+const STAFF_ADD: &[&str] = &["staff", "add", "--unit", "000.33.22.H05", "--role", "admin"];
+
+/// Asserts a refused open: non-zero exit, stderr naming the directory and `needle`, the
+/// restore hint if `restore`, and no panic text or backtrace.
+fn assert_refused(out: &Output, data: &Path, needle: &str, restore: bool) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "exit 0; stderr: {stderr}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("listening on"),
+        "served"
+    );
+    let expected = format!("motcua: cannot open data directory {}: ", data.display());
+    assert!(stderr.contains(&expected), "{expected:?} missing: {stderr}");
+    assert!(stderr.contains(needle), "{needle:?} missing: {stderr}");
+    assert_eq!(
+        stderr
+            .contains("restore it from a backup: motcua restore --from BACKUP.mca --data NEW_DIR"),
+        restore,
+        "{stderr}"
+    );
+    for noise in ["panicked", "stack backtrace", "RUST_BACKTRACE"] {
+        assert!(!stderr.contains(noise), "{noise:?} in stderr: {stderr}");
+    }
+    stderr
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(dir).unwrap().to_path_buf();
+            if p.is_dir() {
+                out.insert(rel, None);
+                stack.push(p);
+            } else {
+                out.insert(rel, Some(std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+fn junk(len: usize, mut x: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn killed_server_reopens_and_damaged_copies_are_refused_with_the_restore_hint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+
+    // Positive control: the demo commune seeded, then SIGKILL; the directory still opens.
+    let (mut child, _) = serve(&data, true);
+    child.kill().unwrap();
+    wait_exit(&mut child, "killed server");
+    let (child, addr) = serve(&data, false);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let events = rt.block_on(async {
+        let r = reqwest::get(format!("{addr}/healthz")).await.unwrap();
+        assert_eq!(r.status(), 200);
+        let m = reqwest::get(format!("{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        m.lines()
+            .find_map(|l| l.strip_prefix("motcua_log_head_seq "))
+            .map(|v| v.trim().parse::<f64>().unwrap() as u64)
+    });
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    let mut child = child;
+    assert!(wait_exit(&mut child, "SIGTERM").success());
+    let n = events.expect("motcua_log_head_seq in /metrics");
+    assert!(n > 0, "the demo seed is there after the kill");
+    let marker = std::fs::read_to_string(data.join("MOTCUA_DIR")).unwrap();
+    assert!(marker.contains("acked_head_seq="), "{marker}");
+
+    // Garbage over the whole data file (sled alone would open it as an empty database).
+    let garbage = tmp.path().join("garbage");
+    copy_dir(&data, &garbage);
+    let len = std::fs::metadata(garbage.join("db")).unwrap().len() as usize;
+    std::fs::write(garbage.join("db"), junk(len, 42)).unwrap();
+    for args in [SERVE, STAFF_ADD] {
+        let out = run(args, &garbage);
+        assert_refused(&out, &garbage, "damaged: ", true);
+    }
+
+    // The data file gone, its config still there (sled alone would create a new, empty one).
+    let no_db = tmp.path().join("no-db");
+    copy_dir(&data, &no_db);
+    std::fs::remove_file(no_db.join("db")).unwrap();
+    let out = run(SERVE, &no_db);
+    assert_refused(
+        &out,
+        &no_db,
+        "damaged: sled's data file `db` is missing",
+        true,
+    );
+    assert!(!no_db.join("db").exists());
+
+    // Truncated to a tenth.
+    let cut = tmp.path().join("cut");
+    copy_dir(&data, &cut);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(cut.join("db"))
+        .unwrap();
+    f.set_len(len as u64 / 10).unwrap();
+    drop(f);
+    let out = run(SERVE, &cut);
+    assert_refused(&out, &cut, "damaged: ", true);
+
+    // A garbage sled config.
+    let conf = tmp.path().join("conf");
+    copy_dir(&data, &conf);
+    std::fs::write(conf.join("conf"), junk(40, 7)).unwrap();
+    let out = run(SERVE, &conf);
+    assert_refused(
+        &out,
+        &conf,
+        "damaged: sled's config file `conf` is unreadable",
+        true,
+    );
+
+    // The healthy original still opens after all this.
+    let (child, _) = serve(&data, false);
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    let mut child = child;
+    assert!(wait_exit(&mut child, "SIGTERM").success());
+}
+
+#[test]
+fn foreign_directory_and_file_are_refused_and_left_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let foreign = tmp.path().join("photos");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("IMG_0001.jpg"), junk(50_000, 1)).unwrap();
+    std::fs::write(foreign.join("ghi-chu.txt"), "sổ hộ tịch\n").unwrap();
+    let before = snapshot(&foreign);
+    for args in [SERVE, STAFF_ADD] {
+        let out = run(args, &foreign);
+        assert_refused(
+            &out,
+            &foreign,
+            "not a motcua data directory: it holds other files (IMG_0001.jpg, ghi-chu.txt) and no database",
+            true,
+        );
+    }
+    assert_eq!(snapshot(&foreign), before, "the foreign directory changed");
+
+    let file = tmp.path().join("data.txt");
+    std::fs::write(&file, b"x").unwrap();
+    let out = run(SERVE, &file);
+    assert_refused(&out, &file, "not a directory", false);
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
