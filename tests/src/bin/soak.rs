@@ -17,11 +17,17 @@
 //!   replay library (a copy; never the original), then `motcua-replay verify` (the real binary)
 //!   must report zero findings.
 //!
+//! Some restarts are killed again 0-400 ms after they start (recovery under SIGKILL), and some
+//! acknowledged writes are sent again later with the same key and body, as by a client that
+//! never saw the answer: the answer must name the same seq and version (reported as
+//! `resend_mismatch`; a failure only with `--strict-resend`, see the report in RELIABILITY.md).
+//!
 //! Peak RSS of the server is VmHWM from `/proc/<pid>/status`, read just before each kill and
 //! before the final stop. The last line of output is
 //! `soak seconds=<s> kills=<k> acknowledged=<n> lost=<l> duplicated=<d> peak_rss_mb=<m>
-//! verify_findings=<f>`; the exit status is non-zero if anything was lost, duplicated, answered
-//! wrongly, if verify found anything, or if no kill happened.
+//! verify_findings=<f>`; the exit status is non-zero if anything acknowledged was lost or
+//! duplicated, if an acknowledged answer disagrees with the log, if a refused write was recorded,
+//! if the chain breaks, if verify found anything, or if no kill happened.
 //!
 //! `cargo build --release -p motcua-http --bin motcua -p motcua-replay --bin motcua-replay -p
 //! motcua-tests --bin soak && target/release/soak --duration 600` (the server binaries are looked
@@ -77,6 +83,18 @@ struct Args {
     /// 4-digit daily number per unit (at most 9,999 receipts a day), so the load is paced.
     #[arg(long, default_value_t = 10)]
     think_ms: u64,
+    /// Percent of restarts whose instance is killed again 0-400 ms after it was started
+    /// (during recovery), before the instance that serves.
+    #[arg(long, default_value_t = 10)]
+    startup_kill_percent: u32,
+    /// Percent of dossiers one of whose acknowledged writes is sent again at the end (same key,
+    /// same body), as by a client that never saw the answer.
+    #[arg(long, default_value_t = 10)]
+    resend_percent: u32,
+    /// Fail when a resent write is answered with another seq/version than its first answer
+    /// (reported either way).
+    #[arg(long)]
+    strict_resend: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +211,8 @@ struct Counters {
     read_not_ready: AtomicU64,
     read_mismatch: AtomicU64,
     read_errors: AtomicU64,
+    resends: AtomicU64,
+    resend_mismatch: AtomicU64,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -385,7 +405,13 @@ struct Server {
     tokens: HashMap<String, String>,
 }
 
-fn spawn_server(motcua: &Path, data: &Path, demo: bool, log: &Path) -> Result<Server, SoakError> {
+/// A started `motcua serve` whose stdout lines arrive on `lines`.
+struct Spawned {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+fn spawn_child(motcua: &Path, data: &Path, demo: bool, log: &Path) -> Result<Spawned, SoakError> {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -408,14 +434,24 @@ fn spawn_server(motcua: &Path, data: &Path, demo: bool, log: &Path) -> Result<Se
         .stdout
         .take()
         .ok_or_else(|| SoakError::Server("no stdout pipe".into()))?;
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    // The reader keeps draining after `listening on` so the pipe never fills.
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    // The reader keeps draining after `listening on` (and after the receiver is gone) so the
+    // pipe never fills.
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             let _ = tx.send(line);
         }
     });
+    Ok(Spawned { child, lines })
+}
+
+/// Starts the server and waits (blocking) for `listening on`, collecting demo tokens.
+fn spawn_server(motcua: &Path, data: &Path, demo: bool, log: &Path) -> Result<Server, SoakError> {
+    let Spawned {
+        mut child,
+        lines: rx,
+    } = spawn_child(motcua, data, demo, log)?;
     let deadline = Instant::now() + START_TIMEOUT;
     let mut tokens = HashMap::new();
     loop {
@@ -474,7 +510,24 @@ struct Shared {
     counters: Counters,
     stop: AtomicBool,
     think_ms: u64,
+    resend_percent: u32,
     run_id: String,
+}
+
+/// One keyed write, kept so it can be sent again byte for byte.
+#[derive(Debug, Clone)]
+struct Request {
+    path: String,
+    staff: String,
+    key: String,
+    bytes: Vec<u8>,
+}
+
+/// The server's decision on a request, and how many sends it took.
+#[derive(Debug)]
+struct Answer {
+    attempts: u32,
+    result: Result<Ack, WriteError>,
 }
 
 /// A failed write, for the client's log.
@@ -525,8 +578,8 @@ impl Shared {
             .ok_or_else(|| WriteError::Local(format!("no token for {staff}")))
     }
 
-    /// POSTs `body` under a fresh `Idempotency-Key`, retrying the identical request until the
-    /// server answers it.
+    /// POSTs `body` under a fresh `Idempotency-Key` until the server answers it, and records
+    /// the answer.
     async fn write(
         &self,
         client: usize,
@@ -534,45 +587,98 @@ impl Shared {
         path: &str,
         staff: &str,
         body: &Value,
-    ) -> Result<Ack, WriteError> {
-        let token = self.token(staff)?.to_owned();
+    ) -> Result<(Ack, Request), WriteError> {
         *n += 1;
-        let key = format!("soak-{}-c{client}-{n}", self.run_id);
-        let bytes = serde_json::to_vec(body).map_err(|e| WriteError::Local(e.to_string()))?;
-        let k = self.lock().register(staff, &key);
+        let req = Request {
+            path: path.to_owned(),
+            staff: staff.to_owned(),
+            key: format!("soak-{}-c{client}-{n}", self.run_id),
+            bytes: serde_json::to_vec(body).map_err(|e| WriteError::Local(e.to_string()))?,
+        };
+        let k = self.lock().register(staff, &req.key);
+        let answer = self.send_until_answered(&req).await?;
+        if answer.attempts > 1 {
+            self.lock().keys[k].retried = true;
+            self.counters.retried_writes.fetch_add(1, Ordering::Relaxed);
+        }
+        match answer.result {
+            Ok(ack) => {
+                self.lock().keys[k].outcome = Outcome::Acked(ack.clone());
+                self.counters.acknowledged.fetch_add(1, Ordering::Relaxed);
+                Ok((ack, req))
+            }
+            Err(e @ WriteError::Refused { .. }) => {
+                self.lock().keys[k].outcome = Outcome::Refused;
+                self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+            Err(e @ WriteError::Unanswered { .. }) => {
+                self.lock().keys[k].outcome = Outcome::Unanswered;
+                self.counters.unanswered.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends an acknowledged request again, as a client that never saw the answer would: the
+    /// server must answer it with the first answer (from its response store, or after a crash
+    /// that lost the store entry, from the log), and record nothing new.
+    async fn resend(&self, req: &Request, first: &Ack) {
+        self.counters.resends.fetch_add(1, Ordering::Relaxed);
+        let again = match self.send_until_answered(req).await {
+            Ok(a) => a.result,
+            Err(e) => Err(e),
+        };
+        let same = matches!(&again, Ok(a) if a.code == first.code
+            && a.seq == first.seq
+            && a.version == first.version);
+        if !same
+            && self
+                .counters
+                .resend_mismatch
+                .fetch_add(1, Ordering::Relaxed)
+                < 10
+        {
+            eprintln!(
+                "soak: resend of {} {} {} answered {again:?}, first answer {first:?}",
+                req.staff, req.key, req.path
+            );
+        }
+    }
+
+    /// Sends `req` (same key, same bytes) until the server decides: 2xx, or a 4xx other than
+    /// "still in progress". Connection failures (the server was killed), 429 and 5xx are
+    /// retried after a short pause.
+    async fn send_until_answered(&self, req: &Request) -> Result<Answer, WriteError> {
+        let token = self.token(&req.staff)?.to_owned();
         let started = Instant::now();
         let mut attempts = 0u32;
         loop {
             if started.elapsed() > WRITE_GIVE_UP {
-                self.lock().keys[k].outcome = Outcome::Unanswered;
-                self.counters.unanswered.fetch_add(1, Ordering::Relaxed);
-                return Err(WriteError::Unanswered {
-                    path: path.to_owned(),
-                    secs: WRITE_GIVE_UP.as_secs(),
+                return Ok(Answer {
+                    attempts,
+                    result: Err(WriteError::Unanswered {
+                        path: req.path.clone(),
+                        secs: WRITE_GIVE_UP.as_secs(),
+                    }),
                 });
             }
             attempts += 1;
-            if attempts == 2 {
-                self.lock().keys[k].retried = true;
-                self.counters.retried_writes.fetch_add(1, Ordering::Relaxed);
-            }
             let base = self.current_base().await;
             let sent = self
                 .http
-                .post(format!("{base}{path}"))
+                .post(format!("{base}{}", req.path))
                 .bearer_auth(&token)
                 .header("content-type", "application/json")
-                .header("idempotency-key", &key)
-                .body(bytes.clone())
+                .header("idempotency-key", &req.key)
+                .body(req.bytes.clone())
                 .send()
                 .await;
-            let resp = match sent {
-                Ok(r) => r,
-                Err(_) => {
-                    // The server died under us (or is not up yet): same key, same body, again.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
+            let Ok(resp) = sent else {
+                // The server died under us (or is not up yet): same key, same body, again.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
             };
             let status = resp.status().as_u16();
             let replayed = resp.headers().contains_key("idempotent-replayed");
@@ -582,21 +688,21 @@ impl Shared {
             };
             if (200..300).contains(&status) {
                 let v: Value = serde_json::from_str(&text)
-                    .map_err(|e| WriteError::Local(format!("{path}: {e}: {text}")))?;
-                let ack = Ack {
-                    code: v["code"].as_str().unwrap_or_default().to_owned(),
-                    seq: v["seq"].as_u64().unwrap_or(0),
-                    version: v["version"].as_u64().unwrap_or(0),
-                };
+                    .map_err(|e| WriteError::Local(format!("{}: {e}: {text}", req.path)))?;
                 if replayed {
                     self.counters.replayed.fetch_add(1, Ordering::Relaxed);
                 }
                 if v["deduplicated"].as_bool() == Some(true) {
                     self.counters.deduplicated.fetch_add(1, Ordering::Relaxed);
                 }
-                self.lock().keys[k].outcome = Outcome::Acked(ack.clone());
-                self.counters.acknowledged.fetch_add(1, Ordering::Relaxed);
-                return Ok(ack);
+                return Ok(Answer {
+                    attempts,
+                    result: Ok(Ack {
+                        code: v["code"].as_str().unwrap_or_default().to_owned(),
+                        seq: v["seq"].as_u64().unwrap_or(0),
+                        version: v["version"].as_u64().unwrap_or(0),
+                    }),
+                });
             }
             let in_progress = status == 409 && text.contains("still in progress");
             if in_progress || status == 429 || status >= 500 {
@@ -605,12 +711,13 @@ impl Shared {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
-            self.lock().keys[k].outcome = Outcome::Refused;
-            self.counters.refused.fetch_add(1, Ordering::Relaxed);
-            return Err(WriteError::Refused {
-                path: path.to_owned(),
-                status,
-                body: text,
+            return Ok(Answer {
+                attempts,
+                result: Err(WriteError::Refused {
+                    path: req.path.clone(),
+                    status,
+                    body: text,
+                }),
             });
         }
     }
@@ -758,8 +865,9 @@ async fn lifecycle(
         }
     };
     s.think(rng).await;
-    let created = s.write(client, n, path, who, &body).await?;
+    let (created, req) = s.write(client, n, path, who, &body).await?;
     s.counters.receipts.fetch_add(1, Ordering::Relaxed);
+    let mut sent = vec![(req, created.clone())];
     let code = created.code.clone();
     let mut acked = vec![(created.seq, created.version)];
     if !terminal {
@@ -838,7 +946,7 @@ async fn lifecycle(
     }
     for (action, staff, body) in steps {
         s.think(rng).await;
-        let ack = s
+        let (ack, req) = s
             .write(
                 client,
                 n,
@@ -848,6 +956,7 @@ async fn lifecycle(
             )
             .await?;
         acked.push((ack.seq, ack.version));
+        sent.push((req, ack));
         if rng.gen_bool(0.3) {
             s.think(rng).await;
             s.read_check(&code, reception, &acked).await;
@@ -857,6 +966,11 @@ async fn lifecycle(
         }
     }
     s.read_check(&code, reception, &acked).await;
+    // Now and then a write of this dossier arrives again after the dossier moved on.
+    if rng.gen_range(0..100) < s.resend_percent {
+        let (req, first) = &sent[rng.gen_range(0..sent.len())];
+        s.resend(req, first).await;
+    }
     Ok(())
 }
 
@@ -1141,7 +1255,7 @@ async fn run(args: &Args, data: &Path, server_log: &Path, motcua: &Path, replay:
         error: None,
     };
     let mut rng = StdRng::seed_from_u64(args.seed);
-    let first = match spawn_server(motcua, data, true, server_log) {
+    let first = match tokio::task::block_in_place(|| spawn_server(motcua, data, true, server_log)) {
         Ok(s) => s,
         Err(e) => {
             report.error = Some(e);
@@ -1180,6 +1294,7 @@ async fn run(args: &Args, data: &Path, server_log: &Path, motcua: &Path, replay:
         counters: Counters::default(),
         stop: AtomicBool::new(false),
         think_ms: args.think_ms,
+        resend_percent: args.resend_percent,
         run_id: format!("{}-{}", args.seed, chrono::Utc::now().timestamp_millis()),
     });
     let started = Instant::now();
@@ -1190,6 +1305,8 @@ async fn run(args: &Args, data: &Path, server_log: &Path, motcua: &Path, replay:
 
     let (lo, hi) = (args.min_kill_ms, args.max_kill_ms.max(args.min_kill_ms));
     let mut restarts_checked = 0u64;
+    let mut startup_kills = 0u64;
+    let mut check_errors = 0u64;
     loop {
         let life = Duration::from_millis(rng.gen_range(lo..=hi));
         let kill_at = Instant::now() + life;
@@ -1209,7 +1326,29 @@ async fn run(args: &Args, data: &Path, server_log: &Path, motcua: &Path, replay:
         }
         let _ = server.child.wait();
         report.kills += 1;
-        match spawn_server(motcua, data, false, server_log) {
+        // Now and then kill the next instance again while it starts (sled recovery, the token
+        // directory fold, projections catching up), before it answers anything.
+        if rng.gen_range(0..100) < args.startup_kill_percent {
+            let early = Duration::from_millis(rng.gen_range(0..=400));
+            match spawn_child(motcua, data, false, server_log) {
+                Ok(mut sp) => {
+                    tokio::time::sleep(early).await;
+                    if let Some(kib) = vm_hwm_kib(sp.child.id()) {
+                        report.peak_rss_kib = report.peak_rss_kib.max(kib);
+                    }
+                    let _ = sp.child.kill();
+                    let _ = sp.child.wait();
+                    report.kills += 1;
+                    startup_kills += 1;
+                }
+                Err(e) => {
+                    report.error = Some(e);
+                    break;
+                }
+            }
+        }
+        let started = tokio::task::block_in_place(|| spawn_server(motcua, data, false, server_log));
+        match started {
             Ok(s) => server = s,
             Err(e) => {
                 report.error = Some(e);
@@ -1237,7 +1376,10 @@ async fn run(args: &Args, data: &Path, server_log: &Path, motcua: &Path, replay:
                 report.findings.merge(f);
                 restarts_checked += 1;
             }
-            Err(e) => eprintln!("soak: check after restart {} failed: {e}", report.kills),
+            Err(e) => {
+                check_errors += 1;
+                eprintln!("soak: check after restart {} failed: {e}", report.kills);
+            }
         }
     }
 
@@ -1312,7 +1454,7 @@ async fn run(args: &Args, data: &Path, server_log: &Path, motcua: &Path, replay:
         eprintln!("soak: unattributed soak event at seq {seq}");
     }
     println!(
-        "soak detail restarts_checked={restarts_checked} receipts={} writes_sent={} retried={} retried_acked={retried_acked} replayed={} deduplicated={} refused={} unanswered={} mismatched={} phantom={} unattributed={} chain_breaks={} reads={} read_not_ready={} read_mismatch={} read_errors={} clean_stop={}",
+        "soak detail startup_kills={startup_kills} restarts_checked={restarts_checked} check_errors={check_errors} receipts={} writes_sent={} retried={} retried_acked={retried_acked} replayed={} deduplicated={} refused={} unanswered={} mismatched={} phantom={} unattributed={} chain_breaks={} reads={} read_not_ready={} read_mismatch={} read_errors={} resends={} resend_mismatch={} clean_stop={}",
         c.receipts.load(Ordering::Relaxed),
         reg.keys.len(),
         c.retried_writes.load(Ordering::Relaxed),
@@ -1328,6 +1470,8 @@ async fn run(args: &Args, data: &Path, server_log: &Path, motcua: &Path, replay:
         c.read_not_ready.load(Ordering::Relaxed),
         c.read_mismatch.load(Ordering::Relaxed),
         c.read_errors.load(Ordering::Relaxed),
+        c.resends.load(Ordering::Relaxed),
+        c.resend_mismatch.load(Ordering::Relaxed),
         report.clean_stop,
     );
     if c.read_mismatch.load(Ordering::Relaxed) > 0 || c.unanswered.load(Ordering::Relaxed) > 0 {
@@ -1335,6 +1479,19 @@ async fn run(args: &Args, data: &Path, server_log: &Path, motcua: &Path, replay:
             "a dossier read disagreed with the acknowledged writes, or a write stayed unanswered"
                 .into(),
         ));
+    }
+    let resend_mismatch = c.resend_mismatch.load(Ordering::Relaxed);
+    if resend_mismatch > 0 {
+        eprintln!(
+            "soak: FINDING: {resend_mismatch} resent acknowledged write(s) answered with another \
+             seq/version than the first answer (the stored response was lost in a kill and the \
+             log fallback answers with the stream's head; nothing lost or duplicated)"
+        );
+        if args.strict_resend {
+            report.error.get_or_insert(SoakError::Api(
+                "a resent write was answered differently".into(),
+            ));
+        }
     }
     drop(reg);
     report
