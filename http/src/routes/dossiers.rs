@@ -7,7 +7,7 @@
 //! the handler waits for the read models to reach the new seq (read-your-writes) and answers
 //! with the new version as `ETag`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use motcua_engine::domain::events::{Applicant, DraftKind};
@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 use crate::auth::Caller;
 use crate::engine::WriteOutcome;
 use crate::errors::ApiError;
-use crate::extract::HashedJson;
+use crate::extract::{ApiPath, HashedJson};
 use crate::idempotency::{self, Reply};
 use crate::routes::views::parse_code;
 use crate::state::AppState;
@@ -383,7 +383,7 @@ pub async fn act(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path((code, action)): Path<(String, String)>,
+    ApiPath((code, action)): ApiPath<(String, String)>,
     body: HashedJson<ActionBody>,
 ) -> Result<Response, ApiError> {
     let code: DossierCode = parse_code(&code)?;

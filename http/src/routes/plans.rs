@@ -12,7 +12,7 @@
 //! means nothing was written. Plan reads fold the plan's stream from the log, so a write is
 //! visible to the next read without waiting for a projection.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use chrono::NaiveDate;
@@ -28,7 +28,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::errors::ApiError;
-use crate::extract::{ApiQuery, HashedJson};
+use crate::extract::{ApiPath, ApiQuery, HashedJson};
 use crate::idempotency::{self, Reply};
 use crate::routes::dossiers::if_match;
 use crate::state::AppState;
@@ -386,7 +386,7 @@ pub async fn issue(
 pub async fn get_plan(
     State(state): State<AppState>,
     caller: Caller,
-    Path(plan): Path<String>,
+    ApiPath(plan): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     caller.require_any(&PLAN_READERS)?;
     let plan = parse_plan(&plan)?;
@@ -423,6 +423,7 @@ pub async fn get_plan(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DashboardQuery {
     /// The instant to answer for (RFC 3339). Default: now, over the live read models; an
     /// earlier instant folds the log up to it (dossiers by business time).
@@ -440,7 +441,7 @@ pub struct DashboardQuery {
 pub async fn dashboard(
     State(state): State<AppState>,
     caller: Caller,
-    Path(plan): Path<String>,
+    ApiPath(plan): ApiPath<String>,
     ApiQuery(q): ApiQuery<DashboardQuery>,
 ) -> Result<Response, ApiError> {
     caller.require_any(&PLAN_READERS)?;
@@ -491,7 +492,7 @@ pub async fn add_task(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(plan): Path<String>,
+    ApiPath(plan): ApiPath<String>,
     body: HashedJson<TaskJson>,
 ) -> Result<Response, ApiError> {
     let plan = parse_plan(&plan)?;
@@ -522,7 +523,7 @@ pub async fn task_action(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path((plan, task, action)): Path<(String, String, String)>,
+    ApiPath((plan, task, action)): ApiPath<(String, String, String)>,
     body: HashedJson<TaskActionBody>,
 ) -> Result<Response, ApiError> {
     let plan = parse_plan(&plan)?;

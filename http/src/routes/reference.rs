@@ -2,7 +2,7 @@
 //! every token holder, published by admins) and issuing a procedure (admin). Writes go through
 //! the command service's reference commands, which validate them.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use crate::auth::Caller;
 use crate::engine::{decode_event, map_service_error};
 use crate::errors::ApiError;
-use crate::extract::HashedJson;
+use crate::extract::{ApiPath, HashedJson};
 use crate::idempotency::{self, Reply};
 use crate::routes::views::now;
 use crate::state::AppState;
@@ -31,7 +31,7 @@ use crate::state::AppState;
 pub async fn calendar(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(year): Path<String>,
+    ApiPath(year): ApiPath<String>,
 ) -> Result<Json<YearCalendar>, ApiError> {
     let year: i32 = year
         .parse()
