@@ -9,9 +9,9 @@ use axum::Json;
 use chrono::NaiveDate;
 use motcua_engine::domain::events::{CalendarEvent, Event, Procedure, YearCalendar};
 use motcua_engine::domain::types::{Field, ProcedureId, Role, UnitCode, WorkflowId};
-use motcua_engine::domain::ActorRef;
+use motcua_engine::domain::{ActorRef, DomainError};
 use motcua_engine::log::StreamId;
-use motcua_engine::service::{Authority, ReferenceCommand};
+use motcua_engine::service::{Authority, ReferenceCommand, ServiceError};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -157,6 +157,18 @@ impl IssueBody {
     }
 }
 
+/// The service refuses a procedure naming a workflow it does not know with `UnknownWorkflow`,
+/// which on the dossier path means broken reference data (500); here it is the admin's input,
+/// a 422 on `procedure.workflow` (it was a 500; found by probing after schemathesis).
+fn map_issue_error(e: ServiceError) -> ApiError {
+    match e {
+        ServiceError::Domain(DomainError::UnknownWorkflow(w)) => {
+            ApiError::validation("procedure.workflow", format!("unknown workflow {w}"))
+        }
+        other => map_service_error(other),
+    }
+}
+
 /// Issue a procedure into the catalog (ban hành TTHC), admin only.
 #[utoipa::path(post, path = "/v1/procedures", tag = "reference", request_body = IssueBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
@@ -193,7 +205,7 @@ pub async fn issue_procedure(
                     now(),
                 )
                 .await
-                .map_err(map_service_error)?;
+                .map_err(map_issue_error)?;
             if b.publish_at_desk || b.publish_online {
                 o = svc
                     .execute_reference(
