@@ -22,7 +22,6 @@ ROLES=${MOTCUA_ST_ROLES:-"admin reception specialist leader auditor planner citi
 # explicitly so a schemathesis upgrade cannot widen or narrow them silently.
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
-CONFIG=$PWD/.ci/schemathesis.toml
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"
@@ -72,6 +71,10 @@ stop_server() {
 }
 cleanup() { stop_server; rm -rf "$WORK"; }
 trap cleanup EXIT
+
+# Today's dossier codes (the commune's local date) for the identifier dictionaries.
+sed "s/@TODAY@/$(TZ=Asia/Ho_Chi_Minh date +%y%m%d)/g" .ci/schemathesis.toml >"$WORK/schemathesis.toml"
+CONFIG=$WORK/schemathesis.toml
 
 "$BIN" serve --demo --data "$WORK/data" --bind 127.0.0.1:0 >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!

@@ -229,3 +229,19 @@ async fn the_event_stream_documents_each_event_and_its_json_data() {
     );
     assert!(doc["components"]["schemas"]["EventJson"].is_object());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slip_documents_both_its_json_and_its_html() {
+    let s = TestServer::start().await;
+    let doc = document(&s).await;
+    let ok = &doc["paths"]["/v1/dossiers/{code}/slips/{slip}"]["get"]["responses"]["200"];
+    let mut types: Vec<&str> = ok["content"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    types.sort();
+    // Only text/html was documented, while JSON is the default answer.
+    assert_eq!(types, ["application/json", "text/html"]);
+}

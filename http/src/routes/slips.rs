@@ -42,7 +42,10 @@ pub struct SlipQuery {
 #[utoipa::path(get, path = "/v1/dossiers/{code}/slips/{slip}", tag = "dossiers",
     params(("code" = String, Path), ("slip" = String, Path, description = "01..06"), SlipQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 200, content_type = "text/html", body = String),
+    // One 200 with both media types: two `(status = 200, ..)` entries kept only the last, so the
+    // default JSON answer was undocumented (schemathesis).
+    responses((status = 200, description = "The slip as JSON, or printable HTML",
+            content((Object = "application/json"), (String = "text/html"))),
         (status = 401), (status = 403), (status = 404)))]
 pub async fn slip(
     State(state): State<AppState>,
