@@ -108,8 +108,9 @@ for role in $ROLES; do
   rc=$?
   set -e
   # The closing line, e.g. "=== 2419 passed, 3 warnings in 20.1s ===" (schemathesis' own format).
-  summary=$(grep -E '^=+ .* in [0-9.]+s =+$' "$log" | tail -n1)
-  echo "   $role: ${summary:-no summary line} (exit $rc)"
+  summary=$(grep -E '^=+ .* in [0-9.]+s =+$' "$log" | tail -n1 | tr -s '= ' ' ')
+  cases=$(grep -A1 '^Test cases:' "$log" | tail -n1 | sed 's/^ *//')
+  echo "   $role: ${cases:-?} |${summary:-no summary line}| exit $rc"
   if [ "$rc" != 0 ]; then
     cat "$log"
     failed+=("$role")

@@ -23,7 +23,7 @@ use motcua_engine::domain::plan::{
 use motcua_engine::domain::types::{PlanId, Role, TaskId, Timestamp, UnitCode};
 use motcua_engine::domain::ActorRef;
 use motcua_engine::plan_service::{PlanCommand, PlanOutcome, PlanServiceError, WriteOptions};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
@@ -266,19 +266,35 @@ fn task_command(task: TaskId, action: &str, b: TaskActionBody) -> Result<PlanCom
     })
 }
 
-fn outcome_reply(o: &PlanOutcome, status: StatusCode) -> Reply {
-    Reply {
+/// The answer of a plan write. The body is built from this type, so the documented schema is
+/// the answer's.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanWriteReply {
+    pub plan: String,
+    /// The plan stream's version after the write (also the `ETag`: the next `If-Match`).
+    pub version: u64,
+    /// Log seq of the event.
+    pub seq: u64,
+    /// The event type written, e.g. `plan.task_added`.
+    pub event: String,
+    /// True when an `Idempotency-Key` retry found its event already in the log.
+    pub deduplicated: bool,
+}
+
+fn outcome_reply(o: &PlanOutcome, status: StatusCode) -> Result<Reply, ApiError> {
+    let reply = PlanWriteReply {
+        plan: o.plan.to_string(),
+        version: o.version,
+        seq: o.seq,
+        event: Event::Plan(o.event.clone()).event_type().to_string(),
+        deduplicated: o.deduplicated,
+    };
+    Ok(Reply {
         status,
-        body: serde_json::json!({
-            "plan": o.plan,
-            "version": o.version,
-            "seq": o.seq,
-            "event": Event::Plan(o.event.clone()).event_type(),
-            "deduplicated": o.deduplicated,
-        }),
+        body: serde_json::to_value(reply).map_err(ApiError::internal)?,
         etag: Some(o.version),
         location: Some(format!("/v1/plans/{}", o.plan)),
-    }
+    })
 }
 
 /// Runs one planner write under `If-Match` and `Idempotency-Key`.
@@ -321,7 +337,7 @@ async fn write(
             )
             .await
             .map_err(map_plan_error)?;
-        Ok(outcome_reply(&o, status))
+        outcome_reply(&o, status)
     })
     .await
 }
@@ -344,7 +360,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Respo
     params(("If-Match" = Option<String>, Header, description = "0: the plan must not exist"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
     security(("bearer" = [])),
-    responses((status = 201, body = Object), (status = 400), (status = 401), (status = 403),
+    responses((status = 201, body = PlanWriteReply), (status = 400), (status = 401), (status = 403),
         (status = 409), (status = 412), (status = 413), (status = 415), (status = 422),
         (status = 429), (status = 503)))]
 pub async fn issue(
@@ -485,7 +501,7 @@ pub async fn dashboard(
         ("If-Match" = Option<String>, Header, description = "The plan's ETag last seen"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
     security(("bearer" = [])),
-    responses((status = 201, body = Object), (status = 400), (status = 401), (status = 403),
+    responses((status = 201, body = PlanWriteReply), (status = 400), (status = 401), (status = 403),
         (status = 404), (status = 409), (status = 412), (status = 413), (status = 415),
         (status = 422), (status = 429), (status = 503)))]
 pub async fn add_task(
@@ -516,7 +532,7 @@ pub async fn add_task(
         ("If-Match" = Option<String>, Header, description = "The plan's ETag last seen"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
     security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 400), (status = 401), (status = 403),
+    responses((status = 200, body = PlanWriteReply), (status = 400), (status = 401), (status = 403),
         (status = 404), (status = 409), (status = 412), (status = 413), (status = 415),
         (status = 422), (status = 429), (status = 503)))]
 pub async fn task_action(
