@@ -62,14 +62,17 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/motcua-st.XXXXXX")
 cp "$TARGET/debug/motcua" "$WORK/motcua"
 BIN=$WORK/motcua
 SERVER_PID=
+# SIGTERM is the documented graceful stop (drain, flush, close the log, exit 0).
 stop_server() {
+  local rc=0
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID"
-    wait "$SERVER_PID" || echo "schemathesis: server exited with $?" >&2
+    wait "$SERVER_PID" || rc=$?
   fi
   SERVER_PID=
+  return "$rc"
 }
-cleanup() { stop_server; rm -rf "$WORK"; }
+cleanup() { stop_server || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 # Today's dossier codes (the commune's local date) for the identifier dictionaries.
@@ -117,9 +120,14 @@ for role in $ROLES; do
   fi
 done
 
-stop_server
+if ! stop_server; then
+  cat "$WORK/server.err" >&2
+  echo "schemathesis: the server did not stop cleanly on SIGTERM" >&2
+  failed+=("shutdown")
+fi
+grep -q 'panicked' "$WORK/server.err" && { grep -m5 'panicked' "$WORK/server.err" >&2; failed+=("panic"); }
 if [ "${#failed[@]}" -gt 0 ]; then
-  echo "schemathesis: failures for roles: ${failed[*]}" >&2
+  echo "schemathesis: failed: ${failed[*]}" >&2
   exit 1
 fi
 echo "schemathesis: every role conformant"
