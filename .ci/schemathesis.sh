@@ -30,10 +30,11 @@ as_root() {
   fi
 }
 
-# A Python >= 3.12 when the machine has one: CPython 3.11 can raise "SystemError: AST
-# constructor recursion depth mismatch" inside hypothesis (seen once with 3.11.7 here).
+# A Python >= 3.12 when the machine has one (on PATH or installed by pyenv): CPython 3.11 can
+# raise "SystemError: AST constructor recursion depth mismatch" inside hypothesis (seen once
+# here with 3.11.7 and two workers); Debian 12's python3 is 3.11, which works with one worker.
 PY=
-for cand in python3.13 python3.12 python3; do
+for cand in python3.13 python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[23]*/bin/python3 python3; do
   if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
     PY=$(command -v "$cand"); break
   fi
@@ -45,7 +46,7 @@ if [ -z "$PY" ] || ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   PY=$(command -v python3)
 fi
 
-VENV=$TARGET/schemathesis-venv-$ST_VERSION
+VENV=$TARGET/schemathesis-venv-$ST_VERSION-$("$PY" -c 'import sys; print("py%d.%d" % sys.version_info[:2])')
 ST=$VENV/bin/schemathesis
 if ! { [ -x "$ST" ] && "$ST" --version 2>/dev/null | grep -q "version $ST_VERSION\$"; }; then
   echo "== schemathesis: creating $VENV with $("$PY" --version)"
