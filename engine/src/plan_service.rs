@@ -39,7 +39,7 @@ use crate::domain::types::{PlanId, Role, TaskId, Timestamp, UnitCode};
 use crate::log::{
     Actor, AppendError, Envelope, EventId, EventLog, ExpectedVersion, LogError, NewEvent, StreamId,
 };
-use crate::projection::plan::{models_as_of, Cutoff, ReadModelFigures};
+use crate::projection::plan::{dashboard_as_of_envelopes, Cutoff, ReadModelFigures};
 use crate::projection::{ProjectionError, ReadModels};
 use crate::service::{recorded, ServiceError};
 
@@ -454,17 +454,22 @@ impl PlanService {
 
     /// The dashboard as of `t`: the read models and the calendar are folded from the log up to
     /// `t` (the same fold and queries as the live ones), the plan by business time up to `t`.
+    /// The fold is [`dashboard_as_of_envelopes`] over the log's scan: `motcua-replay plan` runs
+    /// the same function over an archive.
     pub fn dashboard_as_of(
         &self,
         plan: &PlanId,
         t: Timestamp,
     ) -> Result<Option<PlanProgress>, PlanServiceError> {
+        // A plan not issued by `t` needs no scan of the whole log.
         if self.plan_as_of(plan, t)?.is_none() {
             return Ok(None);
         }
-        let asof = models_as_of(&self.log, t)?;
-        let figures = asof.figures(&self.log);
-        self.dashboard_with(plan, t, &figures)
+        let envelopes = self
+            .log
+            .scan(0)
+            .map(|env| env.map_err(|e| ProjectionError::Log(e.to_string())));
+        Ok(dashboard_as_of_envelopes(envelopes, plan, t)?.progress)
     }
 
     /// Records one plan command. See the module docs for the rules.

@@ -8,7 +8,8 @@
 //! version is refused; without one, a version conflict (someone else wrote the dossier in
 //! between) is retried from a fresh load a bounded number of times.
 
-use std::sync::RwLock;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use chrono::Datelike;
 use thiserror::Error;
@@ -145,7 +146,15 @@ struct RefState {
 pub struct CommandService {
     log: EventLog,
     reference: RwLock<RefState>,
+    /// One lock per daily code prefix (unit + day) serialising dossier creations: the next code
+    /// is allocated optimistically and retried on a conflict, so concurrent receipts at one
+    /// unit would otherwise burn appends racing for the same number.
+    creation_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
+
+/// How many (unit, day) creation locks are kept before the map is emptied: old days' locks
+/// are never needed again, and dropping a held one only costs a retry, never a wrong code.
+const MAX_CREATION_LOCKS: usize = 10_000;
 
 impl std::fmt::Debug for CommandService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -229,6 +238,7 @@ impl CommandService {
                 data: reference,
                 seq: 0,
             }),
+            creation_locks: std::sync::Mutex::default(),
         };
         s.catch_up()?;
         Ok(s)
@@ -338,7 +348,7 @@ impl CommandService {
             if let Some(id) = event_id {
                 let first = nth_event_id(id, 0);
                 if let Some(pos) = envs.iter().position(|e| e.event_id == first) {
-                    return self.replayed_outcome(code, &envs[pos..], version, id);
+                    return self.replayed_outcome(code, &envs[pos..], id);
                 }
             }
             if let Some(e) = expected {
@@ -405,16 +415,19 @@ impl CommandService {
         &self,
         code: &DossierCode,
         envs: &[Envelope],
-        version: u64,
         id: EventId,
     ) -> Result<CommandOutcome, ServiceError> {
+        // The first answer named the command's own last event, not whatever the stream has
+        // reached since: report the version and seq of the keyed batch itself.
         let mut events = Vec::new();
         let mut seq = 0;
+        let mut version = 0;
         for (i, env) in envs.iter().enumerate() {
             if env.event_id != nth_event_id(id, i) {
                 break;
             }
             seq = env.seq;
+            version = env.version;
             if let Event::Dossier(d) = decode_event(env)? {
                 events.push(d);
             }
@@ -426,6 +439,34 @@ impl CommandService {
             events,
             deduplicated: true,
         })
+    }
+
+    /// The outcome of an earlier creation recorded under `id`, if there is one.
+    fn recorded_creation(&self, id: &EventId) -> Result<Option<CommandOutcome>, ServiceError> {
+        let Some(env) = self.log.find_event(id)? else {
+            return Ok(None);
+        };
+        let Some(code) = env
+            .stream
+            .as_str()
+            .strip_prefix("dossier/")
+            .and_then(|c| c.parse::<DossierCode>().ok())
+        else {
+            return Err(ServiceError::DuplicateEventId);
+        };
+        let envs = self.log.read_stream(&env.stream, env.version)?;
+        self.replayed_outcome(&code, &envs, *id).map(Some)
+    }
+
+    fn creation_lock(&self, prefix: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self
+            .creation_locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if map.len() >= MAX_CREATION_LOCKS {
+            map.clear();
+        }
+        map.entry(prefix.to_owned()).or_default().clone()
     }
 
     async fn execute_new(
@@ -442,8 +483,18 @@ impl CommandService {
                 field: "intake".into(),
                 why: "a new dossier needs its procedure, applicant and documents".into(),
             })?;
+        // A keyed creation whose events are already in the log (its answer was lost, e.g. in a
+        // crash): answer from the log instead of deciding again, which would record under a new
+        // code and collide with the first attempt's event ids.
+        if let Some(id) = event_id {
+            if let Some(outcome) = self.recorded_creation(&id)? {
+                return Ok(outcome);
+            }
+        }
         let date = local_date(now);
         let prefix = format!("dossier/{}-{}-", unit, date.format("%y%m%d"));
+        let lock = self.creation_lock(&prefix);
+        let _serialised = lock.lock().await;
         self.catch_up()?;
         let mut next: u16 = 0;
         loop {
@@ -535,6 +586,20 @@ impl CommandService {
         authority: Authority<'_>,
         now: Timestamp,
     ) -> Result<ReferenceOutcome, ServiceError> {
+        self.execute_reference_keyed(cmd, authority, now, None)
+            .await
+    }
+
+    /// [`CommandService::execute_reference`] under a caller-chosen event id: a retry whose
+    /// first attempt was recorded (its answer lost) is answered from the log, not decided
+    /// again (deciding again could refuse it, e.g. "already registered", or record it twice).
+    pub async fn execute_reference_keyed(
+        &self,
+        cmd: ReferenceCommand,
+        authority: Authority<'_>,
+        now: Timestamp,
+        event_id: Option<EventId>,
+    ) -> Result<ReferenceOutcome, ServiceError> {
         let actor = match authority {
             Authority::System => Actor {
                 staff: "system".into(),
@@ -555,6 +620,17 @@ impl CommandService {
                 }
             }
         };
+        if let Some(id) = event_id {
+            if let Some(env) = self.log.find_event(&id)? {
+                if !is_reference_stream(&env.stream) || env.actor != actor {
+                    return Err(ServiceError::DuplicateEventId);
+                }
+                return Ok(ReferenceOutcome {
+                    stream: env.stream.to_string(),
+                    seq: env.seq,
+                });
+            }
+        }
         for _ in 0..=MAX_CONFLICT_RETRIES {
             self.catch_up()?;
             let (stream, event) = {
@@ -571,7 +647,7 @@ impl CommandService {
                 .append(
                     &stream,
                     ExpectedVersion::Exact(version),
-                    to_new_events(&[event], &actor, None),
+                    to_new_events(&[event], &actor, event_id),
                 )
                 .await
             {

@@ -310,6 +310,17 @@ async fn a_retried_command_with_its_event_id_is_not_applied_twice() {
         .await
         .unwrap();
     assert!(!first.deduplicated);
+    // The dossier moves on before the retry: the retry still gets the first answer.
+    svc.execute(
+        Some(&code),
+        sign(DraftKind::Result),
+        &specialist(),
+        t(3, 6, 10, 0),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     let again = svc
         .execute(
             Some(&code),
@@ -322,9 +333,89 @@ async fn a_retried_command_with_its_event_id_is_not_applied_twice() {
         .await
         .unwrap();
     assert!(again.deduplicated);
-    assert_eq!(again.seq, first.seq);
+    assert_eq!((again.seq, again.version), (first.seq, first.version));
     assert_eq!(again.events, first.events);
-    assert_eq!(svc.load_dossier(&code).unwrap().1.len(), 2);
+    assert_eq!(svc.load_dossier(&code).unwrap().1.len(), 3);
+}
+
+#[tokio::test]
+async fn a_retried_keyed_creation_answers_the_first_code() {
+    let (_dir, svc) = service().await;
+    let id = EventId([7; 16]);
+    let first = svc
+        .execute(
+            None,
+            receive_desk(P_STD),
+            &reception(),
+            t(3, 6, 9, 0),
+            None,
+            Some(id),
+        )
+        .await
+        .unwrap();
+    // The dossier moves on before the retry arrives: the retry still gets the first answer.
+    svc.execute(
+        Some(&first.code),
+        assign(),
+        &reception(),
+        t(3, 6, 9, 2),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let head = svc.log().head().seq;
+    // The retry comes later (the first answer was lost): deciding again would allocate 0002.
+    let again = svc
+        .execute(
+            None,
+            receive_desk(P_STD),
+            &reception(),
+            t(3, 6, 9, 5),
+            None,
+            Some(id),
+        )
+        .await
+        .unwrap();
+    assert!(again.deduplicated);
+    assert_eq!(
+        (again.code.as_str(), again.version, again.seq),
+        (first.code.as_str(), first.version, first.seq)
+    );
+    assert_eq!(svc.log().head().seq, head);
+    assert_eq!(first.code.sequence(), 1);
+}
+
+#[tokio::test]
+async fn a_retried_keyed_reference_command_is_answered_from_the_log() {
+    let (_dir, svc) = service().await;
+    let admin = ActorRef::Staff(staff("ad-01", Role::Admin, &[], unit()));
+    // Deciding an issue again would be refused ("token id already issued"): a retry must be
+    // answered from the log instead.
+    let issue = || ReferenceCommand::IssueToken {
+        staff: "tn-01".parse().unwrap(),
+        token_id: "t9".into(),
+        token_sha256: crate::domain::directory::token_digest("s3cret-9"),
+    };
+    let id = EventId([5; 16]);
+    let first = svc
+        .execute_reference_keyed(issue(), Authority::Admin(&admin), t(3, 1, 8, 0), Some(id))
+        .await
+        .unwrap();
+    let head = svc.log().head().seq;
+    let again = svc
+        .execute_reference_keyed(issue(), Authority::Admin(&admin), t(3, 1, 9, 0), Some(id))
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    assert_eq!(svc.log().head().seq, head);
+    // Another admin reusing the id is refused, not answered with someone else's event.
+    let other = ActorRef::Staff(staff("ad-02", Role::Admin, &[], unit()));
+    let e = svc
+        .execute_reference_keyed(issue(), Authority::Admin(&other), t(3, 1, 9, 0), Some(id))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ServiceError::DuplicateEventId), "{e}");
 }
 
 #[tokio::test]

@@ -6,14 +6,13 @@
 //! so a revoked token stops working as soon as the revocation is durable. The staff member a
 //! token belongs to is the actor of every event its requests cause.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::RwLock;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
-use motcua_engine::domain::events::{Event, StaffEvent};
+use motcua_engine::domain::events::Event;
 use motcua_engine::domain::types::{Field, Role, Staff, StaffId, UnitCode};
 use motcua_engine::log::EventLog;
 use rand::RngCore;
@@ -68,17 +67,10 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-#[derive(Debug, Clone)]
-struct TokenEntry {
-    staff: StaffId,
-    token_id: String,
-    revoked: bool,
-}
-
 #[derive(Debug, Default)]
 struct DirectoryInner {
-    staff: HashMap<StaffId, Staff>,
-    tokens: HashMap<[u8; 32], TokenEntry>,
+    /// The domain's fold of units and staff (tokens, revocations, deactivations).
+    fold: motcua_engine::domain::directory::Directory,
     applied_seq: u64,
 }
 
@@ -109,37 +101,10 @@ impl Directory {
         }
         d.applied_seq = seq;
         self.seq_tx.send_replace(seq);
-        let Some(Event::Staff(e)) = event else {
-            return;
-        };
-        match e {
-            StaffEvent::Registered(s) | StaffEvent::Updated(s) => {
-                d.staff.insert(s.id.clone(), s.clone());
-            }
-            StaffEvent::TokenIssued {
-                staff,
-                token_id,
-                token_sha256,
-                ..
-            } => {
-                d.tokens.insert(
-                    *token_sha256,
-                    TokenEntry {
-                        staff: staff.clone(),
-                        token_id: token_id.clone(),
-                        revoked: false,
-                    },
-                );
-            }
-            StaffEvent::TokenRevoked {
-                staff, token_id, ..
-            } => {
-                for t in d.tokens.values_mut() {
-                    if &t.staff == staff && &t.token_id == token_id {
-                        t.revoked = true;
-                    }
-                }
-            }
+        match event {
+            Some(Event::Staff(e)) => d.fold.apply_staff(e),
+            Some(Event::Unit(e)) => d.fold.apply_unit(e),
+            _ => {}
         }
     }
 
@@ -198,33 +163,25 @@ impl Directory {
     }
 
     pub fn staff(&self, id: &StaffId) -> Option<Staff> {
-        self.inner.read().ok()?.staff.get(id).cloned()
+        self.inner.read().ok()?.fold.staff(id).cloned()
     }
 
+    /// Every staff member, by id.
     pub fn all_staff(&self) -> Vec<Staff> {
-        let mut v: Vec<Staff> = self
-            .inner
+        self.inner
             .read()
-            .map(|d| d.staff.values().cloned().collect())
-            .unwrap_or_default();
-        v.sort_by(|a, b| a.id.cmp(&b.id));
-        v
+            .map(|d| d.fold.all_staff().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The staff member holding `token`, if the token is known, not revoked and its holder active.
     pub fn authenticate(&self, token: &str) -> Result<(Staff, String), &'static str> {
         let hash = sha256(token.as_bytes());
         let d = self.inner.read().map_err(|_| "directory unavailable")?;
-        // HashMap lookup by the hash: the secret itself is never compared byte by byte.
-        let entry = d.tokens.get(&hash).ok_or("unknown token")?;
-        if entry.revoked {
-            return Err("token revoked");
-        }
-        let staff = d.staff.get(&entry.staff).ok_or("unknown staff")?;
-        if !staff.active {
-            return Err("staff member deactivated");
-        }
-        Ok((staff.clone(), entry.token_id.clone()))
+        d.fold
+            .authenticate(&hash)
+            .map(|(staff, token_id)| (staff.clone(), token_id.to_owned()))
+            .map_err(|r| r.as_str())
     }
 }
 
@@ -349,6 +306,7 @@ impl FromRequestParts<AppState> for Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use motcua_engine::domain::events::StaffEvent;
     use motcua_engine::domain::types::Timestamp;
 
     #[test]

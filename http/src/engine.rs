@@ -1,7 +1,6 @@
 //! The thin adapter between HTTP handlers and the engine (command service and projections).
 //! Handlers speak to [`Engine`] only, so the engine's API can evolve behind one file.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +8,7 @@ use motcua_engine::codec;
 use motcua_engine::domain::events::Event;
 use motcua_engine::domain::types::{DossierCode, Staff, Timestamp};
 use motcua_engine::domain::{ActorRef, Command, DomainError, ReferenceData};
-use motcua_engine::log::{EventId, TREE_EVENT_IDS};
+use motcua_engine::log::EventId;
 use motcua_engine::service::{CommandOutcome, CommandService, ServiceError};
 
 use crate::errors::ApiError;
@@ -97,10 +96,6 @@ pub fn map_domain_error(d: DomainError) -> ApiError {
 pub struct Engine {
     log: EventLog,
     service: Arc<CommandService>,
-    /// One lock per (unit, day) serialising dossier creations: the service allocates the
-    /// day's next code optimistically and retries on a conflict, so concurrent receipts at one
-    /// unit would otherwise burn appends racing for the same number.
-    creation_locks: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     projections: Arc<RwLock<Option<Projections>>>,
     read_models: ReadModels,
 }
@@ -121,7 +116,6 @@ impl Engine {
         Ok(Engine {
             log,
             service: Arc::new(service),
-            creation_locks: Arc::default(),
             projections: Arc::new(RwLock::new(Some(projections))),
             read_models,
         })
@@ -174,68 +168,11 @@ impl Engine {
         event_id: Option<EventId>,
     ) -> Result<CommandOutcome, ServiceError> {
         let actor = ActorRef::Staff(staff.clone());
-        // A keyed creation whose events are already in the log (its stored response was lost,
-        // e.g. in a crash): answer from the log instead of deciding again, which would record
-        // under a new code and collide with the first attempt's event ids.
-        if let (None, Some(id)) = (code, event_id) {
-            if let Some(found) = self.stream_of_event(id) {
-                let stream = motcua_engine::log::StreamId::new(found.stream_name())
-                    .map_err(ServiceError::Log)?;
-                let envs = self.log.read_stream(&stream, 1)?;
-                let last = envs.last();
-                return Ok(CommandOutcome {
-                    version: last.map_or(0, |e| e.version),
-                    seq: last.map_or(0, |e| e.seq),
-                    code: found,
-                    events: Vec::new(),
-                    deduplicated: true,
-                });
-            }
-        }
-        let lock = match (code, cmd.intake()) {
-            (None, Some(intake)) => Some(self.creation_lock(&format!(
-                "{}-{}",
-                intake.unit,
-                motcua_engine::domain::calendar::local_date(now).format("%y%m%d")
-            ))),
-            _ => None,
-        };
-        let _guard = match &lock {
-            Some(l) => Some(l.lock().await),
-            None => None,
-        };
         let o = self
             .service
             .execute(code, cmd, &actor, now, expected, event_id)
             .await?;
         Ok(o)
-    }
-
-    fn creation_lock(&self, prefix: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut map = self
-            .creation_locks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if map.len() > 10_000 {
-            // Old days' locks are never needed again; dropping held ones is harmless (holders
-            // keep their Arc).
-            map.clear();
-        }
-        map.entry(prefix.to_owned()).or_default().clone()
-    }
-
-    /// The dossier whose stream holds the event `id`, via the log's event-id index.
-    fn stream_of_event(&self, id: EventId) -> Option<DossierCode> {
-        let tree = self.log.store().tree(TREE_EVENT_IDS).ok()?;
-        let v = tree.get(id.0).ok()??;
-        let seq = u64::from_be_bytes(v.get(..8)?.try_into().ok()?);
-        let env = self
-            .log
-            .read_all(seq.checked_sub(1)?, 1)
-            .ok()?
-            .into_iter()
-            .next()?;
-        env.stream.as_str().strip_prefix("dossier/")?.parse().ok()
     }
 
     /// Last log seq the projections have folded.

@@ -1,5 +1,6 @@
-//! The `motcua` command: `serve` (the HTTP server) and `staff add` (register a staff member and
-//! print their bearer token once, on a stopped data directory).
+//! The `motcua` command: `serve` (the HTTP server), `staff add` (register a staff member and
+//! print their bearer token once, on a stopped data directory), and `export`, `backup`,
+//! `restore` (archives; the logic is in `motcua_http::backup`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use motcua_engine::domain::ReferenceData;
 use motcua_engine::log::{EventLog, LogConfig};
 use motcua_engine::service::{Authority, CommandService};
 use motcua_http::config::ServeConfig;
-use motcua_http::{admin, auth, server};
+use motcua_http::{admin, auth, backup, server};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +35,50 @@ enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// Write an archive of a stopped data directory.
+    Export(ExportArgs),
+    /// Back up a running server: download /v1/export, verify it, then rename into place.
+    Backup(BackupArgs),
+    /// Rebuild a data directory (log and every projection) from a verified archive.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    #[arg(long, env = "MOTCUA_DATA", default_value = "./motcua-data")]
+    data: PathBuf,
+    /// The archive to write (through FILE.partial).
+    #[arg(long)]
+    out: PathBuf,
+    /// First seq (default 1).
+    #[arg(long)]
+    from: Option<u64>,
+    /// Last seq (default: the head).
+    #[arg(long)]
+    to: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+struct BackupArgs {
+    /// Base URL of the running server, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    server: String,
+    /// Bearer token of an auditor or admin.
+    #[arg(long, env = "MOTCUA_TOKEN")]
+    token: String,
+    /// The archive to write (through FILE.partial).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct RestoreArgs {
+    /// The archive to restore (a full export: from seq 1).
+    #[arg(long)]
+    from: PathBuf,
+    /// The data directory to create; must not exist or be empty.
+    #[arg(long)]
+    data: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +148,21 @@ async fn main() -> ExitCode {
         Command::Staff {
             command: StaffCommand::Add(args),
         } => staff_add(args).await,
+        Command::Export(a) => backup::export_data_dir(&a.data, &a.out, a.from, a.to)
+            .await
+            .map(|r| println!("{}", r.line()))
+            .map_err(|e| e.to_string()),
+        Command::Backup(a) => backup::backup(&a.server, &a.token, &a.out)
+            .await
+            .map(|r| println!("{}", r.line()))
+            .map_err(|e| e.to_string()),
+        Command::Restore(a) => backup::restore(&a.from, &a.data)
+            .await
+            .map(|r| {
+                eprintln!("restore phases: {}", r.phases.line());
+                println!("{}", r.line());
+            })
+            .map_err(|e| format!("{e} (nothing was written to {})", a.data.display())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -82,6 +82,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::staff::list, routes::staff::create))
         .routes(routes!(routes::staff::revoke))
         .routes(routes!(routes::events::stream))
+        .routes(routes!(routes::export::export))
         .routes(routes!(routes::plans::list, routes::plans::issue))
         .routes(routes!(routes::plans::get_plan))
         .routes(routes!(routes::plans::dashboard))

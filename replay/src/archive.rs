@@ -297,8 +297,11 @@ pub fn write_archive<W: Write>(
     let first_prev_hash = if first_seq == 1 {
         GENESIS_HASH
     } else {
-        match log.read_all(first_seq - 1, 1)?.into_iter().next() {
-            Some(env) if env.seq == first_seq => env.prev_hash,
+        // The hash of event `first_seq - 1` itself, not the next event's `prev_hash`: for an
+        // empty range at the head the next event may not exist yet, and the moving head is not
+        // the anchor once events arrive meanwhile.
+        match log.read_all(first_seq - 2, 1)?.into_iter().next() {
+            Some(env) if env.seq == first_seq - 1 => env.hash,
             // Range starts after the head: an empty archive anchored at the head.
             _ => log.head().hash,
         }

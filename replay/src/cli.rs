@@ -588,6 +588,27 @@ pub fn inbox(
 }
 
 // ---------------------------------------------------------------------------------------------
+// plan
+
+/// `plan PLAN --as-of T`: the reform plan's progress as it stood at T, with the events behind
+/// each figure (see [`crate::plan`]).
+pub fn plan(
+    path: &Path,
+    plan: &str,
+    as_of: &str,
+    format: Format,
+    progress: bool,
+) -> Result<Output, ReplayError> {
+    let id: motcua_engine::domain::types::PlanId = plan
+        .parse()
+        .map_err(|e| ReplayError::Usage(format!("plan id {plan:?}: {e}")))?;
+    let t = parse_instant(as_of)?;
+    let (source, bar) = open(path, "plan", progress)?;
+    let answer = crate::plan::build(source, &id, t, &bar)?;
+    Ok(Output::ok(answer.format(format)))
+}
+
+// ---------------------------------------------------------------------------------------------
 // diff
 
 pub fn diff(

@@ -12,6 +12,7 @@ pub mod diff;
 pub mod domain_check;
 pub mod history;
 pub mod output;
+pub mod plan;
 pub mod progress;
 pub mod replay;
 pub mod source;

@@ -96,6 +96,21 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// A reform plan's progress as it stood at an instant (the server's dashboard for that
+    /// instant), with the events behind each figure: plan events by seq and event id, the
+    /// report and completion in force, and for a derived indicator its figure, parts, seq
+    /// range and dossier codes.
+    Plan {
+        /// Archive file or data directory.
+        source: PathBuf,
+        /// The plan id, e.g. 35-kh-ubnd-2023.
+        plan: String,
+        /// The instant (RFC 3339, YYYY-MM-DDTHH:MM local, or YYYY-MM-DD = end of that day).
+        #[arg(long)]
+        as_of: String,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Compare two archives (first differing seq and field), or a server's statistics JSON
     /// with the recomputed figures (first differing figure).
     Diff {
@@ -168,6 +183,12 @@ fn main() -> ExitCode {
             common.format,
             progress(&common),
         ),
+        Command::Plan {
+            source,
+            plan,
+            as_of,
+            common,
+        } => cli::plan(&source, &plan, &as_of, common.format, progress(&common)),
         Command::Diff {
             a,
             b,

@@ -7,7 +7,7 @@ mod http_common;
 use http_common::TestServer;
 use serde_json::Value;
 
-const EXPECTED_PATHS: [&str; 28] = [
+const EXPECTED_PATHS: [&str; 29] = [
     "/v1/calendar",
     "/healthz",
     "/metrics",
@@ -19,6 +19,7 @@ const EXPECTED_PATHS: [&str; 28] = [
     "/v1/dossiers/{code}/slips/{slip}",
     "/v1/events",
     "/v1/events/stream",
+    "/v1/export",
     "/v1/inbox",
     "/v1/lookup/{code}",
     "/v1/openapi.json",

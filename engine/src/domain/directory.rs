@@ -21,6 +21,26 @@ struct TokenEntry {
     token_id: String,
 }
 
+/// Why a bearer token does not authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    Unknown,
+    Revoked,
+    UnknownStaff,
+    Deactivated,
+}
+
+impl TokenRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenRefusal::Unknown => "unknown token",
+            TokenRefusal::Revoked => "token revoked",
+            TokenRefusal::UnknownStaff => "unknown staff",
+            TokenRefusal::Deactivated => "staff member deactivated",
+        }
+    }
+}
+
 /// The fold of units and staff.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Directory {
@@ -92,14 +112,24 @@ impl Directory {
 
     /// The active staff member owning a token digest, unless the token was revoked.
     pub fn staff_by_token(&self, digest: &[u8; 32]) -> Option<&Staff> {
-        let e = self.tokens.get(digest)?;
+        self.authenticate(digest).ok().map(|(staff, _)| staff)
+    }
+
+    /// The staff member owning a token digest and the token's id, or why the token is refused.
+    pub fn authenticate(&self, digest: &[u8; 32]) -> Result<(&Staff, &str), TokenRefusal> {
+        // Lookup by the digest: the secret itself is never compared byte by byte.
+        let e = self.tokens.get(digest).ok_or(TokenRefusal::Unknown)?;
         if self
             .revoked
             .contains(&(e.staff.clone(), e.token_id.clone()))
         {
-            return None;
+            return Err(TokenRefusal::Revoked);
         }
-        self.staff.get(&e.staff).filter(|s| s.active)
+        let staff = self.staff.get(&e.staff).ok_or(TokenRefusal::UnknownStaff)?;
+        if !staff.active {
+            return Err(TokenRefusal::Deactivated);
+        }
+        Ok((staff, e.token_id.as_str()))
     }
 
     /// Whether a token id was already issued to the staff member.

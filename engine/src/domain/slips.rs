@@ -222,7 +222,11 @@ pub fn slips(records: &[Recorded]) -> Slips {
             _ => None,
         };
         if let (Some(to), Some(_)) = (to, state.receipt.as_ref()) {
-            let due = before.due;
+            // Judge against the due in force after the event: only a resume (supplement
+            // received, payment recorded) moves it, and a resume hands the dossier back with the
+            // paused office time already added; judging it against the pre-resume due would
+            // call an on-time hand-off late.
+            let due = state.due;
             hand_offs.push(HandOff {
                 step: ev.change.event_type().to_owned(),
                 from: rec.actor.clone(),
@@ -519,6 +523,11 @@ mod tests {
                 ("dossier.handed_over", "tn-01", "công dân", false),
             ]
         );
+        // The resume hand-off carries the due moved by the pause, not the original one.
+        let resume = &s05.hand_offs[2];
+        assert_eq!(resume.step, "dossier.supplement_received");
+        assert_eq!(resume.due, Some(t(3, 10, 17, 0)));
+        assert_eq!(s05.hand_offs[0].due, Some(t(3, 9, 17, 0)));
         let row = s.s06.as_ref().unwrap();
         assert_eq!(row.timeliness, Some(Timeliness::Late));
         assert_eq!(row.status, "Đã trả kết quả");

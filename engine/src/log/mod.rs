@@ -11,6 +11,7 @@ mod chain;
 mod clock;
 mod envelope;
 mod error;
+mod import;
 pub mod limits;
 mod reader;
 mod subscription;
@@ -30,6 +31,7 @@ pub use envelope::{
     Actor, Appended, Envelope, EventId, ExpectedVersion, NewEvent, Position, StreamId,
 };
 pub use error::{AppendError, LogError};
+pub use import::{import_log, ImportError, IMPORT_BATCH_BYTES};
 pub use limits::LogConfig;
 pub use reader::{MetaHead, TREE_EVENTS, TREE_EVENT_IDS, TREE_META, TREE_STREAMS};
 pub use subscription::Subscription;
@@ -175,6 +177,11 @@ impl EventLog {
         self.shared
             .trees
             .read_stream(stream, from_version, self.durable_seq())
+    }
+
+    /// The durable event recorded under `id` (the idempotency index), if any.
+    pub fn find_event(&self, id: &EventId) -> Result<Option<Envelope>, LogError> {
+        self.shared.trees.find_event(id, self.durable_seq())
     }
 
     /// Up to `limit` events of the global log with seq > `after_seq`.

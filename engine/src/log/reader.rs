@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::envelope::{Envelope, StreamId};
+use super::envelope::{Envelope, EventId, StreamId};
 use super::error::LogError;
 use crate::codec;
 use crate::storage::{KvTree, Store};
@@ -112,6 +112,18 @@ impl Trees {
             seq,
             detail: "referenced by an index but missing from `events`".into(),
         })
+    }
+
+    /// The event recorded under `id`, if its seq is <= `max_seq`.
+    pub fn find_event(&self, id: &EventId, max_seq: u64) -> Result<Option<Envelope>, LogError> {
+        let Some(value) = self.event_ids.get(id.0)? else {
+            return Ok(None);
+        };
+        let seq = be_u64(&value, "event_ids index value")?;
+        if seq > max_seq {
+            return Ok(None);
+        }
+        self.must_get_event(seq).map(Some)
     }
 
     /// The stream's version counting only events with seq <= `max_seq`.

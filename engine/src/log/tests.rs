@@ -233,6 +233,27 @@ async fn idempotent_retry_and_conflict() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn find_event_by_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open(dir.path());
+    let id = EventId::random();
+    log.append(&sid("x/1"), ExpectedVersion::Any, vec![ev(None, b"a")])
+        .await
+        .expect("a");
+    log.append(&sid("x/2"), ExpectedVersion::Any, vec![ev(Some(id), b"b")])
+        .await
+        .expect("b");
+    let found = log.find_event(&id).expect("read").expect("present");
+    assert_eq!(
+        (found.seq, found.stream.as_str(), found.version),
+        (2, "x/2", 1)
+    );
+    assert_eq!(found.payload, b"b".to_vec());
+    assert!(log.find_event(&EventId::random()).expect("read").is_none());
+    log.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotency_within_one_batch() {
     // Many concurrent retries of the same append land in one group-commit batch: exactly one
     // writes, the others are deduplicated to the same positions.

@@ -27,14 +27,25 @@
 //! business time; reference events by their own effective dates, see there) and the office
 //! calendar alongside; the same [`ReadModelFigures`] code then answers over those in-memory
 //! read models, so a live answer and an as-of answer for the same moment are equal.
+//!
+//! The as-of path is a pure fold over envelopes in seq order ([`models_as_of_envelopes`],
+//! [`dashboard_as_of_envelopes`]): the server feeds it its log's scan, `motcua-replay plan`
+//! feeds it an archive or a copied data directory, and both get the same dashboard. The seq
+//! ranges of the figures come from a [`StreamSeqs`]: the live log, or the [`StreamIndex`]
+//! built during that same fold.
+
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
 use crate::domain::calendar::Calendar;
-use crate::domain::events::Event;
-use crate::domain::plan::{DerivedFigures, DerivedIndicator, DerivedValue, PlanState};
-use crate::domain::types::{DossierCode, ProcedureId, Timestamp, UnitCode};
-use crate::log::{EventLog, StreamId};
+use crate::domain::events::{Event, Recorded};
+use crate::domain::plan::{
+    fold_plan, plan_progress, DerivedFigures, DerivedIndicator, DerivedValue, PlanProgress,
+    PlanState,
+};
+use crate::domain::types::{DossierCode, PlanId, ProcedureId, Timestamp, UnitCode};
+use crate::log::{Envelope, EventLog, StreamId};
 
 use super::keys::local_date;
 use super::runner::{decode_envelope, fold_as_of};
@@ -59,11 +70,57 @@ impl Cutoff {
     }
 }
 
+/// The seqs of one stream's events, for the event ranges the figures name.
+pub trait StreamSeqs {
+    /// The seqs of `stream`'s events in order (empty for an unknown stream).
+    fn stream_seqs(&self, stream: &StreamId) -> Result<Vec<u64>, String>;
+}
+
+impl StreamSeqs for EventLog {
+    fn stream_seqs(&self, stream: &StreamId) -> Result<Vec<u64>, String> {
+        Ok(self
+            .read_stream(stream, 0)
+            .map_err(err)?
+            .iter()
+            .map(|e| e.seq)
+            .collect())
+    }
+}
+
+/// Every stream's seqs, gathered while folding envelopes (the [`StreamSeqs`] of a log that is
+/// not open as an [`EventLog`], e.g. an archive). Holds every envelope of the fold's input,
+/// whatever the as-of filter kept: the log's `read_stream` does the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamIndex {
+    streams: BTreeMap<String, Vec<u64>>,
+}
+
+impl StreamIndex {
+    pub fn push(&mut self, stream: &StreamId, seq: u64) {
+        match self.streams.get_mut(stream.as_str()) {
+            Some(seqs) => seqs.push(seq),
+            None => {
+                self.streams.insert(stream.as_str().to_owned(), vec![seq]);
+            }
+        }
+    }
+}
+
+impl StreamSeqs for StreamIndex {
+    fn stream_seqs(&self, stream: &StreamId) -> Result<Vec<u64>, String> {
+        Ok(self
+            .streams
+            .get(stream.as_str())
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
 /// Derived figures over read models (live or as of T).
 pub struct ReadModelFigures<'a> {
     models: &'a ReadModels,
     calendar: &'a Calendar,
-    log: &'a EventLog,
+    seqs: &'a dyn StreamSeqs,
     cutoff: Cutoff,
 }
 
@@ -85,17 +142,18 @@ fn share_bp(num: u64, den: u64) -> Option<i64> {
 }
 
 impl<'a> ReadModelFigures<'a> {
-    /// `log` resolves the seq ranges; `calendar` is the office calendar for durations.
+    /// `seqs` resolves the seq ranges (the log, or a [`StreamIndex`]); `calendar` is the office
+    /// calendar for durations.
     pub fn new(
         models: &'a ReadModels,
         calendar: &'a Calendar,
-        log: &'a EventLog,
+        seqs: &'a dyn StreamSeqs,
         cutoff: Cutoff,
     ) -> ReadModelFigures<'a> {
         ReadModelFigures {
             models,
             calendar,
-            log,
+            seqs,
             cutoff,
         }
     }
@@ -136,8 +194,8 @@ impl<'a> ReadModelFigures<'a> {
                 hi = hi.max(r.last_seq);
             }
             let stream = StreamId::new(code.stream_name()).map_err(err)?;
-            if let Some(first) = self.log.read_stream(&stream, 0).map_err(err)?.first() {
-                lo = lo.min(first.seq);
+            if let Some(first) = self.seqs.stream_seqs(&stream)?.first() {
+                lo = lo.min(*first);
             }
         }
         Ok(if hi == 0 { (0, 0) } else { (lo.min(hi), hi) })
@@ -149,12 +207,12 @@ impl<'a> ReadModelFigures<'a> {
         let mut hi = 0;
         for name in ["catalog".to_owned(), format!("unit/{unit}")] {
             let stream = StreamId::new(name).map_err(err)?;
-            for env in self.log.read_stream(&stream, 0).map_err(err)? {
+            for seq in self.seqs.stream_seqs(&stream)? {
                 // Both backends fold every reference event up to their seq (see
                 // [`models_as_of`]).
-                if env.seq <= self.cutoff.upto_seq() {
-                    lo = lo.min(env.seq);
-                    hi = hi.max(env.seq);
+                if seq <= self.cutoff.upto_seq() {
+                    lo = lo.min(seq);
+                    hi = hi.max(seq);
                 }
             }
         }
@@ -332,6 +390,8 @@ pub struct ModelsAsOf {
     pub upto_seq: u64,
     /// Events folded.
     pub events: u64,
+    /// The seqs of every stream of the input (for the figures' event ranges).
+    pub streams: StreamIndex,
 }
 
 impl std::fmt::Debug for ModelsAsOf {
@@ -346,11 +406,11 @@ impl std::fmt::Debug for ModelsAsOf {
 
 impl ModelsAsOf {
     /// The derived figures over these read models.
-    pub fn figures<'a>(&'a self, log: &'a EventLog) -> ReadModelFigures<'a> {
+    pub fn figures(&self) -> ReadModelFigures<'_> {
         ReadModelFigures::new(
             &self.models,
             &self.calendar,
-            log,
+            &self.streams,
             Cutoff::AsOf {
                 t: self.t,
                 upto_seq: self.upto_seq,
@@ -367,12 +427,25 @@ impl ModelsAsOf {
 /// years after the 2023 history it governs), so filtering it by recording time would answer
 /// "as of 2023" with an empty catalog. Plan events feed no read model.
 pub fn models_as_of(log: &EventLog, t: Timestamp) -> Result<ModelsAsOf, ProjectionError> {
+    models_as_of_envelopes(
+        log.scan(0)
+            .map(|env| env.map_err(|e| ProjectionError::Log(e.to_string()))),
+        t,
+    )
+}
+
+/// [`models_as_of`] over any sequence of envelopes in seq order (a log's scan, an archive).
+pub fn models_as_of_envelopes(
+    envelopes: impl Iterator<Item = Result<Envelope, ProjectionError>>,
+    t: Timestamp,
+) -> Result<ModelsAsOf, ProjectionError> {
     let mut calendar = Calendar::new();
+    let mut streams = StreamIndex::default();
     let mut upto_seq = 0;
-    let events = log
-        .scan(0)
+    let events = envelopes
         .map(|env| {
-            let env = env.map_err(|e| ProjectionError::Log(e.to_string()))?;
+            let env = env?;
+            streams.push(&env.stream, env.seq);
             decode_envelope(&env)
         })
         .filter(|rec| match rec {
@@ -401,5 +474,63 @@ pub fn models_as_of(log: &EventLog, t: Timestamp) -> Result<ModelsAsOf, Projecti
         calendar,
         upto_seq,
         events,
+        streams,
+    })
+}
+
+/// A plan's dashboard as of `t`, folded from a whole log, and what it was folded from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanDashboardAsOf {
+    /// None if the plan was not issued by `t`.
+    pub progress: Option<PlanProgress>,
+    /// Every event of the plan's stream, in seq order, whatever its business time (the
+    /// dashboard counts those dated at or before `t`).
+    pub plan_events: Vec<(Envelope, Recorded)>,
+    /// Highest seq folded into the read models.
+    pub upto_seq: u64,
+    /// Events folded into the read models.
+    pub events: u64,
+}
+
+/// The dashboard of `plan` as of `t` from the envelopes of a whole log in seq order, in one
+/// pass: the plan's stream folded by business time up to `t` ([`fold_plan`]), its derived
+/// indicators over the read models folded as of `t` ([`models_as_of_envelopes`]). What
+/// `PlanService::dashboard_as_of` answers, and what `motcua-replay plan` prints.
+pub fn dashboard_as_of_envelopes(
+    envelopes: impl Iterator<Item = Result<Envelope, ProjectionError>>,
+    plan: &PlanId,
+    t: Timestamp,
+) -> Result<PlanDashboardAsOf, ProjectionError> {
+    let stream = format!("plan/{plan}");
+    let mut plan_envs: Vec<Envelope> = Vec::new();
+    let asof = models_as_of_envelopes(
+        envelopes.inspect(|env| {
+            if let Ok(env) = env {
+                if env.stream.as_str() == stream {
+                    plan_envs.push(env.clone());
+                }
+            }
+        }),
+        t,
+    )?;
+    let mut plan_events = Vec::with_capacity(plan_envs.len());
+    for env in plan_envs {
+        let rec = decode_envelope(&env)?;
+        plan_events.push((env, rec));
+    }
+    let plans = fold_plan(
+        plan_events.iter().filter_map(|(_, r)| match &r.event {
+            Event::Plan(p) => Some((r.seq, r.actor.as_str(), p)),
+            _ => None,
+        }),
+        Some(t),
+    );
+    let figures = asof.figures();
+    let progress = plans.plans.get(plan).map(|p| plan_progress(p, t, &figures));
+    Ok(PlanDashboardAsOf {
+        progress,
+        plan_events,
+        upto_seq: asof.upto_seq,
+        events: asof.events,
     })
 }

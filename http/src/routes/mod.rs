@@ -2,6 +2,7 @@
 
 pub mod dossiers;
 pub mod events;
+pub mod export;
 pub mod ops;
 pub mod plans;
 pub mod reference;

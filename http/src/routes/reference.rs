@@ -94,16 +94,18 @@ pub async fn publish_calendar(
     });
     let st = state.clone();
     let owner = caller.id().to_string();
+    let who = owner.clone();
     idempotency::run(
         st.idempotency(),
         &owner,
         &headers,
         body.sha256,
-        |_key| async move {
+        |key| async move {
+            let event_id = key.as_deref().map(|k| idempotency::event_id(&who, k, 0));
             let o = state
                 .engine()
                 .service()
-                .execute_reference(cmd, Authority::Admin(&actor), now())
+                .execute_reference_keyed(cmd, Authority::Admin(&actor), now(), event_id)
                 .await
                 .map_err(map_service_error)?;
             state.wait_for_read_models(o.seq).await;
@@ -244,28 +246,31 @@ pub async fn issue_procedure(
     let unit: UnitCode = caller.unit().clone();
     let st = state.clone();
     let owner = caller.id().to_string();
+    let who = owner.clone();
     idempotency::run(
         st.idempotency(),
         &owner,
         &headers,
         body.sha256,
-        |_key| async move {
+        |key| async move {
             let svc = state.engine().service();
             let id = b.procedure.id.clone();
+            let ids = |i| key.as_deref().map(|k| idempotency::event_id(&who, k, i));
             let mut o = svc
-                .execute_reference(
+                .execute_reference_keyed(
                     ReferenceCommand::IssueProcedure {
                         procedure: b.procedure,
                         effective: b.effective,
                     },
                     Authority::Admin(&actor),
                     now(),
+                    ids(0),
                 )
                 .await
                 .map_err(map_issue_error)?;
             if b.publish_at_desk || b.publish_online {
                 o = svc
-                    .execute_reference(
+                    .execute_reference_keyed(
                         ReferenceCommand::PublishProcedure {
                             unit,
                             id: id.clone(),
@@ -275,6 +280,7 @@ pub async fn issue_procedure(
                         },
                         Authority::Admin(&actor),
                         now(),
+                        ids(1),
                     )
                     .await
                     .map_err(map_service_error)?;

@@ -227,18 +227,20 @@ pub async fn revoke(
     let sha = auth::sha256(format!("{id}\0{token_id}").as_bytes());
     let st = state.clone();
     let owner = who.clone();
-    idempotency::run(st.idempotency(), &owner, &headers, sha, |_key| async move {
+    idempotency::run(st.idempotency(), &owner, &headers, sha, |key| async move {
         let admin = ActorRef::Staff(caller.staff.clone());
+        let event_id = key.as_deref().map(|k| idempotency::event_id(&who, k, 0));
         let o = state
             .engine()
             .service()
-            .execute_reference(
+            .execute_reference_keyed(
                 ReferenceCommand::RevokeToken {
                     staff: staff.id.clone(),
                     token_id: token_id.clone(),
                 },
                 Authority::Admin(&admin),
                 now(),
+                event_id,
             )
             .await
             .map_err(|e| match map_service_error(e) {

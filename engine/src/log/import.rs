@@ -1,0 +1,530 @@
+//! Importing already-recorded envelopes into a new data directory: the engine half of
+//! `motcua restore`.
+//!
+//! Unlike an append, an import does not record anything new: every envelope keeps its seq, hash,
+//! `prev_hash`, `recorded_at`, stream version and event id exactly as the original log wrote
+//! them, so the restored log's head hash is the archive's. Because nothing is re-stamped, the
+//! import must re-check everything the writer guaranteed when it recorded them (seq contiguous
+//! from 1, each `prev_hash` the previous hash, each hash the content's, stream versions
+//! contiguous, `recorded_at` never decreasing, event ids unique): otherwise a damaged source
+//! would become a log that `EventLog::open` or `verify` rejects, or worse, one they accept.
+//!
+//! Each envelope is checked before it is staged, and a batch is committed only once all of its
+//! envelopes passed, in one transaction over the same four trees, with the same keys and the
+//! same `meta/head` record as the writer's commit (`reader`'s key helpers). So if the source
+//! turns out bad at seq N, what is on disk is a valid log ending before N's batch; callers that
+//! want all-or-nothing (restore) import into a staging directory and discard it on error.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use thiserror::Error;
+
+use super::chain::GENESIS_HASH;
+use super::envelope::{Envelope, EventId, Position, StreamId};
+use super::error::LogError;
+use super::limits::{LogConfig, STREAM_VERSION_CACHE_MAX};
+use super::reader::{seq_key, stream_key, MetaHead, Trees, META_FORMAT_VERSION, META_HEAD};
+use crate::codec::{self, FORMAT_VERSION};
+use crate::storage::{Batch, StorageError, Store};
+
+/// Bytes of encoded records per import transaction, on top of `max_batch_events`: bounds the
+/// memory and the transaction size of a batch of large events (64 KiB each at most) the way
+/// `max_batch_events` bounds it for the usual few-hundred-byte ones.
+pub const IMPORT_BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// Why an import stopped.
+#[derive(Debug, Error)]
+pub enum ImportError {
+    /// The target already holds a log: an import never merges into existing events.
+    #[error("the target data directory is not empty ({0}); import only into a new, empty one")]
+    NotEmpty(String),
+    /// An envelope breaks one of the log's invariants (`rule` as in `verify`'s findings).
+    #[error("seq {seq}: {rule}: {detail}")]
+    Refused {
+        seq: u64,
+        rule: &'static str,
+        detail: String,
+    },
+    /// The source of envelopes failed (unreadable or undecodable record) before `seq`.
+    #[error("source failed at seq {seq}: {detail}")]
+    Source { seq: u64, detail: String },
+    #[error("log: {0}")]
+    Log(#[from] LogError),
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+}
+
+impl ImportError {
+    /// The seq the refusal is about, if it is about one.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            ImportError::Refused { seq, .. } | ImportError::Source { seq, .. } => Some(*seq),
+            _ => None,
+        }
+    }
+}
+
+/// Writes `envelopes` (seq 1, 2, ... in order) into the empty log in `dir` (created if
+/// missing), unchanged, and makes them durable. Returns the new head.
+///
+/// Refuses a directory whose log is not empty, and refuses the first envelope that breaks the
+/// chain, naming its seq. Afterwards `EventLog::open(dir)` succeeds and `verify()` is clean.
+/// The directory must not be open elsewhere (sled allows one `Db` per path per process).
+pub fn import_log<I, E>(
+    dir: &Path,
+    config: &LogConfig,
+    envelopes: I,
+) -> Result<Position, ImportError>
+where
+    I: IntoIterator<Item = Result<Envelope, E>>,
+    E: std::fmt::Display,
+{
+    let store = Store::open(dir)?;
+    let trees = Trees::open(&store)?;
+    ensure_empty(&trees)?;
+    let mut imp = Importer {
+        store: &store,
+        trees: &trees,
+        head: MetaHead::default(),
+        versions: HashMap::new(),
+        staged: Vec::new(),
+        staged_bytes: 0,
+        staged_ids: HashSet::new(),
+        max_events: config.max_batch_events.max(1),
+        committed_once: false,
+    };
+    for item in envelopes {
+        let next = imp.next_seq();
+        let env = item.map_err(|e| ImportError::Source {
+            seq: next,
+            detail: e.to_string(),
+        })?;
+        imp.stage(env)?;
+        if imp.staged.len() >= imp.max_events || imp.staged_bytes >= IMPORT_BATCH_BYTES {
+            imp.commit()?;
+        }
+    }
+    imp.commit()?;
+    if !imp.committed_once {
+        // Nothing imported: leave a valid empty log, as `EventLog::open` would initialise it.
+        let mut meta = Batch::new();
+        meta.insert(META_FORMAT_VERSION.to_vec(), vec![FORMAT_VERSION]);
+        meta.insert(META_HEAD.to_vec(), codec::encode(&MetaHead::default()));
+        trees.meta.apply(meta)?;
+    }
+    store.flush_durable()?;
+    Ok(Position {
+        seq: imp.head.seq,
+        hash: imp.head.hash,
+    })
+}
+
+/// An empty log: no event, no index entry, and a head (if any) at seq 0.
+fn ensure_empty(trees: &Trees) -> Result<(), ImportError> {
+    for (name, tree) in [
+        ("events", &trees.events),
+        ("streams", &trees.streams),
+        ("event_ids", &trees.event_ids),
+    ] {
+        if !tree.is_empty() {
+            return Err(ImportError::NotEmpty(format!(
+                "its `{name}` tree holds {} entries",
+                tree.len()
+            )));
+        }
+    }
+    if let Some(bytes) = trees.meta.get(META_HEAD)? {
+        match codec::decode::<MetaHead>(&bytes) {
+            Ok(h) if h.seq == 0 => {}
+            Ok(h) => {
+                return Err(ImportError::NotEmpty(format!(
+                    "its head is at seq {}",
+                    h.seq
+                )))
+            }
+            Err(e) => return Err(ImportError::NotEmpty(format!("unreadable head: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+struct Importer<'a> {
+    store: &'a Store,
+    trees: &'a Trees,
+    /// The last staged envelope's position (committed or not).
+    head: MetaHead,
+    /// Current version of streams seen; every stream of the staged batch is in it (the cache is
+    /// only cleared between batches), others fall back to the committed `streams` index.
+    versions: HashMap<StreamId, u64>,
+    staged: Vec<Envelope>,
+    staged_bytes: usize,
+    staged_ids: HashSet<EventId>,
+    max_events: usize,
+    committed_once: bool,
+}
+
+impl Importer<'_> {
+    fn next_seq(&self) -> u64 {
+        self.head.seq.saturating_add(1)
+    }
+
+    fn refuse(seq: u64, rule: &'static str, detail: String) -> ImportError {
+        ImportError::Refused { seq, rule, detail }
+    }
+
+    /// Checks `env` against the log so far and stages it.
+    fn stage(&mut self, env: Envelope) -> Result<(), ImportError> {
+        let expect = self.next_seq();
+        if env.seq != expect {
+            return Err(Self::refuse(
+                expect,
+                "seq",
+                format!("expected seq {expect}, the source has seq {}", env.seq),
+            ));
+        }
+        let prev = if env.seq == 1 {
+            GENESIS_HASH
+        } else {
+            self.head.hash
+        };
+        if env.prev_hash != prev {
+            return Err(Self::refuse(
+                env.seq,
+                "prev_hash",
+                format!(
+                    "prev_hash {} does not link to the previous hash {}",
+                    hex::encode(env.prev_hash),
+                    hex::encode(prev)
+                ),
+            ));
+        }
+        if env.compute_hash() != env.hash {
+            return Err(Self::refuse(
+                env.seq,
+                "hash",
+                "the content does not hash to the stored hash".into(),
+            ));
+        }
+        if env.seq > 1 && env.recorded_at_ms < self.head.recorded_at_ms {
+            return Err(Self::refuse(
+                env.seq,
+                "recorded_at",
+                format!(
+                    "recorded at {} ms, before the previous event ({} ms)",
+                    env.recorded_at_ms, self.head.recorded_at_ms
+                ),
+            ));
+        }
+        let current = match self.versions.get(&env.stream) {
+            Some(&v) => v,
+            None => self.trees.stream_version(&env.stream, u64::MAX)?,
+        };
+        if env.version != current.saturating_add(1) {
+            return Err(Self::refuse(
+                env.seq,
+                "stream_version",
+                format!(
+                    "{} version {} follows version {current}",
+                    env.stream, env.version
+                ),
+            ));
+        }
+        if self.staged_ids.contains(&env.event_id)
+            || self.trees.event_ids.get(env.event_id.0)?.is_some()
+        {
+            return Err(Self::refuse(
+                env.seq,
+                "event_id",
+                format!("event id {} appears twice", env.event_id),
+            ));
+        }
+        self.versions.insert(env.stream.clone(), env.version);
+        self.staged_ids.insert(env.event_id);
+        self.head = MetaHead {
+            seq: env.seq,
+            hash: env.hash,
+            recorded_at_ms: env.recorded_at_ms,
+        };
+        self.staged_bytes += env.payload.len() + env.stream.as_str().len() + 128;
+        self.staged.push(env);
+        Ok(())
+    }
+
+    /// One transaction for the staged envelopes: the same trees, keys and meta as the writer's.
+    fn commit(&mut self) -> Result<(), ImportError> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let mut events = Batch::new();
+        let mut streams = Batch::new();
+        let mut ids = Batch::new();
+        let mut meta = Batch::new();
+        for env in &self.staged {
+            events.insert(seq_key(env.seq).to_vec(), codec::encode_record(env));
+            streams.insert(
+                stream_key(&env.stream, env.version),
+                seq_key(env.seq).to_vec(),
+            );
+            ids.insert(env.event_id.0.to_vec(), seq_key(env.seq).to_vec());
+        }
+        if !self.committed_once {
+            meta.insert(META_FORMAT_VERSION.to_vec(), vec![FORMAT_VERSION]);
+        }
+        meta.insert(META_HEAD.to_vec(), codec::encode(&self.head));
+        self.store.commit(&[
+            (&self.trees.events, &events),
+            (&self.trees.streams, &streams),
+            (&self.trees.event_ids, &ids),
+            (&self.trees.meta, &meta),
+        ])?;
+        self.committed_once = true;
+        self.staged.clear();
+        self.staged_ids.clear();
+        self.staged_bytes = 0;
+        if self.versions.len() > STREAM_VERSION_CACHE_MAX {
+            self.versions.clear();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::{Actor, EventLog, ExpectedVersion, ManualClock, NewEvent};
+    use super::*;
+
+    fn ev(payload: &[u8]) -> NewEvent {
+        NewEvent {
+            event_id: None,
+            event_type: "Test".into(),
+            schema_version: 1,
+            actor: Actor {
+                staff: "s-01".into(),
+                role: "reception".into(),
+            },
+            correlation_id: Some(EventId([3; 16])),
+            causation_id: None,
+            payload: payload.to_vec(),
+        }
+    }
+
+    fn sid(s: &str) -> StreamId {
+        StreamId::new(s).expect("valid stream id")
+    }
+
+    /// A real log with `n` appends of two events spread over three streams and a moving clock;
+    /// returns its envelopes as read back.
+    async fn recorded(dir: &Path, n: u64) -> Vec<Envelope> {
+        let clock = ManualClock::new(1_000);
+        let cfg = LogConfig {
+            clock: Arc::new(clock.clone()),
+            ..LogConfig::default()
+        };
+        let log = EventLog::open(dir, cfg).expect("open");
+        for i in 0..n {
+            clock.set(1_000 + (i as i64 / 3) * 7);
+            let stream = sid(&format!("dossier/A-{}", i % 3));
+            log.append(
+                &stream,
+                ExpectedVersion::Any,
+                vec![ev(format!("p{i}").as_bytes()), ev(b"x")],
+            )
+            .await
+            .expect("append");
+        }
+        let all: Vec<Envelope> = log.scan(0).collect::<Result<_, _>>().expect("scan");
+        log.close().await.expect("close");
+        all
+    }
+
+    fn import(dir: &Path, envs: Vec<Envelope>) -> Result<Position, ImportError> {
+        let cfg = LogConfig {
+            max_batch_events: 7, // several batches, one cut mid-stream
+            ..LogConfig::default()
+        };
+        import_log(
+            dir,
+            &cfg,
+            envs.into_iter().map(Ok::<_, std::convert::Infallible>),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn round_trip_keeps_every_field_and_the_head() {
+        let src = tempfile::tempdir().expect("tempdir");
+        let envs = recorded(src.path(), 20).await;
+        assert_eq!(envs.len(), 40);
+        let original = EventLog::open(src.path(), LogConfig::default()).expect("reopen");
+        let head = original.head();
+
+        let dst = tempfile::tempdir().expect("tempdir");
+        let target = dst.path().join("restored");
+        let pos = import(&target, envs.clone()).expect("import");
+        assert_eq!(pos, head);
+
+        let log = EventLog::open(&target, LogConfig::default()).expect("open imported");
+        assert_eq!(log.head(), head);
+        let report = log.verify().expect("verify");
+        assert!(report.is_clean(), "{:?}", report.findings);
+        assert_eq!((report.events, report.streams), (40, 3));
+        let back: Vec<Envelope> = log.scan(0).collect::<Result<_, _>>().expect("scan");
+        assert_eq!(back, envs);
+        for (s, version) in [
+            ("dossier/A-0", 14),
+            ("dossier/A-1", 14),
+            ("dossier/A-2", 12),
+        ] {
+            let s = sid(s);
+            assert_eq!(
+                log.read_stream(&s, 1).expect("read"),
+                original.read_stream(&s, 1).expect("read")
+            );
+            assert_eq!(log.stream_version(&s).expect("v"), version);
+        }
+        // The imported log goes on like the original: the next append chains to the head.
+        let a = log
+            .append(
+                &sid("dossier/A-0"),
+                ExpectedVersion::Exact(14),
+                vec![ev(b"next")],
+            )
+            .await
+            .expect("append after import");
+        assert_eq!((a.first_seq, a.first_version), (41, 15));
+        assert_eq!(log.read_all(40, 1).expect("read")[0].prev_hash, head.hash);
+        log.close().await.expect("close");
+        original.close().await.expect("close");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refuses_a_broken_chain_naming_the_seq_and_keeps_a_valid_prefix() {
+        let src = tempfile::tempdir().expect("tempdir");
+        let envs = recorded(src.path(), 15).await; // 30 events
+        let dst = tempfile::tempdir().expect("tempdir");
+
+        // A gap: seq 12 missing.
+        let mut gap = envs.clone();
+        gap.remove(11);
+        let e = import(&dst.path().join("gap"), gap).expect_err("gap");
+        assert!(
+            matches!(
+                e,
+                ImportError::Refused {
+                    seq: 12,
+                    rule: "seq",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with("seq 12: seq:"), "{e}");
+
+        // A bad link: seq 20 points elsewhere, its hash recomputed so only the link is wrong.
+        let mut link = envs.clone();
+        link[19].prev_hash = [9; 32];
+        link[19].hash = link[19].compute_hash();
+        let e = import(&dst.path().join("link"), link).expect_err("link");
+        assert!(
+            matches!(
+                e,
+                ImportError::Refused {
+                    seq: 20,
+                    rule: "prev_hash",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+
+        // A bad hash: seq 9's payload altered.
+        let mut hash = envs.clone();
+        hash[8].payload.push(1);
+        let target = dst.path().join("hash");
+        let e = import(&target, hash).expect_err("hash");
+        assert!(
+            matches!(
+                e,
+                ImportError::Refused {
+                    seq: 9,
+                    rule: "hash",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // What was committed before the refusal is a valid log (batches of 7: seqs 1..=7).
+        let log = EventLog::open(&target, LogConfig::default()).expect("open prefix");
+        assert_eq!(log.head().seq, 7);
+        assert_eq!(log.head().hash, envs[6].hash);
+        assert!(log.verify().expect("verify").is_clean());
+        log.close().await.expect("close");
+
+        // A stream version skipped (re-hashed so the chain itself is intact).
+        let mut version = envs.clone();
+        version[0].version = 2;
+        version[0].hash = version[0].compute_hash();
+        for i in 1..version.len() {
+            version[i].prev_hash = version[i - 1].hash;
+            version[i].hash = version[i].compute_hash();
+        }
+        let e = import(&dst.path().join("version"), version).expect_err("version");
+        assert!(
+            matches!(
+                e,
+                ImportError::Refused {
+                    seq: 1,
+                    rule: "stream_version",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+
+        // The source itself failing names the seq it was about to deliver.
+        let failing = envs
+            .iter()
+            .take(3)
+            .cloned()
+            .map(Ok)
+            .chain(std::iter::once(Err("disk read error")));
+        let e = import_log(&dst.path().join("src"), &LogConfig::default(), failing)
+            .expect_err("source");
+        assert!(
+            matches!(&e, ImportError::Source { seq: 4, detail } if detail == "disk read error"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refuses_a_non_empty_log_and_writes_nothing() {
+        let src = tempfile::tempdir().expect("tempdir");
+        let envs = recorded(src.path(), 2).await;
+        let before = EventLog::open(src.path(), LogConfig::default()).expect("open");
+        let head = before.head();
+        before.close().await.expect("close");
+        let e = import(src.path(), envs.clone()).expect_err("non-empty");
+        assert!(matches!(e, ImportError::NotEmpty(_)), "{e}");
+        let after = EventLog::open(src.path(), LogConfig::default()).expect("open");
+        assert_eq!(after.head(), head);
+        after.close().await.expect("close");
+
+        // A log that was opened (initialised) but never written to is empty: accepted.
+        let dst = tempfile::tempdir().expect("tempdir");
+        let fresh = EventLog::open(dst.path(), LogConfig::default()).expect("open");
+        fresh.close().await.expect("close");
+        assert_eq!(import(dst.path(), envs).expect("import").seq, 4);
+
+        // Importing nothing leaves a valid empty log.
+        let empty = tempfile::tempdir().expect("tempdir");
+        assert_eq!(
+            import(empty.path(), Vec::new()).expect("import"),
+            Position::default()
+        );
+        let log = EventLog::open(empty.path(), LogConfig::default()).expect("open");
+        assert_eq!(log.head(), Position::default());
+        log.close().await.expect("close");
+    }
+}

@@ -1,0 +1,550 @@
+//! Backup and restore, end to end: a real server on 127.0.0.1:0 under concurrent dossier load,
+//! `GET /v1/export` and the real `motcua backup` / `restore` / `export` processes.
+//!
+//! - A backup taken while dossiers keep moving is consistent at the seq the request arrived at;
+//!   restored into a new directory it has the archive's head hash, verifies clean, and a server
+//!   started on it answers exactly the statistics the original answered at that seq.
+//! - A damaged archive (one flipped byte in one event record) is refused naming that event's
+//!   seq, and the target directory is left as it was.
+//! - `motcua export` of a stopped data directory is byte for byte `GET /v1/export` of the same
+//!   log (header fields come from the log, not the clock).
+//! - Only auditors and admins may export.
+
+mod http_common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_common::{commune, config, new_dossier, problem, TestServer};
+use motcua_engine::log::{EventLog, LogConfig};
+use motcua_replay::archive::{decode_record, ArchiveHeader, ArchiveReader, Trailer};
+use serde_json::{json, Value};
+use tokio::sync::RwLock;
+
+/// The `motcua` binary next to this test's profile directory (as in `http_process.rs`), built
+/// once per test process: concurrent tests each running `cargo build` could relink it while
+/// another test is starting it.
+fn motcua_bin() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(build_motcua).clone()
+}
+
+fn build_motcua() -> PathBuf {
+    if let Ok(p) = std::env::var("CARGO_BIN_EXE_motcua") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let bin = profile_dir.join("motcua");
+    if let Ok(cargo) = std::env::var("CARGO") {
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-q", "-p", "motcua-http", "--bin", "motcua"]);
+        if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
+            cmd.arg("--release");
+        }
+        assert!(cmd.status().unwrap().success(), "building motcua");
+    }
+    assert!(bin.exists(), "{} missing", bin.display());
+    bin
+}
+
+/// Runs `motcua ARGS` to completion off the async runtime; (success, stdout, stderr).
+async fn motcua(args: Vec<String>) -> (bool, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(motcua_bin())
+            .args(&args)
+            .env("MOTCUA_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+fn arg(p: &Path) -> String {
+    p.to_str().unwrap().to_owned()
+}
+
+/// `key=value` from a printed line.
+fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in {line:?}"))
+}
+
+/// (offset, length incl. the 4-byte prefix, seq) of every record, the header and the trailer.
+fn parse(bytes: &[u8]) -> (ArchiveHeader, Trailer, Vec<(usize, usize, u64)>) {
+    let mut r = ArchiveReader::open(bytes).unwrap();
+    let mut recs = Vec::new();
+    while let Some(rec) = r.next_record().unwrap() {
+        let env = decode_record(&rec.bytes).unwrap();
+        recs.push((rec.offset as usize, rec.bytes.len() + 4, env.seq));
+    }
+    let t = r.trailer().unwrap().clone();
+    assert!(t.checksum_ok());
+    (r.header().clone(), t, recs)
+}
+
+fn is_absent_or_empty(dir: &Path) -> bool {
+    match std::fs::read_dir(dir) {
+        Ok(mut d) => d.next().is_none(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
+const STATS: &str = "/v1/stats?from=2000-01-01&to=2100-12-31&unit=all";
+
+/// Dossier traffic over HTTP from several tasks: receive, assign, submit, approve. Each request
+/// holds a read guard of `gate`, so taking its write guard pauses the load between requests.
+struct Load {
+    base: String,
+    client: reqwest::Client,
+    tokens: HashMap<String, String>,
+    gate: RwLock<()>,
+    stop: AtomicBool,
+    acked: AtomicU64,
+}
+
+impl Load {
+    async fn call(&self, path: &str, staff: &str, body: Value) -> Value {
+        let _open = self.gate.read().await;
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.tokens[staff])
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {v}");
+        self.acked.fetch_add(1, Ordering::SeqCst);
+        v
+    }
+
+    async fn worker(self: Arc<Self>) {
+        while !self.stop.load(Ordering::SeqCst) {
+            let created = self
+                .call("/v1/dossiers", "tn-01", new_dossier("1.004873"))
+                .await;
+            let code = created["code"].as_str().unwrap().to_owned();
+            let act = |a: &str| format!("/v1/dossiers/{code}/actions/{a}");
+            self.call(&act("assign"), "tn-01", json!({"specialist": "cm-tp-01"}))
+                .await;
+            self.call(&act("submit_for_signing"), "cm-tp-01", json!({}))
+                .await;
+            self.call(&act("approve"), "ld-01", json!({})).await;
+        }
+    }
+}
+
+async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn backup_during_load_restores_the_same_log_and_statistics() {
+    // The demo commune (529 dossiers of 2023, ~3,100 events, a ~1 MB archive) plus live load.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = config(&tmp.path().join("original"));
+    c.demo = true;
+    let s = TestServer::start_in(c).await;
+    let tokens: HashMap<String, String> = s
+        .server
+        .demo_tokens
+        .iter()
+        .map(|t| (t.staff.clone(), t.token.clone()))
+        .collect();
+    let auditor = tokens["tt-01"].clone();
+    let load = Arc::new(Load {
+        base: s.base.clone(),
+        client: reqwest::Client::new(),
+        tokens: tokens.clone(),
+        gate: RwLock::new(()),
+        stop: AtomicBool::new(false),
+        acked: AtomicU64::new(0),
+    });
+    let workers: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(load.clone().worker()))
+        .collect();
+    wait_until("warm-up load", || load.acked.load(Ordering::SeqCst) >= 120).await;
+
+    // Pause the load between requests to know the statistics at one exact seq, then ask for
+    // the export: its range is fixed when the request arrives, i.e. once its headers are back.
+    let pause = load.gate.write().await;
+    let h = s.head();
+    assert!(s.server.state().wait_for_read_models(h).await);
+    let stats_at_h: Value = s
+        .get(STATS, &auditor)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // The demo's 529 dossiers and at least the 30 the load received.
+    assert!(stats_at_h["figures"]["received"].as_u64().unwrap() >= 559);
+    let mut resp = s.get("/v1/export", &auditor).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/octet-stream");
+    assert_eq!(
+        resp.headers()["content-disposition"],
+        format!("attachment; filename=\"motcua-1-{h}.archive\"").as_str()
+    );
+    assert_eq!(resp.headers()["x-motcua-last-seq"], h.to_string().as_str());
+    drop(pause);
+
+    // Read the body while dossiers keep moving: the log grows past h before the download ends.
+    let mut archive = resp.chunk().await.unwrap().unwrap().to_vec();
+    wait_until("load during the download", || s.head() >= h + 20).await;
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        archive.extend_from_slice(&chunk);
+    }
+    let (header, trailer, records) = parse(&archive);
+    assert_eq!((header.first_seq, header.last_seq), (1, h));
+    assert_eq!(trailer.count, h);
+    assert_eq!(records.len() as u64, h);
+    let original = s.server.log().read_all(h - 1, 1).unwrap();
+    assert_eq!(trailer.head_hash, original[0].hash);
+
+    // The real `motcua backup` while the load goes on: a consistent archive too.
+    let b_file = tmp.path().join("during-load.archive");
+    let (ok, out, err) = motcua(vec![
+        "backup".into(),
+        "--server".into(),
+        s.base.clone(),
+        "--token".into(),
+        auditor.clone(),
+        "--out".into(),
+        arg(&b_file),
+    ])
+    .await;
+    assert!(ok, "{err}");
+    assert!(!tmp.path().join("during-load.archive.partial").exists());
+    let b_bytes = std::fs::read(&b_file).unwrap();
+    let (b_header, b_trailer, _) = parse(&b_bytes);
+    assert_eq!(
+        out.trim(),
+        format!(
+            "backup events={} head={} file={}",
+            b_trailer.count,
+            hex(&b_trailer.head_hash),
+            b_file.display()
+        )
+    );
+    assert!(b_header.last_seq > h);
+    // The archive is a prefix of the live log, which still moved on while it was taken.
+    let at_b = s.server.log().read_all(b_header.last_seq - 1, 1).unwrap();
+    assert_eq!(at_b[0].hash, b_trailer.head_hash);
+    wait_until("load after the backup", || s.head() > b_header.last_seq).await;
+
+    load.stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.await.unwrap();
+    }
+
+    // Restore the first archive with the real binary into a directory that does not exist.
+    let a_file = tmp.path().join("at-h.archive");
+    std::fs::write(&a_file, &archive).unwrap();
+    let restored = tmp.path().join("restored");
+    let t0 = Instant::now();
+    let (ok, out, err) = motcua(vec![
+        "restore".into(),
+        "--from".into(),
+        arg(&a_file),
+        "--data".into(),
+        arg(&restored),
+    ])
+    .await;
+    assert!(ok, "{err}");
+    eprintln!("restore of {h} events: {:?} (debug build)", t0.elapsed());
+    assert_eq!(
+        out.trim(),
+        format!("restored events={h} head={}", hex(&trailer.head_hash))
+    );
+    assert_eq!(field(&out, "head"), hex(&trailer.head_hash));
+    // No staging directory is left next to the target.
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("restoring"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    {
+        let log = EventLog::open(&restored, LogConfig::default()).unwrap();
+        assert_eq!(log.head().seq, h);
+        assert_eq!(log.head().hash, trailer.head_hash);
+        let report = log.verify().unwrap();
+        assert!(report.is_clean(), "{:?}", report.findings);
+        assert_eq!(report.events, h);
+        log.close().await.unwrap();
+    }
+
+    // A server on the restored directory: the projections were rebuilt by the restore (they
+    // start at the head), the staff tokens are in the log, and the statistics are the ones the
+    // original answered at h.
+    let r = TestServer::start_in(config(&restored)).await;
+    assert_eq!(r.server.state().engine().projection_seq(), h);
+    let stats_restored: Value = r
+        .get(STATS, &auditor)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats_restored, stats_at_h);
+    let unit_stats = "/v1/stats?from=2000-01-01&to=2100-12-31";
+    let restored_unit: Value = r
+        .get(unit_stats, &tokens["tn-01"])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(restored_unit["figures"], stats_at_h["figures"]);
+    r.server.shutdown().await.unwrap();
+
+    // The backup taken under load restores too (in-process), onto its own trailer's head.
+    let restored_b = tmp.path().join("restored-b");
+    std::fs::create_dir(&restored_b).unwrap();
+    let report = motcua_http::backup::restore(&b_file, &restored_b)
+        .await
+        .unwrap();
+    assert_eq!(report.events, b_trailer.count);
+    assert_eq!(report.head.hash, b_trailer.head_hash);
+    let log = EventLog::open(&restored_b, LogConfig::default()).unwrap();
+    assert!(log.verify().unwrap().is_clean());
+    log.close().await.unwrap();
+
+    s.server.shutdown().await.unwrap();
+}
+
+fn hex(h: &[u8; 32]) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_archive_is_refused_naming_the_seq_and_nothing_is_written() {
+    let (s, tokens) = commune().await;
+    let archive = s
+        .get("/v1/export", &tokens["qt-01"])
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    s.server.shutdown().await.unwrap();
+    let (_, trailer, records) = parse(&archive);
+    assert!(trailer.count >= 20);
+    let tmp = tempfile::tempdir().unwrap();
+
+    // One flipped byte in the middle of one event's record.
+    let (offset, len, seq) = records[records.len() / 2];
+    let mut bad = archive.clone();
+    bad[offset + len / 2] ^= 0x01;
+    let bad_file = tmp.path().join("bad.archive");
+    std::fs::write(&bad_file, &bad).unwrap();
+
+    // Into a directory that does not exist: it still does not.
+    let target = tmp.path().join("target");
+    let (ok, _, err) = motcua(vec![
+        "restore".into(),
+        "--from".into(),
+        arg(&bad_file),
+        "--data".into(),
+        arg(&target),
+    ])
+    .await;
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("the archive is damaged: first bad seq {seq} (")),
+        "{err}"
+    );
+    assert!(!target.exists());
+
+    // Into an empty directory: it stays empty; no staging directory is left behind.
+    std::fs::create_dir(&target).unwrap();
+    let e = motcua_http::backup::restore(&bad_file, &target)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, motcua_http::backup::BackupError::Damaged { seq: s, .. } if s == seq),
+        "{e}"
+    );
+    assert!(is_absent_or_empty(&target));
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 2); // bad.archive, target
+
+    // A truncated archive (cut inside that record) is refused too, naming the last good seq.
+    let cut_file = tmp.path().join("cut.archive");
+    std::fs::write(&cut_file, &archive[..offset + len / 2]).unwrap();
+    let e = motcua_http::backup::restore(&cut_file, &target)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains(&format!("seq {seq}")), "{e}");
+    assert!(is_absent_or_empty(&target));
+
+    // The intact archive into a non-empty directory: refused, the directory untouched.
+    let good_file = tmp.path().join("good.archive");
+    std::fs::write(&good_file, &archive).unwrap();
+    std::fs::write(target.join("keep.txt"), b"x").unwrap();
+    let e = motcua_http::backup::restore(&good_file, &target)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, motcua_http::backup::BackupError::TargetNotEmpty(_)),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(target.join("keep.txt")).unwrap(), b"x");
+    assert_eq!(std::fs::read_dir(&target).unwrap().count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_of_a_stopped_directory_equals_the_http_export_byte_for_byte() {
+    let (s, tokens) = commune().await;
+    for _ in 0..3 {
+        let r = s
+            .post("/v1/dossiers", &tokens["tn-01"])
+            .json(&new_dossier("1.004873"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let auditor = tokens["tt-01"].clone();
+    let full = s
+        .get("/v1/export", &auditor)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let part = s
+        .get("/v1/export?from=5&to=20", &auditor)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let head = s.head();
+    let dir = s.dir.clone();
+    s.server.shutdown().await.unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("full.archive");
+    let (ok, line, err) = motcua(vec![
+        "export".into(),
+        "--data".into(),
+        arg(&dir),
+        "--out".into(),
+        arg(&out),
+    ])
+    .await;
+    assert!(ok, "{err}");
+    assert_eq!(field(&line, "events"), head.to_string());
+    assert_eq!(std::fs::read(&out).unwrap(), full.to_vec());
+    let (header, _, _) = parse(&full);
+    assert_eq!(header.unit, http_common::UNIT);
+    assert!(header.created_at_ms > 0);
+
+    let out = tmp.path().join("part.archive");
+    let (ok, line, err) = motcua(vec![
+        "export".into(),
+        "--data".into(),
+        arg(&dir),
+        "--out".into(),
+        arg(&out),
+        "--from".into(),
+        "5".into(),
+        "--to".into(),
+        "20".into(),
+    ])
+    .await;
+    assert!(ok, "{err}");
+    assert_eq!(field(&line, "events"), "16");
+    assert_eq!(std::fs::read(&out).unwrap(), part.to_vec());
+    let (header, trailer, _) = parse(&part);
+    assert_eq!(
+        (header.first_seq, header.last_seq, trailer.count),
+        (5, 20, 16)
+    );
+    assert_ne!(header.first_prev_hash, [0; 32]);
+
+    // A missing data directory is an error, not an empty archive.
+    let (ok, _, err) = motcua(vec![
+        "export".into(),
+        "--data".into(),
+        arg(&tmp.path().join("nope")),
+        "--out".into(),
+        arg(&tmp.path().join("x.archive")),
+    ])
+    .await;
+    assert!(!ok);
+    assert!(err.contains("no data directory"), "{err}");
+    assert!(!tmp.path().join("nope").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_auditors_and_admins_may_export() {
+    let (s, tokens) = commune().await;
+    for staff in ["tn-01", "cm-tp-01", "ld-01", "kh-01", "cong-dvc"] {
+        let r = s.get("/v1/export", &tokens[staff]).send().await.unwrap();
+        let body = problem(r, 403, "forbidden").await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("auditor, admin"),
+            "{body}"
+        );
+    }
+    let r = s.client.get(s.url("/v1/export")).send().await.unwrap();
+    problem(r, 401, "unauthorized").await;
+    for staff in ["tt-01", "qt-01"] {
+        let r = s.get("/v1/export", &tokens[staff]).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{staff}");
+        let (_, t, _) = parse(&r.bytes().await.unwrap());
+        assert_eq!(t.count, s.head());
+    }
+    // An empty range at the head: anchored on the head's hash, ready for the next increment.
+    let head = s.head();
+    let r = s
+        .get(&format!("/v1/export?from={}", head + 1), &tokens["tt-01"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (h, t, recs) = parse(&r.bytes().await.unwrap());
+    let head_hash = s.server.log().head().hash;
+    assert_eq!((h.first_seq, h.last_seq, t.count), (head + 1, head, 0));
+    assert!(recs.is_empty());
+    assert_eq!((h.first_prev_hash, t.head_hash), (head_hash, head_hash));
+    for bad in ["from=0", "from=5&to=4", "from=999999", "from=x"] {
+        let r = s
+            .get(&format!("/v1/export?{bad}"), &tokens["tt-01"])
+            .send()
+            .await
+            .unwrap();
+        problem(r, 422, "validation").await;
+    }
+    s.server.shutdown().await.unwrap();
+}
