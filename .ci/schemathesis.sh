@@ -11,6 +11,7 @@
 #
 # Usage: .ci/schemathesis.sh            (from anywhere; builds `motcua` in debug)
 # Env:   MOTCUA_ST_EXAMPLES=N  MOTCUA_ST_ROLES="admin auditor ..."  CARGO_TARGET_DIR
+#        MOTCUA_BIN=path (test this binary instead of building one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,11 +57,15 @@ if ! { [ -x "$ST" ] && "$ST" --version 2>/dev/null | grep -q "version $ST_VERSIO
 fi
 "$ST" --version
 
-echo "== schemathesis: building motcua"
-cargo build --locked -p motcua-http --bin motcua
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/motcua-st.XXXXXX")
-# A private copy: a shared target dir may get another checkout's build meanwhile.
-cp "$TARGET/debug/motcua" "$WORK/motcua"
+if [ -n "${MOTCUA_BIN:-}" ]; then
+  cp "$MOTCUA_BIN" "$WORK/motcua"
+else
+  echo "== schemathesis: building motcua"
+  cargo build --locked -p motcua-http --bin motcua
+  # A private copy: a shared target dir may get another checkout's build meanwhile.
+  cp "$TARGET/debug/motcua" "$WORK/motcua"
+fi
 BIN=$WORK/motcua
 SERVER_PID=
 # SIGTERM is the documented graceful stop (drain, flush, close the log, exit 0).
