@@ -10,6 +10,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
 
 /// Media type of problem documents (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -54,6 +55,8 @@ pub enum ApiError {
     FailStopped(String),
     #[error("not acceptable: {0}")]
     NotAcceptable(String),
+    #[error("method {method} not allowed on {path}")]
+    MethodNotAllowed { method: String, path: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -89,6 +92,7 @@ impl ApiError {
             }
             ApiError::ShuttingDown | ApiError::FailStopped(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -112,6 +116,7 @@ impl ApiError {
             ApiError::ShuttingDown => "shutting-down",
             ApiError::FailStopped(_) => "fail-stopped",
             ApiError::NotAcceptable(_) => "not-acceptable",
+            ApiError::MethodNotAllowed { .. } => "method-not-allowed",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -134,6 +139,7 @@ impl ApiError {
             ApiError::ShuttingDown => "Shutting down",
             ApiError::FailStopped(_) => "Writer fail-stopped",
             ApiError::NotAcceptable(_) => "Not acceptable",
+            ApiError::MethodNotAllowed { .. } => "Method not allowed",
             ApiError::Internal(_) => "Internal error",
         }
     }
@@ -170,6 +176,37 @@ impl ApiError {
         }
         Value::Object(m)
     }
+}
+
+/// An RFC 9457 problem document (`application/problem+json`): every 4xx/5xx answer carries one.
+/// The extras are present only for the problem types named in their descriptions.
+// Only the OpenAPI schema (`openapi.rs` attaches it to every documented 4xx/5xx): `ApiError::body`
+// writes the JSON, and a unit test checks every key it writes is a property here.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct Problem {
+    /// `/problems/<slug>`, stable.
+    #[schema(rename = "type", pattern = "^/problems/[a-z-]+$")]
+    pub problem_type: String,
+    pub title: String,
+    /// The HTTP status, repeated.
+    #[schema(minimum = 400, maximum = 599)]
+    pub status: u16,
+    pub detail: String,
+    /// illegal-transition: the dossier's state.
+    pub current_state: Option<String>,
+    /// illegal-transition: the refused action.
+    pub action: Option<String>,
+    /// illegal-transition: what the caller may do instead.
+    pub allowed_actions: Option<Vec<String>>,
+    /// stale-version: the stream's version now (also the `ETag`).
+    pub current_version: Option<u64>,
+    /// validation: the offending field.
+    pub field: Option<String>,
+    /// validation: why it was refused.
+    pub why: Option<String>,
+    /// overloaded, rate-limited: seconds to wait (also `Retry-After`).
+    pub retry_after_s: Option<u64>,
 }
 
 impl IntoResponse for ApiError {
@@ -231,5 +268,48 @@ mod tests {
         let e = ApiError::validation("applicant.name", "must not be empty");
         assert_eq!(e.body()["field"], "applicant.name");
         assert_eq!(e.status().as_u16(), 422);
+    }
+
+    #[test]
+    fn every_problem_key_is_in_the_documented_schema() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(Problem::schema()).unwrap();
+        let props = schema["properties"].as_object().unwrap();
+        let errors = [
+            ApiError::IllegalTransition {
+                detail: "d".into(),
+                state: "Received".into(),
+                action: "approve".into(),
+                allowed_actions: vec![],
+            },
+            ApiError::PreconditionFailed { current_version: 3 },
+            ApiError::validation("f", "w"),
+            ApiError::RateLimited { retry_after_s: 1 },
+            ApiError::Overloaded { retry_after_s: 1 },
+            ApiError::MethodNotAllowed {
+                method: "PUT".into(),
+                path: "/v1/staff".into(),
+            },
+            ApiError::ShuttingDown,
+        ];
+        for e in errors {
+            let body = e.body();
+            for key in body.as_object().unwrap().keys() {
+                assert!(
+                    props.contains_key(key),
+                    "{key} of {} undocumented",
+                    e.slug()
+                );
+            }
+            assert_eq!(body["status"], e.status().as_u16());
+        }
+        assert_eq!(
+            ApiError::MethodNotAllowed {
+                method: "PUT".into(),
+                path: "/".into()
+            }
+            .status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! Extractors whose rejections are problem documents instead of axum's plain-text bodies:
 //! [`ApiJson`] (malformed JSON 400, wrong content type 415, body over the limit 413, a
-//! well-formed body of the wrong shape 422 with the offending field) and [`ApiQuery`].
+//! well-formed body of the wrong shape 422 with the offending field), [`ApiQuery`] and
+//! [`ApiPath`].
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -90,6 +91,35 @@ where
             }
             Err(other) => Err(ApiError::BadRequest(other.body_text())),
         }
+    }
+}
+
+/// `Path<T>` with problem+json rejections. A segment that does not decode (invalid UTF-8 after
+/// percent-decoding, found by schemathesis) names no resource, so it is the same 404 as a
+/// well-formed id that names nothing; axum's own rejection was a `text/plain` 400.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(rej) => Err(path_rejection(rej)),
+        }
+    }
+}
+
+pub(crate) fn path_rejection(rej: PathRejection) -> ApiError {
+    match rej {
+        PathRejection::FailedToDeserializePathParams(e) => ApiError::NotFound(e.body_text()),
+        // The route has no such parameters: a bug of this server, not of the request.
+        other => ApiError::internal(other.body_text()),
     }
 }
 

@@ -7,7 +7,7 @@
 //! the handler waits for the read models to reach the new seq (read-your-writes) and answers
 //! with the new version as `ETag`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use motcua_engine::domain::events::{Applicant, DraftKind};
@@ -15,13 +15,13 @@ use motcua_engine::domain::types::{
     Channel, DossierCode, ProcedureId, Role, StaffId, Timestamp, UnitCode, Vnd,
 };
 use motcua_engine::domain::{Action, Command, Intake};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::engine::WriteOutcome;
 use crate::errors::ApiError;
-use crate::extract::HashedJson;
+use crate::extract::{ApiPath, HashedJson};
 use crate::idempotency::{self, Reply};
 use crate::routes::views::parse_code;
 use crate::state::AppState;
@@ -233,23 +233,45 @@ fn intake(
     })
 }
 
+/// The answer of a dossier write (receipt, submission, action). The body is built from this type,
+/// so the documented schema is the answer's.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DossierWriteReply {
+    /// Mã hồ sơ.
+    pub code: String,
+    /// The dossier stream's version after the write (also the `ETag`: the next `If-Match`).
+    pub version: u64,
+    /// Log seq of the last event written.
+    pub seq: u64,
+    /// Lower-case state name; null when the read models did not catch up within 2 s.
+    pub state: Option<String>,
+    /// Due time (UTC milliseconds); null when the dossier has none.
+    pub due: Option<i64>,
+    /// The event types written.
+    pub events: Vec<String>,
+    /// True when an `Idempotency-Key` retry found its events already in the log.
+    pub deduplicated: bool,
+    /// Receipts and submissions only: the lookup secret to print on the receipt (shown once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookup_secret: Option<String>,
+}
+
 fn outcome_reply(
     o: &WriteOutcome,
     status: StatusCode,
     secret: Option<&str>,
 ) -> Result<Reply, ApiError> {
-    let mut body = serde_json::json!({
-        "code": o.code,
-        "version": o.version,
-        "seq": o.seq,
-        "state": o.state,
-        "due": o.due,
-        "events": o.event_types,
-        "deduplicated": o.deduplicated,
-    });
-    if let Some(s) = secret {
-        body["lookup_secret"] = serde_json::json!(s);
-    }
+    let body = serde_json::to_value(DossierWriteReply {
+        code: o.code.to_string(),
+        version: o.version,
+        seq: o.seq,
+        state: o.state.clone(),
+        due: o.due.map(|t| t.0),
+        events: o.event_types.clone(),
+        deduplicated: o.deduplicated,
+        lookup_secret: secret.map(str::to_owned),
+    })
+    .map_err(ApiError::internal)?;
     Ok(Reply {
         status,
         body,
@@ -339,7 +361,7 @@ async fn create(
 #[utoipa::path(post, path = "/v1/dossiers", tag = "dossiers", request_body = NewDossier,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
     security(("bearer" = [])),
-    responses((status = 201, body = Object), (status = 400), (status = 401), (status = 403),
+    responses((status = 201, body = DossierWriteReply), (status = 400), (status = 401), (status = 403),
         (status = 409), (status = 413), (status = 415), (status = 422), (status = 429), (status = 503)))]
 pub async fn receive(
     State(state): State<AppState>,
@@ -354,7 +376,7 @@ pub async fn receive(
 #[utoipa::path(post, path = "/v1/submissions", tag = "dossiers", request_body = NewDossier,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
     security(("bearer" = [])),
-    responses((status = 201, body = Object), (status = 400), (status = 401), (status = 403),
+    responses((status = 201, body = DossierWriteReply), (status = 400), (status = 401), (status = 403),
         (status = 413), (status = 415), (status = 422), (status = 429), (status = 503)))]
 pub async fn submit(
     State(state): State<AppState>,
@@ -376,14 +398,14 @@ pub async fn submit(
         ("If-Match" = Option<String>, Header, description = "The ETag (stream version) last seen"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
     security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 400), (status = 401), (status = 403),
+    responses((status = 200, body = DossierWriteReply), (status = 400), (status = 401), (status = 403),
         (status = 404), (status = 409), (status = 412), (status = 413), (status = 415),
         (status = 422), (status = 429), (status = 503)))]
 pub async fn act(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path((code, action)): Path<(String, String)>,
+    ApiPath((code, action)): ApiPath<(String, String)>,
     body: HashedJson<ActionBody>,
 ) -> Result<Response, ApiError> {
     let code: DossierCode = parse_code(&code)?;

@@ -75,10 +75,12 @@ impl EventJson {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Return events with seq > after (default 0).
     pub after: Option<u64>,
     /// At most this many (default 100, max 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
@@ -123,6 +125,7 @@ pub async fn list(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     /// Start after this seq (overridden by a `Last-Event-ID` header).
     pub after: Option<u64>,
@@ -130,10 +133,11 @@ pub struct StreamQuery {
 
 /// Follow the log live (theo dõi nhật ký): Server-Sent Events, `id` = seq, resumable with
 /// `Last-Event-ID`.
-#[utoipa::path(get, path = "/v1/events/stream", tag = "log", params(StreamQuery),
+#[utoipa::path(get, path = "/v1/events/stream", tag = "log", params(StreamQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this seq")),
     security(("bearer" = [])),
     responses((status = 200, content_type = "text/event-stream", body = String),
-        (status = 401), (status = 403)))]
+        (status = 401), (status = 403), (status = 422)))]
 pub async fn stream(
     State(state): State<AppState>,
     caller: Caller,

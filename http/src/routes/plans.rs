@@ -12,7 +12,7 @@
 //! means nothing was written. Plan reads fold the plan's stream from the log, so a write is
 //! visible to the next read without waiting for a projection.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use chrono::NaiveDate;
@@ -23,12 +23,12 @@ use motcua_engine::domain::plan::{
 use motcua_engine::domain::types::{PlanId, Role, TaskId, Timestamp, UnitCode};
 use motcua_engine::domain::ActorRef;
 use motcua_engine::plan_service::{PlanCommand, PlanOutcome, PlanServiceError, WriteOptions};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::errors::ApiError;
-use crate::extract::{ApiQuery, HashedJson};
+use crate::extract::{ApiPath, ApiQuery, HashedJson};
 use crate::idempotency::{self, Reply};
 use crate::routes::dossiers::if_match;
 use crate::state::AppState;
@@ -266,19 +266,35 @@ fn task_command(task: TaskId, action: &str, b: TaskActionBody) -> Result<PlanCom
     })
 }
 
-fn outcome_reply(o: &PlanOutcome, status: StatusCode) -> Reply {
-    Reply {
+/// The answer of a plan write. The body is built from this type, so the documented schema is
+/// the answer's.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanWriteReply {
+    pub plan: String,
+    /// The plan stream's version after the write (also the `ETag`: the next `If-Match`).
+    pub version: u64,
+    /// Log seq of the event.
+    pub seq: u64,
+    /// The event type written, e.g. `plan.task_added`.
+    pub event: String,
+    /// True when an `Idempotency-Key` retry found its event already in the log.
+    pub deduplicated: bool,
+}
+
+fn outcome_reply(o: &PlanOutcome, status: StatusCode) -> Result<Reply, ApiError> {
+    let reply = PlanWriteReply {
+        plan: o.plan.to_string(),
+        version: o.version,
+        seq: o.seq,
+        event: Event::Plan(o.event.clone()).event_type().to_string(),
+        deduplicated: o.deduplicated,
+    };
+    Ok(Reply {
         status,
-        body: serde_json::json!({
-            "plan": o.plan,
-            "version": o.version,
-            "seq": o.seq,
-            "event": Event::Plan(o.event.clone()).event_type(),
-            "deduplicated": o.deduplicated,
-        }),
+        body: serde_json::to_value(reply).map_err(ApiError::internal)?,
         etag: Some(o.version),
         location: Some(format!("/v1/plans/{}", o.plan)),
-    }
+    })
 }
 
 /// Runs one planner write under `If-Match` and `Idempotency-Key`.
@@ -321,7 +337,7 @@ async fn write(
             )
             .await
             .map_err(map_plan_error)?;
-        Ok(outcome_reply(&o, status))
+        outcome_reply(&o, status)
     })
     .await
 }
@@ -344,7 +360,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Respo
     params(("If-Match" = Option<String>, Header, description = "0: the plan must not exist"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
     security(("bearer" = [])),
-    responses((status = 201, body = Object), (status = 400), (status = 401), (status = 403),
+    responses((status = 201, body = PlanWriteReply), (status = 400), (status = 401), (status = 403),
         (status = 409), (status = 412), (status = 413), (status = 415), (status = 422),
         (status = 429), (status = 503)))]
 pub async fn issue(
@@ -388,7 +404,7 @@ pub async fn issue(
 pub async fn get_plan(
     State(state): State<AppState>,
     caller: Caller,
-    Path(plan): Path<String>,
+    ApiPath(plan): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     caller.require_any(&PLAN_READERS)?;
     let plan = parse_plan(&plan)?;
@@ -425,6 +441,7 @@ pub async fn get_plan(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DashboardQuery {
     /// The instant to answer for (RFC 3339). Default: now, over the live read models; an
     /// earlier instant folds the log up to it (dossiers by business time).
@@ -442,7 +459,7 @@ pub struct DashboardQuery {
 pub async fn dashboard(
     State(state): State<AppState>,
     caller: Caller,
-    Path(plan): Path<String>,
+    ApiPath(plan): ApiPath<String>,
     ApiQuery(q): ApiQuery<DashboardQuery>,
 ) -> Result<Response, ApiError> {
     caller.require_any(&PLAN_READERS)?;
@@ -486,14 +503,14 @@ pub async fn dashboard(
         ("If-Match" = Option<String>, Header, description = "The plan's ETag last seen"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
     security(("bearer" = [])),
-    responses((status = 201, body = Object), (status = 400), (status = 401), (status = 403),
+    responses((status = 201, body = PlanWriteReply), (status = 400), (status = 401), (status = 403),
         (status = 404), (status = 409), (status = 412), (status = 413), (status = 415),
         (status = 422), (status = 429), (status = 503)))]
 pub async fn add_task(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(plan): Path<String>,
+    ApiPath(plan): ApiPath<String>,
     body: HashedJson<TaskJson>,
 ) -> Result<Response, ApiError> {
     caller.require_any(&[Role::Planner])?;
@@ -518,14 +535,14 @@ pub async fn add_task(
         ("If-Match" = Option<String>, Header, description = "The plan's ETag last seen"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
     security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 400), (status = 401), (status = 403),
+    responses((status = 200, body = PlanWriteReply), (status = 400), (status = 401), (status = 403),
         (status = 404), (status = 409), (status = 412), (status = 413), (status = 415),
         (status = 422), (status = 429), (status = 503)))]
 pub async fn task_action(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path((plan, task, action)): Path<(String, String, String)>,
+    ApiPath((plan, task, action)): ApiPath<(String, String, String)>,
     body: HashedJson<TaskActionBody>,
 ) -> Result<Response, ApiError> {
     caller.require_any(&[Role::Planner])?;

@@ -4,7 +4,7 @@
 //! sheet, 06 the tracking-ledger row. JSON by default; printable HTML with `Accept: text/html`
 //! or `?format=html`. A slip the dossier's history does not contain is 404.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
@@ -15,7 +15,7 @@ use utoipa::IntoParams;
 
 use crate::auth::Caller;
 use crate::errors::ApiError;
-use crate::extract::ApiQuery;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::views::{parse_code, STAFF_READERS};
 use crate::state::AppState;
 
@@ -32,6 +32,7 @@ fn title(slip: &str) -> Option<&'static str> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SlipQuery {
     /// `html` for the printable page.
     pub format: Option<String>,
@@ -41,13 +42,16 @@ pub struct SlipQuery {
 #[utoipa::path(get, path = "/v1/dossiers/{code}/slips/{slip}", tag = "dossiers",
     params(("code" = String, Path), ("slip" = String, Path, description = "01..06"), SlipQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 200, content_type = "text/html", body = String),
+    // One 200 with both media types: two `(status = 200, ..)` entries kept only the last, so the
+    // default JSON answer was undocumented (schemathesis).
+    responses((status = 200, description = "The slip as JSON, or printable HTML",
+            content((Object = "application/json"), (String = "text/html"))),
         (status = 401), (status = 403), (status = 404)))]
 pub async fn slip(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path((code, slip)): Path<(String, String)>,
+    ApiPath((code, slip)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<SlipQuery>,
 ) -> Result<Response, ApiError> {
     caller.require_any(&STAFF_READERS)?;

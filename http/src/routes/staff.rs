@@ -1,7 +1,7 @@
 //! Staff directory over HTTP: every token holder reads it; admins register staff (the response
 //! carries the new bearer token, shown once) and revoke tokens.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -14,7 +14,7 @@ use crate::admin;
 use crate::auth::{self, Caller};
 use crate::engine::map_service_error;
 use crate::errors::ApiError;
-use crate::extract::HashedJson;
+use crate::extract::{ApiPath, HashedJson};
 use crate::idempotency::{self, Reply};
 use crate::routes::views::now;
 use crate::state::AppState;
@@ -212,7 +212,7 @@ pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path((id, token_id)): Path<(String, String)>,
+    ApiPath((id, token_id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     caller.require_any(&[Role::Admin])?;
     state.check_writable()?;
@@ -243,7 +243,14 @@ pub async fn revoke(
                 event_id,
             )
             .await
-            .map_err(map_service_error)?;
+            .map_err(|e| match map_service_error(e) {
+                // The path names a token this staff member never had: nothing to revoke, the
+                // same 404 as an unknown staff id (it was an undocumented 422; schemathesis).
+                ApiError::Validation { field, why } if field == "token_id" => {
+                    ApiError::NotFound(format!("no token {token_id} of staff {}: {why}", staff.id))
+                }
+                other => other,
+            })?;
         state.wait_for_read_models(o.seq).await;
         Ok(Reply::ok(
             serde_json::json!({"staff": staff.id, "token_id": token_id, "revoked": true}),

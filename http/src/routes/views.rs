@@ -3,6 +3,7 @@
 //! public lookup. They never write; read-your-writes comes from the write side waiting for the
 //! projections before it answers.
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Caller, ClientIp};
 use crate::errors::ApiError;
-use crate::extract::ApiQuery;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
 
 /// Every staff role that may read dossiers and views (citizens use the public lookup).
@@ -118,7 +119,7 @@ pub struct DossierResponse {
 pub async fn get_dossier(
     State(state): State<AppState>,
     caller: Caller,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     caller.require_any(&STAFF_READERS)?;
     let code = parse_code(&code)?;
@@ -166,6 +167,7 @@ pub async fn get_dossier(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Unit code (default: the caller's unit).
     pub unit: Option<String>,
@@ -178,6 +180,7 @@ pub struct ListQuery {
     /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// 1..=500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
 }
 
@@ -225,6 +228,7 @@ pub async fn list_dossiers(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UnitQuery {
     /// Unit code (default: the caller's unit).
     pub unit: Option<String>,
@@ -289,10 +293,13 @@ pub async fn worklist(State(state): State<AppState>, caller: Caller) -> Result<R
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     /// First day (YYYY-MM-DD, local).
+    #[param(format = Date)]
     pub from: String,
     /// Last day, inclusive.
+    #[param(format = Date)]
     pub to: String,
     /// Unit (default: the caller's; auditors and admins may pass `all`).
     pub unit: Option<String>,
@@ -399,9 +406,11 @@ pub async fn stats_codes(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CatalogQuery {
     pub unit: Option<String>,
     /// Date the catalog is in force (default today).
+    #[param(format = Date)]
     pub date: Option<String>,
 }
 
@@ -435,6 +444,7 @@ pub async fn catalog(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LookupQuery {
     /// The lookup secret printed on the receipt.
     pub secret: String,
@@ -448,7 +458,7 @@ pub struct LookupQuery {
 pub async fn lookup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Path(code): Path<String>,
+    code: Result<Path<String>, PathRejection>,
     ApiQuery(q): ApiQuery<LookupQuery>,
 ) -> Result<Json<PublicStatus>, ApiError> {
     if let Err(retry_after_s) = state.lookup_limiter().check(ip) {
@@ -456,6 +466,9 @@ pub async fn lookup(
     }
     // Same answer for every failure, so codes cannot be enumerated.
     let not_found = || ApiError::NotFound("no dossier with this code and secret".into());
+    // A segment that does not even decode is one more malformed code: limited, hashed and
+    // answered like the others.
+    let code = code.map(|Path(c)| c).unwrap_or_default();
     let found = match code.parse::<DossierCode>() {
         Ok(code) => state
             .engine()
