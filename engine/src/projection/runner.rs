@@ -8,7 +8,6 @@
 //! (atomically with dropping the checkpoint); a start that finds the marker finishes clearing
 //! the tree before folding from zero, so a crash mid-clear cannot mix old and new rows.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +20,7 @@ use crate::domain::types::{Role, Timestamp};
 use crate::log::{Envelope, EventLog};
 use crate::storage::{Batch, KvTree, StorageError};
 
-use super::store::{pack_writes, KvIter, KvRead, MemStore, PackedView, Writes};
+use super::store::{pack_writes, FastSet, KvIter, KvRead, MemStore, PackedView, Writes};
 use super::views::ReadModels;
 use super::{
     checkpoint, fold_batch, CatalogProjection, DossierProjection, Projection, ProjectionError,
@@ -302,7 +301,7 @@ fn clear_tree(tree: &KvTree) -> Result<(), ProjectionError> {
 struct CatchUpBase<'t> {
     tree: &'t KvTree,
     /// Physical keys committed so far, when the tree started empty (`None`: it did not).
-    written: Option<HashSet<Vec<u8>>>,
+    written: Option<FastSet<Vec<u8>>>,
 }
 
 impl KvRead for CatchUpBase<'_> {
@@ -339,7 +338,7 @@ impl<'t, P: Projection> CatchUp<'t, P> {
             projection,
             base: CatchUpBase {
                 tree,
-                written: fresh.then(HashSet::new),
+                written: fresh.then(FastSet::default),
             },
             committed,
             folded: committed,
@@ -374,7 +373,7 @@ impl<'t, P: Projection> CatchUp<'t, P> {
         }
         let t0 = Instant::now();
         let pending = std::mem::take(&mut self.pending);
-        let mut logical = Writes::default();
+        let mut logical = Writes::packed(P::PACKING);
         self.projection.finish(
             &PackedView::new(&self.base, P::PACKING),
             pending,
@@ -389,7 +388,7 @@ impl<'t, P: Projection> CatchUp<'t, P> {
             .base
             .written
             .as_ref()
-            .map(|_| writes.keys().map(<[u8]>::to_vec).collect());
+            .map(|_| writes.keys().map(std::borrow::Cow::into_owned).collect());
         commit_large(self.base.tree, writes, self.folded)?;
         if let (Some(w), Some(keys)) = (self.base.written.as_mut(), keys) {
             w.extend(keys);
