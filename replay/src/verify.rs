@@ -501,22 +501,29 @@ fn check_chain(
         ));
     }
     chain.last_recorded = chain.last_recorded.max(env.recorded_at_ms);
-    // get_mut first: no key allocation for the (common) known stream.
-    if !chain.versions.contains_key(env.stream.as_str()) {
-        chain.versions.insert(env.stream.as_str().to_owned(), 0);
-    }
-    let Some(v) = chain.versions.get_mut(env.stream.as_str()) else {
-        return;
+    // One look-up for the (common) known stream, and no key allocation; a new stream is
+    // inserted with the version it should have started at.
+    let last = match chain.versions.get_mut(env.stream.as_str()) {
+        Some(v) => {
+            let last = *v;
+            *v = last.max(env.version);
+            last
+        }
+        None => {
+            chain
+                .versions
+                .insert(env.stream.as_str().to_owned(), env.version);
+            0
+        }
     };
-    if env.version != v.saturating_add(1) {
+    if env.version != last.saturating_add(1) {
         findings.push(Finding::new(
             env.seq,
             stream,
             "stream_version",
-            format!("version {} follows version {}", env.version, *v),
+            format!("version {} follows version {last}", env.version),
         ));
     }
-    *v = (*v).max(env.version);
 }
 
 fn short(h: &[u8; 32]) -> String {
