@@ -177,6 +177,7 @@ impl RawBatch {
     /// Reads envelopes from `events` until the batch is full or `target` is reached.
     fn fill(
         &mut self,
+        max_events: usize,
         events: &mut impl Iterator<Item = Result<Envelope, crate::log::LogError>>,
         target: u64,
     ) -> Result<(), ProjectionError> {
@@ -194,7 +195,7 @@ impl RawBatch {
                 payload: self.push_bytes(&env.payload),
             };
             self.events.push(raw);
-            if env.seq >= target || self.events.len() >= PIPELINE_BATCH_EVENTS {
+            if env.seq >= target || self.events.len() >= max_events {
                 break;
             }
         }
@@ -327,11 +328,17 @@ struct CatchUp<'t, P: Projection> {
     folded: u64,
     pending_events: usize,
     pending: P::Pending,
+    /// Events folded between commits ([`CATCH_UP_COMMIT_MAX_EVENTS`]; smaller in tests).
+    commit_every: usize,
     timings: FoldTimings,
 }
 
 impl<'t, P: Projection> CatchUp<'t, P> {
-    fn new(projection: P, tree: &'t KvTree) -> Result<CatchUp<'t, P>, ProjectionError> {
+    fn new(
+        projection: P,
+        tree: &'t KvTree,
+        commit_every: usize,
+    ) -> Result<CatchUp<'t, P>, ProjectionError> {
         let committed = checkpoint(tree)?;
         let fresh = committed == 0 && tree.iter().next().is_none();
         Ok(CatchUp {
@@ -344,6 +351,7 @@ impl<'t, P: Projection> CatchUp<'t, P> {
             folded: committed,
             pending_events: 0,
             pending: P::Pending::default(),
+            commit_every: commit_every.max(1),
             timings: FoldTimings::default(),
         })
     }
@@ -358,7 +366,7 @@ impl<'t, P: Projection> CatchUp<'t, P> {
         self.projection.apply(&view, &mut self.pending, rec)?;
         self.folded = rec.seq;
         self.pending_events += 1;
-        if self.pending_events >= CATCH_UP_COMMIT_MAX_EVENTS {
+        if self.pending_events >= self.commit_every {
             let t = Instant::now();
             self.commit()?;
             return Ok(t.elapsed().as_secs_f64());
@@ -571,6 +579,18 @@ impl ProjectionTrees {
 
     /// [`ProjectionTrees::catch_up`], with where each thread spent its time (for the bench).
     pub fn catch_up_timed(&self, log: &EventLog) -> Result<(u64, CatchUpTimings), ProjectionError> {
+        self.catch_up_sized(log, PIPELINE_BATCH_EVENTS, CATCH_UP_COMMIT_MAX_EVENTS)
+    }
+
+    /// [`ProjectionTrees::catch_up_timed`] with the reader's batch size and the commit interval
+    /// given (the tests make both tiny, so that a small log crosses many of each).
+    fn catch_up_sized(
+        &self,
+        log: &EventLog,
+        batch_events: usize,
+        commit_every: usize,
+    ) -> Result<(u64, CatchUpTimings), ProjectionError> {
+        let batch_events = batch_events.max(1);
         let mut timings = CatchUpTimings::default();
         let cpu0 = thread_cpu_s();
         let target = log.head().seq;
@@ -593,7 +613,7 @@ impl ProjectionTrees {
                     let t0 = Instant::now();
                     let mut batch = done_rx.try_recv().unwrap_or_default();
                     batch.clear();
-                    let filled = batch.fill(&mut events, target);
+                    let filled = batch.fill(batch_events, &mut events, target);
                     let t1 = Instant::now();
                     t.decode_s += (t1 - t0).as_secs_f64();
                     if let Err(e) = filled {
@@ -612,8 +632,8 @@ impl ProjectionTrees {
                 t
             })
             .map_err(|e| ProjectionError::Storage(format!("spawn reader: {e}")))?;
-        let mut dossiers = CatchUp::new(DossierProjection, &self.dossiers)?;
-        let mut catalog = CatchUp::new(CatalogProjection, &self.catalog)?;
+        let mut dossiers = CatchUp::new(DossierProjection, &self.dossiers, commit_every)?;
+        let mut catalog = CatchUp::new(CatalogProjection, &self.catalog, commit_every)?;
         let mut folded = || {
             loop {
                 let t0 = Instant::now();
@@ -840,4 +860,72 @@ pub fn fold_as_of(
     }
     flush(&mut chunk, &mut out)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod catch_up_tests {
+    use super::*;
+    use crate::log::LogConfig;
+    use crate::projection::synth::{append_history, history, SynthConfig};
+    use crate::projection::{fold_into_mem, MemStore};
+
+    fn dump(t: &KvTree) -> Vec<(Vec<u8>, Vec<u8>)> {
+        t.iter().map(|r| r.unwrap()).collect()
+    }
+
+    /// The pipelined catch-up, over many reader batches and many commits, from zero and from a
+    /// part already applied, ends in the bytes of one in-memory fold of the whole log.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn catch_up_in_many_batches_and_commits_equals_one_fold() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
+        let head = append_history(&log, &history(&SynthConfig::demo(2), 5, 120))
+            .await
+            .unwrap();
+        assert!(head > 500, "{head}");
+        let events: Vec<Recorded> = log
+            .scan(0)
+            .map(|e| decode_envelope(&e.unwrap()).unwrap())
+            .collect();
+        let mut d_ref = MemStore::new();
+        let mut c_ref = MemStore::new();
+        fold_into_mem(&DossierProjection, &mut d_ref, &events, usize::MAX).unwrap();
+        fold_into_mem(&CatalogProjection, &mut c_ref, &events, usize::MAX).unwrap();
+        // One in-memory commit: its checkpoint is the head, as the catch-up's last one.
+        let d_expected = d_ref.dump();
+        let trees = ProjectionTrees::open(&log).unwrap();
+        for (batch, commit) in [(1, 1), (7, 50), (64, 37), (8_192, 1 << 17)] {
+            // From zero.
+            trees.clear().unwrap();
+            let (seq, _) = trees.catch_up_sized(&log, batch, commit).unwrap();
+            assert_eq!(seq, head);
+            assert_eq!(
+                dump(&trees.dossiers),
+                d_expected,
+                "batch {batch} commit {commit}"
+            );
+            assert_eq!(
+                dump(&trees.catalog),
+                c_ref.dump(),
+                "batch {batch} commit {commit}"
+            );
+            // From a part applied live (the tree is not empty: reads go to sled).
+            trees.clear().unwrap();
+            trees.apply(&events[..events.len() / 3]).unwrap();
+            let (seq, _) = trees.catch_up_sized(&log, batch, commit).unwrap();
+            assert_eq!(seq, head);
+            assert_eq!(
+                dump(&trees.dossiers),
+                d_expected,
+                "batch {batch} commit {commit}"
+            );
+            assert_eq!(
+                dump(&trees.catalog),
+                c_ref.dump(),
+                "batch {batch} commit {commit}"
+            );
+        }
+        drop(trees);
+        log.close().await.unwrap();
+    }
 }
