@@ -57,6 +57,13 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     }
 }
 
+/// [`encode`] appended to `out` (same bytes), so a caller can reuse one buffer.
+pub fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    if let Err(e) = bincode::serde::encode_into_std_write(value, out, config()) {
+        panic!("codec: type cannot be encoded with bincode: {e}");
+    }
+}
+
 /// Fallible [`encode`], for types whose `Serialize` impl is not under our control.
 pub fn try_encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
     bincode::serde::encode_to_vec(value, config()).map_err(|e| CodecError::Decode(e.to_string()))
@@ -130,6 +137,15 @@ mod tests {
     use super::*;
     use crate::log::{Actor, Envelope, EventId, StreamId};
     use serde::Deserialize;
+
+    #[test]
+    fn encode_into_appends_the_same_bytes_as_encode() {
+        let env = fixed_envelope();
+        let mut out = vec![7u8];
+        encode_into(&env, &mut out);
+        assert_eq!(out[0], 7);
+        assert_eq!(&out[1..], encode(&env).as_slice());
+    }
 
     fn fixed_envelope() -> Envelope {
         let mut env = Envelope {

@@ -13,7 +13,7 @@ use clap::Parser;
 use motcua_engine::domain::types::Timestamp;
 use motcua_engine::log::{EventLog, LogConfig};
 use motcua_engine::projection::keys::local_date;
-use motcua_engine::projection::runner::ProjectionTrees;
+use motcua_engine::projection::runner::{thread_cpu_s, ProjectionTrees};
 use motcua_engine::projection::synth::{append_history, history, to_recorded, SynthConfig};
 use motcua_engine::projection::{
     decode_envelope, DossierState, ProjectionError, ReadModels, StatsFilter,
@@ -89,6 +89,7 @@ async fn run(args: Args) -> Result<(), BenchError> {
 
     // Bare scan + decode (envelope and payload), the floor any fold pays.
     let t = Instant::now();
+    let scan_cpu0 = thread_cpu_s();
     let mut scanned = 0u64;
     let keep = std::env::var_os("REBUILD_BENCH_FOLD_ONLY").is_some();
     let mut kept = Vec::new();
@@ -100,6 +101,7 @@ async fn run(args: Args) -> Result<(), BenchError> {
         }
     }
     let scan = t.elapsed();
+    let scan_cpu = thread_cpu_s() - scan_cpu0;
     if keep {
         // Diagnostic: the fold alone, in memory (no sled writes).
         let t = Instant::now();
@@ -121,8 +123,21 @@ async fn run(args: Args) -> Result<(), BenchError> {
     let trees = ProjectionTrees::open(&log)?;
     trees.clear()?;
     let t = Instant::now();
-    let applied = trees.catch_up(&log)?;
+    let (applied, timings) = trees.catch_up_timed(&log)?;
     let rebuild = t.elapsed();
+    println!(
+        "cpu: scan_cpu_s={:.2} rebuild fold_cpu_s={:.2} reader_cpu_s={:.2}\nrebuild phases (wall): fold thread wait_s={:.2} apply_s={:.2} finish_s={:.2} pack_s={:.2} write_s={:.2} | reader decode_s={:.2} blocked_s={:.2}",
+        scan_cpu,
+        timings.cpu_s,
+        timings.reader.cpu_s,
+        timings.wait_s,
+        timings.apply_s,
+        timings.finish_s,
+        timings.pack_s,
+        timings.write_s,
+        timings.reader.decode_s,
+        timings.reader.blocked_s,
+    );
     drop(trees);
     log.close().await?;
     if args.data.is_none() {

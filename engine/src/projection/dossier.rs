@@ -13,9 +13,6 @@
 //! - `m` unit week code -> () (finished: one entry per 7-day bucket from receipt to finish)
 //! - `u` unit -> (), `f` unit field\0 -> () (units and fields seen, for unfiltered queries)
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
-
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
@@ -26,7 +23,7 @@ use crate::domain::types::{
 use crate::domain::workflow::Phase;
 
 use super::keys::{key, local_date, push_part, ts_be, week_index};
-use super::store::{KvRead, Packing, Writes};
+use super::store::{FastMap, FastSet, KvRead, Packing, Writes};
 use super::{Projection, ProjectionError};
 
 /// A dossier's state as the read models store it: the domain's [`Phase`] minus `None` (a
@@ -668,11 +665,15 @@ fn queue_time(r: &DossierRecord) -> Timestamp {
 /// of the record: what makes incremental folds and rebuilds byte-identical. With
 /// `encode_record` false the record's own value is left empty (enough to diff old keys away
 /// without paying for an encoding nobody writes).
-pub fn derived_entries(r: &DossierRecord, encode_record: bool) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    let mut out = BTreeMap::new();
+///
+/// A list rather than a map: a dossier has a handful of entries (about eight, more for a long
+/// finished one), each under a distinct key, and building a map of them cost more than the
+/// linear look-ups `finish` does.
+pub fn derived_entries(r: &DossierRecord, encode_record: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = DerivedEntries(Vec::with_capacity(12));
     let code = r.code.as_str().as_bytes();
     let value = if encode_record {
-        codec::encode(r)
+        encode_exact(r)
     } else {
         Vec::new()
     };
@@ -757,7 +758,35 @@ pub fn derived_entries(r: &DossierRecord, encode_record: bool) -> BTreeMap<Vec<u
             }
         }
     }
-    out
+    out.0
+}
+
+/// A record's encoding in an allocation of exactly its size. Encoding straight into a fresh
+/// vector grew it by doubling (six or seven reallocations for a few hundred bytes: half of
+/// the encode's cost in a rebuild); this encodes into one reused buffer per thread and copies
+/// the result out once.
+fn encode_exact(r: &DossierRecord) -> Vec<u8> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            codec::encode_into(r, &mut buf);
+            buf.as_slice().to_vec()
+        }
+        // Unreachable (nothing re-enters while the buffer is borrowed); plain encode then.
+        Err(_) => codec::encode(r),
+    })
+}
+
+/// The entries of one dossier while [`derived_entries`] collects them (keys are distinct).
+struct DerivedEntries(Vec<(Vec<u8>, Vec<u8>)>);
+
+impl DerivedEntries {
+    fn insert(&mut self, k: Vec<u8>, v: Vec<u8>) {
+        self.0.push((k, v));
+    }
 }
 
 fn is_shared(k: &[u8]) -> bool {
@@ -789,7 +818,8 @@ pub struct DossierProjection;
 /// into the ordered [`Writes`], so the order it visits them in changes no byte.
 #[derive(Default)]
 pub struct PendingDossiers {
-    touched: HashMap<DossierCode, (Option<DossierRecord>, DossierRecord)>,
+    /// Boxed: a record is a few hundred bytes, and the map moves its entries when it grows.
+    touched: FastMap<DossierCode, Box<(Option<DossierRecord>, DossierRecord)>>,
 }
 
 impl Projection for DossierProjection {
@@ -806,15 +836,18 @@ impl Projection for DossierProjection {
         let Event::Dossier(ev) = &rec.event else {
             return Ok(());
         };
-        let (_, r) = match pending.touched.entry(ev.code.clone()) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                let old = load_record(base, &ev.code)?;
-                let new = old.clone().unwrap_or_else(|| DossierRecord::new(&ev.code));
-                e.insert((old, new))
-            }
-        };
-        r.apply(rec, ev);
+        // Two look-ups rather than `entry`, which would need an owned code (an allocation)
+        // for every event, not only for a dossier's first in the batch.
+        if !pending.touched.contains_key(&ev.code) {
+            let old = load_record(base, &ev.code)?;
+            let new = old.clone().unwrap_or_else(|| DossierRecord::new(&ev.code));
+            pending
+                .touched
+                .insert(ev.code.clone(), Box::new((old, new)));
+        }
+        if let Some(entry) = pending.touched.get_mut(&ev.code) {
+            entry.1.apply(rec, ev);
+        }
         Ok(())
     }
 
@@ -824,14 +857,22 @@ impl Projection for DossierProjection {
         pending: PendingDossiers,
         out: &mut Writes,
     ) -> Result<(), ProjectionError> {
-        for (_, (old, new)) in pending.touched {
+        let mut shared_seen: FastSet<Vec<u8>> = FastSet::default();
+        for (_, entry) in pending.touched {
+            let (old, new) = *entry;
             let new_entries = derived_entries(&new, true);
             let old_entries = old
                 .as_ref()
                 .map(|o| derived_entries(o, false))
                 .unwrap_or_default();
-            for k in old_entries.keys() {
-                if !is_shared(k) && !new_entries.contains_key(k) {
+            let old_value = |k: &[u8]| {
+                old_entries
+                    .iter()
+                    .find(|(ok, _)| ok.as_slice() == k)
+                    .map(|(_, v)| v)
+            };
+            for (k, _) in &old_entries {
+                if !is_shared(k) && !new_entries.iter().any(|(nk, _)| nk == k) {
                     out.delete(k.clone());
                 }
             }
@@ -839,10 +880,16 @@ impl Projection for DossierProjection {
                 if is_shared(&k) {
                     // Unit and field registry keys are shared by many dossiers: written once,
                     // never removed.
-                    if out.pending(&k).is_none() && base.get(&k)?.is_none() {
-                        out.put(k, v);
+                    // Each asked once per batch: after the first commit of a rebuild they are
+                    // all committed, and asking sled again for every dossier cost ~0.2 s.
+                    if shared_seen.contains(&k) {
+                        continue;
                     }
-                } else if k.first() == Some(&T_RECORD) || old_entries.get(&k) != Some(&v) {
+                    if out.pending(&k).is_none() && base.get(&k)?.is_none() {
+                        out.put(k.clone(), v);
+                    }
+                    shared_seen.insert(k);
+                } else if k.first() == Some(&T_RECORD) || old_value(&k) != Some(&v) {
                     out.put(k, v);
                 }
             }
@@ -862,6 +909,7 @@ mod decide_tests {
     use crate::domain::workflow::Workflows;
     use crate::projection::{fold_into_mem, MemStore};
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     /// The national codes of the projection's states are the builtin workflows' codes.
     #[test]

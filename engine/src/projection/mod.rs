@@ -101,7 +101,7 @@ pub fn fold_batch<P: Projection>(
     for rec in events {
         projection.apply(&view, &mut pending, rec)?;
     }
-    let mut logical = Writes::default();
+    let mut logical = Writes::packed(P::PACKING);
     projection.finish(&view, pending, &mut logical)?;
     let mut out = store::pack_writes(base, logical, P::PACKING)?;
     if let Some(last) = events.last() {
