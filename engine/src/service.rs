@@ -23,7 +23,9 @@ use crate::domain::events::{
     UnitEvent, UnitInfo, YearCalendar, SCHEMA_VERSION,
 };
 use crate::domain::reference::ReferenceData;
-use crate::domain::types::{DossierCode, ProcedureId, Role, Staff, StaffId, Timestamp, UnitCode};
+use crate::domain::types::{
+    DossierCode, ProcedureId, Role, Staff, StaffId, Timestamp, UnitCode, WorkingTime,
+};
 use crate::log::{
     Actor, AppendError, Envelope, EventId, EventLog, ExpectedVersion, LogError, NewEvent, StreamId,
 };
@@ -896,6 +898,17 @@ fn check_procedure(r: &ReferenceData, p: &Procedure) -> Result<(), ServiceError>
     }
     if p.name.trim().is_empty() {
         return Err(invalid("name", "must not be empty"));
+    }
+    if !p.processing_time.within_limits() {
+        return Err(invalid(
+            "processing_time",
+            format!(
+                "at most {} working days, {} office hours or {} calendar days",
+                WorkingTime::MAX_WORKING_DAYS,
+                WorkingTime::MAX_OFFICE_HOURS,
+                WorkingTime::MAX_CALENDAR_DAYS
+            ),
+        ));
     }
     Ok(())
 }

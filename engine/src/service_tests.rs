@@ -419,6 +419,50 @@ async fn a_retried_keyed_reference_command_is_answered_from_the_log() {
 }
 
 #[tokio::test]
+async fn a_procedure_beyond_the_processing_time_limit_is_refused() {
+    let (_dir, svc) = service().await;
+    let mut procedure = reference_events()
+        .into_iter()
+        .find_map(|ev| match ev {
+            Event::Catalog(CatalogEvent::ProcedureIssued { procedure, .. }) => Some(procedure),
+            _ => None,
+        })
+        .unwrap();
+    procedure.id = "1.999999".parse().unwrap();
+    // 30,000 office hours lies beyond the calendar's horizon: its due could not be computed.
+    procedure.processing_time = WorkingTime::OfficeHours(30_000);
+    let head = svc.log().head().seq;
+    let e = svc
+        .execute_reference(
+            ReferenceCommand::IssueProcedure {
+                procedure: procedure.clone(),
+                effective: chrono::NaiveDate::from_ymd_opt(2023, 6, 1).unwrap(),
+            },
+            Authority::System,
+            t(5, 1, 8, 0),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ServiceError::Domain(DomainError::Validation { field, .. }) if field == "processing_time"),
+        "{e}"
+    );
+    assert_eq!(svc.log().head().seq, head);
+    // The limit itself is accepted.
+    procedure.processing_time = WorkingTime::OfficeHours(WorkingTime::MAX_OFFICE_HOURS);
+    svc.execute_reference(
+        ReferenceCommand::IssueProcedure {
+            procedure,
+            effective: chrono::NaiveDate::from_ymd_opt(2023, 6, 1).unwrap(),
+        },
+        Authority::System,
+        t(5, 1, 8, 0),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
 async fn reference_commands_need_an_admin_and_valid_data() {
     let (_dir, svc) = service().await;
     let e = svc

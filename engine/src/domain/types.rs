@@ -348,6 +348,24 @@ pub enum WorkingTime {
     CalendarDays(u16),
 }
 
+impl WorkingTime {
+    /// Longest processing time a procedure may declare, per unit. No one-stop procedure takes a
+    /// year; the limit keeps every due date well inside the calendar's scan horizon (ten years),
+    /// beyond which a due date could not be computed.
+    pub const MAX_WORKING_DAYS: u16 = 250;
+    pub const MAX_OFFICE_HOURS: u16 = 250 * 8;
+    pub const MAX_CALENDAR_DAYS: u16 = 366;
+
+    /// Whether the amount is within the limits above.
+    pub fn within_limits(self) -> bool {
+        match self {
+            WorkingTime::WorkingDays(n) => n <= Self::MAX_WORKING_DAYS,
+            WorkingTime::OfficeHours(n) => n <= Self::MAX_OFFICE_HOURS,
+            WorkingTime::CalendarDays(n) => n <= Self::MAX_CALENDAR_DAYS,
+        }
+    }
+}
+
 /// An amount in Vietnamese đồng.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Vnd(pub u64);
