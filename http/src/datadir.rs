@@ -9,7 +9,7 @@ use motcua_engine::storage::DataDirKind;
 
 /// The restore hint shown for damaged and foreign directories.
 pub const RESTORE_HINT: &str = "If this directory holds motcua data that was damaged, restore it \
-     from a backup: motcua restore --from BACKUP.mca --data NEW_DIR";
+     from a backup: motcua restore --from BACKUP.archive --data NEW_DIR";
 
 /// The operator's message for a failed open of `dir`, or `None` if `err` is not about the
 /// directory's contents (a locked directory, an I/O error: retrying may help).
@@ -66,12 +66,12 @@ mod tests {
             open_error_message(dir, &err).unwrap(),
             "cannot open data directory /srv/motcua: damaged: sled's data file `db` is empty \
              (truncated). If this directory holds motcua data that was damaged, restore it from \
-             a backup: motcua restore --from BACKUP.mca --data NEW_DIR"
+             a backup: motcua restore --from BACKUP.archive --data NEW_DIR"
         );
         let err = LogError::CorruptMeta("no head record".into());
         assert!(open_error_message(dir, &err)
             .unwrap()
-            .ends_with("corrupt log metadata: no head record. If this directory holds motcua data that was damaged, restore it from a backup: motcua restore --from BACKUP.mca --data NEW_DIR"));
+            .ends_with("corrupt log metadata: no head record. If this directory holds motcua data that was damaged, restore it from a backup: motcua restore --from BACKUP.archive --data NEW_DIR"));
         let err = LogError::Closed;
         assert_eq!(open_error_message(dir, &err), None);
         assert_eq!(
