@@ -18,6 +18,14 @@ use thiserror::Error;
 /// prefixes fail with [`CodecError::Decode`] instead of attempting a huge allocation.
 pub const DECODE_LIMIT: usize = 1 << 20;
 
+/// Largest value [`decode_large`] may read (256 MiB). Only for values this engine wrote itself
+/// and that grow with the history of one key: a projection's packed bucket holds every row of
+/// one unit and day (up to 9,999 dossier records under the daily code numbering) or period, so
+/// a busy unit outgrows [`DECODE_LIMIT`] within a day (the SIGKILL soak did: 3,000 records in
+/// one day made the bucket unreadable). A corrupt length prefix still fails without a huge
+/// allocation.
+pub const LARGE_DECODE_LIMIT: usize = 1 << 28;
+
 /// Version of the stored record layout (the first byte of every record written by
 /// [`encode_record`]). Bump it, with an upgrade path, whenever the envelope encoding changes.
 pub const FORMAT_VERSION: u8 = 1;
@@ -72,6 +80,18 @@ pub fn try_encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecErro
 /// Decodes exactly one value from `bytes`, with the [`DECODE_LIMIT`] and no trailing bytes.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let (value, read) = bincode::serde::decode_from_slice::<T, _>(bytes, config())
+        .map_err(|e| CodecError::Decode(e.to_string()))?;
+    if read != bytes.len() {
+        return Err(CodecError::TrailingBytes(bytes.len() - read));
+    }
+    Ok(value)
+}
+
+/// [`decode`] with the [`LARGE_DECODE_LIMIT`], for the engine's own growing values (projection
+/// buckets); never for bytes that came from outside (requests, archives, log records).
+pub fn decode_large<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let config = bincode::config::standard().with_limit::<LARGE_DECODE_LIMIT>();
+    let (value, read) = bincode::serde::decode_from_slice::<T, _>(bytes, config)
         .map_err(|e| CodecError::Decode(e.to_string()))?;
     if read != bytes.len() {
         return Err(CodecError::TrailingBytes(bytes.len() - read));

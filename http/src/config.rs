@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use crate::extract::DEFAULT_BODY_LIMIT;
 
+/// Default floor of a public lookup's answer time (see [`ServeConfig::lookup_min_latency`]).
+pub const DEFAULT_LOOKUP_MIN_LATENCY: Duration = Duration::from_millis(5);
+
 /// Everything `server::start` needs.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -26,6 +29,11 @@ pub struct ServeConfig {
     /// Public lookup: burst and refill per second, per client address.
     pub lookup_burst: u32,
     pub lookup_per_second: f64,
+    /// Public lookup: every answer (found or not) waits until this long after the request
+    /// began, so the time taken does not tell an existing code with a wrong secret from a code
+    /// that does not exist (the work differs by a record read and a hash: tens of
+    /// microseconds, far below the floor).
+    pub lookup_min_latency: Duration,
     /// Failed authentication attempts: burst and refill per second, per client address.
     pub auth_fail_burst: u32,
     pub auth_fail_per_second: f64,
@@ -46,6 +54,7 @@ impl ServeConfig {
             drain_timeout: Duration::from_secs(10),
             lookup_burst: 20,
             lookup_per_second: 2.0,
+            lookup_min_latency: DEFAULT_LOOKUP_MIN_LATENCY,
             auth_fail_burst: 20,
             auth_fail_per_second: 1.0,
             print_demo_tokens: true,

@@ -121,8 +121,9 @@ fn assert_refused(out: &Output, data: &Path, needle: &str, restore: bool) -> Str
     assert!(stderr.contains(&expected), "{expected:?} missing: {stderr}");
     assert!(stderr.contains(needle), "{needle:?} missing: {stderr}");
     assert_eq!(
-        stderr
-            .contains("restore it from a backup: motcua restore --from BACKUP.archive --data NEW_DIR"),
+        stderr.contains(
+            "restore it from a backup: motcua restore --from BACKUP.archive --data NEW_DIR"
+        ),
         restore,
         "{stderr}"
     );

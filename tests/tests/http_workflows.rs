@@ -191,6 +191,10 @@ async fn standard_workflow_with_supplement_payment_liaison_and_send_back() {
     assert_eq!(r.status(), 200);
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["status"], "Đã trả kết quả");
+    // Found or not, a lookup answers no sooner than the server's floor, so its time does not
+    // tell an existing code from a missing one (a lower bound: the timer guarantees it).
+    let floor = motcua_http::config::DEFAULT_LOOKUP_MIN_LATENCY;
+    let t0 = std::time::Instant::now();
     let r =
         d.s.client
             .get(d.s.url(&format!("/v1/lookup/{code}?secret=WRONG")))
@@ -198,6 +202,17 @@ async fn standard_workflow_with_supplement_payment_liaison_and_send_back() {
             .await
             .unwrap();
     problem(r, 404, "not-found").await;
+    assert!(t0.elapsed() >= floor);
+    let missing = format!("{}9999", &code[..code.len() - 4]);
+    let t0 = std::time::Instant::now();
+    let r =
+        d.s.client
+            .get(d.s.url(&format!("/v1/lookup/{missing}?secret=WRONG")))
+            .send()
+            .await
+            .unwrap();
+    problem(r, 404, "not-found").await;
+    assert!(t0.elapsed() >= floor);
     d.s.server.shutdown().await.unwrap();
 }
 

@@ -93,7 +93,8 @@ fn bucket_len(packing: Packing, key: &[u8]) -> Option<usize> {
 }
 
 fn decode_bucket(key: &[u8], bytes: &[u8]) -> Result<Members, ProjectionError> {
-    codec::decode(bytes).map_err(|source| ProjectionError::Corrupt {
+    // A bucket grows with its unit's day or period: the large limit (see codec).
+    codec::decode_large(bytes).map_err(|source| ProjectionError::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
         source,
     })
@@ -564,6 +565,37 @@ mod tests {
             packed.commit(physical);
         }
         (plain, packed)
+    }
+
+    /// A bucket bigger than the codec's ordinary 1 MiB decode limit (a busy unit's day: the
+    /// SIGKILL soak put 3,000+ dossier records in one) is still read back, row by row and by
+    /// range, and still grows.
+    #[test]
+    fn a_bucket_beyond_the_ordinary_decode_limit_reads_back() {
+        let mut packed = MemStore::new();
+        let row = |i: u32| {
+            (
+                format!("pqq{i:05}").into_bytes(),
+                vec![(i % 251) as u8; 400],
+            )
+        };
+        for batch in 0..4u32 {
+            let mut w = Writes::packed(test_packing);
+            for i in batch * 1000..(batch + 1) * 1000 {
+                let (k, v) = row(i);
+                w.put(k, v);
+            }
+            let physical = pack_writes(&packed, w, test_packing).unwrap();
+            packed.commit(physical);
+        }
+        let bucket = packed.get(b"pqq").unwrap().unwrap();
+        assert!(bucket.len() > codec::DECODE_LIMIT, "{}", bucket.len());
+        let view = PackedView::new(&packed, test_packing);
+        for i in [0, 1999, 3999] {
+            let (k, v) = row(i);
+            assert_eq!(view.get(&k).unwrap(), Some(v));
+        }
+        assert_eq!(view.scan_prefix(b"pqq").count(), 4000);
     }
 
     proptest::proptest! {

@@ -464,6 +464,19 @@ pub async fn lookup(
     if let Err(retry_after_s) = state.lookup_limiter().check(ip) {
         return Err(ApiError::RateLimited { retry_after_s });
     }
+    // Every answer leaves at the same floor, found or not (see `lookup_min_latency`).
+    let floor = tokio::time::Instant::now() + state.config().lookup_min_latency;
+    let answer = lookup_answer(&state, code, &q.secret);
+    tokio::time::sleep_until(floor).await;
+    answer
+}
+
+/// The lookup's answer, before the latency floor.
+fn lookup_answer(
+    state: &AppState,
+    code: Result<Path<String>, PathRejection>,
+    secret: &str,
+) -> Result<Json<PublicStatus>, ApiError> {
     // Same answer for every failure, so codes cannot be enumerated.
     let not_found = || ApiError::NotFound("no dossier with this code and secret".into());
     // A segment that does not even decode is one more malformed code: limited, hashed and
@@ -473,11 +486,11 @@ pub async fn lookup(
         Ok(code) => state
             .engine()
             .read_models()
-            .public_lookup(&code, &q.secret)
+            .public_lookup(&code, secret)
             .map_err(proj_err)?,
         Err(_) => {
             // Spend the hash a real comparison would, to keep timings alike.
-            std::hint::black_box(crate::auth::sha256(q.secret.as_bytes()));
+            std::hint::black_box(crate::auth::sha256(secret.as_bytes()));
             None
         }
     };

@@ -211,6 +211,8 @@ struct Counters {
     read_not_ready: AtomicU64,
     read_mismatch: AtomicU64,
     read_errors: AtomicU64,
+    /// Reads answered 500 (a server error is never acceptable, kill or not).
+    read_server_errors: AtomicU64,
     resends: AtomicU64,
     resend_mismatch: AtomicU64,
 }
@@ -747,6 +749,11 @@ impl Shared {
             return;
         }
         if status != 200 {
+            if status == 500 {
+                self.counters
+                    .read_server_errors
+                    .fetch_add(1, Ordering::Relaxed);
+            }
             if self.counters.read_errors.fetch_add(1, Ordering::Relaxed) < 5 {
                 eprintln!("soak: GET /v1/dossiers/{code}: {status} {v}");
             }
@@ -802,6 +809,11 @@ impl Shared {
             let status = r.status();
             if let Ok(body) = r.bytes().await {
                 self.counters.reads.fetch_add(1, Ordering::Relaxed);
+                if status.as_u16() == 500 {
+                    self.counters
+                        .read_server_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                }
                 if !status.is_success()
                     && self.counters.read_errors.fetch_add(1, Ordering::Relaxed) < 5
                 {
@@ -1454,7 +1466,7 @@ async fn run(args: &Args, data: &Path, server_log: &Path, motcua: &Path, replay:
         eprintln!("soak: unattributed soak event at seq {seq}");
     }
     println!(
-        "soak detail startup_kills={startup_kills} restarts_checked={restarts_checked} check_errors={check_errors} receipts={} writes_sent={} retried={} retried_acked={retried_acked} replayed={} deduplicated={} refused={} unanswered={} mismatched={} phantom={} unattributed={} chain_breaks={} reads={} read_not_ready={} read_mismatch={} read_errors={} resends={} resend_mismatch={} clean_stop={}",
+        "soak detail startup_kills={startup_kills} restarts_checked={restarts_checked} check_errors={check_errors} receipts={} writes_sent={} retried={} retried_acked={retried_acked} replayed={} deduplicated={} refused={} unanswered={} mismatched={} phantom={} unattributed={} chain_breaks={} reads={} read_not_ready={} read_mismatch={} read_errors={} read_server_errors={} resends={} resend_mismatch={} clean_stop={}",
         c.receipts.load(Ordering::Relaxed),
         reg.keys.len(),
         c.retried_writes.load(Ordering::Relaxed),
@@ -1470,6 +1482,7 @@ async fn run(args: &Args, data: &Path, server_log: &Path, motcua: &Path, replay:
         c.read_not_ready.load(Ordering::Relaxed),
         c.read_mismatch.load(Ordering::Relaxed),
         c.read_errors.load(Ordering::Relaxed),
+        c.read_server_errors.load(Ordering::Relaxed),
         c.resends.load(Ordering::Relaxed),
         c.resend_mismatch.load(Ordering::Relaxed),
         report.clean_stop,
@@ -1480,12 +1493,17 @@ async fn run(args: &Args, data: &Path, server_log: &Path, motcua: &Path, replay:
                 .into(),
         ));
     }
+    let server_errors = c.read_server_errors.load(Ordering::Relaxed);
+    if server_errors > 0 {
+        report.error.get_or_insert(SoakError::Api(format!(
+            "{server_errors} read(s) answered 500 (internal error)"
+        )));
+    }
     let resend_mismatch = c.resend_mismatch.load(Ordering::Relaxed);
     if resend_mismatch > 0 {
         eprintln!(
             "soak: FINDING: {resend_mismatch} resent acknowledged write(s) answered with another \
-             seq/version than the first answer (the stored response was lost in a kill and the \
-             log fallback answers with the stream's head; nothing lost or duplicated)"
+             seq/version than the first answer (nothing lost or duplicated)"
         );
         if args.strict_resend {
             report.error.get_or_insert(SoakError::Api(
