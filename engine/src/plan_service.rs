@@ -521,9 +521,10 @@ impl PlanService {
                     envs.iter().zip(&events).find(|(env, _)| env.event_id == id)
                 {
                     if let Event::Plan(ev) = &rec.event {
+                        // The first answer's version: the plan may have moved on since.
                         return Ok(PlanOutcome {
                             plan: plan.clone(),
-                            version,
+                            version: env.version,
                             seq: env.seq,
                             event: ev.clone(),
                             deduplicated: true,
