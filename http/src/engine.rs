@@ -168,11 +168,9 @@ impl Engine {
         event_id: Option<EventId>,
     ) -> Result<CommandOutcome, ServiceError> {
         let actor = ActorRef::Staff(staff.clone());
-        let o = self
-            .service
+        self.service
             .execute(code, cmd, &actor, now, expected, event_id)
-            .await?;
-        Ok(o)
+            .await
     }
 
     /// Last log seq the projections have folded.

@@ -25,31 +25,8 @@ use motcua_replay::archive::{decode_record, ArchiveHeader, ArchiveReader, Traile
 use serde_json::{json, Value};
 use tokio::sync::RwLock;
 
-/// The `motcua` binary next to this test's profile directory (as in `http_process.rs`), built
-/// once per test process: concurrent tests each running `cargo build` could relink it while
-/// another test is starting it.
 fn motcua_bin() -> PathBuf {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(build_motcua).clone()
-}
-
-fn build_motcua() -> PathBuf {
-    if let Ok(p) = std::env::var("CARGO_BIN_EXE_motcua") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let bin = profile_dir.join("motcua");
-    if let Ok(cargo) = std::env::var("CARGO") {
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "motcua-http", "--bin", "motcua"]);
-        if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().unwrap().success(), "building motcua");
-    }
-    assert!(bin.exists(), "{} missing", bin.display());
-    bin
+    motcua_tests::workspace_bin("motcua-http", "motcua")
 }
 
 /// Runs `motcua ARGS` to completion off the async runtime; (success, stdout, stderr).
@@ -163,15 +140,8 @@ async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 async fn backup_during_load_restores_the_same_log_and_statistics() {
     // The demo commune (529 dossiers of 2023, ~3,100 events, a ~1 MB archive) plus live load.
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = config(&tmp.path().join("original"));
-    c.demo = true;
-    let s = TestServer::start_in(c).await;
-    let tokens: HashMap<String, String> = s
-        .server
-        .demo_tokens
-        .iter()
-        .map(|t| (t.staff.clone(), t.token.clone()))
-        .collect();
+    let s = TestServer::demo_in(&tmp.path().join("original")).await;
+    let tokens: HashMap<String, String> = s.demo_tokens_by_staff();
     let auditor = tokens["tt-01"].clone();
     let load = Arc::new(Load {
         base: s.base.clone(),

@@ -9,25 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The `motcua` binary next to this test's profile directory (built if missing), as in
-/// `http_process.rs`.
 fn motcua_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("CARGO_BIN_EXE_motcua") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let bin = profile_dir.join("motcua");
-    if let Ok(cargo) = std::env::var("CARGO") {
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "motcua-http", "--bin", "motcua"]);
-        if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().unwrap().success(), "building motcua");
-    }
-    assert!(bin.exists(), "{} missing", bin.display());
-    bin
+    motcua_tests::workspace_bin("motcua-http", "motcua")
 }
 
 /// Starts `serve` and waits for `listening on`; panics if it exits first.

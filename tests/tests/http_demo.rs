@@ -5,7 +5,7 @@
 
 mod http_common;
 
-use http_common::{config, TestServer};
+use http_common::TestServer;
 use serde_json::Value;
 
 async fn stats(s: &TestServer, token: &str, query: &str) -> Value {
@@ -24,9 +24,7 @@ async fn stats(s: &TestServer, token: &str, query: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_statistics_equal_the_report_and_survive_restart() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = config(&tmp.path().join("demo"));
-    c.demo = true;
-    let s = TestServer::start_in(c).await;
+    let s = TestServer::demo_in(&tmp.path().join("demo")).await;
     let tokens = s.server.demo_tokens.clone();
     assert_eq!(tokens.len(), 12);
     for role in [
@@ -40,12 +38,7 @@ async fn demo_statistics_equal_the_report_and_survive_restart() {
     ] {
         assert!(tokens.iter().any(|t| t.role == role), "{role}");
     }
-    let auditor = tokens
-        .iter()
-        .find(|t| t.role == "auditor")
-        .unwrap()
-        .token
-        .clone();
+    let auditor = s.demo_token("auditor");
     let check = |desk: &Value, online: &Value| {
         let f = &desk["figures"];
         assert_eq!(f["received"], 342);

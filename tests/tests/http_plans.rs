@@ -3,24 +3,14 @@
 
 mod http_common;
 
-use http_common::{config, problem, TestServer};
+use http_common::{problem, TestServer};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_plan_dashboard_and_writes() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = config(&tmp.path().join("demo"));
-    c.demo = true;
-    let s = TestServer::start_in(c).await;
-    let tok = |role: &str| {
-        s.server
-            .demo_tokens
-            .iter()
-            .find(|t| t.role == role)
-            .unwrap()
-            .token
-            .clone()
-    };
+    let s = TestServer::demo_in(&tmp.path().join("demo")).await;
+    let tok = |role: &str| s.demo_token(role);
     let (planner, leader, reception) = (tok("planner"), tok("leader"), tok("reception"));
     let list: Value = s
         .get("/v1/plans", &leader)

@@ -7,32 +7,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The `motcua` binary next to this test's profile directory (built if missing).
 fn motcua_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("CARGO_BIN_EXE_motcua") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test> -> target/<profile>/motcua
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let bin = profile_dir.join("motcua");
-    // Under cargo, make sure the binary is the current source (cargo does not build another
-    // package's binaries for this package's tests); a no-op when it is up to date.
-    if let Ok(cargo) = std::env::var("CARGO") {
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "motcua-http", "--bin", "motcua"]);
-        if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().unwrap();
-        assert!(status.success(), "building motcua");
-    }
-    assert!(
-        bin.exists(),
-        "{} missing: cargo build -p motcua-http",
-        bin.display()
-    );
-    bin
+    motcua_tests::workspace_bin("motcua-http", "motcua")
 }
 
 fn serve(data: &std::path::Path) -> (Child, String) {

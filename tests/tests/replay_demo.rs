@@ -8,7 +8,7 @@ mod http_common;
 
 use std::collections::BTreeMap;
 
-use http_common::{config, TestServer};
+use http_common::TestServer;
 use motcua_replay::cli::{self, By, StatsAnswer};
 use motcua_replay::output::Format;
 use serde_json::Value;
@@ -56,17 +56,8 @@ fn assert_same_figures(what: &str, server: &Value, replayed: &Value) {
 async fn replayed_demo_statistics_equal_the_server_and_the_report() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("demo");
-    let mut c = config(&data);
-    c.demo = true;
-    let s = TestServer::start_in(c).await;
-    let auditor = s
-        .server
-        .demo_tokens
-        .iter()
-        .find(|t| t.role == "auditor")
-        .unwrap()
-        .token
-        .clone();
+    let s = TestServer::demo_in(&data).await;
+    let auditor = s.demo_token("auditor");
     // The demo test's two queries, and the unfiltered and one-dimension ones replay breaks
     // figures down by.
     let desk = server_stats(&s, &auditor, "&channel=desk").await;

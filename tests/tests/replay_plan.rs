@@ -5,7 +5,7 @@
 
 mod http_common;
 
-use http_common::{config, TestServer};
+use http_common::TestServer;
 use motcua_replay::output::Format;
 use serde_json::Value;
 
@@ -48,17 +48,8 @@ fn statuses(dashboard: &Value) -> Vec<(String, String)> {
 async fn replayed_plan_equals_the_server_dashboard() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("demo");
-    let mut c = config(&data);
-    c.demo = true;
-    let s = TestServer::start_in(c).await;
-    let leader = s
-        .server
-        .demo_tokens
-        .iter()
-        .find(|t| t.role == "leader")
-        .unwrap()
-        .token
-        .clone();
+    let s = TestServer::demo_in(&data).await;
+    let leader = s.demo_token("leader");
     let mut served = Vec::new();
     for at in INSTANTS {
         let url = format!(

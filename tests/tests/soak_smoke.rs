@@ -3,31 +3,9 @@
 //! nothing acknowledged may be lost or duplicated and `motcua-replay verify` must be clean.
 //! CI runs the two-minute version (`.ci/soak.sh`).
 
-use std::path::PathBuf;
 use std::process::Command;
 
-/// A binary of another workspace package next to this test's profile directory, built first
-/// (cargo builds only this package's binaries for its tests; a no-op when up to date).
-fn workspace_bin(package: &str, name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    if let Ok(cargo) = std::env::var("CARGO") {
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-q", "-p", package, "--bin", name]);
-        if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().unwrap().success(), "building {name}");
-    }
-    let bin = profile_dir.join(name);
-    assert!(
-        bin.exists(),
-        "{} missing: cargo build -p {package}",
-        bin.display()
-    );
-    bin
-}
+use motcua_tests::workspace_bin;
 
 /// `key=value` of the soak's last line.
 fn field(line: &str, key: &str) -> String {

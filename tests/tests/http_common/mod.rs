@@ -50,6 +50,33 @@ impl TestServer {
         }
     }
 
+    /// A server on `dir` seeded with the demo commune (its tokens in `server.demo_tokens`).
+    pub async fn demo_in(dir: &std::path::Path) -> TestServer {
+        let mut c = config(dir);
+        c.demo = true;
+        TestServer::start_in(c).await
+    }
+
+    /// The demo token of the first staff member holding `role`.
+    pub fn demo_token(&self, role: &str) -> String {
+        self.server
+            .demo_tokens
+            .iter()
+            .find(|t| t.role == role)
+            .unwrap_or_else(|| panic!("no demo token for {role}"))
+            .token
+            .clone()
+    }
+
+    /// The demo tokens by staff id.
+    pub fn demo_tokens_by_staff(&self) -> std::collections::HashMap<String, String> {
+        self.server
+            .demo_tokens
+            .iter()
+            .map(|t| (t.staff.clone(), t.token.clone()))
+            .collect()
+    }
+
     /// Stops the server and starts a new one on the same data directory.
     pub async fn restart(self) -> TestServer {
         let TestServer {
