@@ -240,6 +240,83 @@ fn spec(t: &TaskDef) -> Result<TaskSpec, DemoPlanError> {
     })
 }
 
+/// What the planner records on one day of the year, after the plan and its tasks are issued.
+#[derive(Clone, Copy)]
+enum Step {
+    /// A progress report: the indicator's value, the evidence, an attached file (or "").
+    Report {
+        value: i64,
+        evidence: &'static str,
+        link: &'static str,
+    },
+    /// The task is done, with the planner's closing note.
+    Complete(&'static str),
+    /// The task is amended: its deadline moves to this day of 2023.
+    MoveDeadline { month: u32, day: u32 },
+    /// The task is cancelled, with the reason.
+    Cancel(&'static str),
+}
+
+/// The planner's year, in the order it happened: ((month, day, hour, minute), task, step).
+#[rustfmt::skip]
+const YEAR: &[((u32, u32, u32, u32), &str, Step)] = &[
+    // February.
+    ((2, 20, 16, 0), "may-tinh", Step::Report { value: 21, link: "to-trinh-mua-may-tinh.pdf",
+        evidence: "21/24 cán bộ, công chức có máy vi tính; đã đề nghị mua bổ sung 3 máy" }),
+    ((2, 24, 15, 30), "tuyen-truyen", Step::Report { value: 2, link: "",
+        evidence: "Phát 2 bản tin trên loa truyền thanh xã về dịch vụ công trực tuyến" }),
+    // March.
+    ((3, 10, 10, 0), "diet-virus", Step::Report { value: 10_000, link: "hop-dong-12-hd.pdf",
+        evidence: "24/24 máy vi tính đã cài phần mềm diệt virus có bản quyền (hợp đồng số 12/HĐ)" }),
+    ((3, 10, 10, 5), "diet-virus", Step::Complete("Nghiệm thu ngày 10/3/2023")),
+    ((3, 31, 9, 0), "ra-soat-tthc", Step::Report { value: 1, link: "bao-cao-ra-soat-quy-1.pdf",
+        evidence: "Rà soát quý I: cập nhật 3 TTHC lĩnh vực hộ tịch theo Quyết định công bố của tỉnh" }),
+    ((3, 31, 9, 30), "tai-khoan-dvc", Step::Report { value: 85, link: "so-theo-doi-quy-1.pdf",
+        evidence: "Quý I: hỗ trợ 85 công dân đăng ký tài khoản (sổ theo dõi tại Bộ phận Một cửa)" }),
+    ((3, 31, 10, 0), "mang-lan", Step::Report { value: 20, link: "",
+        evidence: "20/23 máy đã kết nối mạng LAN và Internet; chờ thi công nhà khối đoàn thể" }),
+    ((3, 31, 16, 0), "niem-yet-tthc", Step::Complete("Toàn bộ TTHC thuộc thẩm quyền của xã niêm yết tại Bộ phận Một cửa")),
+    // April - June.
+    ((4, 28, 15, 0), "ky-nang-may-tinh", Step::Report { value: 16, link: "ket-qua-kiem-tra-dot-1.pdf",
+        evidence: "Kiểm tra kỹ năng đợt 1: 16/24 đạt" }),
+    ((4, 28, 16, 0), "tuyen-truyen", Step::Report { value: 4, link: "",
+        evidence: "Tập huấn cho trưởng thôn (1 buổi) và tuyên truyền tại họp thôn Nà Cù (1 buổi)" }),
+    ((5, 15, 9, 0), "may-tinh", Step::Report { value: 24, link: "bien-ban-ban-giao.pdf",
+        evidence: "Nhận bàn giao 3 máy vi tính; 24/24 cán bộ, công chức có máy" }),
+    ((5, 16, 8, 0), "may-tinh", Step::Complete("24/24")),
+    // The contractor slipped: the deadline moves to 30 June.
+    ((5, 29, 10, 0), "mang-lan", Step::MoveDeadline { month: 6, day: 30 }),
+    ((6, 15, 14, 0), "mang-lan", Step::Report { value: 23, link: "bien-ban-nghiem-thu-mang.pdf",
+        evidence: "23/23 máy kết nối; máy soạn thảo văn bản mật không kết nối theo quy định" }),
+    ((6, 15, 14, 30), "mang-lan", Step::Complete("Nghiệm thu 15/6/2023")),
+    ((6, 20, 9, 0), "ky-so-cong-dan", Step::Cancel("Chuyển sang Kế hoạch năm 2024 theo hướng dẫn của UBND huyện")),
+    ((6, 30, 9, 0), "ra-soat-tthc", Step::Report { value: 2, link: "bao-cao-ra-soat-quy-2.pdf",
+        evidence: "Rà soát quý II: không phát sinh TTHC mới" }),
+    ((6, 30, 9, 30), "tai-khoan-dvc", Step::Report { value: 210, link: "so-theo-doi-quy-2.pdf",
+        evidence: "Lũy kế 6 tháng: 210 tài khoản" }),
+    // July - December.
+    ((7, 28, 15, 0), "ky-nang-may-tinh", Step::Report { value: 22, link: "ket-qua-kiem-tra-dot-2.pdf",
+        evidence: "Kiểm tra kỹ năng đợt 2: 22/24 đạt" }),
+    ((8, 25, 16, 0), "tuyen-truyen", Step::Report { value: 6, link: "",
+        evidence: "Tuyên truyền tại chợ phiên và họp thôn Bản Piềng" }),
+    ((9, 29, 9, 0), "ra-soat-tthc", Step::Report { value: 3, link: "bao-cao-ra-soat-quy-3.pdf",
+        evidence: "Rà soát quý III: cập nhật 2 TTHC lĩnh vực chứng thực" }),
+    ((9, 29, 9, 30), "tai-khoan-dvc", Step::Report { value: 330, link: "so-theo-doi-quy-3.pdf",
+        evidence: "Lũy kế 9 tháng: 330 tài khoản" }),
+    ((10, 27, 15, 0), "ky-nang-may-tinh", Step::Report { value: 24, link: "ket-qua-kiem-tra-dot-3.pdf",
+        evidence: "Kiểm tra kỹ năng đợt 3: 24/24 đạt" }),
+    ((10, 27, 15, 30), "ky-nang-may-tinh", Step::Complete("24/24")),
+    ((11, 24, 16, 0), "tuyen-truyen", Step::Report { value: 8, link: "",
+        evidence: "Hội nghị tập huấn dịch vụ công trực tuyến cho cán bộ thôn (2 buổi)" }),
+    ((11, 24, 16, 30), "tuyen-truyen", Step::Complete("8 buổi")),
+    ((12, 15, 9, 0), "tai-khoan-dvc", Step::Report { value: 412, link: "so-theo-doi-quy-4.pdf",
+        evidence: "Lũy kế năm: 412 tài khoản" }),
+    ((12, 15, 9, 30), "tai-khoan-dvc", Step::Complete("412/400")),
+    ((12, 22, 9, 0), "ra-soat-tthc", Step::Report { value: 4, link: "bao-cao-ra-soat-quy-4.pdf",
+        evidence: "Rà soát quý IV: cập nhật 1 TTHC lĩnh vực đất đai" }),
+    ((12, 22, 9, 30), "ra-soat-tthc", Step::Complete("4 lần rà soát")),
+];
+
 /// Every command of the demo plan, in the order (and at the times) the planner records them.
 pub fn demo_plan_commands() -> Result<Vec<DemoPlanStep>, DemoPlanError> {
     let plan: PlanId = parse(DEMO_PLAN_ID)?;
@@ -270,9 +347,13 @@ pub fn demo_plan_commands() -> Result<Vec<DemoPlanStep>, DemoPlanError> {
         push(at(1, 26, 14, 5 + i as u32)?, PlanCommand::AddTask(spec(t)?));
     }
     let task = |id: &str| parse::<motcua_engine::domain::types::TaskId>(id);
-    let report =
-        |id: &str, value: i64, evidence: &str, link: &str| -> Result<PlanCommand, DemoPlanError> {
-            Ok(PlanCommand::ReportProgress {
+    for &((m, d, hh, mm), id, step) in YEAR {
+        let command = match step {
+            Step::Report {
+                value,
+                evidence,
+                link,
+            } => PlanCommand::ReportProgress {
                 task: task(id)?,
                 value,
                 evidence: evidence.into(),
@@ -281,241 +362,27 @@ pub fn demo_plan_commands() -> Result<Vec<DemoPlanStep>, DemoPlanError> {
                 } else {
                     vec![format!("/files/35-kh-ubnd/{link}")]
                 },
-            })
+            },
+            Step::Complete(note) => PlanCommand::CompleteTask {
+                task: task(id)?,
+                note: note.into(),
+            },
+            Step::MoveDeadline { month, day } => {
+                let def = defs
+                    .iter()
+                    .find(|t| t.id == id)
+                    .ok_or_else(|| DemoPlanError::Data(id.into()))?;
+                let mut s = spec(def)?;
+                s.deadline = date(month, day)?;
+                PlanCommand::AmendTask(s)
+            }
+            Step::Cancel(reason) => PlanCommand::CancelTask {
+                task: task(id)?,
+                reason: reason.into(),
+            },
         };
-    let complete = |id: &str, note: &str| -> Result<PlanCommand, DemoPlanError> {
-        Ok(PlanCommand::CompleteTask {
-            task: task(id)?,
-            note: note.into(),
-        })
-    };
-    // February.
-    push(
-        at(2, 20, 16, 0)?,
-        report(
-            "may-tinh",
-            21,
-            "21/24 cán bộ, công chức có máy vi tính; đã đề nghị mua bổ sung 3 máy",
-            "to-trinh-mua-may-tinh.pdf",
-        )?,
-    );
-    push(
-        at(2, 24, 15, 30)?,
-        report(
-            "tuyen-truyen",
-            2,
-            "Phát 2 bản tin trên loa truyền thanh xã về dịch vụ công trực tuyến",
-            "",
-        )?,
-    );
-    // March.
-    push(
-        at(3, 10, 10, 0)?,
-        report(
-            "diet-virus",
-            10_000,
-            "24/24 máy vi tính đã cài phần mềm diệt virus có bản quyền (hợp đồng số 12/HĐ)",
-            "hop-dong-12-hd.pdf",
-        )?,
-    );
-    push(
-        at(3, 10, 10, 5)?,
-        complete("diet-virus", "Nghiệm thu ngày 10/3/2023")?,
-    );
-    push(
-        at(3, 31, 9, 0)?,
-        report(
-            "ra-soat-tthc",
-            1,
-            "Rà soát quý I: cập nhật 3 TTHC lĩnh vực hộ tịch theo Quyết định công bố của tỉnh",
-            "bao-cao-ra-soat-quy-1.pdf",
-        )?,
-    );
-    push(
-        at(3, 31, 9, 30)?,
-        report(
-            "tai-khoan-dvc",
-            85,
-            "Quý I: hỗ trợ 85 công dân đăng ký tài khoản (sổ theo dõi tại Bộ phận Một cửa)",
-            "so-theo-doi-quy-1.pdf",
-        )?,
-    );
-    push(
-        at(3, 31, 10, 0)?,
-        report(
-            "mang-lan",
-            20,
-            "20/23 máy đã kết nối mạng LAN và Internet; chờ thi công nhà khối đoàn thể",
-            "",
-        )?,
-    );
-    push(
-        at(3, 31, 16, 0)?,
-        complete(
-            "niem-yet-tthc",
-            "Toàn bộ TTHC thuộc thẩm quyền của xã niêm yết tại Bộ phận Một cửa",
-        )?,
-    );
-    // April - June.
-    push(
-        at(4, 28, 15, 0)?,
-        report(
-            "ky-nang-may-tinh",
-            16,
-            "Kiểm tra kỹ năng đợt 1: 16/24 đạt",
-            "ket-qua-kiem-tra-dot-1.pdf",
-        )?,
-    );
-    push(
-        at(4, 28, 16, 0)?,
-        report(
-            "tuyen-truyen",
-            4,
-            "Tập huấn cho trưởng thôn (1 buổi) và tuyên truyền tại họp thôn Nà Cù (1 buổi)",
-            "",
-        )?,
-    );
-    push(
-        at(5, 15, 9, 0)?,
-        report(
-            "may-tinh",
-            24,
-            "Nhận bàn giao 3 máy vi tính; 24/24 cán bộ, công chức có máy",
-            "bien-ban-ban-giao.pdf",
-        )?,
-    );
-    push(at(5, 16, 8, 0)?, complete("may-tinh", "24/24")?);
-    push(
-        at(5, 29, 10, 0)?,
-        PlanCommand::AmendTask({
-            let mut s = spec(
-                defs.iter()
-                    .find(|t| t.id == "mang-lan")
-                    .ok_or_else(|| DemoPlanError::Data("mang-lan".into()))?,
-            )?;
-            // The contractor slipped: the deadline moves to 30 June.
-            s.deadline = date(6, 30)?;
-            s
-        }),
-    );
-    push(
-        at(6, 15, 14, 0)?,
-        report(
-            "mang-lan",
-            23,
-            "23/23 máy kết nối; máy soạn thảo văn bản mật không kết nối theo quy định",
-            "bien-ban-nghiem-thu-mang.pdf",
-        )?,
-    );
-    push(
-        at(6, 15, 14, 30)?,
-        complete("mang-lan", "Nghiệm thu 15/6/2023")?,
-    );
-    push(
-        at(6, 20, 9, 0)?,
-        PlanCommand::CancelTask {
-            task: task("ky-so-cong-dan")?,
-            reason: "Chuyển sang Kế hoạch năm 2024 theo hướng dẫn của UBND huyện".into(),
-        },
-    );
-    push(
-        at(6, 30, 9, 0)?,
-        report(
-            "ra-soat-tthc",
-            2,
-            "Rà soát quý II: không phát sinh TTHC mới",
-            "bao-cao-ra-soat-quy-2.pdf",
-        )?,
-    );
-    push(
-        at(6, 30, 9, 30)?,
-        report(
-            "tai-khoan-dvc",
-            210,
-            "Lũy kế 6 tháng: 210 tài khoản",
-            "so-theo-doi-quy-2.pdf",
-        )?,
-    );
-    // July - December.
-    push(
-        at(7, 28, 15, 0)?,
-        report(
-            "ky-nang-may-tinh",
-            22,
-            "Kiểm tra kỹ năng đợt 2: 22/24 đạt",
-            "ket-qua-kiem-tra-dot-2.pdf",
-        )?,
-    );
-    push(
-        at(8, 25, 16, 0)?,
-        report(
-            "tuyen-truyen",
-            6,
-            "Tuyên truyền tại chợ phiên và họp thôn Bản Piềng",
-            "",
-        )?,
-    );
-    push(
-        at(9, 29, 9, 0)?,
-        report(
-            "ra-soat-tthc",
-            3,
-            "Rà soát quý III: cập nhật 2 TTHC lĩnh vực chứng thực",
-            "bao-cao-ra-soat-quy-3.pdf",
-        )?,
-    );
-    push(
-        at(9, 29, 9, 30)?,
-        report(
-            "tai-khoan-dvc",
-            330,
-            "Lũy kế 9 tháng: 330 tài khoản",
-            "so-theo-doi-quy-3.pdf",
-        )?,
-    );
-    push(
-        at(10, 27, 15, 0)?,
-        report(
-            "ky-nang-may-tinh",
-            24,
-            "Kiểm tra kỹ năng đợt 3: 24/24 đạt",
-            "ket-qua-kiem-tra-dot-3.pdf",
-        )?,
-    );
-    push(at(10, 27, 15, 30)?, complete("ky-nang-may-tinh", "24/24")?);
-    push(
-        at(11, 24, 16, 0)?,
-        report(
-            "tuyen-truyen",
-            8,
-            "Hội nghị tập huấn dịch vụ công trực tuyến cho cán bộ thôn (2 buổi)",
-            "",
-        )?,
-    );
-    push(at(11, 24, 16, 30)?, complete("tuyen-truyen", "8 buổi")?);
-    push(
-        at(12, 15, 9, 0)?,
-        report(
-            "tai-khoan-dvc",
-            412,
-            "Lũy kế năm: 412 tài khoản",
-            "so-theo-doi-quy-4.pdf",
-        )?,
-    );
-    push(at(12, 15, 9, 30)?, complete("tai-khoan-dvc", "412/400")?);
-    push(
-        at(12, 22, 9, 0)?,
-        report(
-            "ra-soat-tthc",
-            4,
-            "Rà soát quý IV: cập nhật 1 TTHC lĩnh vực đất đai",
-            "bao-cao-ra-soat-quy-4.pdf",
-        )?,
-    );
-    push(
-        at(12, 22, 9, 30)?,
-        complete("ra-soat-tthc", "4 lần rà soát")?,
-    );
+        push(at(m, d, hh, mm)?, command);
+    }
     Ok(steps)
 }
 
