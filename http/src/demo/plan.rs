@@ -257,9 +257,12 @@ enum Step {
     Cancel(&'static str),
 }
 
-/// The planner's year, in the order it happened: ((month, day, hour, minute), task, step).
+/// (month, day, hour, minute) in 2023, local time.
+type When = (u32, u32, u32, u32);
+
+/// The planner's year, in the order it happened: (when, task, step).
 #[rustfmt::skip]
-const YEAR: &[((u32, u32, u32, u32), &str, Step)] = &[
+const YEAR: &[(When, &str, Step)] = &[
     // February.
     ((2, 20, 16, 0), "may-tinh", Step::Report { value: 21, link: "to-trinh-mua-may-tinh.pdf",
         evidence: "21/24 cán bộ, công chức có máy vi tính; đã đề nghị mua bổ sung 3 máy" }),
