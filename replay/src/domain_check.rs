@@ -22,62 +22,18 @@
 //!
 //! The dossier state is the domain's [`DossierState`], folded by the domain's [`apply`].
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use motcua_engine::domain::calendar::{local_date, UnitCalendar};
 use motcua_engine::domain::dossier::{action_of, apply, expected_phase, DEFAULT_WORKFLOW};
 use motcua_engine::domain::events::{DossierChange, DossierEvent, DraftKind, Event};
 use motcua_engine::domain::types::{Channel, ProcedureRef, Role, Timestamp, WorkflowId};
 use motcua_engine::domain::workflow::{Action, Phase, Workflow};
 use motcua_engine::domain::{DossierState, ReferenceData};
+/// The engine's FxHash map: the keys (dossier codes, stream names) come from the archive under
+/// audit and are few per event, so SipHash's flooding resistance buys nothing here either.
+pub use motcua_engine::projection::store::FastMap;
 
 use crate::replay::local_time;
 use crate::verify::Finding;
-
-/// A `HashMap` with a fast, non-keyed hasher: the keys (dossier codes, stream names) come from
-/// the archive under audit and are few per event, so SipHash's flooding resistance buys nothing
-/// and costs a measurable share of `verify`.
-pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-
-/// The rustc "Fx" hash: a multiply-rotate over 8-byte words.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct FxHasher {
-    hash: u64,
-}
-
-impl FxHasher {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(Self::K);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
 
 /// The log's facts about the event being checked.
 #[derive(Debug, Clone, Copy)]

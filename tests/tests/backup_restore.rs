@@ -161,14 +161,7 @@ async fn backup_during_load_restores_the_same_log_and_statistics() {
     let pause = load.gate.write().await;
     let h = s.head();
     assert!(s.server.state().wait_for_read_models(h).await);
-    let stats_at_h: Value = s
-        .get(STATS, &auditor)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats_at_h: Value = s.get_json(STATS, &auditor).await;
     // The demo's 529 dossiers and at least the 30 the load received.
     assert!(stats_at_h["figures"]["received"].as_u64().unwrap() >= 559);
     let mut resp = s.get("/v1/export", &auditor).send().await.unwrap();
@@ -272,24 +265,10 @@ async fn backup_during_load_restores_the_same_log_and_statistics() {
     // original answered at h.
     let r = TestServer::start_in(config(&restored)).await;
     assert_eq!(r.server.state().engine().projection_seq(), h);
-    let stats_restored: Value = r
-        .get(STATS, &auditor)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats_restored: Value = r.get_json(STATS, &auditor).await;
     assert_eq!(stats_restored, stats_at_h);
     let unit_stats = "/v1/stats?from=2000-01-01&to=2100-12-31";
-    let restored_unit: Value = r
-        .get(unit_stats, &tokens["tn-01"])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let restored_unit: Value = r.get_json(unit_stats, &tokens["tn-01"]).await;
     assert_eq!(restored_unit["figures"], stats_at_h["figures"]);
     r.server.shutdown().await.unwrap();
 

@@ -72,13 +72,8 @@ async fn demo_statistics_equal_the_report_and_survive_restart() {
     assert_eq!(drill["count"], 126);
     let code = drill["codes"][0].as_str().unwrap().to_owned();
     let slip: Value = s
-        .get(&format!("/v1/dossiers/{code}/slips/01"), &auditor)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/v1/dossiers/{code}/slips/01"), &auditor)
+        .await;
     assert_eq!(slip["title"], "Giấy tiếp nhận hồ sơ và hẹn trả kết quả");
     let html = s
         .get(
@@ -98,14 +93,7 @@ async fn demo_statistics_equal_the_report_and_survive_restart() {
         .unwrap()
         .contains("Phiếu kiểm soát quá trình"));
     // The catalog's publication share is computed, not typed.
-    let cat: Value = s
-        .get("/v1/catalog?date=2023-06-01", &auditor)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cat: Value = s.get_json("/v1/catalog?date=2023-06-01", &auditor).await;
     assert_eq!(cat["published_at_desk_percent"], 100.0);
     assert!(cat["catalog"]["procedures"].as_u64().unwrap() >= 12);
 

@@ -12,14 +12,7 @@ async fn demo_plan_dashboard_and_writes() {
     let s = TestServer::demo_in(&tmp.path().join("demo")).await;
     let tok = |role: &str| s.demo_token(role);
     let (planner, leader, reception) = (tok("planner"), tok("leader"), tok("reception"));
-    let list: Value = s
-        .get("/v1/plans", &leader)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = s.get_json("/v1/plans", &leader).await;
     assert_eq!(list["plans"][0]["number"], "35/KH-UBND");
     let r = s.get("/v1/plans", &reception).send().await.unwrap();
     problem(r, 403, "forbidden").await;
@@ -57,24 +50,12 @@ async fn demo_plan_dashboard_and_writes() {
     let online = task("ty-le-truc-tuyen")["value"].as_i64().unwrap();
     assert_eq!(online, 187 * 10_000 / (342 + 187));
     let live: Value = s
-        .get("/v1/plans/35-kh-ubnd-2023/dashboard", &planner)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/plans/35-kh-ubnd-2023/dashboard", &planner)
+        .await;
     assert_eq!(live["counts"]["cancelled"], 1);
 
     // Writes: planner only, If-Match, idempotent.
-    let plan: Value = s
-        .get("/v1/plans/35-kh-ubnd-2023", &planner)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let plan: Value = s.get_json("/v1/plans/35-kh-ubnd-2023", &planner).await;
     let version = plan["version"].as_u64().unwrap();
     let body = serde_json::json!({"value": 1, "evidence": "x"});
     let url = "/v1/plans/35-kh-ubnd-2023/tasks/chung-thuc-dien-tu/actions/report_progress";

@@ -217,14 +217,7 @@ async fn the_log_over_http_and_sse_resume() {
     let s = TestServer::start().await;
     let auditor = s.staff("tt-01", UNIT, &[Role::Auditor], &[]).await;
     s.staff("tn-01", UNIT, &[Role::Reception], &[]).await;
-    let page: serde_json::Value = s
-        .get("/v1/events?after=0&limit=3", &auditor)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: serde_json::Value = s.get_json("/v1/events?after=0&limit=3", &auditor).await;
     let events = page["events"].as_array().unwrap();
     assert_eq!(events.len(), 3);
     assert_eq!(events[0]["seq"], 1);
@@ -322,14 +315,7 @@ async fn restart_reads_back_staff_and_tokens() {
     let head = s.head();
     let s = s.restart().await;
     assert_eq!(s.head(), head);
-    let list: serde_json::Value = s
-        .get("/v1/staff", &admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: serde_json::Value = s.get_json("/v1/staff", &admin).await;
     let ids: Vec<&str> = list
         .as_array()
         .unwrap()

@@ -133,14 +133,7 @@ async fn standard_workflow_with_supplement_payment_liaison_and_send_back() {
     )
     .await;
     // The leader's inbox shows it (read-your-writes: no sleep needed).
-    let inbox: Value =
-        d.s.get("/v1/inbox", d.tok("ld-01"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    let inbox: Value = d.s.get_json("/v1/inbox", d.tok("ld-01")).await;
     assert!(
         inbox["items"]
             .as_array()
@@ -151,14 +144,7 @@ async fn standard_workflow_with_supplement_payment_liaison_and_send_back() {
     );
     d.ok(&code, "send_back", "ld-01", json!({"comments": "sửa lại"}))
         .await;
-    let work: Value =
-        d.s.get("/v1/worklist", d.tok("cm-tp-01"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    let work: Value = d.s.get_json("/v1/worklist", d.tok("cm-tp-01")).await;
     assert!(work["items"]
         .as_array()
         .unwrap()
@@ -321,23 +307,9 @@ async fn same_day_lien_thong_refusal_withdraw_stop_and_desk_outcomes() {
     let v = d.ok(&code, "receive", "tn-01", json!({})).await;
     assert_eq!(v["state"], "received");
     // Queues and list see them.
-    let q: Value =
-        d.s.get("/v1/queues", d.tok("tn-01"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    let q: Value = d.s.get_json("/v1/queues", d.tok("tn-01")).await;
     assert!(!q["counts"].as_array().unwrap().is_empty());
-    let page: Value =
-        d.s.get("/v1/dossiers?limit=2", d.tok("tn-01"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    let page: Value = d.s.get_json("/v1/dossiers?limit=2", d.tok("tn-01")).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
     let cursor = page["next_cursor"].as_str().unwrap();
     let page2: Value =
@@ -627,14 +599,7 @@ async fn admin_publishes_a_calendar_and_issues_a_procedure() {
             .await
             .unwrap();
     assert_eq!(r.status(), 201);
-    let cal: Value =
-        d.s.get("/v1/calendar/2024", d.tok("cm-tp-01"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    let cal: Value = d.s.get_json("/v1/calendar/2024", d.tok("cm-tp-01")).await;
     assert_eq!(cal["days_off"], json!(["2024-01-01"]));
     let r =
         d.s.get("/v1/calendar/2031", d.tok("tn-01"))
@@ -652,13 +617,8 @@ async fn admin_publishes_a_calendar_and_issues_a_procedure() {
     problem(r, 422, "validation").await;
 
     let before: Value =
-        d.s.get("/v1/catalog?date=2024-06-01", d.tok("tn-01"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        d.s.get_json("/v1/catalog?date=2024-06-01", d.tok("tn-01"))
+            .await;
     let n = before["catalog"]["procedures"].as_u64().unwrap();
     let procedure = json!({
         "id": "1.003005", "version": 1, "name": "Đăng ký giám hộ", "field": "ho-tich", "level": "Commune",
@@ -675,13 +635,8 @@ async fn admin_publishes_a_calendar_and_issues_a_procedure() {
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let after: Value =
-        d.s.get("/v1/catalog?date=2024-06-01", d.tok("tn-01"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        d.s.get_json("/v1/catalog?date=2024-06-01", d.tok("tn-01"))
+            .await;
     assert_eq!(after["catalog"]["procedures"].as_u64().unwrap(), n + 1);
     assert_eq!(after["published_at_desk_percent"], 100.0);
     d.s.server.shutdown().await.unwrap();

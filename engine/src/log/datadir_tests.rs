@@ -5,30 +5,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::tests::ev;
 use super::*;
 use crate::storage::{DataDirKind, StorageError, DIR_MARKER_FILE, SLED_CONF_FILE, SLED_DATA_FILE};
-
-fn ev(payload: &[u8]) -> NewEvent {
-    NewEvent {
-        event_id: None,
-        event_type: "Test".into(),
-        schema_version: 1,
-        actor: Actor {
-            staff: "s-01".into(),
-            role: "reception".into(),
-        },
-        correlation_id: None,
-        causation_id: None,
-        payload: payload.to_vec(),
-    }
-}
 
 /// Writes `n` events (10 streams) through the real log, closes it cleanly, returns the head.
 async fn healthy_log(dir: &Path, n: u64) -> Position {
     let log = EventLog::open(dir, LogConfig::default()).expect("open");
     for i in 0..n {
         let s = StreamId::new(format!("dossier/T-{}", i % 10)).expect("stream");
-        log.append(&s, ExpectedVersion::Any, vec![ev(&[i as u8; 200])])
+        log.append(&s, ExpectedVersion::Any, vec![ev(None, &[i as u8; 200])])
             .await
             .expect("append");
     }
@@ -331,7 +317,7 @@ async fn a_replaced_database_is_caught_by_the_clean_stop_head() {
     let log = EventLog::open(other.path(), LogConfig::default()).unwrap();
     let s = StreamId::new("dossier/OTHER").unwrap();
     for _ in 0..150 {
-        log.append(&s, ExpectedVersion::Any, vec![ev(b"other desk")])
+        log.append(&s, ExpectedVersion::Any, vec![ev(None, b"other desk")])
             .await
             .unwrap();
     }
@@ -388,7 +374,7 @@ async fn the_marker_follows_the_acknowledged_head_without_a_close() {
     let log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
     let s = StreamId::new("dossier/K-1").unwrap();
     for _ in 0..100 {
-        log.append(&s, ExpectedVersion::Any, vec![ev(b"k")])
+        log.append(&s, ExpectedVersion::Any, vec![ev(None, b"k")])
             .await
             .unwrap();
     }

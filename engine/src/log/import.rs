@@ -24,7 +24,7 @@ use super::chain::GENESIS_HASH;
 use super::envelope::{Envelope, EventId, Position, StreamId};
 use super::error::LogError;
 use super::limits::{LogConfig, STREAM_VERSION_CACHE_MAX};
-use super::reader::{seq_key, stream_key, MetaHead, Trees, META_FORMAT_VERSION, META_HEAD};
+use super::reader::{MetaHead, Trees, META_FORMAT_VERSION, META_HEAD};
 use crate::codec::{self, FORMAT_VERSION};
 use crate::storage::{Batch, StorageError, Store};
 
@@ -256,28 +256,9 @@ impl Importer<'_> {
         if self.staged.is_empty() {
             return Ok(());
         }
-        let mut events = Batch::new();
-        let mut streams = Batch::new();
-        let mut ids = Batch::new();
-        let mut meta = Batch::new();
-        for env in &self.staged {
-            events.insert(seq_key(env.seq).to_vec(), codec::encode_record(env));
-            streams.insert(
-                stream_key(&env.stream, env.version),
-                seq_key(env.seq).to_vec(),
-            );
-            ids.insert(env.event_id.0.to_vec(), seq_key(env.seq).to_vec());
-        }
-        if !self.committed_once {
-            meta.insert(META_FORMAT_VERSION.to_vec(), vec![FORMAT_VERSION]);
-        }
-        meta.insert(META_HEAD.to_vec(), codec::encode(&self.head));
-        self.store.commit(&[
-            (&self.trees.events, &events),
-            (&self.trees.streams, &streams),
-            (&self.trees.event_ids, &ids),
-            (&self.trees.meta, &meta),
-        ])?;
+        let format_version = (!self.committed_once).then_some(FORMAT_VERSION);
+        self.trees
+            .commit_envelopes(self.store, &self.staged, &self.head, format_version)?;
         self.committed_once = true;
         self.staged.clear();
         self.staged_ids.clear();
@@ -293,27 +274,18 @@ impl Importer<'_> {
 mod tests {
     use std::sync::Arc;
 
-    use super::super::{Actor, EventLog, ExpectedVersion, ManualClock, NewEvent};
+    use super::super::{EventLog, ExpectedVersion, ManualClock, NewEvent};
     use super::*;
 
+    /// The log tests' event, with a correlation id the import must carry over.
     fn ev(payload: &[u8]) -> NewEvent {
         NewEvent {
-            event_id: None,
-            event_type: "Test".into(),
-            schema_version: 1,
-            actor: Actor {
-                staff: "s-01".into(),
-                role: "reception".into(),
-            },
             correlation_id: Some(EventId([3; 16])),
-            causation_id: None,
-            payload: payload.to_vec(),
+            ..super::super::tests::ev(None, payload)
         }
     }
 
-    fn sid(s: &str) -> StreamId {
-        StreamId::new(s).expect("valid stream id")
-    }
+    use super::super::tests::sid;
 
     /// A real log with `n` appends of two events spread over three streams and a moving clock;
     /// returns its envelopes as read back.

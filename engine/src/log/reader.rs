@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::envelope::{Envelope, EventId, StreamId};
 use super::error::LogError;
 use crate::codec;
-use crate::storage::{KvTree, Store};
+use crate::storage::{Batch, KvTree, StorageError, Store};
 
 pub const TREE_EVENTS: &str = "events";
 pub const TREE_STREAMS: &str = "streams";
@@ -37,6 +37,41 @@ pub(crate) struct Trees {
     pub streams: KvTree,
     pub event_ids: KvTree,
     pub meta: KvTree,
+}
+
+impl Trees {
+    /// Writes `envelopes` and the new `head` in one transaction (atomic, not yet durable): the
+    /// one place that spells out which rows an event puts in each tree, so the writer's
+    /// batches and an import lay out the same bytes. `format_version` also stamps the log's
+    /// format (an import's first batch).
+    pub(crate) fn commit_envelopes(
+        &self,
+        store: &Store,
+        envelopes: &[Envelope],
+        head: &MetaHead,
+        format_version: Option<u8>,
+    ) -> Result<(), StorageError> {
+        let mut events = Batch::new();
+        let mut streams = Batch::new();
+        let mut ids = Batch::new();
+        let mut meta = Batch::new();
+        for env in envelopes {
+            let seq = seq_key(env.seq).to_vec();
+            events.insert(seq.clone(), codec::encode_record(env));
+            streams.insert(stream_key(&env.stream, env.version), seq.clone());
+            ids.insert(env.event_id.0.to_vec(), seq);
+        }
+        if let Some(version) = format_version {
+            meta.insert(META_FORMAT_VERSION.to_vec(), vec![version]);
+        }
+        meta.insert(META_HEAD.to_vec(), codec::encode(head));
+        store.commit(&[
+            (&self.events, &events),
+            (&self.streams, &streams),
+            (&self.event_ids, &ids),
+            (&self.meta, &meta),
+        ])
+    }
 }
 
 pub(crate) fn seq_key(seq: u64) -> [u8; 8] {

@@ -7,14 +7,14 @@ use std::time::Duration;
 use super::*;
 use crate::storage::{FaultPlan, FaultPoint, EIO, ENOSPC};
 
-fn actor() -> Actor {
+pub(super) fn actor() -> Actor {
     Actor {
         staff: "s-01".into(),
         role: "reception".into(),
     }
 }
 
-fn ev(id: Option<EventId>, payload: &[u8]) -> NewEvent {
+pub(super) fn ev(id: Option<EventId>, payload: &[u8]) -> NewEvent {
     NewEvent {
         event_id: id,
         event_type: "Test".into(),
@@ -26,7 +26,7 @@ fn ev(id: Option<EventId>, payload: &[u8]) -> NewEvent {
     }
 }
 
-fn sid(s: &str) -> StreamId {
+pub(super) fn sid(s: &str) -> StreamId {
     StreamId::new(s).expect("valid stream id")
 }
 

@@ -28,9 +28,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::envelope::{Appended, Envelope, EventId, ExpectedVersion, NewEvent, Position, StreamId};
 use super::error::{AppendError, LogError};
 use super::limits::{LogConfig, FLUSH_QUEUE_BATCHES, STREAM_VERSION_CACHE_MAX};
-use super::reader::{seq_key, stream_key, MetaHead, Trees, META_HEAD};
-use crate::codec;
-use crate::storage::{Batch, Store};
+use super::reader::{MetaHead, Trees};
+use crate::storage::Store;
 
 pub(crate) struct AppendRequest {
     pub stream: StreamId,
@@ -67,7 +66,7 @@ pub struct WriterStats {
     pub events: u64,
     /// Time spent checking requests and building envelopes (hashing included).
     pub decide_us: u64,
-    /// Time spent in the sled transaction.
+    /// Time spent committing a batch: encoding its rows and the sled transaction.
     pub commit_us: u64,
     /// Time spent making batches durable (sled flush + fdatasync), in the flusher thread.
     pub flush_us: u64,
@@ -441,22 +440,10 @@ impl Writer {
 
     /// One transaction for the whole batch (atomic, not yet durable).
     fn commit(&self, staged: &[Envelope], recorded_at_ms: i64) -> Result<(), LogError> {
-        let mut events = Batch::new();
-        let mut streams = Batch::new();
-        let mut ids = Batch::new();
-        let mut meta = Batch::new();
-        let mut expect_seq = self.head.seq;
-        for env in staged {
-            expect_seq += 1;
-            // Internal invariant: the writer's counter is gapless. A violation is a bug, and
-            // writing a gap would poison the log for every reader, so stop hard.
+        // Internal invariant: the writer's counter is gapless. A violation is a bug, and
+        // writing a gap would poison the log for every reader, so stop hard.
+        for (env, expect_seq) in staged.iter().zip(self.head.seq + 1..) {
             assert_eq!(env.seq, expect_seq, "writer produced a non-contiguous seq");
-            events.insert(seq_key(env.seq).to_vec(), codec::encode_record(env));
-            streams.insert(
-                stream_key(&env.stream, env.version),
-                seq_key(env.seq).to_vec(),
-            );
-            ids.insert(env.event_id.0.to_vec(), seq_key(env.seq).to_vec());
         }
         let Some(last) = staged.last() else {
             return Ok(());
@@ -466,14 +453,9 @@ impl Writer {
             hash: last.hash,
             recorded_at_ms,
         };
-        meta.insert(META_HEAD.to_vec(), codec::encode(&head));
         let t0 = Instant::now();
-        self.store.commit(&[
-            (&self.trees.events, &events),
-            (&self.trees.streams, &streams),
-            (&self.trees.event_ids, &ids),
-            (&self.trees.meta, &meta),
-        ])?;
+        self.trees
+            .commit_envelopes(&self.store, staged, &head, None)?;
         let h = &self.health;
         h.commit_us
             .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);

@@ -128,6 +128,18 @@ impl TestServer {
         self.client.get(self.url(path)).bearer_auth(token)
     }
 
+    /// GETs `path` with `token` and returns the body as JSON (whatever the status: callers
+    /// that care about it use [`TestServer::get`]).
+    pub async fn get_json(&self, path: &str, token: &str) -> serde_json::Value {
+        self.get(path, token)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json body")
+    }
+
     pub fn post(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
         self.client.post(self.url(path)).bearer_auth(token)
     }
