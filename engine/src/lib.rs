@@ -3,12 +3,16 @@
 //!
 //! Layering (see ARCHITECTURE.md): `codec` and `storage` are the only modules that touch
 //! bincode and sled; `log` knows envelopes and bytes, never dossiers; `domain` is pure (no sled,
-//! no tokio); `service` glues a command to the log; `projection` folds events into read models.
+//! no tokio); `recorded` turns the log's envelopes into the domain's events and `streams` names
+//! the streams (both between log and domain); `service` glues a command to the log;
+//! `projection` folds events into read models.
 
 pub mod codec;
 pub mod domain;
 pub mod log;
 pub mod plan_service;
 pub mod projection;
+pub mod recorded;
 pub mod service;
 pub mod storage;
+pub mod streams;

@@ -27,7 +27,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::codec::{self, CodecError};
+use crate::codec;
 use crate::domain::calendar::Calendar;
 use crate::domain::dossier::ActorRef;
 use crate::domain::events::{Event, Recorded, SCHEMA_VERSION};
@@ -41,7 +41,7 @@ use crate::log::{
 };
 use crate::projection::plan::{dashboard_as_of_envelopes, Cutoff, ReadModelFigures};
 use crate::projection::{ProjectionError, ReadModels};
-use crate::service::{recorded, ServiceError};
+use crate::recorded::{decode_event, decode_recorded, DecodeError};
 
 /// Re-decisions after a version conflict when the caller gave no expected version (each after
 /// a random pause of up to 2^attempt ms, capped at 64 ms).
@@ -202,24 +202,17 @@ pub enum PlanServiceError {
     Append(AppendError),
     #[error("log: {0}")]
     Log(#[from] LogError),
-    #[error("codec: {0}")]
-    Codec(#[from] CodecError),
     #[error("stored event at seq {seq} is unreadable: {detail}")]
     Corrupt { seq: u64, detail: String },
     #[error("read models: {0}")]
     Projection(#[from] ProjectionError),
 }
 
-impl From<ServiceError> for PlanServiceError {
-    fn from(e: ServiceError) -> PlanServiceError {
-        match e {
-            ServiceError::Log(l) => PlanServiceError::Log(l),
-            ServiceError::Codec(c) => PlanServiceError::Codec(c),
-            ServiceError::Corrupt { seq, detail } => PlanServiceError::Corrupt { seq, detail },
-            other => PlanServiceError::Corrupt {
-                seq: 0,
-                detail: other.to_string(),
-            },
+impl From<DecodeError> for PlanServiceError {
+    fn from(e: DecodeError) -> PlanServiceError {
+        PlanServiceError::Corrupt {
+            seq: e.seq,
+            detail: e.problem.to_string(),
         }
     }
 }
@@ -279,11 +272,6 @@ impl std::fmt::Debug for PlanService {
     }
 }
 
-/// The stream of a plan: `plan/<id>`.
-pub fn plan_stream(plan: &PlanId) -> Result<StreamId, PlanServiceError> {
-    Ok(StreamId::new(format!("plan/{plan}"))?)
-}
-
 fn plan_events(recs: &[Recorded]) -> impl Iterator<Item = (u64, &str, &PlanEvent)> {
     recs.iter().filter_map(|r| match &r.event {
         Event::Plan(p) => Some((r.seq, r.actor.as_str(), p)),
@@ -318,17 +306,12 @@ impl PlanService {
             for env in &batch {
                 match env.stream.category() {
                     "plan" if env.version == 1 => {
-                        if let Some(id) = env
-                            .stream
-                            .as_str()
-                            .strip_prefix("plan/")
-                            .and_then(|s| s.parse::<PlanId>().ok())
-                        {
+                        if let Some(id) = env.stream.plan_id() {
                             idx.plans.insert(id);
                         }
                     }
                     "calendar" => {
-                        if let Event::Calendar(c) = recorded(env)?.event {
+                        if let Event::Calendar(c) = decode_event(env)? {
                             idx.calendar.apply(&c);
                         }
                     }
@@ -352,8 +335,11 @@ impl PlanService {
     }
 
     fn read(&self, plan: &PlanId) -> Result<(Vec<Envelope>, Vec<Recorded>), PlanServiceError> {
-        let envs = self.log.read_stream(&plan_stream(plan)?, 0)?;
-        let recs = envs.iter().map(recorded).collect::<Result<Vec<_>, _>>()?;
+        let envs = self.log.read_stream(&StreamId::plan(plan), 0)?;
+        let recs = envs
+            .iter()
+            .map(decode_recorded)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok((envs, recs))
     }
 
@@ -500,7 +486,7 @@ impl PlanService {
         if at > now {
             return Err(PlanServiceError::FutureTime { at, now });
         }
-        let stream = plan_stream(plan)?;
+        let stream = StreamId::plan(plan);
         let envelope_actor = Actor {
             staff: actor.id(),
             role: Role::Planner.as_str().to_owned(),

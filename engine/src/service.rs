@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use chrono::Datelike;
 use thiserror::Error;
 
-use crate::codec::{self, CodecError};
+use crate::codec;
 use crate::domain::calendar::{local_date, validate_sessions};
 use crate::domain::dossier::{decide_with_role, fold, ActorRef, Command, Context, DossierState};
 use crate::domain::error::DomainError;
@@ -29,6 +29,8 @@ use crate::domain::types::{
 use crate::log::{
     Actor, AppendError, Envelope, EventId, EventLog, ExpectedVersion, LogError, NewEvent, StreamId,
 };
+use crate::recorded::{decode_event, decode_recorded, DecodeError};
+use crate::streams::is_reference_stream;
 
 /// How many times a command is re-decided after a version conflict when the caller gave no
 /// expected version. Conflicts on one dossier are rare (a few staff act on it); eight fresh
@@ -61,10 +63,17 @@ pub enum ServiceError {
     Append(AppendError),
     #[error("log: {0}")]
     Log(#[from] LogError),
-    #[error("codec: {0}")]
-    Codec(#[from] CodecError),
     #[error("stored event at seq {seq} is unreadable: {detail}")]
     Corrupt { seq: u64, detail: String },
+}
+
+impl From<DecodeError> for ServiceError {
+    fn from(e: DecodeError) -> ServiceError {
+        ServiceError::Corrupt {
+            seq: e.seq,
+            detail: e.problem.to_string(),
+        }
+    }
 }
 
 /// What a successful dossier command did.
@@ -166,47 +175,6 @@ impl std::fmt::Debug for CommandService {
     }
 }
 
-/// Whether a stream holds reference data.
-pub fn is_reference_stream(stream: &StreamId) -> bool {
-    matches!(stream.category(), "catalog" | "calendar" | "unit" | "staff")
-}
-
-/// Decodes an envelope's payload into today's event type.
-pub fn decode_event(env: &Envelope) -> Result<Event, ServiceError> {
-    if env.schema_version != SCHEMA_VERSION {
-        return Err(ServiceError::Corrupt {
-            seq: env.seq,
-            detail: format!("unknown schema version {}", env.schema_version),
-        });
-    }
-    Ok(codec::decode::<Event>(&env.payload)?)
-}
-
-/// An envelope as the domain's folds see it.
-pub fn recorded(env: &Envelope) -> Result<Recorded, ServiceError> {
-    let role = env
-        .actor
-        .role
-        .parse::<Role>()
-        .map_err(|e| ServiceError::Corrupt {
-            seq: env.seq,
-            detail: e.to_string(),
-        })?;
-    Ok(Recorded {
-        seq: env.seq,
-        stream: env.stream.as_str().to_owned(),
-        version: env.version,
-        recorded_at: Timestamp(env.recorded_at_ms),
-        actor: env.actor.staff.clone(),
-        role,
-        event: decode_event(env)?,
-    })
-}
-
-fn stream_id(name: String) -> Result<StreamId, ServiceError> {
-    Ok(StreamId::new(name)?)
-}
-
 /// Derives the id of the i-th event of a command from the caller's idempotency key.
 fn nth_event_id(base: EventId, i: usize) -> EventId {
     let mut b = base.0;
@@ -290,12 +258,14 @@ impl CommandService {
         &self,
         code: &DossierCode,
     ) -> Result<(DossierState, Vec<Recorded>), ServiceError> {
-        let stream = stream_id(code.stream_name())?;
-        let envs = self.log.read_stream(&stream, 0)?;
+        let envs = self.log.read_stream(&StreamId::dossier(code), 0)?;
         if envs.is_empty() {
             return Err(ServiceError::NotFound(code.clone()));
         }
-        let recs = envs.iter().map(recorded).collect::<Result<Vec<_>, _>>()?;
+        let recs = envs
+            .iter()
+            .map(decode_recorded)
+            .collect::<Result<Vec<_>, _>>()?;
         let state = fold(recs.iter().filter_map(|r| match &r.event {
             Event::Dossier(d) => Some(d),
             _ => None,
@@ -338,7 +308,7 @@ impl CommandService {
         expected: Option<u64>,
         event_id: Option<EventId>,
     ) -> Result<CommandOutcome, ServiceError> {
-        let stream = stream_id(code.stream_name())?;
+        let stream = StreamId::dossier(code);
         for _ in 0..=MAX_CONFLICT_RETRIES {
             self.catch_up()?;
             let envs = self.log.read_stream(&stream, 0)?;
@@ -448,12 +418,7 @@ impl CommandService {
         let Some(env) = self.log.find_event(id)? else {
             return Ok(None);
         };
-        let Some(code) = env
-            .stream
-            .as_str()
-            .strip_prefix("dossier/")
-            .and_then(|c| c.parse::<DossierCode>().ok())
-        else {
+        let Some(code) = env.stream.dossier_code() else {
             return Err(ServiceError::DuplicateEventId);
         };
         let envs = self.log.read_stream(&env.stream, env.version)?;
@@ -494,7 +459,7 @@ impl CommandService {
             }
         }
         let date = local_date(now);
-        let prefix = format!("dossier/{}-{}-", unit, date.format("%y%m%d"));
+        let prefix = StreamId::dossier_day_prefix(&unit, date);
         let lock = self.creation_lock(&prefix);
         let _serialised = lock.lock().await;
         self.catch_up()?;
@@ -504,12 +469,8 @@ impl CommandService {
             let last = self
                 .log
                 .last_stream_with_prefix(&prefix)?
-                .and_then(|s| {
-                    s.as_str()
-                        .get(prefix.len()..)
-                        .and_then(|n| n.parse::<u16>().ok())
-                })
-                .unwrap_or(0);
+                .and_then(|s| s.dossier_code())
+                .map_or(0, |c| c.sequence());
             let seq_no = last.saturating_add(1).max(next);
             let code = DossierCode::new(&unit, date, seq_no).map_err(|_| {
                 ServiceError::SequenceExhausted {
@@ -530,7 +491,7 @@ impl CommandService {
                 };
                 decide_with_role(&DossierState::default(), cmd.clone(), &ctx)?
             };
-            let stream = stream_id(code.stream_name())?;
+            let stream = StreamId::dossier(&code);
             match self
                 .append_dossier(
                     &stream,
@@ -642,7 +603,6 @@ impl CommandService {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
                 check_reference(&guard.data, &cmd, now)?
             };
-            let stream = stream_id(stream)?;
             let version = self.log.stream_version(&stream)?;
             match self
                 .log
@@ -690,9 +650,9 @@ fn check_reference(
     r: &ReferenceData,
     cmd: &ReferenceCommand,
     now: Timestamp,
-) -> Result<(String, Event), ServiceError> {
+) -> Result<(StreamId, Event), ServiceError> {
     let dir = &r.directory;
-    let staff_stream = |id: &StaffId| format!("staff/{id}");
+    let staff_stream = StreamId::staff;
     Ok(match cmd.clone() {
         ReferenceCommand::RegisterUnit(u) => {
             if dir.unit(&u.code).is_some() {
@@ -702,7 +662,7 @@ fn check_reference(
                 return Err(invalid("name", "must not be empty"));
             }
             (
-                format!("unit/{}", u.code),
+                StreamId::unit(&u.code),
                 Event::Unit(UnitEvent::Registered(u)),
             )
         }
@@ -781,7 +741,7 @@ fn check_reference(
             }
             check_procedure(r, &procedure)?;
             (
-                "catalog".into(),
+                StreamId::catalog(),
                 Event::Catalog(CatalogEvent::ProcedureIssued {
                     procedure,
                     effective,
@@ -801,7 +761,7 @@ fn check_reference(
             }
             check_procedure(r, &procedure)?;
             (
-                "catalog".into(),
+                StreamId::catalog(),
                 Event::Catalog(CatalogEvent::ProcedureAmended {
                     procedure,
                     effective,
@@ -820,7 +780,7 @@ fn check_reference(
                 return Err(invalid("reason", "must not be empty"));
             }
             (
-                "catalog".into(),
+                StreamId::catalog(),
                 Event::Catalog(CatalogEvent::ProcedureAbolished {
                     id,
                     effective,
@@ -842,7 +802,7 @@ fn check_reference(
                 return Err(invalid("procedure", format!("{id} does not exist")));
             }
             (
-                "catalog".into(),
+                StreamId::catalog(),
                 Event::Catalog(CatalogEvent::ProcedurePublished {
                     unit,
                     id,
@@ -867,7 +827,7 @@ fn check_reference(
                 }
             }
             (
-                format!("calendar/{}", y.year),
+                StreamId::calendar_year(y.year),
                 Event::Calendar(CalendarEvent::YearPublished(y)),
             )
         }
@@ -881,7 +841,7 @@ fn check_reference(
             }
             validate_sessions(&sessions).map_err(|why| invalid("sessions", why))?;
             (
-                format!("calendar/hours-{unit}"),
+                StreamId::office_hours(&unit),
                 Event::Calendar(CalendarEvent::OfficeHoursSet {
                     unit,
                     sessions,

@@ -19,7 +19,7 @@ use rand::RngCore;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::decode_event;
+use motcua_engine::recorded::decode_event;
 use sha2::{Digest, Sha256};
 
 use crate::errors::ApiError;

@@ -165,8 +165,8 @@ impl ExportPlan {
         let unit = log
             .read_all(0, UNIT_SCAN_EVENTS.min(last_seq as usize))?
             .into_iter()
-            .find(|e| e.stream.category() == "unit")
-            .and_then(|e| e.stream.as_str().strip_prefix("unit/").map(str::to_owned))
+            .find_map(|e| e.stream.unit_code())
+            .map(|u| u.to_string())
             .unwrap_or_default();
         Ok(ExportPlan {
             first_seq,

@@ -4,22 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use motcua_engine::codec;
-use motcua_engine::domain::events::Event;
 use motcua_engine::domain::types::{DossierCode, Staff, Timestamp};
 use motcua_engine::domain::{ActorRef, Command, DomainError, ReferenceData};
 use motcua_engine::log::EventId;
 use motcua_engine::service::{CommandOutcome, CommandService, ServiceError};
 
 use crate::errors::ApiError;
-use motcua_engine::log::{Envelope, EventLog};
+use motcua_engine::log::EventLog;
 use motcua_engine::projection::{Projections, ReadModels};
 use tokio::sync::RwLock;
-
-/// Decodes the domain event in an envelope.
-pub fn decode_event(env: &Envelope) -> Result<Event, codec::CodecError> {
-    codec::decode::<Event>(&env.payload)
-}
 
 /// Failures of the engine below the HTTP layer.
 #[derive(Debug, thiserror::Error)]

@@ -26,12 +26,13 @@ use utoipa_axum::routes;
 
 use crate::auth::Directory;
 use crate::config::ServeConfig;
-use crate::engine::{decode_event, Engine};
+use crate::engine::Engine;
 use crate::errors::ApiError;
 use crate::idempotency::{self, IdempotencyStore};
 use crate::openapi::ApiDoc;
 use crate::routes;
 use crate::state::AppState;
+use motcua_engine::recorded::decode_event;
 
 /// Why the server could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]

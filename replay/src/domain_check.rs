@@ -107,7 +107,7 @@ impl DomainCheck {
                     "event of dossier {} recorded on stream {} (expected {})",
                     ev.code,
                     at.stream,
-                    ev.code.stream_name()
+                    motcua_engine::log::StreamId::dossier(&ev.code)
                 ),
             ));
         }

@@ -10,6 +10,7 @@
 
 use motcua_engine::domain::events::{DossierChange, Event, Recorded};
 use motcua_engine::domain::types::{DossierCode, Timestamp};
+use motcua_engine::log::StreamId;
 use motcua_engine::projection::{fold_as_of, DossierRecord, ProjectionError};
 use serde::Serialize;
 
@@ -98,7 +99,7 @@ pub fn build(
     code: &DossierCode,
     progress: &Progress,
 ) -> Result<History, ReplayError> {
-    let stream = code.stream_name();
+    let stream = StreamId::dossier(code).to_string();
     let mut reference = ReferenceData::builtin().map_err(|e| ReplayError::Usage(e.to_string()))?;
     // Reference events are applied once a later event of the dossier shows they were in force
     // during its life; those after its last event are dropped.

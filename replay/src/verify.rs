@@ -19,10 +19,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use motcua_engine::codec;
-use motcua_engine::domain::events::{Event, SCHEMA_VERSION};
-use motcua_engine::domain::types::Role;
 use motcua_engine::domain::ReferenceData;
 use motcua_engine::log::{Envelope, GENESIS_HASH};
+use motcua_engine::recorded::{decode_payload, decode_role};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -365,16 +364,12 @@ impl PayloadBatch {
     }
 }
 
-/// Decodes one payload (the same codec and schema rule as the projections'
-/// `decode_envelope`, without its `Recorded` copy of stream and actor) and checks it.
+/// Decodes one payload with the engine's decoder (`recorded::decode_payload`, without the
+/// `Recorded` copy of stream and actor) and checks it.
 fn check_payload(domain: &mut DomainCheck, env: &PayloadView<'_>, findings: &mut Vec<Finding>) {
     let stream = Some(env.stream);
-    let role = env.role.parse::<Role>();
-    let event = if env.schema_version == SCHEMA_VERSION {
-        codec::decode::<Event>(env.payload).map_err(|e| e.to_string())
-    } else {
-        Err(format!("unknown schema version {}", env.schema_version))
-    };
+    let event = decode_payload(env.seq, env.schema_version, env.payload);
+    let role = decode_role(env.seq, env.role);
     match (event, role) {
         (Ok(event), Ok(role)) => {
             if event.event_type() != env.event_type {
@@ -396,8 +391,13 @@ fn check_payload(domain: &mut DomainCheck, env: &PayloadView<'_>, findings: &mut
             };
             domain.check(at, &event, findings);
         }
-        (Err(e), _) => findings.push(Finding::new(env.seq, stream, "payload", e)),
-        (_, Err(e)) => findings.push(Finding::new(env.seq, stream, "role", e.to_string())),
+        (Err(e), _) => findings.push(Finding::new(
+            env.seq,
+            stream,
+            "payload",
+            e.problem.to_string(),
+        )),
+        (_, Err(e)) => findings.push(Finding::new(env.seq, stream, "role", e.problem.to_string())),
     }
 }
 

@@ -287,7 +287,7 @@ async fn build() -> Built {
         .into_iter()
         .map(|at| (at, plans.dashboard_as_of(&plan, at).unwrap().unwrap()))
         .collect();
-    let stream = StreamId::new(format!("plan/{plan}")).unwrap();
+    let stream = StreamId::plan(&plan);
     let report_event_id = log
         .read_stream(&stream, 0)
         .unwrap()

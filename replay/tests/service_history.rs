@@ -325,7 +325,7 @@ fn service_history_verifies_clean_and_a_wrong_due_is_named() {
         at,
         change: DossierChange::Received(receipt),
     });
-    let stream = StreamId::new(code.stream_name()).unwrap();
+    let stream = StreamId::dossier(&code);
     let bad = rt
         .block_on(svc.log().append(
             &stream,

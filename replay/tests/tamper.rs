@@ -171,7 +171,7 @@ fn forbidden_transition_written_straight_into_the_log_is_named() {
     let (log, clock) = open_log(&data);
     append_all(&rt, &log, &clock, &history(5));
     let code: DossierCode = "000.00.00.G10-230301-0001".parse().unwrap();
-    let stream = StreamId::new(code.stream_name()).unwrap();
+    let stream = StreamId::dossier(&code);
     let at = Timestamp(1_677_636_000_000); // 2023-03-01 09:00 +07:00
     let received = Event::Dossier(DossierEvent {
         code: code.clone(),

@@ -421,7 +421,8 @@ mod tests {
             .enumerate()
             .map(|(i, e)| Recorded {
                 seq: i as u64 + 1,
-                stream: e.code.stream_name(),
+                // The slips read only the events: the stream's name is the log's business.
+                stream: String::new(),
                 version: i as u64 + 1,
                 recorded_at: e.at,
                 actor: actors[i].to_owned(),

@@ -136,10 +136,6 @@ impl DossierCode {
     pub fn sequence(&self) -> u16 {
         self.0[21..25].parse().unwrap_or(0)
     }
-    /// The stream holding this dossier's events.
-    pub fn stream_name(&self) -> String {
-        format!("dossier/{}", self.0)
-    }
 }
 
 impl FromStr for DossierCode {

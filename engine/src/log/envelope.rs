@@ -38,6 +38,13 @@ impl StreamId {
         Ok(StreamId(s))
     }
 
+    /// A stream id the engine spells from parts that are valid by construction (the typed
+    /// constructors in `crate::streams`: ASCII codes and slugs far below the length limit).
+    pub(crate) fn from_valid(s: String) -> StreamId {
+        debug_assert!(StreamId::new(s.as_str()).is_ok(), "invalid stream id {s:?}");
+        StreamId(s)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -1001,7 +1001,7 @@ mod decide_tests {
                     *v += 1;
                     Recorded {
                         seq: i as u64 + 1,
-                        stream: ev.code.stream_name(),
+                        stream: crate::log::StreamId::dossier(&ev.code).to_string(),
                         version: *v,
                         recorded_at: ev.at,
                         actor,

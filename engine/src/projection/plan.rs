@@ -193,8 +193,7 @@ impl<'a> ReadModelFigures<'a> {
             if let Some(r) = self.models.record(code).map_err(err)? {
                 hi = hi.max(r.last_seq);
             }
-            let stream = StreamId::new(code.stream_name()).map_err(err)?;
-            if let Some(first) = self.seqs.stream_seqs(&stream)?.first() {
+            if let Some(first) = self.seqs.stream_seqs(&StreamId::dossier(code))?.first() {
                 lo = lo.min(*first);
             }
         }
@@ -205,8 +204,7 @@ impl<'a> ReadModelFigures<'a> {
     fn catalog_range(&self, unit: &UnitCode) -> Result<(u64, u64), String> {
         let mut lo = u64::MAX;
         let mut hi = 0;
-        for name in ["catalog".to_owned(), format!("unit/{unit}")] {
-            let stream = StreamId::new(name).map_err(err)?;
+        for stream in [StreamId::catalog(), StreamId::unit(unit)] {
             for seq in self.seqs.stream_seqs(&stream)? {
                 // Both backends fold every reference event up to their seq (see
                 // [`models_as_of`]).
@@ -501,12 +499,12 @@ pub fn dashboard_as_of_envelopes(
     plan: &PlanId,
     t: Timestamp,
 ) -> Result<PlanDashboardAsOf, ProjectionError> {
-    let stream = format!("plan/{plan}");
+    let stream = StreamId::plan(plan);
     let mut plan_envs: Vec<Envelope> = Vec::new();
     let asof = models_as_of_envelopes(
         envelopes.inspect(|env| {
             if let Ok(env) = env {
-                if env.stream.as_str() == stream {
+                if env.stream == stream {
                     plan_envs.push(env.clone());
                 }
             }

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::codec;
-use crate::domain::events::{Event, Recorded, SCHEMA_VERSION};
+use crate::domain::events::{Event, Recorded};
 use crate::domain::types::{Role, Timestamp};
 use crate::log::{Envelope, EventLog};
+use crate::recorded::{decode_payload, decode_recorded, decode_role, DecodeError};
 use crate::storage::{Batch, KvTree, StorageError};
 
 use super::store::{pack_writes, FastSet, KvIter, KvRead, MemStore, PackedView, Writes};
@@ -91,43 +91,19 @@ impl KvRead for KvTree {
     }
 }
 
-/// Turns a log envelope into what folds see: decodes the payload and the actor's role.
-pub fn decode_envelope(env: &Envelope) -> Result<Recorded, ProjectionError> {
-    check_schema(env)?;
-    let role = parse_role(env)?;
-    Ok(Recorded {
-        seq: env.seq,
-        stream: env.stream.as_str().to_owned(),
-        version: env.version,
-        recorded_at: Timestamp(env.recorded_at_ms),
-        actor: env.actor.staff.clone(),
-        role,
-        event: decode_event(env.seq, &env.payload)?,
-    })
-}
-
-fn check_schema(env: &Envelope) -> Result<(), ProjectionError> {
-    if env.schema_version != SCHEMA_VERSION {
-        return Err(ProjectionError::Event {
-            seq: env.seq,
-            why: format!("unknown schema version {}", env.schema_version),
-        });
+impl From<DecodeError> for ProjectionError {
+    fn from(e: DecodeError) -> Self {
+        ProjectionError::Event {
+            seq: e.seq,
+            why: e.problem.to_string(),
+        }
     }
-    Ok(())
 }
 
-fn parse_role(env: &Envelope) -> Result<Role, ProjectionError> {
-    env.actor.role.parse().map_err(|e| ProjectionError::Event {
-        seq: env.seq,
-        why: format!("{e}"),
-    })
-}
-
-fn decode_event(seq: u64, payload: &[u8]) -> Result<Event, ProjectionError> {
-    codec::decode(payload).map_err(|e| ProjectionError::Event {
-        seq,
-        why: e.to_string(),
-    })
+/// Turns a log envelope into what folds see ([`crate::recorded::decode_recorded`], with the
+/// projections' error).
+pub fn decode_envelope(env: &Envelope) -> Result<Recorded, ProjectionError> {
+    Ok(decode_recorded(env)?)
 }
 
 /// One event of a [`RawBatch`]: the envelope's fixed fields, and where its strings and payload
@@ -135,6 +111,7 @@ fn decode_event(seq: u64, payload: &[u8]) -> Result<Event, ProjectionError> {
 struct RawEvent {
     seq: u64,
     version: u64,
+    schema_version: u16,
     recorded_at_ms: i64,
     role: Role,
     stream: std::ops::Range<usize>,
@@ -142,7 +119,7 @@ struct RawEvent {
     payload: std::ops::Range<usize>,
 }
 
-/// What the catch-up reader hands the fold thread: envelopes read and checked (schema, role),
+/// What the catch-up reader hands the fold thread: envelopes read and their roles parsed,
 /// their payloads still encoded, all bytes in one reused buffer. The payload decode, which
 /// allocates every string of the event, happens on the fold thread right before the fold, so
 /// each event's allocations are freed by the thread that made them, at once: keeping decoded
@@ -183,11 +160,11 @@ impl RawBatch {
     ) -> Result<(), ProjectionError> {
         for env in events {
             let env = env.map_err(|e| ProjectionError::Log(e.to_string()))?;
-            check_schema(&env)?;
-            let role = parse_role(&env)?;
+            let role = decode_role(env.seq, &env.actor.role)?;
             let raw = RawEvent {
                 seq: env.seq,
                 version: env.version,
+                schema_version: env.schema_version,
                 recorded_at_ms: env.recorded_at_ms,
                 role,
                 stream: self.push_bytes(env.stream.as_str().as_bytes()),
@@ -231,7 +208,7 @@ impl RawBatch {
             recorded_at: Timestamp(e.recorded_at_ms),
             actor: text(&e.actor)?,
             role: e.role,
-            event: decode_event(e.seq, payload)?,
+            event: decode_payload(e.seq, e.schema_version, payload)?,
         })
     }
 }

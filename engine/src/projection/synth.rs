@@ -15,13 +15,14 @@ use crate::domain::types::{
     Channel, DossierCode, Field, ProcedureId, ProcedureRef, Role, RuleSetId, StaffId, Timestamp,
     UnitCode, Vnd, WorkflowId, WorkingTime,
 };
+use crate::log::StreamId;
 
 const HOUR_MS: i64 = 3_600_000;
 
 /// One event to record, before the log numbers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SynthEvent {
-    pub stream: String,
+    pub stream: StreamId,
     pub actor: String,
     pub role: Role,
     pub event: Event,
@@ -90,14 +91,14 @@ where
 pub fn catalog_events(cfg: &SynthConfig) -> Vec<SynthEvent> {
     let mut out = Vec::new();
     let admin = |event| SynthEvent {
-        stream: "catalog".into(),
+        stream: StreamId::catalog(),
         actor: "admin".into(),
         role: Role::Admin,
         event,
     };
     for unit in &cfg.units {
         out.push(SynthEvent {
-            stream: format!("unit/{unit}"),
+            stream: StreamId::unit(unit),
             actor: "admin".into(),
             role: Role::Admin,
             event: Event::Unit(UnitEvent::Registered(UnitInfo {
@@ -167,7 +168,7 @@ pub struct DossierSeed<'a> {
 
 /// Random walk of one dossier's lifecycle through the transition table, to its end.
 pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
-    let stream = seed.code.stream_name();
+    let stream = StreamId::dossier(&seed.code);
     let mut at = seed.start;
     let mut out = Vec::new();
     let mut push = |at: Timestamp, role: Role, actor: &str, change: DossierChange| {
@@ -545,7 +546,7 @@ pub fn to_recorded(events: &[SynthEvent], first_recorded: Timestamp) -> Vec<Reco
             };
             Recorded {
                 seq: i as u64 + 1,
-                stream: e.stream.clone(),
+                stream: e.stream.to_string(),
                 version: *v,
                 recorded_at,
                 actor: e.actor.clone(),
@@ -587,12 +588,12 @@ pub async fn append_history(
     log: &crate::log::EventLog,
     events: &[SynthEvent],
 ) -> Result<u64, super::ProjectionError> {
-    use crate::log::{AppendError, ExpectedVersion, StreamId};
+    use crate::log::{AppendError, ExpectedVersion};
     let per_append = log.config().max_events_per_append.max(1);
     let mut i = 0;
     while i < events.len() {
         let window_end = events[i].at().0.saturating_add(APPEND_WINDOW_MS);
-        let mut runs: Vec<(String, Vec<crate::log::NewEvent>)> = Vec::new();
+        let mut runs: Vec<(StreamId, Vec<crate::log::NewEvent>)> = Vec::new();
         let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         while i < events.len() && (events[i].at().0 < window_end || events[i].at().0 == i64::MIN) {
             let e = &events[i];
@@ -625,9 +626,8 @@ pub async fn append_history(
                 };
                 let log = log.clone();
                 set.spawn(async move {
-                    let sid = StreamId::new(stream).map_err(|e| e.to_string())?;
                     loop {
-                        match log.append(&sid, ExpectedVersion::Any, evs.clone()).await {
+                        match log.append(&stream, ExpectedVersion::Any, evs.clone()).await {
                             Ok(_) => return Ok(()),
                             Err(AppendError::Overloaded) => {
                                 tokio::time::sleep(std::time::Duration::from_millis(1)).await

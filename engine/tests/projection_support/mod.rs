@@ -94,7 +94,7 @@ pub struct History {
 
 impl History {
     pub fn push(&mut self, c: &DossierCode, at: Timestamp, role: Role, change: DossierChange) {
-        let stream = c.stream_name();
+        let stream = motcua_engine::log::StreamId::dossier(c).to_string();
         let version = self.events.iter().filter(|e| e.stream == stream).count() as u64 + 1;
         self.events.push(Recorded {
             seq: self.events.len() as u64 + 1,

@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
-use crate::engine::decode_event;
 use crate::errors::ApiError;
 use crate::extract::ApiQuery;
 use crate::state::AppState;
+use motcua_engine::recorded::decode_event;
 
 /// Largest page of `GET /v1/events`.
 pub const MAX_PAGE: usize = 1000;

@@ -16,12 +16,13 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::engine::{decode_event, map_service_error};
+use crate::engine::map_service_error;
 use crate::errors::ApiError;
 use crate::extract::{ApiPath, HashedJson};
 use crate::idempotency::{self, Reply};
 use crate::routes::views::now;
 use crate::state::AppState;
+use motcua_engine::recorded::decode_event;
 
 /// A year's working calendar (lịch làm việc năm), as published.
 #[utoipa::path(get, path = "/v1/calendar/{year}", tag = "reference",
@@ -36,10 +37,9 @@ pub async fn calendar(
     let year: i32 = year
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no calendar {year}")))?;
-    let stream = StreamId::new(format!("calendar/{year}")).map_err(ApiError::internal)?;
     let envs = state
         .log()
-        .read_stream(&stream, 1)
+        .read_stream(&StreamId::calendar_year(year), 1)
         .map_err(ApiError::internal)?;
     envs.iter()
         .rev()

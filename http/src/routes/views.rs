@@ -130,11 +130,9 @@ pub async fn get_dossier(
         .map_err(proj_err)?
         .ok_or_else(|| ApiError::NotFound(format!("no dossier {code}")))?;
     caller.require_unit(&view.unit)?;
-    let stream =
-        motcua_engine::log::StreamId::new(code.stream_name()).map_err(ApiError::internal)?;
     let envs = state
         .log()
-        .read_stream(&stream, 1)
+        .read_stream(&motcua_engine::log::StreamId::dossier(&code), 1)
         .map_err(ApiError::internal)?;
     let version = envs.last().map(|e| e.version).unwrap_or(view.version);
     let history = envs
@@ -146,7 +144,7 @@ pub async fn get_dossier(
             recorded_at_ms: e.recorded_at_ms,
             actor: e.actor.staff.clone(),
             role: e.actor.role.clone(),
-            event: crate::engine::decode_event(e)
+            event: motcua_engine::recorded::decode_event(e)
                 .ok()
                 .and_then(|ev| serde_json::to_value(ev).ok())
                 .unwrap_or(serde_json::Value::Null),

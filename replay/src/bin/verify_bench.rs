@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     motcua_replay::bench::calendarise(&mut events)?;
     let n = events.len().min(target as usize) as u64;
     let t0 = Instant::now();
-    let mut versions = std::collections::HashMap::<String, u64>::new();
+    let mut versions = std::collections::HashMap::<StreamId, u64>::new();
     let mut prev = GENESIS_HASH;
     let mut recorded = 1_672_707_600_000i64;
     let envs = events.iter().take(n as usize).enumerate().map(|(i, e)| {
@@ -55,8 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         id[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
         let mut env = Envelope {
             seq: i as u64 + 1,
-            stream: StreamId::new(e.stream.clone())
-                .map_err(|e| ArchiveError::Writer(e.to_string()))?,
+            stream: e.stream.clone(),
             version: *v,
             event_id: EventId(id),
             event_type: e.event.event_type().to_owned(),

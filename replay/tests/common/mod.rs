@@ -9,7 +9,7 @@ use motcua_engine::codec;
 use motcua_engine::domain::events::{Event, SCHEMA_VERSION};
 use motcua_engine::domain::types::Role;
 use motcua_engine::log::{
-    Actor, Envelope, EventLog, ExpectedVersion, LogConfig, ManualClock, NewEvent, StreamId,
+    Actor, Envelope, EventLog, ExpectedVersion, LogConfig, ManualClock, NewEvent,
 };
 use motcua_engine::projection::synth::{self, SynthConfig, SynthEvent};
 use motcua_replay::archive::{self, ArchiveMeta, ArchiveReader};
@@ -61,9 +61,8 @@ pub fn append_all(
         if let Event::Dossier(d) = &e.event {
             clock.set(clock.get().max(d.at.0));
         }
-        let stream = StreamId::new(e.stream.clone()).unwrap();
         rt.block_on(log.append(
-            &stream,
+            &e.stream,
             ExpectedVersion::Any,
             vec![new_event(&e.actor, e.role, &e.event)],
         ))
