@@ -26,7 +26,7 @@
 use std::io::{self, Read, Write};
 
 use motcua_engine::codec;
-use motcua_engine::log::{Envelope, EventLog, LogError, GENESIS_HASH};
+use motcua_engine::log::{ChainCheck, Envelope, EventLog, LogError, GENESIS_HASH};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -180,11 +180,13 @@ impl<W: Write> HashingWriter<W> {
 
 /// Streaming archive writer: header at creation, one record per [`push`](Self::push), trailer on
 /// [`finish`](Self::finish). Refuses to write an archive that would contradict its own header
-/// (a seq outside the range, a gap, a broken link), so a bug upstream cannot produce an archive
-/// that only fails later, at the inspector's desk.
+/// (a seq outside the range, a gap, a broken link: the engine's `ChainCheck`, anchored at the
+/// header), so a bug upstream cannot produce an archive that only fails later, at the
+/// inspector's desk.
 pub struct ArchiveWriter<W: Write> {
     out: HashingWriter<W>,
     header: ArchiveHeader,
+    chain: ChainCheck,
     count: u64,
     head: [u8; 32],
 }
@@ -207,6 +209,7 @@ impl<W: Write> ArchiveWriter<W> {
         let head = header.first_prev_hash;
         Ok(ArchiveWriter {
             out,
+            chain: ChainCheck::anchored(header.first_seq, head),
             header,
             count: 0,
             head,
@@ -215,18 +218,18 @@ impl<W: Write> ArchiveWriter<W> {
 
     /// Appends one envelope, encoded exactly as the log stores it.
     pub fn push(&mut self, env: &Envelope) -> Result<(), ArchiveError> {
-        let expect = self.header.first_seq + self.count;
-        if env.seq != expect || env.seq > self.header.last_seq {
+        if env.seq > self.header.last_seq {
             return Err(ArchiveError::Writer(format!(
-                "got seq {}, expected {expect} (range {}..={})",
+                "seq {} is outside the range {}..={}",
                 env.seq, self.header.first_seq, self.header.last_seq
             )));
         }
-        if env.prev_hash != self.head {
-            return Err(ArchiveError::Writer(format!(
-                "seq {} does not link to the previous event",
-                env.seq
-            )));
+        // Position and link only: the content's hash is the log's to have checked.
+        let breaks = self
+            .chain
+            .check_parts(env.seq, &env.prev_hash, &env.hash, None);
+        if let Some(b) = breaks.into_iter().next() {
+            return Err(ArchiveError::Writer(format!("seq {}: {b}", b.seq())));
         }
         let record = codec::encode_record(env);
         let len = u32::try_from(record.len())

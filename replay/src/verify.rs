@@ -5,8 +5,8 @@
 //! 1. container: the archive's header range, trailer count, head hash and SHA-256, truncation;
 //!    a data directory's `meta/head` and the sled key each record is filed under;
 //! 2. chain: every record decodes, seq is contiguous, `prev_hash` links to the previous event's
-//!    hash, the hash matches the content, stream versions are contiguous, `recorded_at` never
-//!    decreases;
+//!    hash, the hash matches the content (the engine's `ChainCheck`), stream versions are
+//!    contiguous, `recorded_at` never decreases;
 //! 3. domain ([`crate::domain_check`]): every payload decodes to a domain event of the type the
 //!    envelope names, on the stream it belongs to; every dossier transition is legal under the
 //!    workflow and rule set in force when it happened; every stored due date equals the one the
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use motcua_engine::codec;
 use motcua_engine::domain::ReferenceData;
-use motcua_engine::log::{Envelope, GENESIS_HASH};
+use motcua_engine::log::{ChainCheck, Envelope, GENESIS_HASH};
 use motcua_engine::recorded::{decode_payload, decode_role};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -106,10 +106,9 @@ pub struct VerifyOptions {
 
 /// The chain layer's running state.
 struct Chain {
-    expect_seq: u64,
-    prev_hash: [u8; 32],
-    /// False after an undecodable record: the next link cannot be checked.
-    prev_known: bool,
+    check: ChainCheck,
+    /// Hash of the last event decoded (the anchor before the first).
+    last_hash: [u8; 32],
     last_recorded: i64,
     versions: FastMap<String, u64>,
     events: u64,
@@ -140,10 +139,10 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
     let start = Instant::now();
     let header = source.header().cloned();
     let mut findings = Vec::new();
+    let first_prev_hash = header.as_ref().map_or(GENESIS_HASH, |h| h.first_prev_hash);
     let mut chain = Chain {
-        expect_seq: header.as_ref().map_or(1, |h| h.first_seq),
-        prev_hash: header.as_ref().map_or(GENESIS_HASH, |h| h.first_prev_hash),
-        prev_known: true,
+        check: ChainCheck::anchored(header.as_ref().map_or(1, |h| h.first_seq), first_prev_hash),
+        last_hash: first_prev_hash,
         last_recorded: i64::MIN,
         versions: FastMap::default(),
         events: 0,
@@ -182,10 +181,10 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
             let env: Envelope = match codec::decode_record(&rec.bytes) {
                 Ok(env) => env,
                 Err(e) => {
-                    let seq = rec.key_seq.unwrap_or(chain.expect_seq);
+                    let seq = rec.key_seq.unwrap_or(chain.check.next_seq());
                     findings.push(Finding::new(seq, None, "decode", e.to_string()));
-                    chain.expect_seq = seq.saturating_add(1);
-                    chain.prev_known = false;
+                    // Its seq is the key's (or assumed), not read: no gap to report.
+                    let _ = chain.check.skip_undecodable(seq);
                     continue;
                 }
             };
@@ -224,7 +223,7 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
         }
     });
 
-    let last_hash = chain.prev_hash;
+    let last_hash = chain.last_hash;
     check_end(&source, &chain, &mut findings);
     if let Some(expected) = options.expect_head {
         if expected != last_hash {
@@ -419,40 +418,6 @@ fn check_chain(
             ));
         }
     }
-    if env.seq != chain.expect_seq {
-        if env.seq > chain.expect_seq {
-            findings.push(Finding::new(
-                chain.expect_seq,
-                None,
-                "seq",
-                format!("expected seq {}, found seq {}", chain.expect_seq, env.seq),
-            ));
-        } else {
-            findings.push(Finding::new(
-                env.seq,
-                stream,
-                "seq",
-                format!(
-                    "seq {} out of order (after seq {})",
-                    env.seq,
-                    chain.expect_seq - 1
-                ),
-            ));
-        }
-    }
-    chain.expect_seq = chain.expect_seq.max(env.seq.saturating_add(1));
-    if chain.prev_known && env.prev_hash != chain.prev_hash {
-        findings.push(Finding::new(
-            env.seq,
-            stream,
-            "prev_hash",
-            format!(
-                "prev_hash {} does not link to the previous event's hash {}",
-                short(&env.prev_hash),
-                short(&chain.prev_hash)
-            ),
-        ));
-    }
     // The hash input is the record's canonical encoding without its format byte and its last
     // 32 bytes (the hash itself): hashing the stored bytes avoids re-encoding every envelope,
     // and checks the very bytes the server wrote. Only on a mismatch is the canonical
@@ -466,6 +431,13 @@ fn check_chain(
     } else {
         env.compute_hash()
     };
+    for b in chain
+        .check
+        .check_parts(env.seq, &env.prev_hash, &env.hash, Some(computed))
+    {
+        let about = if b.is_about(env.seq) { stream } else { None };
+        findings.push(Finding::new(b.seq(), about, b.rule(), b.to_string()));
+    }
     if computed == env.hash && raw != env.hash {
         findings.push(Finding::new(
             env.seq,
@@ -474,20 +446,7 @@ fn check_chain(
             "the stored bytes are not the canonical encoding of the event".into(),
         ));
     }
-    if computed != env.hash {
-        findings.push(Finding::new(
-            env.seq,
-            stream,
-            "hash",
-            format!(
-                "stored hash {} but the content hashes to {}",
-                short(&env.hash),
-                short(&computed)
-            ),
-        ));
-    }
-    chain.prev_hash = env.hash;
-    chain.prev_known = true;
+    chain.last_hash = env.hash;
     chain.head_seq = env.seq;
     if env.recorded_at_ms < chain.last_recorded {
         findings.push(Finding::new(
@@ -526,6 +485,7 @@ fn check_chain(
     }
 }
 
+/// The first 8 bytes of a hash in hex, as the chain's findings print them.
 fn short(h: &[u8; 32]) -> String {
     hex::encode(&h[..8])
 }
@@ -535,7 +495,7 @@ fn check_end(source: &Source, chain: &Chain, findings: &mut Vec<Finding>) {
         SourceEnd::Broken(why) => {
             let next = source
                 .last_good_seq()
-                .map_or(chain.expect_seq, |s| s.saturating_add(1));
+                .map_or(chain.check.next_seq(), |s| s.saturating_add(1));
             findings.push(Finding::new(
                 next,
                 None,
@@ -567,14 +527,14 @@ fn check_end(source: &Source, chain: &Chain, findings: &mut Vec<Finding>) {
                     ),
                 ));
             }
-            if t.head_hash != chain.prev_hash {
+            if t.head_hash != chain.last_hash {
                 findings.push(Finding::new(
                     chain.head_seq,
                     None,
                     "trailer_head",
                     format!(
                         "the last event's hash {} is not the trailer's head {}",
-                        hex::encode(chain.prev_hash),
+                        hex::encode(chain.last_hash),
                         hex::encode(t.head_hash)
                     ),
                 ));
@@ -604,7 +564,7 @@ fn check_end(source: &Source, chain: &Chain, findings: &mut Vec<Finding>) {
             }
         }
         SourceEnd::MetaHead(Some(head)) => {
-            if head.seq != chain.head_seq || head.hash != chain.prev_hash {
+            if head.seq != chain.head_seq || head.hash != chain.last_hash {
                 findings.push(Finding::new(
                     chain.head_seq,
                     None,
@@ -614,7 +574,7 @@ fn check_end(source: &Source, chain: &Chain, findings: &mut Vec<Finding>) {
                         head.seq,
                         short(&head.hash),
                         chain.head_seq,
-                        short(&chain.prev_hash)
+                        short(&chain.last_hash)
                     ),
                 ));
             }

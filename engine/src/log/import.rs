@@ -4,8 +4,9 @@
 //! Unlike an append, an import does not record anything new: every envelope keeps its seq, hash,
 //! `prev_hash`, `recorded_at`, stream version and event id exactly as the original log wrote
 //! them, so the restored log's head hash is the archive's. Because nothing is re-stamped, the
-//! import must re-check everything the writer guaranteed when it recorded them (seq contiguous
-//! from 1, each `prev_hash` the previous hash, each hash the content's, stream versions
+//! import must re-check everything the writer guaranteed when it recorded them (the chain, by the
+//! log's [`ChainCheck`]: seq contiguous from 1, each `prev_hash` the previous hash, each hash the
+//! content's; stream versions
 //! contiguous, `recorded_at` never decreasing, event ids unique): otherwise a damaged source
 //! would become a log that `EventLog::open` or `verify` rejects, or worse, one they accept.
 //!
@@ -20,7 +21,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
-use super::chain::GENESIS_HASH;
+use super::chain::ChainCheck;
 use super::envelope::{Envelope, EventId, Position, StreamId};
 use super::error::LogError;
 use super::limits::{LogConfig, STREAM_VERSION_CACHE_MAX};
@@ -87,6 +88,7 @@ where
         store: &store,
         trees: &trees,
         head: MetaHead::default(),
+        chain: ChainCheck::from_genesis(),
         versions: HashMap::new(),
         staged: Vec::new(),
         staged_bytes: 0,
@@ -154,6 +156,7 @@ struct Importer<'a> {
     trees: &'a Trees,
     /// The last staged envelope's position (committed or not).
     head: MetaHead,
+    chain: ChainCheck,
     /// Current version of streams seen; every stream of the staged batch is in it (the cache is
     /// only cleared between batches), others fall back to the committed `streams` index.
     versions: HashMap<StreamId, u64>,
@@ -175,37 +178,9 @@ impl Importer<'_> {
 
     /// Checks `env` against the log so far and stages it.
     fn stage(&mut self, env: Envelope) -> Result<(), ImportError> {
-        let expect = self.next_seq();
-        if env.seq != expect {
-            return Err(Self::refuse(
-                expect,
-                "seq",
-                format!("expected seq {expect}, the source has seq {}", env.seq),
-            ));
-        }
-        let prev = if env.seq == 1 {
-            GENESIS_HASH
-        } else {
-            self.head.hash
-        };
-        if env.prev_hash != prev {
-            return Err(Self::refuse(
-                env.seq,
-                "prev_hash",
-                format!(
-                    "prev_hash {} does not link to the previous hash {}",
-                    hex::encode(env.prev_hash),
-                    hex::encode(prev)
-                ),
-            ));
-        }
-        if env.compute_hash() != env.hash {
-            return Err(Self::refuse(
-                env.seq,
-                "hash",
-                "the content does not hash to the stored hash".into(),
-            ));
-        }
+        self.chain
+            .check(&env)
+            .map_err(|b| Self::refuse(b.seq(), b.rule(), b.to_string()))?;
         if env.seq > 1 && env.recorded_at_ms < self.head.recorded_at_ms {
             return Err(Self::refuse(
                 env.seq,

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use chain::GENESIS_HASH;
+pub use chain::{ChainBreak, ChainCheck, GENESIS_HASH};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use envelope::{
     Actor, Appended, Envelope, EventId, ExpectedVersion, NewEvent, Position, StreamId,
@@ -542,33 +542,20 @@ fn open_check(
         return Ok(head);
     }
     let from = head.seq.saturating_sub(limits::OPEN_VERIFY_TAIL - 1).max(1);
-    let mut prev: Option<[u8; 32]> = if from == 1 { Some(GENESIS_HASH) } else { None };
+    let mut chain = if from == 1 {
+        ChainCheck::from_genesis()
+    } else {
+        ChainCheck::resuming_at(from)
+    };
     let mut last_env = None;
-    for (expect, item) in (from..).zip(trees.events.range(seq_key(from)..=seq_key(head.seq))) {
+    for item in trees.events.range(seq_key(from)..=seq_key(head.seq)) {
         let (k, v) = item?;
         let seq = reader::be_u64(&k, "events key")?;
-        if seq != expect {
-            return Err(LogError::Corrupt {
-                seq: expect,
-                detail: format!("missing (next stored event is seq {seq})"),
-            });
-        }
         let env = reader::decode_event(seq, &v)?;
-        if env.compute_hash() != env.hash {
-            return Err(LogError::Corrupt {
-                seq,
-                detail: "hash does not match the content".into(),
-            });
-        }
-        if let Some(p) = prev {
-            if env.prev_hash != p {
-                return Err(LogError::Corrupt {
-                    seq,
-                    detail: "prev_hash does not link to the previous event".into(),
-                });
-            }
-        }
-        prev = Some(env.hash);
+        chain.check(&env).map_err(|b| LogError::Corrupt {
+            seq: b.seq(),
+            detail: b.to_string(),
+        })?;
         last_env = Some(env);
     }
     match last_env {

@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use motcua_engine::codec;
-use motcua_engine::log::{Envelope, EventId};
+use motcua_engine::log::{ChainCheck, Envelope, EventId};
 use motcua_http::idempotency::event_id as derived_event_id;
 use motcua_replay::source::{Source, SourceEnd};
 use rand::rngs::StdRng;
@@ -227,14 +227,18 @@ struct Ev {
     stream: String,
     version: u64,
     id: EventId,
-    hash: String,
-    prev_hash: String,
+    hash: [u8; 32],
+    prev_hash: [u8; 32],
+    /// The hash the event's content gives, when the audit has its content (offline).
+    computed: Option<[u8; 32]>,
 }
 
-/// A copy of the log built in seq order, checking the chain's structure as it grows.
+/// A copy of the log built in seq order, checking the chain's structure as it grows (the
+/// engine's `ChainCheck`).
 #[derive(Debug, Default)]
 struct Ledger {
     events: Vec<Ev>,
+    chain: ChainCheck,
     by_id: HashMap<EventId, Vec<u64>>,
     stream_versions: HashMap<String, u64>,
     /// Structural breaks: a seq gap, a broken `prev_hash` link, a stream version gap.
@@ -252,18 +256,12 @@ impl Ledger {
     }
 
     fn push(&mut self, ev: Ev) {
-        let expect = self.head() + 1;
-        if ev.seq != expect {
+        for b in self
+            .chain
+            .check_parts(ev.seq, &ev.prev_hash, &ev.hash, ev.computed)
+        {
             self.breaks
-                .push(format!("seq {} where {expect} was expected", ev.seq));
-        }
-        let prev = self
-            .events
-            .last()
-            .map_or_else(|| "0".repeat(64), |e| e.hash.clone());
-        if ev.prev_hash != prev {
-            self.breaks
-                .push(format!("seq {}: prev_hash does not link", ev.seq));
+                .push(format!("seq {}: {}: {b}", b.seq(), b.rule()));
         }
         let v = self.stream_versions.entry(ev.stream.clone()).or_insert(0);
         if ev.version != *v + 1 {
@@ -388,13 +386,12 @@ fn audit(
     f
 }
 
-fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+/// A 32-byte hash from the API's hex.
+fn hash_of(hex_str: &str) -> Result<[u8; 32], SoakError> {
+    hex::decode(hex_str)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| SoakError::Api(format!("not a hash: {hex_str:?}")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1042,8 +1039,9 @@ async fn mirror(
             id: s("event_id")
                 .parse()
                 .map_err(|err| SoakError::Api(format!("event id: {err}")))?,
-            hash: s("hash"),
-            prev_hash: s("prev_hash"),
+            hash: hash_of(&s("hash"))?,
+            prev_hash: hash_of(&s("prev_hash"))?,
+            computed: None,
         })
     };
     // Pin the prefix: the event at the ledger's head must still carry the same hash (the chain
@@ -1060,7 +1058,8 @@ async fn mirror(
             // Rebuild from scratch so the audit sees what the server holds now.
             eprintln!(
                 "soak: the server's log no longer holds seq {} with hash {}: re-reading it all",
-                last.seq, last.hash
+                last.seq,
+                hex::encode(last.hash)
             );
             *ledger = Ledger {
                 breaks: vec![format!(
@@ -1095,8 +1094,9 @@ fn offline_ledger(data: &Path) -> Result<Ledger, SoakError> {
             stream: env.stream.to_string(),
             version: env.version,
             id: env.event_id,
-            hash: to_hex(&env.hash),
-            prev_hash: to_hex(&env.prev_hash),
+            hash: env.hash,
+            prev_hash: env.prev_hash,
+            computed: Some(env.compute_hash()),
         });
     }
     match source.end() {
