@@ -4,15 +4,18 @@
 //! Layering (see ARCHITECTURE.md): `codec` and `storage` are the only modules that touch
 //! bincode and sled; `log` knows envelopes and bytes, never dossiers; `domain` is pure (no sled,
 //! no tokio); `recorded` turns the log's envelopes into the domain's events and `streams` names
-//! the streams (both between log and domain); `service` glues a command to the log;
+//! the streams (both between log and domain); `service` and `plan_service` glue commands to
+//! the log (with `retry`'s one bounded retry loop and `idempotency`'s one key scheme);
 //! `projection` folds events into read models.
 
 pub mod codec;
 pub mod domain;
+pub mod idempotency;
 pub mod log;
 pub mod plan_service;
 pub mod projection;
 pub mod recorded;
+pub mod retry;
 pub mod service;
 pub mod storage;
 pub mod streams;

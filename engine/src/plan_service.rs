@@ -5,9 +5,10 @@
 //! stream, folds it into [`Plans`], lets the pure [`Plans::check`] judge the event, and appends
 //! it with `ExpectedVersion::Exact(version)`. A caller's `If-Match` version that is not the
 //! stream's is refused as stale (with the current version); without one, a version conflict
-//! (another planner wrote in between) is re-decided on a fresh load a bounded number of times.
-//! A refused command writes nothing. An `event_id` makes a retry idempotent: if the stream
-//! already holds that id, the first outcome is reported again and nothing is written.
+//! (another planner wrote in between) is re-decided on a fresh load a bounded number of times
+//! ([`crate::retry`]). A refused command writes nothing. A key makes a retry idempotent
+//! ([`crate::idempotency`]): if the stream already holds the key's event id, the first outcome
+//! is reported again and nothing is written.
 //!
 //! Who writes: the planner role only (cán bộ theo dõi CCHC), for plans of the planner's own
 //! unit. An admin does not: administrators manage accounts and reference data, and a plan's
@@ -27,25 +28,20 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::codec;
 use crate::domain::calendar::Calendar;
 use crate::domain::dossier::ActorRef;
-use crate::domain::events::{Event, Recorded, SCHEMA_VERSION};
+use crate::domain::events::{Event, Recorded};
 use crate::domain::plan::{
     fold_plan, plan_progress, DerivedFigures, PlanError, PlanEvent, PlanProgress, PlanState, Plans,
     TaskSpec,
 };
-use crate::domain::types::{PlanId, Role, TaskId, Timestamp, UnitCode};
-use crate::log::{
-    Actor, AppendError, Envelope, EventId, EventLog, ExpectedVersion, LogError, NewEvent, StreamId,
-};
+use crate::domain::types::{PlanId, Role, Staff, TaskId, Timestamp, UnitCode};
+use crate::idempotency::CommandKey;
+use crate::log::{Actor, AppendError, Envelope, EventLog, ExpectedVersion, LogError, StreamId};
 use crate::projection::plan::{dashboard_as_of_envelopes, Cutoff, ReadModelFigures};
 use crate::projection::{ProjectionError, ReadModels};
-use crate::recorded::{decode_event, decode_recorded, DecodeError};
-
-/// Re-decisions after a version conflict when the caller gave no expected version (each after
-/// a random pause of up to 2^attempt ms, capped at 64 ms).
-pub const MAX_CONFLICT_RETRIES: usize = 10;
+use crate::recorded::{decode_event, decode_recorded, encode_events, DecodeError};
+use crate::retry::{retry_on_conflict, Attempt};
 
 /// Events one catch-up read fetches at a time.
 const CATCH_UP_CHUNK: usize = 1024;
@@ -158,15 +154,15 @@ impl PlanCommand {
 
 /// The optional parts of a write.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WriteOptions {
+pub struct WriteOptions<'a> {
     /// Business time of the event (default: `now`). A report may be recorded after the fact
     /// (the demo records 2023's reports), never in the future, and never before the task's
     /// previous event.
     pub at: Option<Timestamp>,
     /// The caller's `If-Match`: the plan stream's version it last saw (0 = no plan yet).
     pub expected: Option<u64>,
-    /// Idempotency: the same id twice records the event once.
-    pub event_id: Option<EventId>,
+    /// Idempotency: the same key twice records the event once ([`crate::idempotency`]).
+    pub key: Option<&'a CommandKey>,
 }
 
 /// Why a plan command or query failed. Every refusal happens before the append.
@@ -465,7 +461,7 @@ impl PlanService {
         cmd: PlanCommand,
         actor: &ActorRef,
         now: Timestamp,
-        opts: WriteOptions,
+        opts: WriteOptions<'_>,
     ) -> Result<PlanOutcome, PlanServiceError> {
         let action = cmd.action();
         let ActorRef::Staff(staff) = actor else {
@@ -491,92 +487,104 @@ impl PlanService {
             staff: actor.id(),
             role: Role::Planner.as_str().to_owned(),
         };
-        for attempt in 0..=MAX_CONFLICT_RETRIES {
-            if attempt > 0 {
-                // Spread the contenders out (random, growing): without it the same writers
-                // lose every round of a burst on one plan.
-                let cap = 1u64 << attempt.min(6);
-                let ms = rand::Rng::gen_range(&mut rand::thread_rng(), 0..=cap);
-                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-            }
-            let (envs, events) = self.read(plan)?;
-            let version = envs.last().map_or(0, |e| e.version);
-            // A retried command whose event is already recorded: report it again.
-            if let Some(id) = opts.event_id {
-                if let Some((env, rec)) =
-                    envs.iter().zip(&events).find(|(env, _)| env.event_id == id)
-                {
-                    if let Event::Plan(ev) = &rec.event {
-                        // The first answer's version: the plan may have moved on since.
-                        return Ok(PlanOutcome {
-                            plan: plan.clone(),
-                            version: env.version,
-                            seq: env.seq,
-                            event: ev.clone(),
-                            deduplicated: true,
-                        });
-                    }
-                }
-            }
-            if let Some(e) = opts.expected {
-                if e != version {
-                    return Err(PlanServiceError::StaleVersion { current: version });
-                }
-            }
-            let plans: Plans = fold_plan(plan_events(&events), None);
-            let plan_unit = match (&cmd, plans.plans.get(plan)) {
-                (_, Some(p)) => p.unit.clone(),
-                (PlanCommand::Issue { unit, .. }, None) => unit.clone(),
-                (_, None) => return Err(PlanServiceError::NotFound(plan.clone())),
-            };
-            if staff.unit != plan_unit {
-                return Err(PlanServiceError::OutOfScope {
-                    actor: actor.id(),
-                    actor_unit: staff.unit.to_string(),
-                    plan_unit,
-                });
-            }
-            let event = cmd.clone().into_event(plan.clone(), at);
-            plans.check(&event)?;
-            let wrapped = Event::Plan(event.clone());
-            let new = NewEvent {
-                event_id: opts.event_id,
-                event_type: wrapped.event_type().to_owned(),
-                schema_version: SCHEMA_VERSION,
-                actor: envelope_actor.clone(),
-                correlation_id: opts.event_id,
-                causation_id: None,
-                payload: codec::encode(&wrapped),
-            };
-            match self
-                .log
-                .append(&stream, ExpectedVersion::Exact(version), vec![new])
-                .await
-            {
-                Ok(app) => {
-                    return Ok(PlanOutcome {
+        let call = PlanCall {
+            plan,
+            cmd: &cmd,
+            staff,
+            envelope_actor: &envelope_actor,
+            at,
+            opts,
+        };
+        retry_on_conflict(
+            (),
+            |()| self.attempt(&stream, call),
+            |attempts| PlanServiceError::Contended {
+                stream: stream.to_string(),
+                attempts,
+            },
+        )
+        .await
+    }
+
+    /// One attempt: read the plan, answer a recorded retry from the log, check, append at the
+    /// version read.
+    async fn attempt(
+        &self,
+        stream: &StreamId,
+        call: PlanCall<'_>,
+    ) -> Result<Attempt<PlanOutcome>, PlanServiceError> {
+        let PlanCall {
+            plan, cmd, opts, ..
+        } = call;
+        let (envs, events) = self.read(plan)?;
+        let version = envs.last().map_or(0, |e| e.version);
+        // A retried command whose event is already recorded: report it again.
+        if let Some(id) = opts.key.map(|k| k.event_id(0)) {
+            if let Some((env, rec)) = envs.iter().zip(&events).find(|(env, _)| env.event_id == id) {
+                if let Event::Plan(ev) = &rec.event {
+                    // The first answer's version: the plan may have moved on since.
+                    return Ok(Attempt::Done(PlanOutcome {
                         plan: plan.clone(),
-                        version: app.last_version,
-                        seq: app.last_seq,
-                        event,
-                        deduplicated: app.deduplicated,
-                    })
+                        version: env.version,
+                        seq: env.seq,
+                        event: ev.clone(),
+                        deduplicated: true,
+                    }));
                 }
-                Err(AppendError::WrongExpectedVersion { actual, .. }) => {
-                    if opts.expected.is_some() {
-                        return Err(PlanServiceError::StaleVersion { current: actual });
-                    }
-                    // Another planner wrote in between: decide again on the fresh plan.
-                }
-                Err(AppendError::IdempotencyConflict { .. }) => {
-                    return Err(PlanServiceError::DuplicateEventId)
-                }
-                Err(e) => return Err(PlanServiceError::Append(e)),
             }
         }
-        Err(PlanServiceError::Contended {
-            stream: stream.to_string(),
-            attempts: MAX_CONFLICT_RETRIES + 1,
-        })
+        if let Some(e) = opts.expected {
+            if e != version {
+                return Err(PlanServiceError::StaleVersion { current: version });
+            }
+        }
+        let plans: Plans = fold_plan(plan_events(&events), None);
+        let plan_unit = match (cmd, plans.plans.get(plan)) {
+            (_, Some(p)) => p.unit.clone(),
+            (PlanCommand::Issue { unit, .. }, None) => unit.clone(),
+            (_, None) => return Err(PlanServiceError::NotFound(plan.clone())),
+        };
+        if call.staff.unit != plan_unit {
+            return Err(PlanServiceError::OutOfScope {
+                actor: call.staff.id.to_string(),
+                actor_unit: call.staff.unit.to_string(),
+                plan_unit,
+            });
+        }
+        let event = cmd.clone().into_event(plan.clone(), call.at);
+        plans.check(&event)?;
+        let new = encode_events(&[Event::Plan(event.clone())], call.envelope_actor, opts.key);
+        match self
+            .log
+            .append(stream, ExpectedVersion::Exact(version), new)
+            .await
+        {
+            Ok(app) => Ok(Attempt::Done(PlanOutcome {
+                plan: plan.clone(),
+                version: app.last_version,
+                seq: app.last_seq,
+                event,
+                deduplicated: app.deduplicated,
+            })),
+            Err(AppendError::WrongExpectedVersion { actual, .. }) => match opts.expected {
+                Some(_) => Err(PlanServiceError::StaleVersion { current: actual }),
+                // Another planner wrote in between: decide again on the fresh plan.
+                None => Ok(Attempt::Conflict(())),
+            },
+            Err(AppendError::IdempotencyConflict { .. }) => Err(PlanServiceError::DuplicateEventId),
+            Err(e) => Err(PlanServiceError::Append(e)),
+        }
     }
+}
+
+/// The parts of a plan command every attempt needs.
+#[derive(Clone, Copy)]
+struct PlanCall<'a> {
+    plan: &'a PlanId,
+    cmd: &'a PlanCommand,
+    staff: &'a Staff,
+    envelope_actor: &'a Actor,
+    /// Business time of the event.
+    at: Timestamp,
+    opts: WriteOptions<'a>,
 }

@@ -9,14 +9,16 @@
 //!
 //! [`decode_payload`] and [`decode_role`] are the two halves, for readers that hold an
 //! envelope's parts rather than the envelope (the projection runner and `verify` copy them into
-//! reusable buffers before decoding on another thread).
+//! reusable buffers before decoding on another thread). [`encode_events`] is the way in: a
+//! command's events as the log appends them.
 
 use thiserror::Error;
 
 use crate::codec::{self, CodecError};
 use crate::domain::events::{Event, Recorded, SCHEMA_VERSION};
 use crate::domain::types::{Role, Timestamp};
-use crate::log::Envelope;
+use crate::idempotency::CommandKey;
+use crate::log::{Actor, Envelope, NewEvent};
 
 /// A stored event the domain cannot read.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -79,6 +81,26 @@ pub fn decode_recorded(env: &Envelope) -> Result<Recorded, DecodeError> {
         role: decode_role(env.seq, &env.actor.role)?,
         event,
     })
+}
+
+/// A command's events as the log appends them, in today's schema: under the ids `key` derives
+/// (the i-th event gets `key.event_id(i)`; each names the first as its correlation id), or
+/// under ids the log assigns when there is no key.
+pub fn encode_events(events: &[Event], actor: &Actor, key: Option<&CommandKey>) -> Vec<NewEvent> {
+    let correlation_id = key.map(|k| k.event_id(0));
+    events
+        .iter()
+        .zip(0u32..)
+        .map(|(e, i)| NewEvent {
+            event_id: key.map(|k| k.event_id(i)),
+            event_type: e.event_type().to_owned(),
+            schema_version: SCHEMA_VERSION,
+            actor: actor.clone(),
+            correlation_id,
+            causation_id: None,
+            payload: codec::encode(e),
+        })
+        .collect()
 }
 
 #[cfg(test)]

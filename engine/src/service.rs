@@ -6,7 +6,8 @@
 //! last seq it saw before every command, so a decision always sees every reference event
 //! committed before it started. A refused command writes nothing; a caller-given stale
 //! version is refused; without one, a version conflict (someone else wrote the dossier in
-//! between) is retried from a fresh load a bounded number of times.
+//! between) is retried from a fresh load a bounded number of times ([`crate::retry`]). A keyed
+//! retry whose first attempt is recorded is answered from the log ([`crate::idempotency`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -14,28 +15,22 @@ use std::sync::{Arc, RwLock};
 use chrono::Datelike;
 use thiserror::Error;
 
-use crate::codec;
 use crate::domain::calendar::{local_date, validate_sessions};
 use crate::domain::dossier::{decide_with_role, fold, ActorRef, Command, Context, DossierState};
 use crate::domain::error::DomainError;
 use crate::domain::events::{
     CalendarEvent, CatalogEvent, DossierEvent, Event, Procedure, Recorded, Session, StaffEvent,
-    UnitEvent, UnitInfo, YearCalendar, SCHEMA_VERSION,
+    UnitEvent, UnitInfo, YearCalendar,
 };
 use crate::domain::reference::ReferenceData;
 use crate::domain::types::{
     DossierCode, ProcedureId, Role, Staff, StaffId, Timestamp, UnitCode, WorkingTime,
 };
-use crate::log::{
-    Actor, AppendError, Envelope, EventId, EventLog, ExpectedVersion, LogError, NewEvent, StreamId,
-};
-use crate::recorded::{decode_event, decode_recorded, DecodeError};
+use crate::idempotency::CommandKey;
+use crate::log::{Actor, AppendError, Envelope, EventLog, ExpectedVersion, LogError, StreamId};
+use crate::recorded::{decode_event, decode_recorded, encode_events, DecodeError};
+use crate::retry::{retry_on_conflict, Attempt};
 use crate::streams::is_reference_stream;
-
-/// How many times a command is re-decided after a version conflict when the caller gave no
-/// expected version. Conflicts on one dossier are rare (a few staff act on it); eight fresh
-/// attempts in a row losing means something is hammering the stream.
-pub const MAX_CONFLICT_RETRIES: usize = 8;
 
 /// How many events of the log one catch-up read fetches at a time.
 const CATCH_UP_CHUNK: usize = 1024;
@@ -175,29 +170,6 @@ impl std::fmt::Debug for CommandService {
     }
 }
 
-/// Derives the id of the i-th event of a command from the caller's idempotency key.
-fn nth_event_id(base: EventId, i: usize) -> EventId {
-    let mut b = base.0;
-    b[15] = b[15].wrapping_add(i as u8);
-    EventId(b)
-}
-
-fn to_new_events(events: &[Event], actor: &Actor, event_id: Option<EventId>) -> Vec<NewEvent> {
-    events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| NewEvent {
-            event_id: event_id.map(|id| nth_event_id(id, i)),
-            event_type: e.event_type().to_owned(),
-            schema_version: SCHEMA_VERSION,
-            actor: actor.clone(),
-            correlation_id: event_id,
-            causation_id: None,
-            payload: codec::encode(e),
-        })
-        .collect()
-}
-
 impl CommandService {
     /// A service over `log`, with the given rule sets and workflows; folds the reference
     /// streams already in the log.
@@ -275,7 +247,8 @@ impl CommandService {
 
     /// Executes a dossier command. `code: None` creates a new dossier (the unit is the
     /// intake's; the code gets the next number of the unit's day). `expected` is the caller's
-    /// If-Match version; `event_id` makes a retry of the same command idempotent.
+    /// If-Match version; `key` makes a retry of the same command idempotent (see
+    /// [`crate::idempotency`]).
     pub async fn execute(
         &self,
         code: Option<&DossierCode>,
@@ -283,18 +256,21 @@ impl CommandService {
         actor: &ActorRef,
         now: Timestamp,
         expected: Option<u64>,
-        event_id: Option<EventId>,
+        key: Option<&CommandKey>,
     ) -> Result<CommandOutcome, ServiceError> {
+        let call = DossierCall {
+            cmd: &cmd,
+            actor,
+            now,
+            key,
+        };
         match code {
-            Some(code) => {
-                self.execute_existing(code, cmd, actor, now, expected, event_id)
-                    .await
-            }
+            Some(code) => self.execute_existing(code, call, expected).await,
             None => {
                 if expected.is_some_and(|e| e != 0) {
                     return Err(ServiceError::StaleVersion { current: 0 });
                 }
-                self.execute_new(cmd, actor, now, event_id).await
+                self.execute_new(call).await
             }
         }
     }
@@ -302,127 +278,98 @@ impl CommandService {
     async fn execute_existing(
         &self,
         code: &DossierCode,
-        cmd: Command,
-        actor: &ActorRef,
-        now: Timestamp,
+        call: DossierCall<'_>,
         expected: Option<u64>,
-        event_id: Option<EventId>,
     ) -> Result<CommandOutcome, ServiceError> {
         let stream = StreamId::dossier(code);
-        for _ in 0..=MAX_CONFLICT_RETRIES {
-            self.catch_up()?;
-            let envs = self.log.read_stream(&stream, 0)?;
-            let version = envs.last().map_or(0, |e| e.version);
-            if version == 0 {
-                return Err(ServiceError::NotFound(code.clone()));
-            }
-            // A retried command whose events are already recorded: report them again.
-            if let Some(id) = event_id {
-                let first = nth_event_id(id, 0);
-                if let Some(pos) = envs.iter().position(|e| e.event_id == first) {
-                    return self.replayed_outcome(code, &envs[pos..], id);
-                }
-            }
-            if let Some(e) = expected {
-                if e != version {
-                    return Err(ServiceError::StaleVersion { current: version });
-                }
-            }
-            let mut dossier_events = Vec::with_capacity(envs.len());
-            for env in &envs {
-                if let Event::Dossier(d) = decode_event(env)? {
-                    dossier_events.push(d);
-                }
-            }
-            let state = fold(&dossier_events);
-            let (events, role) = {
-                let guard = self
-                    .reference
-                    .read()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                let ctx = Context {
-                    now,
-                    actor,
-                    reference: &guard.data,
-                    new_code: None,
-                };
-                decide_with_role(&state, cmd.clone(), &ctx)?
-            };
-            match self
-                .append_dossier(
-                    &stream,
-                    ExpectedVersion::Exact(version),
-                    &events,
-                    actor,
-                    role,
-                    event_id,
-                )
-                .await
-            {
-                Ok(app) => {
-                    return Ok(CommandOutcome {
-                        code: code.clone(),
-                        version: app.last_version,
-                        seq: app.last_seq,
-                        events,
-                        deduplicated: app.deduplicated,
-                    })
-                }
-                Err(AppendError::WrongExpectedVersion { actual, .. }) => {
-                    if expected.is_some() {
-                        return Err(ServiceError::StaleVersion { current: actual });
-                    }
-                    // Someone else wrote in between: decide again on the fresh state.
-                }
-                Err(e) => return Err(map_append(e)),
-            }
-        }
-        Err(ServiceError::Contended {
-            stream: stream.to_string(),
-            attempts: MAX_CONFLICT_RETRIES + 1,
-        })
+        retry_on_conflict(
+            (),
+            |()| self.attempt_existing(code, &stream, call, expected),
+            |attempts| ServiceError::Contended {
+                stream: stream.to_string(),
+                attempts,
+            },
+        )
+        .await
     }
 
-    fn replayed_outcome(
+    /// One attempt on an existing dossier: read, answer a recorded retry from the log, decide,
+    /// append at the version read.
+    async fn attempt_existing(
         &self,
         code: &DossierCode,
-        envs: &[Envelope],
-        id: EventId,
-    ) -> Result<CommandOutcome, ServiceError> {
-        // The first answer named the command's own last event, not whatever the stream has
-        // reached since: report the version and seq of the keyed batch itself.
-        let mut events = Vec::new();
-        let mut seq = 0;
-        let mut version = 0;
-        for (i, env) in envs.iter().enumerate() {
-            if env.event_id != nth_event_id(id, i) {
-                break;
-            }
-            seq = env.seq;
-            version = env.version;
-            if let Event::Dossier(d) = decode_event(env)? {
-                events.push(d);
+        stream: &StreamId,
+        call: DossierCall<'_>,
+        expected: Option<u64>,
+    ) -> Result<Attempt<CommandOutcome>, ServiceError> {
+        self.catch_up()?;
+        let envs = self.log.read_stream(stream, 0)?;
+        let version = envs.last().map_or(0, |e| e.version);
+        if version == 0 {
+            return Err(ServiceError::NotFound(code.clone()));
+        }
+        // A retried command whose events are already recorded: report them again.
+        if let Some(key) = call.key {
+            let first = key.event_id(0);
+            if let Some(pos) = envs.iter().position(|e| e.event_id == first) {
+                return Ok(Attempt::Done(replayed_outcome(code, &envs[pos..], key)?));
             }
         }
-        Ok(CommandOutcome {
-            code: code.clone(),
-            version,
-            seq,
-            events,
-            deduplicated: true,
-        })
+        if let Some(e) = expected {
+            if e != version {
+                return Err(ServiceError::StaleVersion { current: version });
+            }
+        }
+        let mut dossier_events = Vec::with_capacity(envs.len());
+        for env in &envs {
+            if let Event::Dossier(d) = decode_event(env)? {
+                dossier_events.push(d);
+            }
+        }
+        let state = fold(&dossier_events);
+        let (events, role) = {
+            let guard = self
+                .reference
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let ctx = Context {
+                now: call.now,
+                actor: call.actor,
+                reference: &guard.data,
+                new_code: None,
+            };
+            decide_with_role(&state, call.cmd.clone(), &ctx)?
+        };
+        let appended = self
+            .append_dossier(stream, ExpectedVersion::Exact(version), &events, call, role)
+            .await;
+        match appended {
+            Ok(app) => Ok(Attempt::Done(CommandOutcome {
+                code: code.clone(),
+                version: app.last_version,
+                seq: app.last_seq,
+                events,
+                deduplicated: app.deduplicated,
+            })),
+            Err(AppendError::WrongExpectedVersion { actual, .. }) => match expected {
+                Some(_) => Err(ServiceError::StaleVersion { current: actual }),
+                // Someone else wrote in between: decide again on the fresh state.
+                None => Ok(Attempt::Conflict(())),
+            },
+            Err(e) => Err(map_append(e)),
+        }
     }
 
-    /// The outcome of an earlier creation recorded under `id`, if there is one.
-    fn recorded_creation(&self, id: &EventId) -> Result<Option<CommandOutcome>, ServiceError> {
-        let Some(env) = self.log.find_event(id)? else {
+    /// The outcome of an earlier creation recorded under `key`, if there is one.
+    fn recorded_creation(&self, key: &CommandKey) -> Result<Option<CommandOutcome>, ServiceError> {
+        let Some(env) = self.log.find_event(&key.event_id(0))? else {
             return Ok(None);
         };
         let Some(code) = env.stream.dossier_code() else {
             return Err(ServiceError::DuplicateEventId);
         };
         let envs = self.log.read_stream(&env.stream, env.version)?;
-        self.replayed_outcome(&code, &envs, *id).map(Some)
+        replayed_outcome(&code, &envs, key).map(Some)
     }
 
     fn creation_lock(&self, prefix: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -436,86 +383,95 @@ impl CommandService {
         map.entry(prefix.to_owned()).or_default().clone()
     }
 
-    async fn execute_new(
-        &self,
-        cmd: Command,
-        actor: &ActorRef,
-        now: Timestamp,
-        event_id: Option<EventId>,
-    ) -> Result<CommandOutcome, ServiceError> {
-        let unit = cmd
-            .intake()
-            .map(|i| i.unit.clone())
-            .ok_or_else(|| DomainError::Validation {
-                field: "intake".into(),
-                why: "a new dossier needs its procedure, applicant and documents".into(),
-            })?;
+    async fn execute_new(&self, call: DossierCall<'_>) -> Result<CommandOutcome, ServiceError> {
+        let unit =
+            call.cmd
+                .intake()
+                .map(|i| i.unit.clone())
+                .ok_or_else(|| DomainError::Validation {
+                    field: "intake".into(),
+                    why: "a new dossier needs its procedure, applicant and documents".into(),
+                })?;
         // A keyed creation whose events are already in the log (its answer was lost, e.g. in a
         // crash): answer from the log instead of deciding again, which would record under a new
         // code and collide with the first attempt's event ids.
-        if let Some(id) = event_id {
-            if let Some(outcome) = self.recorded_creation(&id)? {
+        if let Some(key) = call.key {
+            if let Some(outcome) = self.recorded_creation(key)? {
                 return Ok(outcome);
             }
         }
-        let date = local_date(now);
+        let date = local_date(call.now);
         let prefix = StreamId::dossier_day_prefix(&unit, date);
         let lock = self.creation_lock(&prefix);
         let _serialised = lock.lock().await;
         self.catch_up()?;
-        let mut next: u16 = 0;
-        loop {
-            // The next free number: one after the day's last stream, and never one we lost.
-            let last = self
-                .log
-                .last_stream_with_prefix(&prefix)?
-                .and_then(|s| s.dossier_code())
-                .map_or(0, |c| c.sequence());
-            let seq_no = last.saturating_add(1).max(next);
-            let code = DossierCode::new(&unit, date, seq_no).map_err(|_| {
-                ServiceError::SequenceExhausted {
-                    unit: unit.clone(),
-                    date: date.to_string(),
-                }
-            })?;
-            let (events, role) = {
-                let guard = self
-                    .reference
-                    .read()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                let ctx = Context {
-                    now,
-                    actor,
-                    reference: &guard.data,
-                    new_code: Some(&code),
-                };
-                decide_with_role(&DossierState::default(), cmd.clone(), &ctx)?
-            };
-            let stream = StreamId::dossier(&code);
-            match self
-                .append_dossier(
-                    &stream,
-                    ExpectedVersion::NoStream,
-                    &events,
-                    actor,
-                    role,
-                    event_id,
-                )
-                .await
-            {
-                Ok(app) => {
-                    return Ok(CommandOutcome {
-                        code,
-                        version: app.last_version,
-                        seq: app.last_seq,
-                        events,
-                        deduplicated: app.deduplicated,
-                    })
-                }
-                // Another receipt took this number: try the next one.
-                Err(AppendError::WrongExpectedVersion { .. }) => next = seq_no.saturating_add(1),
-                Err(e) => return Err(map_append(e)),
+        let day = CreationDay {
+            unit: &unit,
+            date,
+            prefix: &prefix,
+        };
+        // The state carried between attempts: the lowest number the next one may take.
+        retry_on_conflict(
+            0u16,
+            |next| self.attempt_new(day, call, next),
+            |attempts| ServiceError::Contended {
+                stream: prefix.clone(),
+                attempts,
+            },
+        )
+        .await
+    }
+
+    /// One attempt at a creation: the day's next free number (one after the day's last stream,
+    /// and never below `next`), decide, append as a new stream.
+    async fn attempt_new(
+        &self,
+        day: CreationDay<'_>,
+        call: DossierCall<'_>,
+        next: u16,
+    ) -> Result<Attempt<CommandOutcome, u16>, ServiceError> {
+        let last = self
+            .log
+            .last_stream_with_prefix(day.prefix)?
+            .and_then(|s| s.dossier_code())
+            .map_or(0, |c| c.sequence());
+        let seq_no = last.saturating_add(1).max(next);
+        let code = DossierCode::new(day.unit, day.date, seq_no).map_err(|_| {
+            ServiceError::SequenceExhausted {
+                unit: day.unit.clone(),
+                date: day.date.to_string(),
             }
+        })?;
+        let (events, role) = {
+            let guard = self
+                .reference
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let ctx = Context {
+                now: call.now,
+                actor: call.actor,
+                reference: &guard.data,
+                new_code: Some(&code),
+            };
+            decide_with_role(&DossierState::default(), call.cmd.clone(), &ctx)?
+        };
+        let stream = StreamId::dossier(&code);
+        let appended = self
+            .append_dossier(&stream, ExpectedVersion::NoStream, &events, call, role)
+            .await;
+        match appended {
+            Ok(app) => Ok(Attempt::Done(CommandOutcome {
+                code,
+                version: app.last_version,
+                seq: app.last_seq,
+                events,
+                deduplicated: app.deduplicated,
+            })),
+            // Another receipt took this number: try the next one.
+            Err(AppendError::WrongExpectedVersion { .. }) => {
+                Ok(Attempt::Conflict(seq_no.saturating_add(1)))
+            }
+            Err(e) => Err(map_append(e)),
         }
     }
 
@@ -524,20 +480,19 @@ impl CommandService {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: &[DossierEvent],
-        actor: &ActorRef,
+        call: DossierCall<'_>,
         role: Role,
-        event_id: Option<EventId>,
     ) -> Result<crate::log::Appended, AppendError> {
         let wrapped: Vec<Event> = events.iter().cloned().map(Event::Dossier).collect();
         let envelope_actor = Actor {
-            staff: actor.id(),
+            staff: call.actor.id(),
             role: role.as_str().to_owned(),
         };
         self.log
             .append(
                 stream,
                 expected,
-                to_new_events(&wrapped, &envelope_actor, event_id),
+                encode_events(&wrapped, &envelope_actor, call.key),
             )
             .await
     }
@@ -553,15 +508,15 @@ impl CommandService {
             .await
     }
 
-    /// [`CommandService::execute_reference`] under a caller-chosen event id: a retry whose
-    /// first attempt was recorded (its answer lost) is answered from the log, not decided
-    /// again (deciding again could refuse it, e.g. "already registered", or record it twice).
+    /// [`CommandService::execute_reference`] under a caller's key: a retry whose first attempt
+    /// was recorded (its answer lost) is answered from the log, not decided again (deciding
+    /// again could refuse it, e.g. "already registered", or record it twice).
     pub async fn execute_reference_keyed(
         &self,
         cmd: ReferenceCommand,
         authority: Authority<'_>,
         now: Timestamp,
-        event_id: Option<EventId>,
+        key: Option<&CommandKey>,
     ) -> Result<ReferenceOutcome, ServiceError> {
         let actor = match authority {
             Authority::System => Actor {
@@ -583,8 +538,8 @@ impl CommandService {
                 }
             }
         };
-        if let Some(id) = event_id {
-            if let Some(env) = self.log.find_event(&id)? {
+        if let Some(key) = key {
+            if let Some(env) = self.log.find_event(&key.event_id(0))? {
                 if !is_reference_stream(&env.stream) || env.actor != actor {
                     return Err(ServiceError::DuplicateEventId);
                 }
@@ -594,41 +549,103 @@ impl CommandService {
                 });
             }
         }
-        for _ in 0..=MAX_CONFLICT_RETRIES {
-            self.catch_up()?;
-            let (stream, event) = {
-                let guard = self
-                    .reference
-                    .read()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                check_reference(&guard.data, &cmd, now)?
-            };
-            let version = self.log.stream_version(&stream)?;
-            match self
-                .log
-                .append(
-                    &stream,
-                    ExpectedVersion::Exact(version),
-                    to_new_events(&[event], &actor, event_id),
-                )
-                .await
-            {
-                Ok(app) => {
-                    self.catch_up()?;
-                    return Ok(ReferenceOutcome {
-                        stream: stream.to_string(),
-                        seq: app.last_seq,
-                    });
-                }
-                Err(AppendError::WrongExpectedVersion { .. }) => {}
-                Err(e) => return Err(map_append(e)),
-            }
-        }
-        Err(ServiceError::Contended {
-            stream: "reference".into(),
-            attempts: MAX_CONFLICT_RETRIES + 1,
-        })
+        retry_on_conflict(
+            (),
+            |()| self.attempt_reference(&cmd, &actor, now, key),
+            |attempts| ServiceError::Contended {
+                stream: "reference".into(),
+                attempts,
+            },
+        )
+        .await
     }
+
+    /// One attempt at a reference change: check it against the current data, append at the
+    /// stream's version.
+    async fn attempt_reference(
+        &self,
+        cmd: &ReferenceCommand,
+        actor: &Actor,
+        now: Timestamp,
+        key: Option<&CommandKey>,
+    ) -> Result<Attempt<ReferenceOutcome>, ServiceError> {
+        self.catch_up()?;
+        let (stream, event) = {
+            let guard = self
+                .reference
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            check_reference(&guard.data, cmd, now)?
+        };
+        let version = self.log.stream_version(&stream)?;
+        let appended = self
+            .log
+            .append(
+                &stream,
+                ExpectedVersion::Exact(version),
+                encode_events(&[event], actor, key),
+            )
+            .await;
+        match appended {
+            Ok(app) => {
+                self.catch_up()?;
+                Ok(Attempt::Done(ReferenceOutcome {
+                    stream: stream.to_string(),
+                    seq: app.last_seq,
+                }))
+            }
+            Err(AppendError::WrongExpectedVersion { .. }) => Ok(Attempt::Conflict(())),
+            Err(e) => Err(map_append(e)),
+        }
+    }
+}
+
+/// The parts of a dossier command every attempt needs.
+#[derive(Clone, Copy)]
+struct DossierCall<'a> {
+    cmd: &'a Command,
+    actor: &'a ActorRef,
+    now: Timestamp,
+    key: Option<&'a CommandKey>,
+}
+
+/// The unit and day a creation allocates its code in.
+#[derive(Clone, Copy)]
+struct CreationDay<'a> {
+    unit: &'a UnitCode,
+    date: chrono::NaiveDate,
+    /// `StreamId::dossier_day_prefix(unit, date)`.
+    prefix: &'a str,
+}
+
+/// The outcome of a keyed command found recorded at the start of `envs`: the first answer
+/// named the command's own last event, not whatever the stream has reached since, so the
+/// version and seq are those of the keyed batch itself.
+fn replayed_outcome(
+    code: &DossierCode,
+    envs: &[Envelope],
+    key: &CommandKey,
+) -> Result<CommandOutcome, ServiceError> {
+    let mut events = Vec::new();
+    let mut seq = 0;
+    let mut version = 0;
+    for (env, id) in envs.iter().zip(key.event_ids()) {
+        if env.event_id != id {
+            break;
+        }
+        seq = env.seq;
+        version = env.version;
+        if let Event::Dossier(d) = decode_event(env)? {
+            events.push(d);
+        }
+    }
+    Ok(CommandOutcome {
+        code: code.clone(),
+        version,
+        seq,
+        events,
+        deduplicated: true,
+    })
 }
 
 fn map_append(e: AppendError) -> ServiceError {

@@ -8,6 +8,7 @@ use crate::domain::events::{DossierChange, DraftKind};
 use crate::domain::testkit::*;
 use crate::domain::types::Channel;
 use crate::domain::workflow::Phase;
+use crate::idempotency::{CommandKey, KeyScope};
 use crate::log::LogConfig;
 
 async fn service() -> (tempfile::TempDir, CommandService) {
@@ -297,7 +298,7 @@ async fn a_retried_command_with_its_event_id_is_not_applied_twice() {
         .await
         .unwrap()
         .code;
-    let id = EventId([9; 16]);
+    let key = CommandKey::new(KeyScope::DossierAction, "tn-01", "assign-1");
     let first = svc
         .execute(
             Some(&code),
@@ -305,7 +306,7 @@ async fn a_retried_command_with_its_event_id_is_not_applied_twice() {
             &reception(),
             t(3, 6, 9, 30),
             None,
-            Some(id),
+            Some(&key),
         )
         .await
         .unwrap();
@@ -328,7 +329,7 @@ async fn a_retried_command_with_its_event_id_is_not_applied_twice() {
             &reception(),
             t(3, 6, 9, 30),
             None,
-            Some(id),
+            Some(&key),
         )
         .await
         .unwrap();
@@ -341,7 +342,7 @@ async fn a_retried_command_with_its_event_id_is_not_applied_twice() {
 #[tokio::test]
 async fn a_retried_keyed_creation_answers_the_first_code() {
     let (_dir, svc) = service().await;
-    let id = EventId([7; 16]);
+    let key = CommandKey::new(KeyScope::Receipt, "tn-01", "receipt-1");
     let first = svc
         .execute(
             None,
@@ -349,7 +350,7 @@ async fn a_retried_keyed_creation_answers_the_first_code() {
             &reception(),
             t(3, 6, 9, 0),
             None,
-            Some(id),
+            Some(&key),
         )
         .await
         .unwrap();
@@ -373,7 +374,7 @@ async fn a_retried_keyed_creation_answers_the_first_code() {
             &reception(),
             t(3, 6, 9, 5),
             None,
-            Some(id),
+            Some(&key),
         )
         .await
         .unwrap();
@@ -384,6 +385,34 @@ async fn a_retried_keyed_creation_answers_the_first_code() {
     );
     assert_eq!(svc.log().head().seq, head);
     assert_eq!(first.code.sequence(), 1);
+}
+
+/// The same key string under two scopes names two commands: a desk receipt and an online
+/// submission never share a key space.
+#[tokio::test]
+async fn the_same_key_in_two_scopes_records_two_commands() {
+    let (_dir, svc) = service().await;
+    let mut codes = Vec::new();
+    for scope in [KeyScope::Receipt, KeyScope::Submission] {
+        let key = CommandKey::new(scope, "tn-01", "k-1");
+        let o = svc
+            .execute(
+                None,
+                receive_desk(P_STD),
+                &reception(),
+                t(3, 6, 9, 0),
+                None,
+                Some(&key),
+            )
+            .await
+            .unwrap();
+        assert!(!o.deduplicated);
+        codes.push(o.code);
+    }
+    assert_eq!(
+        codes.iter().map(DossierCode::sequence).collect::<Vec<_>>(),
+        [1, 2]
+    );
 }
 
 #[tokio::test]
@@ -397,22 +426,45 @@ async fn a_retried_keyed_reference_command_is_answered_from_the_log() {
         token_id: "t9".into(),
         token_sha256: crate::domain::directory::token_digest("s3cret-9"),
     };
-    let id = EventId([5; 16]);
+    let key = CommandKey::new(KeyScope::Reference, "ad-01", "token-9");
     let first = svc
-        .execute_reference_keyed(issue(), Authority::Admin(&admin), t(3, 1, 8, 0), Some(id))
+        .execute_reference_keyed(issue(), Authority::Admin(&admin), t(3, 1, 8, 0), Some(&key))
         .await
         .unwrap();
     let head = svc.log().head().seq;
     let again = svc
-        .execute_reference_keyed(issue(), Authority::Admin(&admin), t(3, 1, 9, 0), Some(id))
+        .execute_reference_keyed(issue(), Authority::Admin(&admin), t(3, 1, 9, 0), Some(&key))
         .await
         .unwrap();
     assert_eq!(again, first);
     assert_eq!(svc.log().head().seq, head);
-    // Another admin reusing the id is refused, not answered with someone else's event.
+    // Another admin sending the same key string has a key of their own: their command is
+    // decided (and refused: the token id exists), never answered with someone else's event.
     let other = ActorRef::Staff(staff("ad-02", Role::Admin, &[], unit()));
+    let theirs = CommandKey::new(KeyScope::Reference, "ad-02", "token-9");
     let e = svc
-        .execute_reference_keyed(issue(), Authority::Admin(&other), t(3, 1, 9, 0), Some(id))
+        .execute_reference_keyed(
+            issue(),
+            Authority::Admin(&other),
+            t(3, 1, 9, 0),
+            Some(&theirs),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ServiceError::Domain(DomainError::Validation { .. })),
+        "{e}"
+    );
+    assert_eq!(svc.log().head().seq, head);
+    // An event id of the first admin's key presented by another admin is refused.
+    let forged = ActorRef::Staff(staff("ad-02", Role::Admin, &[], unit()));
+    let e = svc
+        .execute_reference_keyed(
+            issue(),
+            Authority::Admin(&forged),
+            t(3, 1, 9, 0),
+            Some(&key),
+        )
         .await
         .unwrap_err();
     assert!(matches!(e, ServiceError::DuplicateEventId), "{e}");

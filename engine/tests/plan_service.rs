@@ -10,7 +10,7 @@ use std::sync::Arc;
 use motcua_engine::domain::plan::{
     DerivedIndicator, IndicatorSource, PlanError, PlanEvent, Target,
 };
-use motcua_engine::log::EventId;
+use motcua_engine::idempotency::{CommandKey, KeyScope};
 use motcua_engine::plan_service::{PlanCommand, PlanServiceError, WriteOptions};
 use plan_support::*;
 
@@ -226,9 +226,9 @@ async fn a_retried_command_is_recorded_once() {
     let f = fixture().await;
     plan_with_tasks(&f).await;
     let plan = plan_id();
-    let id = EventId([42; 16]);
+    let key = CommandKey::new(KeyScope::Plan, "kh-01", "report-5");
     let opts = WriteOptions {
-        event_id: Some(id),
+        key: Some(&key),
         ..WriteOptions::default()
     };
     let first = f

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use motcua_engine::domain::types::{DossierCode, Staff, Timestamp};
 use motcua_engine::domain::{ActorRef, Command, DomainError, ReferenceData};
-use motcua_engine::log::EventId;
+use motcua_engine::idempotency::CommandKey;
 use motcua_engine::service::{CommandOutcome, CommandService, ServiceError};
 
 use crate::errors::ApiError;
@@ -158,11 +158,11 @@ impl Engine {
         cmd: Command,
         now: Timestamp,
         expected: Option<u64>,
-        event_id: Option<EventId>,
+        key: Option<&CommandKey>,
     ) -> Result<CommandOutcome, ServiceError> {
         let actor = ActorRef::Staff(staff.clone());
         self.service
-            .execute(code, cmd, &actor, now, expected, event_id)
+            .execute(code, cmd, &actor, now, expected, key)
             .await
     }
 

@@ -1,12 +1,11 @@
 //! `Idempotency-Key` for every POST.
 //!
-//! Two layers, because the first can be lost and the second cannot:
-//! - the event ids of a keyed request are derived from (staff, key, index) ([`event_id`]), so
-//!   the log's durable event-id index recognises a retried append as a duplicate even after a
-//!   crash that lost everything else;
-//! - a small bounded store (sled tree `http.idempotency`) maps (staff, key) to the SHA-256 of the
-//!   first request's body and its response, so a retry gets the first response byte for byte,
-//!   and the same key with another body is refused with 422.
+//! This is the stored-response layer of the engine's idempotency scheme (which layer answers
+//! what: `motcua_engine::idempotency`): a small bounded store (sled tree `http.idempotency`)
+//! maps (staff, key) to the SHA-256 of the first request's body and its response, so a retry
+//! gets the first response byte for byte, and the same key with another body is refused with
+//! 422. Handlers turn the key into the engine's `CommandKey` (scope, staff, key) for the
+//! command they run, so the events it records carry ids derived from it.
 //!
 //! A key in flight is held in memory: a concurrent duplicate gets 409 instead of racing.
 
@@ -16,7 +15,6 @@ use std::sync::{Arc, Mutex};
 
 use axum::response::{IntoResponse, Response};
 use motcua_engine::codec;
-use motcua_engine::log::EventId;
 use motcua_engine::storage::KvTree;
 use serde::{Deserialize, Serialize};
 
@@ -74,24 +72,6 @@ fn store_key(staff: &str, key: &str) -> Vec<u8> {
     k.push(0);
     k.extend_from_slice(key.as_bytes());
     k
-}
-
-/// The event id of the `index`-th event appended for (staff, key).
-pub fn event_id(staff: &str, key: &str, index: u32) -> EventId {
-    let mut input = Vec::with_capacity(staff.len() + key.len() + 24);
-    input.extend_from_slice(b"motcua-idempotency\0");
-    input.extend_from_slice(staff.as_bytes());
-    input.push(0);
-    input.extend_from_slice(key.as_bytes());
-    input.push(0);
-    input.extend_from_slice(&index.to_be_bytes());
-    let h = crate::auth::sha256(&input);
-    let mut id = [0u8; 16];
-    id.copy_from_slice(&h[..16]);
-    // Mark as a version-8 (custom) UUID so it prints like one.
-    id[6] = (id[6] & 0x0f) | 0x80;
-    id[8] = (id[8] & 0x3f) | 0x80;
-    EventId(id)
 }
 
 /// Checks an `Idempotency-Key` header value.
@@ -335,10 +315,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn derived_event_ids_are_stable_and_distinct() {
-        assert_eq!(event_id("tn-01", "k1", 0), event_id("tn-01", "k1", 0));
-        assert_ne!(event_id("tn-01", "k1", 0), event_id("tn-01", "k1", 1));
-        assert_ne!(event_id("tn-01", "k1", 0), event_id("tn-02", "k1", 0));
+    fn keys_are_printable_ascii() {
         assert!(validate_key("abc-123").is_ok());
         assert!(validate_key("has space").is_err());
         assert!(validate_key("").is_err());

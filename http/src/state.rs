@@ -164,7 +164,7 @@ impl AppState {
         code: Option<&motcua_engine::domain::types::DossierCode>,
         cmd: motcua_engine::domain::Command,
         expected: Option<u64>,
-        event_id: Option<motcua_engine::log::EventId>,
+        key: Option<&motcua_engine::idempotency::CommandKey>,
     ) -> Result<crate::engine::WriteOutcome, ApiError> {
         let timer = self.metrics().append_started();
         let o = self
@@ -175,7 +175,7 @@ impl AppState {
                 cmd,
                 crate::routes::views::now(),
                 expected,
-                event_id,
+                key,
             )
             .await
             .map_err(crate::engine::map_service_error)?;

@@ -25,6 +25,7 @@ use crate::extract::{ApiPath, HashedJson};
 use crate::idempotency::{self, Reply};
 use crate::routes::views::parse_code;
 use crate::state::AppState;
+use motcua_engine::idempotency::{CommandKey, KeyScope};
 
 /// The applicant (người nộp hồ sơ).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -320,39 +321,48 @@ async fn create(
     let who = caller.id().to_string();
     let st = state.clone();
     let owner = who.clone();
-    idempotency::run(
-        st.idempotency(),
-        &owner,
-        &headers,
-        body.sha256,
-        |key| async move {
-            let secret = state.lookup_secret(&who, key.as_deref());
-            let intake = intake(&caller, &b, channel, crate::auth::sha256(secret.as_bytes()))?;
-            let cmd = match action {
-                Action::SubmitOnline => Command::SubmitOnline(intake),
-                Action::Receive => Command::Receive {
-                    intake: Some(intake),
+    // Receipts and submissions are separate key spaces: a submission's stored response is
+    // filed under its body and its route, so the same key and body sent to the other route is
+    // another request (422), never the other's answer.
+    let sha = if online {
+        crate::auth::sha256(&[&body.sha256[..], b"submission"].concat())
+    } else {
+        body.sha256
+    };
+    idempotency::run(st.idempotency(), &owner, &headers, sha, |key| async move {
+        let secret = state.lookup_secret(&who, key.as_deref());
+        let intake = intake(&caller, &b, channel, crate::auth::sha256(secret.as_bytes()))?;
+        let cmd = match action {
+            Action::SubmitOnline => Command::SubmitOnline(intake),
+            Action::Receive => Command::Receive {
+                intake: Some(intake),
+            },
+            Action::GuideToComplete => Command::GuideToComplete {
+                intake: Some(intake),
+                missing: if b.missing.is_empty() {
+                    return Err(ApiError::validation("missing", "required"));
+                } else {
+                    b.missing.clone()
                 },
-                Action::GuideToComplete => Command::GuideToComplete {
-                    intake: Some(intake),
-                    missing: if b.missing.is_empty() {
-                        return Err(ApiError::validation("missing", "required"));
-                    } else {
-                        b.missing.clone()
-                    },
-                    note: b.note.clone().unwrap_or_default(),
-                },
-                _ => Command::RefuseToReceive {
-                    intake: Some(intake),
-                    reason: required("reason", b.reason.clone())?,
-                    legal_basis: b.legal_basis.clone().unwrap_or_default(),
-                },
-            };
-            let event_id = key.as_deref().map(|k| idempotency::event_id(&who, k, 0));
-            let o = state.execute(&caller, None, cmd, None, event_id).await?;
-            outcome_reply(&o, StatusCode::CREATED, Some(&secret))
-        },
-    )
+                note: b.note.clone().unwrap_or_default(),
+            },
+            _ => Command::RefuseToReceive {
+                intake: Some(intake),
+                reason: required("reason", b.reason.clone())?,
+                legal_basis: b.legal_basis.clone().unwrap_or_default(),
+            },
+        };
+        let scope = if online {
+            KeyScope::Submission
+        } else {
+            KeyScope::Receipt
+        };
+        let key = key.map(|k| CommandKey::new(scope, &who, k));
+        let o = state
+            .execute(&caller, None, cmd, None, key.as_ref())
+            .await?;
+        outcome_reply(&o, StatusCode::CREATED, Some(&secret))
+    })
     .await
 }
 
@@ -425,9 +435,9 @@ pub async fn act(
     sha_input.extend_from_slice(action.as_str().as_bytes());
     let sha = crate::auth::sha256(&sha_input);
     idempotency::run(st.idempotency(), &owner, &headers, sha, |key| async move {
-        let event_id = key.as_deref().map(|k| idempotency::event_id(&who, k, 0));
+        let key = key.map(|k| CommandKey::new(KeyScope::DossierAction, &who, k));
         let o = state
-            .execute(&caller, Some(&code), cmd, expected, event_id)
+            .execute(&caller, Some(&code), cmd, expected, key.as_ref())
             .await?;
         outcome_reply(&o, StatusCode::OK, None)
     })

@@ -32,6 +32,7 @@ use crate::extract::{ApiPath, ApiQuery, HashedJson};
 use crate::idempotency::{self, Reply};
 use crate::routes::dossiers::if_match;
 use crate::state::AppState;
+use motcua_engine::idempotency::{CommandKey, KeyScope};
 
 /// Who may read plans and dashboards.
 pub const PLAN_READERS: [Role; 3] = [Role::Leader, Role::Planner, Role::Auditor];
@@ -320,7 +321,7 @@ async fn write(
     let st = state.clone();
     let owner = who.clone();
     idempotency::run(st.idempotency(), &owner, &headers, sha, |key| async move {
-        let event_id = key.as_deref().map(|k| idempotency::event_id(&who, k, 0));
+        let key = key.map(|k| CommandKey::new(KeyScope::Plan, &who, k));
         let actor = ActorRef::Staff(caller.staff.clone());
         let o = state
             .plans()
@@ -332,7 +333,7 @@ async fn write(
                 WriteOptions {
                     at,
                     expected,
-                    event_id,
+                    key: key.as_ref(),
                 },
             )
             .await

@@ -22,6 +22,7 @@ use crate::extract::{ApiPath, HashedJson};
 use crate::idempotency::{self, Reply};
 use crate::routes::views::now;
 use crate::state::AppState;
+use motcua_engine::idempotency::{CommandKey, KeyScope};
 use motcua_engine::recorded::decode_event;
 
 /// A year's working calendar (lịch làm việc năm), as published.
@@ -101,11 +102,11 @@ pub async fn publish_calendar(
         &headers,
         body.sha256,
         |key| async move {
-            let event_id = key.as_deref().map(|k| idempotency::event_id(&who, k, 0));
+            let key = key.map(|k| CommandKey::new(KeyScope::Reference, &who, k));
             let o = state
                 .engine()
                 .service()
-                .execute_reference_keyed(cmd, Authority::Admin(&actor), now(), event_id)
+                .execute_reference_keyed(cmd, Authority::Admin(&actor), now(), key.as_ref())
                 .await
                 .map_err(map_service_error)?;
             state.wait_for_read_models(o.seq).await;
@@ -255,7 +256,9 @@ pub async fn issue_procedure(
         |key| async move {
             let svc = state.engine().service();
             let id = b.procedure.id.clone();
-            let ids = |i| key.as_deref().map(|k| idempotency::event_id(&who, k, i));
+            // Two commands under one key: issuing is its first step, publishing its second.
+            let key = key.map(|k| CommandKey::new(KeyScope::Reference, &who, k));
+            let step = |i| key.as_ref().map(|k| k.step(i));
             let mut o = svc
                 .execute_reference_keyed(
                     ReferenceCommand::IssueProcedure {
@@ -264,7 +267,7 @@ pub async fn issue_procedure(
                     },
                     Authority::Admin(&actor),
                     now(),
-                    ids(0),
+                    step(0).as_ref(),
                 )
                 .await
                 .map_err(map_issue_error)?;
@@ -280,7 +283,7 @@ pub async fn issue_procedure(
                         },
                         Authority::Admin(&actor),
                         now(),
-                        ids(1),
+                        step(1).as_ref(),
                     )
                     .await
                     .map_err(map_service_error)?;

@@ -19,6 +19,7 @@ use crate::idempotency::{self, Reply};
 use crate::routes::views::now;
 use crate::state::AppState;
 use motcua_engine::domain::ActorRef;
+use motcua_engine::idempotency::{CommandKey, KeyScope};
 use motcua_engine::service::{Authority, ReferenceCommand};
 
 /// A staff member (cán bộ).
@@ -229,7 +230,7 @@ pub async fn revoke(
     let owner = who.clone();
     idempotency::run(st.idempotency(), &owner, &headers, sha, |key| async move {
         let admin = ActorRef::Staff(caller.staff.clone());
-        let event_id = key.as_deref().map(|k| idempotency::event_id(&who, k, 0));
+        let key = key.map(|k| CommandKey::new(KeyScope::Reference, &who, k));
         let o = state
             .engine()
             .service()
@@ -240,7 +241,7 @@ pub async fn revoke(
                 },
                 Authority::Admin(&admin),
                 now(),
-                event_id,
+                key.as_ref(),
             )
             .await
             .map_err(|e| match map_service_error(e) {

@@ -43,8 +43,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use motcua_engine::codec;
-use motcua_engine::log::{ChainCheck, Envelope, EventId};
-use motcua_http::idempotency::event_id as derived_event_id;
+use motcua_engine::idempotency::{CommandKey, KeyScope};
+use motcua_engine::log::{ChainCheck, Envelope, EventId, StreamId};
 use motcua_replay::source::{Source, SourceEnd};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -160,13 +160,13 @@ struct SentKey {
     retried: bool,
 }
 
-/// The id of the `i`-th event of a keyed command: the HTTP layer derives the first from (staff,
-/// key) and the command service numbers the rest by adding `i` to the last byte (the private
-/// `nth_event_id` of `engine/src/service.rs`, mirrored here so the audit can attribute them).
-fn nth_event_id(base: EventId, i: u32) -> EventId {
-    let mut b = base.0;
-    b[15] = b[15].wrapping_add(i as u8);
-    EventId(b)
+/// The engine's key scope of a write the soak sends (as the server's routes choose it).
+fn scope_of(path: &str) -> KeyScope {
+    match path {
+        "/v1/dossiers" => KeyScope::Receipt,
+        "/v1/submissions" => KeyScope::Submission,
+        _ => KeyScope::DossierAction,
+    }
 }
 
 /// Every key ever sent, and the derived event ids of each (so an event in the log can be
@@ -182,11 +182,13 @@ impl Registry {
         self.keys.iter().map(|k| k.outcome.clone()).collect()
     }
 
-    fn register(&mut self, staff: &str, key: &str) -> usize {
+    /// Registers a keyed write to `path` and the event ids the engine derives from its key.
+    fn register(&mut self, path: &str, staff: &str, key: &str) -> usize {
         let idx = self.keys.len();
-        let id0 = derived_event_id(staff, key, 0);
+        let command = CommandKey::new(scope_of(path), staff, key);
+        let id0 = command.event_id(0);
         for i in 0..MAX_EVENTS_PER_COMMAND {
-            self.ids.insert(nth_event_id(id0, i), (idx, i));
+            self.ids.insert(command.event_id(i), (idx, i));
         }
         self.keys.push(SentKey {
             label: format!("{staff} {key}"),
@@ -224,7 +226,7 @@ struct Counters {
 #[derive(Debug, Clone)]
 struct Ev {
     seq: u64,
-    stream: String,
+    stream: StreamId,
     version: u64,
     id: EventId,
     hash: [u8; 32],
@@ -240,7 +242,7 @@ struct Ledger {
     events: Vec<Ev>,
     chain: ChainCheck,
     by_id: HashMap<EventId, Vec<u64>>,
-    stream_versions: HashMap<String, u64>,
+    stream_versions: HashMap<StreamId, u64>,
     /// Structural breaks: a seq gap, a broken `prev_hash` link, a stream version gap.
     breaks: Vec<String>,
 }
@@ -351,7 +353,9 @@ fn audit(
                 let ok = ledger.get(last).is_some_and(|e| {
                     e.seq == ack.seq
                         && e.version == ack.version
-                        && e.stream == format!("dossier/{}", ack.code)
+                        && e.stream
+                            .dossier_code()
+                            .is_some_and(|c| c.as_str() == ack.code)
                 });
                 if !ok {
                     f.mismatched.insert(k);
@@ -370,7 +374,7 @@ fn audit(
         .iter()
         .skip(usize::try_from(base).unwrap_or(0))
     {
-        if ev.stream.starts_with("dossier/") && !registry.ids.contains_key(&ev.id) {
+        if ev.stream.dossier_code().is_some() && !registry.ids.contains_key(&ev.id) {
             f.foreign.insert(ev.seq);
         }
         if let Some(seqs) = ledger.by_id.get(&ev.id) {
@@ -594,7 +598,7 @@ impl Shared {
             key: format!("soak-{}-c{client}-{n}", self.run_id),
             bytes: serde_json::to_vec(body).map_err(|e| WriteError::Local(e.to_string()))?,
         };
-        let k = self.lock().register(staff, &req.key);
+        let k = self.lock().register(path, staff, &req.key);
         let answer = self.send_until_answered(&req).await?;
         if answer.attempts > 1 {
             self.lock().keys[k].retried = true;
@@ -1034,7 +1038,9 @@ async fn mirror(
         let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
         Ok(Ev {
             seq: e["seq"].as_u64().unwrap_or(0),
-            stream: s("stream"),
+            stream: s("stream")
+                .parse()
+                .map_err(|err| SoakError::Api(format!("stream: {err}")))?,
             version: e["version"].as_u64().unwrap_or(0),
             id: s("event_id")
                 .parse()
@@ -1091,7 +1097,7 @@ fn offline_ledger(data: &Path) -> Result<Ledger, SoakError> {
             .map_err(|e| SoakError::Offline(format!("record {:?}: {e}", rec.key_seq)))?;
         ledger.push(Ev {
             seq: env.seq,
-            stream: env.stream.to_string(),
+            stream: env.stream.clone(),
             version: env.version,
             id: env.event_id,
             hash: env.hash,
