@@ -7,8 +7,9 @@
 //! followed by `fdatasync` of sled's data file, so an acknowledged write also survives a power
 //! cut, not only a process crash.
 //!
-//! It also hosts the fault-injection seam ([`FaultInjector`]): tests make a write, flush or
-//! fdatasync fail with a chosen errno (EIO, ENOSPC) to exercise the log's fail-stop path.
+//! It also hosts the fault-injection seams (`faults`, behind the `fault-injection` feature):
+//! tests make a write, flush or fdatasync fail with a chosen errno (EIO, ENOSPC) to exercise the
+//! log's fail-stop path.
 //!
 //! And it guards the data directory itself: [`Store::open`] classifies a directory before sled
 //! touches it (a file, unreadable, foreign files, sled files missing) and turns sled's errors and
@@ -20,11 +21,16 @@ use std::fs::File;
 use std::io;
 use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use thiserror::Error;
+
+#[cfg(any(test, feature = "fault-injection"))]
+mod faults;
+#[cfg(any(test, feature = "fault-injection"))]
+pub use faults::{FaultInjector, FaultPlan, FaultPoint, EIO, ENOSPC};
 
 /// Name of sled 0.34's data file inside the database directory: the file `fdatasync`ed by
 /// [`Store::flush_durable`].
@@ -48,6 +54,7 @@ pub enum StorageError {
         #[source]
         source: io::Error,
     },
+    #[cfg(any(test, feature = "fault-injection"))]
     #[error("injected fault at {point:?}: {source}")]
     Injected {
         point: FaultPoint,
@@ -123,92 +130,21 @@ impl From<sled::Error> for StorageError {
     }
 }
 
-/// Where a fault can be injected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultPoint {
-    /// Any write: `KvTree::insert/remove/apply` and `Store::commit`.
-    Write,
-    /// sled's own flush.
-    Flush,
-    /// The `fdatasync` of the data file after the flush.
-    Fsync,
-}
-
-/// A planned fault: after `skip` successful operations at `point`, fail with `errno`
-/// (`libc`-style raw OS error, e.g. 5 = EIO, 28 = ENOSPC); once, or every time after if
-/// `sticky`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FaultPlan {
-    pub point: FaultPoint,
-    pub skip: u64,
-    pub errno: i32,
-    pub sticky: bool,
-}
-
-/// EIO, for fault plans.
-pub const EIO: i32 = 5;
-/// ENOSPC, for fault plans.
-pub const ENOSPC: i32 = 28;
-
-/// Runtime fault-injection hook shared by every clone of a [`Store`]. Disarmed it costs one
-/// relaxed atomic load per operation.
-#[derive(Debug, Default)]
-pub struct FaultInjector {
-    armed: AtomicBool,
-    plan: Mutex<Option<FaultPlan>>,
-    seen: AtomicU64,
-}
-
-impl FaultInjector {
-    /// Arms a fault plan (replacing any previous one).
-    pub fn arm(&self, plan: FaultPlan) {
-        if let Ok(mut p) = self.plan.lock() {
-            *p = Some(plan);
-            self.seen.store(0, Ordering::SeqCst);
-            self.armed.store(true, Ordering::SeqCst);
-        }
-    }
-
-    /// Removes any armed fault.
-    pub fn disarm(&self) {
-        if let Ok(mut p) = self.plan.lock() {
-            *p = None;
-            self.armed.store(false, Ordering::SeqCst);
-        }
-    }
-
-    fn check(&self, point: FaultPoint) -> Result<(), StorageError> {
-        if !self.armed.load(Ordering::Relaxed) {
-            return Ok(());
-        }
-        let Ok(mut guard) = self.plan.lock() else {
-            return Ok(());
-        };
-        let Some(plan) = *guard else {
-            return Ok(());
-        };
-        if plan.point != point {
-            return Ok(());
-        }
-        let n = self.seen.fetch_add(1, Ordering::SeqCst);
-        if n < plan.skip {
-            return Ok(());
-        }
-        if !plan.sticky {
-            *guard = None;
-            self.armed.store(false, Ordering::SeqCst);
-        }
-        Err(StorageError::Injected {
-            point,
-            source: io::Error::from_raw_os_error(plan.errno),
-        })
-    }
+/// The fault-injection seam at one store operation: with the `fault-injection` feature (and in
+/// the engine's own tests) the store's [`FaultInjector`] may fail it; in a build without the
+/// feature (production) the seam is nothing at all.
+macro_rules! fault_seam {
+    ($faults:expr, $point:ident) => {
+        #[cfg(any(test, feature = "fault-injection"))]
+        $faults.check(FaultPoint::$point)?;
+    };
 }
 
 struct StoreInner {
     db: sled::Db,
     dir: PathBuf,
     data_file: File,
+    #[cfg(any(test, feature = "fault-injection"))]
     faults: Arc<FaultInjector>,
     /// Blob files already made durable (see [`Store::flush_durable`]).
     synced_blobs: Mutex<std::collections::HashSet<std::ffi::OsString>>,
@@ -530,6 +466,7 @@ impl Store {
                 db,
                 dir: dir.to_path_buf(),
                 data_file,
+                #[cfg(any(test, feature = "fault-injection"))]
                 faults: Arc::new(FaultInjector::default()),
                 synced_blobs: Mutex::new(Default::default()),
             }),
@@ -604,11 +541,13 @@ impl Store {
         let tree = self.inner.db.open_tree(name)?;
         Ok(KvTree {
             tree,
+            #[cfg(any(test, feature = "fault-injection"))]
             faults: self.inner.faults.clone(),
         })
     }
 
-    /// The fault-injection hook (tests arm it; production never does).
+    /// The fault-injection hook (tests arm it; production builds do not have it).
+    #[cfg(any(test, feature = "fault-injection"))]
     pub fn faults(&self) -> &FaultInjector {
         &self.inner.faults
     }
@@ -616,7 +555,7 @@ impl Store {
     /// Applies batches to several trees atomically (one sled transaction): after a crash either
     /// all of them are visible or none. Not durable until [`Store::flush_durable`].
     pub fn commit(&self, writes: &[(&KvTree, &Batch)]) -> Result<(), StorageError> {
-        self.inner.faults.check(FaultPoint::Write)?;
+        fault_seam!(self.inner.faults, Write);
         let trees: Vec<&sled::Tree> = writes.iter().map(|(t, _)| &t.tree).collect();
         let batches: Vec<sled::Batch> = writes.iter().map(|(_, b)| b.to_sled()).collect();
         // The closure may re-run on conflict: it only applies prepared batches, no side effects.
@@ -643,9 +582,9 @@ impl Store {
     /// no sync; so new blob files (and the `blobs/` directory entry) are fsynced here as well.
     /// With small events there are none, and this costs one `readdir`.
     pub fn flush_durable(&self) -> Result<(), StorageError> {
-        self.inner.faults.check(FaultPoint::Flush)?;
+        fault_seam!(self.inner.faults, Flush);
         self.inner.db.flush()?;
-        self.inner.faults.check(FaultPoint::Fsync)?;
+        fault_seam!(self.inner.faults, Fsync);
         self.inner
             .data_file
             .sync_data()
@@ -752,6 +691,7 @@ pub type KvPair = (Vec<u8>, Vec<u8>);
 #[derive(Clone)]
 pub struct KvTree {
     tree: sled::Tree,
+    #[cfg(any(test, feature = "fault-injection"))]
     faults: Arc<FaultInjector>,
 }
 
@@ -771,13 +711,13 @@ impl KvTree {
         key: impl AsRef<[u8]>,
         value: impl Into<Vec<u8>>,
     ) -> Result<(), StorageError> {
-        self.faults.check(FaultPoint::Write)?;
+        fault_seam!(self.faults, Write);
         self.tree.insert(key.as_ref(), value.into())?;
         Ok(())
     }
 
     pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<(), StorageError> {
-        self.faults.check(FaultPoint::Write)?;
+        fault_seam!(self.faults, Write);
         self.tree.remove(key)?;
         Ok(())
     }
@@ -786,7 +726,7 @@ impl KvTree {
     /// after a crash either every operation of the batch is there or none. Not durable until
     /// [`Store::flush_durable`].
     pub fn apply(&self, batch: Batch) -> Result<(), StorageError> {
-        self.faults.check(FaultPoint::Write)?;
+        fault_seam!(self.faults, Write);
         self.tree.apply_batch(batch.to_sled())?;
         Ok(())
     }
