@@ -195,7 +195,7 @@ fn workflow_errors_point_into_the_input() {
 #[ignore]
 fn write_seeds() {
     use motcua_engine::log::{EventLog, LogConfig, TREE_EVENTS, TREE_META};
-    use motcua_engine::projection::synth::{append_history, history, SynthConfig};
+    use motcua_testkit::synth::{append_history, history, SynthConfig};
     use std::collections::BTreeSet;
 
     let dir = tempfile::tempdir().unwrap();

@@ -8,12 +8,12 @@ use motcua_engine::domain::types::Timestamp;
 use motcua_engine::log::{EventLog, LogConfig};
 use motcua_engine::projection::runner::{apply_to_tree, fold_as_of, ProjectionTrees};
 use motcua_engine::projection::store::KvPair;
-use motcua_engine::projection::synth::{append_history, history, to_recorded, SynthConfig};
 use motcua_engine::projection::{
     decode_envelope, fold_into_mem, CatalogProjection, DossierProjection, MemStore, Projection,
     Projections, StatsFilter,
 };
 use motcua_engine::storage::{KvTree, Store};
+use motcua_testkit::synth::{append_history, history, to_recorded, SynthConfig};
 use proptest::prelude::*;
 
 fn rebuild(events: &[motcua_engine::domain::events::Recorded]) -> (MemStore, MemStore) {
@@ -191,4 +191,38 @@ fn as_of_folds_only_what_had_happened() {
     assert!(expected.len() < events.len());
     let (d_ref, _) = rebuild(&expected);
     assert_eq!(partial.dossiers.dump(), d_ref.dump());
+}
+
+/// The pipelined catch-up, over many reader batches and many commits, from zero and from a
+/// part already applied, ends in the bytes of one in-memory fold of the whole log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_in_many_batches_and_commits_equals_one_fold() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
+    let head = append_history(&log, &history(&SynthConfig::demo(2), 5, 120))
+        .await
+        .unwrap();
+    assert!(head > 500, "{head}");
+    let events: Vec<_> = log
+        .scan(0)
+        .map(|e| decode_envelope(&e.unwrap()).unwrap())
+        .collect();
+    // One in-memory commit: its checkpoint is the head, as the catch-up's last one.
+    let (d_ref, c_ref) = rebuild(&events);
+    let (d_expected, c_expected) = (d_ref.dump(), c_ref.dump());
+    let trees = ProjectionTrees::open(&log).unwrap();
+    for (batch, commit) in [(1, 1), (7, 50), (64, 37), (8_192, 1 << 17)] {
+        // From zero, then from a part applied live (the tree is not empty: reads go to sled).
+        for applied_first in [0, events.len() / 3] {
+            trees.clear().unwrap();
+            trees.apply(&events[..applied_first]).unwrap();
+            let seq = trees.catch_up_sized(&log, batch, commit).unwrap();
+            let what = format!("batch {batch} commit {commit} from {applied_first}");
+            assert_eq!(seq, head, "{what}");
+            assert_eq!(dump_tree(&trees.dossiers), d_expected, "{what}");
+            assert_eq!(dump_tree(&trees.catalog), c_expected, "{what}");
+        }
+    }
+    drop(trees);
+    log.close().await.unwrap();
 }

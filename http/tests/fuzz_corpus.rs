@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use axum::http::StatusCode;
 use motcua_engine::domain::events::{CatalogEvent, Event};
 use motcua_engine::domain::Action;
-use motcua_engine::projection::synth::{catalog_events, SynthConfig};
 use motcua_http::routes::reference::IssueBody;
+use motcua_testkit::synth::{catalog_events, SynthConfig};
 use serde_json::json;
 
 fn corpus_dir() -> PathBuf {

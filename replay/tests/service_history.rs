@@ -21,6 +21,7 @@ use motcua_replay::history;
 use motcua_replay::progress::Progress;
 use motcua_replay::source::Source;
 use motcua_replay::verify::{verify, VerifyOptions, VerifyReport};
+use motcua_testkit::new_event;
 
 const UNIT: &str = "000.00.00.G10";
 const P_STD: &str = "1.001193";

@@ -12,6 +12,7 @@ use motcua_engine::log::{ExpectedVersion, StreamId};
 use motcua_replay::progress::Progress;
 use motcua_replay::source::Source;
 use motcua_replay::verify::{verify, Finding, VerifyOptions, VerifyReport};
+use motcua_testkit::new_event;
 
 fn run(path: &std::path::Path) -> VerifyReport {
     verify(

@@ -569,6 +569,4 @@ fn open_check(
 }
 
 #[cfg(test)]
-mod datadir_tests;
-#[cfg(test)]
 mod tests;

@@ -23,7 +23,6 @@ pub mod plan;
 pub mod runner;
 pub mod stats;
 pub mod store;
-pub mod synth;
 pub mod views;
 
 use crate::domain::events::Recorded;

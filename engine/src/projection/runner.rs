@@ -9,7 +9,7 @@
 //! the tree before folding from zero, so a crash mid-clear cannot mix old and new rows.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -307,7 +307,6 @@ struct CatchUp<'t, P: Projection> {
     pending: P::Pending,
     /// Events folded between commits ([`CATCH_UP_COMMIT_MAX_EVENTS`]; smaller in tests).
     commit_every: usize,
-    timings: FoldTimings,
 }
 
 impl<'t, P: Projection> CatchUp<'t, P> {
@@ -329,26 +328,22 @@ impl<'t, P: Projection> CatchUp<'t, P> {
             pending_events: 0,
             pending: P::Pending::default(),
             commit_every: commit_every.max(1),
-            timings: FoldTimings::default(),
         })
     }
 
     /// Folds one event (skipping what is already folded); commits when enough are pending.
-    /// Returns the seconds spent committing.
-    fn fold_one(&mut self, rec: &Recorded) -> Result<f64, ProjectionError> {
+    fn fold_one(&mut self, rec: &Recorded) -> Result<(), ProjectionError> {
         if rec.seq <= self.folded {
-            return Ok(0.0);
+            return Ok(());
         }
         let view = PackedView::new(&self.base, P::PACKING);
         self.projection.apply(&view, &mut self.pending, rec)?;
         self.folded = rec.seq;
         self.pending_events += 1;
         if self.pending_events >= self.commit_every {
-            let t = Instant::now();
             self.commit()?;
-            return Ok(t.elapsed().as_secs_f64());
         }
-        Ok(0.0)
+        Ok(())
     }
 
     /// Commits what was folded (read-model rows and checkpoint); returns the checkpoint.
@@ -356,7 +351,6 @@ impl<'t, P: Projection> CatchUp<'t, P> {
         if self.folded == self.committed {
             return Ok(self.committed);
         }
-        let t0 = Instant::now();
         let pending = std::mem::take(&mut self.pending);
         let mut logical = Writes::packed(P::PACKING);
         self.projection.finish(
@@ -364,11 +358,7 @@ impl<'t, P: Projection> CatchUp<'t, P> {
             pending,
             &mut logical,
         )?;
-        let t1 = Instant::now();
         let writes = pack_writes(&self.base, logical, P::PACKING)?;
-        let t2 = Instant::now();
-        self.timings.finish_s += (t1 - t0).as_secs_f64();
-        self.timings.pack_s += (t2 - t1).as_secs_f64();
         let keys: Option<Vec<Vec<u8>>> = self
             .base
             .written
@@ -380,7 +370,6 @@ impl<'t, P: Projection> CatchUp<'t, P> {
         }
         self.committed = self.folded;
         self.pending_events = 0;
-        self.timings.write_s += t2.elapsed().as_secs_f64();
         Ok(self.committed)
     }
 }
@@ -411,68 +400,6 @@ fn commit_large(tree: &KvTree, writes: Writes, seq: u64) -> Result<(), Projectio
     }
     tree.apply(batch)?;
     Ok(())
-}
-
-/// Where a catch-up's two threads spent their time, in seconds (for the bench).
-#[derive(Debug, Default, Clone)]
-pub struct CatchUpTimings {
-    /// CPU seconds the fold thread used.
-    pub cpu_s: f64,
-    /// Fold thread: waiting for the reader.
-    pub wait_s: f64,
-    /// Fold thread: payload decode and `Projection::apply`.
-    pub apply_s: f64,
-    /// Fold thread: `Projection::finish` (pending state to logical writes).
-    pub finish_s: f64,
-    /// Fold thread: packing logical writes into buckets.
-    pub pack_s: f64,
-    /// Fold thread: writing to sled.
-    pub write_s: f64,
-    pub reader: ReaderTimings,
-}
-
-/// CPU seconds (user + system) the calling thread has used so far, from
-/// `/proc/thread-self/stat` (Linux; 0 elsewhere). The bench reports CPU time beside wall time
-/// because the build box is shared: wall time says as much about the neighbours as about us.
-pub fn thread_cpu_s() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/thread-self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-        return 0.0;
-    };
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; in clock
-    // ticks of 1/100 s on every Linux this runs on.
-    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (tick(11) + tick(12)) / 100.0
-}
-
-/// The reader thread's share of [`CatchUpTimings`].
-#[derive(Debug, Default, Clone)]
-pub struct ReaderTimings {
-    /// CPU seconds the reader thread used.
-    pub cpu_s: f64,
-    /// Reading the log and decoding envelopes.
-    pub decode_s: f64,
-    /// Blocked sending (the fold thread is behind).
-    pub blocked_s: f64,
-}
-
-impl CatchUpTimings {
-    fn add(&mut self, t: &FoldTimings) {
-        self.finish_s += t.finish_s;
-        self.pack_s += t.pack_s;
-        self.write_s += t.write_s;
-    }
-}
-
-#[derive(Debug, Default)]
-struct FoldTimings {
-    finish_s: f64,
-    pack_s: f64,
-    write_s: f64,
 }
 
 /// The projection set's trees.
@@ -551,29 +478,23 @@ impl ProjectionTrees {
     /// its committed state from an empty in-memory keyspace instead of sled (it is empty
     /// either way), so the fold does no sled reads at all until its first commit.
     pub fn catch_up(&self, log: &EventLog) -> Result<u64, ProjectionError> {
-        self.catch_up_timed(log).map(|(seq, _)| seq)
-    }
-
-    /// [`ProjectionTrees::catch_up`], with where each thread spent its time (for the bench).
-    pub fn catch_up_timed(&self, log: &EventLog) -> Result<(u64, CatchUpTimings), ProjectionError> {
         self.catch_up_sized(log, PIPELINE_BATCH_EVENTS, CATCH_UP_COMMIT_MAX_EVENTS)
     }
 
-    /// [`ProjectionTrees::catch_up_timed`] with the reader's batch size and the commit interval
-    /// given (the tests make both tiny, so that a small log crosses many of each).
-    fn catch_up_sized(
+    /// [`ProjectionTrees::catch_up`] with the reader's batch size and the commit interval given
+    /// (the tests make both tiny, so that a small log crosses many of each; the answer must not
+    /// depend on them).
+    pub fn catch_up_sized(
         &self,
         log: &EventLog,
         batch_events: usize,
         commit_every: usize,
-    ) -> Result<(u64, CatchUpTimings), ProjectionError> {
+    ) -> Result<u64, ProjectionError> {
         let batch_events = batch_events.max(1);
-        let mut timings = CatchUpTimings::default();
-        let cpu0 = thread_cpu_s();
         let target = log.head().seq;
         let start = self.applied()?;
         if start >= target {
-            return Ok((start, timings));
+            return Ok(start);
         }
         let (tx, rx) =
             std::sync::mpsc::sync_channel::<Result<RawBatch, ProjectionError>>(PIPELINE_DEPTH);
@@ -584,16 +505,11 @@ impl ProjectionTrees {
         let reader = std::thread::Builder::new()
             .name("motcua-proj-reader".into())
             .spawn(move || {
-                let mut t = ReaderTimings::default();
                 let mut events = reader_log.scan(start);
                 loop {
-                    let t0 = Instant::now();
                     let mut batch = done_rx.try_recv().unwrap_or_default();
                     batch.clear();
-                    let filled = batch.fill(batch_events, &mut events, target);
-                    let t1 = Instant::now();
-                    t.decode_s += (t1 - t0).as_secs_f64();
-                    if let Err(e) = filled {
+                    if let Err(e) = batch.fill(batch_events, &mut events, target) {
                         let _ = tx.send(Err(e));
                         break;
                     }
@@ -603,30 +519,21 @@ impl ProjectionTrees {
                     if tx.send(Ok(batch)).is_err() || last >= target {
                         break;
                     }
-                    t.blocked_s += t1.elapsed().as_secs_f64();
                 }
-                t.cpu_s = thread_cpu_s();
-                t
             })
             .map_err(|e| ProjectionError::Storage(format!("spawn reader: {e}")))?;
         let mut dossiers = CatchUp::new(DossierProjection, &self.dossiers, commit_every)?;
         let mut catalog = CatchUp::new(CatalogProjection, &self.catalog, commit_every)?;
         let mut folded = || {
-            loop {
-                let t0 = Instant::now();
-                let Ok(batch) = rx.recv() else { break };
-                timings.wait_s += t0.elapsed().as_secs_f64();
+            while let Ok(batch) = rx.recv() {
                 let batch = batch?;
-                let t1 = Instant::now();
-                let mut in_commit = 0.0;
                 for i in 0..batch.len() {
                     // Decoded here and dropped right after its fold, on this thread: the
                     // allocator reuses the same few blocks for every event, as in the bare scan.
                     let rec = batch.decode(i)?;
-                    in_commit += dossiers.fold_one(&rec)?;
-                    in_commit += catalog.fold_one(&rec)?;
+                    dossiers.fold_one(&rec)?;
+                    catalog.fold_one(&rec)?;
                 }
-                timings.apply_s += t1.elapsed().as_secs_f64() - in_commit;
                 // The reader may have finished: then the batch is dropped here.
                 let _ = done_tx.send(batch);
             }
@@ -638,12 +545,8 @@ impl ProjectionTrees {
             .join()
             .map_err(|_| ProjectionError::Storage("reader thread panicked".into()));
         folded?;
-        timings.reader = joined?;
-        let seq = dossiers.commit()?.min(catalog.commit()?);
-        timings.add(&dossiers.timings);
-        timings.add(&catalog.timings);
-        timings.cpu_s = thread_cpu_s() - cpu0;
-        Ok((seq, timings))
+        joined?;
+        Ok(dossiers.commit()?.min(catalog.commit()?))
     }
 
     pub fn read_models(&self) -> ReadModels {
@@ -837,72 +740,4 @@ pub fn fold_as_of(
     }
     flush(&mut chunk, &mut out)?;
     Ok(out)
-}
-
-#[cfg(test)]
-mod catch_up_tests {
-    use super::*;
-    use crate::log::LogConfig;
-    use crate::projection::synth::{append_history, history, SynthConfig};
-    use crate::projection::{fold_into_mem, MemStore};
-
-    fn dump(t: &KvTree) -> Vec<(Vec<u8>, Vec<u8>)> {
-        t.iter().map(|r| r.unwrap()).collect()
-    }
-
-    /// The pipelined catch-up, over many reader batches and many commits, from zero and from a
-    /// part already applied, ends in the bytes of one in-memory fold of the whole log.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn catch_up_in_many_batches_and_commits_equals_one_fold() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
-        let head = append_history(&log, &history(&SynthConfig::demo(2), 5, 120))
-            .await
-            .unwrap();
-        assert!(head > 500, "{head}");
-        let events: Vec<Recorded> = log
-            .scan(0)
-            .map(|e| decode_envelope(&e.unwrap()).unwrap())
-            .collect();
-        let mut d_ref = MemStore::new();
-        let mut c_ref = MemStore::new();
-        fold_into_mem(&DossierProjection, &mut d_ref, &events, usize::MAX).unwrap();
-        fold_into_mem(&CatalogProjection, &mut c_ref, &events, usize::MAX).unwrap();
-        // One in-memory commit: its checkpoint is the head, as the catch-up's last one.
-        let d_expected = d_ref.dump();
-        let trees = ProjectionTrees::open(&log).unwrap();
-        for (batch, commit) in [(1, 1), (7, 50), (64, 37), (8_192, 1 << 17)] {
-            // From zero.
-            trees.clear().unwrap();
-            let (seq, _) = trees.catch_up_sized(&log, batch, commit).unwrap();
-            assert_eq!(seq, head);
-            assert_eq!(
-                dump(&trees.dossiers),
-                d_expected,
-                "batch {batch} commit {commit}"
-            );
-            assert_eq!(
-                dump(&trees.catalog),
-                c_ref.dump(),
-                "batch {batch} commit {commit}"
-            );
-            // From a part applied live (the tree is not empty: reads go to sled).
-            trees.clear().unwrap();
-            trees.apply(&events[..events.len() / 3]).unwrap();
-            let (seq, _) = trees.catch_up_sized(&log, batch, commit).unwrap();
-            assert_eq!(seq, head);
-            assert_eq!(
-                dump(&trees.dossiers),
-                d_expected,
-                "batch {batch} commit {commit}"
-            );
-            assert_eq!(
-                dump(&trees.catalog),
-                c_ref.dump(),
-                "batch {batch} commit {commit}"
-            );
-        }
-        drop(trees);
-        log.close().await.unwrap();
-    }
 }

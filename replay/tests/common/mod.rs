@@ -1,18 +1,15 @@
-//! Shared test fixtures: real event logs in temporary directories, filled with the projection
-//! crate's synthetic (valid) desk histories, and archives written from them.
+//! Shared test fixtures: real event logs in temporary directories, filled with the testkit's
+//! synthetic (valid) desk histories, and archives written from them.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use motcua_engine::codec;
-use motcua_engine::domain::events::{Event, SCHEMA_VERSION};
-use motcua_engine::domain::types::Role;
-use motcua_engine::log::{
-    Actor, Envelope, EventLog, ExpectedVersion, LogConfig, ManualClock, NewEvent,
-};
-use motcua_engine::projection::synth::{self, SynthConfig, SynthEvent};
+use motcua_engine::domain::events::Event;
+use motcua_engine::log::{Envelope, EventLog, ExpectedVersion, LogConfig, ManualClock};
 use motcua_replay::archive::{self, ArchiveMeta, ArchiveReader};
+use motcua_testkit::synth::{self, SynthConfig, SynthEvent};
 
 /// 2023-01-03 08:00 +07:00.
 pub const T0: i64 = 1_672_707_600_000;
@@ -22,21 +19,6 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-pub fn new_event(actor: &str, role: Role, event: &Event) -> NewEvent {
-    NewEvent {
-        event_id: None,
-        event_type: event.event_type().to_owned(),
-        schema_version: SCHEMA_VERSION,
-        actor: Actor {
-            staff: actor.to_owned(),
-            role: role.as_str().to_owned(),
-        },
-        correlation_id: None,
-        causation_id: None,
-        payload: codec::encode(event),
-    }
 }
 
 /// Opens a log in `dir` with a manual clock starting at T0.
@@ -61,20 +43,16 @@ pub fn append_all(
         if let Event::Dossier(d) = &e.event {
             clock.set(clock.get().max(d.at.0));
         }
-        rt.block_on(log.append(
-            &e.stream,
-            ExpectedVersion::Any,
-            vec![new_event(&e.actor, e.role, &e.event)],
-        ))
-        .unwrap();
+        rt.block_on(log.append(&e.stream, ExpectedVersion::Any, vec![e.new_event()]))
+            .unwrap();
     }
 }
 
 /// The synthetic history of `dossiers` dossiers on one unit, its due dates made to follow the
-/// calendar (`bench::calendarise`).
+/// calendar (`motcua_testkit::calendarise`).
 pub fn history(dossiers: usize) -> Vec<SynthEvent> {
     let mut events = synth::history(&SynthConfig::demo(1), 7, dossiers);
-    motcua_replay::bench::calendarise(&mut events).unwrap();
+    motcua_testkit::calendarise::calendarise(&mut events).unwrap();
     events
 }
 

@@ -1,5 +1,5 @@
-//! Synthetic but valid histories for the property tests and the `rebuild-bench` binary: a
-//! random walk of the DOMAIN.md transition table per dossier (right roles, increasing business
+//! Synthetic but valid histories for the property tests and the benches: a random walk of the
+//! domain's transition table per dossier (right roles, increasing business
 //! times, at most one supplement request, apologies only once overdue), interleaved by time
 //! like a real desk's log. Deterministic for a given seed.
 
@@ -7,15 +7,17 @@ use chrono::NaiveDate;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::domain::events::{
+use motcua_engine::domain::events::{
     Applicant, CatalogEvent, DossierChange, DossierEvent, DraftKind, Event, FieldInfo, Level,
     Procedure, Receipt, Recorded, Submission, UnitEvent, UnitInfo,
 };
-use crate::domain::types::{
+use motcua_engine::domain::types::{
     Channel, DossierCode, Field, ProcedureId, ProcedureRef, Role, RuleSetId, StaffId, Timestamp,
     UnitCode, Vnd, WorkflowId, WorkingTime,
 };
-use crate::log::StreamId;
+use motcua_engine::log::{AppendError, EventLog, ExpectedVersion, NewEvent, StreamId};
+use motcua_engine::projection::keys::local_date;
+use motcua_engine::projection::ProjectionError;
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -29,6 +31,11 @@ pub struct SynthEvent {
 }
 
 impl SynthEvent {
+    /// The log's form of the event (under an id the log assigns).
+    pub fn new_event(&self) -> NewEvent {
+        crate::new_event(&self.actor, self.role, &self.event)
+    }
+
     /// Business time used to interleave (catalog events sort first).
     fn at(&self) -> Timestamp {
         match &self.event {
@@ -497,7 +504,7 @@ pub fn history(cfg: &SynthConfig, seed: u64, dossiers: usize) -> Vec<SynthEvent>
         let seq = (i / cfg.units.len().max(1)) % usize::from(cfg.dossiers_per_day.max(1)) + 1;
         let start = Timestamp(cfg.start.0 + day * 24 * HOUR_MS + rng.gen_range(0..8 * HOUR_MS));
         last_start = last_start.max(start);
-        let date = super::keys::local_date(start);
+        let date = local_date(start);
         let Ok(code) = DossierCode::new(unit, date, seq as u16) else {
             continue;
         };
@@ -557,22 +564,6 @@ pub fn to_recorded(events: &[SynthEvent], first_recorded: Timestamp) -> Vec<Reco
         .collect()
 }
 
-/// The log's form of a synthetic event.
-pub fn new_event(e: &SynthEvent) -> crate::log::NewEvent {
-    crate::log::NewEvent {
-        event_id: None,
-        event_type: e.event.event_type().to_owned(),
-        schema_version: crate::domain::events::SCHEMA_VERSION,
-        actor: crate::log::Actor {
-            staff: e.actor.clone(),
-            role: e.role.as_str().to_owned(),
-        },
-        correlation_id: None,
-        causation_id: None,
-        payload: crate::codec::encode(&e.event),
-    }
-}
-
 /// Most appends [`append_history`] keeps in flight (below the log's default queue depth, so
 /// the writer's group commit stays full without answering `Overloaded`).
 pub const APPEND_IN_FLIGHT: usize = 1_024;
@@ -584,16 +575,12 @@ pub const APPEND_WINDOW_MS: i64 = 24 * HOUR_MS;
 /// Appends a history through the real log with `ExpectedVersion::Any`: per time window, one
 /// append per stream (its events of the window, in order, at most the log's per-append limit),
 /// windows one after another, appends within a window concurrently. Returns the head seq.
-pub async fn append_history(
-    log: &crate::log::EventLog,
-    events: &[SynthEvent],
-) -> Result<u64, super::ProjectionError> {
-    use crate::log::{AppendError, ExpectedVersion};
+pub async fn append_history(log: &EventLog, events: &[SynthEvent]) -> Result<u64, ProjectionError> {
     let per_append = log.config().max_events_per_append.max(1);
     let mut i = 0;
     while i < events.len() {
         let window_end = events[i].at().0.saturating_add(APPEND_WINDOW_MS);
-        let mut runs: Vec<(StreamId, Vec<crate::log::NewEvent>)> = Vec::new();
+        let mut runs: Vec<(StreamId, Vec<NewEvent>)> = Vec::new();
         let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         while i < events.len() && (events[i].at().0 < window_end || events[i].at().0 == i64::MIN) {
             let e = &events[i];
@@ -605,7 +592,7 @@ pub async fn append_history(
                     runs.len() - 1
                 }
             };
-            runs[slot].1.push(new_event(e));
+            runs[slot].1.push(e.new_event());
             i += 1;
         }
         // Runs of one stream must land in order: a stream split into several runs in one window
@@ -638,8 +625,8 @@ pub async fn append_history(
                 });
             }
             while let Some(r) = set.join_next().await {
-                r.map_err(|e| super::ProjectionError::Log(e.to_string()))?
-                    .map_err(super::ProjectionError::Log)?;
+                r.map_err(|e| ProjectionError::Log(e.to_string()))?
+                    .map_err(ProjectionError::Log)?;
             }
         }
     }

@@ -1,4 +1,5 @@
-//! `append-bench`: durable append throughput and latency of the event log.
+//! `append-bench` (`cargo run --release -p motcua-tests --bin append-bench`): durable append
+//! throughput and latency of the event log.
 //!
 //! N concurrent tokio tasks append one ~300-byte event each (client-supplied event id, so the
 //! idempotency index is exercised) to a random stream among `--streams` (default 100,000) with

@@ -1,24 +1,24 @@
 //! `verify-bench`: how fast `verify` runs beside a bare scan + decode of the same archive,
 //! measured in the same run (BENCHMARKS.md, "Replay / verify").
 //!
-//! Builds an archive of N events from the projection crate's synthetic desk history (valid
+//! Builds an archive of N events from the testkit's synthetic desk history (valid
 //! dossier lifecycles, hash-chained as the log chains them), then times, alternately and
 //! `--rounds` times each: a bare scan that only decodes each envelope, and the full `verify`
 //! (container, chain, payloads, transitions). Prints the best rate of each.
 //!
-//! Usage: `cargo run --release -p motcua-replay --bin verify-bench -- [--events N] [--rounds R]`
+//! Usage: `cargo run --release -p motcua-tests --bin verify-bench -- [--events N] [--rounds R]`
 
 use std::time::Instant;
 
 use motcua_engine::codec;
 use motcua_engine::domain::events::SCHEMA_VERSION;
 use motcua_engine::log::{Actor, Envelope, EventId, StreamId, GENESIS_HASH};
-use motcua_engine::projection::synth::{self, SynthConfig};
 use motcua_replay::archive::{write_archive_from, ArchiveError, ArchiveHeader};
 use motcua_replay::bench::scan_decode;
 use motcua_replay::progress::Progress;
 use motcua_replay::source::Source;
 use motcua_replay::verify::{verify, VerifyOptions};
+use motcua_testkit::synth::{self, SynthConfig};
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cfg = SynthConfig::demo(4);
     let dossiers = (target / 6).max(1) as usize;
     let mut events = synth::history(&cfg, 42, dossiers);
-    motcua_replay::bench::calendarise(&mut events)?;
+    motcua_testkit::calendarise::calendarise(&mut events)?;
     let n = events.len().min(target as usize) as u64;
     let t0 = Instant::now();
     let mut versions = std::collections::HashMap::<StreamId, u64>::new();

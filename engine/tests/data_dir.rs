@@ -2,19 +2,24 @@
 //! data-directory error (never a panic, never a fresh log over what was there), and a foreign
 //! directory must be left byte for byte as it was.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::tests::ev;
-use super::*;
-use crate::storage::{DataDirKind, StorageError, DIR_MARKER_FILE, SLED_CONF_FILE, SLED_DATA_FILE};
+use motcua_engine::log::{
+    limits, EventLog, ExpectedVersion, LogConfig, LogError, Position, StreamId, TREE_META,
+};
+use motcua_engine::storage::{
+    catch_sled_panic, opening_data_dir, DataDirKind, StorageError, Store, DIR_MARKER_FILE,
+    SLED_CONF_FILE, SLED_DATA_FILE,
+};
+use motcua_testkit::fs::{junk, snapshot};
+use motcua_testkit::raw_event as ev;
 
 /// Writes `n` events (10 streams) through the real log, closes it cleanly, returns the head.
 async fn healthy_log(dir: &Path, n: u64) -> Position {
     let log = EventLog::open(dir, LogConfig::default()).expect("open");
     for i in 0..n {
         let s = StreamId::new(format!("dossier/T-{}", i % 10)).expect("stream");
-        log.append(&s, ExpectedVersion::Any, vec![ev(None, &[i as u8; 200])])
+        log.append(&s, ExpectedVersion::Any, vec![ev(&[i as u8; 200])])
             .await
             .expect("append");
     }
@@ -38,37 +43,6 @@ fn assert_kind(err: &LogError, kind: DataDirKind, dir: &Path, needle: &str) {
         "path missing: {text}"
     );
     assert!(text.contains(needle), "{needle:?} missing: {text}");
-}
-
-/// Every file under `dir` with its bytes (directories as empty entries).
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(dir).unwrap().to_path_buf();
-            if p.is_dir() {
-                out.insert(rel, None);
-                stack.push(p);
-            } else {
-                out.insert(rel, Some(std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out
-}
-
-/// Deterministic junk (xorshift).
-fn junk(len: usize, mut x: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -317,7 +291,7 @@ async fn a_replaced_database_is_caught_by_the_clean_stop_head() {
     let log = EventLog::open(other.path(), LogConfig::default()).unwrap();
     let s = StreamId::new("dossier/OTHER").unwrap();
     for _ in 0..150 {
-        log.append(&s, ExpectedVersion::Any, vec![ev(None, b"other desk")])
+        log.append(&s, ExpectedVersion::Any, vec![ev(b"other desk")])
             .await
             .unwrap();
     }
@@ -339,7 +313,7 @@ fn a_panic_inside_the_guard_becomes_a_damaged_error() {
     let dir = Path::new("/nowhere/data");
     // Only the inside is asserted: other tests open directories concurrently (a global count).
     let r: Result<(), StorageError> = catch_sled_panic(dir, || {
-        assert!(crate::storage::opening_data_dir());
+        assert!(opening_data_dir());
         panic!("tried to serialize Uninitialized")
     });
     let err = LogError::from(r.unwrap_err());
@@ -374,7 +348,7 @@ async fn the_marker_follows_the_acknowledged_head_without_a_close() {
     let log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
     let s = StreamId::new("dossier/K-1").unwrap();
     for _ in 0..100 {
-        log.append(&s, ExpectedVersion::Any, vec![ev(None, b"k")])
+        log.append(&s, ExpectedVersion::Any, vec![ev(b"k")])
             .await
             .unwrap();
     }
