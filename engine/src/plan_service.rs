@@ -300,18 +300,12 @@ impl PlanService {
                 break;
             };
             for env in &batch {
-                match env.stream.category() {
-                    "plan" if env.version == 1 => {
-                        if let Some(id) = env.stream.plan_id() {
-                            idx.plans.insert(id);
-                        }
+                if env.stream.is_calendar() {
+                    if let Event::Calendar(c) = decode_event(env)? {
+                        idx.calendar.apply(&c);
                     }
-                    "calendar" => {
-                        if let Event::Calendar(c) = decode_event(env)? {
-                            idx.calendar.apply(&c);
-                        }
-                    }
-                    _ => {}
+                } else if let Some(id) = env.stream.plan_id().filter(|_| env.version == 1) {
+                    idx.plans.insert(id);
                 }
             }
             idx.seq = last;

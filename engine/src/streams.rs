@@ -90,6 +90,11 @@ impl StreamId {
         self.key_of(UNIT)?.parse().ok()
     }
 
+    /// Whether the stream holds a calendar: a year's days off or a unit's office hours.
+    pub fn is_calendar(&self) -> bool {
+        self.category() == CALENDAR
+    }
+
     /// Whether the stream holds reference data (catalog, calendars, units, staff).
     pub fn is_reference(&self) -> bool {
         REFERENCE_CATEGORIES.contains(&self.category())
@@ -188,6 +193,9 @@ mod tests {
         ] {
             assert!(is_reference_stream(&s), "{s}");
         }
+        assert!(StreamId::calendar_year(2024).is_calendar());
+        assert!(StreamId::office_hours(&unit).is_calendar());
+        assert!(!StreamId::catalog().is_calendar());
         let code: DossierCode = "000.00.00.G10-230126-0001".parse().unwrap();
         assert!(!StreamId::dossier(&code).is_reference());
         assert!(!StreamId::plan(&"kh-1".parse().unwrap()).is_reference());
