@@ -41,7 +41,7 @@ use crate::log::{Actor, AppendError, Envelope, EventLog, ExpectedVersion, LogErr
 use crate::projection::plan::{dashboard_as_of_envelopes, Cutoff, ReadModelFigures};
 use crate::projection::{ProjectionError, ReadModels};
 use crate::recorded::{decode_event, decode_recorded, encode_events, DecodeError};
-use crate::retry::{retry_on_conflict, Attempt};
+use crate::retry::{retry_on_conflict, Attempt, Contended};
 
 /// Events one catch-up read fetches at a time.
 const CATCH_UP_CHUNK: usize = 1024;
@@ -198,17 +198,18 @@ pub enum PlanServiceError {
     Append(AppendError),
     #[error("log: {0}")]
     Log(#[from] LogError),
-    #[error("stored event at seq {seq} is unreadable: {detail}")]
-    Corrupt { seq: u64, detail: String },
+    /// A stored event the domain cannot read.
+    #[error("stored event unreadable: {0}")]
+    Corrupt(#[from] DecodeError),
     #[error("read models: {0}")]
     Projection(#[from] ProjectionError),
 }
 
-impl From<DecodeError> for PlanServiceError {
-    fn from(e: DecodeError) -> PlanServiceError {
-        PlanServiceError::Corrupt {
-            seq: e.seq,
-            detail: e.problem.to_string(),
+impl From<Contended> for PlanServiceError {
+    fn from(c: Contended) -> PlanServiceError {
+        PlanServiceError::Contended {
+            stream: c.stream,
+            attempts: c.attempts,
         }
     }
 }
@@ -489,15 +490,7 @@ impl PlanService {
             at,
             opts,
         };
-        retry_on_conflict(
-            (),
-            |()| self.attempt(&stream, call),
-            |attempts| PlanServiceError::Contended {
-                stream: stream.to_string(),
-                attempts,
-            },
-        )
-        .await
+        retry_on_conflict(stream.as_str(), (), |()| self.attempt(&stream, call)).await
     }
 
     /// One attempt: read the plan, answer a recorded retry from the log, check, append at the

@@ -7,10 +7,14 @@
 //! the payload decoded with the codec's limits, the actor's role parsed, and any failure is one
 //! [`DecodeError`] naming the seq.
 //!
-//! [`decode_payload`] and [`decode_role`] are the two halves, for readers that hold an
-//! envelope's parts rather than the envelope (the projection runner and `verify` copy them into
-//! reusable buffers before decoding on another thread). [`encode_events`] is the way in: a
-//! command's events as the log appends them.
+//! Readers that hand envelopes to another thread before decoding them (the projection runner's
+//! catch-up, `motcua-replay verify`) copy the fields the domain reads into an
+//! [`EnvelopeBatch`]: one reused buffer, so the allocations of a decoded event are made and freed
+//! by the thread that folds it. An [`EnvelopeView`] (borrowed from an envelope or a batch) is
+//! what both decoders read. [`encode_events`] is the way in: a command's events as the log
+//! appends them.
+
+use std::ops::Range;
 
 use thiserror::Error;
 
@@ -55,32 +59,175 @@ pub fn decode_payload(seq: u64, schema_version: u16, payload: &[u8]) -> Result<E
     Err(DecodeError { seq, problem })
 }
 
-/// The role an envelope's actor acted in.
-pub fn decode_role(seq: u64, role: &str) -> Result<Role, DecodeError> {
-    role.parse()
-        .map_err(|e: crate::domain::types::ParseError| DecodeError {
-            seq,
-            problem: DecodeProblem::Role(e.to_string()),
-        })
-}
-
 /// The domain event an envelope holds.
 pub fn decode_event(env: &Envelope) -> Result<Event, DecodeError> {
-    decode_payload(env.seq, env.schema_version, &env.payload)
+    EnvelopeView::of(env).event()
 }
 
 /// An envelope as the domain's folds see it.
 pub fn decode_recorded(env: &Envelope) -> Result<Recorded, DecodeError> {
-    let event = decode_event(env)?;
-    Ok(Recorded {
-        seq: env.seq,
-        stream: env.stream.as_str().to_owned(),
-        version: env.version,
-        recorded_at: Timestamp(env.recorded_at_ms),
-        actor: env.actor.staff.clone(),
-        role: decode_role(env.seq, &env.actor.role)?,
-        event,
-    })
+    EnvelopeView::of(env).recorded()
+}
+
+/// The fields of an envelope the domain reads, borrowed (from an [`Envelope`] or an
+/// [`EnvelopeBatch`]).
+#[derive(Debug, Clone, Copy)]
+pub struct EnvelopeView<'a> {
+    pub seq: u64,
+    pub stream: &'a str,
+    pub version: u64,
+    pub event_type: &'a str,
+    pub schema_version: u16,
+    pub recorded_at_ms: i64,
+    /// The actor's staff id.
+    pub staff: &'a str,
+    /// The actor's role, as stored.
+    pub role: &'a str,
+    pub payload: &'a [u8],
+}
+
+impl<'a> EnvelopeView<'a> {
+    pub fn of(env: &'a Envelope) -> EnvelopeView<'a> {
+        EnvelopeView {
+            seq: env.seq,
+            stream: env.stream.as_str(),
+            version: env.version,
+            event_type: &env.event_type,
+            schema_version: env.schema_version,
+            recorded_at_ms: env.recorded_at_ms,
+            staff: &env.actor.staff,
+            role: &env.actor.role,
+            payload: &env.payload,
+        }
+    }
+
+    /// The domain event (schema version checked, payload decoded).
+    pub fn event(&self) -> Result<Event, DecodeError> {
+        decode_payload(self.seq, self.schema_version, self.payload)
+    }
+
+    /// The role the actor acted in.
+    pub fn role(&self) -> Result<Role, DecodeError> {
+        self.role
+            .parse()
+            .map_err(|e: crate::domain::types::ParseError| DecodeError {
+                seq: self.seq,
+                problem: DecodeProblem::Role(e.to_string()),
+            })
+    }
+
+    /// The event as the domain's folds see it.
+    pub fn recorded(&self) -> Result<Recorded, DecodeError> {
+        let event = self.event()?;
+        Ok(Recorded {
+            seq: self.seq,
+            stream: self.stream.to_owned(),
+            version: self.version,
+            recorded_at: Timestamp(self.recorded_at_ms),
+            actor: self.staff.to_owned(),
+            role: self.role()?,
+            event,
+        })
+    }
+}
+
+/// Where one envelope's fields lie in an [`EnvelopeBatch`].
+#[derive(Debug)]
+struct BatchEntry {
+    seq: u64,
+    version: u64,
+    schema_version: u16,
+    recorded_at_ms: i64,
+    stream: Range<usize>,
+    event_type: Range<usize>,
+    staff: Range<usize>,
+    role: Range<usize>,
+    payload: Range<usize>,
+}
+
+/// The fields of many envelopes copied into one reused buffer, to be decoded later (on the
+/// thread that folds them). Handing decoded envelopes or events across threads instead kept
+/// their many small allocations alive there, and the allocator's cost of freeing them in
+/// bursts was as large as the work itself (BENCHMARKS.md, the projections' second round).
+#[derive(Debug, Default)]
+pub struct EnvelopeBatch {
+    bytes: Vec<u8>,
+    entries: Vec<BatchEntry>,
+}
+
+impl EnvelopeBatch {
+    /// Empties the batch, keeping its memory.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.entries.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Seq of the last envelope pushed.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.entries.last().map(|e| e.seq)
+    }
+
+    fn put(&mut self, b: &[u8]) -> Range<usize> {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(b);
+        start..self.bytes.len()
+    }
+
+    /// Copies the fields of `env` the domain reads.
+    pub fn push(&mut self, env: &Envelope) {
+        let entry = BatchEntry {
+            seq: env.seq,
+            version: env.version,
+            schema_version: env.schema_version,
+            recorded_at_ms: env.recorded_at_ms,
+            stream: self.put(env.stream.as_str().as_bytes()),
+            event_type: self.put(env.event_type.as_bytes()),
+            staff: self.put(env.actor.staff.as_bytes()),
+            role: self.put(env.actor.role.as_bytes()),
+            payload: self.put(&env.payload),
+        };
+        self.entries.push(entry);
+    }
+
+    /// The `i`-th envelope pushed.
+    pub fn get(&self, i: usize) -> Option<EnvelopeView<'_>> {
+        self.entries.get(i).map(|e| self.view(e))
+    }
+
+    /// The envelopes in the order pushed.
+    pub fn iter(&self) -> impl Iterator<Item = EnvelopeView<'_>> {
+        self.entries.iter().map(|e| self.view(e))
+    }
+
+    fn view(&self, e: &BatchEntry) -> EnvelopeView<'_> {
+        // The strings were whole `str`s when copied in, so they are valid UTF-8 within the
+        // buffer's bounds; the fallback (an empty string) is unreachable.
+        let text = |r: &Range<usize>| {
+            self.bytes
+                .get(r.clone())
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default()
+        };
+        EnvelopeView {
+            seq: e.seq,
+            stream: text(&e.stream),
+            version: e.version,
+            event_type: text(&e.event_type),
+            schema_version: e.schema_version,
+            recorded_at_ms: e.recorded_at_ms,
+            staff: text(&e.staff),
+            role: text(&e.role),
+            payload: self.bytes.get(e.payload.clone()).unwrap_or_default(),
+        }
+    }
 }
 
 /// A command's events as the log appends them, in today's schema: under the ids `key` derives
@@ -147,6 +294,42 @@ mod tests {
         assert_eq!((rec.version, rec.recorded_at.0), (3, 1_700_000_000_000));
         assert_eq!((rec.actor.as_str(), rec.role), ("qt-01", Role::Admin));
         assert_eq!(rec.event, calendar());
+    }
+
+    #[test]
+    fn a_batch_gives_back_what_was_pushed() {
+        let mut batch = EnvelopeBatch::default();
+        let envs = [
+            envelope(&calendar(), "admin", SCHEMA_VERSION),
+            envelope(&calendar(), "leader", 2),
+        ];
+        for e in &envs {
+            batch.push(e);
+        }
+        assert_eq!((batch.len(), batch.last_seq()), (2, Some(12)));
+        for (view, env) in batch.iter().zip(&envs) {
+            let direct = EnvelopeView::of(env);
+            assert_eq!(
+                (
+                    view.stream,
+                    view.event_type,
+                    view.staff,
+                    view.role,
+                    view.payload
+                ),
+                (
+                    direct.stream,
+                    direct.event_type,
+                    direct.staff,
+                    direct.role,
+                    direct.payload
+                )
+            );
+            assert_eq!(view.recorded(), decode_recorded(env));
+        }
+        assert!(batch.get(2).is_none());
+        batch.clear();
+        assert!(batch.is_empty());
     }
 
     #[test]

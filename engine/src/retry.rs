@@ -35,6 +35,13 @@ pub enum Attempt<T, S = ()> {
     Conflict(S),
 }
 
+/// Conflicts persisted through every attempt on `stream`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contended {
+    pub stream: String,
+    pub attempts: usize,
+}
+
 /// The pause before attempt `attempt` (1-based count of conflicts so far): random in
 /// `0..=min(2^attempt, BACKOFF_CAP_MS)` ms.
 fn backoff(attempt: usize) -> Duration {
@@ -43,16 +50,17 @@ fn backoff(attempt: usize) -> Duration {
 }
 
 /// Runs `attempt` (given the state the last conflict left, `initial` first) until it is done
-/// or fails; after [`MAX_CONFLICT_RETRIES`] conflicts in a row, fails with
-/// `contended(attempts)`.
+/// or fails; after [`MAX_CONFLICT_RETRIES`] conflicts in a row on `stream`, fails with
+/// [`Contended`].
 pub async fn retry_on_conflict<T, S, E, F, Fut>(
+    stream: &str,
     initial: S,
     mut attempt: F,
-    contended: impl FnOnce(usize) -> E,
 ) -> Result<T, E>
 where
     F: FnMut(S) -> Fut,
     Fut: Future<Output = Result<Attempt<T, S>, E>>,
+    E: From<Contended>,
 {
     let mut state = initial;
     for conflicts in 0..=MAX_CONFLICT_RETRIES {
@@ -64,57 +72,61 @@ where
             Attempt::Conflict(next) => state = next,
         }
     }
-    Err(contended(MAX_CONFLICT_RETRIES + 1))
+    Err(E::from(Contended {
+        stream: stream.to_owned(),
+        attempts: MAX_CONFLICT_RETRIES + 1,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[derive(Debug, PartialEq)]
+    enum TestError {
+        Refused,
+        Contended(Contended),
+    }
+
+    impl From<Contended> for TestError {
+        fn from(c: Contended) -> TestError {
+            TestError::Contended(c)
+        }
+    }
+
     #[tokio::test]
     async fn retries_conflicts_then_gives_up_and_stops_at_the_first_error() {
         // Done after three conflicts, each attempt seeing the state the last one left.
-        let r: Result<u32, String> = retry_on_conflict(
-            0u32,
-            |n| async move {
-                Ok(if n < 3 {
-                    Attempt::Conflict(n + 1)
-                } else {
-                    Attempt::Done(n * 10)
-                })
-            },
-            |a| format!("gave up after {a}"),
-        )
+        let r: Result<u32, TestError> = retry_on_conflict("s/1", 0u32, |n| async move {
+            Ok(if n < 3 {
+                Attempt::Conflict(n + 1)
+            } else {
+                Attempt::Done(n * 10)
+            })
+        })
         .await;
         assert_eq!(r, Ok(30));
         // Always a conflict: bounded.
         let mut calls = 0;
-        let r: Result<(), String> = retry_on_conflict(
-            (),
-            |()| {
-                calls += 1;
-                async { Ok(Attempt::Conflict(())) }
-            },
-            |a| format!("gave up after {a}"),
-        )
+        let r: Result<(), TestError> = retry_on_conflict("s/1", (), |()| {
+            calls += 1;
+            async { Ok(Attempt::Conflict(())) }
+        })
         .await;
-        assert_eq!(
-            r,
-            Err(format!("gave up after {}", MAX_CONFLICT_RETRIES + 1))
-        );
+        let gave_up = Contended {
+            stream: "s/1".into(),
+            attempts: MAX_CONFLICT_RETRIES + 1,
+        };
+        assert_eq!(r, Err(TestError::Contended(gave_up)));
         assert_eq!(calls, MAX_CONFLICT_RETRIES + 1);
         // A refusal ends the loop at once.
         let mut calls = 0;
-        let r: Result<(), String> = retry_on_conflict(
-            (),
-            |()| {
-                calls += 1;
-                async { Err("refused".to_owned()) }
-            },
-            |_| "gave up".to_owned(),
-        )
+        let r: Result<(), TestError> = retry_on_conflict("s/1", (), |()| {
+            calls += 1;
+            async { Err(TestError::Refused) }
+        })
         .await;
-        assert_eq!((r, calls), (Err("refused".to_owned()), 1));
+        assert_eq!((r, calls), (Err(TestError::Refused), 1));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::domain::types::{
 use crate::idempotency::CommandKey;
 use crate::log::{Actor, AppendError, Envelope, EventLog, ExpectedVersion, LogError, StreamId};
 use crate::recorded::{decode_event, decode_recorded, encode_events, DecodeError};
-use crate::retry::{retry_on_conflict, Attempt};
+use crate::retry::{retry_on_conflict, Attempt, Contended};
 use crate::streams::is_reference_stream;
 
 /// How many events of the log one catch-up read fetches at a time.
@@ -58,15 +58,16 @@ pub enum ServiceError {
     Append(AppendError),
     #[error("log: {0}")]
     Log(#[from] LogError),
-    #[error("stored event at seq {seq} is unreadable: {detail}")]
-    Corrupt { seq: u64, detail: String },
+    /// A stored event the domain cannot read.
+    #[error("stored event unreadable: {0}")]
+    Corrupt(#[from] DecodeError),
 }
 
-impl From<DecodeError> for ServiceError {
-    fn from(e: DecodeError) -> ServiceError {
-        ServiceError::Corrupt {
-            seq: e.seq,
-            detail: e.problem.to_string(),
+impl From<Contended> for ServiceError {
+    fn from(c: Contended) -> ServiceError {
+        ServiceError::Contended {
+            stream: c.stream,
+            attempts: c.attempts,
         }
     }
 }
@@ -282,14 +283,9 @@ impl CommandService {
         expected: Option<u64>,
     ) -> Result<CommandOutcome, ServiceError> {
         let stream = StreamId::dossier(code);
-        retry_on_conflict(
-            (),
-            |()| self.attempt_existing(code, &stream, call, expected),
-            |attempts| ServiceError::Contended {
-                stream: stream.to_string(),
-                attempts,
-            },
-        )
+        retry_on_conflict(stream.as_str(), (), |()| {
+            self.attempt_existing(code, &stream, call, expected)
+        })
         .await
     }
 
@@ -326,20 +322,7 @@ impl CommandService {
                 dossier_events.push(d);
             }
         }
-        let state = fold(&dossier_events);
-        let (events, role) = {
-            let guard = self
-                .reference
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let ctx = Context {
-                now: call.now,
-                actor: call.actor,
-                reference: &guard.data,
-                new_code: None,
-            };
-            decide_with_role(&state, call.cmd.clone(), &ctx)?
-        };
+        let (events, role) = self.decide(&fold(&dossier_events), call, None)?;
         let appended = self
             .append_dossier(stream, ExpectedVersion::Exact(version), &events, call, role)
             .await;
@@ -411,15 +394,7 @@ impl CommandService {
             prefix: &prefix,
         };
         // The state carried between attempts: the lowest number the next one may take.
-        retry_on_conflict(
-            0u16,
-            |next| self.attempt_new(day, call, next),
-            |attempts| ServiceError::Contended {
-                stream: prefix.clone(),
-                attempts,
-            },
-        )
-        .await
+        retry_on_conflict(&prefix, 0u16, |next| self.attempt_new(day, call, next)).await
     }
 
     /// One attempt at a creation: the day's next free number (one after the day's last stream,
@@ -442,19 +417,7 @@ impl CommandService {
                 date: day.date.to_string(),
             }
         })?;
-        let (events, role) = {
-            let guard = self
-                .reference
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let ctx = Context {
-                now: call.now,
-                actor: call.actor,
-                reference: &guard.data,
-                new_code: Some(&code),
-            };
-            decide_with_role(&DossierState::default(), call.cmd.clone(), &ctx)?
-        };
+        let (events, role) = self.decide(&DossierState::default(), call, Some(&code))?;
         let stream = StreamId::dossier(&code);
         let appended = self
             .append_dossier(&stream, ExpectedVersion::NoStream, &events, call, role)
@@ -473,6 +436,27 @@ impl CommandService {
             }
             Err(e) => Err(map_append(e)),
         }
+    }
+
+    /// The domain's decision on a dossier command (the events and the role acted in), against
+    /// the reference data as of the last catch-up. `new_code` is the code a creation takes.
+    fn decide(
+        &self,
+        state: &DossierState,
+        call: DossierCall<'_>,
+        new_code: Option<&DossierCode>,
+    ) -> Result<(Vec<DossierEvent>, Role), ServiceError> {
+        let guard = self
+            .reference
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let ctx = Context {
+            now: call.now,
+            actor: call.actor,
+            reference: &guard.data,
+            new_code,
+        };
+        Ok(decide_with_role(state, call.cmd.clone(), &ctx)?)
     }
 
     async fn append_dossier(
@@ -549,14 +533,9 @@ impl CommandService {
                 });
             }
         }
-        retry_on_conflict(
-            (),
-            |()| self.attempt_reference(&cmd, &actor, now, key),
-            |attempts| ServiceError::Contended {
-                stream: "reference".into(),
-                attempts,
-            },
-        )
+        retry_on_conflict("reference", (), |()| {
+            self.attempt_reference(&cmd, &actor, now, key)
+        })
         .await
     }
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use motcua_engine::codec;
 use motcua_engine::domain::ReferenceData;
 use motcua_engine::log::{ChainCheck, Envelope, GENESIS_HASH};
-use motcua_engine::recorded::{decode_payload, decode_role};
+use motcua_engine::recorded::{EnvelopeBatch, EnvelopeView};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -165,16 +165,16 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
         // Checked batches come back on `spent` to be refilled: the domain thread never frees
         // what this thread allocated (freeing another thread's allocations costs the
         // allocator far more), and after the first few batches nothing is allocated for them.
-        let (spent_tx, spent) = mpsc::sync_channel::<PayloadBatch>(BATCHES_IN_FLIGHT + 1);
+        let (spent_tx, spent) = mpsc::sync_channel::<EnvelopeBatch>(BATCHES_IN_FLIGHT + 1);
         let (tx, worker) = match reference {
             Some(reference) => {
-                let (tx, rx) = mpsc::sync_channel::<PayloadBatch>(BATCHES_IN_FLIGHT);
+                let (tx, rx) = mpsc::sync_channel::<EnvelopeBatch>(BATCHES_IN_FLIGHT);
                 let worker = scope.spawn(move || domain_thread(reference, rx, spent_tx));
                 (Some(tx), Some(worker))
             }
             None => (None, None),
         };
-        let mut batch = PayloadBatch::default();
+        let mut batch = EnvelopeBatch::default();
         while let Some(rec) = source.next_record() {
             chain.events += 1;
             progress.inc(1);
@@ -202,7 +202,7 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
             }
         }
         if let Some(tx) = tx {
-            if batch.len() > 0 {
+            if !batch.is_empty() {
                 let _ = tx.send(batch);
             }
         }
@@ -262,8 +262,8 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
 /// The domain thread: decodes each payload and runs [`DomainCheck`] on it, in log order.
 fn domain_thread(
     reference: ReferenceData,
-    rx: mpsc::Receiver<PayloadBatch>,
-    spent: mpsc::SyncSender<PayloadBatch>,
+    rx: mpsc::Receiver<EnvelopeBatch>,
+    spent: mpsc::SyncSender<EnvelopeBatch>,
 ) -> DomainOutcome {
     let mut domain = DomainCheck::new(reference);
     let mut findings = Vec::new();
@@ -284,91 +284,12 @@ fn domain_thread(
     }
 }
 
-/// The envelope fields the domain layer reads, borrowed from a [`PayloadBatch`].
-struct PayloadView<'a> {
-    seq: u64,
-    schema_version: u16,
-    stream: &'a str,
-    event_type: &'a str,
-    role: &'a str,
-    payload: &'a [u8],
-}
-
-/// One event's entry in a [`PayloadBatch`]: fixed fields, and where its strings and payload lie
-/// in the batch's buffer.
-struct PayloadEntry {
-    seq: u64,
-    schema_version: u16,
-    stream: std::ops::Range<usize>,
-    event_type: std::ops::Range<usize>,
-    role: std::ops::Range<usize>,
-    payload: std::ops::Range<usize>,
-}
-
-/// What the reader hands the domain thread: for each envelope, the fields the domain checks
-/// read, copied into one reused buffer. Handing over the decoded `Envelope`s instead kept
-/// their five allocations each alive across the thread boundary, and the allocator's cost of
-/// that (coalescing the freed batches) was as large as the checks.
-#[derive(Default)]
-struct PayloadBatch {
-    bytes: Vec<u8>,
-    entries: Vec<PayloadEntry>,
-}
-
-impl PayloadBatch {
-    fn clear(&mut self) {
-        self.bytes.clear();
-        self.entries.clear();
-    }
-
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    fn put(&mut self, b: &[u8]) -> std::ops::Range<usize> {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(b);
-        start..self.bytes.len()
-    }
-
-    fn push(&mut self, env: &Envelope) {
-        let entry = PayloadEntry {
-            seq: env.seq,
-            schema_version: env.schema_version,
-            stream: self.put(env.stream.as_str().as_bytes()),
-            event_type: self.put(env.event_type.as_bytes()),
-            role: self.put(env.actor.role.as_bytes()),
-            payload: self.put(&env.payload),
-        };
-        self.entries.push(entry);
-    }
-
-    fn iter(&self) -> impl Iterator<Item = PayloadView<'_>> {
-        // The strings were whole `str`s when copied in, so they are valid UTF-8; the fallback
-        // (an empty string) is unreachable.
-        let text = |r: &std::ops::Range<usize>| {
-            self.bytes
-                .get(r.clone())
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or_default()
-        };
-        self.entries.iter().map(move |e| PayloadView {
-            seq: e.seq,
-            schema_version: e.schema_version,
-            stream: text(&e.stream),
-            event_type: text(&e.event_type),
-            role: text(&e.role),
-            payload: self.bytes.get(e.payload.clone()).unwrap_or_default(),
-        })
-    }
-}
-
-/// Decodes one payload with the engine's decoder (`recorded::decode_payload`, without the
-/// `Recorded` copy of stream and actor) and checks it.
-fn check_payload(domain: &mut DomainCheck, env: &PayloadView<'_>, findings: &mut Vec<Finding>) {
+/// Decodes one payload with the engine's decoder (without the `Recorded` copy of stream and
+/// actor) and checks it.
+fn check_payload(domain: &mut DomainCheck, env: &EnvelopeView<'_>, findings: &mut Vec<Finding>) {
     let stream = Some(env.stream);
-    let event = decode_payload(env.seq, env.schema_version, env.payload);
-    let role = decode_role(env.seq, env.role);
+    let event = env.event();
+    let role = env.role();
     match (event, role) {
         (Ok(event), Ok(role)) => {
             if event.event_type() != env.event_type {

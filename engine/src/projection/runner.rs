@@ -15,9 +15,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::domain::events::{Event, Recorded};
-use crate::domain::types::{Role, Timestamp};
+use crate::domain::types::Timestamp;
 use crate::log::{Envelope, EventLog};
-use crate::recorded::{decode_payload, decode_recorded, decode_role, DecodeError};
+use crate::recorded::{decode_recorded, DecodeError, EnvelopeBatch};
 use crate::storage::{Batch, KvTree, StorageError};
 
 use super::store::{pack_writes, FastSet, KvIter, KvRead, MemStore, PackedView, Writes};
@@ -106,111 +106,23 @@ pub fn decode_envelope(env: &Envelope) -> Result<Recorded, ProjectionError> {
     Ok(decode_recorded(env)?)
 }
 
-/// One event of a [`RawBatch`]: the envelope's fixed fields, and where its strings and payload
-/// lie in the batch's byte buffer.
-struct RawEvent {
-    seq: u64,
-    version: u64,
-    schema_version: u16,
-    recorded_at_ms: i64,
-    role: Role,
-    stream: std::ops::Range<usize>,
-    actor: std::ops::Range<usize>,
-    payload: std::ops::Range<usize>,
-}
-
-/// What the catch-up reader hands the fold thread: envelopes read and their roles parsed,
-/// their payloads still encoded, all bytes in one reused buffer. The payload decode, which
-/// allocates every string of the event, happens on the fold thread right before the fold, so
-/// each event's allocations are freed by the thread that made them, at once: keeping decoded
-/// events alive across the thread boundary cost the reader twice the bare scan's CPU (the
-/// allocator coalescing the freed batches).
-#[derive(Default)]
-struct RawBatch {
-    bytes: Vec<u8>,
-    events: Vec<RawEvent>,
-}
-
-impl RawBatch {
-    fn clear(&mut self) {
-        self.bytes.clear();
-        self.events.clear();
-    }
-
-    fn len(&self) -> usize {
-        self.events.len()
-    }
-
-    fn last_seq(&self) -> Option<u64> {
-        self.events.last().map(|e| e.seq)
-    }
-
-    fn push_bytes(&mut self, b: &[u8]) -> std::ops::Range<usize> {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(b);
-        start..self.bytes.len()
-    }
-
-    /// Reads envelopes from `events` until the batch is full or `target` is reached.
-    fn fill(
-        &mut self,
-        max_events: usize,
-        events: &mut impl Iterator<Item = Result<Envelope, crate::log::LogError>>,
-        target: u64,
-    ) -> Result<(), ProjectionError> {
-        for env in events {
-            let env = env.map_err(|e| ProjectionError::Log(e.to_string()))?;
-            let role = decode_role(env.seq, &env.actor.role)?;
-            let raw = RawEvent {
-                seq: env.seq,
-                version: env.version,
-                schema_version: env.schema_version,
-                recorded_at_ms: env.recorded_at_ms,
-                role,
-                stream: self.push_bytes(env.stream.as_str().as_bytes()),
-                actor: self.push_bytes(env.actor.staff.as_bytes()),
-                payload: self.push_bytes(&env.payload),
-            };
-            self.events.push(raw);
-            if env.seq >= target || self.events.len() >= max_events {
-                break;
-            }
+/// Reads envelopes from `events` into `batch` until it holds `max_events` or `target` is
+/// reached. The catch-up's reader thread does this; the payloads are decoded on the fold thread
+/// right before the fold (see [`EnvelopeBatch`]).
+fn fill(
+    batch: &mut EnvelopeBatch,
+    max_events: usize,
+    events: &mut impl Iterator<Item = Result<Envelope, crate::log::LogError>>,
+    target: u64,
+) -> Result<(), ProjectionError> {
+    for env in events {
+        let env = env.map_err(|e| ProjectionError::Log(e.to_string()))?;
+        batch.push(&env);
+        if env.seq >= target || batch.len() >= max_events {
+            break;
         }
-        Ok(())
     }
-
-    /// The `i`-th event, decoded (what [`decode_envelope`] gives for its envelope).
-    fn decode(&self, i: usize) -> Result<Recorded, ProjectionError> {
-        let Some(e) = self.events.get(i) else {
-            return Err(ProjectionError::Storage(format!("no event {i} in batch")));
-        };
-        let text = |r: &std::ops::Range<usize>| {
-            self.bytes
-                .get(r.clone())
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .map(str::to_owned)
-                .ok_or_else(|| ProjectionError::Event {
-                    seq: e.seq,
-                    why: "batch buffer out of step".into(),
-                })
-        };
-        let payload = self
-            .bytes
-            .get(e.payload.clone())
-            .ok_or_else(|| ProjectionError::Event {
-                seq: e.seq,
-                why: "batch buffer out of step".into(),
-            })?;
-        Ok(Recorded {
-            seq: e.seq,
-            stream: text(&e.stream)?,
-            version: e.version,
-            recorded_at: Timestamp(e.recorded_at_ms),
-            actor: text(&e.actor)?,
-            role: e.role,
-            event: decode_payload(e.seq, e.schema_version, payload)?,
-        })
-    }
+    Ok(())
 }
 
 fn to_batch(writes: Writes) -> Batch {
@@ -497,10 +409,10 @@ impl ProjectionTrees {
             return Ok(start);
         }
         let (tx, rx) =
-            std::sync::mpsc::sync_channel::<Result<RawBatch, ProjectionError>>(PIPELINE_DEPTH);
+            std::sync::mpsc::sync_channel::<Result<EnvelopeBatch, ProjectionError>>(PIPELINE_DEPTH);
         // Folded batches go back to the reader to be refilled: no buffer is ever freed by the
         // other thread, and none is allocated after the first few batches.
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<RawBatch>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<EnvelopeBatch>();
         let reader_log = log.clone();
         let reader = std::thread::Builder::new()
             .name("motcua-proj-reader".into())
@@ -509,7 +421,7 @@ impl ProjectionTrees {
                 loop {
                     let mut batch = done_rx.try_recv().unwrap_or_default();
                     batch.clear();
-                    if let Err(e) = batch.fill(batch_events, &mut events, target) {
+                    if let Err(e) = fill(&mut batch, batch_events, &mut events, target) {
                         let _ = tx.send(Err(e));
                         break;
                     }
@@ -527,10 +439,10 @@ impl ProjectionTrees {
         let mut folded = || {
             while let Ok(batch) = rx.recv() {
                 let batch = batch?;
-                for i in 0..batch.len() {
+                for view in batch.iter() {
                     // Decoded here and dropped right after its fold, on this thread: the
                     // allocator reuses the same few blocks for every event, as in the bare scan.
-                    let rec = batch.decode(i)?;
+                    let rec = view.recorded()?;
                     dossiers.fold_one(&rec)?;
                     catalog.fold_one(&rec)?;
                 }
