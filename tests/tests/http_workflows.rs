@@ -8,6 +8,7 @@ mod http_common;
 use std::collections::HashMap;
 
 use http_common::{commune, new_dossier, problem, TestServer};
+use motcua_http::demo::data::UNIT;
 use serde_json::{json, Value};
 
 struct Desk {
@@ -580,6 +581,61 @@ async fn idempotent_receipt_and_action_then_restart() {
     assert_eq!(again.status(), 200);
     assert_eq!(s.head(), head);
     s.server.shutdown().await.unwrap();
+}
+
+/// A desk receipt and an online submission are two key spaces: one account holding both roles
+/// sends the same key and body to both routes, and gets two dossiers; each route's retry is
+/// answered with its own first answer, from the stored responses and, once those are gone,
+/// from the log (the events' ids differ by scope).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_and_submissions_do_not_share_idempotency_keys() {
+    use motcua_engine::domain::types::Role;
+    let d = desk().await;
+    let token =
+        d.s.staff("tn-dvc-01", UNIT, &[Role::Reception, Role::Citizen], &[])
+            .await;
+    let send = |path: &'static str| {
+        d.s.post(path, &token)
+            .header("idempotency-key", "both-1")
+            .json(&new_dossier("1.001193"))
+            .send()
+    };
+    let first = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().await.unwrap()
+    };
+    let receipt = first(send("/v1/dossiers").await.unwrap()).await;
+    let submission = first(send("/v1/submissions").await.unwrap()).await;
+    assert_ne!(submission["code"], receipt["code"]);
+    assert_eq!(submission["deduplicated"], false, "{submission}");
+    assert_ne!(submission["lookup_secret"], receipt["lookup_secret"]);
+    let head = d.s.head();
+    for forget_stored_responses in [false, true] {
+        if forget_stored_responses {
+            let tree =
+                d.s.server
+                    .log()
+                    .store()
+                    .tree(motcua_http::idempotency::TREE)
+                    .unwrap();
+            for kv in tree.iter() {
+                let (k, _) = kv.unwrap();
+                if k.first() != Some(&0xff) {
+                    tree.remove(&k).unwrap();
+                }
+            }
+        }
+        for (path, answer) in [("/v1/dossiers", &receipt), ("/v1/submissions", &submission)] {
+            let again = first(send(path).await.unwrap()).await;
+            assert_eq!(
+                (&again["code"], &again["lookup_secret"]),
+                (&answer["code"], &answer["lookup_secret"]),
+                "{path}"
+            );
+        }
+        assert_eq!(d.s.head(), head, "the retries wrote nothing");
+    }
+    d.s.server.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -320,49 +320,56 @@ async fn create(
     };
     let who = caller.id().to_string();
     let st = state.clone();
-    let owner = who.clone();
-    // Receipts and submissions are separate key spaces: a submission's stored response is
-    // filed under its body and its route, so the same key and body sent to the other route is
-    // another request (422), never the other's answer.
-    let sha = if online {
-        crate::auth::sha256(&[&body.sha256[..], b"submission"].concat())
+    // Receipts and submissions are separate key spaces (one key sent to both routes names two
+    // requests): a submission's stored response and lookup secret are filed under
+    // `<staff>/submission` (no staff id holds a '/'), its events' ids are derived in the
+    // engine's submission scope.
+    let owner = if online {
+        format!("{who}/submission")
     } else {
-        body.sha256
+        who.clone()
     };
-    idempotency::run(st.idempotency(), &owner, &headers, sha, |key| async move {
-        let secret = state.lookup_secret(&who, key.as_deref());
-        let intake = intake(&caller, &b, channel, crate::auth::sha256(secret.as_bytes()))?;
-        let cmd = match action {
-            Action::SubmitOnline => Command::SubmitOnline(intake),
-            Action::Receive => Command::Receive {
-                intake: Some(intake),
-            },
-            Action::GuideToComplete => Command::GuideToComplete {
-                intake: Some(intake),
-                missing: if b.missing.is_empty() {
-                    return Err(ApiError::validation("missing", "required"));
-                } else {
-                    b.missing.clone()
+    let space = owner.clone();
+    idempotency::run(
+        st.idempotency(),
+        &owner,
+        &headers,
+        body.sha256,
+        |key| async move {
+            let secret = state.lookup_secret(&space, key.as_deref());
+            let intake = intake(&caller, &b, channel, crate::auth::sha256(secret.as_bytes()))?;
+            let cmd = match action {
+                Action::SubmitOnline => Command::SubmitOnline(intake),
+                Action::Receive => Command::Receive {
+                    intake: Some(intake),
                 },
-                note: b.note.clone().unwrap_or_default(),
-            },
-            _ => Command::RefuseToReceive {
-                intake: Some(intake),
-                reason: required("reason", b.reason.clone())?,
-                legal_basis: b.legal_basis.clone().unwrap_or_default(),
-            },
-        };
-        let scope = if online {
-            KeyScope::Submission
-        } else {
-            KeyScope::Receipt
-        };
-        let key = key.map(|k| CommandKey::new(scope, &who, k));
-        let o = state
-            .execute(&caller, None, cmd, None, key.as_ref())
-            .await?;
-        outcome_reply(&o, StatusCode::CREATED, Some(&secret))
-    })
+                Action::GuideToComplete => Command::GuideToComplete {
+                    intake: Some(intake),
+                    missing: if b.missing.is_empty() {
+                        return Err(ApiError::validation("missing", "required"));
+                    } else {
+                        b.missing.clone()
+                    },
+                    note: b.note.clone().unwrap_or_default(),
+                },
+                _ => Command::RefuseToReceive {
+                    intake: Some(intake),
+                    reason: required("reason", b.reason.clone())?,
+                    legal_basis: b.legal_basis.clone().unwrap_or_default(),
+                },
+            };
+            let scope = if online {
+                KeyScope::Submission
+            } else {
+                KeyScope::Receipt
+            };
+            let key = key.map(|k| CommandKey::new(scope, &who, k));
+            let o = state
+                .execute(&caller, None, cmd, None, key.as_ref())
+                .await?;
+            outcome_reply(&o, StatusCode::CREATED, Some(&secret))
+        },
+    )
     .await
 }
 
