@@ -5,9 +5,10 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::domain::events::DraftKind;
+use crate::domain::error::DomainError;
+use crate::domain::events::{DossierChange, DossierEvent, DraftKind};
 use crate::domain::testkit::*;
-use crate::domain::types::{Channel, Role, Vnd};
+use crate::domain::types::{Channel, Role, Timestamp, Vnd};
 use crate::domain::workflow::{Action, Phase};
 
 /// A row of the transition table.
