@@ -395,34 +395,3 @@ fn resume_detail(
 fn local_time(t: Timestamp) -> String {
     local(t).format("%Y-%m-%d %H:%M").to_string()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rule_names_are_stable() {
-        let names: Vec<&str> = [
-            RecordedRule::Workflow,
-            RecordedRule::Transition,
-            RecordedRule::Role,
-            RecordedRule::RuleSet,
-            RecordedRule::SupplementLimit,
-            RecordedRule::DueDate,
-        ]
-        .iter()
-        .map(|r| r.as_str())
-        .collect();
-        assert_eq!(
-            names,
-            [
-                "workflow",
-                "transition",
-                "role",
-                "rule_set",
-                "supplement_limit",
-                "due_date"
-            ]
-        );
-    }
-}
