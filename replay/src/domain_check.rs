@@ -20,11 +20,11 @@
 
 use motcua_engine::domain::dossier::{
     apply, check_after_end, check_recorded, closes_desk_intake, expected_phase, opens_desk_intake,
-    recorded_workflow, Breach, RecordedRule,
+    recorded_workflow, Breach, RecordedRule, RecordedVerdict,
 };
 /// The domain's office-time helpers, for the checker's callers (history, bench).
 pub use motcua_engine::domain::dossier::{office_minutes_used, unit_calendar};
-use motcua_engine::domain::events::Event;
+use motcua_engine::domain::events::{DossierEvent, Event};
 use motcua_engine::domain::types::{Role, WorkflowId};
 use motcua_engine::domain::workflow::Phase;
 use motcua_engine::domain::{DossierState, ReferenceData};
@@ -92,21 +92,8 @@ impl DomainCheck {
                 return;
             }
         };
-        let stream = Some(at.stream);
-        // `DossierCode::stream_name` without its allocation.
-        if at.stream.strip_prefix("dossier/") != Some(ev.code.as_str()) {
-            findings.push(Finding::new(
-                at.seq,
-                stream,
-                "stream",
-                format!(
-                    "event of dossier {} recorded on stream {} (expected {})",
-                    ev.code,
-                    at.stream,
-                    ev.code.stream_name()
-                ),
-            ));
-        }
+        check_stream(at, ev, findings);
+        self.transitions += 1;
         // get_mut first: no key allocation for a known dossier.
         if !self.dossiers.contains_key(ev.code.as_str()) {
             self.dossiers
@@ -115,59 +102,30 @@ impl DomainCheck {
         let Some(facts) = self.dossiers.get_mut(ev.code.as_str()) else {
             return;
         };
-        self.transitions += 1;
-        if let Some((phase, wf)) = &facts.ended {
-            let breach = self
+        let breaches = match &facts.ended {
+            Some((phase, wf)) => self
                 .reference
                 .workflows
                 .get(wf)
-                .and_then(|wf| check_after_end(wf, *phase, &ev.change));
-            if let Some(b) = breach {
-                findings.push(Finding::new(at.seq, stream, b.rule.as_str(), b.detail));
+                .and_then(|wf| check_after_end(wf, *phase, &ev.change))
+                .into_iter()
+                .collect(),
+            None => {
+                pair_desk_intake(facts, at, ev, findings);
+                let verdict = judge_and_fold(&self.reference, facts, at.role, ev);
+                if verdict.dues_checked {
+                    self.dues += 1;
+                }
+                verdict.breaches
             }
-            return;
-        }
-        if let Some(pending) = facts.desk_intake.take() {
-            if !closes_desk_intake(&ev.change) {
-                findings.push(Finding::new(
-                    pending,
-                    stream,
-                    "transition",
-                    "a desk intake recorded as a submission must be followed by its guidance \
-                     or refusal"
-                        .into(),
-                ));
-            }
-        }
-        if opens_desk_intake(&facts.state, &ev.change) {
-            // Judged with the guidance or refusal that follows (one command, two events).
-            facts.desk_intake = Some(at.seq);
-        }
-        let before = std::mem::take(&mut facts.state);
-        let mut verdict = check_recorded(&before, ev, at.role, &self.reference);
-        if verdict.dues_checked {
-            self.dues += 1;
-        }
-        let after = apply(before, ev);
-        let promised = expected_phase(verdict.from, verdict.action);
-        if verdict.legal && after.phase != promised {
-            verdict.breaches.push(Breach {
-                rule: RecordedRule::Transition,
-                detail: format!(
-                    "{}: the fold reaches {} where the workflow promises {promised}",
-                    ev.change.event_type(),
-                    after.phase
-                ),
-            });
-        }
-        match recorded_workflow(&after, &ev.change, &self.reference) {
-            Ok(wf) if wf.is_terminal(after.phase) => {
-                facts.ended = Some((after.phase, wf.id.clone()));
-            }
-            _ => facts.state = after,
-        }
-        for b in verdict.breaches {
-            findings.push(Finding::new(at.seq, stream, b.rule.as_str(), b.detail));
+        };
+        for b in breaches {
+            findings.push(Finding::new(
+                at.seq,
+                Some(at.stream),
+                b.rule.as_str(),
+                b.detail,
+            ));
         }
     }
 
@@ -190,4 +148,80 @@ impl DomainCheck {
             ));
         }
     }
+}
+
+/// A dossier event lives on `dossier/<its code>` (`DossierCode::stream_name` without its
+/// allocation).
+fn check_stream(at: EventAt<'_>, ev: &DossierEvent, findings: &mut Vec<Finding>) {
+    if at.stream.strip_prefix("dossier/") != Some(ev.code.as_str()) {
+        findings.push(Finding::new(
+            at.seq,
+            Some(at.stream),
+            "stream",
+            format!(
+                "event of dossier {} recorded on stream {} (expected {})",
+                ev.code,
+                at.stream,
+                ev.code.stream_name()
+            ),
+        ));
+    }
+}
+
+/// The two events of a desk intake follow each other: a pending first half must be closed by
+/// this event, and this event may open one.
+fn pair_desk_intake(
+    facts: &mut DossierFacts,
+    at: EventAt<'_>,
+    ev: &DossierEvent,
+    findings: &mut Vec<Finding>,
+) {
+    if let Some(pending) = facts.desk_intake.take() {
+        if !closes_desk_intake(&ev.change) {
+            findings.push(Finding::new(
+                pending,
+                Some(at.stream),
+                "transition",
+                "a desk intake recorded as a submission must be followed by its guidance or \
+                 refusal"
+                    .into(),
+            ));
+        }
+    }
+    if opens_desk_intake(&facts.state, &ev.change) {
+        // Judged with the guidance or refusal that follows (one command, two events).
+        facts.desk_intake = Some(at.seq);
+    }
+}
+
+/// Judges `ev` with the domain's rules on the dossier's state, folds it in with the domain's
+/// `apply` (which must reach the phase the transition promises), and drops the state once the
+/// dossier has ended.
+fn judge_and_fold(
+    reference: &ReferenceData,
+    facts: &mut DossierFacts,
+    role: Role,
+    ev: &DossierEvent,
+) -> RecordedVerdict {
+    let before = std::mem::take(&mut facts.state);
+    let mut verdict = check_recorded(&before, ev, role, reference);
+    let after = apply(before, ev);
+    let promised = expected_phase(verdict.from, verdict.action);
+    if verdict.legal && after.phase != promised {
+        verdict.breaches.push(Breach {
+            rule: RecordedRule::Transition,
+            detail: format!(
+                "{}: the fold reaches {} where the workflow promises {promised}",
+                ev.change.event_type(),
+                after.phase
+            ),
+        });
+    }
+    match recorded_workflow(&after, &ev.change, reference) {
+        Ok(wf) if wf.is_terminal(after.phase) => {
+            facts.ended = Some((after.phase, wf.id.clone()));
+        }
+        _ => facts.state = after,
+    }
+    verdict
 }

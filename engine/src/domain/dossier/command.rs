@@ -56,7 +56,7 @@ pub struct Intake {
     pub lookup_secret_sha256: [u8; 32],
 }
 
-/// The commands of the transition table: one per workflow [`Action`].
+/// Commands of the transition table (docs/domain/dossier.md): one per workflow [`Action`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     SubmitOnline(Intake),

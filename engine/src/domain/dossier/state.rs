@@ -72,8 +72,8 @@ impl Default for DossierState {
     }
 }
 
-/// How a resolution is judged against the due date (by local date, DOMAIN.md: early = finish
-/// date before the due date, on time = the same date, late = after).
+/// How a resolution is judged against the due date, by local date (docs/domain/calendar.md):
+/// early = finish date before the due date, on time = the same date, late = after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Timeliness {
     Early,
@@ -156,16 +156,28 @@ pub fn apply(mut s: DossierState, ev: &DossierEvent) -> DossierState {
     }
     s.last_event_at = Some(ev.at);
     match &ev.change {
+        DossierChange::SubmittedOnline(_)
+        | DossierChange::Received(_)
+        | DossierChange::GuidedToComplete { .. }
+        | DossierChange::RefusedToReceive { .. } => apply_intake(&mut s, &ev.change, ev.at),
+        other => apply_processing(&mut s, other, ev.at),
+    }
+    s
+}
+
+/// The changes of the desk's first answer: submitted, received, guided, refused.
+fn apply_intake(s: &mut DossierState, change: &DossierChange, at: Timestamp) {
+    match change {
         DossierChange::SubmittedOnline(sub) => {
             s.phase = Phase::Submitted;
             s.submission = Some(sub.clone());
-            s.submitted_at = Some(ev.at);
+            s.submitted_at = Some(at);
         }
         DossierChange::Received(r) => {
             s.phase = Phase::Received;
             s.due = Some(r.due);
             s.receipt = Some(r.clone());
-            s.received_at = Some(ev.at);
+            s.received_at = Some(at);
         }
         DossierChange::GuidedToComplete { .. } => {
             // An online submission stays with the citizen to complete; a dossier presented at
@@ -176,13 +188,20 @@ pub fn apply(mut s: DossierState, ev: &DossierEvent) -> DossierState {
                 .is_some_and(|x| x.channel == Channel::Online);
             if !online {
                 s.phase = Phase::NotReceived;
-                s.closed_at = Some(ev.at);
+                s.closed_at = Some(at);
             }
         }
         DossierChange::RefusedToReceive { .. } => {
             s.phase = Phase::Refused;
-            s.closed_at = Some(ev.at);
+            s.closed_at = Some(at);
         }
+        _ => {}
+    }
+}
+
+/// The changes of a received dossier's processing, its pauses, its resolution and its end.
+fn apply_processing(s: &mut DossierState, change: &DossierChange, at: Timestamp) {
+    match change {
         DossierChange::Assigned { specialist, .. } => {
             s.phase = Phase::InProcessing;
             s.specialist = Some(specialist.clone());
@@ -190,7 +209,7 @@ pub fn apply(mut s: DossierState, ev: &DossierEvent) -> DossierState {
         DossierChange::SupplementRequested { .. } => {
             s.phase = Phase::AwaitingSupplement;
             s.supplements_requested = s.supplements_requested.saturating_add(1);
-            s.paused_since = Some(ev.at);
+            s.paused_since = Some(at);
         }
         DossierChange::SupplementReceived {
             paused_office_minutes,
@@ -221,7 +240,7 @@ pub fn apply(mut s: DossierState, ev: &DossierEvent) -> DossierState {
         DossierChange::PaymentRequested { .. } => {
             s.phase = Phase::AwaitingPayment;
             s.payments_requested = s.payments_requested.saturating_add(1);
-            s.paused_since = Some(ev.at);
+            s.paused_since = Some(at);
         }
         DossierChange::SubmittedForSigning { draft, .. } => {
             s.phase = Phase::AwaitingApproval;
@@ -229,11 +248,11 @@ pub fn apply(mut s: DossierState, ev: &DossierEvent) -> DossierState {
         }
         DossierChange::Approved { .. } => {
             s.phase = Phase::ResultReady;
-            s.resolved_at = Some(ev.at);
+            s.resolved_at = Some(at);
         }
         DossierChange::RefusalSigned { .. } => {
             s.phase = Phase::Rejected;
-            s.resolved_at = Some(ev.at);
+            s.resolved_at = Some(at);
         }
         DossierChange::SentBack { .. } => {
             s.phase = Phase::InProcessing;
@@ -247,18 +266,18 @@ pub fn apply(mut s: DossierState, ev: &DossierEvent) -> DossierState {
         }
         DossierChange::HandedOver { .. } => {
             s.phase = Phase::Returned;
-            s.returned_at = Some(ev.at);
+            s.returned_at = Some(at);
         }
         DossierChange::Withdrawn { .. } => {
             s.phase = Phase::Withdrawn;
-            s.closed_at = Some(ev.at);
+            s.closed_at = Some(at);
         }
         DossierChange::Stopped { .. } => {
             s.phase = Phase::Stopped;
-            s.closed_at = Some(ev.at);
+            s.closed_at = Some(at);
         }
+        _ => {}
     }
-    s
 }
 
 /// The state `decide`'s transition promises after `action` from `from`.

@@ -375,8 +375,28 @@ impl Plans {
         if self.check(ev).is_err() {
             return;
         }
-        let at = ev.at();
-        if let PlanEvent::PlanIssued {
+        if let Some(state) = PlanState::issued(seq, ev) {
+            self.plans.insert(state.id.clone(), state);
+            return;
+        }
+        let Some(p) = self.plans.get_mut(ev.plan()) else {
+            return;
+        };
+        if let PlanEvent::TaskAdded { task, at, .. } = ev {
+            p.tasks
+                .insert(task.id.clone(), TaskState::added(task, seq, *at));
+            return;
+        }
+        if let Some(t) = ev.task().and_then(|id| p.tasks.get_mut(id)) {
+            t.record(seq, actor, ev);
+        }
+    }
+}
+
+impl PlanState {
+    /// The plan a `PlanIssued` event issues (None for any other event).
+    fn issued(seq: u64, ev: &PlanEvent) -> Option<PlanState> {
+        let PlanEvent::PlanIssued {
             plan,
             number,
             date,
@@ -385,55 +405,51 @@ impl Plans {
             title,
             legal_basis,
         } = ev
-        {
-            self.plans.insert(
-                plan.clone(),
-                PlanState {
-                    id: plan.clone(),
-                    number: number.clone(),
-                    date: *date,
-                    unit: unit.clone(),
-                    year: *year,
-                    title: title.clone(),
-                    legal_basis: legal_basis.clone(),
-                    issued_seq: seq,
-                    tasks: BTreeMap::new(),
-                },
-            );
-            return;
-        }
-        let Some(p) = self.plans.get_mut(ev.plan()) else {
-            return;
+        else {
+            return None;
         };
-        if let PlanEvent::TaskAdded { task, .. } = ev {
-            p.tasks.insert(
-                task.id.clone(),
-                TaskState {
-                    spec: task.clone(),
-                    reports: Vec::new(),
-                    completed_at: None,
-                    cancelled_at: None,
-                    seqs: vec![seq],
-                    added_at: at,
-                    last_at: at,
-                },
-            );
-            return;
+        Some(PlanState {
+            id: plan.clone(),
+            number: number.clone(),
+            date: *date,
+            unit: unit.clone(),
+            year: *year,
+            title: title.clone(),
+            legal_basis: legal_basis.clone(),
+            issued_seq: seq,
+            tasks: BTreeMap::new(),
+        })
+    }
+}
+
+impl TaskState {
+    /// A task as added at `at`.
+    fn added(spec: &TaskSpec, seq: u64, at: Timestamp) -> TaskState {
+        TaskState {
+            spec: spec.clone(),
+            reports: Vec::new(),
+            completed_at: None,
+            cancelled_at: None,
+            seqs: vec![seq],
+            added_at: at,
+            last_at: at,
         }
-        let Some(t) = ev.task().and_then(|id| p.tasks.get_mut(id)) else {
-            return;
-        };
-        t.seqs.push(seq);
-        t.last_at = at;
+    }
+
+    /// Folds one later event of the task (amended, cancelled, reported, completed, reopened).
+    fn record(&mut self, seq: u64, actor: &str, ev: &PlanEvent) {
+        let at = ev.at();
+        self.seqs.push(seq);
+        self.last_at = at;
         match ev {
-            PlanEvent::TaskAmended { task, .. } => t.spec = task.clone(),
-            PlanEvent::TaskCancelled { .. } => t.cancelled_at = Some((seq, at)),
+            PlanEvent::TaskAmended { task, .. } => self.spec = task.clone(),
+            PlanEvent::TaskCancelled { .. } => self.cancelled_at = Some((seq, at)),
             PlanEvent::ProgressReported {
                 value,
                 evidence,
                 links,
                 ..
-            } => t.reports.push(Report {
+            } => self.reports.push(Report {
                 seq,
                 value: *value,
                 evidence: evidence.clone(),
@@ -441,8 +457,8 @@ impl Plans {
                 reporter: actor.to_owned(),
                 at,
             }),
-            PlanEvent::TaskCompleted { .. } => t.completed_at = Some((seq, at)),
-            PlanEvent::TaskReopened { .. } => t.completed_at = None,
+            PlanEvent::TaskCompleted { .. } => self.completed_at = Some((seq, at)),
+            PlanEvent::TaskReopened { .. } => self.completed_at = None,
             PlanEvent::PlanIssued { .. } | PlanEvent::TaskAdded { .. } => {}
         }
     }
