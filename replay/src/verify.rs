@@ -169,17 +169,18 @@ pub fn verify_with(
     verify_judged_by(source, options, reference, Vec::new(), progress)
 }
 
-/// [`verify`] with the domain layer judged by `reference` (None: chain only), starting from
-/// `findings`.
+/// [`verify`] with the domain layer judged by `reference` (None: chain only), reporting
+/// `initial` findings first.
 fn verify_judged_by(
     mut source: Source,
     options: &VerifyOptions,
     reference: Option<ReferenceData>,
-    mut findings: Vec<Finding>,
+    initial: Vec<Finding>,
     progress: &Progress,
 ) -> VerifyReport {
     let start = Instant::now();
     let header = source.header().cloned();
+    let mut findings = Vec::new();
     let mut chain = Chain {
         expect_seq: header.as_ref().map_or(1, |h| h.first_seq),
         prev_hash: header.as_ref().map_or(GENESIS_HASH, |h| h.first_prev_hash),
@@ -189,6 +190,7 @@ fn verify_judged_by(
         events: 0,
         head_seq: 0,
     };
+    findings.extend(initial);
 
     let domain = std::thread::scope(|scope| {
         // Checked batches come back on `spent` to be refilled: the domain thread never frees
