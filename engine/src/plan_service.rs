@@ -1,19 +1,16 @@
 //! Reform-plan commands and queries over the log: the plan counterpart of
 //! [`CommandService`](crate::service::CommandService).
 //!
-//! A write ([`PlanService::execute`]) checks the actor's role and unit, loads the `plan/<id>`
-//! stream, folds it into [`Plans`], lets the pure [`Plans::check`] judge the event, and appends
-//! it with `ExpectedVersion::Exact(version)`. A caller's `If-Match` version that is not the
-//! stream's is refused as stale (with the current version); without one, a version conflict
-//! (another planner wrote in between) is re-decided on a fresh load a bounded number of times
-//! ([`crate::retry`]). A refused command writes nothing. A key makes a retry idempotent
-//! ([`crate::idempotency`]): if the stream already holds the key's event id, the first outcome
-//! is reported again and nothing is written.
-//!
-//! Who writes: the planner role only (cán bộ theo dõi CCHC), for plans of the planner's own
-//! unit. An admin does not: administrators manage accounts and reference data, and a plan's
-//! progress reports are evidence a named official answers for; letting the account manager
-//! write them would blur that. Leaders, planners and auditors read (enforced by the HTTP layer).
+//! A write ([`PlanService::execute`]) asks the domain who may write
+//! ([`authorize_planner`], [`business_time`]), loads the `plan/<id>` stream, folds it into
+//! [`Plans`], lets the pure [`decide_plan`] decide the event (the planner's unit, then
+//! [`Plans::check`]), and appends it with `ExpectedVersion::Exact(version)`. A caller's
+//! `If-Match` version that is not the stream's is refused as stale (with the current version);
+//! without one, a version conflict (another planner wrote in between) is re-decided on a fresh
+//! load a bounded number of times ([`crate::retry`]). A refused command writes nothing. A key
+//! makes a retry idempotent ([`crate::idempotency`]): if the stream already holds the key's
+//! event id, the first outcome is reported again and nothing is written. Who may write and why
+//! is documented with the decisions (`domain/plan/decide.rs`).
 //!
 //! Reads. Plan streams are short (a plan has tens of tasks and a few reports each), so a plan
 //! is folded from its stream on demand, which also gives exact "as of T" answers by business
@@ -32,10 +29,10 @@ use crate::domain::calendar::Calendar;
 use crate::domain::dossier::ActorRef;
 use crate::domain::events::{Event, Recorded};
 use crate::domain::plan::{
-    fold_plan, plan_progress, DerivedFigures, PlanError, PlanEvent, PlanProgress, PlanState, Plans,
-    TaskSpec,
+    authorize_planner, business_time, decide_plan, fold_plan, plan_progress, DerivedFigures,
+    PlanError, PlanEvent, PlanProgress, PlanRefusal, PlanState, Plans,
 };
-use crate::domain::types::{PlanId, Role, Staff, TaskId, Timestamp, UnitCode};
+use crate::domain::types::{PlanId, Role, Staff, Timestamp, UnitCode};
 use crate::idempotency::CommandKey;
 use crate::log::{Actor, AppendError, Envelope, EventLog, ExpectedVersion, LogError, StreamId};
 use crate::projection::plan::{dashboard_as_of_envelopes, Cutoff, ReadModelFigures};
@@ -46,111 +43,8 @@ use crate::retry::{retry_on_conflict, Attempt, Contended};
 /// Events one catch-up read fetches at a time.
 const CATCH_UP_CHUNK: usize = 1024;
 
-/// A plan command (the plan id is given alongside).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PlanCommand {
-    /// Ban hành kế hoạch.
-    Issue {
-        number: String,
-        date: NaiveDate,
-        unit: UnitCode,
-        year: i32,
-        title: String,
-        legal_basis: String,
-    },
-    AddTask(TaskSpec),
-    /// Replaces the task's whole specification (same id).
-    AmendTask(TaskSpec),
-    CancelTask {
-        task: TaskId,
-        reason: String,
-    },
-    /// A manual indicator's value with its evidence (text and links to documents).
-    ReportProgress {
-        task: TaskId,
-        value: i64,
-        evidence: String,
-        links: Vec<String>,
-    },
-    CompleteTask {
-        task: TaskId,
-        note: String,
-    },
-    ReopenTask {
-        task: TaskId,
-        reason: String,
-    },
-}
-
-impl PlanCommand {
-    /// The action name used in errors and the HTTP API.
-    pub fn action(&self) -> &'static str {
-        match self {
-            PlanCommand::Issue { .. } => "issue",
-            PlanCommand::AddTask(_) => "add_task",
-            PlanCommand::AmendTask(_) => "amend_task",
-            PlanCommand::CancelTask { .. } => "cancel_task",
-            PlanCommand::ReportProgress { .. } => "report_progress",
-            PlanCommand::CompleteTask { .. } => "complete_task",
-            PlanCommand::ReopenTask { .. } => "reopen_task",
-        }
-    }
-
-    /// The event this command records for `plan` at business time `at`.
-    pub fn into_event(self, plan: PlanId, at: Timestamp) -> PlanEvent {
-        match self {
-            PlanCommand::Issue {
-                number,
-                date,
-                unit,
-                year,
-                title,
-                legal_basis,
-            } => PlanEvent::PlanIssued {
-                plan,
-                number,
-                date,
-                unit,
-                year,
-                title,
-                legal_basis,
-            },
-            PlanCommand::AddTask(task) => PlanEvent::TaskAdded { plan, task, at },
-            PlanCommand::AmendTask(task) => PlanEvent::TaskAmended { plan, task, at },
-            PlanCommand::CancelTask { task, reason } => PlanEvent::TaskCancelled {
-                plan,
-                task,
-                reason,
-                at,
-            },
-            PlanCommand::ReportProgress {
-                task,
-                value,
-                evidence,
-                links,
-            } => PlanEvent::ProgressReported {
-                plan,
-                task,
-                value,
-                evidence,
-                links,
-                at,
-            },
-            PlanCommand::CompleteTask { task, note } => PlanEvent::TaskCompleted {
-                plan,
-                task,
-                note,
-                at,
-            },
-            PlanCommand::ReopenTask { task, reason } => PlanEvent::TaskReopened {
-                plan,
-                task,
-                reason,
-                at,
-            },
-        }
-    }
-}
+/// Plan commands are the domain's; re-exported here, where [`PlanService::execute`] takes them.
+pub use crate::domain::plan::PlanCommand;
 
 /// The optional parts of a write.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -210,6 +104,34 @@ impl From<Contended> for PlanServiceError {
         PlanServiceError::Contended {
             stream: c.stream,
             attempts: c.attempts,
+        }
+    }
+}
+
+impl From<PlanRefusal> for PlanServiceError {
+    fn from(e: PlanRefusal) -> PlanServiceError {
+        match e {
+            PlanRefusal::Forbidden {
+                action,
+                actor,
+                roles,
+            } => PlanServiceError::Forbidden {
+                action,
+                actor,
+                roles,
+            },
+            PlanRefusal::OutOfScope {
+                actor,
+                actor_unit,
+                plan_unit,
+            } => PlanServiceError::OutOfScope {
+                actor,
+                actor_unit,
+                plan_unit,
+            },
+            PlanRefusal::NotFound(plan) => PlanServiceError::NotFound(plan),
+            PlanRefusal::FutureTime { at, now } => PlanServiceError::FutureTime { at, now },
+            PlanRefusal::Plan(e) => PlanServiceError::Plan(e),
         }
     }
 }
@@ -458,25 +380,8 @@ impl PlanService {
         now: Timestamp,
         opts: WriteOptions<'_>,
     ) -> Result<PlanOutcome, PlanServiceError> {
-        let action = cmd.action();
-        let ActorRef::Staff(staff) = actor else {
-            return Err(PlanServiceError::Forbidden {
-                action,
-                actor: actor.id(),
-                roles: actor.roles(),
-            });
-        };
-        if !staff.has_role(Role::Planner) {
-            return Err(PlanServiceError::Forbidden {
-                action,
-                actor: actor.id(),
-                roles: actor.roles(),
-            });
-        }
-        let at = opts.at.unwrap_or(now);
-        if at > now {
-            return Err(PlanServiceError::FutureTime { at, now });
-        }
+        let staff = authorize_planner(actor, cmd.action())?;
+        let at = business_time(opts.at, now)?;
         let stream = StreamId::plan(plan);
         let envelope_actor = Actor {
             staff: actor.id(),
@@ -493,7 +398,7 @@ impl PlanService {
         retry_on_conflict(stream.as_str(), (), |()| self.attempt(&stream, call)).await
     }
 
-    /// One attempt: read the plan, answer a recorded retry from the log, check, append at the
+    /// One attempt: read the plan, answer a recorded retry from the log, decide, append at the
     /// version read.
     async fn attempt(
         &self,
@@ -526,20 +431,7 @@ impl PlanService {
             }
         }
         let plans: Plans = fold_plan(plan_events(&events), None);
-        let plan_unit = match (cmd, plans.plans.get(plan)) {
-            (_, Some(p)) => p.unit.clone(),
-            (PlanCommand::Issue { unit, .. }, None) => unit.clone(),
-            (_, None) => return Err(PlanServiceError::NotFound(plan.clone())),
-        };
-        if call.staff.unit != plan_unit {
-            return Err(PlanServiceError::OutOfScope {
-                actor: call.staff.id.to_string(),
-                actor_unit: call.staff.unit.to_string(),
-                plan_unit,
-            });
-        }
-        let event = cmd.clone().into_event(plan.clone(), call.at);
-        plans.check(&event)?;
+        let event = decide_plan(&plans, plan, cmd, call.staff, call.at)?;
         let new = encode_events(&[Event::Plan(event.clone())], call.envelope_actor, opts.key);
         match self
             .log

@@ -12,20 +12,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use chrono::Datelike;
 use thiserror::Error;
 
-use crate::domain::calendar::{local_date, validate_sessions};
+use crate::domain::calendar::local_date;
 use crate::domain::dossier::{decide_with_role, fold, ActorRef, Command, Context, DossierState};
 use crate::domain::error::DomainError;
-use crate::domain::events::{
-    CalendarEvent, CatalogEvent, DossierEvent, Event, Procedure, Recorded, Session, StaffEvent,
-    UnitEvent, UnitInfo, YearCalendar,
-};
-use crate::domain::reference::ReferenceData;
-use crate::domain::types::{
-    DossierCode, ProcedureId, Role, Staff, StaffId, Timestamp, UnitCode, WorkingTime,
-};
+use crate::domain::events::{DossierEvent, Event, Recorded};
+use crate::domain::reference::{decide_reference, ReferenceData, ReferenceStream};
+use crate::domain::types::{DossierCode, Role, Timestamp, UnitCode};
 use crate::idempotency::CommandKey;
 use crate::log::{Actor, AppendError, Envelope, EventLog, ExpectedVersion, LogError, StreamId};
 use crate::recorded::{decode_event, decode_recorded, encode_events, DecodeError};
@@ -85,56 +79,9 @@ pub struct CommandOutcome {
     pub deduplicated: bool,
 }
 
-/// Who may change reference data: an admin, or the trusted system (first seeding, CLI).
-#[derive(Debug, Clone, Copy)]
-pub enum Authority<'a> {
-    Admin(&'a ActorRef),
-    /// Recorded as actor `system` in role admin. Only for the initial seed and operator tools.
-    System,
-}
-
-/// Reference data changes (admin only).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReferenceCommand {
-    RegisterUnit(UnitInfo),
-    RegisterStaff(Staff),
-    UpdateStaff(Staff),
-    IssueToken {
-        staff: StaffId,
-        token_id: String,
-        token_sha256: [u8; 32],
-    },
-    RevokeToken {
-        staff: StaffId,
-        token_id: String,
-    },
-    IssueProcedure {
-        procedure: Procedure,
-        effective: chrono::NaiveDate,
-    },
-    AmendProcedure {
-        procedure: Procedure,
-        effective: chrono::NaiveDate,
-    },
-    AbolishProcedure {
-        id: ProcedureId,
-        effective: chrono::NaiveDate,
-        reason: String,
-    },
-    PublishProcedure {
-        unit: UnitCode,
-        id: ProcedureId,
-        at_desk: bool,
-        online: bool,
-        effective: chrono::NaiveDate,
-    },
-    PublishCalendarYear(YearCalendar),
-    SetOfficeHours {
-        unit: UnitCode,
-        sessions: Vec<Session>,
-        effective: chrono::NaiveDate,
-    },
-}
+/// The reference commands and who may issue them are the domain's; re-exported here, where
+/// [`CommandService::execute_reference`] takes them.
+pub use crate::domain::reference::{Authority, ReferenceCommand};
 
 /// What a reference command wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -502,35 +449,17 @@ impl CommandService {
         now: Timestamp,
         key: Option<&CommandKey>,
     ) -> Result<ReferenceOutcome, ServiceError> {
-        let actor = match authority {
-            Authority::System => Actor {
-                staff: "system".into(),
-                role: Role::Admin.as_str().into(),
-            },
-            Authority::Admin(a) => {
-                if !a.roles().contains(&Role::Admin) {
-                    return Err(DomainError::Forbidden {
-                        action: "reference".into(),
-                        required_roles: vec![Role::Admin],
-                        actor_roles: a.roles(),
-                    }
-                    .into());
-                }
-                Actor {
-                    staff: a.id(),
-                    role: Role::Admin.as_str().into(),
-                }
-            }
+        let (staff, role) = authority.authorize()?;
+        let actor = Actor {
+            staff,
+            role: role.as_str().into(),
         };
         if let Some(key) = key {
             if let Some(env) = self.log.find_event(&key.event_id(0))? {
                 if !is_reference_stream(&env.stream) || env.actor != actor {
                     return Err(ServiceError::DuplicateEventId);
                 }
-                return Ok(ReferenceOutcome {
-                    stream: env.stream.to_string(),
-                    seq: env.seq,
-                });
+                return self.recorded_reference(env, key);
             }
         }
         retry_on_conflict("reference", (), |()| {
@@ -539,8 +468,8 @@ impl CommandService {
         .await
     }
 
-    /// One attempt at a reference change: check it against the current data, append at the
-    /// stream's version.
+    /// One attempt at a reference change: decide it against the current data, append its
+    /// events at the stream's version (all of them in one append).
     async fn attempt_reference(
         &self,
         cmd: &ReferenceCommand,
@@ -549,20 +478,21 @@ impl CommandService {
         key: Option<&CommandKey>,
     ) -> Result<Attempt<ReferenceOutcome>, ServiceError> {
         self.catch_up()?;
-        let (stream, event) = {
+        let (stream, events) = {
             let guard = self
                 .reference
                 .read()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            check_reference(&guard.data, cmd, now)?
+            decide_reference(&guard.data, cmd, now)?
         };
+        let stream = reference_stream(&stream);
         let version = self.log.stream_version(&stream)?;
         let appended = self
             .log
             .append(
                 &stream,
                 ExpectedVersion::Exact(version),
-                encode_events(&[event], actor, key),
+                encode_events(&events, actor, key),
             )
             .await;
         match appended {
@@ -576,6 +506,27 @@ impl CommandService {
             Err(AppendError::WrongExpectedVersion { .. }) => Ok(Attempt::Conflict(())),
             Err(e) => Err(map_append(e)),
         }
+    }
+
+    /// The answer to a keyed reference command found recorded: its stream and the seq of the
+    /// last event of its batch (a decision may record several: a staff member and their first
+    /// token).
+    fn recorded_reference(
+        &self,
+        first: Envelope,
+        key: &CommandKey,
+    ) -> Result<ReferenceOutcome, ServiceError> {
+        let envs = self.log.read_stream(&first.stream, first.version)?;
+        let seq = envs
+            .iter()
+            .zip(key.event_ids())
+            .take_while(|(env, id)| env.event_id == *id)
+            .last()
+            .map_or(first.seq, |(env, _)| env.seq);
+        Ok(ReferenceOutcome {
+            stream: first.stream.to_string(),
+            seq,
+        })
     }
 }
 
@@ -634,239 +585,15 @@ fn map_append(e: AppendError) -> ServiceError {
     }
 }
 
-fn invalid(field: &str, why: impl Into<String>) -> ServiceError {
-    ServiceError::Domain(DomainError::Validation {
-        field: field.into(),
-        why: why.into(),
-    })
-}
-
-/// Validates a reference change against the current data; returns its stream and event.
-fn check_reference(
-    r: &ReferenceData,
-    cmd: &ReferenceCommand,
-    now: Timestamp,
-) -> Result<(StreamId, Event), ServiceError> {
-    let dir = &r.directory;
-    let staff_stream = StreamId::staff;
-    Ok(match cmd.clone() {
-        ReferenceCommand::RegisterUnit(u) => {
-            if dir.unit(&u.code).is_some() {
-                return Err(invalid("unit", format!("{} is already registered", u.code)));
-            }
-            if u.name.trim().is_empty() {
-                return Err(invalid("name", "must not be empty"));
-            }
-            (
-                StreamId::unit(&u.code),
-                Event::Unit(UnitEvent::Registered(u)),
-            )
-        }
-        ReferenceCommand::RegisterStaff(s) | ReferenceCommand::UpdateStaff(s) => {
-            let exists = dir.staff(&s.id).is_some();
-            let registering = matches!(cmd, ReferenceCommand::RegisterStaff(_));
-            if registering && exists {
-                return Err(invalid("staff", format!("{} is already registered", s.id)));
-            }
-            if !registering && !exists {
-                return Err(DomainError::UnknownStaff(s.id.clone()).into());
-            }
-            if dir.unit(&s.unit).is_none() {
-                return Err(invalid("unit", format!("unknown unit {}", s.unit)));
-            }
-            if s.roles.is_empty() {
-                return Err(invalid("roles", "a staff member needs at least one role"));
-            }
-            if s.roles.contains(&Role::Specialist) && s.fields.is_empty() {
-                return Err(invalid("fields", "a specialist needs at least one field"));
-            }
-            let stream = staff_stream(&s.id);
-            let ev = if registering {
-                StaffEvent::Registered(s)
-            } else {
-                StaffEvent::Updated(s)
-            };
-            (stream, Event::Staff(ev))
-        }
-        ReferenceCommand::IssueToken {
-            staff,
-            token_id,
-            token_sha256,
-        } => {
-            if dir.staff(&staff).is_none() {
-                return Err(DomainError::UnknownStaff(staff).into());
-            }
-            if token_id.trim().is_empty() || dir.has_token_id(&staff, &token_id) {
-                return Err(invalid("token_id", "must be new and not empty"));
-            }
-            (
-                staff_stream(&staff),
-                Event::Staff(StaffEvent::TokenIssued {
-                    staff,
-                    token_id,
-                    token_sha256,
-                    at: now,
-                }),
-            )
-        }
-        ReferenceCommand::RevokeToken { staff, token_id } => {
-            if !dir.has_token_id(&staff, &token_id) {
-                return Err(invalid("token_id", "no such token"));
-            }
-            (
-                staff_stream(&staff),
-                Event::Staff(StaffEvent::TokenRevoked {
-                    staff,
-                    token_id,
-                    at: now,
-                }),
-            )
-        }
-        ReferenceCommand::IssueProcedure {
-            procedure,
-            effective,
-        } => {
-            if r.catalog.history(&procedure.id).is_some() {
-                return Err(invalid(
-                    "procedure",
-                    format!("{} already exists: amend it", procedure.id),
-                ));
-            }
-            if procedure.version != 1 {
-                return Err(invalid("version", "a new procedure starts at version 1"));
-            }
-            check_procedure(r, &procedure)?;
-            (
-                StreamId::catalog(),
-                Event::Catalog(CatalogEvent::ProcedureIssued {
-                    procedure,
-                    effective,
-                }),
-            )
-        }
-        ReferenceCommand::AmendProcedure {
-            procedure,
-            effective,
-        } => {
-            let latest = r
-                .catalog
-                .latest_version(&procedure.id)
-                .ok_or_else(|| invalid("procedure", format!("{} does not exist", procedure.id)))?;
-            if procedure.version != latest + 1 {
-                return Err(invalid("version", format!("must be {}", latest + 1)));
-            }
-            check_procedure(r, &procedure)?;
-            (
-                StreamId::catalog(),
-                Event::Catalog(CatalogEvent::ProcedureAmended {
-                    procedure,
-                    effective,
-                }),
-            )
-        }
-        ReferenceCommand::AbolishProcedure {
-            id,
-            effective,
-            reason,
-        } => {
-            if r.catalog.history(&id).is_none() {
-                return Err(invalid("procedure", format!("{id} does not exist")));
-            }
-            if reason.trim().is_empty() {
-                return Err(invalid("reason", "must not be empty"));
-            }
-            (
-                StreamId::catalog(),
-                Event::Catalog(CatalogEvent::ProcedureAbolished {
-                    id,
-                    effective,
-                    reason,
-                }),
-            )
-        }
-        ReferenceCommand::PublishProcedure {
-            unit,
-            id,
-            at_desk,
-            online,
-            effective,
-        } => {
-            if dir.unit(&unit).is_none() {
-                return Err(invalid("unit", format!("unknown unit {unit}")));
-            }
-            if r.catalog.history(&id).is_none() {
-                return Err(invalid("procedure", format!("{id} does not exist")));
-            }
-            (
-                StreamId::catalog(),
-                Event::Catalog(CatalogEvent::ProcedurePublished {
-                    unit,
-                    id,
-                    at_desk,
-                    online,
-                    effective,
-                }),
-            )
-        }
-        ReferenceCommand::PublishCalendarYear(y) => {
-            for d in y.days_off.iter().chain(&y.makeup_working_days) {
-                if d.year() != y.year {
-                    return Err(invalid("calendar", format!("{d} is not in {}", y.year)));
-                }
-            }
-            for d in &y.makeup_working_days {
-                if !matches!(d.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun) {
-                    return Err(invalid(
-                        "makeup_working_days",
-                        format!("{d} is not a weekend day"),
-                    ));
-                }
-            }
-            (
-                StreamId::calendar_year(y.year),
-                Event::Calendar(CalendarEvent::YearPublished(y)),
-            )
-        }
-        ReferenceCommand::SetOfficeHours {
-            unit,
-            sessions,
-            effective,
-        } => {
-            if dir.unit(&unit).is_none() {
-                return Err(invalid("unit", format!("unknown unit {unit}")));
-            }
-            validate_sessions(&sessions).map_err(|why| invalid("sessions", why))?;
-            (
-                StreamId::office_hours(&unit),
-                Event::Calendar(CalendarEvent::OfficeHoursSet {
-                    unit,
-                    sessions,
-                    effective,
-                }),
-            )
-        }
-    })
-}
-
-fn check_procedure(r: &ReferenceData, p: &Procedure) -> Result<(), ServiceError> {
-    if r.workflows.get(&p.workflow).is_none() {
-        return Err(DomainError::UnknownWorkflow(p.workflow.clone()).into());
+/// The log's stream of a reference change (the names existing logs hold).
+fn reference_stream(stream: &ReferenceStream) -> StreamId {
+    match stream {
+        ReferenceStream::Unit(code) => StreamId::unit(code),
+        ReferenceStream::Staff(id) => StreamId::staff(id),
+        ReferenceStream::Catalog => StreamId::catalog(),
+        ReferenceStream::CalendarYear(year) => StreamId::calendar_year(*year),
+        ReferenceStream::OfficeHours(unit) => StreamId::office_hours(unit),
     }
-    if p.name.trim().is_empty() {
-        return Err(invalid("name", "must not be empty"));
-    }
-    if !p.processing_time.within_limits() {
-        return Err(invalid(
-            "processing_time",
-            format!(
-                "at most {} working days, {} office hours or {} calendar days",
-                WorkingTime::MAX_WORKING_DAYS,
-                WorkingTime::MAX_OFFICE_HOURS,
-                WorkingTime::MAX_CALENDAR_DAYS
-            ),
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use super::*;
 use crate::domain::dossier::Command;
-use crate::domain::events::{DossierChange, DraftKind};
+use crate::domain::events::{
+    CalendarEvent, CatalogEvent, DossierChange, DraftKind, StaffEvent, UnitEvent,
+};
 use crate::domain::testkit::*;
-use crate::domain::types::Channel;
+use crate::domain::types::{Channel, StaffId, WorkingTime};
 use crate::domain::workflow::Phase;
 use crate::idempotency::{CommandKey, KeyScope};
 use crate::log::LogConfig;
@@ -468,6 +470,80 @@ async fn a_retried_keyed_reference_command_is_answered_from_the_log() {
         .await
         .unwrap_err();
     assert!(matches!(e, ServiceError::DuplicateEventId), "{e}");
+}
+
+#[tokio::test]
+async fn a_staff_member_and_their_first_token_are_one_append() {
+    let (_dir, svc) = service().await;
+    let admin = ActorRef::Staff(staff("ad-01", Role::Admin, &[], unit()));
+    let digest = crate::domain::directory::token_digest("s3cret-new");
+    let register = |token_id: &str| ReferenceCommand::RegisterStaffWithToken {
+        staff: staff("cm-09", Role::Specialist, &["ho-tich"], unit()),
+        token_id: token_id.into(),
+        token_sha256: digest,
+    };
+    // An invalid token refuses the registration too: nothing is written.
+    let head = svc.log().head().seq;
+    let e = svc
+        .execute_reference(register(" "), Authority::Admin(&admin), t(3, 1, 8, 0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ServiceError::Domain(DomainError::Validation { field, .. }) if field == "token_id"),
+        "{e}"
+    );
+    assert_eq!(svc.log().head().seq, head);
+    assert!(svc
+        .with_reference(|r| r.directory.staff(&"cm-09".parse().unwrap()).is_none())
+        .unwrap());
+
+    let key = CommandKey::new(KeyScope::Reference, "ad-01", "register-cm-09");
+    let o = svc
+        .execute_reference_keyed(
+            register("t1"),
+            Authority::Admin(&admin),
+            t(3, 1, 8, 0),
+            Some(&key),
+        )
+        .await
+        .unwrap();
+    assert_eq!(o.stream, "staff/cm-09");
+    assert_eq!(o.seq, head + 2);
+    let stream = StreamId::staff(&"cm-09".parse().unwrap());
+    let envs = svc.log().read_stream(&stream, 0).unwrap();
+    let kinds: Vec<(u64, &str)> = envs
+        .iter()
+        .map(|e| (e.version, e.event_type.as_str()))
+        .collect();
+    assert_eq!(kinds, [(1, "staff.registered"), (2, "staff.token_issued")]);
+    let who = svc
+        .with_reference(|r| r.directory.staff_by_token(&digest).map(|s| s.id.clone()))
+        .unwrap();
+    assert_eq!(who, Some("cm-09".parse::<StaffId>().unwrap()));
+
+    // A retry is answered from the log with the same outcome (the seq of the token); deciding
+    // it again would be refused as "already registered".
+    let again = svc
+        .execute_reference_keyed(
+            register("t1"),
+            Authority::Admin(&admin),
+            t(3, 1, 9, 0),
+            Some(&key),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, o);
+    assert_eq!(svc.log().head().seq, head + 2);
+    // Unkeyed, the same registration is refused and writes nothing.
+    let e = svc
+        .execute_reference(register("t2"), Authority::Admin(&admin), t(3, 1, 9, 0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ServiceError::Domain(DomainError::Validation { field, .. }) if field == "staff"),
+        "{e}"
+    );
+    assert_eq!(svc.log().head().seq, head + 2);
 }
 
 #[tokio::test]

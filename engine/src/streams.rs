@@ -113,6 +113,15 @@ pub fn is_reference_stream(stream: &StreamId) -> bool {
     stream.is_reference()
 }
 
+/// Whether `stream` names `code`'s stream (`dossier/<code>`), without building the name: an
+/// auditor checks this for every dossier event of a log.
+pub fn is_dossier_stream_of(stream: &str, code: &DossierCode) -> bool {
+    stream
+        .strip_prefix(DOSSIER)
+        .and_then(|rest| rest.strip_prefix('/'))
+        == Some(code.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +178,15 @@ mod tests {
         let prefix = StreamId::dossier_day_prefix(&code.unit(), code.date());
         assert_eq!(prefix, "dossier/000.00.00.G10-230126-");
         assert!(stream.as_str().starts_with(&prefix));
+        assert!(is_dossier_stream_of(stream.as_str(), &code));
+        assert!(!is_dossier_stream_of(
+            "dossierx/000.00.00.G10-230126-0042",
+            &code
+        ));
+        assert!(!is_dossier_stream_of(
+            "dossier/000.00.00.G10-230126-0043",
+            &code
+        ));
         let plan: PlanId = "kh-1".parse().unwrap();
         assert_eq!(StreamId::plan(&plan).plan_id(), Some(plan));
         assert_eq!(StreamId::unit(&code.unit()).unit_code(), Some(code.unit()));

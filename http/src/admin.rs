@@ -8,7 +8,8 @@ use motcua_engine::service::{Authority, CommandService, ReferenceCommand, Servic
 
 use crate::auth::IssuedToken;
 
-/// Registers `staff` and issues `token` for them; returns the seq of the last event.
+/// Registers `staff` and issues `token` for them in one append (both or neither); returns the
+/// seq of the last event.
 pub async fn add_staff(
     svc: &CommandService,
     staff: &Staff,
@@ -16,16 +17,10 @@ pub async fn add_staff(
     authority: Authority<'_>,
     now: Timestamp,
 ) -> Result<u64, ServiceError> {
-    svc.execute_reference(
-        ReferenceCommand::RegisterStaff(staff.clone()),
-        authority,
-        now,
-    )
-    .await?;
     let o = svc
         .execute_reference(
-            ReferenceCommand::IssueToken {
-                staff: staff.id.clone(),
+            ReferenceCommand::RegisterStaffWithToken {
+                staff: staff.clone(),
                 token_id: token.token_id.clone(),
                 token_sha256: token.sha256,
             },

@@ -128,14 +128,54 @@ struct DomainOutcome {
     due_dates_checked: u64,
 }
 
-/// Verifies `source`, reporting progress to `progress`.
+/// Verifies `source`, reporting progress to `progress`. The domain layer judges by the shipped
+/// rule sets and workflows, as the server loads them ([`verify_with`] takes others).
 ///
 /// Two threads, pipelined: this one reads, decodes each envelope and checks the chain (the
 /// sequential part: seq, links, hashes, versions); a second one decodes the payloads and runs
 /// the domain checks, fed in batches over a bounded channel. Each side keeps its own findings;
 /// they are merged by seq at the end, chain findings before domain findings within a seq, so
 /// the report does not depend on thread timing.
-pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) -> VerifyReport {
+pub fn verify(source: Source, options: &VerifyOptions, progress: &Progress) -> VerifyReport {
+    if options.chain_only {
+        return verify_judged_by(source, options, None, Vec::new(), progress);
+    }
+    match ReferenceData::builtin() {
+        Ok(reference) => verify_judged_by(source, options, Some(reference), Vec::new(), progress),
+        Err(e) => {
+            let finding = Finding::new(
+                0,
+                None,
+                "reference",
+                format!("the shipped rule sets and workflows do not load: {e}"),
+            );
+            verify_judged_by(source, options, None, vec![finding], progress)
+        }
+    }
+}
+
+/// [`verify`], judging the domain layer by `reference`'s rule sets and workflows instead of
+/// the shipped ones (its catalog, directory and calendar are extended by the source's own
+/// reference events): a deployment's own workflow files, or a test's changed rule.
+pub fn verify_with(
+    source: Source,
+    options: &VerifyOptions,
+    reference: ReferenceData,
+    progress: &Progress,
+) -> VerifyReport {
+    let reference = (!options.chain_only).then_some(reference);
+    verify_judged_by(source, options, reference, Vec::new(), progress)
+}
+
+/// [`verify`] with the domain layer judged by `reference` (None: chain only), reporting
+/// `initial` findings first.
+fn verify_judged_by(
+    mut source: Source,
+    options: &VerifyOptions,
+    reference: Option<ReferenceData>,
+    initial: Vec<Finding>,
+    progress: &Progress,
+) -> VerifyReport {
     let start = Instant::now();
     let header = source.header().cloned();
     let mut findings = Vec::new();
@@ -148,18 +188,7 @@ pub fn verify(mut source: Source, options: &VerifyOptions, progress: &Progress) 
         events: 0,
         head_seq: 0,
     };
-    let mut reference = None;
-    if !options.chain_only {
-        match ReferenceData::builtin() {
-            Ok(r) => reference = Some(r),
-            Err(e) => findings.push(Finding::new(
-                0,
-                None,
-                "reference",
-                format!("the shipped rule sets and workflows do not load: {e}"),
-            )),
-        }
-    }
+    findings.extend(initial);
 
     let domain = std::thread::scope(|scope| {
         // Checked batches come back on `spent` to be refilled: the domain thread never frees

@@ -2,25 +2,28 @@
 //! generator): a commune seeded with reference commands, dossiers run through their course by
 //! staff commands. The due dates are the service's, so a clean verify here means the checker
 //! agrees with the server; a receipt with a wrong due appended behind the service's back is
-//! named with its exact seq.
+//! named with its exact seq. A workflow rule changed in a test-only workflow file changes the
+//! verdict on the same history, through the same entry point, with no change to replay.
 
 mod common;
 
 use chrono::NaiveDate;
 use common::*;
 use motcua_engine::domain::calendar::{at_local, demo_year_2023};
-use motcua_engine::domain::dossier::{ActorRef, Command, Intake};
+use motcua_engine::domain::dossier::{decide, fold, ActorRef, Command, Context, Intake};
 use motcua_engine::domain::events::{
     Applicant, DossierChange, DossierEvent, DraftKind, Event, FieldInfo, Level, Procedure, UnitInfo,
 };
+use motcua_engine::domain::rules::RuleSets;
 use motcua_engine::domain::types::{Channel, DossierCode, Role, Staff, Timestamp, WorkingTime};
-use motcua_engine::domain::ReferenceData;
+use motcua_engine::domain::workflow::Workflows;
+use motcua_engine::domain::{DomainError, ReferenceData};
 use motcua_engine::log::{EventLog, ExpectedVersion, LogConfig, StreamId};
 use motcua_engine::service::{Authority, CommandService, ReferenceCommand};
 use motcua_replay::history;
 use motcua_replay::progress::Progress;
 use motcua_replay::source::Source;
-use motcua_replay::verify::{verify, VerifyOptions, VerifyReport};
+use motcua_replay::verify::{verify, verify_with, VerifyOptions, VerifyReport};
 use motcua_testkit::new_event;
 
 const UNIT: &str = "000.00.00.G10";
@@ -388,4 +391,134 @@ fn service_history_verifies_clean_and_a_wrong_due_is_named() {
     let on_time: Vec<bool> = h.slip05.iter().map(|s| s.on_time).collect();
     assert_eq!(on_time, [true; 8]);
     assert_eq!(h.slip05[0].to, "cm-01");
+}
+
+/// The shipped workflows with one rule changed, loaded through the workflow loader: in the
+/// standard workflow only the leader assigns a dossier (the shipped file lets reception too).
+fn leader_alone_assigns() -> ReferenceData {
+    let shipped = include_str!("../../engine/workflows/standard.toml");
+    let rule = "action = \"assign\"\nto = \"InProcessing\"\nroles = [\"reception\", \"leader\"]";
+    assert!(
+        shipped.contains(rule),
+        "the shipped standard workflow changed"
+    );
+    let changed = shipped.replace(
+        rule,
+        "action = \"assign\"\nto = \"InProcessing\"\nroles = [\"leader\"]",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (file, text) in [
+        ("standard.toml", changed.as_str()),
+        (
+            "lien-thong.toml",
+            include_str!("../../engine/workflows/lien-thong.toml"),
+        ),
+        (
+            "same-day.toml",
+            include_str!("../../engine/workflows/same-day.toml"),
+        ),
+    ] {
+        std::fs::write(dir.path().join(file), text).unwrap();
+    }
+    ReferenceData::new(
+        RuleSets::builtin().unwrap(),
+        Workflows::load_dir(dir.path()).unwrap(),
+    )
+}
+
+#[test]
+fn a_rule_changed_in_the_engine_changes_replays_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let (svc, first) = rt.block_on(commune(&dir.path().join("data")));
+    let archive = dir.path().join("history.motcua");
+    export(svc.log(), &archive);
+    let judge = |reference: ReferenceData| {
+        verify_with(
+            Source::open(&archive).unwrap(),
+            &VerifyOptions::default(),
+            reference,
+            &Progress::hidden(),
+        )
+    };
+
+    // Under the shipped workflows the history is clean, as `verify` says.
+    let shipped = judge(ReferenceData::builtin().unwrap());
+    assert!(shipped.findings.is_empty(), "{:#?}", shipped.findings);
+    assert_eq!(
+        shipped,
+        VerifyReport {
+            elapsed: shipped.elapsed,
+            ..run_verify(&archive)
+        }
+    );
+
+    // Under the changed one, exactly reception's assignments of standard dossiers are named (the
+    // same-day dossier's assignment keeps its own workflow's rule).
+    let mut workflow_of = std::collections::HashMap::new();
+    let mut expected = Vec::new();
+    for env in svc.log().read_all(0, 1_000).unwrap() {
+        match motcua_engine::codec::decode::<Event>(&env.payload).unwrap() {
+            Event::Dossier(DossierEvent {
+                change: DossierChange::Received(r),
+                ..
+            }) => {
+                workflow_of.insert(env.stream.to_string(), r.workflow.to_string());
+            }
+            Event::Dossier(DossierEvent {
+                change: DossierChange::Assigned { .. },
+                ..
+            }) if workflow_of[env.stream.as_str()] == "standard" => {
+                assert_eq!(env.actor.role, "reception");
+                expected.push((env.seq, "role"));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        expected.len(),
+        2,
+        "dossiers 1 and 3 are standard and assigned"
+    );
+    let changed = judge(leader_alone_assigns());
+    let got: Vec<(u64, &str)> = changed.findings.iter().map(|f| (f.seq, f.rule)).collect();
+    assert_eq!(got, expected);
+    assert!(
+        changed.findings[0]
+            .detail
+            .contains("role reception may not assign in workflow standard (allowed: leader)"),
+        "{}",
+        changed.findings[0].detail
+    );
+    assert_eq!(changed.transitions_checked, shipped.transitions_checked);
+
+    // The engine's own decision follows the same rule: reception's assignment of the first
+    // dossier, as received, is refused under the changed workflow and taken under the shipped.
+    let live = svc.with_reference(|r| r.clone()).unwrap();
+    let changed_live = ReferenceData {
+        workflows: leader_alone_assigns().workflows,
+        ..live.clone()
+    };
+    let (_, recorded) = svc.load_dossier(&first).unwrap();
+    let received = fold(recorded.iter().take(1).filter_map(|r| match &r.event {
+        Event::Dossier(d) => Some(d),
+        _ => None,
+    }));
+    let assign = Command::Assign {
+        specialist: "cm-01".parse().unwrap(),
+        note: String::new(),
+    };
+    let actor = reception();
+    let ctx = |reference| Context {
+        now: t(3, 6, 9, 30),
+        actor: &actor,
+        reference,
+        new_code: None,
+    };
+    assert!(decide(&received, assign.clone(), &ctx(&live)).is_ok());
+    let e = decide(&received, assign, &ctx(&changed_live)).unwrap_err();
+    assert!(
+        matches!(&e, DomainError::Forbidden { required_roles, .. } if *required_roles == [Role::Leader]),
+        "{e}"
+    );
 }

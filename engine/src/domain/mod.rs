@@ -1,4 +1,6 @@
-//! The one-stop desk domain: pure types, calendar, catalog, rules, workflows, decide/apply.
+//! The one-stop desk domain: pure types, calendar, catalog, rules, workflows, and every
+//! decision: a dossier's (`dossier/`: authorize, then one function per command), reference
+//! data's (`reference/`: `decide_reference`) and a reform plan's (`plan/`: `decide_plan`).
 //! Nothing here knows sled, tokio or the log: time comes in as data (`Context::now`,
 //! `DossierEvent::at`), never from a clock.
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::calendar::local;
 use super::dossier::{apply, judge, DossierState, Timeliness};
-use super::events::{Applicant, DossierChange, Event, Recorded};
+use super::events::{Applicant, DossierChange, DossierEvent, Event, Recorded};
 use super::types::{Channel, Timestamp};
 
 pub const TITLE_01: &str = "Giấy tiếp nhận hồ sơ và hẹn trả kết quả";
@@ -133,95 +133,8 @@ pub fn slips(records: &[Recorded]) -> Slips {
         };
         let before = state.clone();
         state = apply(state, ev);
-        let code = ev.code.to_string();
-        let applicant_name = state
-            .receipt
-            .as_ref()
-            .map(|r| r.applicant.name.clone())
-            .or(state.submission.as_ref().map(|s| s.applicant.name.clone()))
-            .unwrap_or_default();
-        let to: Option<String> = match &ev.change {
-            DossierChange::Received(r) => {
-                out.s01 = Some(Slip01 {
-                    code: code.clone(),
-                    unit: r.unit.to_string(),
-                    procedure_id: r.procedure.id.to_string(),
-                    procedure_version: r.procedure.version,
-                    procedure_name: r.procedure_name.clone(),
-                    applicant: r.applicant.clone(),
-                    documents: r.documents.clone(),
-                    channel: r.channel,
-                    received_at: ev.at,
-                    clock_start: r.clock_start,
-                    due: r.due,
-                    fees_vnd: r.fees.0,
-                    received_by: rec.actor.clone(),
-                });
-                None
-            }
-            DossierChange::SupplementRequested { items, reason } => {
-                out.s02.push(Slip02 {
-                    code: code.clone(),
-                    applicant_name,
-                    items: items.clone(),
-                    reason: reason.clone(),
-                    requested_at: ev.at,
-                    requested_by: rec.actor.clone(),
-                });
-                Some("công dân (bổ sung hồ sơ)".into())
-            }
-            DossierChange::RefusedToReceive {
-                reason,
-                legal_basis,
-            } => {
-                out.s03 = Some(Slip03 {
-                    code: code.clone(),
-                    applicant_name,
-                    procedure_id: state
-                        .submission
-                        .as_ref()
-                        .map(|s| s.procedure.id.to_string())
-                        .unwrap_or_default(),
-                    reason: reason.clone(),
-                    legal_basis: legal_basis.clone(),
-                    refused_at: ev.at,
-                    refused_by: rec.actor.clone(),
-                });
-                None
-            }
-            DossierChange::Apologised {
-                reason,
-                new_appointment,
-            } => {
-                out.s04.push(Slip04 {
-                    code: code.clone(),
-                    applicant_name,
-                    reason: reason.clone(),
-                    due: before.due,
-                    new_appointment: *new_appointment,
-                    apologised_at: ev.at,
-                    apologised_by: rec.actor.clone(),
-                });
-                None
-            }
-            DossierChange::Assigned { specialist, .. } => Some(specialist.to_string()),
-            DossierChange::SupplementReceived { .. } | DossierChange::PaymentRecorded { .. } => {
-                state.specialist.as_ref().map(|s| s.to_string())
-            }
-            DossierChange::Forwarded { agency, .. } => Some(agency.clone()),
-            DossierChange::OtherAgencyAnswered { .. } => {
-                state.specialist.as_ref().map(|s| s.to_string())
-            }
-            DossierChange::PaymentRequested { .. } => Some("công dân (nghĩa vụ tài chính)".into()),
-            DossierChange::SubmittedForSigning { .. } => Some("lãnh đạo".into()),
-            DossierChange::SentBack { .. } => state.specialist.as_ref().map(|s| s.to_string()),
-            DossierChange::Approved { .. } | DossierChange::RefusalSigned { .. } => {
-                Some("Bộ phận tiếp nhận và trả kết quả".into())
-            }
-            DossierChange::HandedOver { .. } => Some("công dân".into()),
-            _ => None,
-        };
-        if let (Some(to), Some(_)) = (to, state.receipt.as_ref()) {
+        out.record_paper(rec, ev, &before, &state);
+        if let (Some(to), Some(_)) = (hand_off_to(&ev.change, &state), state.receipt.as_ref()) {
             // Judge against the due in force after the event: only a resume (supplement
             // received, payment recorded) moves it, and a resume hands the dossier back with the
             // paused office time already added; judging it against the pre-resume due would
@@ -244,37 +157,142 @@ pub fn slips(records: &[Recorded]) -> Slips {
                 hand_offs,
             });
         }
-        let (name, address, procedure_name, channel) = match (&state.receipt, &state.submission) {
-            (Some(r), _) => (
-                r.applicant.name.clone(),
-                r.applicant.address.clone(),
-                r.procedure_name.clone(),
-                r.channel,
-            ),
-            (None, Some(s)) => (
-                s.applicant.name.clone(),
-                s.applicant.address.clone(),
-                s.procedure.id.to_string(),
-                s.channel,
-            ),
-            (None, None) => (String::new(), String::new(), String::new(), Channel::Desk),
-        };
-        out.s06 = Some(RegisterRow {
-            code: code.to_string(),
-            applicant_name: name,
-            address,
-            procedure_name,
-            channel,
-            received_at: state.received_at,
-            due: state.due,
-            resolved_at: state.resolved_at,
-            returned_at: state.returned_at,
-            status: state.phase.label_vi().to_owned(),
-            timeliness: state.timeliness(),
-            apologies: state.apologies,
-        });
+        out.s06 = Some(register_row(code.to_string(), &state));
     }
     out
+}
+
+impl Slips {
+    /// The paper slip an event issues, if any: 01 at receipt, 02 per supplement request, 03 at
+    /// a refusal to receive, 04 per apology.
+    fn record_paper(
+        &mut self,
+        rec: &Recorded,
+        ev: &DossierEvent,
+        before: &DossierState,
+        state: &DossierState,
+    ) {
+        let code = ev.code.to_string();
+        let applicant_name = state
+            .receipt
+            .as_ref()
+            .map(|r| r.applicant.name.clone())
+            .or(state.submission.as_ref().map(|s| s.applicant.name.clone()))
+            .unwrap_or_default();
+        match &ev.change {
+            DossierChange::Received(r) => {
+                self.s01 = Some(Slip01 {
+                    code,
+                    unit: r.unit.to_string(),
+                    procedure_id: r.procedure.id.to_string(),
+                    procedure_version: r.procedure.version,
+                    procedure_name: r.procedure_name.clone(),
+                    applicant: r.applicant.clone(),
+                    documents: r.documents.clone(),
+                    channel: r.channel,
+                    received_at: ev.at,
+                    clock_start: r.clock_start,
+                    due: r.due,
+                    fees_vnd: r.fees.0,
+                    received_by: rec.actor.clone(),
+                })
+            }
+            DossierChange::SupplementRequested { items, reason } => self.s02.push(Slip02 {
+                code,
+                applicant_name,
+                items: items.clone(),
+                reason: reason.clone(),
+                requested_at: ev.at,
+                requested_by: rec.actor.clone(),
+            }),
+            DossierChange::RefusedToReceive {
+                reason,
+                legal_basis,
+            } => {
+                self.s03 = Some(Slip03 {
+                    code,
+                    applicant_name,
+                    procedure_id: state
+                        .submission
+                        .as_ref()
+                        .map(|s| s.procedure.id.to_string())
+                        .unwrap_or_default(),
+                    reason: reason.clone(),
+                    legal_basis: legal_basis.clone(),
+                    refused_at: ev.at,
+                    refused_by: rec.actor.clone(),
+                })
+            }
+            DossierChange::Apologised {
+                reason,
+                new_appointment,
+            } => self.s04.push(Slip04 {
+                code,
+                applicant_name,
+                reason: reason.clone(),
+                due: before.due,
+                new_appointment: *new_appointment,
+                apologised_at: ev.at,
+                apologised_by: rec.actor.clone(),
+            }),
+            _ => {}
+        }
+    }
+}
+
+/// Who the dossier passes to with a change (slip 05's "to"), if it changes hands.
+fn hand_off_to(change: &DossierChange, state: &DossierState) -> Option<String> {
+    let specialist = || state.specialist.as_ref().map(|s| s.to_string());
+    match change {
+        DossierChange::SupplementRequested { .. } => Some("công dân (bổ sung hồ sơ)".into()),
+        DossierChange::Assigned { specialist, .. } => Some(specialist.to_string()),
+        DossierChange::SupplementReceived { .. } | DossierChange::PaymentRecorded { .. } => {
+            specialist()
+        }
+        DossierChange::Forwarded { agency, .. } => Some(agency.clone()),
+        DossierChange::OtherAgencyAnswered { .. } => specialist(),
+        DossierChange::PaymentRequested { .. } => Some("công dân (nghĩa vụ tài chính)".into()),
+        DossierChange::SubmittedForSigning { .. } => Some("lãnh đạo".into()),
+        DossierChange::SentBack { .. } => specialist(),
+        DossierChange::Approved { .. } | DossierChange::RefusalSigned { .. } => {
+            Some("Bộ phận tiếp nhận và trả kết quả".into())
+        }
+        DossierChange::HandedOver { .. } => Some("công dân".into()),
+        _ => None,
+    }
+}
+
+/// Slip 06: the dossier's row in the register.
+fn register_row(code: String, state: &DossierState) -> RegisterRow {
+    let (name, address, procedure_name, channel) = match (&state.receipt, &state.submission) {
+        (Some(r), _) => (
+            r.applicant.name.clone(),
+            r.applicant.address.clone(),
+            r.procedure_name.clone(),
+            r.channel,
+        ),
+        (None, Some(s)) => (
+            s.applicant.name.clone(),
+            s.applicant.address.clone(),
+            s.procedure.id.to_string(),
+            s.channel,
+        ),
+        (None, None) => (String::new(), String::new(), String::new(), Channel::Desk),
+    };
+    RegisterRow {
+        code,
+        applicant_name: name,
+        address,
+        procedure_name,
+        channel,
+        received_at: state.received_at,
+        due: state.due,
+        resolved_at: state.resolved_at,
+        returned_at: state.returned_at,
+        status: state.phase.label_vi().to_owned(),
+        timeliness: state.timeliness(),
+        apologies: state.apologies,
+    }
 }
 
 /// Escapes text for HTML.

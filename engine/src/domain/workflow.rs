@@ -415,169 +415,206 @@ fn line_of(text: &str, offset: usize) -> usize {
 impl Workflow {
     /// Parses and validates one workflow file.
     pub fn from_toml(file: &str, text: &str) -> Result<Workflow, WorkflowError> {
-        let err = |offset: usize, kind| WorkflowError {
-            file: file.to_owned(),
-            line: line_of(text, offset),
-            kind,
-        };
+        let src = Source { file, text };
         let raw: RawWorkflow = toml::from_str(text).map_err(|e| {
             let offset = e.span().map(|s| s.start).unwrap_or(0);
-            err(offset, WorkflowErrorKind::Parse(e.message().to_owned()))
+            src.err(offset, WorkflowErrorKind::Parse(e.message().to_owned()))
         })?;
-        let id = raw
-            .id
-            .get_ref()
-            .parse::<WorkflowId>()
-            .map_err(|e| err(raw.id.span().start, WorkflowErrorKind::BadId(e.to_string())))?;
+        let id =
+            raw.id.get_ref().parse::<WorkflowId>().map_err(|e| {
+                src.err(raw.id.span().start, WorkflowErrorKind::BadId(e.to_string()))
+            })?;
+        let (states, state_at) = src.states(&raw.states)?;
+        let mut transitions = Vec::new();
+        let mut seen: BTreeSet<(Action, Phase)> = BTreeSet::new();
+        for t in &raw.transitions {
+            transitions.push(src.transition(t, &state_at, &mut seen)?);
+        }
+        src.check_terminals(&states, &transitions, &state_at)?;
+        src.check_reachable(&states, &transitions, &state_at)?;
+        Ok(Workflow {
+            id,
+            name: raw.name,
+            states,
+            transitions,
+        })
+    }
+}
 
-        // States.
+/// The file being loaded, for errors that name their line.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+/// Where each declared state is declared (byte offset).
+type StateOffsets = BTreeMap<Phase, usize>;
+
+impl Source<'_> {
+    fn err(&self, offset: usize, kind: WorkflowErrorKind) -> WorkflowError {
+        WorkflowError {
+            file: self.file.to_owned(),
+            line: line_of(self.text, offset),
+            kind,
+        }
+    }
+
+    /// The declared states: known names, each once, with a national status code 1-10.
+    fn states(&self, raw: &[Sp<RawState>]) -> Result<(Vec<StateDef>, StateOffsets), WorkflowError> {
         let mut states: Vec<StateDef> = Vec::new();
-        let mut state_line: BTreeMap<Phase, usize> = BTreeMap::new();
-        for s in &raw.states {
+        let mut state_at = StateOffsets::new();
+        for s in raw {
             let s = s.get_ref();
             let at = s.name.span().start;
             let phase = match s.name.get_ref().parse::<Phase>() {
                 Ok(p) if p != Phase::None => p,
                 _ => {
-                    return Err(err(
-                        at,
-                        WorkflowErrorKind::UnknownState(s.name.get_ref().clone()),
-                    ))
+                    let name = s.name.get_ref().clone();
+                    return Err(self.err(at, WorkflowErrorKind::UnknownState(name)));
                 }
             };
-            if state_line.contains_key(&phase) {
-                return Err(err(
-                    at,
-                    WorkflowErrorKind::DuplicateState(phase.to_string()),
-                ));
+            if state_at.contains_key(&phase) {
+                let kind = WorkflowErrorKind::DuplicateState(phase.to_string());
+                return Err(self.err(at, kind));
             }
             let status = *s.status.get_ref();
             if !(1..=10).contains(&status) {
-                return Err(err(
-                    s.status.span().start,
-                    WorkflowErrorKind::BadStatusCode(status),
-                ));
+                let kind = WorkflowErrorKind::BadStatusCode(status);
+                return Err(self.err(s.status.span().start, kind));
             }
-            state_line.insert(phase, at);
+            state_at.insert(phase, at);
             states.push(StateDef {
                 phase,
                 status: status as u8,
                 terminal: s.terminal,
             });
         }
-        let declared = |name: &Sp<String>| -> Result<Phase, WorkflowError> {
-            match name.get_ref().parse::<Phase>() {
-                Ok(p) if p == Phase::None || state_line.contains_key(&p) => Ok(p),
-                _ => Err(err(
-                    name.span().start,
-                    WorkflowErrorKind::UnknownState(name.get_ref().clone()),
-                )),
-            }
-        };
+        Ok((states, state_at))
+    }
 
-        // Transitions.
-        let mut transitions = Vec::new();
-        let mut seen: BTreeSet<(Action, Phase)> = BTreeSet::new();
-        for t in &raw.transitions {
-            let t_at = t.span().start;
-            let t = t.get_ref();
-            let action = t.action.get_ref().parse::<Action>().map_err(|_| {
-                err(
-                    t.action.span().start,
-                    WorkflowErrorKind::UnknownAction(t.action.get_ref().clone()),
-                )
-            })?;
-            let roles = match &t.roles {
-                None => {
-                    return Err(err(
-                        t_at,
-                        WorkflowErrorKind::TransitionWithoutRoles(action.to_string()),
-                    ))
-                }
-                Some(r) if r.get_ref().is_empty() => {
-                    return Err(err(
-                        r.span().start,
-                        WorkflowErrorKind::TransitionWithoutRoles(action.to_string()),
-                    ))
-                }
-                Some(r) => r
-                    .get_ref()
-                    .iter()
-                    .map(|x| {
-                        x.get_ref().parse::<Role>().map_err(|_| {
-                            err(
-                                x.span().start,
-                                WorkflowErrorKind::UnknownRole(x.get_ref().clone()),
-                            )
-                        })
-                    })
-                    .collect::<Result<Vec<Role>, _>>()?,
-            };
-            let to = if t.to.get_ref() == SAME {
-                None
-            } else {
-                Some(declared(&t.to)?)
-            };
-            let mut from = Vec::new();
-            for f in &t.from {
-                let p = declared(f)?;
-                if !seen.insert((action, p)) {
-                    return Err(err(
-                        f.span().start,
-                        WorkflowErrorKind::DuplicateTransition {
-                            action: action.as_str(),
-                            from: p.as_str(),
-                        },
-                    ));
-                }
-                let expected = match action.target(p) {
-                    Target::To(x) => Some(x),
-                    Target::Same => None,
-                };
-                if expected != to {
-                    let name = |x: Option<Phase>| x.map_or(SAME, Phase::as_str);
-                    return Err(err(
-                        t.to.span().start,
-                        WorkflowErrorKind::WrongTarget {
-                            action: action.as_str(),
-                            from: p.as_str(),
-                            expected: name(expected),
-                            found: name(to),
-                        },
-                    ));
-                }
-                from.push(p);
-            }
-            transitions.push(Transition {
-                from,
-                action,
-                to,
-                roles,
-                pauses_clock: t.pauses_clock,
-                resumes_clock: t.resumes_clock,
-                resolves: t.resolves,
-                requires_agency_answer: t.requires_agency_answer,
-            });
+    /// A state named by a transition: declared, or `none`.
+    fn declared(&self, name: &Sp<String>, state_at: &StateOffsets) -> Result<Phase, WorkflowError> {
+        match name.get_ref().parse::<Phase>() {
+            Ok(p) if p == Phase::None || state_at.contains_key(&p) => Ok(p),
+            _ => Err(self.err(
+                name.span().start,
+                WorkflowErrorKind::UnknownState(name.get_ref().clone()),
+            )),
         }
+    }
 
-        // Terminal states: at least one, and none with an exit.
+    /// One transition: a known action, roles, declared states, each (action, from) once, and
+    /// the target the action gives (`Action::target`).
+    fn transition(
+        &self,
+        raw: &Sp<RawTransition>,
+        state_at: &StateOffsets,
+        seen: &mut BTreeSet<(Action, Phase)>,
+    ) -> Result<Transition, WorkflowError> {
+        let t = raw.get_ref();
+        let action = t.action.get_ref().parse::<Action>().map_err(|_| {
+            let kind = WorkflowErrorKind::UnknownAction(t.action.get_ref().clone());
+            self.err(t.action.span().start, kind)
+        })?;
+        let roles = self.roles(t.roles.as_ref(), raw.span().start, action)?;
+        let to = if t.to.get_ref() == SAME {
+            None
+        } else {
+            Some(self.declared(&t.to, state_at)?)
+        };
+        let mut from = Vec::new();
+        for f in &t.from {
+            let p = self.declared(f, state_at)?;
+            if !seen.insert((action, p)) {
+                let kind = WorkflowErrorKind::DuplicateTransition {
+                    action: action.as_str(),
+                    from: p.as_str(),
+                };
+                return Err(self.err(f.span().start, kind));
+            }
+            let expected = match action.target(p) {
+                Target::To(x) => Some(x),
+                Target::Same => None,
+            };
+            if expected != to {
+                let name = |x: Option<Phase>| x.map_or(SAME, Phase::as_str);
+                let kind = WorkflowErrorKind::WrongTarget {
+                    action: action.as_str(),
+                    from: p.as_str(),
+                    expected: name(expected),
+                    found: name(to),
+                };
+                return Err(self.err(t.to.span().start, kind));
+            }
+            from.push(p);
+        }
+        Ok(Transition {
+            from,
+            action,
+            to,
+            roles,
+            pauses_clock: t.pauses_clock,
+            resumes_clock: t.resumes_clock,
+            resolves: t.resolves,
+            requires_agency_answer: t.requires_agency_answer,
+        })
+    }
+
+    /// A transition's roles: at least one, each known.
+    fn roles(
+        &self,
+        raw: Option<&Sp<Vec<Sp<String>>>>,
+        transition_at: usize,
+        action: Action,
+    ) -> Result<Vec<Role>, WorkflowError> {
+        let without = || WorkflowErrorKind::TransitionWithoutRoles(action.to_string());
+        let roles = match raw {
+            None => return Err(self.err(transition_at, without())),
+            Some(r) if r.get_ref().is_empty() => return Err(self.err(r.span().start, without())),
+            Some(r) => r.get_ref(),
+        };
+        roles
+            .iter()
+            .map(|x| {
+                x.get_ref().parse::<Role>().map_err(|_| {
+                    let kind = WorkflowErrorKind::UnknownRole(x.get_ref().clone());
+                    self.err(x.span().start, kind)
+                })
+            })
+            .collect()
+    }
+
+    /// Terminal states: at least one, and none with an exit.
+    fn check_terminals(
+        &self,
+        states: &[StateDef],
+        transitions: &[Transition],
+        state_at: &StateOffsets,
+    ) -> Result<(), WorkflowError> {
         if !states.iter().any(|s| s.terminal) {
-            return Err(err(0, WorkflowErrorKind::NoTerminalState));
+            return Err(self.err(0, WorkflowErrorKind::NoTerminalState));
         }
         for s in states.iter().filter(|s| s.terminal) {
             if transitions.iter().any(|t| t.from.contains(&s.phase)) {
-                return Err(err(
-                    state_line[&s.phase],
-                    WorkflowErrorKind::TerminalHasExit(s.phase.to_string()),
-                ));
+                let kind = WorkflowErrorKind::TerminalHasExit(s.phase.to_string());
+                return Err(self.err(state_at[&s.phase], kind));
             }
         }
+        Ok(())
+    }
 
-        // Reachability from "none".
+    /// Every declared state is reachable from `none`.
+    fn check_reachable(
+        &self,
+        states: &[StateDef],
+        transitions: &[Transition],
+        state_at: &StateOffsets,
+    ) -> Result<(), WorkflowError> {
         let mut reached: BTreeSet<Phase> = BTreeSet::from([Phase::None]);
         loop {
             let before = reached.len();
-            for t in &transitions {
+            for t in transitions {
                 if let Some(to) = t.to {
                     if t.from.iter().any(|f| reached.contains(f)) {
                         reached.insert(to);
@@ -588,21 +625,13 @@ impl Workflow {
                 break;
             }
         }
-        for s in &states {
+        for s in states {
             if !reached.contains(&s.phase) {
-                return Err(err(
-                    state_line[&s.phase],
-                    WorkflowErrorKind::UnreachableState(s.phase.to_string()),
-                ));
+                let kind = WorkflowErrorKind::UnreachableState(s.phase.to_string());
+                return Err(self.err(state_at[&s.phase], kind));
             }
         }
-
-        Ok(Workflow {
-            id,
-            name: raw.name,
-            states,
-            transitions,
-        })
+        Ok(())
     }
 }
 

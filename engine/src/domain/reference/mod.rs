@@ -1,6 +1,13 @@
 //! Reference data: everything a decision needs besides the dossier itself, as one pure fold
 //! of the catalog, calendar, unit and staff events, plus the rule sets and workflows loaded
-//! from files at start.
+//! from files at start. Changes to it are decided here too: `command.rs` (who may change it,
+//! the commands, the stream each change belongs to) and `decide.rs` ([`decide_reference`]).
+
+mod command;
+mod decide;
+
+pub use command::{Authority, ReferenceCommand, ReferenceStream};
+pub use decide::{decide_reference, ReferenceDecision};
 
 use thiserror::Error;
 

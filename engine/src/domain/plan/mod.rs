@@ -12,6 +12,9 @@
 //! does not change the answer for T. [`Plans::check`] keeps each task's business times in
 //! order (an event is never dated before the task's previous one), so the events of a task up
 //! to T are a prefix of its stream and the as-of fold is the fold of that prefix.
+//!
+//! Decisions: `check.rs` ([`Plans::check`]: may this event be applied) and `decide.rs` (the
+//! commands, who may write, [`decide_plan`]).
 
 use std::collections::BTreeMap;
 
@@ -19,6 +22,11 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::types::{DossierCode, PlanId, ProcedureId, TaskId, Timestamp, UnitCode};
+
+mod check;
+mod decide;
+
+pub use decide::{authorize_planner, business_time, decide_plan, PlanCommand, PlanRefusal};
 
 /// Most links one progress report may carry.
 pub const MAX_LINKS: usize = 20;
@@ -360,185 +368,35 @@ pub struct Plans {
     pub plans: BTreeMap<PlanId, PlanState>,
 }
 
-fn check_text(task: &TaskId, text: &str, what: &'static str) -> Result<(), PlanError> {
-    if text.len() > MAX_TEXT_LEN {
-        return Err(PlanError::Invalid {
-            task: task.to_string(),
-            why: what,
-        });
-    }
-    Ok(())
-}
-
-fn check_spec(spec: &TaskSpec) -> Result<(), PlanError> {
-    let invalid = |why| {
-        Err(PlanError::Invalid {
-            task: spec.id.to_string(),
-            why,
-        })
-    };
-    if spec.title.trim().is_empty() {
-        return invalid("the title is empty");
-    }
-    if spec.indicator.name.trim().is_empty() {
-        return invalid("the indicator has no name");
-    }
-    if spec.deadline < spec.start {
-        return invalid("the deadline is before the start");
-    }
-    if spec.weight == 0 {
-        return invalid("the weight must be at least 1");
-    }
-    if spec.weight > 1_000 {
-        return invalid("the weight must be at most 1000");
-    }
-    for text in [&spec.title, &spec.responsible, &spec.indicator.name] {
-        check_text(&spec.id, text, "a text is longer than 8192 bytes")?;
-    }
-    Ok(())
-}
-
 impl Plans {
-    /// Checks that `ev` can be applied (the decision half: the service calls it before appending).
-    pub fn check(&self, ev: &PlanEvent) -> Result<(), PlanError> {
-        let plan = self.plans.get(ev.plan());
-        let plan = match ev {
-            PlanEvent::PlanIssued {
-                plan: id,
-                number,
-                date,
-                year,
-                title,
-                legal_basis,
-                ..
-            } => {
-                if plan.is_some() {
-                    return Err(PlanError::AlreadyIssued(id.to_string()));
-                }
-                if number.trim().is_empty() || title.trim().is_empty() {
-                    return Err(PlanError::InvalidPlan("the number and title are required"));
-                }
-                if [number, title, legal_basis]
-                    .iter()
-                    .any(|t| t.len() > MAX_TEXT_LEN)
-                {
-                    return Err(PlanError::InvalidPlan("a text is longer than 8192 bytes"));
-                }
-                // A plan is for the year it is issued in, or (issued late in a year) the next.
-                let issued = chrono::Datelike::year(date);
-                if *year != issued && *year != issued + 1 {
-                    return Err(PlanError::InvalidPlan(
-                        "the plan's year must be its issue year or the next",
-                    ));
-                }
-                return Ok(());
-            }
-            other => plan.ok_or_else(|| PlanError::UnknownPlan(other.plan().to_string()))?,
-        };
-        let at = ev.at();
-        if at < day_start(plan.date) {
-            return Err(PlanError::InvalidPlan(
-                "an event of the plan is dated before the plan was issued",
-            ));
-        }
-        let too_early = |task: &TaskId| PlanError::Conflict {
-            task: task.to_string(),
-            why: "dated before the task's previous event",
-        };
-        if let PlanEvent::TaskAdded { task, .. } = ev {
-            if plan.tasks.contains_key(&task.id) {
-                return Err(PlanError::DuplicateTask(task.id.to_string()));
-            }
-            return check_spec(task);
-        }
-        let Some(id) = ev.task() else {
-            return Ok(());
-        };
-        let existing = plan
-            .tasks
-            .get(id)
-            .ok_or_else(|| PlanError::UnknownTask(id.to_string()))?;
-        if existing.cancelled_at.is_some() {
-            return Err(PlanError::TaskCancelled(id.to_string()));
-        }
-        if at < existing.last_at {
-            return Err(too_early(id));
-        }
-        let invalid = |why| {
-            Err(PlanError::Invalid {
-                task: id.to_string(),
-                why,
-            })
-        };
-        let conflict = |why| {
-            Err(PlanError::Conflict {
-                task: id.to_string(),
-                why,
-            })
-        };
-        match ev {
-            PlanEvent::TaskAmended { task, .. } => check_spec(task),
-            PlanEvent::TaskCompleted { note: text, .. }
-            | PlanEvent::TaskCancelled { reason: text, .. }
-            | PlanEvent::TaskReopened { reason: text, .. } => {
-                check_text(id, text, "a text is longer than 8192 bytes")?;
-                match ev {
-                    PlanEvent::TaskCompleted { .. } if existing.completed_at.is_some() => {
-                        conflict("the task is already completed")
-                    }
-                    PlanEvent::TaskReopened { .. } if existing.completed_at.is_none() => {
-                        conflict("the task is not completed")
-                    }
-                    PlanEvent::TaskReopened { reason, .. }
-                    | PlanEvent::TaskCancelled { reason, .. }
-                        if reason.trim().is_empty() =>
-                    {
-                        invalid("a reason is required")
-                    }
-                    _ => Ok(()),
-                }
-            }
-            PlanEvent::ProgressReported {
-                value,
-                evidence,
-                links,
-                ..
-            } => {
-                if matches!(existing.spec.indicator.source, IndicatorSource::Derived(_)) {
-                    return conflict(
-                        "the indicator is derived from the dossier figures: nobody reports it",
-                    );
-                }
-                if *value < 0 {
-                    return invalid("a reported value cannot be negative");
-                }
-                if evidence.trim().is_empty() {
-                    return invalid("a progress report needs its evidence");
-                }
-                check_text(id, evidence, "the evidence is longer than 8192 bytes")?;
-                if links.len() > MAX_LINKS {
-                    return invalid("at most 20 links");
-                }
-                if links
-                    .iter()
-                    .any(|l| l.trim().is_empty() || l.len() > MAX_LINK_LEN)
-                {
-                    return invalid("a link is empty or longer than 2048 bytes");
-                }
-                Ok(())
-            }
-            PlanEvent::PlanIssued { .. } | PlanEvent::TaskAdded { .. } => Ok(()),
-        }
-    }
-
     /// Folds one plan event (pure). Events that fail `check` are ignored here: the service never
     /// appends them, and `motcua-replay verify` reports them if they were forced into the log.
     pub fn apply(&mut self, seq: u64, actor: &str, ev: &PlanEvent) {
         if self.check(ev).is_err() {
             return;
         }
-        let at = ev.at();
-        if let PlanEvent::PlanIssued {
+        if let Some(state) = PlanState::issued(seq, ev) {
+            self.plans.insert(state.id.clone(), state);
+            return;
+        }
+        let Some(p) = self.plans.get_mut(ev.plan()) else {
+            return;
+        };
+        if let PlanEvent::TaskAdded { task, at, .. } = ev {
+            p.tasks
+                .insert(task.id.clone(), TaskState::added(task, seq, *at));
+            return;
+        }
+        if let Some(t) = ev.task().and_then(|id| p.tasks.get_mut(id)) {
+            t.record(seq, actor, ev);
+        }
+    }
+}
+
+impl PlanState {
+    /// The plan a `PlanIssued` event issues (None for any other event).
+    fn issued(seq: u64, ev: &PlanEvent) -> Option<PlanState> {
+        let PlanEvent::PlanIssued {
             plan,
             number,
             date,
@@ -547,55 +405,51 @@ impl Plans {
             title,
             legal_basis,
         } = ev
-        {
-            self.plans.insert(
-                plan.clone(),
-                PlanState {
-                    id: plan.clone(),
-                    number: number.clone(),
-                    date: *date,
-                    unit: unit.clone(),
-                    year: *year,
-                    title: title.clone(),
-                    legal_basis: legal_basis.clone(),
-                    issued_seq: seq,
-                    tasks: BTreeMap::new(),
-                },
-            );
-            return;
-        }
-        let Some(p) = self.plans.get_mut(ev.plan()) else {
-            return;
+        else {
+            return None;
         };
-        if let PlanEvent::TaskAdded { task, .. } = ev {
-            p.tasks.insert(
-                task.id.clone(),
-                TaskState {
-                    spec: task.clone(),
-                    reports: Vec::new(),
-                    completed_at: None,
-                    cancelled_at: None,
-                    seqs: vec![seq],
-                    added_at: at,
-                    last_at: at,
-                },
-            );
-            return;
+        Some(PlanState {
+            id: plan.clone(),
+            number: number.clone(),
+            date: *date,
+            unit: unit.clone(),
+            year: *year,
+            title: title.clone(),
+            legal_basis: legal_basis.clone(),
+            issued_seq: seq,
+            tasks: BTreeMap::new(),
+        })
+    }
+}
+
+impl TaskState {
+    /// A task as added at `at`.
+    fn added(spec: &TaskSpec, seq: u64, at: Timestamp) -> TaskState {
+        TaskState {
+            spec: spec.clone(),
+            reports: Vec::new(),
+            completed_at: None,
+            cancelled_at: None,
+            seqs: vec![seq],
+            added_at: at,
+            last_at: at,
         }
-        let Some(t) = ev.task().and_then(|id| p.tasks.get_mut(id)) else {
-            return;
-        };
-        t.seqs.push(seq);
-        t.last_at = at;
+    }
+
+    /// Folds one later event of the task (amended, cancelled, reported, completed, reopened).
+    fn record(&mut self, seq: u64, actor: &str, ev: &PlanEvent) {
+        let at = ev.at();
+        self.seqs.push(seq);
+        self.last_at = at;
         match ev {
-            PlanEvent::TaskAmended { task, .. } => t.spec = task.clone(),
-            PlanEvent::TaskCancelled { .. } => t.cancelled_at = Some((seq, at)),
+            PlanEvent::TaskAmended { task, .. } => self.spec = task.clone(),
+            PlanEvent::TaskCancelled { .. } => self.cancelled_at = Some((seq, at)),
             PlanEvent::ProgressReported {
                 value,
                 evidence,
                 links,
                 ..
-            } => t.reports.push(Report {
+            } => self.reports.push(Report {
                 seq,
                 value: *value,
                 evidence: evidence.clone(),
@@ -603,8 +457,8 @@ impl Plans {
                 reporter: actor.to_owned(),
                 at,
             }),
-            PlanEvent::TaskCompleted { .. } => t.completed_at = Some((seq, at)),
-            PlanEvent::TaskReopened { .. } => t.completed_at = None,
+            PlanEvent::TaskCompleted { .. } => self.completed_at = Some((seq, at)),
+            PlanEvent::TaskReopened { .. } => self.completed_at = None,
             PlanEvent::PlanIssued { .. } | PlanEvent::TaskAdded { .. } => {}
         }
     }
@@ -928,6 +782,81 @@ mod tests {
         plans.check(&added).unwrap();
         plans.apply(2, "planner-01", &added);
         (plans, plan, task)
+    }
+
+    #[test]
+    fn only_a_planner_of_the_plans_unit_writes_it() {
+        use crate::domain::dossier::ActorRef;
+        use crate::domain::testkit::staff;
+        use crate::domain::types::Role;
+        let (plans, plan, task) = plan_with_task();
+        let home: UnitCode = "000.33.22.H05".parse().unwrap();
+        let cmd = PlanCommand::CompleteTask {
+            task: task.clone(),
+            note: "xong".into(),
+        };
+        let at = noon(d(2023, 12, 1));
+        // The role first: an admin, a leader and a citizen do not write plans.
+        for actor in [
+            ActorRef::Staff(staff("ad-01", Role::Admin, &[], home.clone())),
+            ActorRef::Staff(staff("ld-01", Role::Leader, &[], home.clone())),
+            ActorRef::Citizen {
+                id_number: "001".into(),
+                lookup_secret_sha256: None,
+            },
+        ] {
+            let e = authorize_planner(&actor, cmd.action()).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    PlanRefusal::Forbidden {
+                        action: "complete_task",
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+        }
+        // Then the unit: a planner of another unit is out of scope.
+        let elsewhere = ActorRef::Staff(staff(
+            "kh-02",
+            Role::Planner,
+            &[],
+            "000.00.00.G10".parse().unwrap(),
+        ));
+        let other = authorize_planner(&elsewhere, cmd.action()).unwrap();
+        let e = decide_plan(&plans, &plan, &cmd, other, at).unwrap_err();
+        assert!(
+            matches!(e, PlanRefusal::OutOfScope { ref plan_unit, .. } if *plan_unit == home),
+            "{e}"
+        );
+        // A plan nobody issued exists only for its issue.
+        let missing: PlanId = "1-kh-ubnd-2024".parse().unwrap();
+        let e = decide_plan(&plans, &missing, &cmd, other, at).unwrap_err();
+        assert_eq!(e, PlanRefusal::NotFound(missing));
+        // The home planner's command becomes its event, checked by the domain.
+        let planner = ActorRef::Staff(staff("kh-01", Role::Planner, &[], home));
+        let me = authorize_planner(&planner, cmd.action()).unwrap();
+        let ev = decide_plan(&plans, &plan, &cmd, me, at).unwrap();
+        assert_eq!(ev, cmd.clone().into_event(plan.clone(), at));
+        let unknown = PlanCommand::CompleteTask {
+            task: "nothing".parse().unwrap(),
+            note: String::new(),
+        };
+        let e = decide_plan(&plans, &plan, &unknown, me, at).unwrap_err();
+        assert_eq!(
+            e,
+            PlanRefusal::Plan(PlanError::UnknownTask("nothing".into()))
+        );
+        // Never in the future.
+        assert_eq!(
+            business_time(Some(Timestamp(at.0 + 1)), at),
+            Err(PlanRefusal::FutureTime {
+                at: Timestamp(at.0 + 1),
+                now: at
+            })
+        );
+        assert_eq!(business_time(None, at), Ok(at));
     }
 
     fn status_at(plans: &Plans, plan: &PlanId, task: &TaskId, at: Timestamp) -> TaskStatus {

@@ -1,13 +1,15 @@
-//! Tests of decide/apply: one per row of DOMAIN.md's transition table (allowed for the listed
+//! Tests of decide/apply: one per transition row of docs/domain/dossier.md (allowed for the listed
 //! roles, refused for every other role and from every other state), the pause arithmetic, the
-//! scope rules, the three workflows, and a property test over random command sequences.
+//! scope rules, the three workflows, and a property test over random command sequences (whose
+//! recorded events the check of a recorded history accepts).
 
 use proptest::prelude::*;
 
 use super::*;
-use crate::domain::events::DraftKind;
+use crate::domain::error::DomainError;
+use crate::domain::events::{DossierChange, DossierEvent, DraftKind};
 use crate::domain::testkit::*;
-use crate::domain::types::{Channel, Role, Vnd};
+use crate::domain::types::{Channel, Role, Timestamp, Vnd};
 use crate::domain::workflow::{Action, Phase};
 
 /// A row of the transition table.
@@ -1012,6 +1014,15 @@ proptest! {
                     prop_assert!(wf.transition(before, action).is_some());
                     prop_assert_eq!(next.phase, expected_phase(before, action));
                     prop_assert!(next.status_code(&r).is_some());
+                    // What decide records, the check of a recorded history accepts.
+                    let role = acting_role(wf, before, action, actor).unwrap();
+                    let mut judged = state.clone();
+                    for ev in &evs {
+                        let v = check_recorded(&judged, ev, role, &r);
+                        prop_assert!(v.breaches.is_empty(), "{:?}", v.breaches);
+                        prop_assert!(v.legal || opens_desk_intake(&judged, &ev.change));
+                        judged = apply(judged, ev);
+                    }
                     log.extend(evs);
                     // Folding the whole log from scratch gives the same state.
                     prop_assert_eq!(&fold(&log), &next);
@@ -1028,4 +1039,64 @@ proptest! {
             }
         }
     }
+}
+
+/// The rules broken by `ev` recorded in `role` on `state`, by name.
+fn breaches(state: &DossierState, ev: &DossierEvent, role: Role) -> Vec<&'static str> {
+    let r = reference();
+    let v = check_recorded(state, ev, role, &r);
+    v.breaches.iter().map(|b| b.rule.as_str()).collect()
+}
+
+#[test]
+fn a_recorded_change_is_judged_by_the_rules_decide_applies() {
+    let r = reference();
+    let none = DossierState::default();
+    let (received, evs) = run(&r, &none, receive_desk(P_STD), &reception(), t(3, 6, 9, 0)).unwrap();
+    let receipt = &evs[0];
+    // As decided: no breach, and its due times recomputed.
+    let v = check_recorded(&none, receipt, Role::Reception, &r);
+    assert!(v.breaches.is_empty() && v.legal && v.dues_checked, "{v:?}");
+    // Recorded in a role the transition does not name.
+    assert_eq!(breaches(&none, receipt, Role::Specialist), ["role"]);
+    // A due one day later than the calendar gives.
+    let mut late = receipt.clone();
+    if let DossierChange::Received(rc) = &mut late.change {
+        rc.due = Timestamp(rc.due.0 + 86_400_000);
+    }
+    assert_eq!(breaches(&none, &late, Role::Reception), ["due_date"]);
+    // An approval of a dossier nobody processed: illegal from Received, so no promise either.
+    let approved = DossierEvent {
+        code: receipt.code.clone(),
+        at: t(3, 6, 10, 0),
+        change: DossierChange::Approved {
+            note: String::new(),
+        },
+    };
+    let v = check_recorded(&received, &approved, Role::Leader, &r);
+    assert!(!v.legal);
+    assert_eq!(v.breaches.len(), 1);
+    assert!(v.breaches[0].detail.contains("from Received"), "{v:?}");
+    // An approval of a refusal draft; a second supplement request under nd61-2018 (one allowed).
+    let refusal = state_in(&r, Phase::AwaitingApproval, DraftKind::Refusal);
+    assert_eq!(breaches(&refusal, &approved, Role::Leader), ["transition"]);
+    let mut twice = state_in(&r, Phase::InProcessing, DraftKind::Result);
+    twice.supplements_requested = 1;
+    let request = DossierEvent {
+        code: receipt.code.clone(),
+        at: t(3, 7, 10, 0),
+        change: DossierChange::SupplementRequested {
+            items: vec!["x".into()],
+            reason: "y".into(),
+        },
+    };
+    assert_eq!(
+        breaches(&twice, &request, Role::Specialist),
+        ["supplement_limit"]
+    );
+    // A terminal state admits nothing: the checker that dropped the state says so too.
+    let wf = r.workflows.get(&"standard".parse().unwrap()).unwrap();
+    let b = check_after_end(wf, Phase::Returned, &approved.change).unwrap();
+    assert_eq!(b.rule.as_str(), "transition");
+    assert!(b.detail.contains("a terminal state"), "{}", b.detail);
 }
