@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use motcua_engine::codec;
 use motcua_engine::log::{Envelope, EventId};
-use motcua_http::idempotency::event_id as derived_event_id;
+use motcua_http::app::idempotency::event_id as derived_event_id;
 use motcua_replay::source::{Source, SourceEnd};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
