@@ -316,10 +316,10 @@ async fn create(
     };
     let key = reply::idempotency_key(&headers)?;
     let arrival = arrival(&caller, b, channel, action)?;
-    let app = state.app().clone();
+    let app = state.app();
     let caller = &caller;
     reply::run(
-        state.app().idempotency(),
+        app.idempotency(),
         caller,
         key,
         body.sha256,
@@ -393,21 +393,15 @@ pub async fn act(
     // The stored response is keyed per dossier and action too: a key reused on another dossier
     // is another request.
     let request = parse::fingerprint(body.sha256, &[code.as_str(), action.as_str()]);
-    let app = state.app().clone();
+    let app = state.app();
     let key = reply::idempotency_key(&headers)?;
     let caller = &caller;
-    reply::run(
-        state.app().idempotency(),
-        caller,
-        key,
-        request,
-        |key| async move {
-            let o = app
-                .dossiers()
-                .act(caller, &code, cmd, expected, key.as_ref())
-                .await?;
-            outcome_reply(&o, StatusCode::OK, None)
-        },
-    )
+    reply::run(app.idempotency(), caller, key, request, |key| async move {
+        let o = app
+            .dossiers()
+            .act(caller, &code, cmd, expected, key.as_ref())
+            .await?;
+        outcome_reply(&o, StatusCode::OK, None)
+    })
     .await
 }

@@ -4,9 +4,8 @@
 //!
 //! Thin over `app.plans()` (the engine's plan service): the engine checks the planner role and
 //! unit, the plan rules, the expected version and idempotency; this module parses JSON into plan
-//! commands and applies the read roles. Writes:
-//! planner only. Reads: leaders, planners and auditors (auditors of any unit, the others of the
-//! plan's unit). Same rules as the dossier API: `If-Match` (the plan stream's version, given as
+//! commands and applies the read roles. Writes: planner only. Reads: leaders, planners and
+//! auditors (auditors of any unit, the others of the plan's unit). Same rules as the dossier API: `If-Match` (the plan stream's version, given as
 //! `ETag`) makes a write conditional (412 with the current version when stale), an
 //! `Idempotency-Key` makes a retry return the first answer and record once, and an error always
 //! means nothing was written. Plan reads fold the plan's stream from the log, so a write is
@@ -245,21 +244,15 @@ async fn write(
     // request.
     let request = parse::fingerprint(body_sha256, &[plan.as_str(), cmd.action()]);
     let key = reply::idempotency_key(&headers)?;
-    let app = state.app().clone();
+    let app = state.app();
     let caller = &caller;
-    reply::run(
-        state.app().idempotency(),
-        caller,
-        key,
-        request,
-        |key| async move {
-            let o = app
-                .plans()
-                .execute(caller, &plan, cmd, at, expected, key.as_ref())
-                .await?;
-            outcome_reply(&o, status)
-        },
-    )
+    reply::run(app.idempotency(), caller, key, request, |key| async move {
+        let o = app
+            .plans()
+            .execute(caller, &plan, cmd, at, expected, key.as_ref())
+            .await?;
+        outcome_reply(&o, status)
+    })
     .await
 }
 

@@ -77,11 +77,11 @@ pub async fn publish_calendar(
         makeup_working_days: b.makeup_working_days,
         note: b.note,
     };
-    let app = state.app().clone();
+    let app = state.app();
     let key = reply::idempotency_key(&headers)?;
     let caller = &caller;
     reply::run(
-        state.app().idempotency(),
+        app.idempotency(),
         caller,
         key,
         body.sha256,
@@ -217,11 +217,11 @@ pub async fn issue_procedure(
         publish_at_desk: b.publish_at_desk,
         publish_online: b.publish_online,
     };
-    let app = state.app().clone();
+    let app = state.app();
     let key = reply::idempotency_key(&headers)?;
     let caller = &caller;
     reply::run(
-        state.app().idempotency(),
+        app.idempotency(),
         caller,
         key,
         body.sha256,

@@ -128,11 +128,11 @@ pub async fn create(
         fields,
         active: true,
     };
-    let app = state.app().clone();
+    let app = state.app();
     let key = reply::idempotency_key(&headers)?;
     let caller = &caller;
     reply::run(
-        state.app().idempotency(),
+        app.idempotency(),
         caller,
         key,
         body.sha256,
@@ -176,22 +176,16 @@ pub async fn revoke(
         .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("no staff {id}")))?;
     let request = sha256(format!("{id}\0{token_id}").as_bytes());
-    let app = state.app().clone();
+    let app = state.app();
     let key = reply::idempotency_key(&headers)?;
     let caller = &caller;
-    reply::run(
-        state.app().idempotency(),
-        caller,
-        key,
-        request,
-        |key| async move {
-            app.staff()
-                .revoke_token(caller, &staff, &token_id, key.as_ref())
-                .await?;
-            Ok(Reply::ok(
-                serde_json::json!({"staff": staff.id, "token_id": token_id, "revoked": true}),
-            ))
-        },
-    )
+    reply::run(app.idempotency(), caller, key, request, |key| async move {
+        app.staff()
+            .revoke_token(caller, &staff, &token_id, key.as_ref())
+            .await?;
+        Ok(Reply::ok(
+            serde_json::json!({"staff": staff.id, "token_id": token_id, "revoked": true}),
+        ))
+    })
     .await
 }
