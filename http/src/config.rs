@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::extract::DEFAULT_BODY_LIMIT;
+/// Body limit applied to every request (1 MiB).
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Default floor of a public lookup's answer time (see [`ServeConfig::lookup_min_latency`]).
 pub const DEFAULT_LOOKUP_MIN_LATENCY: Duration = Duration::from_millis(5);

@@ -1,16 +1,30 @@
-//! The one error type of the API, [`ApiError`], rendered as RFC 9457 `application/problem+json`.
+//! The one error type of the API, [`ApiError`], rendered as RFC 9457 `application/problem+json`,
+//! and every mapping onto it: the application layer's [`AppError`] and the engine's refusals
+//! (`ServiceError`, `DomainError`, `AppendError`, `PlanServiceError`, `PlanError`,
+//! `ProjectionError`, `LogError`) as `From` impls, so handlers use `?`.
 //!
 //! Every variant has a stable `type` URI (`/problems/<slug>`) that clients can switch on; the
 //! slug never changes once published, the human `title`/`detail` may. Extras carry what a client
 //! needs to recover: the current state and allowed actions for an illegal transition, the
 //! current version for a stale `If-Match`, the field and the reason for a validation error.
-//! Handlers return `Result<_, ApiError>` and only append after every check passed, so an error
-//! response always means nothing was written.
+//! Handlers return `Result<_, ApiError>` and every write is one append after every check
+//! passed, so a refusal (4xx) means nothing was written. One exception, kept honest until the
+//! contract is settled: a 503 `fail-stopped` answers an append whose batch failed to become
+//! durable, and the bytes of that batch may still be on disk after a restart (see
+//! ARCHITECTURE.md, "Invariants").
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use motcua_engine::domain::plan::PlanError;
+use motcua_engine::domain::DomainError;
+use motcua_engine::log::{AppendError, LogError};
+use motcua_engine::plan_service::PlanServiceError;
+use motcua_engine::projection::ProjectionError;
+use motcua_engine::service::ServiceError;
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
+
+use crate::app::AppError;
 
 /// Media type of problem documents (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -175,6 +189,150 @@ impl ApiError {
             _ => {}
         }
         Value::Object(m)
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        match e {
+            AppError::Service(e) => e.into(),
+            AppError::Plan(e) => e.into(),
+            AppError::Projection(e) => e.into(),
+            AppError::Log(e) => e.into(),
+            AppError::NotFound(why) => ApiError::NotFound(why),
+            AppError::Forbidden(why) => ApiError::Forbidden(why),
+            AppError::Conflict(why) => ApiError::Conflict(why),
+            AppError::Invalid { field, why } => ApiError::Validation { field, why },
+            AppError::KeyReused => ApiError::IdempotencyKeyReused,
+            AppError::FailStopped(why) => ApiError::FailStopped(why),
+            AppError::Internal(why) => ApiError::Internal(why),
+        }
+    }
+}
+
+/// A refusal of the command service.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        match e {
+            ServiceError::Domain(d) => d.into(),
+            ServiceError::StaleVersion { current } => ApiError::PreconditionFailed {
+                current_version: current,
+            },
+            ServiceError::NotFound(code) => ApiError::NotFound(format!("no dossier {code}")),
+            ServiceError::Contended { stream, attempts } => ApiError::Conflict(format!(
+                "{stream} kept changing; gave up after {attempts} attempts, retry"
+            )),
+            ServiceError::SequenceExhausted { unit, date } => ApiError::Conflict(format!(
+                "the daily sequence of {unit} on {date} is exhausted"
+            )),
+            ServiceError::DuplicateEventId => ApiError::IdempotencyKeyReused,
+            ServiceError::Append(a) => a.into(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// A refusal of the domain.
+impl From<DomainError> for ApiError {
+    fn from(d: DomainError) -> ApiError {
+        let detail = d.to_string();
+        match d {
+            DomainError::IllegalTransition {
+                state,
+                action,
+                allowed,
+            } => ApiError::IllegalTransition {
+                detail,
+                state,
+                action,
+                allowed_actions: allowed,
+            },
+            DomainError::Forbidden { .. }
+            | DomainError::WrongField { .. }
+            | DomainError::WrongUnit { .. }
+            | DomainError::WrongSecret => ApiError::Forbidden(detail),
+            DomainError::Validation { field, why } => ApiError::Validation { field, why },
+            DomainError::UnknownProcedure { .. } => ApiError::validation("procedure", detail),
+            DomainError::UnknownStaff(_) => ApiError::validation("specialist", detail),
+            DomainError::SupplementLimit { .. } | DomainError::ApologyTooEarly { .. } => {
+                ApiError::Conflict(detail)
+            }
+            DomainError::UnknownWorkflow(_) | DomainError::NoRuleSet(_) => {
+                ApiError::Internal(detail)
+            }
+        }
+    }
+}
+
+/// A refusal of the log writer.
+impl From<AppendError> for ApiError {
+    fn from(e: AppendError) -> ApiError {
+        match e {
+            AppendError::Overloaded => ApiError::Overloaded { retry_after_s: 1 },
+            // A storage error on the write path fail-stops the writer (nothing of the batch is
+            // acknowledged): the same 503 as every later write gets.
+            AppendError::Failed(why) | AppendError::Storage(why) => ApiError::FailStopped(why),
+            AppendError::Closed => ApiError::ShuttingDown,
+            AppendError::WrongExpectedVersion { actual, .. } => ApiError::PreconditionFailed {
+                current_version: actual,
+            },
+            AppendError::IdempotencyConflict { event_id } => ApiError::Conflict(format!(
+                "event {event_id} already exists with different content (Idempotency-Key reused?)"
+            )),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// A refusal of the plan service.
+impl From<PlanServiceError> for ApiError {
+    fn from(e: PlanServiceError) -> ApiError {
+        let detail = e.to_string();
+        match e {
+            PlanServiceError::Forbidden { .. } | PlanServiceError::OutOfScope { .. } => {
+                ApiError::Forbidden(detail)
+            }
+            PlanServiceError::NotFound(_) => ApiError::NotFound(detail),
+            PlanServiceError::Plan(p) => p.into(),
+            PlanServiceError::FutureTime { .. } => ApiError::validation("at", detail),
+            PlanServiceError::StaleVersion { current } => ApiError::PreconditionFailed {
+                current_version: current,
+            },
+            PlanServiceError::Contended { .. } => ApiError::Conflict(format!("{detail}, retry")),
+            PlanServiceError::DuplicateEventId => ApiError::IdempotencyKeyReused,
+            PlanServiceError::Append(a) => a.into(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// A refusal of the plan domain.
+impl From<PlanError> for ApiError {
+    fn from(p: PlanError) -> ApiError {
+        let detail = p.to_string();
+        match p {
+            PlanError::UnknownPlan(_) | PlanError::UnknownTask(_) => ApiError::NotFound(detail),
+            PlanError::AlreadyIssued(_)
+            | PlanError::DuplicateTask(_)
+            | PlanError::TaskCancelled(_)
+            | PlanError::Conflict { .. } => ApiError::Conflict(detail),
+            PlanError::Invalid { task, why } => ApiError::validation(format!("task {task}"), why),
+            PlanError::InvalidPlan(why) => ApiError::validation("plan", why),
+        }
+    }
+}
+
+/// A read model that cannot be read is this server's fault.
+impl From<ProjectionError> for ApiError {
+    fn from(e: ProjectionError) -> ApiError {
+        ApiError::internal(e)
+    }
+}
+
+/// A log that cannot be read is this server's fault.
+impl From<LogError> for ApiError {
+    fn from(e: LogError) -> ApiError {
+        ApiError::internal(e)
     }
 }
 

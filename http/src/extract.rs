@@ -1,39 +1,25 @@
-//! Extractors whose rejections are problem documents instead of axum's plain-text bodies:
-//! [`ApiJson`] (malformed JSON 400, wrong content type 415, body over the limit 413, a
-//! well-formed body of the wrong shape 422 with the offending field), [`ApiQuery`] and
-//! [`ApiPath`].
+//! What handlers take from a request, with rejections that are problem documents instead of
+//! axum's plain-text bodies: [`HashedJson`] (a JSON body and its hash: malformed JSON 400, wrong
+//! content type 415, body over the limit 413, a well-formed body of the wrong shape 422 with
+//! the offending field), [`ApiQuery`], [`ApiPath`], the authenticated [`Caller`] (401, and 429
+//! for an address that keeps failing) and the [`ClientIp`].
+
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
+use crate::app::Caller;
+use crate::config::DEFAULT_BODY_LIMIT;
+use crate::crypto::sha256;
 use crate::errors::ApiError;
+use crate::state::AppState;
 
-/// Body limit applied to every request (1 MiB).
-pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
-
-/// `Json<T>` with problem+json rejections.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApiJson<T>(pub T);
-
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rej) => Err(json_rejection(rej)),
-        }
-    }
-}
-
-pub(crate) fn json_rejection(rej: JsonRejection) -> ApiError {
+fn json_rejection(rej: JsonRejection) -> ApiError {
     match rej {
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
@@ -115,7 +101,7 @@ where
     }
 }
 
-pub(crate) fn path_rejection(rej: PathRejection) -> ApiError {
+fn path_rejection(rej: PathRejection) -> ApiError {
     match rej {
         PathRejection::FailedToDeserializePathParams(e) => ApiError::NotFound(e.body_text()),
         // The route has no such parameters: a bug of this server, not of the request.
@@ -179,12 +165,64 @@ where
                     ApiError::BadRequest(e.body_text())
                 }
             })?;
-        let sha256 = crate::auth::sha256(&bytes);
+        let sha256 = sha256(&bytes);
         Ok(HashedJson {
             bytes,
             is_json,
             sha256,
             _t: std::marker::PhantomData,
+        })
+    }
+}
+
+/// The client address (from the connection; tests and the binary serve with connect info), or
+/// 0.0.0.0 when the server runs without connect info.
+fn client_ip(parts: &Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+/// The client's address as an extractor (never rejects).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
+}
+
+/// `Authorization: Bearer <token>`: the staff member holding the token. Failed attempts are
+/// rate-limited per address, so guessing tokens gets slow.
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = match header.and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        }) {
+            Some(t) => t.trim(),
+            None => {
+                return Err(ApiError::Unauthorized(
+                    "missing `Authorization: Bearer <token>`".into(),
+                ))
+            }
+        };
+        state.app().authenticate(token).map_err(|why| {
+            match state.auth_limiter().check(client_ip(parts)) {
+                Err(retry_after_s) => ApiError::RateLimited { retry_after_s },
+                Ok(()) => ApiError::Unauthorized(why.into()),
+            }
         })
     }
 }

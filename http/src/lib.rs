@@ -1,21 +1,29 @@
-//! motcua HTTP server: the `/v1` JSON API over the engine (axum 0.8), its errors, auth,
-//! idempotency, metrics, OpenAPI document, demo commune and graceful shutdown.
+//! motcua HTTP server: the `/v1` JSON API over the engine (axum 0.8), and the `motcua` command.
+//!
+//! Layers, each importing only the ones below it:
+//! - `server` builds and runs everything; `routes` are the handlers (parse the request,
+//!   authorize the caller's role, call the application, render), with `extract`, `reply`
+//!   (`Idempotency-Key` on the wire), `errors` (every error's problem document), `openapi`,
+//!   `state` (the application plus the HTTP-only parts), `metrics` and `ratelimit`;
+//! - `app` is the application layer: typed commands and queries, the business clock,
+//!   idempotency, the staff directory, read-your-writes; the only caller of the engine;
+//! - `demo` seeds the demo commune through the engine's commands; `cli` holds the operator's
+//!   other commands; `config`, `crypto` and `datadir` are leaves everyone may use.
 //!
 //! `server::start` is the entry point both for the `motcua` binary and for in-process tests.
 
-pub mod admin;
-pub mod auth;
-pub mod backup;
+pub mod app;
+pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod datadir;
 pub mod demo;
-pub mod engine;
 pub mod errors;
 pub mod extract;
-pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
+pub mod reply;
 pub mod routes;
 pub mod server;
 pub mod state;

@@ -1,19 +1,18 @@
 //! The `motcua` command: `serve` (the HTTP server), `staff add` (register a staff member and
 //! print their bearer token once, on a stopped data directory), and `export`, `backup`,
-//! `restore` (archives; the logic is in `motcua_http::backup`).
+//! `restore` (archives). This file parses the command line; the work is in `motcua_http::server`
+//! and `motcua_http::cli`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use motcua_engine::domain::events::FieldInfo;
-use motcua_engine::domain::types::{Field, Role, Staff, StaffId, Timestamp, UnitCode};
-use motcua_engine::domain::ReferenceData;
-use motcua_engine::log::{EventLog, LogConfig};
-use motcua_engine::service::{Authority, CommandService};
+use motcua_engine::domain::types::{Field, Role, StaffId, UnitCode};
+use motcua_http::cli::staff::StaffAdd;
+use motcua_http::cli::{backup, staff};
 use motcua_http::config::ServeConfig;
-use motcua_http::{admin, auth, backup, server};
+use motcua_http::{datadir, demo, server};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -143,12 +142,14 @@ fn init_tracing(json: bool) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    motcua_http::datadir::quiet_open_panics();
+    datadir::quiet_open_panics();
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Staff {
             command: StaffCommand::Add(args),
-        } => staff_add(args).await,
+        } => staff::staff_add(args.into())
+            .await
+            .map(|line| println!("{line}")),
         Command::Export(a) => backup::export_data_dir(&a.data, &a.out, a.from, a.to)
             .await
             .map(|r| println!("{}", r.line()))
@@ -182,11 +183,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // after `listening on` must drain, not kill.
     let signals = Signals::install().map_err(|e| format!("signal handlers: {e}"))?;
     let running = server::start(config).await.map_err(|e| e.to_string())?;
-    for t in &running.demo_tokens {
-        println!(
-            "demo-token role={} staff={} token={}",
-            t.role, t.staff, t.token
-        );
+    for line in demo::token_lines(&running.demo_tokens) {
+        println!("{line}");
     }
     println!("listening on http://{}", running.addr);
     signals.wait().await;
@@ -223,59 +221,16 @@ impl Signals {
     }
 }
 
-async fn staff_add(args: StaffAddArgs) -> Result<(), String> {
-    let log = EventLog::open(&args.data, LogConfig::default()).map_err(|e| {
-        let fallback = format!(
-            "cannot open {} (is the server running? stop it first)",
-            args.data.display()
-        );
-        motcua_http::datadir::describe_open_error(&args.data, &e, &fallback)
-    })?;
-    let result = staff_add_in(&log, args).await;
-    let closed = log.close().await;
-    let line = result?;
-    closed.map_err(|e| e.to_string())?;
-    println!("{line}");
-    Ok(())
-}
-
-async fn staff_add_in(log: &EventLog, args: StaffAddArgs) -> Result<String, String> {
-    let svc = CommandService::new(
-        log.clone(),
-        ReferenceData::builtin().map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| e.to_string())?;
-    let now = Timestamp::from_utc(chrono::Utc::now());
-    let fields: Vec<FieldInfo> = args
-        .fields
-        .iter()
-        .map(|f| FieldInfo {
-            field: f.clone(),
-            name: f.to_string(),
-        })
-        .collect();
-    admin::ensure_unit(&svc, &args.unit, args.unit_name.as_deref(), &fields, now).await?;
-    let token = auth::new_token();
-    let id = match args.id {
-        Some(id) => id,
-        None => format!("{}-{}", args.roles[0].as_str(), &token.token_id[..6])
-            .parse()
-            .map_err(|e| format!("{e}"))?,
-    };
-    let staff = Staff {
-        name: if args.name.is_empty() {
-            id.to_string()
-        } else {
-            args.name
-        },
-        id,
-        unit: args.unit,
-        roles: args.roles,
-        fields: args.fields,
-        active: true,
-    };
-    admin::add_staff(&svc, &staff, &token, Authority::System, now)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(format!("staff={} token={}", staff.id, token.token))
+impl From<StaffAddArgs> for StaffAdd {
+    fn from(a: StaffAddArgs) -> StaffAdd {
+        StaffAdd {
+            data: a.data,
+            unit: a.unit,
+            roles: a.roles,
+            fields: a.fields,
+            name: a.name,
+            id: a.id,
+            unit_name: a.unit_name,
+        }
+    }
 }

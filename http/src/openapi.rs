@@ -1,8 +1,10 @@
-//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations by
-//! `utoipa-axum`: a route is registered and documented by the same `routes!` call, so the two
-//! cannot drift (a test in `tests/tests/http_openapi.rs` also checks it from the outside).
+//! The OpenAPI 3.1 document: its base ([`ApiDoc`]: info, tags, bearer security) and
+//! [`complete`], which finishes the document `utoipa-axum` generates from the handlers'
+//! `#[utoipa::path]` annotations (a route is registered and documented by the same `routes!`
+//! call in `routes::api_router`, so the two cannot drift; a test in `tests/tests/http_openapi.rs`
+//! also checks it from the outside).
 //!
-//! [`ErrorResponses`] then completes every operation with the answers that come from shared
+//! [`ErrorResponses`] completes every operation with the answers that come from shared
 //! extractors and middleware rather than from the handler, so no route can forget them: 503
 //! (draining, fail-stopped) everywhere but `/healthz`; 401 and 429 (failed-auth rate limit)
 //! where a token is required; 400/413/415/422 where a JSON body is read; 422 for query
@@ -10,8 +12,6 @@
 //! `Idempotency-Key`; 412/422 with `If-Match`. Every 4xx/5xx gets the `Problem` schema under
 //! `application/problem+json`. schemathesis (`.ci/schemathesis.sh`) checks the result against the
 //! running server.
-
-use std::sync::OnceLock;
 
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -132,7 +132,7 @@ impl Modify for ErrorResponses {
 
 /// Describes each Server-Sent Event of `/v1/events/stream` (schemathesis validates events one
 /// by one against the media type's schema): `id` is the seq, `event` the event type, `data` an
-/// [`crate::routes::events::EventJson`] as JSON text.
+/// `EventJson` (the schema of `routes/events.rs`) as JSON text.
 struct EventStream;
 
 impl Modify for EventStream {
@@ -180,17 +180,11 @@ impl Modify for EventStream {
     }
 }
 
-static DOCUMENT: OnceLock<OpenApiDoc> = OnceLock::new();
-
-/// The document of the router built by `server::router` (set once at the first build).
-pub fn document() -> OpenApiDoc {
-    DOCUMENT
-        .get_or_init(|| {
-            // After the routes are in: `#[openapi(modifiers)]` run on the empty base document.
-            let mut doc = crate::server::api_router().split_for_parts().1;
-            ErrorResponses.modify(&mut doc);
-            EventStream.modify(&mut doc);
-            doc
-        })
-        .clone()
+/// The router's generated document `doc`, completed: the answers every route of a kind can
+/// give, the problem schema, and the SSE events.
+pub fn complete(mut doc: OpenApiDoc) -> OpenApiDoc {
+    // After the routes are in: `#[openapi(modifiers)]` ran on the empty base document.
+    ErrorResponses.modify(&mut doc);
+    EventStream.modify(&mut doc);
+    doc
 }

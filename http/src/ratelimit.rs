@@ -1,12 +1,17 @@
 //! A small per-address token bucket for the unauthenticated endpoints (public lookup, failed
 //! authentication): `burst` requests at once, refilled at `per_second`. The map is bounded: when
 //! full, buckets that are full again (idle clients) are dropped first, then the oldest; an
-//! attacker rotating addresses can only evict others' full buckets, not grow memory.
+//! attacker rotating addresses can only evict others' full buckets, not grow memory. It fails
+//! closed: if its lock is poisoned (a thread panicked holding it) every request is refused, so a
+//! fault can never switch the limit off.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
+
+/// The wait announced to every client once the limiter's lock is poisoned.
+pub const POISONED_RETRY_AFTER_S: u64 = 60;
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -40,7 +45,8 @@ impl RateLimiter {
 
     fn check_at(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
         let Ok(mut map) = self.buckets.lock() else {
-            return Ok(());
+            tracing::error!("rate limiter lock poisoned: refusing the request");
+            return Err(POISONED_RETRY_AFTER_S);
         };
         if !map.contains_key(&ip) && map.len() >= self.max_clients {
             self.evict(&mut map, now);
@@ -94,5 +100,26 @@ mod tests {
             assert!(rl.check_at(other, t0).is_ok());
         }
         assert!(rl.buckets.lock().unwrap().len() <= 2);
+    }
+
+    #[test]
+    fn a_poisoned_lock_refuses_every_request() {
+        let rl = std::sync::Arc::new(RateLimiter::new(1000, 1000.0, 10));
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        assert!(rl.check(ip).is_ok());
+        let holder = rl.clone();
+        let panicked = std::thread::spawn(move || {
+            let _guard = holder.buckets.lock().unwrap();
+            panic!("a panic while holding the limiter's lock");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(rl.buckets.is_poisoned());
+        // A fresh bucket would allow 1000 requests; a poisoned limiter allows none.
+        for i in 0..3u8 {
+            let other = IpAddr::from([10, 0, 2, i]);
+            assert_eq!(rl.check(other), Err(POISONED_RETRY_AFTER_S));
+        }
+        assert_eq!(rl.check(ip), Err(POISONED_RETRY_AFTER_S));
     }
 }

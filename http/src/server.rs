@@ -1,14 +1,16 @@
-//! Building and running the server: open the log, seed the demo if asked, fold the staff
-//! directory, start the projections, bind, serve with graceful shutdown.
+//! Building and running the server: open the log, seed the demo if asked, open the application
+//! (staff directory, command services, projections), bind, serve the router with its middleware,
+//! shut down gracefully.
 //!
 //! Shutdown order (why): cancel the token (axum stops accepting and SSE streams end, since an
 //! open stream would block the drain forever, axum #2673) -> wait for in-flight requests (bounded
-//! by `drain_timeout`) -> stop followers -> `log.close()`, which lets the writer finish its
-//! batch and flush durably before the database closes.
+//! by `drain_timeout`) -> `App::shutdown`: stop the directory follower and the projections, then
+//! `log.close()`, which lets the writer finish its batch and flush durably before the database
+//! closes.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
@@ -20,19 +22,19 @@ use motcua_engine::log::{EventLog, LogConfig, LogError};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use utoipa::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use crate::auth::Directory;
+use crate::app::handle::OpenError;
+use crate::app::{App, AppConfig};
 use crate::config::ServeConfig;
-use crate::engine::Engine;
+use crate::demo::DemoToken;
 use crate::errors::ApiError;
-use crate::idempotency::{self, IdempotencyStore};
-use crate::openapi::ApiDoc;
-use crate::routes;
+use crate::metrics::Metrics;
+use crate::routes::api_router;
 use crate::state::AppState;
-use motcua_engine::recorded::decode_event;
+
+/// How long a first start waits for the projections to fold the demo commune before it checks
+/// the figures.
+const DEMO_FOLD_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Why the server could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -41,8 +43,8 @@ pub enum ServerError {
     OpenLog { dir: String, source: LogError },
     #[error("cannot create the data directory {dir}: {source}")]
     DataDir { dir: String, source: std::io::Error },
-    #[error("storage: {0}")]
-    Storage(#[from] motcua_engine::storage::StorageError),
+    #[error(transparent)]
+    App(#[from] OpenError),
     #[error("cannot bind {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -50,45 +52,18 @@ pub enum ServerError {
     },
     #[error("demo seeding failed: {0}")]
     Demo(String),
-    #[error("engine: {0}")]
-    Engine(String),
     #[error("closing the log: {0}")]
     Close(LogError),
 }
 
-/// Every documented route. Registering a handler here also documents it.
-pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(routes::ops::healthz))
-        .routes(routes!(routes::ops::readyz))
-        .routes(routes!(routes::ops::metrics))
-        .routes(routes!(routes::ops::openapi))
-        .routes(routes!(routes::events::list))
-        .routes(routes!(routes::views::list_dossiers))
-        .routes(routes!(routes::views::get_dossier))
-        .routes(routes!(routes::views::queues))
-        .routes(routes!(routes::views::inbox))
-        .routes(routes!(routes::views::worklist))
-        .routes(routes!(routes::views::stats))
-        .routes(routes!(routes::views::stats_codes))
-        .routes(routes!(routes::views::catalog))
-        .routes(routes!(routes::views::lookup))
-        .routes(routes!(routes::dossiers::receive))
-        .routes(routes!(routes::dossiers::submit))
-        .routes(routes!(routes::dossiers::act))
-        .routes(routes!(routes::slips::slip))
-        .routes(routes!(routes::reference::calendar))
-        .routes(routes!(routes::reference::publish_calendar))
-        .routes(routes!(routes::reference::issue_procedure))
-        .routes(routes!(routes::staff::list, routes::staff::create))
-        .routes(routes!(routes::staff::revoke))
-        .routes(routes!(routes::events::stream))
-        .routes(routes!(routes::export::export))
-        .routes(routes!(routes::plans::list, routes::plans::issue))
-        .routes(routes!(routes::plans::get_plan))
-        .routes(routes!(routes::plans::dashboard))
-        .routes(routes!(routes::plans::add_task))
-        .routes(routes!(routes::plans::task_action))
+/// The OpenAPI document of the router, rendered once.
+fn openapi_json() -> Arc<str> {
+    static JSON: OnceLock<Arc<str>> = OnceLock::new();
+    JSON.get_or_init(|| {
+        let doc = crate::openapi::complete(api_router().split_for_parts().1);
+        doc.to_json().unwrap_or_else(|_| "{}".into()).into()
+    })
+    .clone()
 }
 
 /// The complete router with its middleware, for `state`.
@@ -156,14 +131,6 @@ async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Respon
     next.run(req).await
 }
 
-/// A demo token printed at first start.
-#[derive(Debug, Clone)]
-pub struct DemoToken {
-    pub role: String,
-    pub staff: String,
-    pub token: String,
-}
-
 /// A started server.
 pub struct RunningServer {
     /// The bound address (the real port when bound to port 0).
@@ -171,20 +138,24 @@ pub struct RunningServer {
     /// Tokens of the demo staff, when this start seeded the demo.
     pub demo_tokens: Vec<DemoToken>,
     state: AppState,
+    log: EventLog,
     serve: tokio::task::JoinHandle<std::io::Result<()>>,
-    follower: tokio::task::JoinHandle<()>,
-    stop_followers: tokio_util::sync::CancellationToken,
 }
 
 impl RunningServer {
-    /// The shared state (tests use it to inspect the log).
+    /// The shared state.
     pub fn state(&self) -> &AppState {
         &self.state
     }
 
+    /// The application the server serves (tests register staff and wait through it).
+    pub fn app(&self) -> &App {
+        self.state.app()
+    }
+
     /// The log the server writes.
     pub fn log(&self) -> &EventLog {
-        self.state.log()
+        &self.log
     }
 
     /// Graceful shutdown: stop accepting, end SSE streams, drain, flush and close the log.
@@ -197,13 +168,9 @@ impl RunningServer {
             Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
             Err(_) => tracing::warn!(?drain, "drain timed out; closing anyway"),
         }
-        self.stop_followers.cancel();
-        let _ = self.follower.await;
-        self.state.engine().stop().await;
         self.state
-            .log()
-            .clone()
-            .close()
+            .app()
+            .shutdown()
             .await
             .map_err(ServerError::Close)
     }
@@ -244,38 +211,26 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
     }
 
     // The directory is folded before serving so the first request can authenticate.
-    let directory = Arc::new(Directory::default());
-    for env in log.scan(0) {
-        let env = env.map_err(|e| ServerError::Engine(e.to_string()))?;
-        let ev = if env.event_type.starts_with("staff.") {
-            decode_event(&env).ok()
-        } else {
-            None
-        };
-        directory.apply(env.seq, ev.as_ref());
-    }
-    let stop_followers = tokio_util::sync::CancellationToken::new();
-    let follower = directory.spawn_follower(log.clone(), stop_followers.clone());
-
-    let engine = Engine::start(log.clone())
-        .await
-        .map_err(|e| ServerError::Engine(e.to_string()))?;
+    let metrics = Arc::new(Metrics::default());
+    let app_config = AppConfig {
+        read_your_writes_timeout: config.read_your_writes_timeout,
+    };
+    let app = App::open(log.clone(), app_config, metrics.clone()).await?;
     if seeding {
         // The figures of the commune's report, recomputed from the projections: fail loudly.
-        let head = log.head().seq;
-        if !engine
-            .wait_for(head, std::time::Duration::from_secs(120))
+        if !app
+            .wait_for_projections(log.head().seq, DEMO_FOLD_TIMEOUT)
             .await
         {
             return Err(ServerError::Demo("projections did not catch up".into()));
         }
-        crate::demo::verify(engine.read_models()).map_err(|e| ServerError::Demo(e.to_string()))?;
+        crate::demo::verify(|from, to, filter| app.views().stats(from, to, filter))
+            .map_err(|e| ServerError::Demo(e.to_string()))?;
         tracing::info!(
             "demo figures verified: desk 342/342 (216 early, 126 on time), online e-copy 187"
         );
     }
-    let idem = IdempotencyStore::new(log.store().tree(idempotency::TREE)?)?;
-    let state = AppState::new(config.clone(), log, engine, directory, idem);
+    let state = AppState::new(config.clone(), app, metrics, openapi_json());
 
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -302,9 +257,8 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
         addr,
         demo_tokens,
         state,
+        log,
         serve,
-        follower,
-        stop_followers,
     })
 }
 

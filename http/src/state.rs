@@ -1,117 +1,119 @@
-//! The state every handler shares: the log, the engine adapter, the staff directory, metrics,
-//! rate limiters, the idempotency store and the shutdown signal. Cheap to clone (one `Arc`).
+//! The state every handler shares: the application ([`App`]) and what only the HTTP server
+//! has (its configuration, metrics, rate limiters, the shutdown signal, open SSE streams, the
+//! export permits and the OpenAPI document). Cheap to clone (one `Arc`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use motcua_engine::log::EventLog;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Directory;
+use crate::app::App;
 use crate::config::ServeConfig;
-use crate::engine::Engine;
 use crate::errors::ApiError;
-use crate::idempotency::IdempotencyStore;
 use crate::metrics::{Gauges, Metrics};
 use crate::ratelimit::RateLimiter;
 
-pub(crate) struct Inner {
-    pub config: ServeConfig,
-    pub log: EventLog,
-    pub engine: Engine,
-    pub directory: Arc<Directory>,
-    pub metrics: Metrics,
-    pub lookup_limiter: RateLimiter,
-    pub auth_limiter: RateLimiter,
-    pub idempotency: IdempotencyStore,
+/// Exports running at once: each holds a blocking thread and reads the whole range, so a few
+/// auditors downloading cannot starve the desk's requests.
+pub const MAX_CONCURRENT_EXPORTS: usize = 2;
+/// Client addresses a rate limiter keeps buckets for.
+const RATE_LIMITED_CLIENTS: usize = 10_000;
+
+struct Inner {
+    config: ServeConfig,
+    app: App,
+    metrics: Arc<Metrics>,
+    lookup_limiter: RateLimiter,
+    auth_limiter: RateLimiter,
     /// Cancelled when shutdown begins: ends SSE streams and stops accepting.
-    pub shutdown: CancellationToken,
-    pub shutting_down: AtomicBool,
-    pub sse_streams: AtomicU64,
-    pub plans: Arc<motcua_engine::plan_service::PlanService>,
+    shutdown: CancellationToken,
+    shutting_down: AtomicBool,
+    sse_streams: AtomicU64,
     /// Exports in progress: each holds a blocking thread and a log scan.
-    pub exports: Arc<tokio::sync::Semaphore>,
+    exports: Arc<Semaphore>,
+    /// The OpenAPI document, as served.
+    openapi_json: Arc<str>,
 }
 
 /// Shared handler state.
 #[derive(Clone)]
 pub struct AppState {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
 impl AppState {
     pub(crate) fn new(
         config: ServeConfig,
-        log: EventLog,
-        engine: Engine,
-        directory: Arc<Directory>,
-        idempotency: IdempotencyStore,
+        app: App,
+        metrics: Arc<Metrics>,
+        openapi_json: Arc<str>,
     ) -> AppState {
-        let lookup_limiter =
-            RateLimiter::new(config.lookup_burst, config.lookup_per_second, 10_000);
-        let auth_limiter =
-            RateLimiter::new(config.auth_fail_burst, config.auth_fail_per_second, 10_000);
-        let plans = Arc::new(motcua_engine::plan_service::PlanService::new(log.clone()));
+        let lookup_limiter = RateLimiter::new(
+            config.lookup_burst,
+            config.lookup_per_second,
+            RATE_LIMITED_CLIENTS,
+        );
+        let auth_limiter = RateLimiter::new(
+            config.auth_fail_burst,
+            config.auth_fail_per_second,
+            RATE_LIMITED_CLIENTS,
+        );
         AppState {
             inner: Arc::new(Inner {
                 config,
-                log,
-                engine,
-                directory,
-                metrics: Metrics::default(),
+                app,
+                metrics,
                 lookup_limiter,
                 auth_limiter,
-                idempotency,
                 shutdown: CancellationToken::new(),
                 shutting_down: AtomicBool::new(false),
                 sse_streams: AtomicU64::new(0),
-                plans,
-                exports: Arc::new(tokio::sync::Semaphore::new(
-                    crate::routes::export::MAX_CONCURRENT_EXPORTS,
-                )),
+                exports: Arc::new(Semaphore::new(MAX_CONCURRENT_EXPORTS)),
+                openapi_json,
             }),
         }
     }
 
-    /// Permits for concurrent exports (see `routes::export::MAX_CONCURRENT_EXPORTS`).
-    pub fn exports(&self) -> &Arc<tokio::sync::Semaphore> {
-        &self.inner.exports
-    }
-
-    pub fn plans(&self) -> &motcua_engine::plan_service::PlanService {
-        &self.inner.plans
+    /// The application: every command and query.
+    pub fn app(&self) -> &App {
+        &self.inner.app
     }
 
     pub fn config(&self) -> &ServeConfig {
         &self.inner.config
     }
-    pub fn log(&self) -> &EventLog {
-        &self.inner.log
-    }
-    pub fn engine(&self) -> &Engine {
-        &self.inner.engine
-    }
-    pub fn directory(&self) -> &Directory {
-        &self.inner.directory
-    }
+
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
     }
+
     pub fn lookup_limiter(&self) -> &RateLimiter {
         &self.inner.lookup_limiter
     }
+
     pub fn auth_limiter(&self) -> &RateLimiter {
         &self.inner.auth_limiter
     }
-    pub fn idempotency(&self) -> &IdempotencyStore {
-        &self.inner.idempotency
+
+    /// Permits for concurrent exports (see [`MAX_CONCURRENT_EXPORTS`]).
+    pub fn exports(&self) -> &Arc<Semaphore> {
+        &self.inner.exports
     }
+
+    /// The OpenAPI document of this server.
+    pub fn openapi_json(&self) -> &Arc<str> {
+        &self.inner.openapi_json
+    }
+
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.inner.shutdown
     }
+
     pub fn is_shutting_down(&self) -> bool {
         self.inner.shutting_down.load(Ordering::SeqCst)
     }
+
     pub(crate) fn begin_shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
         self.inner.shutdown.cancel();
@@ -122,121 +124,23 @@ impl AppState {
         if self.is_shutting_down() {
             return Err(ApiError::ShuttingDown);
         }
-        if self.inner.log.is_failed() {
-            return Err(ApiError::FailStopped(
-                "appends are refused until an operator restarts motcua; reads keep working".into(),
-            ));
-        }
-        Ok(())
+        Ok(self.inner.app.check_writable()?)
     }
 
-    /// Last log seq every read model (directory and projections) has folded.
-    pub fn read_models_seq(&self) -> u64 {
-        self.inner
-            .directory
-            .applied_seq()
-            .min(self.inner.engine.projection_seq())
-    }
-
-    /// Waits until every read model reached `seq` (read-your-writes); false on timeout.
-    pub async fn wait_for_read_models(&self, seq: u64) -> bool {
-        let deadline = tokio::time::Instant::now() + self.inner.config.read_your_writes_timeout;
-        if !self
-            .inner
-            .engine
-            .wait_for(seq, self.inner.config.read_your_writes_timeout)
-            .await
-        {
-            return false;
-        }
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if !self.inner.directory.wait_for(seq, left).await {
-            return false;
-        }
-        true
-    }
-
-    /// Executes a dossier command for `caller`, then waits for the read models (read-your-
-    /// writes) and reports the new state.
-    pub async fn execute(
-        &self,
-        caller: &crate::auth::Caller,
-        code: Option<&motcua_engine::domain::types::DossierCode>,
-        cmd: motcua_engine::domain::Command,
-        expected: Option<u64>,
-        key: Option<&motcua_engine::idempotency::CommandKey>,
-    ) -> Result<crate::engine::WriteOutcome, ApiError> {
-        let timer = self.metrics().append_started();
-        let o = self
-            .engine()
-            .execute(
-                &caller.staff,
-                code,
-                cmd,
-                crate::routes::views::now(),
-                expected,
-                key,
-            )
-            .await
-            .map_err(crate::engine::map_service_error)?;
-        timer.succeeded(o.events.len() as u64);
-        let caught_up = self.wait_for_read_models(o.seq).await;
-        let view = if caught_up {
-            self.engine().read_models().dossier(&o.code).ok().flatten()
-        } else {
-            None
-        };
-        Ok(crate::engine::WriteOutcome {
-            state: view.as_ref().map(|v| v.state.as_str().to_owned()),
-            due: view.as_ref().and_then(|v| v.due),
-            event_types: o
-                .events
-                .iter()
-                .map(|e| e.change.event_type().to_owned())
-                .collect(),
-            code: o.code,
-            version: o.version,
-            seq: o.seq,
-            deduplicated: o.deduplicated,
-        })
-    }
-
-    /// The lookup secret printed on a receipt: random, or (with an `Idempotency-Key`) derived
-    /// from the key and this server's salt so a retried receipt prints the same secret.
-    pub fn lookup_secret(&self, staff: &str, key: Option<&str>) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-        let bytes: [u8; 32] = match key {
-            Some(k) => {
-                let mut input = self.inner.idempotency.salt().to_vec();
-                input.extend_from_slice(staff.as_bytes());
-                input.push(0);
-                input.extend_from_slice(k.as_bytes());
-                crate::auth::sha256(&input)
-            }
-            None => {
-                let mut b = [0u8; 32];
-                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
-                b
-            }
-        };
-        // 10 characters of a 32-letter alphabet: 50 bits, unambiguous to read aloud.
-        bytes[..10]
-            .iter()
-            .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-            .collect()
-    }
-
+    /// The values sampled at scrape time.
     pub fn gauges(&self) -> Gauges {
+        let log = self.inner.app.log_status();
         Gauges {
-            log_head_seq: self.inner.log.head().seq,
-            projection_seq: self.read_models_seq(),
-            log_failed: self.inner.log.is_failed(),
+            log_head_seq: log.head_seq,
+            projection_seq: self.inner.app.read_models_seq(),
+            log_failed: log.failed,
             shutting_down: self.is_shutting_down(),
             sse_streams: self.inner.sse_streams.load(Ordering::Relaxed),
-            writer: Some(self.inner.log.writer_stats()),
+            writer: Some(log.writer),
         }
     }
 
+    /// Counts an SSE stream as open until the guard is dropped.
     pub(crate) fn sse_opened(&self) -> SseGuard {
         self.inner.sse_streams.fetch_add(1, Ordering::Relaxed);
         SseGuard {

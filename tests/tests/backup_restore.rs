@@ -160,7 +160,7 @@ async fn backup_during_load_restores_the_same_log_and_statistics() {
     // the export: its range is fixed when the request arrives, i.e. once its headers are back.
     let pause = load.gate.write().await;
     let h = s.head();
-    assert!(s.server.state().wait_for_read_models(h).await);
+    assert!(s.server.app().wait_for_read_models(h).await);
     let stats_at_h: Value = s.get_json(STATS, &auditor).await;
     // The demo's 529 dossiers and at least the 30 the load received.
     assert!(stats_at_h["figures"]["received"].as_u64().unwrap() >= 559);
@@ -264,7 +264,7 @@ async fn backup_during_load_restores_the_same_log_and_statistics() {
     // start at the head), the staff tokens are in the log, and the statistics are the ones the
     // original answered at h.
     let r = TestServer::start_in(config(&restored)).await;
-    assert_eq!(r.server.state().engine().projection_seq(), h);
+    assert_eq!(r.server.app().projection_seq(), h);
     let stats_restored: Value = r.get_json(STATS, &auditor).await;
     assert_eq!(stats_restored, stats_at_h);
     let unit_stats = "/v1/stats?from=2000-01-01&to=2100-12-31";
@@ -275,7 +275,7 @@ async fn backup_during_load_restores_the_same_log_and_statistics() {
     // The backup taken under load restores too (in-process), onto its own trailer's head.
     let restored_b = tmp.path().join("restored-b");
     std::fs::create_dir(&restored_b).unwrap();
-    let report = motcua_http::backup::restore(&b_file, &restored_b)
+    let report = motcua_http::cli::backup::restore(&b_file, &restored_b)
         .await
         .unwrap();
     assert_eq!(report.events, b_trailer.count);
@@ -334,11 +334,11 @@ async fn a_damaged_archive_is_refused_naming_the_seq_and_nothing_is_written() {
 
     // Into an empty directory: it stays empty; no staging directory is left behind.
     std::fs::create_dir(&target).unwrap();
-    let e = motcua_http::backup::restore(&bad_file, &target)
+    let e = motcua_http::cli::backup::restore(&bad_file, &target)
         .await
         .unwrap_err();
     assert!(
-        matches!(e, motcua_http::backup::BackupError::Damaged { seq: s, .. } if s == seq),
+        matches!(e, motcua_http::cli::backup::BackupError::Damaged { seq: s, .. } if s == seq),
         "{e}"
     );
     assert!(is_absent_or_empty(&target));
@@ -347,7 +347,7 @@ async fn a_damaged_archive_is_refused_naming_the_seq_and_nothing_is_written() {
     // A truncated archive (cut inside that record) is refused too, naming the last good seq.
     let cut_file = tmp.path().join("cut.archive");
     std::fs::write(&cut_file, &archive[..offset + len / 2]).unwrap();
-    let e = motcua_http::backup::restore(&cut_file, &target)
+    let e = motcua_http::cli::backup::restore(&cut_file, &target)
         .await
         .unwrap_err();
     assert!(e.to_string().contains(&format!("seq {seq}")), "{e}");
@@ -357,11 +357,11 @@ async fn a_damaged_archive_is_refused_naming_the_seq_and_nothing_is_written() {
     let good_file = tmp.path().join("good.archive");
     std::fs::write(&good_file, &archive).unwrap();
     std::fs::write(target.join("keep.txt"), b"x").unwrap();
-    let e = motcua_http::backup::restore(&good_file, &target)
+    let e = motcua_http::cli::backup::restore(&good_file, &target)
         .await
         .unwrap_err();
     assert!(
-        matches!(e, motcua_http::backup::BackupError::TargetNotEmpty(_)),
+        matches!(e, motcua_http::cli::backup::BackupError::TargetNotEmpty(_)),
         "{e}"
     );
     assert_eq!(std::fs::read(target.join("keep.txt")).unwrap(), b"x");

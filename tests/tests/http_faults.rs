@@ -70,7 +70,7 @@ async fn full_writer_queue_answers_429_with_retry_after() {
     )
     .unwrap();
     let (tokens, _) = motcua_http::demo::seed_reference(&svc).await.unwrap();
-    assert!(s.server.state().wait_for_read_models(s.head()).await);
+    assert!(s.server.app().wait_for_read_models(s.head()).await);
     let tn = tokens
         .iter()
         .find(|t| t.staff == "tn-01")

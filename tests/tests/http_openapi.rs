@@ -121,11 +121,11 @@ fn no_route_is_registered_outside_routes_macro() {
         );
         annotated += text.matches("#[utoipa::path(").count();
     }
-    let server = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../http/src/server.rs"),
+    let table = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../http/src/routes/mod.rs"),
     )
     .unwrap();
-    let registered: usize = server
+    let registered: usize = table
         .split("routes!(")
         .skip(1)
         .map(|chunk| {
@@ -140,6 +140,6 @@ fn no_route_is_registered_outside_routes_macro() {
         .sum();
     assert_eq!(
         annotated, registered,
-        "every #[utoipa::path] handler must be registered in server::api_router"
+        "every #[utoipa::path] handler must be registered in routes::api_router"
     );
 }

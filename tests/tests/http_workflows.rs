@@ -526,7 +526,7 @@ async fn idempotent_receipt_and_action_then_restart() {
             d.s.server
                 .log()
                 .store()
-                .tree(motcua_http::idempotency::TREE)
+                .tree(motcua_http::app::idempotency::TREE)
                 .unwrap();
         for kv in tree.iter() {
             let (k, _) = kv.unwrap();
@@ -616,7 +616,7 @@ async fn receipts_and_submissions_do_not_share_idempotency_keys() {
                 d.s.server
                     .log()
                     .store()
-                    .tree(motcua_http::idempotency::TREE)
+                    .tree(motcua_http::app::idempotency::TREE)
                     .unwrap();
             for kv in tree.iter() {
                 let (k, _) = kv.unwrap();

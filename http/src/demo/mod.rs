@@ -33,8 +33,17 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use crate::auth;
-use crate::server::DemoToken;
+use crate::app::staff::register_with_token;
+use crate::app::tokens::new_token;
+use crate::crypto::sha256;
+
+/// A demo token printed at first start.
+#[derive(Debug, Clone)]
+pub struct DemoToken {
+    pub role: String,
+    pub staff: String,
+    pub token: String,
+}
 
 /// Seed of every random choice of the demo.
 pub const SEED: u64 = 0x2023_0831;
@@ -185,7 +194,7 @@ fn intake(ctx: &Ctx, p: &data::ProcDef, channel: Channel, rng: &mut StdRng) -> I
             .iter()
             .map(|d| d.name.clone())
             .collect(),
-        lookup_secret_sha256: auth::sha256(hex::encode(secret).as_bytes()),
+        lookup_secret_sha256: sha256(hex::encode(secret).as_bytes()),
     }
 }
 
@@ -297,19 +306,8 @@ pub async fn seed_reference(
     let mut tokens = Vec::new();
     let mut staff_map = HashMap::new();
     for s in data::staff() {
-        svc.execute_reference(ReferenceCommand::RegisterStaff(s.clone()), sys, setup)
-            .await?;
-        let t = auth::new_token();
-        svc.execute_reference(
-            ReferenceCommand::IssueToken {
-                staff: s.id.clone(),
-                token_id: t.token_id.clone(),
-                token_sha256: t.sha256,
-            },
-            sys,
-            setup,
-        )
-        .await?;
+        let t = new_token();
+        register_with_token(svc, &s, &t, sys, setup, None).await?;
         let role = s
             .roles
             .first()
@@ -878,14 +876,21 @@ async fn online_rest(
     Ok(())
 }
 
-/// The report's figures, recomputed from the read models; an error names every difference.
-pub fn verify(rm: &motcua_engine::projection::ReadModels) -> Result<(), DemoError> {
+/// The report's figures, recomputed by `stats` (the application's statistics query over the
+/// read models); an error names every difference.
+pub fn verify<E: std::fmt::Display>(
+    stats: impl Fn(
+        NaiveDate,
+        NaiveDate,
+        &motcua_engine::projection::StatsFilter,
+    ) -> Result<motcua_engine::projection::StatsReport, E>,
+) -> Result<(), DemoError> {
     use motcua_engine::projection::StatsFilter;
     let from = NaiveDate::from_ymd_opt(2023, 1, 1).ok_or_else(|| plan_err("date"))?;
     let to = NaiveDate::from_ymd_opt(2023, 8, 31).ok_or_else(|| plan_err("date"))?;
     let unit: UnitCode = data::UNIT.parse().map_err(|_| plan_err("unit"))?;
     let stats = |channel: Channel, procedure: Option<&str>| {
-        rm.stats(
+        stats(
             from,
             to,
             &StatsFilter {

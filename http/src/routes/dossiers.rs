@@ -2,30 +2,31 @@
 //! (`POST /v1/submissions`), and every action of the transition table
 //! (`POST /v1/dossiers/{code}/actions/{action}`).
 //!
-//! Every write: role check, `If-Match` (stream version) for an exact append, `Idempotency-Key`
-//! (derived event ids + stored first response), the command service decides and appends, then
-//! the handler waits for the read models to reach the new seq (read-your-writes) and answers
-//! with the new version as `ETag`.
+//! Every write: role check, the body parsed into the domain's command (or a new dossier's
+//! [`Arrival`]), `If-Match` (stream version) for an exact append, `Idempotency-Key` (derived
+//! event ids + stored first response, `reply::run`), then `app.dossiers()` executes it and waits
+//! for the read models (read-your-writes); the answer carries the new version as `ETag`.
+//! [`command`] is the one pure body-to-`Command` function (the fuzz target calls it).
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use motcua_engine::domain::events::{Applicant, DraftKind};
 use motcua_engine::domain::types::{
-    Channel, DossierCode, ProcedureId, Role, StaffId, Timestamp, UnitCode, Vnd,
+    Channel, DossierCode, ProcedureId, Role, StaffId, UnitCode, Vnd,
 };
-use motcua_engine::domain::{Action, Command, Intake};
+use motcua_engine::domain::{Action, Command};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
-use crate::engine::WriteOutcome;
+use crate::app::dossiers::{Arrival, FirstStep, WriteOutcome};
+use crate::app::idempotency::KeySpace;
+use crate::app::Caller;
 use crate::errors::ApiError;
 use crate::extract::{ApiPath, HashedJson};
-use crate::idempotency::{self, Reply};
-use crate::routes::views::parse_code;
+use crate::reply::{self, Reply};
+use crate::routes::parse::{self, required};
 use crate::state::AppState;
-use motcua_engine::idempotency::{CommandKey, KeyScope};
 
 /// The applicant (người nộp hồ sơ).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -92,13 +93,6 @@ pub struct ActionBody {
     pub comments: Option<String>,
     /// apologise: the new appointment (RFC 3339).
     pub new_appointment: Option<String>,
-}
-
-fn required(field: &str, v: Option<String>) -> Result<String, ApiError> {
-    match v {
-        Some(s) if !s.trim().is_empty() => Ok(s),
-        _ => Err(ApiError::validation(field, "required")),
-    }
 }
 
 /// Builds the domain command of `action` from its JSON body.
@@ -170,12 +164,10 @@ pub fn command(action: Action, b: ActionBody) -> Result<Command, ApiError> {
         },
         Action::Apologise => Command::Apologise {
             reason: required("reason", b.reason)?,
-            new_appointment: {
-                let s = required("new_appointment", b.new_appointment)?;
-                let t = chrono::DateTime::parse_from_rfc3339(&s)
-                    .map_err(|_| ApiError::validation("new_appointment", "expected RFC 3339"))?;
-                Timestamp::from_utc(t.with_timezone(&chrono::Utc))
-            },
+            new_appointment: parse::instant(
+                "new_appointment",
+                &required("new_appointment", b.new_appointment)?,
+            )?,
         },
         Action::HandOver => Command::HandOver { note },
         Action::Withdraw => Command::Withdraw {
@@ -188,26 +180,14 @@ pub fn command(action: Action, b: ActionBody) -> Result<Command, ApiError> {
     })
 }
 
-/// `If-Match: "7"` (or `7`, or `W/"7"`) -> 7.
-pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    let Some(v) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let s = v
-        .to_str()
-        .map_err(|_| ApiError::validation("If-Match", "not ASCII"))?;
-    let s = s.trim().trim_start_matches("W/").trim_matches('"');
-    s.parse::<u64>().map(Some).map_err(|_| {
-        ApiError::validation("If-Match", "expected the ETag of GET /v1/dossiers/{code}")
-    })
-}
-
-fn intake(
+/// The dossier `b` describes, arriving on `channel` for `action` (submit online, or one of the
+/// desk's three first actions), at the caller's unit unless it names one (which must be theirs).
+fn arrival(
     caller: &Caller,
-    b: &NewDossier,
+    b: NewDossier,
     channel: Channel,
-    secret_sha256: [u8; 32],
-) -> Result<Intake, ApiError> {
+    action: Action,
+) -> Result<Arrival, ApiError> {
     let unit: UnitCode = match &b.unit {
         Some(u) => u
             .parse()
@@ -219,18 +199,35 @@ fn intake(
         .procedure
         .parse()
         .map_err(|e| ApiError::validation("procedure", format!("{e}")))?;
-    Ok(Intake {
+    let first_step = match action {
+        Action::SubmitOnline => FirstStep::SubmitOnline,
+        Action::Receive => FirstStep::Receive,
+        Action::GuideToComplete => {
+            if b.missing.is_empty() {
+                return Err(ApiError::validation("missing", "required"));
+            }
+            FirstStep::GuideToComplete {
+                missing: b.missing,
+                note: b.note.unwrap_or_default(),
+            }
+        }
+        _ => FirstStep::RefuseToReceive {
+            reason: required("reason", b.reason)?,
+            legal_basis: b.legal_basis.unwrap_or_default(),
+        },
+    };
+    Ok(Arrival {
         procedure,
         unit,
         channel,
         applicant: Applicant {
-            name: b.applicant.name.clone(),
-            id_number: b.applicant.id_number.clone(),
-            phone: b.applicant.phone.clone(),
-            address: b.applicant.address.clone(),
+            name: b.applicant.name,
+            id_number: b.applicant.id_number,
+            phone: b.applicant.phone,
+            address: b.applicant.address,
         },
-        documents: b.documents.clone(),
-        lookup_secret_sha256: secret_sha256,
+        documents: b.documents,
+        first_step,
     })
 }
 
@@ -266,7 +263,7 @@ fn outcome_reply(
         code: o.code.to_string(),
         version: o.version,
         seq: o.seq,
-        state: o.state.clone(),
+        state: o.state.map(|s| s.as_str().to_owned()),
         due: o.due.map(|t| t.0),
         events: o.event_types.clone(),
         deduplicated: o.deduplicated,
@@ -281,6 +278,7 @@ fn outcome_reply(
     })
 }
 
+/// A new dossier, at the desk (`online: false`, reception) or online (citizen).
 async fn create(
     state: AppState,
     caller: Caller,
@@ -288,12 +286,11 @@ async fn create(
     body: HashedJson<NewDossier>,
     online: bool,
 ) -> Result<Response, ApiError> {
-    let role = if online {
-        caller.require_any(&[Role::Citizen])?
+    caller.require_any(if online {
+        &[Role::Citizen]
     } else {
-        caller.require_any(&[Role::Reception])?
-    };
-    let _ = role;
+        &[Role::Reception]
+    })?;
     state.check_writable()?;
     let b = body.value()?;
     let channel = if online {
@@ -318,56 +315,25 @@ async fn create(
             ))
         }
     };
-    let who = caller.id().to_string();
-    let st = state.clone();
-    // Receipts and submissions are separate key spaces (one key sent to both routes names two
-    // requests): a submission's stored response and lookup secret are filed under
-    // `<staff>/submission` (no staff id holds a '/'), its events' ids are derived in the
-    // engine's submission scope.
-    let owner = if online {
-        format!("{who}/submission")
+    let key = reply::idempotency_key(&headers)?;
+    let arrival = arrival(&caller, b, channel, action)?;
+    let app = state.app();
+    let caller = &caller;
+    // One key sent to the desk and online names two requests (two dossiers).
+    let space = if online {
+        KeySpace::Submissions
     } else {
-        who.clone()
+        KeySpace::Staff
     };
-    let space = owner.clone();
-    idempotency::run(
-        st.idempotency(),
-        &owner,
-        &headers,
+    reply::run_in(
+        app.idempotency(),
+        caller,
+        space,
+        key,
         body.sha256,
         |key| async move {
-            let secret = state.lookup_secret(&space, key.as_deref());
-            let intake = intake(&caller, &b, channel, crate::auth::sha256(secret.as_bytes()))?;
-            let cmd = match action {
-                Action::SubmitOnline => Command::SubmitOnline(intake),
-                Action::Receive => Command::Receive {
-                    intake: Some(intake),
-                },
-                Action::GuideToComplete => Command::GuideToComplete {
-                    intake: Some(intake),
-                    missing: if b.missing.is_empty() {
-                        return Err(ApiError::validation("missing", "required"));
-                    } else {
-                        b.missing.clone()
-                    },
-                    note: b.note.clone().unwrap_or_default(),
-                },
-                _ => Command::RefuseToReceive {
-                    intake: Some(intake),
-                    reason: required("reason", b.reason.clone())?,
-                    legal_basis: b.legal_basis.clone().unwrap_or_default(),
-                },
-            };
-            let scope = if online {
-                KeyScope::Submission
-            } else {
-                KeyScope::Receipt
-            };
-            let key = key.map(|k| CommandKey::new(scope, &who, k));
-            let o = state
-                .execute(&caller, None, cmd, None, key.as_ref())
-                .await?;
-            outcome_reply(&o, StatusCode::CREATED, Some(&secret))
+            let r = app.dossiers().create(caller, arrival, key.as_ref()).await?;
+            outcome_reply(&r.outcome, StatusCode::CREATED, Some(&r.lookup_secret))
         },
     )
     .await
@@ -425,26 +391,23 @@ pub async fn act(
     ApiPath((code, action)): ApiPath<(String, String)>,
     body: HashedJson<ActionBody>,
 ) -> Result<Response, ApiError> {
-    let code: DossierCode = parse_code(&code)?;
+    let code: DossierCode = parse::code(&code)?;
     let action: Action = action
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no action {action:?}")))?;
-    let expected = if_match(&headers)?;
+    let expected = parse::if_match(&headers)?;
     state.check_writable()?;
     let cmd = command(action, body.value()?)?;
-    let who = caller.id().to_string();
-    let st = state.clone();
-    let owner = who.clone();
     // The stored response is keyed per dossier and action too: a key reused on another dossier
     // is another request.
-    let mut sha_input = body.sha256.to_vec();
-    sha_input.extend_from_slice(code.as_str().as_bytes());
-    sha_input.extend_from_slice(action.as_str().as_bytes());
-    let sha = crate::auth::sha256(&sha_input);
-    idempotency::run(st.idempotency(), &owner, &headers, sha, |key| async move {
-        let key = key.map(|k| CommandKey::new(KeyScope::DossierAction, &who, k));
-        let o = state
-            .execute(&caller, Some(&code), cmd, expected, key.as_ref())
+    let request = parse::fingerprint(body.sha256, &[code.as_str(), action.as_str()]);
+    let app = state.app();
+    let key = reply::idempotency_key(&headers)?;
+    let caller = &caller;
+    reply::run(app.idempotency(), caller, key, request, |key| async move {
+        let o = app
+            .dossiers()
+            .act(caller, &code, cmd, expected, key.as_ref())
             .await?;
         outcome_reply(&o, StatusCode::OK, None)
     })

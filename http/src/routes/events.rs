@@ -10,16 +10,15 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::Json;
 use futures::Stream;
-use motcua_engine::domain::types::Role;
-use motcua_engine::log::Envelope;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Caller;
+use crate::app::decode::LoggedEvent;
+use crate::app::Caller;
 use crate::errors::ApiError;
 use crate::extract::ApiQuery;
+use crate::routes::roles::LOG_READERS;
 use crate::state::AppState;
-use motcua_engine::recorded::decode_event;
 
 /// Largest page of `GET /v1/events`.
 pub const MAX_PAGE: usize = 1000;
@@ -47,8 +46,9 @@ pub struct EventJson {
     pub event: serde_json::Value,
 }
 
-impl EventJson {
-    pub fn from_envelope(env: &Envelope) -> EventJson {
+impl From<&LoggedEvent> for EventJson {
+    fn from(e: &LoggedEvent) -> EventJson {
+        let env = &e.envelope;
         EventJson {
             seq: env.seq,
             stream: env.stream.to_string(),
@@ -66,9 +66,10 @@ impl EventJson {
             causation_id: env.causation_id.map(|c| c.to_string()),
             prev_hash: hex::encode(env.prev_hash),
             hash: hex::encode(env.hash),
-            event: decode_event(env)
-                .ok()
-                .and_then(|e| serde_json::to_value(e).ok())
+            event: e
+                .event
+                .as_ref()
+                .and_then(|ev| serde_json::to_value(ev).ok())
                 .unwrap_or(serde_json::Value::Null),
         }
     }
@@ -102,7 +103,7 @@ pub async fn list(
     caller: Caller,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
-    caller.require_any(&[Role::Auditor, Role::Admin])?;
+    caller.require_any(&LOG_READERS)?;
     let after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE {
@@ -111,14 +112,15 @@ pub async fn list(
             format!("must be 1..={MAX_PAGE}"),
         ));
     }
-    let envs = state
-        .log()
-        .read_all(after, limit)
-        .map_err(ApiError::internal)?;
-    let head_seq = state.log().head().seq;
-    let next_after = envs.last().map(|e| e.seq).filter(|s| *s < head_seq);
+    let page = state.app().events().page(after, limit)?;
+    let head_seq = page.head_seq;
+    let next_after = page
+        .events
+        .last()
+        .map(|e| e.envelope.seq)
+        .filter(|s| *s < head_seq);
     Ok(Json(EventPage {
-        events: envs.iter().map(EventJson::from_envelope).collect(),
+        events: page.events.iter().map(EventJson::from).collect(),
         next_after,
         head_seq,
     }))
@@ -144,7 +146,7 @@ pub async fn stream(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    caller.require_any(&[Role::Auditor, Role::Admin])?;
+    caller.require_any(&LOG_READERS)?;
     let after = match headers.get("last-event-id") {
         Some(v) => v
             .to_str()
@@ -153,26 +155,24 @@ pub async fn stream(
             .ok_or_else(|| ApiError::validation("Last-Event-ID", "must be a log seq"))?,
         None => q.after.unwrap_or(0),
     };
-    let sub = state.log().subscribe(after);
+    let follower = state.app().events().follow(after);
     let stop = state.shutdown_token().clone();
     let guard = state.sse_opened();
-    let s = futures::stream::unfold((sub, stop, guard), |(mut sub, stop, guard)| async move {
-        let next = tokio::select! {
-            _ = stop.cancelled() => return None,
-            n = sub.next() => n,
-        };
-        match next {
-            Ok(env) => {
-                let json = EventJson::from_envelope(&env);
-                let ev = SseEvent::default()
-                    .id(env.seq.to_string())
-                    .event(env.event_type.clone())
-                    .json_data(&json)
-                    .unwrap_or_else(|_| SseEvent::default().comment("unencodable"));
-                Some((Ok(ev), (sub, stop, guard)))
-            }
-            Err(_) => None,
-        }
-    });
+    let s = futures::stream::unfold(
+        (follower, stop, guard),
+        |(mut follower, stop, guard)| async move {
+            let logged = tokio::select! {
+                _ = stop.cancelled() => return None,
+                n = follower.next() => n?,
+            };
+            let env = &logged.envelope;
+            let ev = SseEvent::default()
+                .id(env.seq.to_string())
+                .event(env.event_type.clone())
+                .json_data(EventJson::from(&logged))
+                .unwrap_or_else(|_| SseEvent::default().comment("unencodable"));
+            Some((Ok(ev), (follower, stop, guard)))
+        },
+    );
     Ok(Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

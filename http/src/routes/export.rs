@@ -15,16 +15,16 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use motcua_engine::domain::types::Role;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use utoipa::IntoParams;
 
-use crate::auth::Caller;
-use crate::backup::{BackupError, ExportPlan};
+use crate::app::export::ExportError;
+use crate::app::Caller;
 use crate::errors::ApiError;
 use crate::extract::ApiQuery;
+use crate::routes::roles::LOG_READERS;
 use crate::state::AppState;
 
 /// Bytes per body chunk.
@@ -32,9 +32,6 @@ pub const EXPORT_CHUNK_BYTES: usize = 64 * 1024;
 /// Chunks buffered between the archive writer and the connection: bounds an export's memory
 /// to about 1 MiB.
 pub const EXPORT_CHANNEL_CHUNKS: usize = 16;
-/// Exports running at once: each holds a blocking thread and reads the whole range, so a few
-/// auditors downloading cannot starve the desk's requests.
-pub const MAX_CONCURRENT_EXPORTS: usize = 2;
 /// Response header: the last seq in the archive (fixed when the request arrived).
 pub const LAST_SEQ_HEADER: &str = "x-motcua-last-seq";
 /// Response header: the hash of that event (hex), which the archive's trailer must repeat.
@@ -62,18 +59,15 @@ pub async fn export(
     caller: Caller,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require_any(&[Role::Auditor, Role::Admin])?;
+    caller.require_any(&LOG_READERS)?;
     // Held until the archive is written (moved into the writer task).
     let permit = state
         .exports()
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::Overloaded { retry_after_s: 10 })?;
-    let log = state.log().clone();
-    let plan = ExportPlan::new(&log, q.from, q.to).map_err(|e| match e {
-        BackupError::Range(why) => ApiError::validation("range", why),
-        other => ApiError::internal(other),
-    })?;
+    let job = state.app().export(q.from, q.to)?;
+    let plan = &job.plan;
     let (tx, mut rx) = mpsc::channel::<io::Result<Bytes>>(EXPORT_CHANNEL_CHUNKS);
     let headers = [
         (
@@ -102,9 +96,9 @@ pub async fn export(
             shutdown,
         };
         let mut w = BufWriter::with_capacity(EXPORT_CHUNK_BYTES, sink);
-        let result = plan
-            .write(&log, &mut w)
-            .and_then(|_| w.flush().map_err(|e| BackupError::Internal(e.to_string())));
+        let result = job
+            .write(&mut w)
+            .and_then(|_| w.flush().map_err(|e| ExportError::Internal(e.to_string())));
         if let Err(e) = result {
             tracing::warn!(error = %e, "export stopped before its end");
             // Ends the body with an error (if the client is still there to see it).

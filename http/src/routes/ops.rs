@@ -72,11 +72,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 /// This API's OpenAPI 3.1 document (tài liệu API), generated from the code.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "ops",
     responses((status = 200, content_type = "application/json", body = Object)))]
-pub async fn openapi() -> Response {
-    let doc = crate::openapi::document();
+pub async fn openapi(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        doc.to_json().unwrap_or_else(|_| "{}".into()),
+        state.openapi_json().to_string(),
     )
         .into_response()
 }

@@ -2,11 +2,10 @@
 //! the dashboard (live, or "as of" any instant), and the planner's writes (issue a plan, add a
 //! task, amend / cancel / report progress / complete / reopen a task).
 //!
-//! Thin over `motcua_engine::plan_service::PlanService` (reached as `state.plans()`): the engine
-//! checks the planner role and unit, the plan rules, the expected version and idempotency; this
-//! module parses JSON, applies the read roles and maps errors to problem documents. Writes:
-//! planner only. Reads: leaders, planners and auditors (auditors of any unit, the others of the
-//! plan's unit). Same rules as the dossier API: `If-Match` (the plan stream's version, given as
+//! Thin over `app.plans()` (the engine's plan service): the engine checks the planner role and
+//! unit, the plan rules, the expected version and idempotency; this module parses JSON into plan
+//! commands and applies the read roles. Writes: planner only. Reads: leaders, planners and
+//! auditors (auditors of any unit, the others of the plan's unit). Same rules as the dossier API: `If-Match` (the plan stream's version, given as
 //! `ETag`) makes a write conditional (412 with the current version when stale), an
 //! `Idempotency-Key` makes a retry return the first answer and record once, and an error always
 //! means nothing was written. Plan reads fold the plan's stream from the log, so a write is
@@ -15,83 +14,20 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
-use chrono::NaiveDate;
 use motcua_engine::domain::events::Event;
-use motcua_engine::domain::plan::{
-    DerivedIndicator, Indicator, IndicatorSource, PlanError, Target, TaskSpec,
-};
-use motcua_engine::domain::types::{PlanId, Role, TaskId, Timestamp, UnitCode};
-use motcua_engine::domain::ActorRef;
-use motcua_engine::plan_service::{PlanCommand, PlanOutcome, PlanServiceError, WriteOptions};
+use motcua_engine::domain::plan::{DerivedIndicator, Indicator, IndicatorSource, Target, TaskSpec};
+use motcua_engine::domain::types::{PlanId, TaskId, Timestamp, UnitCode};
+use motcua_engine::plan_service::{PlanCommand, PlanOutcome};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Caller;
+use crate::app::Caller;
 use crate::errors::ApiError;
 use crate::extract::{ApiPath, ApiQuery, HashedJson};
-use crate::idempotency::{self, Reply};
-use crate::routes::dossiers::if_match;
+use crate::reply::{self, Reply};
+use crate::routes::parse::{self, required};
+use crate::routes::roles::{PLANNERS, PLAN_READERS};
 use crate::state::AppState;
-use motcua_engine::idempotency::{CommandKey, KeyScope};
-
-/// Who may read plans and dashboards.
-pub const PLAN_READERS: [Role; 3] = [Role::Leader, Role::Planner, Role::Auditor];
-
-/// Maps a plan service refusal to the API's problem types.
-pub fn map_plan_error(e: PlanServiceError) -> ApiError {
-    let detail = e.to_string();
-    match e {
-        PlanServiceError::Forbidden { .. } | PlanServiceError::OutOfScope { .. } => {
-            ApiError::Forbidden(detail)
-        }
-        PlanServiceError::NotFound(_) => ApiError::NotFound(detail),
-        PlanServiceError::Plan(p) => match p {
-            PlanError::UnknownPlan(_) | PlanError::UnknownTask(_) => ApiError::NotFound(detail),
-            PlanError::AlreadyIssued(_)
-            | PlanError::DuplicateTask(_)
-            | PlanError::TaskCancelled(_)
-            | PlanError::Conflict { .. } => ApiError::Conflict(detail),
-            PlanError::Invalid { task, why } => ApiError::validation(format!("task {task}"), why),
-            PlanError::InvalidPlan(why) => ApiError::validation("plan", why),
-        },
-        PlanServiceError::FutureTime { .. } => ApiError::validation("at", detail),
-        PlanServiceError::StaleVersion { current } => ApiError::PreconditionFailed {
-            current_version: current,
-        },
-        PlanServiceError::Contended { .. } => ApiError::Conflict(format!("{detail}, retry")),
-        PlanServiceError::DuplicateEventId => ApiError::IdempotencyKeyReused,
-        PlanServiceError::Append(a) => crate::routes::staff::map_append(a),
-        other => ApiError::internal(other),
-    }
-}
-
-fn parse_plan(s: &str) -> Result<PlanId, ApiError> {
-    s.parse()
-        .map_err(|e: motcua_engine::domain::types::ParseError| ApiError::NotFound(e.to_string()))
-}
-
-fn parse_field<T: std::str::FromStr>(field: &str, s: &str) -> Result<T, ApiError>
-where
-    T::Err: std::fmt::Display,
-{
-    s.parse()
-        .map_err(|e: T::Err| ApiError::validation(field, e.to_string()))
-}
-
-fn parse_date(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| ApiError::validation(field, "expected YYYY-MM-DD"))
-}
-
-fn parse_instant(field: &str, s: &str) -> Result<Timestamp, ApiError> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| Timestamp::from_utc(t.with_timezone(&chrono::Utc)))
-        .map_err(|_| ApiError::validation(field, "expected RFC 3339"))
-}
-
-fn now() -> Timestamp {
-    Timestamp::from_utc(chrono::Utc::now())
-}
 
 /// A plan to issue (ban hành kế hoạch).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -150,7 +86,7 @@ impl TaskJson {
                 .procedure
                 .as_deref()
                 .ok_or_else(|| ApiError::validation("procedure", "required by this source"))?;
-            parse_field("procedure", p)
+            parse::field("procedure", p)
         };
         let source = match self.source.as_str() {
             "manual" => IndicatorSource::Manual,
@@ -189,11 +125,11 @@ impl TaskJson {
             }
         };
         Ok(TaskSpec {
-            id: parse_field("id", &self.id)?,
+            id: parse::field("id", &self.id)?,
             title: self.title,
             responsible: self.responsible,
-            start: parse_date("start", &self.start)?,
-            deadline: parse_date("deadline", &self.deadline)?,
+            start: parse::date("start", &self.start)?,
+            deadline: parse::date("deadline", &self.deadline)?,
             weight: self.weight,
             indicator: Indicator {
                 name: self.indicator,
@@ -222,13 +158,6 @@ pub struct TaskActionBody {
     pub task: Option<TaskJson>,
     /// Business time of the event (RFC 3339; default now, never in the future).
     pub at: Option<String>,
-}
-
-fn required(field: &str, v: Option<String>) -> Result<String, ApiError> {
-    match v {
-        Some(s) if !s.trim().is_empty() => Ok(s),
-        _ => Err(ApiError::validation(field, "required")),
-    }
 }
 
 fn task_command(task: TaskId, action: &str, b: TaskActionBody) -> Result<PlanCommand, ApiError> {
@@ -308,36 +237,20 @@ async fn write(
     at: Option<Timestamp>,
     (body_sha256, status): ([u8; 32], StatusCode),
 ) -> Result<Response, ApiError> {
-    caller.require_any(&[Role::Planner])?;
-    let expected = if_match(&headers)?;
+    caller.require_any(&PLANNERS)?;
+    let expected = parse::if_match(&headers)?;
     state.check_writable()?;
-    let who = caller.id().to_string();
     // The stored response is keyed per plan and action too: a key reused elsewhere is another
     // request.
-    let mut sha_input = body_sha256.to_vec();
-    sha_input.extend_from_slice(plan.as_str().as_bytes());
-    sha_input.extend_from_slice(cmd.action().as_bytes());
-    let sha = crate::auth::sha256(&sha_input);
-    let st = state.clone();
-    let owner = who.clone();
-    idempotency::run(st.idempotency(), &owner, &headers, sha, |key| async move {
-        let key = key.map(|k| CommandKey::new(KeyScope::Plan, &who, k));
-        let actor = ActorRef::Staff(caller.staff.clone());
-        let o = state
+    let request = parse::fingerprint(body_sha256, &[plan.as_str(), cmd.action()]);
+    let key = reply::idempotency_key(&headers)?;
+    let app = state.app();
+    let caller = &caller;
+    reply::run(app.idempotency(), caller, key, request, |key| async move {
+        let o = app
             .plans()
-            .execute(
-                &plan,
-                cmd,
-                &actor,
-                now(),
-                WriteOptions {
-                    at,
-                    expected,
-                    key: key.as_ref(),
-                },
-            )
-            .await
-            .map_err(map_plan_error)?;
+            .execute(caller, &plan, cmd, at, expected, key.as_ref())
+            .await?;
         outcome_reply(&o, status)
     })
     .await
@@ -348,11 +261,7 @@ async fn write(
     responses((status = 200, body = Object), (status = 401), (status = 403)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require_any(&PLAN_READERS)?;
-    let plans = state.plans().list().map_err(map_plan_error)?;
-    let visible: Vec<_> = plans
-        .into_iter()
-        .filter(|p| caller.require_unit(&p.unit).is_ok())
-        .collect();
+    let visible = state.app().plans().list(&caller)?;
     Ok(Json(serde_json::json!({ "plans": visible })).into_response())
 }
 
@@ -371,16 +280,16 @@ pub async fn issue(
     body: HashedJson<NewPlan>,
 ) -> Result<Response, ApiError> {
     // The role first: a caller who may not write plans learns nothing from body validation.
-    caller.require_any(&[Role::Planner])?;
+    caller.require_any(&PLANNERS)?;
     let b = body.value()?;
-    let plan: PlanId = parse_field("id", &b.id)?;
+    let plan: PlanId = parse::field("id", &b.id)?;
     let unit: UnitCode = match &b.unit {
-        Some(u) => parse_field("unit", u)?,
+        Some(u) => parse::field("unit", u)?,
         None => caller.unit().clone(),
     };
     let cmd = PlanCommand::Issue {
         number: b.number,
-        date: parse_date("date", &b.date)?,
+        date: parse::date("date", &b.date)?,
         unit,
         year: b.year,
         title: b.title,
@@ -408,9 +317,8 @@ pub async fn get_plan(
     ApiPath(plan): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     caller.require_any(&PLAN_READERS)?;
-    let plan = parse_plan(&plan)?;
-    let loaded = state.plans().load(&plan).map_err(map_plan_error)?;
-    caller.require_unit(&loaded.state.unit)?;
+    let plan = parse::plan(&plan)?;
+    let loaded = state.app().plans().get(&caller, &plan)?;
     let events: Vec<_> = loaded
         .events
         .iter()
@@ -464,33 +372,13 @@ pub async fn dashboard(
     ApiQuery(q): ApiQuery<DashboardQuery>,
 ) -> Result<Response, ApiError> {
     caller.require_any(&PLAN_READERS)?;
-    let plan = parse_plan(&plan)?;
-    let loaded = state.plans().load(&plan).map_err(map_plan_error)?;
-    caller.require_unit(&loaded.state.unit)?;
-    let now = now();
+    let plan = parse::plan(&plan)?;
     let as_of = q
         .as_of
         .as_deref()
-        .map(|s| parse_instant("as_of", s))
+        .map(|s| parse::instant("as_of", s))
         .transpose()?;
-    let progress = match as_of {
-        Some(t) if t < now => {
-            // Folding the log is CPU-bound: keep it off the async workers.
-            let plans = state.clone();
-            let plan = plan.clone();
-            tokio::task::spawn_blocking(move || plans.plans().dashboard_as_of(&plan, t))
-                .await
-                .map_err(ApiError::internal)?
-        }
-        _ => state.plans().dashboard_live(
-            &plan,
-            now,
-            state.engine().read_models(),
-            state.engine().projection_seq(),
-        ),
-    }
-    .map_err(map_plan_error)?;
-    match progress {
+    match state.app().plans().dashboard(&caller, &plan, as_of).await? {
         Some(p) => Ok(Json(p).into_response()),
         None => Err(ApiError::NotFound(format!(
             "plan {plan} was not issued by then"
@@ -514,8 +402,8 @@ pub async fn add_task(
     ApiPath(plan): ApiPath<String>,
     body: HashedJson<TaskJson>,
 ) -> Result<Response, ApiError> {
-    caller.require_any(&[Role::Planner])?;
-    let plan = parse_plan(&plan)?;
+    caller.require_any(&PLANNERS)?;
+    let plan = parse::plan(&plan)?;
     let spec = body.value()?.into_spec()?;
     write(
         state,
@@ -546,15 +434,13 @@ pub async fn task_action(
     ApiPath((plan, task, action)): ApiPath<(String, String, String)>,
     body: HashedJson<TaskActionBody>,
 ) -> Result<Response, ApiError> {
-    caller.require_any(&[Role::Planner])?;
-    let plan = parse_plan(&plan)?;
-    let task: TaskId = task
-        .parse()
-        .map_err(|e: motcua_engine::domain::types::ParseError| ApiError::NotFound(e.to_string()))?;
+    caller.require_any(&PLANNERS)?;
+    let plan = parse::plan(&plan)?;
+    let task: TaskId = parse::task(&task)?;
     let b = body.value()?;
     let at =
         b.at.as_deref()
-            .map(|s| parse_instant("at", s))
+            .map(|s| parse::instant("at", s))
             .transpose()?;
     let cmd = task_command(task, &action, b)?;
     write(

@@ -1,29 +1,24 @@
 //! Reference data writes and reads besides the catalog view: a year's working calendar (read by
-//! every token holder, published by admins) and issuing a procedure (admin). Writes go through
-//! the command service's reference commands, which validate them.
+//! every token holder, published by admins) and issuing a procedure (admin), through
+//! `app.reference()` (the command service's reference commands validate them).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use chrono::NaiveDate;
-use motcua_engine::domain::events::{CalendarEvent, Event, Procedure, YearCalendar};
-use motcua_engine::domain::types::{Field, ProcedureId, Role, UnitCode, WorkflowId};
-use motcua_engine::domain::{ActorRef, DomainError};
-use motcua_engine::log::StreamId;
-use motcua_engine::service::{Authority, ReferenceCommand, ServiceError};
+use motcua_engine::domain::events::{Procedure, YearCalendar};
+use motcua_engine::domain::types::{Field, ProcedureId, WorkflowId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
-use crate::engine::map_service_error;
+use crate::app::reference::ProcedureIssue;
+use crate::app::Caller;
 use crate::errors::ApiError;
 use crate::extract::{ApiPath, HashedJson};
-use crate::idempotency::{self, Reply};
-use crate::routes::views::now;
+use crate::reply::{self, Reply};
+use crate::routes::roles::ADMINS;
 use crate::state::AppState;
-use motcua_engine::idempotency::{CommandKey, KeyScope};
-use motcua_engine::recorded::decode_event;
 
 /// A year's working calendar (lịch làm việc năm), as published.
 #[utoipa::path(get, path = "/v1/calendar/{year}", tag = "reference",
@@ -38,16 +33,10 @@ pub async fn calendar(
     let year: i32 = year
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no calendar {year}")))?;
-    let envs = state
-        .log()
-        .read_stream(&StreamId::calendar_year(year), 1)
-        .map_err(ApiError::internal)?;
-    envs.iter()
-        .rev()
-        .find_map(|e| match decode_event(e) {
-            Ok(Event::Calendar(CalendarEvent::YearPublished(y))) => Some(y),
-            _ => None,
-        })
+    state
+        .app()
+        .reference()
+        .calendar(year)?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no calendar published for {year}")))
 }
@@ -68,11 +57,6 @@ pub struct CalendarBody {
     pub note: String,
 }
 
-fn admin_of(caller: &Caller) -> Result<ActorRef, ApiError> {
-    caller.require_any(&[Role::Admin])?;
-    Ok(ActorRef::Staff(caller.staff.clone()))
-}
-
 /// Publish a year's working calendar (công bố lịch làm việc), admin only.
 #[utoipa::path(post, path = "/v1/calendar", tag = "reference", request_body = CalendarBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
@@ -84,38 +68,33 @@ pub async fn publish_calendar(
     headers: HeaderMap,
     body: HashedJson<CalendarBody>,
 ) -> Result<Response, ApiError> {
-    let actor = admin_of(&caller)?;
+    caller.require_any(&ADMINS)?;
     state.check_writable()?;
     let b = body.value()?;
-    let cmd = ReferenceCommand::PublishCalendarYear(YearCalendar {
+    let calendar = YearCalendar {
         year: b.year,
         days_off: b.days_off,
         makeup_working_days: b.makeup_working_days,
         note: b.note,
-    });
-    let st = state.clone();
-    let owner = caller.id().to_string();
-    let who = owner.clone();
-    idempotency::run(
-        st.idempotency(),
-        &owner,
-        &headers,
+    };
+    let app = state.app();
+    let key = reply::idempotency_key(&headers)?;
+    let caller = &caller;
+    reply::run(
+        app.idempotency(),
+        caller,
+        key,
         body.sha256,
         |key| async move {
-            let key = key.map(|k| CommandKey::new(KeyScope::Reference, &who, k));
-            let o = state
-                .engine()
-                .service()
-                .execute_reference_keyed(cmd, Authority::Admin(&actor), now(), key.as_ref())
-                .await
-                .map_err(map_service_error)?;
-            state.wait_for_read_models(o.seq).await;
-            Ok(Reply {
-                status: StatusCode::CREATED,
-                body: serde_json::json!({"stream": o.stream, "seq": o.seq}),
-                etag: None,
-                location: Some(format!("/v1/calendar/{}", b.year)),
-            })
+            let o = app
+                .reference()
+                .publish_calendar(caller, calendar, key.as_ref())
+                .await?;
+            Ok(Reply::at(
+                StatusCode::CREATED,
+                serde_json::json!({"stream": o.stream, "seq": o.seq}),
+                format!("/v1/calendar/{}", b.year),
+            ))
         },
     )
     .await
@@ -217,18 +196,6 @@ impl IssueBody {
     }
 }
 
-/// The service refuses a procedure naming a workflow it does not know with `UnknownWorkflow`,
-/// which on the dossier path means broken reference data (500); here it is the admin's input,
-/// a 422 on `procedure.workflow` (it was a 500; found by probing after schemathesis).
-fn map_issue_error(e: ServiceError) -> ApiError {
-    match e {
-        ServiceError::Domain(DomainError::UnknownWorkflow(w)) => {
-            ApiError::validation("procedure.workflow", format!("unknown workflow {w}"))
-        }
-        other => map_service_error(other),
-    }
-}
-
 /// Issue a procedure into the catalog (ban hành TTHC), admin only.
 #[utoipa::path(post, path = "/v1/procedures", tag = "reference", request_body = IssueBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
@@ -240,61 +207,34 @@ pub async fn issue_procedure(
     headers: HeaderMap,
     body: HashedJson<IssueBody>,
 ) -> Result<Response, ApiError> {
-    let actor = admin_of(&caller)?;
+    caller.require_any(&ADMINS)?;
     state.check_writable()?;
     let b = body.value()?;
     b.validate()?;
-    let unit: UnitCode = caller.unit().clone();
-    let st = state.clone();
-    let owner = caller.id().to_string();
-    let who = owner.clone();
-    idempotency::run(
-        st.idempotency(),
-        &owner,
-        &headers,
+    let issue = ProcedureIssue {
+        procedure: b.procedure,
+        effective: b.effective,
+        publish_at_desk: b.publish_at_desk,
+        publish_online: b.publish_online,
+    };
+    let app = state.app();
+    let key = reply::idempotency_key(&headers)?;
+    let caller = &caller;
+    reply::run(
+        app.idempotency(),
+        caller,
+        key,
         body.sha256,
         |key| async move {
-            let svc = state.engine().service();
-            let id = b.procedure.id.clone();
-            // Two commands under one key: issuing is its first step, publishing its second.
-            let key = key.map(|k| CommandKey::new(KeyScope::Reference, &who, k));
-            let step = |i| key.as_ref().map(|k| k.step(i));
-            let mut o = svc
-                .execute_reference_keyed(
-                    ReferenceCommand::IssueProcedure {
-                        procedure: b.procedure,
-                        effective: b.effective,
-                    },
-                    Authority::Admin(&actor),
-                    now(),
-                    step(0).as_ref(),
-                )
-                .await
-                .map_err(map_issue_error)?;
-            if b.publish_at_desk || b.publish_online {
-                o = svc
-                    .execute_reference_keyed(
-                        ReferenceCommand::PublishProcedure {
-                            unit,
-                            id: id.clone(),
-                            at_desk: b.publish_at_desk,
-                            online: b.publish_online,
-                            effective: b.effective,
-                        },
-                        Authority::Admin(&actor),
-                        now(),
-                        step(1).as_ref(),
-                    )
-                    .await
-                    .map_err(map_service_error)?;
-            }
-            state.wait_for_read_models(o.seq).await;
-            Ok(Reply {
-                status: StatusCode::CREATED,
-                body: serde_json::json!({"procedure": id, "seq": o.seq}),
-                etag: None,
-                location: Some("/v1/catalog".into()),
-            })
+            let (id, seq) = app
+                .reference()
+                .issue_procedure(caller, issue, key.as_ref())
+                .await?;
+            Ok(Reply::at(
+                StatusCode::CREATED,
+                serde_json::json!({"procedure": id, "seq": seq}),
+                "/v1/catalog".into(),
+            ))
         },
     )
     .await

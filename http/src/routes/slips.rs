@@ -13,10 +13,11 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::IntoParams;
 
-use crate::auth::Caller;
+use crate::app::Caller;
 use crate::errors::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
-use crate::routes::views::{parse_code, STAFF_READERS};
+use crate::routes::parse;
+use crate::routes::roles::STAFF_READERS;
 use crate::state::AppState;
 
 fn title(slip: &str) -> Option<&'static str> {
@@ -55,19 +56,11 @@ pub async fn slip(
     ApiQuery(q): ApiQuery<SlipQuery>,
 ) -> Result<Response, ApiError> {
     caller.require_any(&STAFF_READERS)?;
-    let code = parse_code(&code)?;
+    let code = parse::code(&code)?;
     let title =
         title(&slip).ok_or_else(|| ApiError::NotFound(format!("no slip {slip}; 01..06")))?;
-    let (st, recs) = state
-        .engine()
-        .service()
-        .load_dossier(&code)
-        .map_err(crate::engine::map_service_error)?;
-    if let Some((unit, _)) = st.unit_and_field() {
-        caller.require_unit(unit)?;
-    }
     // The slips are the domain's views of the dossier's events; this route picks one.
-    let all = slips::slips(&recs);
+    let all = state.app().views().slips(&caller, &code)?;
     let mut only = slips::Slips::default();
     let content = match slip.as_str() {
         "01" => all.s01.clone().map(|x| {

@@ -6,21 +6,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use motcua_engine::domain::types::{Field, Role, Staff, StaffId, UnitCode};
-use motcua_engine::log::AppendError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::admin;
-use crate::auth::{self, Caller};
-use crate::engine::map_service_error;
+use crate::app::Caller;
+use crate::crypto::sha256;
 use crate::errors::ApiError;
 use crate::extract::{ApiPath, HashedJson};
-use crate::idempotency::{self, Reply};
-use crate::routes::views::now;
+use crate::reply::{self, Reply};
+use crate::routes::roles::ADMINS;
 use crate::state::AppState;
-use motcua_engine::domain::ActorRef;
-use motcua_engine::idempotency::{CommandKey, KeyScope};
-use motcua_engine::service::{Authority, ReferenceCommand};
 
 /// A staff member (cán bộ).
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,8 +48,9 @@ impl From<&Staff> for StaffJson {
 pub async fn list(State(state): State<AppState>, _caller: Caller) -> Json<Vec<StaffJson>> {
     Json(
         state
-            .directory()
-            .all_staff()
+            .app()
+            .staff()
+            .list()
             .iter()
             .map(StaffJson::from)
             .collect(),
@@ -82,23 +78,6 @@ pub struct NewStaffReply {
     pub token_id: String,
 }
 
-pub(crate) fn map_append(e: AppendError) -> ApiError {
-    match e {
-        AppendError::Overloaded => ApiError::Overloaded { retry_after_s: 1 },
-        // A storage error on the write path fail-stops the writer (nothing of the batch is
-        // acknowledged): the same 503 as every later write gets.
-        AppendError::Failed(why) | AppendError::Storage(why) => ApiError::FailStopped(why),
-        AppendError::Closed => ApiError::ShuttingDown,
-        AppendError::WrongExpectedVersion { actual, .. } => ApiError::PreconditionFailed {
-            current_version: actual,
-        },
-        AppendError::IdempotencyConflict { event_id } => ApiError::Conflict(format!(
-            "event {event_id} already exists with different content (Idempotency-Key reused?)"
-        )),
-        other => ApiError::internal(other),
-    }
-}
-
 /// Register a staff member (thêm cán bộ), admin only; returns their bearer token once.
 #[utoipa::path(post, path = "/v1/staff", tag = "reference", request_body = NewStaff,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
@@ -111,7 +90,7 @@ pub async fn create(
     headers: HeaderMap,
     body: HashedJson<NewStaff>,
 ) -> Result<Response, ApiError> {
-    caller.require_any(&[Role::Admin])?;
+    caller.require_any(&ADMINS)?;
     state.check_writable()?;
     let b = body.value()?;
     let id: StaffId =
@@ -149,55 +128,26 @@ pub async fn create(
         fields,
         active: true,
     };
-    let who = caller.id().to_string();
-    let st = state.clone();
-    let owner = who.clone();
-    idempotency::run(
-        st.idempotency(),
-        &owner,
-        &headers,
+    let app = state.app();
+    let key = reply::idempotency_key(&headers)?;
+    let caller = &caller;
+    reply::run(
+        app.idempotency(),
+        caller,
+        key,
         body.sha256,
         |key| async move {
-            // With a key the token is derived from it (and this server's salt), so a retry whose
-            // stored response was lost would show the token the log recorded.
-            let token = match &key {
-                Some(k) => {
-                    let mut seed = state.idempotency().salt().to_vec();
-                    seed.extend_from_slice(format!("staff-token\0{who}\0{k}").as_bytes());
-                    auth::token_from_bytes(auth::sha256(&seed))
-                }
-                None => auth::new_token(),
+            let token = app.staff().register(caller, &staff, key.as_ref()).await?;
+            let body = NewStaffReply {
+                staff: StaffJson::from(&staff),
+                token: token.token,
+                token_id: token.token_id,
             };
-            if state.directory().staff(&staff.id).is_some() {
-                return Err(ApiError::Conflict(format!(
-                    "staff member {} already exists",
-                    staff.id
-                )));
-            }
-            let admin = ActorRef::Staff(caller.staff.clone());
-            let timer = state.metrics().append_started();
-            let seq = admin::add_staff(
-                state.engine().service(),
-                &staff,
-                &token,
-                Authority::Admin(&admin),
-                now(),
-            )
-            .await
-            .map_err(map_service_error)?;
-            timer.succeeded(2);
-            state.wait_for_read_models(seq).await;
-            Ok(Reply {
-                status: StatusCode::CREATED,
-                body: serde_json::to_value(NewStaffReply {
-                    staff: StaffJson::from(&staff),
-                    token: token.token,
-                    token_id: token.token_id,
-                })
-                .map_err(ApiError::internal)?,
-                etag: None,
-                location: Some(format!("/v1/staff/{}", staff.id)),
-            })
+            Ok(Reply::at(
+                StatusCode::CREATED,
+                serde_json::to_value(body).map_err(ApiError::internal)?,
+                format!("/v1/staff/{}", staff.id),
+            ))
         },
     )
     .await
@@ -215,44 +165,24 @@ pub async fn revoke(
     headers: HeaderMap,
     ApiPath((id, token_id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    caller.require_any(&[Role::Admin])?;
+    caller.require_any(&ADMINS)?;
     state.check_writable()?;
     let id: StaffId = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no staff {id}")))?;
     let staff = state
-        .directory()
-        .staff(&id)
+        .app()
+        .staff()
+        .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("no staff {id}")))?;
-    let who = caller.id().to_string();
-    let sha = auth::sha256(format!("{id}\0{token_id}").as_bytes());
-    let st = state.clone();
-    let owner = who.clone();
-    idempotency::run(st.idempotency(), &owner, &headers, sha, |key| async move {
-        let admin = ActorRef::Staff(caller.staff.clone());
-        let key = key.map(|k| CommandKey::new(KeyScope::Reference, &who, k));
-        let o = state
-            .engine()
-            .service()
-            .execute_reference_keyed(
-                ReferenceCommand::RevokeToken {
-                    staff: staff.id.clone(),
-                    token_id: token_id.clone(),
-                },
-                Authority::Admin(&admin),
-                now(),
-                key.as_ref(),
-            )
-            .await
-            .map_err(|e| match map_service_error(e) {
-                // The path names a token this staff member never had: nothing to revoke, the
-                // same 404 as an unknown staff id (it was an undocumented 422; schemathesis).
-                ApiError::Validation { field, why } if field == "token_id" => {
-                    ApiError::NotFound(format!("no token {token_id} of staff {}: {why}", staff.id))
-                }
-                other => other,
-            })?;
-        state.wait_for_read_models(o.seq).await;
+    let request = sha256(format!("{id}\0{token_id}").as_bytes());
+    let app = state.app();
+    let key = reply::idempotency_key(&headers)?;
+    let caller = &caller;
+    reply::run(app.idempotency(), caller, key, request, |key| async move {
+        app.staff()
+            .revoke_token(caller, &staff, &token_id, key.as_ref())
+            .await?;
         Ok(Reply::ok(
             serde_json::json!({"staff": staff.id, "token_id": token_id, "revoked": true}),
         ))

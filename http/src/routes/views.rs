@@ -1,7 +1,8 @@
-//! Read endpoints over the projections: one dossier, the dossier list, queues, a leader's
-//! approval inbox, a specialist's work list, statistics with drill-down, the catalog view and the
-//! public lookup. They never write; read-your-writes comes from the write side waiting for the
-//! projections before it answers.
+//! Read endpoints over the application's queries (`app.views()`): one dossier, the dossier
+//! list, queues, a leader's approval inbox, a specialist's work list, statistics with
+//! drill-down, the catalog view and the public lookup (rate-limited, answered at a latency
+//! floor). They never write; read-your-writes comes from the write side waiting for the read
+//! models before it answers.
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -9,37 +10,19 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
-use motcua_engine::domain::types::{
-    Channel, DossierCode, Field, ProcedureId, Role, Timestamp, UnitCode,
-};
-use motcua_engine::projection::views::{ListFilter, PublicStatus};
+use motcua_engine::domain::types::{Channel, DossierCode, Field, ProcedureId, Role, UnitCode};
+use motcua_engine::projection::views::{ListFilter, PublicStatus, MAX_PAGE};
 use motcua_engine::projection::{DossierState, Figure, StatsFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Caller, ClientIp};
+use crate::app::decode::LoggedEvent;
+use crate::app::Caller;
 use crate::errors::ApiError;
-use crate::extract::{ApiPath, ApiQuery};
+use crate::extract::{ApiPath, ApiQuery, ClientIp};
+use crate::routes::parse;
+use crate::routes::roles::{QUEUE_READERS, STAFF_READERS};
 use crate::state::AppState;
-
-/// Every staff role that may read dossiers and views (citizens use the public lookup).
-pub const STAFF_READERS: [Role; 6] = [
-    Role::Reception,
-    Role::Specialist,
-    Role::Leader,
-    Role::Auditor,
-    Role::Planner,
-    Role::Admin,
-];
-
-pub(crate) fn parse_code(code: &str) -> Result<DossierCode, ApiError> {
-    code.parse()
-        .map_err(|e: motcua_engine::domain::types::ParseError| ApiError::NotFound(e.to_string()))
-}
-
-pub(crate) fn now() -> Timestamp {
-    Timestamp::from_utc(chrono::Utc::now())
-}
 
 fn parse_state(s: &str) -> Result<DossierState, ApiError> {
     DossierState::ALL
@@ -60,28 +43,11 @@ fn parse_state(s: &str) -> Result<DossierState, ApiError> {
         })
 }
 
-fn parse_opt<T: std::str::FromStr>(field: &str, v: &Option<String>) -> Result<Option<T>, ApiError>
-where
-    T::Err: std::fmt::Display,
-{
-    match v.as_deref() {
-        None | Some("") => Ok(None),
-        Some(s) => s
-            .parse::<T>()
-            .map(Some)
-            .map_err(|e| ApiError::validation(field, e.to_string())),
-    }
-}
-
 /// The unit a query is about: the caller's own unless given (and allowed).
 fn query_unit(caller: &Caller, unit: &Option<String>) -> Result<UnitCode, ApiError> {
-    let unit = parse_opt::<UnitCode>("unit", unit)?.unwrap_or_else(|| caller.unit().clone());
+    let unit = parse::optional::<UnitCode>("unit", unit)?.unwrap_or_else(|| caller.unit().clone());
     caller.require_unit(&unit)?;
     Ok(unit)
-}
-
-fn proj_err(e: motcua_engine::projection::ProjectionError) -> ApiError {
-    ApiError::internal(e)
 }
 
 /// One event of a dossier's history.
@@ -95,6 +61,25 @@ pub struct HistoryEntry {
     pub role: String,
     #[schema(value_type = Object)]
     pub event: serde_json::Value,
+}
+
+impl From<&LoggedEvent> for HistoryEntry {
+    fn from(e: &LoggedEvent) -> HistoryEntry {
+        let env = &e.envelope;
+        HistoryEntry {
+            seq: env.seq,
+            version: env.version,
+            event_type: env.event_type.clone(),
+            recorded_at_ms: env.recorded_at_ms,
+            actor: env.actor.staff.clone(),
+            role: env.actor.role.clone(),
+            event: e
+                .event
+                .as_ref()
+                .and_then(|ev| serde_json::to_value(ev).ok())
+                .unwrap_or(serde_json::Value::Null),
+        }
+    }
 }
 
 /// A dossier as staff see it (times are UTC milliseconds).
@@ -122,41 +107,19 @@ pub async fn get_dossier(
     ApiPath(code): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     caller.require_any(&STAFF_READERS)?;
-    let code = parse_code(&code)?;
-    let view = state
-        .engine()
-        .read_models()
-        .dossier(&code)
-        .map_err(proj_err)?
-        .ok_or_else(|| ApiError::NotFound(format!("no dossier {code}")))?;
-    caller.require_unit(&view.unit)?;
-    let envs = state
-        .log()
-        .read_stream(&motcua_engine::log::StreamId::dossier(&code), 1)
-        .map_err(ApiError::internal)?;
-    let version = envs.last().map(|e| e.version).unwrap_or(view.version);
-    let history = envs
-        .iter()
-        .map(|e| HistoryEntry {
-            seq: e.seq,
-            version: e.version,
-            event_type: e.event_type.clone(),
-            recorded_at_ms: e.recorded_at_ms,
-            actor: e.actor.staff.clone(),
-            role: e.actor.role.clone(),
-            event: motcua_engine::recorded::decode_event(e)
-                .ok()
-                .and_then(|ev| serde_json::to_value(ev).ok())
-                .unwrap_or(serde_json::Value::Null),
-        })
-        .collect();
-    let allowed_actions = state.engine().allowed_actions(&code, &caller.staff);
+    let code = parse::code(&code)?;
+    let d = state.app().views().dossier(&caller, &code)?;
     let body = DossierResponse {
-        state_name: view.state.as_str().to_owned(),
-        view: serde_json::to_value(&view).map_err(ApiError::internal)?,
-        allowed_actions,
-        history,
+        state_name: d.view.state.as_str().to_owned(),
+        view: serde_json::to_value(&d.view).map_err(ApiError::internal)?,
+        allowed_actions: d
+            .allowed_actions
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect(),
+        history: d.history.iter().map(HistoryEntry::from).collect(),
     };
+    let version = d.version;
     let mut resp = Json(body).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
         resp.headers_mut().insert(header::ETAG, v);
@@ -194,20 +157,20 @@ pub async fn list_dossiers(
     caller.require_any(&STAFF_READERS)?;
     let unit = query_unit(&caller, &q.unit)?;
     let limit = q.limit.unwrap_or(50);
-    if limit == 0 || limit > motcua_engine::projection::views::MAX_PAGE {
+    if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::validation("limit", "must be 1..=500"));
     }
     let filter = ListFilter {
         unit,
-        field: parse_opt::<Field>("field", &q.field)?,
+        field: parse::optional::<Field>("field", &q.field)?,
         state: q
             .state
             .as_deref()
             .filter(|s| !s.is_empty())
             .map(parse_state)
             .transpose()?,
-        channel: parse_opt::<Channel>("channel", &q.channel)?,
-        procedure: parse_opt::<ProcedureId>("procedure", &q.procedure)?,
+        channel: parse::optional::<Channel>("channel", &q.channel)?,
+        procedure: parse::optional::<ProcedureId>("procedure", &q.procedure)?,
     };
     if let Some(c) = &q.cursor {
         if hex::decode(c).is_err() {
@@ -218,10 +181,9 @@ pub async fn list_dossiers(
         }
     }
     let page = state
-        .engine()
-        .read_models()
-        .list(&filter, q.cursor.as_deref(), limit)
-        .map_err(|e| ApiError::validation("cursor", e.to_string()))?;
+        .app()
+        .views()
+        .list(&filter, q.cursor.as_deref(), limit)?;
     Ok(Json(page).into_response())
 }
 
@@ -241,25 +203,18 @@ pub async fn queues(
     caller: Caller,
     ApiQuery(q): ApiQuery<UnitQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require_any(&[
-        Role::Reception,
-        Role::Leader,
-        Role::Specialist,
-        Role::Admin,
-        Role::Auditor,
-    ])?;
+    caller.require_any(&QUEUE_READERS)?;
     let unit = query_unit(&caller, &q.unit)?;
-    let rm = state.engine().read_models();
-    let counts = rm.queue_counts(&unit).map_err(proj_err)?;
-    let overdue = rm.overdue_now(&unit, None, now()).map_err(proj_err)?;
-    let counts: Vec<serde_json::Value> = counts
+    let queues = state.app().views().queues(unit)?;
+    let counts: Vec<serde_json::Value> = queues
+        .counts
         .into_iter()
         .map(|(field, st, n)| serde_json::json!({"field": field, "state": st.as_str(), "count": n}))
         .collect();
-    Ok(
-        Json(serde_json::json!({"unit": unit, "counts": counts, "overdue": overdue}))
-            .into_response(),
-    )
+    Ok(Json(serde_json::json!({
+        "unit": queues.unit, "counts": counts, "overdue": queues.overdue,
+    }))
+    .into_response())
 }
 
 /// A leader's approval inbox (hồ sơ chờ ký duyệt).
@@ -268,11 +223,7 @@ pub async fn queues(
     responses((status = 200, body = Object), (status = 401), (status = 403)))]
 pub async fn inbox(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require_any(&[Role::Leader])?;
-    let items = state
-        .engine()
-        .read_models()
-        .approval_inbox_for_leader(&caller.staff, now())
-        .map_err(proj_err)?;
+    let items = state.app().views().inbox(&caller)?;
     Ok(Json(serde_json::json!({"count": items.len(), "items": items})).into_response())
 }
 
@@ -282,11 +233,7 @@ pub async fn inbox(State(state): State<AppState>, caller: Caller) -> Result<Resp
     responses((status = 200, body = Object), (status = 401), (status = 403)))]
 pub async fn worklist(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require_any(&[Role::Specialist])?;
-    let items = state
-        .engine()
-        .read_models()
-        .work_list(caller.id(), now())
-        .map_err(proj_err)?;
+    let items = state.app().views().worklist(&caller)?;
     Ok(Json(serde_json::json!({"count": items.len(), "items": items})).into_response())
 }
 
@@ -312,10 +259,8 @@ fn stats_filter(
     caller: &Caller,
     q: &StatsQuery,
 ) -> Result<(NaiveDate, NaiveDate, StatsFilter), ApiError> {
-    let from = NaiveDate::parse_from_str(&q.from, "%Y-%m-%d")
-        .map_err(|_| ApiError::validation("from", "expected YYYY-MM-DD"))?;
-    let to = NaiveDate::parse_from_str(&q.to, "%Y-%m-%d")
-        .map_err(|_| ApiError::validation("to", "expected YYYY-MM-DD"))?;
+    let from = parse::date("from", &q.from)?;
+    let to = parse::date("to", &q.to)?;
     if to < from {
         return Err(ApiError::validation("to", "must not be before from"));
     }
@@ -334,9 +279,9 @@ fn stats_filter(
         to,
         StatsFilter {
             unit,
-            field: parse_opt::<Field>("field", &q.field)?,
-            procedure: parse_opt::<ProcedureId>("procedure", &q.procedure)?,
-            channel: parse_opt::<Channel>("channel", &q.channel)?,
+            field: parse::optional::<Field>("field", &q.field)?,
+            procedure: parse::optional::<ProcedureId>("procedure", &q.procedure)?,
+            channel: parse::optional::<Channel>("channel", &q.channel)?,
         },
     ))
 }
@@ -353,11 +298,7 @@ pub async fn stats(
 ) -> Result<Response, ApiError> {
     caller.require_any(&STAFF_READERS)?;
     let (from, to, filter) = stats_filter(&caller, &q)?;
-    let report = state
-        .engine()
-        .read_models()
-        .stats(from, to, &filter)
-        .map_err(proj_err)?;
+    let report = state.app().views().stats(from, to, &filter)?;
     let share = report.figures.online_share_percent();
     Ok(Json(serde_json::json!({
         "from": from, "to": to, "filter": report.filter,
@@ -391,11 +332,7 @@ pub async fn stats_codes(
         )
     })?;
     let (from, to, filter) = stats_filter(&caller, &q)?;
-    let report = state
-        .engine()
-        .read_models()
-        .stats(from, to, &filter)
-        .map_err(proj_err)?;
+    let report = state.app().views().stats(from, to, &filter)?;
     let codes = report.codes(figure);
     Ok(Json(serde_json::json!({
         "figure": figure.as_str(), "count": codes.len(), "codes": codes,
@@ -421,17 +358,17 @@ pub async fn catalog(
     caller: Caller,
     ApiQuery(q): ApiQuery<CatalogQuery>,
 ) -> Result<Response, ApiError> {
-    let unit = parse_opt::<UnitCode>("unit", &q.unit)?.unwrap_or_else(|| caller.unit().clone());
-    let date = match q.date.as_deref() {
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| ApiError::validation("date", "expected YYYY-MM-DD"))?,
-        None => now().to_utc().date_naive(),
-    };
+    let unit =
+        parse::optional::<UnitCode>("unit", &q.unit)?.unwrap_or_else(|| caller.unit().clone());
+    let date = q
+        .date
+        .as_deref()
+        .map(|d| parse::date("date", d))
+        .transpose()?;
     let view = state
-        .engine()
-        .read_models()
-        .catalog(&unit, date)
-        .map_err(proj_err)?
+        .app()
+        .views()
+        .catalog(&unit, date)?
         .ok_or_else(|| ApiError::NotFound(format!("no catalog for unit {unit}")))?;
     let desk = view.desk_share_percent();
     let online = view.online_share_percent();
@@ -480,17 +417,7 @@ fn lookup_answer(
     // A segment that does not even decode is one more malformed code: limited, hashed and
     // answered like the others.
     let code = code.map(|Path(c)| c).unwrap_or_default();
-    let found = match code.parse::<DossierCode>() {
-        Ok(code) => state
-            .engine()
-            .read_models()
-            .public_lookup(&code, secret)
-            .map_err(proj_err)?,
-        Err(_) => {
-            // Spend the hash a real comparison would, to keep timings alike.
-            std::hint::black_box(crate::auth::sha256(secret.as_bytes()));
-            None
-        }
-    };
+    let code = code.parse::<DossierCode>().ok();
+    let found = state.app().views().lookup(code.as_ref(), secret)?;
     found.map(Json).ok_or_else(not_found)
 }

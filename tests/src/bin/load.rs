@@ -285,25 +285,10 @@ async fn add_unit(
             .parse()
             .map_err(|e| format!("{e}"))?;
         s.unit = code.clone();
-        svc.execute_reference(
-            ReferenceCommand::RegisterStaff(s.clone()),
-            Authority::System,
-            now,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        let t = motcua_http::auth::new_token();
-        svc.execute_reference(
-            ReferenceCommand::IssueToken {
-                staff: s.id.clone(),
-                token_id: t.token_id,
-                token_sha256: t.sha256,
-            },
-            Authority::System,
-            now,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let t = motcua_http::app::tokens::new_token();
+        motcua_http::app::staff::register_with_token(svc, &s, &t, Authority::System, now, None)
+            .await
+            .map_err(|e| e.to_string())?;
         out.push((s.id.to_string(), t.token));
     }
     Ok(out)
@@ -369,7 +354,7 @@ async fn run(args: Args) -> Result<(), String> {
             for u in 1..units {
                 tokens.extend(add_unit(&svc, u, &staff).await?);
             }
-            s.state().wait_for_read_models(s.log().head().seq).await;
+            s.app().wait_for_read_models(s.log().head().seq).await;
             let base = format!("http://{}", s.addr);
             server = Some(s);
             _tmp = Some(tmp);

@@ -6,10 +6,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use motcua_engine::domain::types::{Field, Role, Staff, Timestamp};
-use motcua_engine::service::Authority;
+use motcua_http::app::tokens::new_token;
 use motcua_http::config::ServeConfig;
 use motcua_http::server::{self, RunningServer};
-use motcua_http::{admin, auth};
 
 pub const UNIT: &str = "000.33.22.H05";
 pub const OTHER_UNIT: &str = "000.33.22.H06";
@@ -106,21 +105,17 @@ impl TestServer {
             fields: fields.iter().map(|f| f.parse::<Field>().unwrap()).collect(),
             active: true,
         };
-        let token = auth::new_token();
-        let svc = self.server.state().engine().service();
-        admin::ensure_unit(
-            svc,
-            &staff.unit,
-            Some("UBND xã thử nghiệm"),
-            &[],
-            Timestamp(0),
-        )
-        .await
-        .unwrap();
-        let seq = admin::add_staff(svc, &staff, &token, Authority::System, Timestamp(0))
+        let token = new_token();
+        let directory = self.server.app().staff();
+        directory
+            .ensure_unit(&staff.unit, Some("UBND xã thử nghiệm"), &[], Timestamp(0))
             .await
             .unwrap();
-        assert!(self.server.state().wait_for_read_models(seq).await);
+        let seq = directory
+            .register_as_system(&staff, &token, Timestamp(0))
+            .await
+            .unwrap();
+        assert!(self.server.app().wait_for_read_models(seq).await);
         token.token
     }
 
@@ -171,7 +166,7 @@ pub async fn commune() -> (TestServer, std::collections::HashMap<String, String>
     )
     .unwrap();
     let (tokens, _) = motcua_http::demo::seed_reference(&svc).await.unwrap();
-    assert!(s.server.state().wait_for_read_models(s.head()).await);
+    assert!(s.server.app().wait_for_read_models(s.head()).await);
     let map = tokens.into_iter().map(|t| (t.staff, t.token)).collect();
     (s, map)
 }

@@ -2,9 +2,7 @@
 //!
 //! - `motcua export` writes an archive of a *stopped* data directory; `GET /v1/export`
 //!   (`routes::export`) streams the same bytes from a running server. Both go through
-//!   [`ExportPlan`], which fixes the range at one seq (the durable head when the plan is made)
-//!   and derives every header field from the log itself, so the two are byte-identical for the
-//!   same log and range.
+//!   `app::export::ExportPlan`, so the two are byte-identical for the same log and range.
 //! - `motcua backup` downloads `/v1/export` into `FILE.partial`, verifies the whole archive
 //!   (structure, chain, trailer, checksum), and only then renames it to `FILE`: a file named
 //!   `FILE` is always a complete, verified backup.
@@ -17,27 +15,21 @@
 //! The archive format itself is `motcua_replay::archive`; nothing here reads or writes its bytes.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use motcua_engine::log::{
-    import_log, EventLog, ImportError, LogConfig, LogError, Position, GENESIS_HASH,
-};
+use motcua_engine::log::{import_log, EventLog, ImportError, LogConfig, LogError, Position};
 use motcua_engine::projection::Projections;
 use motcua_replay::archive::{
-    decode_record, write_archive, ArchiveError, ArchiveHeader, ArchiveMeta, ArchiveReader,
-    ArchiveSummary,
+    decode_record, ArchiveError, ArchiveHeader, ArchiveReader, ArchiveSummary,
 };
 use motcua_replay::progress::Progress;
 use motcua_replay::source::{Source, SourceError};
 use motcua_replay::verify::{verify, Finding, VerifyOptions};
 use thiserror::Error;
 
-/// The first events scanned for the unit registration that names the archive's unit. A
-/// commune's log registers its unit among its first events; a log that does not gets an empty
-/// unit rather than a full scan before the export starts.
-pub const UNIT_SCAN_EVENTS: usize = 1000;
+use crate::app::export::{ExportError, ExportPlan};
 
 /// How long a restore waits for the projections to fold the restored log. Generous: a rebuild
 /// of a million events takes about 10 s (BENCHMARKS.md), and a restore has nothing better to do.
@@ -94,6 +86,8 @@ pub enum BackupError {
     PartialArchive { first: u64, last: u64 },
     #[error("import: {0}")]
     Import(#[from] ImportError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
     #[error("the archive changed while it was restored: {0}")]
     Changed(String),
     #[error("projections: {0}")]
@@ -108,101 +102,6 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BackupError + '_ {
     move |source| BackupError::Io {
         path: path.to_path_buf(),
         source,
-    }
-}
-
-/// What an export will write, fixed when it is made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportPlan {
-    pub first_seq: u64,
-    pub last_seq: u64,
-    /// Hash of event `last_seq` (genesis for an empty log): the trailer's head hash.
-    pub head_hash: [u8; 32],
-    pub meta: ArchiveMeta,
-}
-
-impl ExportPlan {
-    /// Fixes the range `from..=to` (defaults: 1 and the durable head; `to` is clamped to the
-    /// head) and the header fields. `created_at_ms` is the `recorded_at` of the last event in
-    /// range (0 if none): the moment the archive's content is as of, so exporting the same range
-    /// twice gives the same bytes. The unit is the first unit registered in the log.
-    pub fn new(
-        log: &EventLog,
-        from: Option<u64>,
-        to: Option<u64>,
-    ) -> Result<ExportPlan, BackupError> {
-        let head = log.head();
-        let first_seq = from.unwrap_or(1);
-        if first_seq == 0 {
-            return Err(BackupError::Range("from must be at least 1".into()));
-        }
-        if first_seq > head.seq.saturating_add(1) {
-            return Err(BackupError::Range(format!(
-                "from {first_seq} is beyond the head (seq {})",
-                head.seq
-            )));
-        }
-        let last_seq = match to {
-            Some(t) if t < first_seq => {
-                return Err(BackupError::Range(format!(
-                    "to {t} is before from {first_seq}"
-                )))
-            }
-            Some(t) => t.min(head.seq),
-            None => head.seq,
-        };
-        let (head_hash, created_at_ms) = if last_seq == 0 {
-            (GENESIS_HASH, 0)
-        } else {
-            let last = log
-                .read_all(last_seq - 1, 1)?
-                .into_iter()
-                .next()
-                .filter(|e| e.seq == last_seq)
-                .ok_or_else(|| BackupError::Internal(format!("event {last_seq} not readable")))?;
-            (last.hash, last.recorded_at_ms)
-        };
-        let unit = log
-            .read_all(0, UNIT_SCAN_EVENTS.min(last_seq as usize))?
-            .into_iter()
-            .find_map(|e| e.stream.unit_code())
-            .map(|u| u.to_string())
-            .unwrap_or_default();
-        Ok(ExportPlan {
-            first_seq,
-            last_seq,
-            head_hash,
-            meta: ArchiveMeta {
-                unit,
-                created_at_ms,
-            },
-        })
-    }
-
-    /// Number of events in range.
-    pub fn count(&self) -> u64 {
-        (self.last_seq + 1).saturating_sub(self.first_seq)
-    }
-
-    /// The file name offered for download.
-    pub fn file_name(&self) -> String {
-        format!("motcua-{}-{}.archive", self.first_seq, self.last_seq)
-    }
-
-    /// Writes the archive of the planned range to `out` (blocking: sled reads and `out`).
-    pub fn write<W: Write>(&self, log: &EventLog, out: W) -> Result<ArchiveSummary, BackupError> {
-        let (summary, _) =
-            write_archive(log, self.first_seq, Some(self.last_seq), &self.meta, out)?;
-        if summary.count != self.count() || summary.head_hash != self.head_hash {
-            return Err(BackupError::Internal(format!(
-                "wrote {} events ending on {}, planned {} ending on {}",
-                summary.count,
-                hex::encode(summary.head_hash),
-                self.count(),
-                hex::encode(self.head_hash)
-            )));
-        }
-        Ok(summary)
     }
 }
 

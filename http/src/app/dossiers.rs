@@ -1,0 +1,221 @@
+//! Dossier commands: a dossier arriving (received at the desk or by post, or submitted online)
+//! and every action of the transition table on an existing one. Each is one domain command
+//! executed by the command service as the caller, at the business clock's now; then the write
+//! waits for the read models (read-your-writes) and reports the dossier's new state.
+
+use motcua_engine::domain::events::Applicant;
+use motcua_engine::domain::types::{Channel, DossierCode, ProcedureId, Timestamp, UnitCode};
+use motcua_engine::domain::{Command, Intake};
+use motcua_engine::idempotency::{CommandKey, KeyScope};
+use motcua_engine::projection::DossierState;
+
+use crate::app::caller::Caller;
+use crate::app::clock;
+use crate::app::error::AppError;
+use crate::app::handle::App;
+use crate::app::idempotency::{command_key, IdempotencyKey, KeySpace};
+use crate::crypto::{random_bytes, sha256};
+
+/// The letters of a lookup secret: 32 of them, none two that read alike aloud.
+const SECRET_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+/// Characters of a lookup secret: 10 of a 32-letter alphabet, 50 bits.
+const SECRET_LEN: usize = 10;
+
+/// What happens first to a dossier that arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstStep {
+    /// A citizen submits it online.
+    SubmitOnline,
+    /// The desk receives it.
+    Receive,
+    /// The desk hands it back with what is missing.
+    GuideToComplete { missing: Vec<String>, note: String },
+    /// The desk refuses to receive it.
+    RefuseToReceive { reason: String, legal_basis: String },
+}
+
+/// A new dossier: what is handed in, where, and what happens to it first. Its lookup secret
+/// does not exist yet: [`Dossiers::create`] makes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    pub procedure: ProcedureId,
+    pub unit: UnitCode,
+    pub channel: Channel,
+    pub applicant: Applicant,
+    pub documents: Vec<String>,
+    pub first_step: FirstStep,
+}
+
+impl Arrival {
+    /// The domain command, with the hash of the dossier's lookup secret.
+    fn command(self, lookup_secret_sha256: [u8; 32]) -> Command {
+        let intake = Intake {
+            procedure: self.procedure,
+            unit: self.unit,
+            channel: self.channel,
+            applicant: self.applicant,
+            documents: self.documents,
+            lookup_secret_sha256,
+        };
+        match self.first_step {
+            FirstStep::SubmitOnline => Command::SubmitOnline(intake),
+            FirstStep::Receive => Command::Receive {
+                intake: Some(intake),
+            },
+            FirstStep::GuideToComplete { missing, note } => Command::GuideToComplete {
+                intake: Some(intake),
+                missing,
+                note,
+            },
+            FirstStep::RefuseToReceive {
+                reason,
+                legal_basis,
+            } => Command::RefuseToReceive {
+                intake: Some(intake),
+                reason,
+                legal_basis,
+            },
+        }
+    }
+}
+
+/// What a dossier write did.
+#[derive(Debug, Clone)]
+pub struct WriteOutcome {
+    pub code: DossierCode,
+    /// The dossier stream's version after the write (the next `If-Match`).
+    pub version: u64,
+    /// Log seq of the last event written.
+    pub seq: u64,
+    /// State after the write (from the read model; `None` if it lagged).
+    pub state: Option<DossierState>,
+    pub due: Option<Timestamp>,
+    /// The event types written.
+    pub event_types: Vec<String>,
+    /// True when a keyed retry found its events already in the log.
+    pub deduplicated: bool,
+}
+
+/// A new dossier's write, with the lookup secret to print on the receipt (shown once).
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub outcome: WriteOutcome,
+    pub lookup_secret: String,
+}
+
+/// The dossier commands of an [`App`].
+pub struct Dossiers<'a> {
+    app: &'a App,
+}
+
+impl App {
+    /// Dossier commands.
+    pub fn dossiers(&self) -> Dossiers<'_> {
+        Dossiers { app: self }
+    }
+}
+
+impl Dossiers<'_> {
+    /// Records a new dossier as `caller`; with a `key`, a retry records it once and prints the
+    /// same lookup secret.
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        arrival: Arrival,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Receipt, AppError> {
+        if (arrival.first_step == FirstStep::SubmitOnline) != (arrival.channel == Channel::Online) {
+            return Err(AppError::invalid(
+                "channel",
+                "online exactly when submitted online",
+            ));
+        }
+        // Receipts and submissions are separate key spaces: one key sent to both names two
+        // dossiers, each with its own lookup secret.
+        let (scope, space) = match arrival.first_step {
+            FirstStep::SubmitOnline => (KeyScope::Submission, KeySpace::Submissions),
+            _ => (KeyScope::Receipt, KeySpace::Staff),
+        };
+        let lookup_secret = self.lookup_secret(caller, space, key);
+        let cmd = arrival.command(sha256(lookup_secret.as_bytes()));
+        let key = command_key(caller, scope, key);
+        let outcome = self.execute(caller, None, cmd, None, key.as_ref()).await?;
+        Ok(Receipt {
+            outcome,
+            lookup_secret,
+        })
+    }
+
+    /// Takes an action on dossier `code` as `caller`; `expected` is the version the caller last
+    /// saw (`If-Match`).
+    pub async fn act(
+        &self,
+        caller: &Caller,
+        code: &DossierCode,
+        cmd: Command,
+        expected: Option<u64>,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<WriteOutcome, AppError> {
+        let key = command_key(caller, KeyScope::DossierAction, key);
+        self.execute(caller, Some(code), cmd, expected, key.as_ref())
+            .await
+    }
+
+    /// The one call of the command service for dossiers.
+    async fn execute(
+        &self,
+        caller: &Caller,
+        code: Option<&DossierCode>,
+        cmd: Command,
+        expected: Option<u64>,
+        key: Option<&CommandKey>,
+    ) -> Result<WriteOutcome, AppError> {
+        let timer = self.app.metrics().append_started();
+        let o = self
+            .app
+            .service()
+            .execute(code, cmd, &caller.actor(), clock::now(), expected, key)
+            .await?;
+        timer.succeeded(o.events.len() as u64);
+        let caught_up = self.app.wait_for_read_models(o.seq).await;
+        let view = if caught_up {
+            self.app.read_models().dossier(&o.code).ok().flatten()
+        } else {
+            None
+        };
+        Ok(WriteOutcome {
+            state: view.as_ref().map(|v| v.state),
+            due: view.as_ref().and_then(|v| v.due),
+            event_types: o
+                .events
+                .iter()
+                .map(|e| e.change.event_type().to_owned())
+                .collect(),
+            code: o.code,
+            version: o.version,
+            seq: o.seq,
+            deduplicated: o.deduplicated,
+        })
+    }
+
+    /// The lookup secret printed on a receipt: random, or (with a key) derived from the key's
+    /// space, the key and this server's salt so a retried receipt prints the same secret.
+    fn lookup_secret(
+        &self,
+        caller: &Caller,
+        space: KeySpace,
+        key: Option<&IdempotencyKey>,
+    ) -> String {
+        let bytes = match key {
+            Some(k) => self
+                .app
+                .idempotency()
+                .salted(&[space.owner(caller.id()).as_bytes(), k.as_str().as_bytes()]),
+            None => random_bytes(),
+        };
+        bytes[..SECRET_LEN]
+            .iter()
+            .map(|b| SECRET_ALPHABET[usize::from(*b) % SECRET_ALPHABET.len()] as char)
+            .collect()
+    }
+}

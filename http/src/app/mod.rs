@@ -1,0 +1,31 @@
+//! The application layer: what the server (and the console and portal to come) can ask of
+//! motcua, as typed commands and queries over the engine. It owns the business clock, the
+//! idempotency store, the live staff directory and read-your-writes; it knows the engine and
+//! nothing of HTTP requests or responses. A route parses a request into the types here,
+//! authorizes the caller's role, calls one function and renders what it returns.
+//!
+//! The engine is called from this folder only: [`handle`] starts and stops it; the command
+//! service is called by [`dossiers`], [`reference`], [`staff`] and [`views`] (loading a
+//! dossier), the plan service by [`plans`], the read models by [`views`], the log by
+//! [`events`], [`export`] and [`reference`] (a published calendar).
+
+pub mod caller;
+pub mod clock;
+pub mod decode;
+pub mod directory;
+pub mod dossiers;
+pub mod error;
+pub mod events;
+pub mod export;
+pub mod handle;
+pub mod idempotency;
+pub mod plans;
+pub mod projections;
+pub mod reference;
+pub mod staff;
+pub mod tokens;
+pub mod views;
+
+pub use caller::Caller;
+pub use error::AppError;
+pub use handle::{App, AppConfig};

@@ -1,0 +1,176 @@
+//! Queries over the read models: one dossier (with its history and the caller's allowed
+//! actions), the dossier list, queues, a leader's approval inbox, a specialist's work list,
+//! statistics, the catalog in force, a dossier's slips and the citizen's public lookup. They
+//! never write; read-your-writes comes from the write side waiting before it answers.
+
+use chrono::NaiveDate;
+use motcua_engine::domain::slips::{self, Slips};
+use motcua_engine::domain::types::{DossierCode, Field, UnitCode};
+use motcua_engine::domain::Action;
+use motcua_engine::log::StreamId;
+use motcua_engine::projection::catalog::CatalogView;
+use motcua_engine::projection::views::{
+    DossierView, InboxEntry, ListFilter, ListPage, PublicStatus, QueueEntry, WorkEntry,
+};
+use motcua_engine::projection::{DossierState, StatsFilter, StatsReport};
+
+use crate::app::caller::Caller;
+use crate::app::clock;
+use crate::app::decode::LoggedEvent;
+use crate::app::error::AppError;
+use crate::app::handle::App;
+use crate::crypto::sha256;
+
+/// One dossier as staff see it.
+#[derive(Debug, Clone)]
+pub struct DossierDetail {
+    pub view: DossierView,
+    /// The dossier stream's version (the `If-Match` of the next write).
+    pub version: u64,
+    /// Every event of the dossier, oldest first.
+    pub history: Vec<LoggedEvent>,
+    /// What the caller may do now (the workflow's table for the state and the caller's roles; a
+    /// command may still be refused for its content).
+    pub allowed_actions: Vec<Action>,
+}
+
+/// A unit's queues: counts by field and state, and what is overdue now.
+#[derive(Debug, Clone)]
+pub struct Queues {
+    pub unit: UnitCode,
+    pub counts: Vec<(Field, DossierState, u64)>,
+    pub overdue: Vec<QueueEntry>,
+}
+
+/// The queries of an [`App`].
+pub struct Views<'a> {
+    app: &'a App,
+}
+
+impl App {
+    /// Queries over the read models.
+    pub fn views(&self) -> Views<'_> {
+        Views { app: self }
+    }
+}
+
+impl Views<'_> {
+    /// Dossier `code`, if it exists and is in the caller's unit.
+    pub fn dossier(&self, caller: &Caller, code: &DossierCode) -> Result<DossierDetail, AppError> {
+        let view = self
+            .app
+            .read_models()
+            .dossier(code)?
+            .ok_or_else(|| AppError::NotFound(format!("no dossier {code}")))?;
+        caller.require_unit(&view.unit)?;
+        let stream = StreamId::dossier(code);
+        let envs = self.app.log().read_stream(&stream, 1)?;
+        let version = envs.last().map(|e| e.version).unwrap_or(view.version);
+        Ok(DossierDetail {
+            allowed_actions: self.allowed_actions(caller, code),
+            history: envs.into_iter().map(LoggedEvent::new).collect(),
+            version,
+            view,
+        })
+    }
+
+    /// The actions `caller` may take on dossier `code` now (none if it cannot be loaded).
+    fn allowed_actions(&self, caller: &Caller, code: &DossierCode) -> Vec<Action> {
+        let service = self.app.service();
+        let Ok((state, _)) = service.load_dossier(code) else {
+            return Vec::new();
+        };
+        let roles = &caller.staff.roles;
+        service
+            .with_reference(|r| motcua_engine::domain::allowed_actions(&state, roles, r))
+            .unwrap_or_default()
+    }
+
+    /// A page of the dossiers matching `filter`, newest receipt first, after `cursor`.
+    pub fn list(
+        &self,
+        filter: &ListFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, AppError> {
+        self.app
+            .read_models()
+            .list(filter, cursor, limit)
+            .map_err(|e| AppError::invalid("cursor", e.to_string()))
+    }
+
+    /// The queues of `unit`.
+    pub fn queues(&self, unit: UnitCode) -> Result<Queues, AppError> {
+        let rm = self.app.read_models();
+        let counts = rm.queue_counts(&unit)?;
+        let overdue = rm.overdue_now(&unit, None, clock::now())?;
+        Ok(Queues {
+            unit,
+            counts,
+            overdue,
+        })
+    }
+
+    /// The approval inbox of `caller` as a leader (their unit, their fields if they have any).
+    pub fn inbox(&self, caller: &Caller) -> Result<Vec<InboxEntry>, AppError> {
+        Ok(self
+            .app
+            .read_models()
+            .approval_inbox_for_leader(&caller.staff, clock::now())?)
+    }
+
+    /// The work list of `caller` as a specialist.
+    pub fn worklist(&self, caller: &Caller) -> Result<Vec<WorkEntry>, AppError> {
+        Ok(self
+            .app
+            .read_models()
+            .work_list(caller.id(), clock::now())?)
+    }
+
+    /// The figures of the days `from..=to` (local) for `filter`.
+    pub fn stats(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        filter: &StatsFilter,
+    ) -> Result<StatsReport, AppError> {
+        Ok(self.app.read_models().stats(from, to, filter)?)
+    }
+
+    /// The catalog of `unit` in force on `date` (default: today).
+    pub fn catalog(
+        &self,
+        unit: &UnitCode,
+        date: Option<NaiveDate>,
+    ) -> Result<Option<CatalogView>, AppError> {
+        let date = date.unwrap_or_else(|| clock::now().to_utc().date_naive());
+        Ok(self.app.read_models().catalog(unit, date)?)
+    }
+
+    /// The slips of TT 01/2018 that dossier `code`'s history contains, if it is in the
+    /// caller's unit.
+    pub fn slips(&self, caller: &Caller, code: &DossierCode) -> Result<Slips, AppError> {
+        let (state, records) = self.app.service().load_dossier(code)?;
+        if let Some((unit, _)) = state.unit_and_field() {
+            caller.require_unit(unit)?;
+        }
+        Ok(slips::slips(&records))
+    }
+
+    /// The citizen's lookup: the dossier's public status when `secret` is its lookup secret. A
+    /// code that does not parse (`None`) costs the same hash and answers the same `None`, so
+    /// timings do not tell the cases apart.
+    pub fn lookup(
+        &self,
+        code: Option<&DossierCode>,
+        secret: &str,
+    ) -> Result<Option<PublicStatus>, AppError> {
+        match code {
+            Some(code) => Ok(self.app.read_models().public_lookup(code, secret)?),
+            None => {
+                std::hint::black_box(sha256(secret.as_bytes()));
+                Ok(None)
+            }
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! A write's answer before it becomes an HTTP response ([`Reply`]), and running a write under
+//! the request's `Idempotency-Key` ([`run`]): a replay answers the stored first response byte
+//! for byte (with `Idempotent-Replayed: true`) without running the write; a fresh key runs it
+//! with the key (so the application derives its event ids) and stores a successful answer.
+//! Errors are not stored: nothing was written, so a retry may legitimately succeed. The store
+//! itself is the application's (`app::idempotency`).
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::idempotency::{IdempotencyKey, IdempotencyStore, KeySpace, Lookup, StoredResponse};
+use crate::app::Caller;
+use crate::errors::ApiError;
+
+/// A successful write's answer, before it becomes an HTTP response (so it can be stored).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: serde_json::Value,
+    /// Stream version for the `ETag`.
+    pub etag: Option<u64>,
+    pub location: Option<String>,
+}
+
+impl Reply {
+    /// 200 with `body`, no `ETag`, no `Location`.
+    pub fn ok(body: serde_json::Value) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body,
+            etag: None,
+            location: None,
+        }
+    }
+
+    /// `status` with `body` and a `Location`.
+    pub fn at(status: StatusCode, body: serde_json::Value, location: String) -> Reply {
+        Reply {
+            status,
+            body,
+            etag: None,
+            location: Some(location),
+        }
+    }
+}
+
+fn to_response(
+    status: u16,
+    body: Vec<u8>,
+    etag: Option<&str>,
+    location: Option<&str>,
+    replayed: bool,
+) -> Response {
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
+    let h = resp.headers_mut();
+    if let Some(v) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
+        h.insert(header::ETAG, v);
+    }
+    if let Some(v) = location.and_then(|l| HeaderValue::from_str(l).ok()) {
+        h.insert(header::LOCATION, v);
+    }
+    if replayed {
+        h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    resp
+}
+
+/// The request's `Idempotency-Key`, if it sent one (422 if it is not a valid key).
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v
+        .to_str()
+        .map_err(|_| ApiError::validation("Idempotency-Key", "not ASCII"))?;
+    Ok(Some(IdempotencyKey::parse(key)?))
+}
+
+/// Runs `write` for `caller` under the request's `key` (see [`idempotency_key`]), if any, in
+/// the caller's own key space. `request_sha256` identifies the request (its body, and its path
+/// where one key may name several resources): the same key with another request is refused
+/// with 422.
+pub async fn run<F, Fut>(
+    store: &IdempotencyStore,
+    caller: &Caller,
+    key: Option<IdempotencyKey>,
+    request_sha256: [u8; 32],
+    write: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(Option<IdempotencyKey>) -> Fut,
+    Fut: std::future::Future<Output = Result<Reply, ApiError>>,
+{
+    run_in(store, caller, KeySpace::Staff, key, request_sha256, write).await
+}
+
+/// [`run`] with the key filed in `space` (online submissions have their own).
+pub async fn run_in<F, Fut>(
+    store: &IdempotencyStore,
+    caller: &Caller,
+    space: KeySpace,
+    key: Option<IdempotencyKey>,
+    request_sha256: [u8; 32],
+    write: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(Option<IdempotencyKey>) -> Fut,
+    Fut: std::future::Future<Output = Result<Reply, ApiError>>,
+{
+    let Some(key) = key else {
+        let reply = write(None).await?;
+        let etag = reply.etag.map(|v| format!("\"{v}\""));
+        let body = serde_json::to_vec(&reply.body).map_err(ApiError::internal)?;
+        return Ok(to_response(
+            reply.status.as_u16(),
+            body,
+            etag.as_deref(),
+            reply.location.as_deref(),
+            false,
+        ));
+    };
+    match store.begin(caller, space, &key, request_sha256)? {
+        Lookup::Replay(s) => Ok(to_response(
+            s.status,
+            s.body,
+            s.etag.as_deref(),
+            s.location.as_deref(),
+            true,
+        )),
+        Lookup::Fresh(guard) => {
+            let reply = write(Some(key)).await?;
+            let etag = reply.etag.map(|v| format!("\"{v}\""));
+            let body = serde_json::to_vec(&reply.body).map_err(ApiError::internal)?;
+            let stored = StoredResponse {
+                body_sha256: request_sha256,
+                status: reply.status.as_u16(),
+                etag: etag.clone(),
+                location: reply.location.clone(),
+                body: body.clone(),
+                stored_at_ms: chrono::Utc::now().timestamp_millis(),
+            };
+            store.finish(guard, &stored);
+            Ok(to_response(
+                stored.status,
+                body,
+                etag.as_deref(),
+                reply.location.as_deref(),
+                false,
+            ))
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Who may call what: the role sets the handlers check before anything else, so a caller
+//! without the role learns nothing from the rest of the request.
+
+use motcua_engine::domain::types::Role;
+
+/// Every staff role that may read dossiers and views (citizens use the public lookup).
+pub const STAFF_READERS: [Role; 6] = [
+    Role::Reception,
+    Role::Specialist,
+    Role::Leader,
+    Role::Auditor,
+    Role::Planner,
+    Role::Admin,
+];
+
+/// Who may read a unit's queues.
+pub const QUEUE_READERS: [Role; 5] = [
+    Role::Reception,
+    Role::Leader,
+    Role::Specialist,
+    Role::Admin,
+    Role::Auditor,
+];
+
+/// Who may read plans and dashboards.
+pub const PLAN_READERS: [Role; 3] = [Role::Leader, Role::Planner, Role::Auditor];
+
+/// Who may read and export the log.
+pub const LOG_READERS: [Role; 2] = [Role::Auditor, Role::Admin];
+
+/// Who may write plans.
+pub const PLANNERS: [Role; 1] = [Role::Planner];
+
+/// Who may change reference data and staff.
+pub const ADMINS: [Role; 1] = [Role::Admin];
