@@ -71,7 +71,7 @@ pub struct Intake {
     pub lookup_secret_sha256: [u8; 32],
 }
 
-/// Commands of DOMAIN.md's transition table.
+/// Commands of the transition table (docs/domain/dossier.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     SubmitOnline(Intake),
@@ -282,8 +282,8 @@ impl Default for DossierState {
     }
 }
 
-/// How a resolution is judged against the due date (by local date, DOMAIN.md: early = finish
-/// date before the due date, on time = the same date, late = after).
+/// How a resolution is judged against the due date, by local date (docs/domain/calendar.md):
+/// early = finish date before the due date, on time = the same date, late = after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Timeliness {
     Early,

@@ -1,4 +1,4 @@
-//! Tests of decide/apply: one per row of DOMAIN.md's transition table (allowed for the listed
+//! Tests of decide/apply: one per transition row of docs/domain/dossier.md (allowed for the listed
 //! roles, refused for every other role and from every other state), the pause arithmetic, the
 //! scope rules, the three workflows, and a property test over random command sequences.
 
