@@ -1,7 +1,7 @@
 //! The one codec: every byte motcua stores or exports is encoded and decoded here.
 //!
 //! Why one module: bincode 2 is unmaintained and has two traps (see
-//! `shared/DEPENDENCIES.md`): decoding corrupt bytes without a size limit can abort the process
+//! `docs/dependencies.md`): decoding corrupt bytes without a size limit can abort the process
 //! on a huge allocation, and some serde attributes encode but never decode. Every decode therefore
 //! goes through [`decode`], which applies [`DECODE_LIMIT`] and rejects trailing bytes, and the
 //! stored types are kept plain (no `tag`/`untagged`/`flatten`/`skip_serializing_if`).

@@ -1,7 +1,7 @@
 //! The only module that talks to sled: trees, atomic batches, durable flush.
 //!
 //! Why a wrapper: sled 0.34 is the embedded store today, but its durability and API have traps
-//! (see `shared/DEPENDENCIES.md`). Keeping it behind [`Store`] / [`KvTree`] / [`Batch`] means the
+//! (see `docs/dependencies.md`). Keeping it behind [`Store`] / [`KvTree`] / [`Batch`] means the
 //! log and the projections never depend on sled types, and the durability rule lives in one
 //! place: [`Store::flush_durable`] = sled `flush` (which on Linux ends in `sync_file_range`)
 //! followed by `fdatasync` of sled's data file, so an acknowledged write also survives a power

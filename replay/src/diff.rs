@@ -1,7 +1,7 @@
 //! `diff`: names the first difference between two archives (the first seq whose envelopes
 //! differ, and the first differing field in envelope order), or between a server's statistics
 //! JSON and the figures recomputed from an archive (the first differing figure, in the order
-//! DOMAIN.md lists them).
+//! docs/domain/statistics.md lists them, `Figure::ALL`).
 
 use std::io::Read;
 use std::path::Path;

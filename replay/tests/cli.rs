@@ -118,7 +118,7 @@ fn replays_are_byte_identical_and_commands_agree() {
     let figures = &v["groups"][0]["figures"];
     let received = figures["received"].as_u64().unwrap();
     assert!(received > 0);
-    // The balance of DOMAIN.md's figures holds.
+    // The balance of the figures (docs/domain/statistics.md) holds.
     let g = |k: &str| figures[k].as_u64().unwrap();
     assert_eq!(
         g("carried_over") + g("received"),

@@ -1,5 +1,5 @@
-//! Synthetic but valid histories for the property tests and the benches: a random walk of the
-//! domain's transition table per dossier (right roles, increasing business
+//! Synthetic but valid histories for the property tests and the benches: a random walk of
+//! docs/domain/dossier.md's table per dossier (right roles, increasing business
 //! times, at most one supplement request, apologies only once overdue), interleaved by time
 //! like a real desk's log. Deterministic for a given seed.
 

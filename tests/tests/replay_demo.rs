@@ -1,6 +1,6 @@
 //! The auditor's recomputation of the demo commune: the real server seeds the demo and answers
 //! `/v1/stats` for 1 Jan - 31 Aug 2023; after it stops, `motcua-replay stats` over its data
-//! directory gives the same figures field by field, the figures DOMAIN.md states (desk: 342
+//! directory gives the same figures field by field, those of docs/domain/statistics.md (desk: 342
 //! received and resolved, 216 early, 126 on time, 0 late; online electronic copies: 187), and
 //! byte-identical JSON on a second run.
 
@@ -92,7 +92,7 @@ async fn replayed_demo_statistics_equal_the_server_and_the_report() {
         &by_procedure[ECOPY],
     );
 
-    // DOMAIN.md's figures.
+    // The demo's target figures (docs/domain/statistics.md).
     let d = &by_channel["desk"];
     for (name, value) in [
         ("received", 342),

@@ -1,5 +1,5 @@
 //! Working time: which days are working days, office hours per unit, and the due-date
-//! arithmetic of DOMAIN.md (Civil Code 2015, Art. 147-148).
+//! arithmetic of docs/domain/calendar.md (Civil Code 2015, Art. 147-148).
 //!
 //! The calendar is a fold of `CalendarEvent`s, so a replay years later computes the same due
 //! dates from the same published data. All arithmetic happens in local time
@@ -101,7 +101,7 @@ impl Calendar {
         Calendar::default()
     }
 
-    /// The demo calendar of 2023 (DOMAIN.md), already folded.
+    /// The demo calendar of 2023 (docs/domain/calendar.md), already folded.
     pub fn demo_2023() -> Calendar {
         let mut c = Calendar::new();
         c.apply(&CalendarEvent::YearPublished(demo_year_2023()));
@@ -186,7 +186,7 @@ impl Calendar {
     }
 }
 
-/// The demo `YearCalendar` of 2023 (DOMAIN.md), as the HTTP demo seeds it.
+/// The demo `YearCalendar` of 2023 (docs/domain/calendar.md), as the HTTP demo seeds it.
 pub fn demo_year_2023() -> YearCalendar {
     let d = |m, day| NaiveDate::from_ymd_opt(2023, m, day).unwrap_or_default();
     let mut days_off = vec![d(1, 2)];
@@ -281,7 +281,7 @@ impl<'a> UnitCalendar<'a> {
             .unwrap_or_else(|| from_local(d.and_time(NaiveTime::MIN)))
     }
 
-    /// Ngày hẹn trả for something received at `received_at` (DOMAIN.md):
+    /// Ngày hẹn trả for something received at `received_at` (docs/domain/calendar.md):
     /// - `WorkingDays(n)`, n >= 1: counting starts the working day after the receipt day (the
     ///   receipt day is the day of [`clock_start`](Self::clock_start)); due at the close of the
     ///   n-th working day after it.

@@ -19,7 +19,7 @@ use thiserror::Error;
 
 use super::types::{Role, WorkflowId};
 
-/// The dossier's lifecycle state (DOMAIN.md). `None` is "no dossier yet".
+/// The dossier's lifecycle state (docs/domain/dossier.md). `None` is "no dossier yet".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Phase {
     None,

@@ -8,7 +8,7 @@
 //! dossier to the last event folded of any of them; for catalog figures from the first to the
 //! last catalog/unit event folded. With those an auditor re-derives the value from the archive.
 //!
-//! Definitions (DOMAIN.md "Figures the desk reports"; the period is the plan's year from 1 Jan
+//! Definitions (docs/domain/plans.md and statistics.md; the period is the plan's year from 1 Jan
 //! to the local date of "as of", capped at 31 Dec):
 //! - published at the desk / online share: the catalog view of the plan's unit on the local
 //!   date of "as of" (procedures in force in the unit's fields), basis points;

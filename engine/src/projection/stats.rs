@@ -1,4 +1,4 @@
-//! Statistics exactly as DOMAIN.md "Figures the desk reports" defines them, computed from the
+//! Statistics exactly as docs/domain/statistics.md defines them, computed from the
 //! per-dossier fact records of the dossier read model, with the codes behind every figure.
 //!
 //! Period `[from, to]` are local (Asia/Ho_Chi_Minh, UTC+7) dates; the period is the instants
