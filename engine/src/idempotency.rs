@@ -1,19 +1,16 @@
 //! Idempotent commands: one caller-chosen key, one derivation of the event ids it records under.
 //!
 //! A client that did not get an answer sends the same command again with the same key (HTTP's
-//! `Idempotency-Key`). Three layers answer such a retry, each for what the one above may have
-//! lost:
-//!
-//! | layer | where | answers |
-//! |---|---|---|
-//! | stored response | `http/src/idempotency.rs` (sled tree `http.idempotency`) | the first response byte for byte (status, `ETag`, `Location`, body, including what is shown only once, such as a lookup secret); the same key with another body is refused (422); a duplicate still in flight gets 409. Bounded and pruned, so it may have forgotten a key. |
-//! | keyed retry | the command services (`service.rs`, `plan_service.rs`) | before deciding, a keyed command looks for its first event id in the log (in its stream, or through the log's event-id index for creations and reference commands); if it is there, the first outcome (dossier code, version, seq) is answered from the log and nothing is decided again (deciding again could be refused because the state moved on, or allocate a second dossier code). |
-//! | event-id index | the log's writer (`event_ids` tree, committed with the events) | durable deduplication: an id is recorded at most once; an append whose ids are all recorded with the same content returns the original positions; the same id with other content is refused (`IdempotencyConflict`, HTTP 422). |
+//! `Idempotency-Key`). Three layers answer such a retry: the HTTP application's stored
+//! responses, the command services' keyed retry (answered from the log), and the writer's
+//! event-id index. Which layer answers what, and what a client sees, is described once, in
+//! ARCHITECTURE.md ("Idempotency").
 //!
 //! All three rest on the ids derived here: [`CommandKey::event_id`] is a pure function of the
-//! key's scope, the acting staff member, the key and the event's index, so a retry derives the
-//! same ids even after a crash lost every answer. The scope keeps command kinds apart: the same
-//! key sent for a desk receipt and for an online submission names two different commands.
+//! key's scope, the acting staff member, the key, the step and the event's index, so a retry
+//! derives the same ids even after a crash lost every answer. The scope keeps command kinds
+//! apart: the same key sent for a desk receipt and for an online submission names two
+//! different commands.
 
 use sha2::{Digest, Sha256};
 

@@ -6,7 +6,8 @@
 //! no tokio); `recorded` turns the log's envelopes into the domain's events and `streams` names
 //! the streams (both between log and domain); `service` and `plan_service` glue commands to
 //! the log (with `retry`'s one bounded retry loop and `idempotency`'s one key scheme);
-//! `projection` folds events into read models.
+//! `projection` folds events into read models; `reference_files` reads rule and workflow files
+//! from a directory (the domain only parses their text).
 
 pub mod codec;
 pub mod domain;
@@ -15,6 +16,7 @@ pub mod log;
 pub mod plan_service;
 pub mod projection;
 pub mod recorded;
+pub mod reference_files;
 pub mod retry;
 pub mod service;
 pub mod storage;

@@ -11,6 +11,23 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// Default floor of a public lookup's answer time (see [`ServeConfig::lookup_min_latency`]).
 pub const DEFAULT_LOOKUP_MIN_LATENCY: Duration = Duration::from_millis(5);
 
+/// Read-your-writes wait: the projections fold a batch in milliseconds; two seconds covers a
+/// loaded box, beyond it the write answers anyway (with `state: null`) rather than hang.
+pub const DEFAULT_READ_YOUR_WRITES_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Graceful shutdown waits this long for in-flight requests (the slowest is an export).
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Public lookups per client address: a citizen checks a few codes at once, not hundreds; the
+/// bucket refills at [`DEFAULT_LOOKUP_PER_SECOND`], which keeps guessing secrets hopeless.
+pub const DEFAULT_LOOKUP_BURST: u32 = 20;
+pub const DEFAULT_LOOKUP_PER_SECOND: f64 = 2.0;
+
+/// Failed authentications per client address, then one per second: a mistyped token is
+/// retried a few times, a token-guessing run is slowed to nothing.
+pub const DEFAULT_AUTH_FAIL_BURST: u32 = 20;
+pub const DEFAULT_AUTH_FAIL_PER_SECOND: f64 = 1.0;
+
 /// Everything `server::start` needs.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -51,13 +68,13 @@ impl ServeConfig {
             bind,
             demo: false,
             body_limit: DEFAULT_BODY_LIMIT,
-            read_your_writes_timeout: Duration::from_secs(2),
-            drain_timeout: Duration::from_secs(10),
-            lookup_burst: 20,
-            lookup_per_second: 2.0,
+            read_your_writes_timeout: DEFAULT_READ_YOUR_WRITES_TIMEOUT,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            lookup_burst: DEFAULT_LOOKUP_BURST,
+            lookup_per_second: DEFAULT_LOOKUP_PER_SECOND,
             lookup_min_latency: DEFAULT_LOOKUP_MIN_LATENCY,
-            auth_fail_burst: 20,
-            auth_fail_per_second: 1.0,
+            auth_fail_burst: DEFAULT_AUTH_FAIL_BURST,
+            auth_fail_per_second: DEFAULT_AUTH_FAIL_PER_SECOND,
             print_demo_tokens: true,
             log_queue_depth: motcua_engine::log::limits::DEFAULT_QUEUE_DEPTH,
         }

@@ -6,7 +6,8 @@
 //!   (`Idempotency-Key` on the wire), `errors` (every error's problem document), `openapi`,
 //!   `state` (the application plus the HTTP-only parts), `metrics` and `ratelimit`;
 //! - `app` is the application layer: typed commands and queries, the business clock,
-//!   idempotency, the staff directory, read-your-writes; the only caller of the engine;
+//!   idempotency, the staff directory, read-your-writes; the engine's only caller while
+//!   serving requests (the routes never call it);
 //! - `demo` seeds the demo commune through the engine's commands; `cli` holds the operator's
 //!   other commands; `config`, `crypto` and `datadir` are leaves everyone may use.
 //!

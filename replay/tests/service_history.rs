@@ -16,9 +16,9 @@ use motcua_engine::domain::events::{
 };
 use motcua_engine::domain::rules::RuleSets;
 use motcua_engine::domain::types::{Channel, DossierCode, Role, Staff, Timestamp, WorkingTime};
-use motcua_engine::domain::workflow::Workflows;
 use motcua_engine::domain::{DomainError, ReferenceData};
 use motcua_engine::log::{EventLog, ExpectedVersion, LogConfig, StreamId};
+use motcua_engine::reference_files::load_workflows;
 use motcua_engine::service::{Authority, CommandService, ReferenceCommand};
 use motcua_replay::history;
 use motcua_replay::progress::Progress;
@@ -422,7 +422,7 @@ fn leader_alone_assigns() -> ReferenceData {
     }
     ReferenceData::new(
         RuleSets::builtin().unwrap(),
-        Workflows::load_dir(dir.path()).unwrap(),
+        load_workflows(dir.path()).unwrap(),
     )
 }
 

@@ -1,10 +1,9 @@
 //! Rule sets as data with an effective date: the law moves, so the rules a dossier is judged
 //! by are chosen by the date it was received (`Receipt::rule_set`) and never change after.
 //!
-//! Shipped rule sets live in `engine/rules/*.toml` (embedded at build time; a directory can
-//! override them at start).
-
-use std::path::Path;
+//! Shipped rule sets live in `engine/rules/*.toml`, embedded at build time ([`BUILTIN`]). This
+//! module only parses text: reading rule files from a directory is
+//! `crate::reference_files`'s job, so the domain performs no I/O.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -68,8 +67,6 @@ pub enum RuleSetError {
     },
     #[error("{file}: rule set {id} is defined twice")]
     Duplicate { file: String, id: String },
-    #[error("reading {path}: {detail}")]
-    Io { path: String, detail: String },
 }
 
 impl RuleSet {
@@ -145,21 +142,17 @@ impl RuleSets {
 
     /// The shipped rule sets (2018 and 2025).
     pub fn builtin() -> Result<RuleSets, RuleSetError> {
-        let sets = BUILTIN
-            .iter()
-            .map(|(f, t)| RuleSet::from_toml(f, t))
-            .collect::<Result<Vec<_>, _>>()?;
-        RuleSets::new(sets)
+        RuleSets::from_files(BUILTIN.iter().map(|(f, t)| (*f, *t)))
     }
 
-    /// Every `*.toml` of a directory.
-    pub fn load_dir(dir: &Path) -> Result<RuleSets, RuleSetError> {
-        let mut sets = Vec::new();
-        for (name, text) in
-            read_toml_dir(dir).map_err(|(path, detail)| RuleSetError::Io { path, detail })?
-        {
-            sets.push(RuleSet::from_toml(&name, &text)?);
-        }
+    /// The rule sets of some files' texts, each given with its file name (named in errors).
+    pub fn from_files<'a>(
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<RuleSets, RuleSetError> {
+        let sets = files
+            .into_iter()
+            .map(|(f, t)| RuleSet::from_toml(f, t))
+            .collect::<Result<Vec<_>, _>>()?;
         RuleSets::new(sets)
     }
 
@@ -175,28 +168,6 @@ impl RuleSets {
     pub fn all(&self) -> &[RuleSet] {
         &self.sets
     }
-}
-
-/// Reads every `*.toml` file of a directory, sorted by name: (file path, contents).
-pub(crate) fn read_toml_dir(dir: &Path) -> Result<Vec<(String, String)>, (String, String)> {
-    let rd = std::fs::read_dir(dir).map_err(|e| (dir.display().to_string(), e.to_string()))?;
-    let mut paths = Vec::new();
-    for entry in rd {
-        let entry = entry.map_err(|e| (dir.display().to_string(), e.to_string()))?;
-        let p = entry.path();
-        if p.extension().is_some_and(|x| x == "toml") {
-            paths.push(p);
-        }
-    }
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| (p.display().to_string(), e.to_string()))?;
-            Ok((p.display().to_string(), text))
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -232,13 +203,13 @@ mod tests {
     }
 
     #[test]
-    fn load_dir_reads_every_toml() {
-        let dir = tempfile::tempdir().unwrap();
-        for (f, t) in BUILTIN {
-            std::fs::write(dir.path().join(f), t).unwrap();
-        }
-        let r = RuleSets::load_dir(dir.path()).unwrap();
-        assert_eq!(r.all().len(), 2);
-        assert_eq!(r, RuleSets::builtin().unwrap());
+    fn rule_sets_from_files_are_the_shipped_ones_and_ids_are_unique() {
+        assert_eq!(
+            RuleSets::from_files(BUILTIN).unwrap(),
+            RuleSets::builtin().unwrap()
+        );
+        let twice = [BUILTIN[0], ("copy.toml", BUILTIN[0].1)];
+        let e = RuleSets::from_files(twice).unwrap_err();
+        assert!(matches!(e, RuleSetError::Duplicate { .. }), "{e}");
     }
 }

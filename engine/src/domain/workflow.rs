@@ -1,8 +1,9 @@
 //! Workflows as data: which action is legal from which state, by which roles, and how each
 //! state maps to the national portal's status code (1-10).
 //!
-//! A workflow file (`engine/workflows/*.toml`, embedded at build time, or loaded from a
-//! directory) declares `[[states]]` and `[[transitions]]`. It is validated at start; every
+//! A workflow file (`engine/workflows/*.toml`, embedded at build time; `crate::reference_files`
+//! reads a directory of them, this module only parses text) declares `[[states]]` and
+//! `[[transitions]]`. It is validated at start; every
 //! error names the file and the line: unknown states or actions, unreachable states, no
 //! terminal state, a transition without roles, a target that contradicts what the action does.
 //!
@@ -11,7 +12,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::Path;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -658,7 +658,9 @@ pub struct Workflows {
 }
 
 impl Workflows {
-    fn from_files(files: &[(String, String)]) -> Result<Workflows, WorkflowError> {
+    /// The workflows of some files' texts, each given with its file name (named in errors);
+    /// ids must be unique.
+    pub fn from_files(files: &[(String, String)]) -> Result<Workflows, WorkflowError> {
         let mut by_id = BTreeMap::new();
         for (file, text) in files {
             let wf = Workflow::from_toml(file, text)?;
@@ -680,16 +682,6 @@ impl Workflows {
             .iter()
             .map(|(f, t)| ((*f).to_owned(), (*t).to_owned()))
             .collect();
-        Workflows::from_files(&files)
-    }
-
-    /// Every `*.toml` of a directory.
-    pub fn load_dir(dir: &Path) -> Result<Workflows, WorkflowError> {
-        let files = super::rules::read_toml_dir(dir).map_err(|(file, detail)| WorkflowError {
-            file,
-            line: 0,
-            kind: WorkflowErrorKind::Parse(detail),
-        })?;
         Workflows::from_files(&files)
     }
 
@@ -876,18 +868,18 @@ mod tests {
     }
 
     #[test]
-    fn load_dir_reads_the_shipped_files() {
-        let dir = tempfile::tempdir().unwrap();
-        for (f, t) in BUILTIN {
-            std::fs::write(dir.path().join(f), t).unwrap();
-        }
+    fn from_files_names_the_bad_file() {
+        let mut files: Vec<(String, String)> = BUILTIN
+            .iter()
+            .map(|(f, t)| ((*f).to_owned(), (*t).to_owned()))
+            .collect();
         assert_eq!(
-            Workflows::load_dir(dir.path()).unwrap(),
+            Workflows::from_files(&files).unwrap(),
             Workflows::builtin().unwrap()
         );
-        std::fs::write(dir.path().join("bad.toml"), "id = \"bad\"\nname = \"x\"\n").unwrap();
-        let e = Workflows::load_dir(dir.path()).unwrap_err();
-        assert!(e.file.ends_with("bad.toml"), "{e}");
+        files.push(("bad.toml".into(), "id = \"bad\"\nname = \"x\"\n".into()));
+        let e = Workflows::from_files(&files).unwrap_err();
+        assert_eq!(e.file, "bad.toml");
         assert_eq!(e.kind, WorkflowErrorKind::NoTerminalState);
     }
 }

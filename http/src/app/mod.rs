@@ -4,7 +4,9 @@
 //! nothing of HTTP requests or responses. A route parses a request into the types here,
 //! authorizes the caller's role, calls one function and renders what it returns.
 //!
-//! The engine is called from this folder only: [`handle`] starts and stops it; the command
+//! While serving requests the engine is called from this folder only (the routes never call
+//! it; `server.rs`, `demo/` and `cli/` call it to open a data directory, seed it, or work on a
+//! stopped one): [`handle`] starts and stops it; the command
 //! service is called by [`dossiers`], [`reference`], [`staff`] and [`views`] (loading a
 //! dossier), the plan service by [`plans`], the read models by [`views`], the log by
 //! [`events`], [`export`] and [`reference`] (a published calendar).

@@ -506,7 +506,7 @@ async fn restore_into(
             dir: staging.to_path_buf(),
             source,
         })?;
-    // The same projection set the server starts (`Engine::start`), from seq 0: a rebuild.
+    // The same projection set the server starts (`App::open`), from seq 0: a rebuild.
     let projections =
         Projections::start(&log).map_err(|e| BackupError::Projection(e.to_string()))?;
     let reached = projections
