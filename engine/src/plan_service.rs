@@ -30,7 +30,7 @@ use crate::domain::dossier::ActorRef;
 use crate::domain::events::{Event, Recorded};
 use crate::domain::plan::{
     authorize_planner, business_time, decide_plan, fold_plan, plan_progress, DerivedFigures,
-    PlanError, PlanEvent, PlanProgress, PlanRefusal, PlanState, Plans,
+    PlanEvent, PlanProgress, PlanRefusal, PlanState, Plans,
 };
 use crate::domain::types::{PlanId, Role, Staff, Timestamp, UnitCode};
 use crate::idempotency::CommandKey;
@@ -62,30 +62,16 @@ pub struct WriteOptions<'a> {
 /// Why a plan command or query failed. Every refusal happens before the append.
 #[derive(Debug, Error)]
 pub enum PlanServiceError {
-    #[error("{action} requires the planner role; {actor} holds {roles:?}")]
-    Forbidden {
-        action: &'static str,
-        actor: String,
-        roles: Vec<Role>,
-    },
-    #[error("{actor} belongs to unit {actor_unit} and cannot write plans of unit {plan_unit}")]
-    OutOfScope {
-        actor: String,
-        actor_unit: String,
-        plan_unit: UnitCode,
-    },
-    /// The plan domain refused the event (unknown task, cancelled task, invalid spec, ...).
+    /// The plan domain refused it (role, unit, business time, a plan rule), or the plan does
+    /// not exist.
     #[error(transparent)]
-    Plan(#[from] PlanError),
-    #[error("no plan {0}")]
-    NotFound(PlanId),
-    #[error("the business time {at:?} is after now ({now:?})")]
-    FutureTime { at: Timestamp, now: Timestamp },
+    Refused(#[from] PlanRefusal),
     /// The caller's expected version (If-Match) is not the plan stream's.
     #[error("stale version: the plan is at version {current}")]
     StaleVersion { current: u64 },
-    #[error("the plan stream {stream} kept changing: gave up after {attempts} attempts")]
-    Contended { stream: String, attempts: usize },
+    /// Conflicts persisted through every retry.
+    #[error(transparent)]
+    Contended(#[from] Contended),
     #[error("event id already used for another event")]
     DuplicateEventId,
     #[error("append: {0}")]
@@ -99,40 +85,10 @@ pub enum PlanServiceError {
     Projection(#[from] ProjectionError),
 }
 
-impl From<Contended> for PlanServiceError {
-    fn from(c: Contended) -> PlanServiceError {
-        PlanServiceError::Contended {
-            stream: c.stream,
-            attempts: c.attempts,
-        }
-    }
-}
-
-impl From<PlanRefusal> for PlanServiceError {
-    fn from(e: PlanRefusal) -> PlanServiceError {
-        match e {
-            PlanRefusal::Forbidden {
-                action,
-                actor,
-                roles,
-            } => PlanServiceError::Forbidden {
-                action,
-                actor,
-                roles,
-            },
-            PlanRefusal::OutOfScope {
-                actor,
-                actor_unit,
-                plan_unit,
-            } => PlanServiceError::OutOfScope {
-                actor,
-                actor_unit,
-                plan_unit,
-            },
-            PlanRefusal::NotFound(plan) => PlanServiceError::NotFound(plan),
-            PlanRefusal::FutureTime { at, now } => PlanServiceError::FutureTime { at, now },
-            PlanRefusal::Plan(e) => PlanServiceError::Plan(e),
-        }
+impl PlanServiceError {
+    /// "No such plan".
+    fn not_found(plan: &PlanId) -> PlanServiceError {
+        PlanServiceError::Refused(PlanRefusal::NotFound(plan.clone()))
     }
 }
 
@@ -264,7 +220,7 @@ impl PlanService {
         let state = plans
             .plans
             .remove(plan)
-            .ok_or_else(|| PlanServiceError::NotFound(plan.clone()))?;
+            .ok_or_else(|| PlanServiceError::not_found(plan))?;
         Ok(LoadedPlan {
             state,
             version,
@@ -300,7 +256,7 @@ impl PlanService {
             let p = match self.load(&id) {
                 Ok(p) => p,
                 // A stream whose first event is not a valid issue holds no plan.
-                Err(PlanServiceError::NotFound(_)) => continue,
+                Err(PlanServiceError::Refused(PlanRefusal::NotFound(_))) => continue,
                 Err(e) => return Err(e),
             };
             out.push(PlanSummary {

@@ -35,8 +35,10 @@ pub enum Attempt<T, S = ()> {
     Conflict(S),
 }
 
-/// Conflicts persisted through every attempt on `stream`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Conflicts persisted through every attempt on `stream` (both command services' error types
+/// carry it as it is).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the stream {stream} kept changing: gave up after {attempts} attempts")]
 pub struct Contended {
     pub stream: String,
     pub attempts: usize,

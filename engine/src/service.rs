@@ -41,8 +41,8 @@ pub enum ServiceError {
     #[error("no dossier {0}")]
     NotFound(DossierCode),
     /// Conflicts persisted through every retry.
-    #[error("the stream {stream} kept changing: gave up after {attempts} attempts")]
-    Contended { stream: String, attempts: usize },
+    #[error(transparent)]
+    Contended(#[from] Contended),
     #[error("the daily sequence of {unit} on {date} is exhausted (9999 dossiers)")]
     SequenceExhausted { unit: UnitCode, date: String },
     /// The event id was already used for different content.
@@ -55,15 +55,6 @@ pub enum ServiceError {
     /// A stored event the domain cannot read.
     #[error("stored event unreadable: {0}")]
     Corrupt(#[from] DecodeError),
-}
-
-impl From<Contended> for ServiceError {
-    fn from(c: Contended) -> ServiceError {
-        ServiceError::Contended {
-            stream: c.stream,
-            attempts: c.attempts,
-        }
-    }
 }
 
 /// What a successful dossier command did.

@@ -8,7 +8,7 @@ mod plan_support;
 use std::sync::Arc;
 
 use motcua_engine::domain::plan::{
-    DerivedIndicator, IndicatorSource, PlanError, PlanEvent, Target,
+    DerivedIndicator, IndicatorSource, PlanError, PlanEvent, PlanRefusal, Target,
 };
 use motcua_engine::idempotency::{CommandKey, KeyScope};
 use motcua_engine::plan_service::{PlanCommand, PlanServiceError, WriteOptions};
@@ -77,10 +77,10 @@ async fn refusals_write_nothing() {
         assert!(
             matches!(
                 e,
-                PlanServiceError::Forbidden {
+                PlanServiceError::Refused(PlanRefusal::Forbidden {
                     action: "report_progress",
                     ..
-                }
+                })
             ),
             "{e}"
         );
@@ -88,7 +88,10 @@ async fn refusals_write_nothing() {
     let e = run(foreign_planner(), report("computers", 1), defaults)
         .await
         .unwrap_err();
-    assert!(matches!(e, PlanServiceError::OutOfScope { .. }), "{e}");
+    assert!(
+        matches!(e, PlanServiceError::Refused(PlanRefusal::OutOfScope { .. })),
+        "{e}"
+    );
     // Nor may a foreign planner issue a plan for this unit.
     let e = f
         .plans
@@ -101,7 +104,10 @@ async fn refusals_write_nothing() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(e, PlanServiceError::OutOfScope { .. }), "{e}");
+    assert!(
+        matches!(e, PlanServiceError::Refused(PlanRefusal::OutOfScope { .. })),
+        "{e}"
+    );
 
     let stale = WriteOptions {
         expected: Some(2),
@@ -119,14 +125,17 @@ async fn refusals_write_nothing() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, PlanServiceError::Plan(PlanError::UnknownTask(t)) if t == "printers"),
+        matches!(&e, PlanServiceError::Refused(PlanRefusal::Plan(PlanError::UnknownTask(t))) if t == "printers"),
         "{e}"
     );
     let e = run(planner(), report("on-time", 9_900), defaults)
         .await
         .unwrap_err();
     assert!(
-        matches!(e, PlanServiceError::Plan(PlanError::Conflict { .. })),
+        matches!(
+            e,
+            PlanServiceError::Refused(PlanRefusal::Plan(PlanError::Conflict { .. }))
+        ),
         "{e}"
     );
     let e = run(
@@ -142,7 +151,10 @@ async fn refusals_write_nothing() {
     .await
     .unwrap_err();
     assert!(
-        matches!(e, PlanServiceError::Plan(PlanError::Invalid { .. })),
+        matches!(
+            e,
+            PlanServiceError::Refused(PlanRefusal::Plan(PlanError::Invalid { .. }))
+        ),
         "{e}"
     );
     let e = run(
@@ -155,7 +167,10 @@ async fn refusals_write_nothing() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(e, PlanServiceError::FutureTime { .. }), "{e}");
+    assert!(
+        matches!(e, PlanServiceError::Refused(PlanRefusal::FutureTime { .. })),
+        "{e}"
+    );
     let e = run(
         planner(),
         PlanCommand::ReopenTask {
@@ -167,12 +182,18 @@ async fn refusals_write_nothing() {
     .await
     .unwrap_err();
     assert!(
-        matches!(e, PlanServiceError::Plan(PlanError::Conflict { .. })),
+        matches!(
+            e,
+            PlanServiceError::Refused(PlanRefusal::Plan(PlanError::Conflict { .. }))
+        ),
         "{e}"
     );
     let e = run(planner(), issue(), defaults).await.unwrap_err();
     assert!(
-        matches!(e, PlanServiceError::Plan(PlanError::AlreadyIssued(_))),
+        matches!(
+            e,
+            PlanServiceError::Refused(PlanRefusal::Plan(PlanError::AlreadyIssued(_)))
+        ),
         "{e}"
     );
     let e = f
@@ -186,7 +207,10 @@ async fn refusals_write_nothing() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(e, PlanServiceError::NotFound(_)), "{e}");
+    assert!(
+        matches!(e, PlanServiceError::Refused(PlanRefusal::NotFound(_))),
+        "{e}"
+    );
 
     assert_eq!(f.log.head().seq, head, "a refusal writes nothing");
     assert_eq!(f.plans.load(&plan).unwrap().version, 3);
@@ -215,7 +239,10 @@ async fn refusals_write_nothing() {
     .await
     .unwrap_err();
     assert!(
-        matches!(e, PlanServiceError::Plan(PlanError::Conflict { .. })),
+        matches!(
+            e,
+            PlanServiceError::Refused(PlanRefusal::Plan(PlanError::Conflict { .. }))
+        ),
         "{e}"
     );
     assert_eq!(f.log.head().seq, ok.seq);

@@ -15,11 +15,12 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use motcua_engine::domain::plan::PlanError;
+use motcua_engine::domain::plan::{PlanError, PlanRefusal};
 use motcua_engine::domain::DomainError;
 use motcua_engine::log::{AppendError, LogError};
 use motcua_engine::plan_service::PlanServiceError;
 use motcua_engine::projection::ProjectionError;
+use motcua_engine::retry::Contended;
 use motcua_engine::service::ServiceError;
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
@@ -219,7 +220,7 @@ impl From<ServiceError> for ApiError {
                 current_version: current,
             },
             ServiceError::NotFound(code) => ApiError::NotFound(format!("no dossier {code}")),
-            ServiceError::Contended { stream, attempts } => ApiError::Conflict(format!(
+            ServiceError::Contended(Contended { stream, attempts }) => ApiError::Conflict(format!(
                 "{stream} kept changing; gave up after {attempts} attempts, retry"
             )),
             ServiceError::SequenceExhausted { unit, date } => ApiError::Conflict(format!(
@@ -289,12 +290,14 @@ impl From<PlanServiceError> for ApiError {
     fn from(e: PlanServiceError) -> ApiError {
         let detail = e.to_string();
         match e {
-            PlanServiceError::Forbidden { .. } | PlanServiceError::OutOfScope { .. } => {
-                ApiError::Forbidden(detail)
-            }
-            PlanServiceError::NotFound(_) => ApiError::NotFound(detail),
-            PlanServiceError::Plan(p) => p.into(),
-            PlanServiceError::FutureTime { .. } => ApiError::validation("at", detail),
+            PlanServiceError::Refused(r) => match r {
+                PlanRefusal::Forbidden { .. } | PlanRefusal::OutOfScope { .. } => {
+                    ApiError::Forbidden(detail)
+                }
+                PlanRefusal::NotFound(_) => ApiError::NotFound(detail),
+                PlanRefusal::Plan(p) => p.into(),
+                PlanRefusal::FutureTime { .. } => ApiError::validation("at", detail),
+            },
             PlanServiceError::StaleVersion { current } => ApiError::PreconditionFailed {
                 current_version: current,
             },

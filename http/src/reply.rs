@@ -81,26 +81,11 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Ap
     Ok(Some(IdempotencyKey::parse(key)?))
 }
 
-/// Runs `write` for `caller` under the request's `key` (see [`idempotency_key`]), if any, in
-/// the caller's own key space. `request_sha256` identifies the request (its body, and its path
-/// where one key may name several resources): the same key with another request is refused
-/// with 422.
+/// Runs `write` for `caller` under the request's `key` (see [`idempotency_key`]), if any, with
+/// the key filed in `space` (the caller's own, or online submissions' apart).
+/// `request_sha256` identifies the request (its body, and its path where one key may name
+/// several resources): the same key with another request is refused with 422.
 pub async fn run<F, Fut>(
-    store: &IdempotencyStore,
-    caller: &Caller,
-    key: Option<IdempotencyKey>,
-    request_sha256: [u8; 32],
-    write: F,
-) -> Result<Response, ApiError>
-where
-    F: FnOnce(Option<IdempotencyKey>) -> Fut,
-    Fut: std::future::Future<Output = Result<Reply, ApiError>>,
-{
-    run_in(store, caller, KeySpace::Staff, key, request_sha256, write).await
-}
-
-/// [`run`] with the key filed in `space` (online submissions have their own).
-pub async fn run_in<F, Fut>(
     store: &IdempotencyStore,
     caller: &Caller,
     space: KeySpace,

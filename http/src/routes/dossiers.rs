@@ -325,7 +325,7 @@ async fn create(
     } else {
         KeySpace::Staff
     };
-    reply::run_in(
+    reply::run(
         app.idempotency(),
         caller,
         space,
@@ -404,12 +404,19 @@ pub async fn act(
     let app = state.app();
     let key = reply::idempotency_key(&headers)?;
     let caller = &caller;
-    reply::run(app.idempotency(), caller, key, request, |key| async move {
-        let o = app
-            .dossiers()
-            .act(caller, &code, cmd, expected, key.as_ref())
-            .await?;
-        outcome_reply(&o, StatusCode::OK, None)
-    })
+    reply::run(
+        app.idempotency(),
+        caller,
+        KeySpace::Staff,
+        key,
+        request,
+        |key| async move {
+            let o = app
+                .dossiers()
+                .act(caller, &code, cmd, expected, key.as_ref())
+                .await?;
+            outcome_reply(&o, StatusCode::OK, None)
+        },
+    )
     .await
 }

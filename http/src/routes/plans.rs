@@ -21,6 +21,7 @@ use motcua_engine::plan_service::{PlanCommand, PlanOutcome};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::app::idempotency::KeySpace;
 use crate::app::Caller;
 use crate::errors::ApiError;
 use crate::extract::{ApiPath, ApiQuery, HashedJson};
@@ -246,13 +247,20 @@ async fn write(
     let key = reply::idempotency_key(&headers)?;
     let app = state.app();
     let caller = &caller;
-    reply::run(app.idempotency(), caller, key, request, |key| async move {
-        let o = app
-            .plans()
-            .execute(caller, &plan, cmd, at, expected, key.as_ref())
-            .await?;
-        outcome_reply(&o, status)
-    })
+    reply::run(
+        app.idempotency(),
+        caller,
+        KeySpace::Staff,
+        key,
+        request,
+        |key| async move {
+            let o = app
+                .plans()
+                .execute(caller, &plan, cmd, at, expected, key.as_ref())
+                .await?;
+            outcome_reply(&o, status)
+        },
+    )
     .await
 }
 

@@ -12,6 +12,7 @@ use motcua_engine::domain::types::{Field, ProcedureId, WorkflowId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::app::idempotency::KeySpace;
 use crate::app::reference::ProcedureIssue;
 use crate::app::Caller;
 use crate::errors::ApiError;
@@ -83,6 +84,7 @@ pub async fn publish_calendar(
     reply::run(
         app.idempotency(),
         caller,
+        KeySpace::Staff,
         key,
         body.sha256,
         |key| async move {
@@ -223,6 +225,7 @@ pub async fn issue_procedure(
     reply::run(
         app.idempotency(),
         caller,
+        KeySpace::Staff,
         key,
         body.sha256,
         |key| async move {

@@ -9,6 +9,7 @@ use motcua_engine::domain::types::{Field, Role, Staff, StaffId, UnitCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::idempotency::KeySpace;
 use crate::app::Caller;
 use crate::crypto::sha256;
 use crate::errors::ApiError;
@@ -134,6 +135,7 @@ pub async fn create(
     reply::run(
         app.idempotency(),
         caller,
+        KeySpace::Staff,
         key,
         body.sha256,
         |key| async move {
@@ -179,13 +181,20 @@ pub async fn revoke(
     let app = state.app();
     let key = reply::idempotency_key(&headers)?;
     let caller = &caller;
-    reply::run(app.idempotency(), caller, key, request, |key| async move {
-        app.staff()
-            .revoke_token(caller, &staff, &token_id, key.as_ref())
-            .await?;
-        Ok(Reply::ok(
-            serde_json::json!({"staff": staff.id, "token_id": token_id, "revoked": true}),
-        ))
-    })
+    reply::run(
+        app.idempotency(),
+        caller,
+        KeySpace::Staff,
+        key,
+        request,
+        |key| async move {
+            app.staff()
+                .revoke_token(caller, &staff, &token_id, key.as_ref())
+                .await?;
+            Ok(Reply::ok(
+                serde_json::json!({"staff": staff.id, "token_id": token_id, "revoked": true}),
+            ))
+        },
+    )
     .await
 }
