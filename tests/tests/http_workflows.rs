@@ -697,3 +697,60 @@ async fn admin_publishes_a_calendar_and_issues_a_procedure() {
     assert_eq!(after["published_at_desk_percent"], 100.0);
     d.s.server.shutdown().await.unwrap();
 }
+
+/// `POST /v1/staff` is one append (the staff member and their first token), under the admin's
+/// key: a retry whose stored answer was lost is answered from the log with the token the log
+/// recorded, which authenticates; the same id registered again (no key) is a conflict that
+/// writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_registration_is_one_append_and_its_keyed_retry_shows_the_recorded_token() {
+    let d = desk().await;
+    let register = |key: Option<&'static str>| {
+        let mut req =
+            d.s.post("/v1/staff", d.tok("qt-01"))
+                .json(&json!({"id": "tn-60", "name": "Lò Thị Mai", "roles": ["reception"]}));
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        req.send()
+    };
+    let before = d.s.head();
+    let r = register(Some("staff-60")).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let first: Value = r.json().await.unwrap();
+    assert_eq!(d.s.head(), before + 2, "two events");
+    let tree =
+        d.s.server
+            .log()
+            .store()
+            .tree(motcua_http::app::idempotency::TREE)
+            .unwrap();
+    for kv in tree.iter() {
+        let (k, _) = kv.unwrap();
+        if k.first() != Some(&0xff) {
+            tree.remove(&k).unwrap();
+        }
+    }
+    let r = register(Some("staff-60")).await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert!(r.headers().get("idempotent-replayed").is_none());
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&again["token"], &again["token_id"]),
+        (&first["token"], &first["token_id"])
+    );
+    assert_eq!(d.s.head(), before + 2, "the retry wrote nothing");
+    let token = first["token"].as_str().unwrap();
+    let r = d.s.get("/v1/staff", token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = register(None).await.unwrap();
+    let body = problem(r, 409, "conflict").await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("tn-60 already exists"),
+        "{body}"
+    );
+    assert_eq!(d.s.head(), before + 2);
+}
