@@ -7,18 +7,7 @@
 mod http_common;
 
 use http_common::{commune, problem, TestServer};
-use serde_json::{json, Value};
-
-async fn document(s: &TestServer) -> Value {
-    s.client
-        .get(s.url("/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undecodable_path_segment_is_a_404_problem_not_a_plain_text_400() {
@@ -135,7 +124,7 @@ async fn issuing_a_procedure_with_an_unknown_workflow_is_422_not_500() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_document_puts_query_parameters_in_the_query() {
     let s = TestServer::start().await;
-    let doc = document(&s).await;
+    let doc = s.openapi().await;
     let params = |path: &str| -> Vec<(String, String)> {
         doc["paths"][path]["get"]["parameters"]
             .as_array()
@@ -166,7 +155,7 @@ async fn the_document_puts_query_parameters_in_the_query() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_response_is_documented_as_a_problem_with_the_implied_statuses() {
     let s = TestServer::start().await;
-    let doc = document(&s).await;
+    let doc = s.openapi().await;
     assert!(doc["components"]["schemas"]["Problem"]["properties"]["type"].is_object());
     let mut errors = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -216,7 +205,7 @@ async fn every_error_response_is_documented_as_a_problem_with_the_implied_status
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_stream_documents_each_event_and_its_json_data() {
     let s = TestServer::start().await;
-    let doc = document(&s).await;
+    let doc = s.openapi().await;
     let schema = &doc["paths"]["/v1/events/stream"]["get"]["responses"]["200"]["content"]
         ["text/event-stream"]["schema"];
     assert_eq!(schema["type"], "object");
@@ -233,7 +222,7 @@ async fn the_event_stream_documents_each_event_and_its_json_data() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slip_documents_both_its_json_and_its_html() {
     let s = TestServer::start().await;
-    let doc = document(&s).await;
+    let doc = s.openapi().await;
     let ok = &doc["paths"]["/v1/dossiers/{code}/slips/{slip}"]["get"]["responses"]["200"];
     let mut types: Vec<&str> = ok["content"]
         .as_object()

@@ -59,16 +59,11 @@ async fn demo_statistics_equal_the_report_and_survive_restart() {
     );
 
     let drill: Value = s
-        .get(
+        .get_json(
             "/v1/stats/codes?from=2023-01-01&to=2023-08-31&channel=desk&figure=resolved_on_time",
             &auditor,
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(drill["count"], 126);
     let code = drill["codes"][0].as_str().unwrap().to_owned();
     let slip: Value = s

@@ -18,16 +18,11 @@ async fn demo_plan_dashboard_and_writes() {
     problem(r, 403, "forbidden").await;
 
     let d: Value = s
-        .get(
+        .get_json(
             "/v1/plans/35-kh-ubnd-2023/dashboard?as_of=2023-08-31T17:00:00%2B07:00",
             &leader,
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     let task = |id: &str| {
         d["tasks"]
             .as_array()

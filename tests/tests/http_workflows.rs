@@ -314,16 +314,11 @@ async fn same_day_lien_thong_refusal_withdraw_stop_and_desk_outcomes() {
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
     let cursor = page["next_cursor"].as_str().unwrap();
     let page2: Value =
-        d.s.get(
+        d.s.get_json(
             &format!("/v1/dossiers?limit=2&cursor={cursor}"),
             d.tok("tn-01"),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_ne!(page["items"][0]["code"], page2["items"][0]["code"]);
     d.s.server.shutdown().await.unwrap();
 }

@@ -135,6 +135,12 @@ impl TestServer {
             .expect("json body")
     }
 
+    /// The server's OpenAPI document, fetched as any client would (no token).
+    pub async fn openapi(&self) -> serde_json::Value {
+        let resp = self.client.get(self.url("/v1/openapi.json")).send();
+        resp.await.expect("send").json().await.expect("json body")
+    }
+
     pub fn post(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
         self.client.post(self.url(path)).bearer_auth(token)
     }
