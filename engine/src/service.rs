@@ -29,6 +29,13 @@ use crate::streams::is_reference_stream;
 /// How many events of the log one catch-up read fetches at a time.
 const CATCH_UP_CHUNK: usize = 1024;
 
+// The largest command the domain lets through makes an event well inside the log's limit, so a
+// write is never refused by the log for its size after the domain accepted it.
+const _: () = assert!(
+    crate::domain::dossier::limits::WORST_CASE_BYTES
+        < crate::log::limits::DEFAULT_MAX_EVENT_BYTES * 3 / 4
+);
+
 /// Why a command did not produce events.
 #[derive(Debug, Error)]
 pub enum ServiceError {

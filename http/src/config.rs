@@ -28,6 +28,14 @@ pub const DEFAULT_LOOKUP_PER_SECOND: f64 = 2.0;
 pub const DEFAULT_AUTH_FAIL_BURST: u32 = 20;
 pub const DEFAULT_AUTH_FAIL_PER_SECOND: f64 = 1.0;
 
+/// Connections held at once at most (lowered further to leave the log its file descriptors:
+/// see `listener::connection_cap`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// A connection with no byte moving either way for this long is closed (an idle keep-alive, a
+/// client that connected and sent nothing, a stalled upload).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Everything `server::start` needs.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -59,6 +67,10 @@ pub struct ServeConfig {
     pub print_demo_tokens: bool,
     /// Bound of the log writer's queue (appends); when full, writes answer 429.
     pub log_queue_depth: usize,
+    /// See [`DEFAULT_MAX_CONNECTIONS`].
+    pub max_connections: usize,
+    /// See [`DEFAULT_IDLE_TIMEOUT`].
+    pub idle_timeout: Duration,
 }
 
 impl ServeConfig {
@@ -77,6 +89,8 @@ impl ServeConfig {
             auth_fail_per_second: DEFAULT_AUTH_FAIL_PER_SECOND,
             print_demo_tokens: true,
             log_queue_depth: motcua_engine::log::limits::DEFAULT_QUEUE_DEPTH,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }

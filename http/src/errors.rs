@@ -251,6 +251,7 @@ impl From<DomainError> for ApiError {
             DomainError::Forbidden { .. }
             | DomainError::WrongField { .. }
             | DomainError::WrongUnit { .. }
+            | DomainError::NotAssigned { .. }
             | DomainError::WrongSecret => ApiError::Forbidden(detail),
             DomainError::Validation { field, why } => ApiError::Validation { field, why },
             DomainError::UnknownProcedure { .. } => ApiError::validation("procedure", detail),
@@ -258,8 +259,11 @@ impl From<DomainError> for ApiError {
             DomainError::SupplementLimit { .. } | DomainError::ApologyTooEarly { .. } => {
                 ApiError::Conflict(detail)
             }
+            // The reference data in force cannot decide this (no rule set for the date, a
+            // procedure naming a workflow not loaded): the request may be fine, the state of the
+            // reference data is not; nothing was written.
             DomainError::UnknownWorkflow(_) | DomainError::NoRuleSet(_) => {
-                ApiError::Internal(detail)
+                ApiError::Conflict(detail)
             }
         }
     }
@@ -277,6 +281,9 @@ impl From<AppendError> for ApiError {
             AppendError::WrongExpectedVersion { actual, .. } => ApiError::PreconditionFailed {
                 current_version: actual,
             },
+            // The domain bounds every field well under the log's limit; should a write still
+            // exceed it, it is refused, not failed.
+            AppendError::EventTooLarge { limit, .. } => ApiError::PayloadTooLarge { limit },
             AppendError::IdempotencyConflict { event_id } => ApiError::Conflict(format!(
                 "event {event_id} already exists with different content (Idempotency-Key reused?)"
             )),

@@ -4,10 +4,12 @@
 //! the offending field), [`ApiQuery`], [`ApiPath`], the authenticated [`Caller`] (401, and 429
 //! for an address that keeps failing) and the [`ClientIp`].
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+
+use crate::listener::Peer;
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -180,8 +182,8 @@ where
 fn client_ip(parts: &Parts) -> IpAddr {
     parts
         .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .get::<ConnectInfo<Peer>>()
+        .map(|c| c.0 .0.ip())
         .unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 

@@ -21,6 +21,7 @@ pub mod datadir;
 pub mod demo;
 pub mod errors;
 pub mod extract;
+pub mod listener;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;

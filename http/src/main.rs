@@ -94,6 +94,12 @@ struct ServeArgs {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "MOTCUA_LOG_JSON")]
     log_json: bool,
+    /// Connections held at once at most (lowered to leave the log its file descriptors).
+    #[arg(long, env = "MOTCUA_MAX_CONNECTIONS", default_value_t = motcua_http::config::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Seconds a connection may stay with no byte moving before it is closed.
+    #[arg(long, env = "MOTCUA_IDLE_TIMEOUT_SECS", default_value_t = motcua_http::config::DEFAULT_IDLE_TIMEOUT.as_secs())]
+    idle_timeout_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +185,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     init_tracing(args.log_json);
     let mut config = ServeConfig::new(args.data, args.bind);
     config.demo = args.demo;
+    config.max_connections = args.max_connections;
+    config.idle_timeout = std::time::Duration::from_secs(args.idle_timeout_secs.max(1));
     // Install the signal handlers before announcing the address: a SIGTERM that arrives right
     // after `listening on` must drain, not kill.
     let signals = Signals::install().map_err(|e| format!("signal handlers: {e}"))?;

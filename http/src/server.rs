@@ -28,6 +28,7 @@ use crate::app::{App, AppConfig};
 use crate::config::ServeConfig;
 use crate::demo::DemoToken;
 use crate::errors::ApiError;
+use crate::listener::{self, Peer};
 use crate::metrics::Metrics;
 use crate::routes::api_router;
 use crate::state::AppState;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), gate))
+        .layer(middleware::map_response(no_store))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
@@ -93,6 +95,15 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(x_request_id)),
         )
         .with_state(state)
+}
+
+/// `Cache-Control: no-store` on every answer that does not set its own: answers carry tokens,
+/// lookup secrets and applicants' personal data, which no shared or browser cache may keep.
+async fn no_store(mut res: Response) -> Response {
+    res.headers_mut()
+        .entry(axum::http::header::CACHE_CONTROL)
+        .or_insert(axum::http::HeaderValue::from_static("no-store"));
+    res
 }
 
 async fn no_route(method: Method, uri: axum::http::Uri) -> ApiError {
@@ -242,17 +253,17 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
         addr: config.bind,
         source,
     })?;
+    let fd_limit = listener::raise_fd_limit();
+    let cap = listener::connection_cap(config.max_connections, fd_limit);
+    let door = listener::Door::new(listener, cap, config.idle_timeout);
     let app = router(state.clone());
     let token = state.shutdown_token().clone();
     let serve = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(token.cancelled_owned())
-        .await
+        axum::serve(door, app.into_make_service_with_connect_info::<Peer>())
+            .with_graceful_shutdown(token.cancelled_owned())
+            .await
     });
-    tracing::info!(%addr, "listening");
+    tracing::info!(%addr, connections = cap, fd_limit, "listening");
     Ok(RunningServer {
         addr,
         demo_tokens,

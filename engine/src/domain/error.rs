@@ -31,6 +31,9 @@ pub enum DomainError {
         field: Field,
         staff_fields: Vec<Field>,
     },
+    /// A specialist acted on a dossier assigned to a colleague.
+    #[error("{staff} is not the specialist assigned to this dossier ({assignee} is)")]
+    NotAssigned { staff: StaffId, assignee: StaffId },
     /// Staff acted on a dossier of another unit.
     #[error("{staff} belongs to unit {staff_unit}, the dossier to {dossier_unit}")]
     WrongUnit {
@@ -59,8 +62,8 @@ pub enum DomainError {
     /// An apology is only issued once the due time has passed or is about to.
     #[error("an apology may be issued only from {allowed_from} (the due time is {due})")]
     ApologyTooEarly { due: String, allowed_from: String },
-    /// The lookup secret does not match the dossier's.
-    #[error("the dossier's lookup secret does not match")]
+    /// A citizen acted on an existing dossier without proving its lookup secret.
+    #[error("a citizen acts on an existing dossier only with its lookup secret: missing or not the dossier's")]
     WrongSecret,
 }
 

@@ -49,6 +49,25 @@ impl Caller {
         })
     }
 
+    /// Whether the account is a citizen's (the portal's): it holds the citizen role and no other.
+    pub fn is_citizen_account(&self) -> bool {
+        self.staff.roles == [Role::Citizen]
+    }
+
+    /// The caller as the actor of an action on an existing dossier: a citizen account acts as a
+    /// citizen, proving the dossier is theirs with the SHA-256 of the lookup secret they sent
+    /// (the domain refuses a citizen without it); staff act as themselves.
+    pub fn actor_proving(&self, lookup_secret_sha256: Option<[u8; 32]>) -> ActorRef {
+        if self.is_citizen_account() {
+            ActorRef::Citizen {
+                id_number: self.staff.id.to_string(),
+                lookup_secret_sha256,
+            }
+        } else {
+            self.actor()
+        }
+    }
+
     /// `Forbidden` unless the caller belongs to `unit` (admins and auditors see every unit).
     pub fn require_unit(&self, unit: &UnitCode) -> Result<(), AppError> {
         if &self.staff.unit == unit || self.has(Role::Admin) || self.has(Role::Auditor) {

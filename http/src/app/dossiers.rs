@@ -5,7 +5,7 @@
 
 use motcua_engine::domain::events::Applicant;
 use motcua_engine::domain::types::{Channel, DossierCode, ProcedureId, Timestamp, UnitCode};
-use motcua_engine::domain::{Command, Intake};
+use motcua_engine::domain::{ActorRef, Command, Intake};
 use motcua_engine::idempotency::{CommandKey, KeyScope};
 use motcua_engine::projection::DossierState;
 
@@ -139,7 +139,9 @@ impl Dossiers<'_> {
         let lookup_secret = self.lookup_secret(caller, space, key);
         let cmd = arrival.command(sha256(lookup_secret.as_bytes()));
         let key = command_key(caller, scope, key);
-        let outcome = self.execute(caller, None, cmd, None, key.as_ref()).await?;
+        let outcome = self
+            .execute(&caller.actor(), None, cmd, None, key.as_ref())
+            .await?;
         Ok(Receipt {
             outcome,
             lookup_secret,
@@ -147,24 +149,26 @@ impl Dossiers<'_> {
     }
 
     /// Takes an action on dossier `code` as `caller`; `expected` is the version the caller last
-    /// saw (`If-Match`).
+    /// saw (`If-Match`); `lookup_secret` is what a citizen shows to prove the dossier is theirs.
     pub async fn act(
         &self,
         caller: &Caller,
         code: &DossierCode,
         cmd: Command,
+        lookup_secret: Option<&str>,
         expected: Option<u64>,
         key: Option<&IdempotencyKey>,
     ) -> Result<WriteOutcome, AppError> {
         let key = command_key(caller, KeyScope::DossierAction, key);
-        self.execute(caller, Some(code), cmd, expected, key.as_ref())
+        let actor = caller.actor_proving(lookup_secret.map(|s| sha256(s.as_bytes())));
+        self.execute(&actor, Some(code), cmd, expected, key.as_ref())
             .await
     }
 
     /// The one call of the command service for dossiers.
     async fn execute(
         &self,
-        caller: &Caller,
+        actor: &ActorRef,
         code: Option<&DossierCode>,
         cmd: Command,
         expected: Option<u64>,
@@ -174,7 +178,7 @@ impl Dossiers<'_> {
         let o = self
             .app
             .service()
-            .execute(code, cmd, &caller.actor(), clock::now(), expected, key)
+            .execute(code, cmd, actor, clock::now(), expected, key)
             .await?;
         timer.succeeded(o.events.len() as u64);
         let caught_up = self.app.wait_for_read_models(o.seq).await;

@@ -5,7 +5,7 @@
 //! field, token ids are new.
 
 use motcua_engine::domain::events::{FieldInfo, UnitInfo};
-use motcua_engine::domain::types::{Staff, StaffId, Timestamp, UnitCode};
+use motcua_engine::domain::types::{Role, Staff, StaffId, Timestamp, UnitCode};
 use motcua_engine::domain::DomainError;
 use motcua_engine::idempotency::{CommandKey, KeyScope};
 use motcua_engine::service::{Authority, CommandService, ReferenceCommand, ServiceError};
@@ -92,9 +92,22 @@ impl App {
 }
 
 impl StaffDirectory<'_> {
-    /// Every staff member, by id.
-    pub fn list(&self) -> Vec<Staff> {
-        self.app.directory().all_staff()
+    /// The staff `caller` may see, by id: admins and auditors every unit's, other staff their
+    /// own unit's (the desk picks a specialist from it); a citizen account none.
+    pub fn list(&self, caller: &Caller) -> Result<Vec<Staff>, AppError> {
+        if caller.is_citizen_account() {
+            return Err(AppError::Forbidden(
+                "a citizen account does not read the staff directory".into(),
+            ));
+        }
+        let all = self.app.directory().all_staff();
+        if caller.has(Role::Admin) || caller.has(Role::Auditor) {
+            return Ok(all);
+        }
+        Ok(all
+            .into_iter()
+            .filter(|s| &s.unit == caller.unit())
+            .collect())
     }
 
     /// Staff member `id`, if registered.

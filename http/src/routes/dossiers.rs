@@ -93,6 +93,9 @@ pub struct ActionBody {
     pub comments: Option<String>,
     /// apologise: the new appointment (RFC 3339).
     pub new_appointment: Option<String>,
+    /// withdraw by a citizen: the lookup secret printed on the dossier's receipt, which proves
+    /// the dossier is theirs (staff leave it out).
+    pub lookup_secret: Option<String>,
 }
 
 /// Builds the domain command of `action` from its JSON body.
@@ -397,7 +400,9 @@ pub async fn act(
         .map_err(|_| ApiError::NotFound(format!("no action {action:?}")))?;
     let expected = parse::if_match(&headers)?;
     state.check_writable()?;
-    let cmd = command(action, body.value()?)?;
+    let b = body.value()?;
+    let lookup_secret = b.lookup_secret.clone();
+    let cmd = command(action, b)?;
     // The stored response is keyed per dossier and action too: a key reused on another dossier
     // is another request.
     let request = parse::fingerprint(body.sha256, &[code.as_str(), action.as_str()]);
@@ -413,7 +418,14 @@ pub async fn act(
         |key| async move {
             let o = app
                 .dossiers()
-                .act(caller, &code, cmd, expected, key.as_ref())
+                .act(
+                    caller,
+                    &code,
+                    cmd,
+                    lookup_secret.as_deref(),
+                    expected,
+                    key.as_ref(),
+                )
                 .await?;
             outcome_reply(&o, StatusCode::OK, None)
         },

@@ -45,17 +45,13 @@ impl From<&Staff> for StaffJson {
 /// List staff (danh sách cán bộ).
 #[utoipa::path(get, path = "/v1/staff", tag = "reference",
     security(("bearer" = [])),
-    responses((status = 200, body = [StaffJson]), (status = 401)))]
-pub async fn list(State(state): State<AppState>, _caller: Caller) -> Json<Vec<StaffJson>> {
-    Json(
-        state
-            .app()
-            .staff()
-            .list()
-            .iter()
-            .map(StaffJson::from)
-            .collect(),
-    )
+    responses((status = 200, body = [StaffJson]), (status = 401), (status = 403)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<StaffJson>>, ApiError> {
+    let staff = state.app().staff().list(&caller)?;
+    Ok(Json(staff.iter().map(StaffJson::from).collect()))
 }
 
 /// New staff member.

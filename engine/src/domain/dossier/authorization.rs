@@ -10,7 +10,7 @@ use crate::domain::directory::check_scope;
 use crate::domain::error::DomainError;
 use crate::domain::events::Procedure;
 use crate::domain::reference::ReferenceData;
-use crate::domain::types::{DossierCode, Field, ProcedureId, Role, Timestamp, UnitCode};
+use crate::domain::types::{DossierCode, Field, ProcedureId, Role, Staff, Timestamp, UnitCode};
 use crate::domain::workflow::{Action, Phase, Transition, Workflow};
 
 use super::command::{ActorRef, Command, Context, Intake};
@@ -102,8 +102,12 @@ fn new_procedure<'r>(
     }
 }
 
-/// Staff act within their unit (a specialist within their fields); a citizen acts on a dossier
-/// only with its lookup secret.
+/// Staff act within their unit (a specialist within their fields, and on an assigned dossier
+/// only if it is assigned to them). Whoever acts as a citizen
+/// (the citizen role) acts on an existing dossier only by proving it is theirs with its lookup
+/// secret: a citizen actor carrying the secret's hash, never a staff actor (whose account proves
+/// nothing about the dossier) and never a citizen without it. Creating a dossier online needs
+/// no secret: the command brings the new one.
 fn check_actor_scope(
     state: &DossierState,
     actor: &ActorRef,
@@ -111,17 +115,33 @@ fn check_actor_scope(
     unit: &UnitCode,
     field: &Field,
 ) -> Result<(), DomainError> {
+    let exists = state.phase != Phase::None;
     match actor {
-        ActorRef::Staff(staff) => check_scope(staff, role, unit, field),
+        ActorRef::Staff(_) if role == Role::Citizen && exists => Err(DomainError::WrongSecret),
+        ActorRef::Staff(staff) => {
+            check_scope(staff, role, unit, field)?;
+            check_assignee(state, staff, role)
+        }
+        ActorRef::Citizen { .. } if !exists => Ok(()),
         ActorRef::Citizen {
-            lookup_secret_sha256,
+            lookup_secret_sha256: Some(proof),
             ..
-        } => match state.lookup_secret_sha256() {
-            Some(secret) if lookup_secret_sha256.as_ref() != Some(secret) => {
-                Err(DomainError::WrongSecret)
-            }
-            _ => Ok(()),
-        },
+        } if state.lookup_secret_sha256() == Some(proof) => Ok(()),
+        ActorRef::Citizen { .. } => Err(DomainError::WrongSecret),
+    }
+}
+
+/// A dossier assigned to a specialist is handled in the specialist role by that specialist
+/// alone; the desk reassigns it if a colleague is to take over.
+fn check_assignee(state: &DossierState, staff: &Staff, role: Role) -> Result<(), DomainError> {
+    match &state.specialist {
+        Some(assignee) if role == Role::Specialist && assignee != &staff.id => {
+            Err(DomainError::NotAssigned {
+                staff: staff.id.clone(),
+                assignee: assignee.clone(),
+            })
+        }
+        _ => Ok(()),
     }
 }
 

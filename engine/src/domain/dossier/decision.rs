@@ -1,5 +1,6 @@
 //! `decide`: a command becomes events, or a refusal saying why. [`authorize`] runs first (the
-//! workflow transition, the role, the scope); then one function per command checks that
+//! workflow transition, the role, the scope), then the command's bounds ([`check_limits`]);
+//! then one function per command checks that
 //! command's own rules ([`precondition`]) and builds its events. Pure: the time is the
 //! context's `now`.
 
@@ -11,6 +12,7 @@ use crate::domain::types::{Channel, ProcedureRef, Role, StaffId, Timestamp, Unit
 
 use super::authorization::{authorize, Authorized};
 use super::command::{Command, Context, Intake};
+use super::limits::check_limits;
 use super::precondition;
 use super::state::DossierState;
 
@@ -30,6 +32,7 @@ pub fn decide_with_role(
     ctx: &Context<'_>,
 ) -> Result<(Vec<DossierEvent>, Role), DomainError> {
     let auth = authorize(state, &cmd, ctx)?;
+    check_limits(&cmd)?;
     let d = Decision {
         state,
         ctx,

@@ -10,6 +10,8 @@
 //! - `state.rs`: [`DossierState`], [`apply`], [`fold`], and what is read off a state;
 //! - `authorization.rs`: [`authorize`]: the workflow transition, the actor's role and scope;
 //! - [`precondition`]: the rules a decision checks beyond that, one function each;
+//! - [`limits`]: the bounds of what a command may carry (lengths, counts, characters, the
+//!   identity number's form), checked before `decide` reads anything else;
 //! - `decision.rs`: [`decide`]: `authorize`, then one function per command;
 //! - `recorded.rs`: [`check_recorded`]: the same rules judged against a recorded change, for
 //!   `motcua-replay verify`.
@@ -17,6 +19,7 @@
 mod authorization;
 mod command;
 mod decision;
+pub mod limits;
 pub mod precondition;
 mod recorded;
 mod state;

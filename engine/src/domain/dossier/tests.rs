@@ -554,6 +554,15 @@ fn scope_specialist_field_leader_unit_and_assignee() {
         matches!(e, DomainError::WrongField { ref field, .. } if field.as_str() == "ho-tich"),
         "{e}"
     );
+    // A colleague of the same fields may not act on a dossier assigned to cm-01.
+    assert_eq!(s.specialist.as_ref().map(|x| x.as_str()), Some("cm-01"));
+    let colleague = ActorRef::Staff(staff("cm-03", Role::Specialist, &["ho-tich"], unit()));
+    let e = run(&r, &s, sign(DraftKind::Result), &colleague, NOW()).unwrap_err();
+    assert!(
+        matches!(e, DomainError::NotAssigned { ref assignee, .. } if assignee.as_str() == "cm-01"),
+        "{e}"
+    );
+    assert!(run(&r, &s, sign(DraftKind::Result), &specialist(), NOW()).is_ok());
     let s = state_in(&r, Phase::AwaitingApproval, DraftKind::Result);
     let e = run(
         &r,
@@ -605,6 +614,19 @@ fn scope_specialist_field_leader_unit_and_assignee() {
     )
     .unwrap_err();
     assert_eq!(e, DomainError::WrongSecret);
+    // Nor can a citizen who shows no secret, nor a staff account acting as a citizen (its
+    // account proves nothing about the dossier); the secret's holder can.
+    let withdraw = || Command::Withdraw { reason: "r".into() };
+    let bare = ActorRef::Citizen {
+        id_number: "x".into(),
+        lookup_secret_sha256: None,
+    };
+    let portal = ActorRef::Staff(staff("cong-dvc", Role::Citizen, &[], unit()));
+    for actor in [&bare, &portal] {
+        let e = run(&r, &s, withdraw(), actor, NOW()).unwrap_err();
+        assert_eq!(e, DomainError::WrongSecret, "{actor:?}");
+    }
+    assert!(run(&r, &s, withdraw(), &citizen(), NOW()).is_ok());
     // Inactive staff hold no role.
     let mut inactive = staff("tn-02", Role::Reception, &[], unit());
     inactive.active = false;
@@ -825,7 +847,7 @@ fn lien_thong_signs_only_after_the_other_agency_answered() {
             agency: "Chi nhánh VPĐKĐĐ huyện".into(),
             note: String::new(),
         },
-        &land_specialist(),
+        &specialist(),
         NOW(),
     )
     .unwrap();

@@ -6,6 +6,7 @@
 use chrono::{Datelike, NaiveDate};
 
 use crate::domain::calendar::validate_sessions;
+use crate::domain::dossier::limits::{one_line, MAX_NAME_CHARS};
 use crate::domain::error::DomainError;
 use crate::domain::events::{
     CalendarEvent, CatalogEvent, Event, Procedure, Session, StaffEvent, UnitEvent, UnitInfo,
@@ -78,6 +79,10 @@ pub fn decide_reference(r: &ReferenceData, cmd: &ReferenceCommand, now: Timestam
     }
 }
 
+/// Years a working calendar may be published for: from the founding of the state's
+/// administration to well past any dossier's due date.
+const CALENDAR_YEARS: std::ops::RangeInclusive<i32> = 1945..=2100;
+
 fn invalid(field: &str, why: impl Into<String>) -> DomainError {
     DomainError::validation(field, why)
 }
@@ -103,6 +108,7 @@ fn register_unit(r: &ReferenceData, u: UnitInfo) -> Decided {
     if u.name.trim().is_empty() {
         return Err(invalid("name", "must not be empty"));
     }
+    one_line("name", &u.name, MAX_NAME_CHARS)?;
     let stream = ReferenceStream::Unit(u.code.clone());
     Ok((stream, vec![Event::Unit(UnitEvent::Registered(u))]))
 }
@@ -125,9 +131,14 @@ fn update_staff(r: &ReferenceData, s: Staff) -> Decided {
     Ok((stream, vec![Event::Staff(StaffEvent::Updated(s))]))
 }
 
-/// What a staff record must hold: a known unit, a role, and a field for a specialist.
+/// What a staff record must hold: a known unit, a name of one line, a role, and a field for a
+/// specialist.
 fn check_staff(r: &ReferenceData, s: &Staff) -> Result<(), DomainError> {
     known_unit(r, &s.unit)?;
+    if s.name.trim().is_empty() {
+        return Err(invalid("name", "must not be empty"));
+    }
+    one_line("name", &s.name, MAX_NAME_CHARS)?;
     if s.roles.is_empty() {
         return Err(invalid("roles", "a staff member needs at least one role"));
     }
@@ -274,6 +285,17 @@ fn check_procedure(r: &ReferenceData, p: &Procedure) -> Result<(), DomainError> 
 }
 
 fn publish_calendar_year(y: YearCalendar) -> Decided {
+    if !CALENDAR_YEARS.contains(&y.year) {
+        return Err(invalid(
+            "year",
+            format!(
+                "{} is outside {}..={}",
+                y.year,
+                CALENDAR_YEARS.start(),
+                CALENDAR_YEARS.end()
+            ),
+        ));
+    }
     for d in y.days_off.iter().chain(&y.makeup_working_days) {
         if d.year() != y.year {
             return Err(invalid("calendar", format!("{d} is not in {}", y.year)));

@@ -1,0 +1,238 @@
+//! What an attacker's afternoon found (issue 16), each tried again against a real server on
+//! loopback: the request that used to succeed is refused with a clear 4xx and changes nothing.
+
+mod http_common;
+
+use http_common::{commune, new_dossier, problem, TestServer};
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+/// POSTs a desk receipt of `procedure` as `reception`.
+async fn post_receipt(s: &TestServer, reception: &str, procedure: &str) -> reqwest::Response {
+    let r = s
+        .post("/v1/dossiers", reception)
+        .json(&new_dossier(procedure));
+    r.send().await.unwrap()
+}
+
+/// Receives a desk dossier of `procedure` as reception; returns its code and lookup secret.
+async fn receive(s: &TestServer, reception: &str, procedure: &str) -> (String, String) {
+    let r = post_receipt(s, reception, procedure).await;
+    assert_eq!(r.status(), 201);
+    let b: Value = r.json().await.unwrap();
+    let text = |k: &str| b[k].as_str().unwrap().to_owned();
+    (text("code"), text("lookup_secret"))
+}
+
+/// A birth registration received by tn-01 and assigned to cm-tp-01; returns its code.
+async fn assigned(s: &TestServer, t: &HashMap<String, String>) -> String {
+    let (code, _) = receive(s, &t["tn-01"], "1.001193").await;
+    let body = json!({"specialist": "cm-tp-01"});
+    let r = act(s, &t["tn-01"], &code, "assign", body).await;
+    assert_eq!(r.status(), 200);
+    code
+}
+
+/// POSTs `action` on dossier `code` as `token` with `body`.
+async fn act(
+    s: &TestServer,
+    token: &str,
+    code: &str,
+    action: &str,
+    body: Value,
+) -> reqwest::Response {
+    s.post(&format!("/v1/dossiers/{code}/actions/{action}"), token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_withdraws_only_a_dossier_whose_secret_they_show() {
+    let (s, t) = commune().await;
+    let citizen = &t["cong-dvc"];
+    let (code, secret) = receive(&s, &t["tn-01"], "1.001193").await;
+    let head = s.head();
+    // No secret, a wrong one, another dossier's: 403, nothing written.
+    let (_, other_secret) = receive(&s, &t["tn-01"], "1.001193").await;
+    let head_after_second = s.head();
+    assert!(head_after_second > head);
+    for body in [
+        json!({"reason": "x"}),
+        json!({"reason": "x", "lookup_secret": "AAAAAAAAAA"}),
+        json!({"reason": "x", "lookup_secret": other_secret}),
+    ] {
+        let r = act(&s, citizen, &code, "withdraw", body).await;
+        problem(r, 403, "forbidden").await;
+        assert_eq!(s.head(), head_after_second, "nothing written");
+    }
+    let view = s
+        .get_json(&format!("/v1/dossiers/{code}"), &t["tn-01"])
+        .await;
+    assert_eq!(view["state"], "Received");
+    // The secret printed on the receipt proves it: the withdrawal is recorded.
+    let r = act(
+        &s,
+        citizen,
+        &code,
+        "withdraw",
+        json!({"reason": "x", "lookup_secret": secret}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let view = s
+        .get_json(&format!("/v1/dossiers/{code}"), &t["tn-01"])
+        .await;
+    assert_eq!(view["state"], "Withdrawn");
+    // Reception still withdraws at the desk without the secret (the citizen is there in person).
+    let (code, _) = receive(&s, &t["tn-01"], "1.001193").await;
+    let r = act(&s, &t["tn-01"], &code, "withdraw", json!({"reason": "x"})).await;
+    assert_eq!(r.status(), 200);
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_assigned_specialist_handles_a_dossier() {
+    let (s, t) = commune().await;
+    let code = assigned(&s, &t).await;
+    let head = s.head();
+    // cm-tp-02 has the same fields, but the dossier is cm-tp-01's.
+    let sign = json!({"draft": "result", "note": "dự thảo"});
+    let r = act(
+        &s,
+        &t["cm-tp-02"],
+        &code,
+        "submit_for_signing",
+        sign.clone(),
+    )
+    .await;
+    let body = problem(r, 403, "forbidden").await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("cm-tp-01"),
+        "{body}"
+    );
+    assert_eq!(s.head(), head, "nothing written");
+    let r = act(&s, &t["cm-tp-01"], &code, "submit_for_signing", sign).await;
+    assert_eq!(r.status(), 200);
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_and_malformed_fields_are_refused_naming_the_field() {
+    let (s, t) = commune().await;
+    let head = s.head();
+    let with = |path: &[&str], v: Value| {
+        let mut b = new_dossier("1.001193");
+        match path {
+            [k] => b[*k] = v,
+            [a, k] => b[*a][*k] = v,
+            _ => unreachable!(),
+        }
+        b
+    };
+    // A 70,000-character name once made a 66 KiB event and a 500.
+    let cases = [
+        (
+            with(&["applicant", "name"], json!("Ư".repeat(70_000))),
+            "applicant.name",
+        ),
+        (
+            with(&["applicant", "name"], json!("An\u{0}")),
+            "applicant.name",
+        ),
+        (
+            with(&["applicant", "name"], json!("\u{1b}[2JAn")),
+            "applicant.name",
+        ),
+        (
+            with(&["applicant", "id_number"], json!("abc")),
+            "applicant.id_number",
+        ),
+        (
+            with(&["applicant", "address"], json!("x".repeat(501))),
+            "applicant.address",
+        ),
+        (
+            with(&["documents"], json!(vec!["Tờ khai"; 31])),
+            "documents",
+        ),
+        (
+            with(&["documents"], json!(["x".repeat(20_000)])),
+            "documents",
+        ),
+    ];
+    for (body, field) in cases {
+        let r = s
+            .post("/v1/dossiers", &t["tn-01"])
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let p = problem(r, 422, "validation").await;
+        assert_eq!(p["field"], field, "{p}");
+    }
+    assert_eq!(s.head(), head, "nothing written");
+    // The same bounds hold for an action's text.
+    let code = assigned(&s, &t).await;
+    let head = s.head();
+    let long = json!({"items": ["x".repeat(66_000)], "reason": "thiếu"});
+    let r = act(&s, &t["cm-tp-01"], &code, "request_supplement", long).await;
+    assert_eq!(problem(r, 422, "validation").await["field"], "items");
+    assert_eq!(s.head(), head, "nothing written");
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_with_personal_data_or_secrets_are_never_cached() {
+    let (s, t) = commune().await;
+    let r = post_receipt(&s, &t["tn-01"], "1.001193").await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let code = r.json::<Value>().await.unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for path in [
+        format!("/v1/dossiers/{code}"),
+        "/v1/nothing-here".to_owned(),
+    ] {
+        let r = s.get(&path, &t["tn-01"]).send().await.unwrap();
+        assert_eq!(r.headers()["cache-control"], "no-store", "{path}");
+    }
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_read_only_their_own_units_directory() {
+    let (s, t) = commune().await;
+    let other = s
+        .staff(
+            "tn-99",
+            http_common::OTHER_UNIT,
+            &[motcua_engine::domain::types::Role::Reception],
+            &[],
+        )
+        .await;
+    let units = |v: &Value| -> Vec<String> {
+        let mut u: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["unit"].as_str().unwrap().to_owned())
+            .collect();
+        u.dedup();
+        u
+    };
+    let mine = s.get_json("/v1/staff", &t["tn-01"]).await;
+    assert_eq!(units(&mine).len(), 1, "{mine}");
+    assert!(mine.as_array().unwrap().iter().all(|s| s["id"] != "tn-99"));
+    let theirs = s.get_json("/v1/staff", &other).await;
+    assert_eq!(theirs.as_array().unwrap().len(), 1, "{theirs}");
+    let all = s.get_json("/v1/staff", &t["tt-01"]).await;
+    assert!(all.as_array().unwrap().iter().any(|s| s["id"] == "tn-99"));
+    let r = s.get("/v1/staff", &t["cong-dvc"]).send().await.unwrap();
+    problem(r, 403, "forbidden").await;
+    s.server.shutdown().await.unwrap();
+}
