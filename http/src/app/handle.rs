@@ -86,7 +86,14 @@ impl App {
             .map_err(|e| OpenError::Engine(format!("command service: {e}")))?;
         let projections = ProjectionRunner::start(&log)
             .map_err(|e| OpenError::Engine(format!("projections: {e}")))?;
-        let idempotency = IdempotencyStore::new(log.store().tree(idempotency::TREE)?)?;
+        let idempotency =
+            IdempotencyStore::new(log.store().tree(idempotency::TREE)?).map_err(|e| {
+                OpenError::Engine(format!(
+                    "the stored answers (tree {}) are damaged ({e}): restore the data directory \
+                     from a backup (motcua restore)",
+                    idempotency::TREE
+                ))
+            })?;
         let stop_follower = CancellationToken::new();
         let follower = directory.spawn_follower(log.clone(), stop_follower.clone());
         Ok(App {

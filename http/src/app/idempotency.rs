@@ -140,7 +140,7 @@ fn store_key(staff: &str, key: &str) -> Vec<u8> {
 
 impl IdempotencyStore {
     pub fn new(tree: KvTree) -> Result<IdempotencyStore, StorageError> {
-        let count = AtomicUsize::new(tree.len());
+        let count = AtomicUsize::new(tree.count()?);
         // The salt lives under a key no (staff, key) pair can produce (staff ids never start
         // with 0xff).
         let salt = match tree.get(SALT_KEY)? {
@@ -222,7 +222,10 @@ impl IdempotencyStore {
         }
         if self.count.fetch_add(1, Ordering::Relaxed) + 1 > MAX_ENTRIES {
             self.prune();
-            self.count.store(self.tree.len(), Ordering::Relaxed);
+            // A damaged tree keeps the old count: pruning again later is harmless.
+            if let Ok(n) = self.tree.count() {
+                self.count.store(n, Ordering::Relaxed);
+            }
         }
         drop(guard);
     }
@@ -232,7 +235,8 @@ impl IdempotencyStore {
         let mut ages: Vec<(i64, Vec<u8>)> = self
             .tree
             .iter()
-            .filter_map(Result::ok)
+            // Stop at the first storage error: a damaged page repeats its error forever.
+            .map_while(Result::ok)
             .filter_map(|(k, v)| {
                 codec::decode::<StoredResponse>(&v)
                     .ok()
