@@ -546,6 +546,11 @@ impl Store {
         })
     }
 
+    /// Removes a named tree and everything in it; `false` when there was none.
+    pub fn drop_tree(&self, name: &str) -> Result<bool, StorageError> {
+        Ok(self.inner.db.drop_tree(name)?)
+    }
+
     /// The fault-injection hook (tests arm it; production builds do not have it).
     #[cfg(any(test, feature = "fault-injection"))]
     pub fn faults(&self) -> &FaultInjector {

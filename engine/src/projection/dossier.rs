@@ -3,7 +3,7 @@
 //! of the record ([`derived_entries`]): live queues, approval inboxes, specialists' work lists,
 //! the received-time list, and the open/finished-by-week indexes the statistics scan.
 //!
-//! Keys (tree `proj.dossiers`; see `keys` for the encodings):
+//! Keys (tree `proj.dossiers.2`; see `keys` for the encodings):
 //! - `r` code -> record
 //! - `q` unit field\0 state due code -> [`QueueItem`] (every non-terminal state)
 //! - `a` unit field\0 due code -> [`InboxItem`] (AwaitingApproval)
@@ -23,7 +23,7 @@ use crate::domain::types::{
 use crate::domain::workflow::Phase;
 
 use super::keys::{key, local_date, push_part, ts_be, week_index};
-use super::store::{FastMap, FastSet, KvRead, Packing, Writes};
+use super::store::{FastMap, FastSet, KvRead, Pack, Packing, Writes};
 use super::{Projection, ProjectionError};
 
 /// A dossier's state as the read models store it: the domain's [`Phase`] minus `None` (a
@@ -597,20 +597,31 @@ pub(crate) const T_MONTH: u8 = b'm';
 pub(crate) const T_UNIT: u8 = b'u';
 pub(crate) const T_FIELD: u8 = b'f';
 
-/// The dossier read model's packing (see [`Packing`]): records by unit and receipt-code day
-/// (`r` + the code's `unit-YYMMDD`), the received-time list by unit and 2^24 ms (~4.7 h) of
-/// time (`l` + unit + the first 5 bytes of the timestamp), the finished-by-week index by unit
-/// and week. These are the rows a history piles up (a rebuild of 1,000,000 events wrote
-/// 166,000 records, 161,000 list rows and 184,000 week rows, one sled key each); the live
-/// queues, inboxes and work lists stay one key per row (they are few, and change often).
-pub fn packing(tag: u8) -> Option<usize> {
+/// The dossier read model's packing (see [`Packing`]). These are the rows a history piles up (a
+/// rebuild of 1,000,000 events wrote 166,000 records, 161,000 list rows and 184,000 week rows),
+/// so they share physical keys; the live queues, inboxes and work lists stay one key per row
+/// (they are few, and change often). What one write costs is bounded by a constant, whatever
+/// the volume of a unit's day or week:
+/// - records (`r` + code), read row by row: a bucket per code but its last digit
+///   (`unit-YYMMDD-SSS`), so at most 10 records share one;
+/// - the received-time list (`l` + unit + time + code) and the finished-by-week index (`m` +
+///   unit + week + code), read by range: content-defined chunks under the unit ([`Pack::Chunks`],
+///   64 rows each on average).
+pub fn packing(tag: u8) -> Option<Pack> {
     match tag {
-        T_RECORD => Some(1 + 13 + 1 + 6),
-        T_LIST => Some(1 + 13 + 5),
-        T_MONTH => Some(1 + 13 + 4),
+        T_RECORD => Some(Pack::Bucket(RECORD_BUCKET_LEN)),
+        T_LIST | T_MONTH => Some(Pack::Chunks {
+            prefix: 1 + 13,
+            mean: INDEX_CHUNK_MEAN_ROWS,
+        }),
         _ => None,
     }
 }
+
+/// A record bucket's key: `r` and a dossier code but its last digit.
+pub const RECORD_BUCKET_LEN: usize = 1 + 24;
+/// Rows per chunk of the list and week indexes, on average.
+pub const INDEX_CHUNK_MEAN_ROWS: u64 = 64;
 
 pub(crate) fn record_key(code: &DossierCode) -> Vec<u8> {
     let mut k = key(T_RECORD);
@@ -810,7 +821,8 @@ pub fn load_record(
     }
 }
 
-/// The dossier projection (tree `proj.dossiers`).
+/// The dossier projection (tree `proj.dossiers.2`; `proj.dossiers` held the layout before
+/// [`packing`] bounded its buckets).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DossierProjection;
 
@@ -823,7 +835,7 @@ pub struct PendingDossiers {
 }
 
 impl Projection for DossierProjection {
-    const NAME: &'static str = "dossiers";
+    const NAME: &'static str = "dossiers.2";
     type Pending = PendingDossiers;
     const PACKING: Packing = packing;
 

@@ -66,7 +66,10 @@ pub enum ProjectionError {
 /// `base` (never writing it); `finish` turns the pending state into key writes. The runner adds
 /// the checkpoint and commits the whole [`Writes`] atomically.
 pub trait Projection: Send + Sync + 'static {
-    /// The read model's name; its sled tree is `proj.<NAME>`.
+    /// The read model's name; its sled tree is `proj.<NAME>`. The name carries the layout's
+    /// version when there was more than one (`dossiers.2`): a release that changes what the
+    /// tree stores renames it, so a data directory of an older release folds the new tree from
+    /// the log on its first start and drops the old one (`ProjectionTrees::open`).
     const NAME: &'static str;
     /// Per-batch working state.
     type Pending: Default + Send;

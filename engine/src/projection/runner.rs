@@ -314,6 +314,9 @@ fn commit_large(tree: &KvTree, writes: Writes, seq: u64) -> Result<(), Projectio
     Ok(())
 }
 
+/// Trees of read-model layouts this release no longer reads.
+const RETIRED_TREES: [&str; 1] = ["proj.dossiers"];
+
 /// The projection set's trees.
 #[derive(Clone)]
 pub struct ProjectionTrees {
@@ -322,10 +325,14 @@ pub struct ProjectionTrees {
 }
 
 impl ProjectionTrees {
-    /// Opens `proj.dossiers` and `proj.catalog` in the log's store, finishing any interrupted
-    /// rebuild.
+    /// Opens `proj.dossiers.2` and `proj.catalog` in the log's store, finishing any interrupted
+    /// rebuild; drops the trees of earlier layouts (their read models are folded again from the
+    /// log into the new trees).
     pub fn open(log: &EventLog) -> Result<ProjectionTrees, ProjectionError> {
         let store = log.store();
+        for old in RETIRED_TREES {
+            store.drop_tree(old)?;
+        }
         let trees = ProjectionTrees {
             dossiers: store.tree(&format!("proj.{}", DossierProjection::NAME))?,
             catalog: store.tree(&format!("proj.{}", CatalogProjection::NAME))?,

@@ -15,7 +15,7 @@ use motcua_engine::log::{EventLog, LogConfig};
 use motcua_engine::projection::keys::local_date;
 use motcua_engine::projection::runner::ProjectionTrees;
 use motcua_engine::projection::{
-    decode_envelope, DossierState, ProjectionError, ReadModels, StatsFilter,
+    decode_envelope, DossierState, Projection, ProjectionError, ReadModels, StatsFilter,
 };
 use motcua_engine::storage::Store;
 use motcua_testkit::cpu::{process_cpu_s, thread_cpu_s};
@@ -194,7 +194,10 @@ fn build_and_query(dossiers: usize, units: usize) -> Result<QueryTimes, BenchErr
     std::fs::create_dir_all(&dir)?;
     let store = Store::open(&dir)?;
     let trees = ProjectionTrees {
-        dossiers: store.tree("proj.dossiers")?,
+        dossiers: store.tree(&format!(
+            "proj.{}",
+            motcua_engine::projection::DossierProjection::NAME
+        ))?,
         catalog: store.tree("proj.catalog")?,
     };
     for chunk in events.chunks(motcua_engine::projection::REBUILD_BATCH_MAX_EVENTS) {
