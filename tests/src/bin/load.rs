@@ -182,6 +182,9 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i.min(sorted.len() - 1)]) / 1000.0
 }
 
+/// Seconds per throughput window of a run.
+const WINDOW_S: u64 = 10;
+
 async fn run_dossiers(
     t: Arc<Target>,
     clients: usize,
@@ -207,9 +210,26 @@ async fn run_dossiers(
             lat
         }));
     }
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    // Throughput per window, to see whether it holds as the log grows.
+    let mut windows = Vec::new();
+    let mut before = 0;
+    let mut left = seconds;
+    while left > 0 {
+        let w = left.min(WINDOW_S);
+        tokio::time::sleep(Duration::from_secs(w)).await;
+        let now = stats.transitions.load(Ordering::Relaxed);
+        windows.push((now - before) as f64 / w as f64);
+        before = now;
+        left -= w;
+    }
     stop.store(true, Ordering::Relaxed);
     let transitions_at_stop = stats.transitions.load(Ordering::Relaxed);
+    let shown: Vec<String> = windows.iter().map(|w| format!("{w:.0}")).collect();
+    println!(
+        "windows_tps={} ({WINDOW_S} s each) last_vs_first={:.2}",
+        shown.join(","),
+        windows.last().unwrap_or(&0.0) / windows.first().unwrap_or(&1.0).max(1.0)
+    );
     let elapsed = start.elapsed().as_secs_f64();
     let mut lat = Vec::new();
     for h in handles {
@@ -223,6 +243,21 @@ async fn run_dossiers(
         lat,
         stats.errors.load(Ordering::Relaxed),
     )
+}
+
+/// Bytes of the files under `dir` (what the data directory takes on disk, near enough).
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 async fn run_ceiling(clients: usize, seconds: u64) -> Result<f64, String> {
@@ -392,7 +427,14 @@ async fn run(args: Args) -> Result<(), String> {
         }
     }
     if let Some(s) = server {
+        let events = s.log().head().seq;
         s.shutdown().await.map_err(|e| e.to_string())?;
+        if let Some(tmp) = &_tmp {
+            println!(
+                "events={events} data_dir_mb={:.1}",
+                dir_bytes(&tmp.path().join("data")) as f64 / 1e6
+            );
+        }
     }
     if !args.no_ceiling {
         let rps = run_ceiling(args.clients, args.seconds.min(10)).await?;
