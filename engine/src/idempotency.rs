@@ -11,6 +11,13 @@
 //! derives the same ids even after a crash lost every answer. The scope keeps command kinds
 //! apart: the same key sent for a desk receipt and for an online submission names two
 //! different commands.
+//!
+//! A key may also carry the request's fingerprint ([`CommandKey::for_request`]: the one the
+//! stored answers compare). It is recorded with the command's events (the first 16 bytes, as
+//! each event's `causation_id`: the request that caused it) and never enters the ids, so the
+//! answer rebuilt from the log refuses the key sent with another request exactly as a stored
+//! answer does ([`CommandKey::same_request`]). An event recorded without one (older logs, the
+//! operator's commands) is answered as before, whatever the request.
 
 use sha2::{Digest, Sha256};
 
@@ -52,6 +59,8 @@ pub struct CommandKey {
     key: String,
     /// Which of the commands one request records under this key (0 for the first).
     step: u8,
+    /// The first 16 bytes of the request's fingerprint, when the caller gave one.
+    request: Option<EventId>,
 }
 
 /// Prefix of every derivation's input (a domain separator for the hash).
@@ -64,6 +73,33 @@ impl CommandKey {
             actor: actor.into(),
             key: key.into(),
             step: 0,
+            request: None,
+        }
+    }
+
+    /// This key for the request whose fingerprint is `fingerprint` (SHA-256 of what makes two
+    /// requests the same: the HTTP layer's `request_sha256`).
+    pub fn for_request(self, fingerprint: [u8; 32]) -> CommandKey {
+        let mut mark = [0u8; 16];
+        mark.copy_from_slice(&fingerprint[..16]);
+        CommandKey {
+            request: Some(EventId(mark)),
+            ..self
+        }
+    }
+
+    /// What the command's events record as their `causation_id`: the request's mark, if any.
+    pub fn request_mark(&self) -> Option<EventId> {
+        self.request
+    }
+
+    /// Can an event recorded with `recorded` (its `causation_id`) be this key's answer? Not if
+    /// both carry a request mark and they differ: the key was sent with another request. An
+    /// event without one, or a key without one, cannot tell, and is answered as before.
+    pub fn same_request(&self, recorded: Option<EventId>) -> bool {
+        match (self.request, recorded) {
+            (Some(mine), Some(theirs)) => mine == theirs,
+            _ => true,
         }
     }
 
@@ -109,6 +145,21 @@ impl CommandKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_mark_never_changes_the_ids_and_tells_requests_apart() {
+        let plain = CommandKey::new(KeyScope::DossierAction, "tn-01", "k1");
+        let a = plain.clone().for_request([1; 32]);
+        let b = plain.clone().for_request([2; 32]);
+        assert_eq!(a.event_id(0), plain.event_id(0));
+        assert_eq!(a.step(1).event_id(0), plain.step(1).event_id(0));
+        assert_eq!(a.step(1).request_mark(), a.request_mark());
+        assert!(a.same_request(a.request_mark()));
+        assert!(!a.same_request(b.request_mark()));
+        // Events without a mark (older logs), or a key without one, answer as before.
+        assert!(a.same_request(None));
+        assert!(plain.same_request(b.request_mark()));
+    }
 
     #[test]
     fn ids_are_stable_and_every_part_tells_them_apart() {

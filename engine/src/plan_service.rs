@@ -367,8 +367,14 @@ impl PlanService {
         let (envs, events) = self.read(plan)?;
         let version = envs.last().map_or(0, |e| e.version);
         // A retried command whose event is already recorded: report it again.
-        if let Some(id) = opts.key.map(|k| k.event_id(0)) {
+        if let Some(key) = opts.key {
+            let id = key.event_id(0);
             if let Some((env, rec)) = envs.iter().zip(&events).find(|(env, _)| env.event_id == id) {
+                // Another request sent with this key (its stored answer lost): refused as
+                // the stored answer would be.
+                if !key.same_request(env.causation_id) {
+                    return Err(PlanServiceError::DuplicateEventId);
+                }
                 if let Event::Plan(ev) = &rec.event {
                     // The first answer's version: the plan may have moved on since.
                     return Ok(Attempt::Done(PlanOutcome {

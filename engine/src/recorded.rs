@@ -231,8 +231,9 @@ impl EnvelopeBatch {
 }
 
 /// A command's events as the log appends them, in today's schema: under the ids `key` derives
-/// (the i-th event gets `key.event_id(i)`; each names the first as its correlation id), or
-/// under ids the log assigns when there is no key.
+/// (the i-th event gets `key.event_id(i)`; each names the first as its correlation id and the
+/// key's request mark, if any, as its causation id), or under ids the log assigns when there
+/// is no key.
 pub fn encode_events(events: &[Event], actor: &Actor, key: Option<&CommandKey>) -> Vec<NewEvent> {
     let correlation_id = key.map(|k| k.event_id(0));
     events
@@ -244,7 +245,9 @@ pub fn encode_events(events: &[Event], actor: &Actor, key: Option<&CommandKey>) 
             schema_version: SCHEMA_VERSION,
             actor: actor.clone(),
             correlation_id,
-            causation_id: None,
+            // The request that caused them (its fingerprint's mark), for a keyed retry
+            // answered from the log to recognise another request sent with the same key.
+            causation_id: key.and_then(CommandKey::request_mark),
             payload: codec::encode(e),
         })
         .collect()

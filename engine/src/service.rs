@@ -467,7 +467,10 @@ impl CommandService {
         };
         if let Some(key) = key {
             if let Some(env) = self.log.find_event(&key.event_id(0))? {
-                if !is_reference_stream(&env.stream) || env.actor != actor {
+                if !is_reference_stream(&env.stream)
+                    || env.actor != actor
+                    || !key.same_request(env.causation_id)
+                {
                     return Err(ServiceError::DuplicateEventId);
                 }
                 return self.recorded_reference(env, key);
@@ -567,6 +570,14 @@ fn replayed_outcome(
     envs: &[Envelope],
     key: &CommandKey,
 ) -> Result<CommandOutcome, ServiceError> {
+    // The first answer was to another request sent with this key (its stored answer lost):
+    // refused as the stored answer would be.
+    if envs
+        .first()
+        .is_some_and(|env| !key.same_request(env.causation_id))
+    {
+        return Err(ServiceError::DuplicateEventId);
+    }
     let mut events = Vec::new();
     let mut seq = 0;
     let mut version = 0;

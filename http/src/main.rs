@@ -78,6 +78,10 @@ struct RestoreArgs {
     /// The data directory to create; must not exist or be empty.
     #[arg(long)]
     data: PathBuf,
+    /// A head hash known independently (hex, e.g. printed on a report): the archive's log must
+    /// end on it, as with `motcua-replay verify --expect-head`.
+    #[arg(long)]
+    expect_head: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -164,7 +168,7 @@ async fn main() -> ExitCode {
             .await
             .map(|r| println!("{}", r.line()))
             .map_err(|e| e.to_string()),
-        Command::Restore(a) => backup::restore(&a.from, &a.data)
+        Command::Restore(a) => restore(&a)
             .await
             .map(|r| {
                 eprintln!("restore phases: {}", r.phases.line());
@@ -179,6 +183,16 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `motcua restore`, with its optional `--expect-head` parsed first.
+async fn restore(a: &RestoreArgs) -> Result<backup::RestoreReport, backup::BackupError> {
+    let expect_head = a
+        .expect_head
+        .as_deref()
+        .map(backup::parse_head)
+        .transpose()?;
+    backup::restore_expecting(&a.from, &a.data, expect_head).await
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {

@@ -118,7 +118,10 @@ where
             true,
         )),
         Lookup::Fresh(guard) => {
-            let reply = write(Some(key)).await?;
+            // The write records the request's fingerprint with its events: after a crash
+            // that loses the stored answer, the answer rebuilt from the log still refuses
+            // this key sent with another request.
+            let reply = write(Some(key.for_request(request_sha256))).await?;
             let etag = reply.etag.map(|v| format!("\"{v}\""));
             let body = serde_json::to_vec(&reply.body).map_err(ApiError::internal)?;
             let stored = StoredResponse {

@@ -2,7 +2,9 @@
 //! or a data directory, which is copied before it is opened) and never writes to it.
 //!
 //! Exit status: 0 = done and clean, 1 = `verify` found something (or `diff` found a
-//! difference), 2 = the command could not run (unreadable source, bad arguments).
+//! difference), 2 = the command could not run (unreadable source, bad arguments); interrupted
+//! by SIGINT, SIGTERM or SIGHUP: 128 + the signal (130, 143, 129), after removing its copy of
+//! a data directory.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -127,6 +129,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Before any other thread: an interrupted run must not leave its copy of a data directory.
+    if let Err(e) = motcua_replay::source::remove_copies_on_signals() {
+        eprintln!("motcua-replay: cannot watch for interruptions: {e}");
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Verify {

@@ -6,10 +6,19 @@
 //! original would modify the inspector's evidence. The copy is read raw (the `events` and `meta`
 //! trees), not through `EventLog::open`, because the log's own open check refuses a damaged
 //! tail, and a damaged log is exactly what an auditor needs to see finding by finding.
+//!
+//! The copy must not outlive the run, even an interrupted one (a data directory's copy is as
+//! large as the directory): it is named `motcua-replay-copy-<pid>-…` in the temporary
+//! directory; it is removed when the source is dropped, on SIGINT, SIGTERM and SIGHUP
+//! ([`remove_copies_on_signals`]), and a run that was killed outright (SIGKILL, a power cut)
+//! leaves one that the next run sweeps at its start ([`sweep_stale_copies`]: a copy whose owner
+//! pid is no longer running).
 
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use motcua_engine::codec;
 use motcua_engine::log::{MetaHead, TREE_EVENTS, TREE_META};
@@ -31,6 +40,9 @@ pub enum SourceError {
     Storage(#[from] StorageError),
     #[error("{0}")]
     Other(String),
+    /// A signal arrived while a data directory was being copied.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// One stored record: the bytes the log wrote for one envelope.
@@ -53,17 +65,181 @@ pub enum SourceEnd {
     Broken(String),
 }
 
+/// What every copy of a data directory is named with, before the owner's pid.
+pub const COPY_PREFIX: &str = "motcua-replay-copy-";
+
+/// The copies this process holds, for the signal handler to remove.
+static LIVE_COPIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Held while a copy is made and opened. sled creates a missing directory when it opens one,
+/// so a copy removed just before its open would come back: the signal thread takes this lock
+/// before removing anything (the copying stops early, at the next file, once it is asked to).
+static OPENING: Mutex<()> = Mutex::new(());
+
+/// Set by the signal thread: the copying stops at the next file.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// A data directory's copy: registered for removal on a signal while it lives, removed when
+/// dropped.
+struct DirCopy {
+    dir: Option<tempfile::TempDir>,
+}
+
+impl DirCopy {
+    fn new(in_dir: &Path) -> Result<DirCopy, SourceError> {
+        // Created and registered under the lock, so the list always names it. (A poisoned
+        // lock only means a panic elsewhere while it was held: the list is intact.)
+        let mut live = LIVE_COPIES.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{COPY_PREFIX}{}-", std::process::id()))
+            .tempdir_in(in_dir)
+            .map_err(|source| SourceError::Io {
+                path: in_dir.to_path_buf(),
+                source,
+            })?;
+        live.push(dir.path().to_path_buf());
+        Ok(DirCopy { dir: Some(dir) })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.as_ref().map_or(Path::new(""), |d| d.path())
+    }
+}
+
+impl Drop for DirCopy {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            LIVE_COPIES
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|p| p != dir.path());
+            // Removal errors cannot be reported from a drop; the next run's sweep retries.
+            let _ = dir.close();
+        }
+    }
+}
+
+/// Removes every copy this process holds (called on a signal, with [`OPENING`] held, just before
+/// exiting). The lock is kept to the end: no new copy starts meanwhile.
+fn remove_live_copies() {
+    let live = LIVE_COPIES.lock().unwrap_or_else(|p| p.into_inner());
+    for dir in live.iter() {
+        // The reading thread may still be copying files into it: a removal that meets a file
+        // created meanwhile fails, and is tried again. Once the directory is gone nothing can
+        // be created in it.
+        for _ in 0..100 {
+            match std::fs::remove_dir_all(dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+            }
+        }
+    }
+}
+
+/// Is process `pid` running? (Unknown counts as running: a copy is only removed when its
+/// owner is known to be gone.)
+fn pid_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return true;
+        };
+        // SAFETY: signal 0 sends nothing; kill only checks that the process exists.
+        let rc = unsafe { libc::kill(pid, 0) };
+        rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
+/// Removes the copies earlier runs left in `tmp` when killed outright: those named
+/// [`COPY_PREFIX`]`<pid>-…` whose pid is not running. Returns what was removed. (A pid reused
+/// by another process keeps its copy until that process ends.)
+pub fn sweep_stale_copies(tmp: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return Vec::new();
+    };
+    let own = std::process::id();
+    let mut removed = Vec::new();
+    for entry in entries.map_while(Result::ok) {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(COPY_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == own || pid_alive(pid) {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) && std::fs::remove_dir_all(&path).is_ok() {
+            removed.push(path);
+        }
+    }
+    removed
+}
+
+/// Removes this process's copies on SIGINT, SIGTERM or SIGHUP, then exits with 128 + the
+/// signal's number (the shell's convention). Call once, first thing in `main`, before any
+/// other thread starts: the signals are blocked in the calling thread, which every later
+/// thread inherits, and one thread waits for them (`sigwait`), so the removal runs as
+/// ordinary code rather than in a signal handler.
+#[cfg(unix)]
+pub fn remove_copies_on_signals() -> std::io::Result<()> {
+    // SAFETY: plain libc calls on a sigset_t owned here; no handler is installed.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, sig);
+        }
+        let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        if rc != 0 {
+            return Err(std::io::Error::from_raw_os_error(rc));
+        }
+        set
+    };
+    std::thread::Builder::new()
+        .name("motcua-replay-signals".into())
+        .spawn(move || loop {
+            let mut sig: libc::c_int = 0;
+            // SAFETY: `set` is an initialised signal set; `sig` a valid out pointer.
+            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                INTERRUPTED.store(true, Ordering::SeqCst);
+                // Never released: the process exits below.
+                let _opening = OPENING.lock().unwrap_or_else(|p| p.into_inner());
+                remove_live_copies();
+                std::process::exit(128 + sig);
+            }
+        })?;
+    Ok(())
+}
+
+/// Without Unix signals there is nothing to install; the sweep at the next start remains.
+#[cfg(not(unix))]
+pub fn remove_copies_on_signals() -> std::io::Result<()> {
+    Ok(())
+}
+
 /// The raw key/value iterator of the copied `events` tree.
 type KvIter = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>> + Send>;
 
 enum Inner {
     Archive(Box<ArchiveReader<BufReader<File>>>),
     DataDir {
-        // Held so the copy lives as long as the source and is removed afterwards.
-        _copy: tempfile::TempDir,
+        // Dropped after the store (fields drop in order): sled closes its files first, then
+        // the copy is removed.
         _store: Store,
         meta: KvTree,
         iter: KvIter,
+        _copy: DirCopy,
     },
 }
 
@@ -99,15 +275,24 @@ impl Source {
     }
 
     fn open_data_dir(path: &Path) -> Result<Source, SourceError> {
-        let copy = tempfile::Builder::new()
-            .prefix("motcua-replay-")
-            .tempdir()
-            .map_err(|source| SourceError::Io {
-                path: std::env::temp_dir(),
-                source,
-            })?;
-        copy_dir(path, copy.path())?;
+        let tmp = std::env::temp_dir();
+        sweep_stale_copies(&tmp);
+        let opening = OPENING.lock().unwrap_or_else(|p| p.into_inner());
+        let copy = DirCopy::new(&tmp)?;
+        if let Err(e) = copy_dir(path, copy.path()) {
+            if matches!(e, SourceError::Interrupted) {
+                drop(copy);
+                drop(opening);
+                // The signal thread exits the process with the signal's status; returning
+                // would race it with an ordinary error's.
+                loop {
+                    std::thread::park();
+                }
+            }
+            return Err(e);
+        }
         let store = Store::open(copy.path())?;
+        drop(opening);
         let events = store.tree(TREE_EVENTS)?;
         let meta = store.tree(TREE_META)?;
         // Counting stops at the first damaged page (the scan below then reports it as the
@@ -116,10 +301,10 @@ impl Source {
         let iter = Box::new(events.iter());
         Ok(Source {
             inner: Inner::DataDir {
-                _copy: copy,
                 _store: store,
                 meta,
                 iter,
+                _copy: copy,
             },
             path: path.to_path_buf(),
             expected,
@@ -232,6 +417,9 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), SourceError> {
         move |source| SourceError::Io { path, source }
     };
     for entry in std::fs::read_dir(from).map_err(io(from))? {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(SourceError::Interrupted);
+        }
         let entry = entry.map_err(io(from))?;
         let src = entry.path();
         let dst = to.join(entry.file_name());

@@ -497,3 +497,180 @@ async fn only_auditors_and_admins_may_export() {
     }
     s.server.shutdown().await.unwrap();
 }
+
+/// Issue 16, "bad days on disk": archives with one event changed and every later hash
+/// recomputed are consistent as chains; `motcua restore` must judge them as
+/// `motcua-replay verify` does (the domain's checks) and refuse them, writing nothing. Three
+/// forgeries of one dossier's life (received, assigned, submitted, approved): a moved due
+/// date, the approval recorded under the role specialist, and a jump from received straight
+/// to approved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_and_rehashed_archives_are_refused_by_restore_and_nothing_is_written() {
+    use motcua_engine::codec;
+    use motcua_engine::domain::events::{DossierChange, Event};
+    use motcua_engine::log::Envelope;
+    use motcua_engine::recorded::decode_event;
+
+    let (s, tokens) = commune().await;
+    let tok = |staff: &str| tokens[staff].clone();
+    let r = s
+        .post("/v1/dossiers", &tok("tn-01"))
+        .json(&new_dossier("1.004873"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let code = r.json::<Value>().await.unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (action, staff, body) in [
+        ("assign", "tn-01", json!({"specialist": "cm-tp-01"})),
+        ("submit_for_signing", "cm-tp-01", json!({"draft": "result"})),
+        ("approve", "ld-01", json!({"note": "đồng ý"})),
+    ] {
+        let r = s
+            .post(
+                &format!("/v1/dossiers/{code}/actions/{action}"),
+                &tok(staff),
+            )
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{action}");
+    }
+    let archive = s
+        .get("/v1/export", &tok("qt-01"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    s.server.shutdown().await.unwrap();
+
+    let mut reader = ArchiveReader::open(archive.as_slice()).unwrap();
+    let header = reader.header().clone();
+    let mut envs = Vec::new();
+    while let Some(rec) = reader.next_record().unwrap() {
+        envs.push(decode_record(&rec.bytes).unwrap());
+    }
+    let stream = format!("dossier/{code}");
+    let of = |envs: &[Envelope], ty: &str| {
+        envs.iter()
+            .position(|e| e.stream.as_str() == stream && e.event_type == ty)
+            .unwrap_or_else(|| panic!("no {ty}"))
+    };
+    // A forger's archive: seqs, stream versions and the chain recomputed after the change
+    // (`compute_hash` is the chain's `hash_envelope`),
+    // written by the archive writer (which checks the chain it writes).
+    let forge = |mut envs: Vec<Envelope>, name: &str| -> PathBuf {
+        let mut versions: HashMap<String, u64> = HashMap::new();
+        let mut prev = header.first_prev_hash;
+        for (i, env) in envs.iter_mut().enumerate() {
+            env.seq = i as u64 + 1;
+            let v = versions.entry(env.stream.as_str().to_owned()).or_default();
+            *v += 1;
+            env.version = *v;
+            env.prev_hash = prev;
+            env.hash = env.compute_hash();
+            prev = env.hash;
+        }
+        let mut h = header.clone();
+        h.last_seq = envs.len() as u64;
+        let path = std::env::temp_dir().join(format!("{name}-{}.archive", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        let events = envs.into_iter().map(Ok::<_, std::convert::Infallible>);
+        motcua_replay::archive::write_archive_from(h, events, file).unwrap();
+        path
+    };
+    let set_event = |env: &mut Envelope, event: &Event| env.payload = codec::encode(event);
+
+    let mut moved = envs.clone();
+    let i = of(&moved, "dossier.received");
+    let mut event = decode_event(&moved[i]).unwrap();
+    let Event::Dossier(d) = &mut event else {
+        panic!("a dossier event")
+    };
+    let DossierChange::Received(receipt) = &mut d.change else {
+        panic!("a receipt")
+    };
+    receipt.due.0 += 86_400_000;
+    set_event(&mut moved[i], &event);
+
+    let mut specialist = envs.clone();
+    let i = of(&specialist, "dossier.approved");
+    specialist[i].actor.role = "specialist".into();
+
+    let mut jump = envs.clone();
+    let (assigned, submitted) = (
+        of(&jump, "dossier.assigned"),
+        of(&jump, "dossier.submitted_for_signing"),
+    );
+    jump.remove(submitted);
+    jump.remove(assigned);
+
+    let tmp = tempfile::tempdir().unwrap();
+    for (forged, name, rule) in [
+        (moved, "moved-due", "due_date"),
+        (specialist, "approved-by-specialist", "role"),
+        (jump, "received-to-approved", "transition"),
+    ] {
+        let file = forge(forged, name);
+        let target = tmp.path().join(name);
+        let (ok, out, err) = motcua(vec![
+            "restore".into(),
+            "--from".into(),
+            arg(&file),
+            "--data".into(),
+            arg(&target),
+        ])
+        .await;
+        let _ = std::fs::remove_file(&file);
+        assert!(!ok, "{name}: restored: {out}");
+        assert!(
+            err.contains("the archive does not pass motcua-replay verify: first finding at seq"),
+            "{name}: {err}"
+        );
+        assert!(err.contains(&format!("({rule}: ")), "{name}: {err}");
+        assert!(err.contains("nothing was written"), "{name}: {err}");
+        assert!(!target.exists(), "{name}: {target:?} was created");
+    }
+    // No staging directory left behind either.
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+
+    // The genuine archive restores, and with --expect-head only on its own head.
+    let good = tmp.path().join("good.archive");
+    std::fs::write(&good, &archive).unwrap();
+    let head = hex(&envs.last().unwrap().hash);
+    let wrong = hex(&[7u8; 32]);
+    let target = tmp.path().join("wrong-head");
+    let (ok, _, err) = motcua(vec![
+        "restore".into(),
+        "--from".into(),
+        arg(&good),
+        "--data".into(),
+        arg(&target),
+        "--expect-head".into(),
+        wrong,
+    ])
+    .await;
+    assert!(!ok);
+    assert!(err.contains("(expected_head: "), "{err}");
+    assert!(!target.exists());
+    let target = tmp.path().join("restored");
+    let (ok, out, err) = motcua(vec![
+        "restore".into(),
+        "--from".into(),
+        arg(&good),
+        "--data".into(),
+        arg(&target),
+        "--expect-head".into(),
+        head.clone(),
+    ])
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("head={head}")), "{out}");
+}

@@ -578,6 +578,106 @@ async fn idempotent_receipt_and_action_then_restart() {
     s.server.shutdown().await.unwrap();
 }
 
+/// Forgets every stored answer (as a crash within ~0.2 s of answering does: the answer was not
+/// yet durable, the events were).
+fn forget_stored_answers(s: &TestServer) {
+    // Scoped: a tree handle keeps the database open (and locked) past a restart.
+    let tree = s
+        .server
+        .log()
+        .store()
+        .tree(motcua_http::app::idempotency::TREE)
+        .unwrap();
+    for kv in tree.iter() {
+        let (k, _) = kv.unwrap();
+        if k.first() != Some(&0xff) {
+            tree.remove(&k).unwrap();
+        }
+    }
+}
+
+/// Issue 16, "bad days on disk": with its stored answer lost, a retry with the same key but
+/// another body was answered from the log as a duplicate (and the original body then got a
+/// 422). The request's fingerprint is recorded with the events, so the answer rebuilt from the
+/// log refuses another body with 422 and answers the original body with the original answer:
+/// for a creation, an action on a dossier, and a reference command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_body_is_refused_after_the_stored_answer_is_lost() {
+    let d = desk().await;
+    let receive = |body: Value| {
+        d.s.post("/v1/dossiers", d.tok("tn-01"))
+            .header("idempotency-key", "lost-1")
+            .json(&body)
+            .send()
+    };
+    let r = receive(new_dossier("1.001193")).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let first: Value = r.json().await.unwrap();
+    let head = d.s.head();
+    forget_stored_answers(&d.s);
+    let r = receive(new_dossier("1.000656")).await.unwrap();
+    problem(r, 422, "idempotency-key-reused").await;
+    assert_eq!(d.s.head(), head, "the changed retry wrote nothing");
+    let r = receive(new_dossier("1.001193")).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&again["code"], &again["lookup_secret"], &again["version"]),
+        (&first["code"], &first["lookup_secret"], &first["version"])
+    );
+    assert_eq!(again["deduplicated"], true);
+    assert_eq!(d.s.head(), head);
+
+    let code = first["code"].as_str().unwrap().to_owned();
+    let assign = |body: Value| {
+        d.s.post(
+            &format!("/v1/dossiers/{code}/actions/assign"),
+            d.tok("tn-01"),
+        )
+        .header("idempotency-key", "lost-2")
+        .json(&body)
+        .send()
+    };
+    let r = assign(json!({"specialist": "cm-tp-01"})).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let first: Value = r.json().await.unwrap();
+    let head = d.s.head();
+    forget_stored_answers(&d.s);
+    let r = assign(json!({"specialist": "cm-tp-01", "note": "giao lại"}))
+        .await
+        .unwrap();
+    problem(r, 422, "idempotency-key-reused").await;
+    let r = assign(json!({"specialist": "cm-tp-01"})).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&again["code"], &again["version"], &again["state"]),
+        (&first["code"], &first["version"], &first["state"])
+    );
+    assert_eq!(again["deduplicated"], true);
+    assert_eq!(d.s.head(), head);
+
+    let register = |name: &str| {
+        d.s.post("/v1/staff", d.tok("qt-01"))
+            .header("idempotency-key", "lost-3")
+            .json(&json!({"id": "tn-62", "name": name, "roles": ["reception"]}))
+            .send()
+    };
+    let r = register("Lò Thị Mai").await.unwrap();
+    assert_eq!(r.status(), 201);
+    let first: Value = r.json().await.unwrap();
+    let head = d.s.head();
+    forget_stored_answers(&d.s);
+    let r = register("Lò Văn Mai").await.unwrap();
+    problem(r, 422, "idempotency-key-reused").await;
+    let r = register("Lò Thị Mai").await.unwrap();
+    assert_eq!(r.status(), 201);
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(again["token"], first["token"]);
+    assert_eq!(d.s.head(), head);
+    d.s.server.shutdown().await.unwrap();
+}
+
 /// A desk receipt and an online submission are two key spaces: one account holding both roles
 /// sends the same key and body to both routes, and gets two dossiers; each route's retry is
 /// answered with its own first answer, from the stored responses and, once those are gone,

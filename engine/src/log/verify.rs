@@ -149,7 +149,8 @@ pub(crate) fn verify(trees: &Trees, head: Position) -> Result<VerifyReport, LogE
             ));
         }
     }
-    let ids_len = trees.event_ids.iter().count() as u64;
+    // Counting stops at the first damaged page (sled repeats its error without advancing).
+    let ids_len = trees.event_ids.count()? as u64;
     if ids_len > ids_confirmed {
         findings.push(finding(
             0,

@@ -317,6 +317,18 @@ impl<T: KvRead + ?Sized> KvRead for std::sync::Arc<T> {
     }
 }
 
+/// The number of pairs `iter` yields, or its first error. Never `Iterator::count`: on a damaged
+/// page sled's iterator returns the same error again and again without advancing, so a count
+/// that does not stop at an error never ends.
+pub fn count_pairs(iter: KvIter<'_>) -> Result<u64, ProjectionError> {
+    let mut n = 0;
+    for kv in iter {
+        kv?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// The smallest key greater than every key starting with `prefix` (None: no such bound).
 pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();

@@ -27,7 +27,7 @@ use super::dossier::{
 };
 use super::keys::{ts_be, ts_from_be};
 use super::stats::{period_report, StatsFilter, StatsReport};
-use super::store::{prefix_end, KvRead, PackedView};
+use super::store::{count_pairs, prefix_end, KvRead, PackedView};
 use super::ProjectionError;
 
 /// A keyspace shared between the runner and the query side.
@@ -286,10 +286,11 @@ impl ReadModels {
             limit.min(MAX_PAGE),
             &mut items,
         )?;
-        let count = self
-            .dossiers
-            .scan_prefix(&queue_prefix(unit, field, Some(state)))
-            .count() as u64;
+        let count = count_pairs(self.dossiers.scan_prefix(&queue_prefix(
+            unit,
+            field,
+            Some(state),
+        )))?;
         Ok(QueuePage { count, items })
     }
 
@@ -301,10 +302,11 @@ impl ReadModels {
         let mut out = Vec::new();
         for field in self.fields(unit)? {
             for state in DossierState::ALL.into_iter().filter(|s| s.in_queue()) {
-                let n = self
-                    .dossiers
-                    .scan_prefix(&queue_prefix(unit, &field, Some(state)))
-                    .count() as u64;
+                let n = count_pairs(self.dossiers.scan_prefix(&queue_prefix(
+                    unit,
+                    &field,
+                    Some(state),
+                )))?;
                 if n > 0 {
                     out.push((field.clone(), state, n));
                 }

@@ -39,9 +39,16 @@ const SALT_KEY: &[u8] = b"\xffsalt";
 /// Longest accepted key.
 pub const MAX_KEY_LEN: usize = 200;
 
-/// A client's `Idempotency-Key`: 1 to [`MAX_KEY_LEN`] printable ASCII characters.
+/// A client's `Idempotency-Key`: 1 to [`MAX_KEY_LEN`] printable ASCII characters, and, once
+/// `reply::run` runs the write, the fingerprint of the request it came with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKey(String);
+pub struct IdempotencyKey {
+    key: String,
+    /// The request's fingerprint (what [`StoredResponse::body_sha256`] holds): recorded with
+    /// the command's events, so an answer rebuilt from the log compares the request as the
+    /// stored answer does.
+    request: Option<[u8; 32]>,
+}
 
 impl IdempotencyKey {
     pub fn parse(key: &str) -> Result<IdempotencyKey, AppError> {
@@ -51,11 +58,22 @@ impl IdempotencyKey {
                 format!("1-{MAX_KEY_LEN} printable ASCII characters"),
             ));
         }
-        Ok(IdempotencyKey(key.to_owned()))
+        Ok(IdempotencyKey {
+            key: key.to_owned(),
+            request: None,
+        })
+    }
+
+    /// This key, sent with the request whose fingerprint is `request_sha256`.
+    pub fn for_request(self, request_sha256: [u8; 32]) -> IdempotencyKey {
+        IdempotencyKey {
+            request: Some(request_sha256),
+            ..self
+        }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.key
     }
 }
 
@@ -89,7 +107,13 @@ pub fn command_key(
     scope: KeyScope,
     key: Option<&IdempotencyKey>,
 ) -> Option<CommandKey> {
-    key.map(|k| CommandKey::new(scope, caller.id().as_str(), k.as_str()))
+    key.map(|k| {
+        let command = CommandKey::new(scope, caller.id().as_str(), k.as_str());
+        match k.request {
+            Some(fingerprint) => command.for_request(fingerprint),
+            None => command,
+        }
+    })
 }
 
 /// The first answer to a keyed request.

@@ -6,8 +6,11 @@
 //! - `motcua backup` downloads `/v1/export` into `FILE.partial`, verifies the whole archive
 //!   (structure, chain, trailer, checksum), and only then renames it to `FILE`: a file named
 //!   `FILE` is always a complete, verified backup.
-//! - `motcua restore` verifies the whole archive first and writes nothing if it is damaged
-//!   (naming the first bad seq); otherwise it imports the envelopes unchanged
+//! - `motcua restore` verifies the whole archive first, with every check `motcua-replay verify`
+//!   runs (the chain, and the domain's judgement of every payload, transition, role and due
+//!   date: an archive re-hashed after a forged change is consistent as a chain, only the domain
+//!   sees it), optionally against a head hash known independently (`--expect-head`), and
+//!   writes nothing if it fails (naming the first bad seq); otherwise it imports the envelopes unchanged
 //!   (`motcua_engine::log::import_log`) into a staging directory next to the target, rebuilds
 //!   every projection there, and renames the staging directory into place, so an interrupted
 //!   restore never leaves a half-restored data directory under the target's name.
@@ -49,6 +52,8 @@ const FILE_BUFFER_BYTES: usize = 1 << 20;
 pub enum BackupError {
     #[error("invalid range: {0}")]
     Range(String),
+    #[error("--expect-head: {0}")]
+    ExpectHead(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("no data directory at {0}")]
@@ -65,6 +70,16 @@ pub enum BackupError {
         "the archive is damaged: first bad seq {seq} ({rule}: {detail}); {count} finding(s) in all"
     )]
     Damaged {
+        seq: u64,
+        rule: &'static str,
+        detail: String,
+        count: usize,
+    },
+    #[error(
+        "the archive does not pass motcua-replay verify: first finding at seq {seq} ({rule}: \
+         {detail}); {count} finding(s) in all. Restore only an archive that verifies"
+    )]
+    Refused {
         seq: u64,
         rule: &'static str,
         detail: String,
@@ -223,6 +238,36 @@ pub struct VerifiedArchive {
 /// link, seq and stream-version continuity, trailer count, head and checksum; not the domain
 /// rules): the first finding, by seq, is the error. Blocking.
 pub fn verify_archive(path: &Path) -> Result<VerifiedArchive, BackupError> {
+    verify_archive_with(
+        path,
+        &VerifyOptions {
+            chain_only: true,
+            expect_head: None,
+        },
+    )
+}
+
+/// Verifies the archive at `path` as `motcua-replay verify` does: everything
+/// [`verify_archive`] checks, then the domain's judgement of every event (payloads, stream,
+/// role, transition, rule set, due dates), and, if given, that the log ends on `expect_head`.
+/// What `motcua restore` accepts. Blocking.
+pub fn verify_archive_fully(
+    path: &Path,
+    expect_head: Option<[u8; 32]>,
+) -> Result<VerifiedArchive, BackupError> {
+    verify_archive_with(
+        path,
+        &VerifyOptions {
+            chain_only: false,
+            expect_head,
+        },
+    )
+}
+
+fn verify_archive_with(
+    path: &Path,
+    options: &VerifyOptions,
+) -> Result<VerifiedArchive, BackupError> {
     if !path.is_file() {
         return Err(BackupError::Io {
             path: path.to_path_buf(),
@@ -234,11 +279,7 @@ pub fn verify_archive(path: &Path) -> Result<VerifiedArchive, BackupError> {
         .header()
         .cloned()
         .ok_or_else(|| BackupError::Internal("an archive source without a header".into()))?;
-    let options = VerifyOptions {
-        chain_only: true,
-        expect_head: None,
-    };
-    let report = verify(source, &options, &Progress::hidden());
+    let report = verify(source, options, &Progress::hidden());
     if let Some(err) = damaged(&report.findings) {
         return Err(err);
     }
@@ -249,6 +290,24 @@ pub fn verify_archive(path: &Path) -> Result<VerifiedArchive, BackupError> {
     })
 }
 
+/// Findings of the domain's judgement (and of `--expect-head`): the archive is intact as a chain
+/// but its content is not what the engine would have recorded (`docs/archive-format.md`,
+/// "Verification").
+const CONTENT_RULES: &[&str] = &[
+    "payload",
+    "event_type",
+    "stream",
+    "role",
+    "workflow",
+    "transition",
+    "rule_set",
+    "supplement_limit",
+    "due_date",
+    "reference",
+    "internal",
+    "expected_head",
+];
+
 /// The error naming the first bad seq (findings come sorted by seq, container findings at 0
 /// first: a flipped byte also breaks the checksum, but the seq is what the operator needs).
 fn damaged(findings: &[Finding]) -> Option<BackupError> {
@@ -256,6 +315,14 @@ fn damaged(findings: &[Finding]) -> Option<BackupError> {
         .iter()
         .find(|f| f.seq > 0)
         .or_else(|| findings.first())?;
+    if CONTENT_RULES.contains(&first.rule) {
+        return Some(BackupError::Refused {
+            seq: first.seq,
+            rule: first.rule,
+            detail: first.detail.clone(),
+            count: findings.len(),
+        });
+    }
     Some(if first.seq > 0 {
         BackupError::Damaged {
             seq: first.seq,
@@ -269,6 +336,18 @@ fn damaged(findings: &[Finding]) -> Option<BackupError> {
             detail: first.detail.clone(),
             count: findings.len(),
         }
+    })
+}
+
+/// A head hash given on the command line: 64 hex digits.
+pub fn parse_head(hex_digits: &str) -> Result<[u8; 32], BackupError> {
+    let bytes =
+        hex::decode(hex_digits.trim()).map_err(|e| BackupError::ExpectHead(e.to_string()))?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+        BackupError::ExpectHead(format!(
+            "64 hex digits (a SHA-256), not {}",
+            hex_digits.len()
+        ))
     })
 }
 
@@ -417,16 +496,26 @@ fn absent_or_empty(dir: &Path) -> Result<bool, BackupError> {
     }
 }
 
-/// `motcua restore`: verifies the whole archive `from`, then rebuilds the log and every
-/// projection from it in `data`, which must not exist or be empty. On any error `data` is left
-/// as it was.
+/// `motcua restore`: verifies the whole archive `from` as `motcua-replay verify` does, then
+/// rebuilds the log and every projection from it in `data`, which must not exist or be empty.
+/// On any error `data` is left as it was.
 pub async fn restore(from: &Path, data: &Path) -> Result<RestoreReport, BackupError> {
+    restore_expecting(from, data, None).await
+}
+
+/// [`restore`], and the log must end on `expect_head` (a head hash known independently, e.g.
+/// printed on a report: a re-hashed suffix passes every other check).
+pub async fn restore_expecting(
+    from: &Path,
+    data: &Path,
+    expect_head: Option<[u8; 32]>,
+) -> Result<RestoreReport, BackupError> {
     if !absent_or_empty(data)? {
         return Err(BackupError::TargetNotEmpty(data.to_path_buf()));
     }
     let f = from.to_path_buf();
     let t0 = Instant::now();
-    let verified = tokio::task::spawn_blocking(move || verify_archive(&f))
+    let verified = tokio::task::spawn_blocking(move || verify_archive_fully(&f, expect_head))
         .await
         .map_err(|e| BackupError::Internal(format!("verify task: {e}")))??;
     let verify_time = t0.elapsed();
