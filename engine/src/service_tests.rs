@@ -29,7 +29,10 @@ async fn service() -> (tempfile::TempDir, CommandService) {
                 effective,
             },
             Event::Calendar(CalendarEvent::YearPublished(y)) => {
-                ReferenceCommand::PublishCalendarYear(y)
+                ReferenceCommand::PublishCalendarYear {
+                    calendar: y,
+                    replace: false,
+                }
             }
             other => panic!("unexpected fixture event {other:?}"),
         };
@@ -707,7 +710,10 @@ async fn a_restarted_service_folds_the_reference_streams_again() {
         for ev in reference_events().into_iter().take(3) {
             if let Event::Calendar(CalendarEvent::YearPublished(y)) = ev {
                 svc.execute_reference(
-                    ReferenceCommand::PublishCalendarYear(y),
+                    ReferenceCommand::PublishCalendarYear {
+                        calendar: y,
+                        replace: false,
+                    },
                     Authority::System,
                     t(1, 1, 8, 0),
                 )

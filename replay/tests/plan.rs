@@ -101,9 +101,12 @@ async fn build() -> Built {
     let svc = CommandService::new(log.clone(), ReferenceData::builtin().unwrap()).unwrap();
     let setup = t(1, 2, 8, 0);
     let run = |cmd| svc.execute_reference(cmd, Authority::System, setup);
-    run(ReferenceCommand::PublishCalendarYear(demo_year_2023()))
-        .await
-        .unwrap();
+    run(ReferenceCommand::PublishCalendarYear {
+        calendar: demo_year_2023(),
+        replace: false,
+    })
+    .await
+    .unwrap();
     run(ReferenceCommand::RegisterUnit(UnitInfo {
         code: UNIT.parse().unwrap(),
         name: "UBND xã Dương Phong".into(),

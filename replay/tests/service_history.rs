@@ -99,7 +99,10 @@ async fn commune(dir: &std::path::Path) -> (CommandService, DossierCode) {
     let svc = CommandService::new(log, ReferenceData::builtin().unwrap()).unwrap();
     let jan1 = NaiveDate::from_ymd_opt(2018, 1, 1).unwrap();
     let mut seed = vec![
-        ReferenceCommand::PublishCalendarYear(demo_year_2023()),
+        ReferenceCommand::PublishCalendarYear {
+            calendar: demo_year_2023(),
+            replace: false,
+        },
         ReferenceCommand::RegisterUnit(UnitInfo {
             code: UNIT.parse().unwrap(),
             name: "UBND xã Dương Phong".into(),

@@ -752,6 +752,32 @@ async fn admin_publishes_a_calendar_and_issues_a_procedure() {
     assert_eq!(r.status(), 201);
     let cal: Value = d.s.get_json("/v1/calendar/2024", d.tok("cm-tp-01")).await;
     assert_eq!(cal["days_off"], json!(["2024-01-01"]));
+    // A year already published (2023, the demo's) is not replaced by a resend: 422 naming
+    // `replace`, and nothing is written; with `replace: true` it is.
+    let head = d.s.head();
+    let again = json!({"year": 2023, "days_off": ["2023-01-02"], "note": "Lịch 2023 sửa"});
+    let r =
+        d.s.post("/v1/calendar", d.tok("qt-01"))
+            .json(&again)
+            .send()
+            .await
+            .unwrap();
+    let p = problem(r, 422, "validation").await;
+    assert!(p["detail"].as_str().unwrap().contains("replace"), "{p}");
+    assert_eq!(d.s.head(), head);
+    let cal: Value = d.s.get_json("/v1/calendar/2023", d.tok("tn-01")).await;
+    assert_eq!(cal["makeup_working_days"], json!(["2023-05-06"]));
+    let mut replace = again.clone();
+    replace["replace"] = json!(true);
+    let r =
+        d.s.post("/v1/calendar", d.tok("qt-01"))
+            .json(&replace)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 201);
+    let cal: Value = d.s.get_json("/v1/calendar/2023", d.tok("tn-01")).await;
+    assert_eq!(cal["days_off"], json!(["2023-01-02"]));
     let r =
         d.s.get("/v1/calendar/2031", d.tok("tn-01"))
             .send()

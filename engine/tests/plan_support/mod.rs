@@ -113,9 +113,12 @@ pub async fn fixture() -> Fixture {
     let setup = t(1, 2, 8, 0);
     let sys = Authority::System;
     let run = |cmd| svc.execute_reference(cmd, sys, setup);
-    run(ReferenceCommand::PublishCalendarYear(demo_year_2023()))
-        .await
-        .unwrap();
+    run(ReferenceCommand::PublishCalendarYear {
+        calendar: demo_year_2023(),
+        replace: false,
+    })
+    .await
+    .unwrap();
     for code in [UNIT, OTHER_UNIT] {
         run(ReferenceCommand::RegisterUnit(UnitInfo {
             code: code.parse().unwrap(),

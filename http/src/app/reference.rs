@@ -54,14 +54,16 @@ impl Reference<'_> {
         }))
     }
 
-    /// Publishes a year's calendar as `caller` (an admin).
+    /// Publishes a year's calendar as `caller` (an admin); a year already published only with
+    /// `replace`.
     pub async fn publish_calendar(
         &self,
         caller: &Caller,
         calendar: YearCalendar,
+        replace: bool,
         key: Option<&IdempotencyKey>,
     ) -> Result<ReferenceOutcome, AppError> {
-        let cmd = ReferenceCommand::PublishCalendarYear(calendar);
+        let cmd = ReferenceCommand::PublishCalendarYear { calendar, replace };
         let key = command_key(caller, KeyScope::Reference, key);
         let o = self.execute(caller, cmd, key.as_ref()).await?;
         self.app.wait_for_read_models(o.seq).await;

@@ -275,7 +275,10 @@ pub async fn seed_reference(
     svc.execute_reference(ReferenceCommand::RegisterUnit(unit), sys, setup)
         .await?;
     svc.execute_reference(
-        ReferenceCommand::PublishCalendarYear(motcua_engine::domain::calendar::demo_year_2023()),
+        ReferenceCommand::PublishCalendarYear {
+            calendar: motcua_engine::domain::calendar::demo_year_2023(),
+            replace: false,
+        },
         sys,
         setup,
     )

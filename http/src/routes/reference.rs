@@ -56,6 +56,10 @@ pub struct CalendarBody {
     pub makeup_working_days: Vec<NaiveDate>,
     #[serde(default)]
     pub note: String,
+    /// Replaces the calendar of a year already published (otherwise 422): due times already
+    /// recorded keep the calendar they were computed with.
+    #[serde(default)]
+    pub replace: bool,
 }
 
 /// Publish a year's working calendar (công bố lịch làm việc), admin only.
@@ -90,7 +94,7 @@ pub async fn publish_calendar(
         |key| async move {
             let o = app
                 .reference()
-                .publish_calendar(caller, calendar, key.as_ref())
+                .publish_calendar(caller, calendar, b.replace, key.as_ref())
                 .await?;
             Ok(Reply::at(
                 StatusCode::CREATED,

@@ -65,7 +65,13 @@ pub enum ReferenceCommand {
         online: bool,
         effective: chrono::NaiveDate,
     },
-    PublishCalendarYear(YearCalendar),
+    /// A year's working calendar. A year already published is replaced only when `replace` says
+    /// so: a second publication changes every due time computed from then on, so it must be
+    /// meant, not a mistaken resend.
+    PublishCalendarYear {
+        calendar: YearCalendar,
+        replace: bool,
+    },
     SetOfficeHours {
         unit: UnitCode,
         sessions: Vec<Session>,

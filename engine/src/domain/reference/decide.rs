@@ -65,7 +65,9 @@ pub fn decide_reference(r: &ReferenceData, cmd: &ReferenceCommand, now: Timestam
             };
             Ok((ReferenceStream::Catalog, vec![Event::Catalog(ev)]))
         }
-        ReferenceCommand::PublishCalendarYear(y) => publish_calendar_year(y),
+        ReferenceCommand::PublishCalendarYear { calendar, replace } => {
+            publish_calendar_year(r, calendar, replace)
+        }
         ReferenceCommand::SetOfficeHours {
             unit,
             sessions,
@@ -284,7 +286,18 @@ fn check_procedure(r: &ReferenceData, p: &Procedure) -> Result<(), DomainError> 
     Ok(())
 }
 
-fn publish_calendar_year(y: YearCalendar) -> Decided {
+fn publish_calendar_year(r: &ReferenceData, y: YearCalendar, replace: bool) -> Decided {
+    if r.calendar.has_year(y.year) && !replace {
+        return Err(invalid(
+            "replace",
+            format!(
+                "the calendar of {} is already published: to publish a new version, say so \
+                 (replace: true); due times already recorded keep the calendar they were \
+                 computed with",
+                y.year
+            ),
+        ));
+    }
     if !CALENDAR_YEARS.contains(&y.year) {
         return Err(invalid(
             "year",
