@@ -36,6 +36,16 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// client that connected and sent nothing, a stalled upload).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The longest request target (path and query) answered: the longest the API needs is a list
+/// query with a cursor, well under 1 KiB. Below hyper's own limit (64 KiB), which answers a
+/// bare 414 with no problem body; between the two the answer is a 414 problem.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// The most header bytes (names and values) answered: a token, a key and a browser's usual
+/// headers fit in 4 KiB. Below hyper's own limits (about 400 KiB of buffer, 100 headers),
+/// which answer a bare 431; between the two the answer is a 431 problem.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 /// Everything `server::start` needs.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {

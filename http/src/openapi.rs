@@ -5,8 +5,9 @@
 //! also checks it from the outside).
 //!
 //! [`ErrorResponses`] completes every operation with the answers that come from shared
-//! extractors and middleware rather than from the handler, so no route can forget them: 503
-//! (draining, fail-stopped) everywhere but `/healthz`; 401 and 429 (failed-auth rate limit)
+//! extractors and middleware rather than from the handler, so no route can forget them: 414 and
+//! 431 (a target or headers over the limits) everywhere; 503 (draining, fail-stopped)
+//! everywhere but `/healthz`; 401 and 429 (failed-auth rate limit)
 //! where a token is required; 400/413/415/422 where a JSON body is read; 422 for query
 //! parameters; 404 for path parameters (a segment that names nothing); 409/422 with
 //! `Idempotency-Key`; 412/422 with `If-Match`. Every 4xx/5xx gets the `Problem` schema under
@@ -59,7 +60,8 @@ struct ErrorResponses;
 
 /// The status codes an operation can answer besides its own, from what it reads.
 fn implied_statuses(path: &str, op: &Operation) -> Vec<u16> {
-    let mut codes = Vec::new();
+    // Every request is measured against the target and header limits first.
+    let mut codes = vec![414, 431];
     if path != "/healthz" {
         codes.push(503);
     }

@@ -25,7 +25,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::app::handle::OpenError;
 use crate::app::{App, AppConfig};
-use crate::config::ServeConfig;
+use crate::config::{ServeConfig, MAX_HEADER_BYTES, MAX_URI_BYTES};
 use crate::demo::DemoToken;
 use crate::errors::ApiError;
 use crate::listener::{self, Peer};
@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), gate))
+        .layer(middleware::from_fn(edge_limits))
         .layer(middleware::map_response(no_store))
         .layer(
             ServiceBuilder::new()
@@ -132,6 +133,30 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
         .metrics()
         .record_request(&method, &route, resp.status().as_u16(), start.elapsed());
     resp
+}
+
+/// 414 and 431 as problem documents, for a target or headers over this server's limits (hyper's
+/// own, higher limits answer bare statuses; see [`MAX_URI_BYTES`], [`MAX_HEADER_BYTES`]).
+async fn edge_limits(req: Request, next: Next) -> Response {
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::UriTooLong {
+            limit: MAX_URI_BYTES,
+        }
+        .into_response();
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return ApiError::HeadersTooLarge {
+            limit: MAX_HEADER_BYTES,
+        }
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// 503 for requests arriving while the server drains (kept-alive connections may still send).

@@ -236,3 +236,90 @@ async fn staff_read_only_their_own_units_directory() {
     problem(r, 403, "forbidden").await;
     s.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlong_target_or_oversized_headers_get_problem_bodies() {
+    let (s, t) = commune().await;
+    let long = format!("/v1/dossiers?procedure={}", "1".repeat(9_000));
+    let r = s.get(&long, &t["tn-01"]).send().await.unwrap();
+    let p = problem(r, 414, "uri-too-long").await;
+    assert_eq!(p["detail"], "request target too long (limit 8192 bytes)");
+    let r = s
+        .get("/v1/dossiers", &t["tn-01"])
+        .header("x-padding", "p".repeat(20_000))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(r, 431, "headers-too-large").await;
+    assert_eq!(
+        p["detail"],
+        "request header fields too large (limit 16384 bytes)"
+    );
+    // Just under the limits: answered as usual.
+    let r = s
+        .get("/v1/dossiers", &t["tn-01"])
+        .header("x-padding", "p".repeat(8_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn if_match_star_matches_any_current_version_and_fails_on_a_missing_dossier() {
+    let (s, t) = commune().await;
+    let (code, _) = receive(&s, &t["tn-01"], "1.001193").await;
+    // On an existing dossier `*` checks no version.
+    let r = s
+        .post(&format!("/v1/dossiers/{code}/actions/assign"), &t["tn-01"])
+        .header("if-match", "*")
+        .json(&json!({"specialist": "cm-tp-01"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["etag"], "\"2\"");
+    // A stale version is still refused.
+    let r = s
+        .post(
+            &format!("/v1/dossiers/{code}/actions/submit_for_signing"),
+            &t["cm-tp-01"],
+        )
+        .header("if-match", "\"1\"")
+        .json(&json!({"draft": "result"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r, 412, "stale-version").await["current_version"], 2);
+    // On a missing dossier `*` fails: 412, nothing written.
+    let head = s.head();
+    let missing = "000.33.22.H05-230105-9999";
+    let r = s
+        .post(
+            &format!("/v1/dossiers/{missing}/actions/assign"),
+            &t["tn-01"],
+        )
+        .header("if-match", "*")
+        .json(&json!({"specialist": "cm-tp-01"}))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(r, 412, "nothing-to-match").await;
+    assert_eq!(
+        p["detail"],
+        format!("If-Match: * but dossier {missing} does not exist")
+    );
+    // Without `*` the same request is a 404.
+    let r = act(
+        &s,
+        &t["tn-01"],
+        missing,
+        "assign",
+        json!({"specialist": "cm-tp-01"}),
+    )
+    .await;
+    problem(r, 404, "not-found").await;
+    assert_eq!(s.head(), head, "nothing written");
+    s.server.shutdown().await.unwrap();
+}

@@ -423,10 +423,13 @@ pub async fn act(
                     &code,
                     cmd,
                     lookup_secret.as_deref(),
-                    expected,
+                    expected.and_then(parse::IfMatch::version),
                     key.as_ref(),
                 )
-                .await?;
+                .await
+                .map_err(|e| {
+                    parse::missing_under_any(e.into(), expected, &format!("dossier {code}"))
+                })?;
             outcome_reply(&o, StatusCode::OK, None)
         },
     )
