@@ -46,6 +46,10 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// which answer a bare 431; between the two the answer is a 431 problem.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
+/// The shortest metrics token accepted: it is a bearer secret like a staff token (64 hex
+/// digits), so it must not be guessable either.
+pub const MIN_METRICS_TOKEN_LEN: usize = 32;
+
 /// Everything `server::start` needs.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -81,6 +85,9 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// See [`DEFAULT_IDLE_TIMEOUT`].
     pub idle_timeout: Duration,
+    /// A bearer token that reads `/metrics` and nothing else (for Prometheus), besides an
+    /// auditor's or admin's staff token. At least [`MIN_METRICS_TOKEN_LEN`] characters.
+    pub metrics_token: Option<String>,
 }
 
 impl ServeConfig {
@@ -101,6 +108,7 @@ impl ServeConfig {
             log_queue_depth: motcua_engine::log::limits::DEFAULT_QUEUE_DEPTH,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            metrics_token: None,
         }
     }
 }

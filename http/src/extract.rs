@@ -2,7 +2,7 @@
 //! axum's plain-text bodies: [`HashedJson`] (a JSON body and its hash: malformed JSON 400, wrong
 //! content type 415, body over the limit 413, a well-formed body of the wrong shape 422 with
 //! the offending field), [`ApiQuery`], [`ApiPath`], the authenticated [`Caller`] (401, and 429
-//! for an address that keeps failing) and the [`ClientIp`].
+//! for an address that keeps failing), the [`MetricsReader`] and the [`ClientIp`].
 
 use std::net::IpAddr;
 
@@ -199,21 +199,47 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
+/// Who may read `/metrics`: the configured metrics token (compared by digest), or an auditor's
+/// or admin's staff token (401 without a valid token, 403 for another role).
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsReader;
+
+impl FromRequestParts<AppState> for MetricsReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(expected) = &state.config().metrics_token {
+            let sent = bearer(parts).unwrap_or_default();
+            // Digests of equal length: the comparison's time does not depend on the secret.
+            if sha256(sent.as_bytes()) == sha256(expected.as_bytes()) {
+                return Ok(MetricsReader);
+            }
+        }
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require_any(&crate::routes::roles::METRICS_READERS)?;
+        Ok(MetricsReader)
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`, if the header has that form.
+fn bearer(parts: &Parts) -> Option<&str> {
+    let h = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())?;
+    h.strip_prefix("Bearer ")
+        .or_else(|| h.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
 /// `Authorization: Bearer <token>`: the staff member holding the token. Failed attempts are
 /// rate-limited per address, so guessing tokens gets slow.
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let token = match header.and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        }) {
-            Some(t) => t.trim(),
+        let token = match bearer(parts) {
+            Some(t) => t,
             None => {
                 return Err(ApiError::Unauthorized(
                     "missing `Authorization: Bearer <token>`".into(),

@@ -100,6 +100,10 @@ struct ServeArgs {
     /// Seconds a connection may stay with no byte moving before it is closed.
     #[arg(long, env = "MOTCUA_IDLE_TIMEOUT_SECS", default_value_t = motcua_http::config::DEFAULT_IDLE_TIMEOUT.as_secs())]
     idle_timeout_secs: u64,
+    /// A bearer token (32 characters or more) that reads /metrics and nothing else, for
+    /// Prometheus; prefer the environment variable (a flag shows in `ps`).
+    #[arg(long, env = "MOTCUA_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,6 +191,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     config.demo = args.demo;
     config.max_connections = args.max_connections;
     config.idle_timeout = std::time::Duration::from_secs(args.idle_timeout_secs.max(1));
+    if let Some(t) = &args.metrics_token {
+        if t.trim().len() < motcua_http::config::MIN_METRICS_TOKEN_LEN {
+            return Err(format!(
+                "--metrics-token must be at least {} characters",
+                motcua_http::config::MIN_METRICS_TOKEN_LEN
+            ));
+        }
+    }
+    config.metrics_token = args.metrics_token.map(|t| t.trim().to_owned());
     // Install the signal handlers before announcing the address: a SIGTERM that arrives right
     // after `listening on` must drain, not kill.
     let signals = Signals::install().map_err(|e| format!("signal handlers: {e}"))?;

@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .layer(middleware::from_fn(edge_limits))
+        .layer(middleware::from_fn(crate::reply::server_key))
         .layer(middleware::map_response(no_store))
         .layer(
             ServiceBuilder::new()

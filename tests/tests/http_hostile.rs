@@ -323,3 +323,108 @@ async fn if_match_star_matches_any_current_version_and_fails_on_a_missing_dossie
     assert_eq!(s.head(), head, "nothing written");
     s.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_sent_without_a_key_gets_one_and_its_retry_is_deduplicated() {
+    let (s, t) = commune().await;
+    let r = post_receipt(&s, &t["tn-01"], "1.001193").await;
+    assert_eq!(r.status(), 201);
+    let key = r.headers()["idempotency-key"].to_str().unwrap().to_owned();
+    assert!(key.starts_with("srv-") && key.len() == 36, "{key}");
+    assert!(!r.headers().contains_key("idempotent-replayed"));
+    let first: Value = r.json().await.unwrap();
+    let head = s.head();
+    // The client's answer was lost: the same request with the server's key is answered with
+    // the first outcome (same code, same lookup secret) and writes nothing.
+    let r = s
+        .post("/v1/dossiers", &t["tn-01"])
+        .header("idempotency-key", &key)
+        .json(&new_dossier("1.001193"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["idempotent-replayed"], "true");
+    assert_eq!(r.headers()["idempotency-key"], key.as_str());
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(again["code"], first["code"]);
+    assert_eq!(again["lookup_secret"], first["lookup_secret"]);
+    assert_eq!(s.head(), head, "nothing written twice");
+    // A second unkeyed request is another write, under another key.
+    let r = post_receipt(&s, &t["tn-01"], "1.001193").await;
+    assert_eq!(r.status(), 201);
+    assert_ne!(r.headers()["idempotency-key"], key.as_str());
+    // Error answers carry the key too.
+    let r = s
+        .post("/v1/dossiers", &t["tn-01"])
+        .json(&json!({"procedure": "1.001193"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["idempotency-key"]
+        .to_str()
+        .unwrap()
+        .starts_with("srv-"));
+    problem(r, 422, "validation").await;
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planner_reads_figures_and_codes_but_no_applicants_personal_data() {
+    let (s, t) = commune().await;
+    let planner = &t["kh-01"];
+    let (code, _) = receive(&s, &t["tn-01"], "1.001193").await;
+    // One dossier (its history holds the applicant) and its slips: 403.
+    for path in [
+        format!("/v1/dossiers/{code}"),
+        format!("/v1/dossiers/{code}/slips/01"),
+    ] {
+        let r = s.get(&path, planner).send().await.unwrap();
+        let p = problem(r, 403, "forbidden").await;
+        assert_eq!(
+            p["detail"],
+            "forbidden: requires one of the roles [reception, specialist, leader, auditor, admin]; kh-01 holds [planner]",
+            "{path}"
+        );
+    }
+    // The list, the figures and the codes behind them: codes, states and dates, nothing of the
+    // applicant (new_dossier's id number, phone, address, name).
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    for path in [
+        "/v1/dossiers".to_owned(),
+        format!("/v1/stats?from=2023-01-01&to={today}"),
+        format!("/v1/stats/codes?from=2023-01-01&to={today}&figure=received"),
+    ] {
+        let r = s.get(&path, planner).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let text = r.text().await.unwrap();
+        for personal in ["006090001234", "0912345678", "Nà Pài", "Hoàng Văn Nam"] {
+            assert!(!text.contains(personal), "{personal} in {path}: {text}");
+        }
+    }
+    let list = s.get_json("/v1/dossiers", planner).await;
+    assert_eq!(list["items"][0]["code"], code.as_str());
+    // Reception still reads the dossier with its applicant.
+    let view = s
+        .get_json(&format!("/v1/dossiers/{code}"), &t["tn-01"])
+        .await;
+    assert!(view.to_string().contains("006090001234"));
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_need_an_auditors_or_admins_token() {
+    let (s, t) = commune().await;
+    let r = s.client.get(s.url("/metrics")).send().await.unwrap();
+    problem(r, 401, "unauthorized").await;
+    for who in ["kh-01", "tn-01", "cong-dvc"] {
+        let r = s.get("/metrics", &t[who]).send().await.unwrap();
+        problem(r, 403, "forbidden").await;
+    }
+    for who in ["tt-01", "qt-01"] {
+        let r = s.get("/metrics", &t[who]).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{who}");
+        assert!(r.text().await.unwrap().contains("motcua_log_head_seq"));
+    }
+    s.server.shutdown().await.unwrap();
+}

@@ -7,8 +7,8 @@
 //! commands and applies the read roles. Writes: planner only. Reads: leaders, planners and
 //! auditors (auditors of any unit, the others of the plan's unit). Same rules as the dossier API: `If-Match` (the plan stream's version, given as
 //! `ETag`) makes a write conditional (412 with the current version when stale), an
-//! `Idempotency-Key` makes a retry return the first answer and record once, and an error always
-//! means nothing was written. Plan reads fold the plan's stream from the log, so a write is
+//! `Idempotency-Key` makes a retry return the first answer and record once, and a refusal (4xx)
+//! means nothing was written (a 503 `fail-stopped` may follow a write: retry with the key). Plan reads fold the plan's stream from the log, so a write is
 //! visible to the next read without waiting for a projection.
 
 use axum::extract::State;
