@@ -88,6 +88,9 @@ pub struct ServeConfig {
     /// A bearer token that reads `/metrics` and nothing else (for Prometheus), besides an
     /// auditor's or admin's staff token. At least [`MIN_METRICS_TOKEN_LEN`] characters.
     pub metrics_token: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`crate::proxy::client_addr`);
+    /// empty: every request is attributed to its socket peer.
+    pub trusted_proxies: Vec<crate::proxy::Cidr>,
 }
 
 impl ServeConfig {
@@ -109,6 +112,7 @@ impl ServeConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             metrics_token: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

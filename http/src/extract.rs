@@ -19,6 +19,7 @@ use crate::app::Caller;
 use crate::config::DEFAULT_BODY_LIMIT;
 use crate::crypto::sha256;
 use crate::errors::ApiError;
+use crate::proxy::client_addr;
 use crate::state::AppState;
 
 fn json_rejection(rej: JsonRejection) -> ApiError {
@@ -177,25 +178,30 @@ where
     }
 }
 
-/// The client address (from the connection; tests and the binary serve with connect info), or
-/// 0.0.0.0 when the server runs without connect info.
-fn client_ip(parts: &Parts) -> IpAddr {
-    parts
+/// The client address: the connection's peer (tests and the binary serve with connect info;
+/// 0.0.0.0 without), or behind a trusted proxy the address it forwarded for
+/// (`crate::proxy::client_addr`).
+fn client_ip(parts: &Parts, state: &AppState) -> IpAddr {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<Peer>>()
         .map(|c| c.0 .0.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    client_addr(peer, &parts.headers, &state.config().trusted_proxies)
 }
 
 /// The client's address as an extractor (never rejects).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts, state)))
     }
 }
 
@@ -247,7 +253,7 @@ impl FromRequestParts<AppState> for Caller {
             }
         };
         state.app().authenticate(token).map_err(|why| {
-            match state.auth_limiter().check(client_ip(parts)) {
+            match state.auth_limiter().check(client_ip(parts, state)) {
                 Err(retry_after_s) => ApiError::RateLimited { retry_after_s },
                 Ok(()) => ApiError::Unauthorized(why.into()),
             }

@@ -104,6 +104,14 @@ struct ServeArgs {
     /// Prometheus; prefer the environment variable (a flag shows in `ps`).
     #[arg(long, env = "MOTCUA_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
+    /// Reverse proxies (CIDRs, comma-separated or repeated) whose X-Forwarded-For names the
+    /// client for rate limits; other peers are the client themselves.
+    #[arg(
+        long = "trusted-proxy",
+        env = "MOTCUA_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<motcua_http::proxy::Cidr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -200,6 +208,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
     }
     config.metrics_token = args.metrics_token.map(|t| t.trim().to_owned());
+    config.trusted_proxies = args.trusted_proxies;
     // Install the signal handlers before announcing the address: a SIGTERM that arrives right
     // after `listening on` must drain, not kill.
     let signals = Signals::install().map_err(|e| format!("signal handlers: {e}"))?;

@@ -428,3 +428,65 @@ async fn metrics_need_an_auditors_or_admins_token() {
     }
     s.server.shutdown().await.unwrap();
 }
+
+/// A server whose public lookup allows `burst` requests per client, trusting `proxies`.
+async fn lookup_server(tmp: &tempfile::TempDir, burst: u32, proxies: &[&str]) -> TestServer {
+    let mut c = http_common::config(&tmp.path().join("data"));
+    c.lookup_burst = burst;
+    c.lookup_per_second = 0.01;
+    c.trusted_proxies = proxies.iter().map(|p| p.parse().unwrap()).collect();
+    TestServer::start_in(c).await
+}
+
+/// The status of one public lookup sent with `X-Forwarded-For: forwarded`.
+async fn lookup_status(s: &TestServer, forwarded: &str) -> u16 {
+    let r = s
+        .client
+        .get(s.url("/v1/lookup/000.33.22.H05-230105-0001?secret=AAAAAAAAAA"))
+        .header("x-forwarded-for", forwarded)
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_client_has_its_own_allowance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = lookup_server(&tmp, 3, &["127.0.0.0/8"]).await;
+    for _ in 0..3 {
+        assert_eq!(lookup_status(&s, "203.0.113.7").await, 404);
+    }
+    assert_eq!(lookup_status(&s, "203.0.113.7").await, 429);
+    // An entry the client wrote to the left of what the proxy appended changes nothing.
+    assert_eq!(lookup_status(&s, "198.51.100.1, 203.0.113.7").await, 429);
+    // Another citizen behind the same proxy is not blocked.
+    assert_eq!(lookup_status(&s, "203.0.113.8").await, 404);
+    // IPv6 clients count by their /64: a fresh address in the same /64 is the same client.
+    for _ in 0..3 {
+        assert_eq!(lookup_status(&s, "2001:db8:1:2::1").await, 404);
+    }
+    assert_eq!(lookup_status(&s, "2001:db8:1:2:ffff::9").await, 429);
+    assert_eq!(lookup_status(&s, "2001:db8:1:3::1").await, 404);
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_peer_cannot_choose_its_address_with_x_forwarded_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Only 10.0.0.0/8 is a proxy: the loopback peer is a client, its header is ignored.
+    let s = lookup_server(&tmp, 3, &["10.0.0.0/8"]).await;
+    for i in 0..3 {
+        assert_eq!(lookup_status(&s, &format!("203.0.113.{i}")).await, 404);
+    }
+    let r = s
+        .client
+        .get(s.url("/v1/lookup/000.33.22.H05-230105-0001?secret=AAAAAAAAAA"))
+        .header("x-forwarded-for", "203.0.113.99")
+        .send()
+        .await
+        .unwrap();
+    let p = problem(r, 429, "rate-limited").await;
+    assert_eq!(p["retry_after_s"], 100);
+    s.server.shutdown().await.unwrap();
+}
