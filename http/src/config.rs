@@ -46,6 +46,21 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// which answer a bare 431; between the two the answer is a 431 problem.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
+/// Online submissions one portal account may make per day (the commune's local day). One
+/// citizen token once took all 9,999 of a unit's daily codes; a citizen files a handful of
+/// dossiers a year. An account that files for many citizens (a shared portal) is configured
+/// higher (`--online-quota-per-account`).
+pub const DEFAULT_ONLINE_QUOTA_PER_ACCOUNT: u32 = 50;
+
+/// Online submissions per client address per day (IPv6 by its /64; behind a trusted proxy,
+/// the forwarded address): the accounts of one machine together. A portal that submits from
+/// its own server is configured higher (`--online-quota-per-address`).
+pub const DEFAULT_ONLINE_QUOTA_PER_ADDRESS: u32 = 100;
+
+/// Client addresses the online quota keeps a count for in one day; beyond, submissions from a
+/// new address are refused (429) until the next day, so rotating addresses cannot grow memory.
+pub const MAX_QUOTA_ADDRESSES: usize = 100_000;
+
 /// The shortest metrics token accepted: it is a bearer secret like a staff token (64 hex
 /// digits), so it must not be guessable either.
 pub const MIN_METRICS_TOKEN_LEN: usize = 32;
@@ -91,6 +106,12 @@ pub struct ServeConfig {
     /// Reverse proxies whose `X-Forwarded-For` is believed (`crate::proxy::client_addr`);
     /// empty: every request is attributed to its socket peer.
     pub trusted_proxies: Vec<crate::proxy::Cidr>,
+    /// See [`DEFAULT_ONLINE_QUOTA_PER_ACCOUNT`].
+    pub online_quota_per_account: u32,
+    /// See [`DEFAULT_ONLINE_QUOTA_PER_ADDRESS`].
+    pub online_quota_per_address: u32,
+    /// Daily codes of a unit kept for the desk (`motcua_engine::service::DEFAULT_DESK_RESERVE`).
+    pub desk_reserve: u16,
 }
 
 impl ServeConfig {
@@ -113,6 +134,9 @@ impl ServeConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             metrics_token: None,
             trusted_proxies: Vec::new(),
+            online_quota_per_account: DEFAULT_ONLINE_QUOTA_PER_ACCOUNT,
+            online_quota_per_address: DEFAULT_ONLINE_QUOTA_PER_ADDRESS,
+            desk_reserve: motcua_engine::service::DEFAULT_DESK_RESERVE,
         }
     }
 }

@@ -263,9 +263,27 @@ impl From<ServiceError> for ApiError {
             ServiceError::SequenceExhausted { unit, date } => ApiError::Conflict(format!(
                 "the daily sequence of {unit} on {date} is exhausted"
             )),
+            full @ ServiceError::OnlineShareExhausted { .. } => ApiError::QuotaExceeded {
+                why: full.to_string(),
+                retry_after_s: crate::app::clock::seconds_until_tomorrow(),
+            },
             ServiceError::DuplicateEventId => ApiError::IdempotencyKeyReused,
             ServiceError::Append(a) => a.into(),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+/// A daily quota of online submissions used up: available again the next local day.
+impl From<crate::quota::QuotaError> for ApiError {
+    fn from(e: crate::quota::QuotaError) -> ApiError {
+        let retry_after_s = match e {
+            crate::quota::QuotaError::Poisoned => crate::ratelimit::POISONED_RETRY_AFTER_S,
+            _ => crate::app::clock::seconds_until_tomorrow(),
+        };
+        ApiError::QuotaExceeded {
+            why: e.to_string(),
+            retry_after_s,
         }
     }
 }

@@ -112,6 +112,17 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     trusted_proxies: Vec<motcua_http::proxy::Cidr>,
+    /// Online submissions one portal account may make per local day (raise it for an account
+    /// that files for many citizens).
+    #[arg(long, env = "MOTCUA_ONLINE_QUOTA_PER_ACCOUNT", default_value_t = motcua_http::config::DEFAULT_ONLINE_QUOTA_PER_ACCOUNT)]
+    online_quota_per_account: u32,
+    /// Online submissions per client address (IPv6: per /64) per local day.
+    #[arg(long, env = "MOTCUA_ONLINE_QUOTA_PER_ADDRESS", default_value_t = motcua_http::config::DEFAULT_ONLINE_QUOTA_PER_ADDRESS)]
+    online_quota_per_address: u32,
+    /// The last daily dossier numbers of a unit kept for the desk (online submissions never
+    /// take them).
+    #[arg(long, env = "MOTCUA_DESK_RESERVE", default_value_t = motcua_engine::service::DEFAULT_DESK_RESERVE)]
+    desk_reserve: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -209,6 +220,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     config.metrics_token = args.metrics_token.map(|t| t.trim().to_owned());
     config.trusted_proxies = args.trusted_proxies;
+    config.online_quota_per_account = args.online_quota_per_account;
+    config.online_quota_per_address = args.online_quota_per_address;
+    config.desk_reserve = args.desk_reserve;
     // Install the signal handlers before announcing the address: a SIGTERM that arrives right
     // after `listening on` must drain, not kill.
     let signals = Signals::install().map_err(|e| format!("signal handlers: {e}"))?;

@@ -251,6 +251,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
     let metrics = Arc::new(Metrics::default());
     let app_config = AppConfig {
         read_your_writes_timeout: config.read_your_writes_timeout,
+        desk_reserve: config.desk_reserve,
     };
     let app = App::open(log.clone(), app_config, metrics.clone()).await?;
     if seeding {

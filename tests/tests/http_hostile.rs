@@ -4,6 +4,7 @@
 mod http_common;
 
 use http_common::{commune, new_dossier, problem, TestServer};
+use motcua_engine::domain::types::Role;
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
@@ -488,5 +489,98 @@ async fn an_untrusted_peer_cannot_choose_its_address_with_x_forwarded_for() {
         .unwrap();
     let p = problem(r, 429, "rate-limited").await;
     assert_eq!(p["retry_after_s"], 100);
+    s.server.shutdown().await.unwrap();
+}
+
+/// POSTs an online submission as `citizen`, from `forwarded` (an address the loopback proxy
+/// forwards for) when given.
+async fn submit(s: &TestServer, citizen: &str, forwarded: Option<&str>) -> reqwest::Response {
+    let mut r = s
+        .post("/v1/submissions", citizen)
+        .json(&new_dossier("2.001035"));
+    if let Some(f) = forwarded {
+        r = r.header("x-forwarded-for", f);
+    }
+    r.send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn online_submissions_have_daily_quotas_and_leave_the_desk_its_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = http_common::config(&tmp.path().join("data"));
+    c.online_quota_per_account = 2;
+    c.online_quota_per_address = 3;
+    // Online submissions may take the day's numbers 1 to 5; 6 to 9999 are the desk's.
+    c.desk_reserve = 9994;
+    c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    let (s, t) = http_common::commune_in(c).await;
+    let other = s
+        .staff("cd-02", http_common::UNIT, &[Role::Citizen], &[])
+        .await;
+    let third = s
+        .staff("cd-03", http_common::UNIT, &[Role::Citizen], &[])
+        .await;
+    let code_of = |b: &Value| b["code"].as_str().unwrap().to_owned();
+    // One account: two submissions, then 429.
+    let r = submit(&s, &t["cong-dvc"], None).await;
+    assert_eq!(r.status(), 201);
+    assert!(code_of(&r.json().await.unwrap()).ends_with("-0001"));
+    let r = submit(&s, &t["cong-dvc"], None).await;
+    assert_eq!(r.status(), 201);
+    let key = r.headers()["idempotency-key"].to_str().unwrap().to_owned();
+    assert!(code_of(&r.json().await.unwrap()).ends_with("-0002"));
+    let head = s.head();
+    let r = submit(&s, &t["cong-dvc"], None).await;
+    assert!(r.headers().contains_key("retry-after"));
+    let p = problem(r, 429, "quota-exceeded").await;
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("this account has made its 2 online submissions for today; retry in "),
+        "{p}"
+    );
+    assert_eq!(s.head(), head, "nothing written");
+    // A keyed retry of a counted submission is its first answer, not another submission.
+    let r = s
+        .post("/v1/submissions", &t["cong-dvc"])
+        .header("idempotency-key", &key)
+        .json(&new_dossier("2.001035"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["idempotent-replayed"], "true");
+    // Another account from the same address: the address's third, then 429.
+    let r = submit(&s, &other, None).await;
+    assert_eq!(r.status(), 201);
+    let p = problem(submit(&s, &other, None).await, 429, "quota-exceeded").await;
+    assert!(p["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("this address has made its 3 online submissions for today; retry in "));
+    // The desk takes 0004 and 0005; then online submissions have used their share of the
+    // day's codes, even from an address and account with quota left.
+    for n in ["-0004", "-0005"] {
+        let r = post_receipt(&s, &t["tn-01"], "1.001193").await;
+        assert_eq!(r.status(), 201);
+        assert!(code_of(&r.json().await.unwrap()).ends_with(n));
+    }
+    let head = s.head();
+    let r = submit(&s, &third, Some("203.0.113.9")).await;
+    let p = problem(r, 429, "quota-exceeded").await;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).unwrap())
+        .date_naive();
+    assert!(
+        p["detail"].as_str().unwrap().starts_with(&format!(
+            "online submissions to 000.33.22.H05 on {today} have used their share of the \
+             day's codes (1 to 5; the rest are kept for the desk); retry in "
+        )),
+        "{p}"
+    );
+    assert_eq!(s.head(), head, "nothing written");
+    // The desk is never starved.
+    let r = post_receipt(&s, &t["tn-01"], "1.001193").await;
+    assert_eq!(r.status(), 201);
+    assert!(code_of(&r.json().await.unwrap()).ends_with("-0006"));
     s.server.shutdown().await.unwrap();
 }
