@@ -18,6 +18,11 @@ pub const DEFAULT_READ_YOUR_WRITES_TIMEOUT: Duration = Duration::from_secs(2);
 /// Graceful shutdown waits this long for in-flight requests (the slowest is an export).
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// On shutdown, a request still receiving its body this long after the signal is cut (answered
+/// 503 and its connection closed): a stalled upload once held the whole drain. Requests whose
+/// body has arrived are deciding or writing, and complete within the drain timeout.
+pub const DEFAULT_UPLOAD_GRACE: Duration = Duration::from_secs(1);
+
 /// Public lookups per client address: a citizen checks a few codes at once, not hundreds; the
 /// bucket refills at [`DEFAULT_LOOKUP_PER_SECOND`], which keeps guessing secrets hopeless.
 pub const DEFAULT_LOOKUP_BURST: u32 = 20;
@@ -81,6 +86,8 @@ pub struct ServeConfig {
     pub read_your_writes_timeout: Duration,
     /// How long graceful shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
+    /// See [`DEFAULT_UPLOAD_GRACE`].
+    pub upload_grace: Duration,
     /// Public lookup: burst and refill per second, per client address.
     pub lookup_burst: u32,
     pub lookup_per_second: f64,
@@ -123,6 +130,7 @@ impl ServeConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             read_your_writes_timeout: DEFAULT_READ_YOUR_WRITES_TIMEOUT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            upload_grace: DEFAULT_UPLOAD_GRACE,
             lookup_burst: DEFAULT_LOOKUP_BURST,
             lookup_per_second: DEFAULT_LOOKUP_PER_SECOND,
             lookup_min_latency: DEFAULT_LOOKUP_MIN_LATENCY,

@@ -31,6 +31,9 @@ struct Inner {
     /// Cancelled when shutdown begins: ends SSE streams and stops accepting.
     shutdown: CancellationToken,
     shutting_down: AtomicBool,
+    /// Cancelled a grace after shutdown began: bodies still arriving are cut
+    /// (`server::cut_stalled_uploads`).
+    uploads_cut: CancellationToken,
     sse_streams: AtomicU64,
     /// Exports in progress: each holds a blocking thread and a log scan.
     exports: Arc<Semaphore>,
@@ -75,6 +78,7 @@ impl AppState {
                 online_quota,
                 shutdown: CancellationToken::new(),
                 shutting_down: AtomicBool::new(false),
+                uploads_cut: CancellationToken::new(),
                 sse_streams: AtomicU64::new(0),
                 exports: Arc::new(Semaphore::new(MAX_CONCURRENT_EXPORTS)),
                 openapi_json,
@@ -120,6 +124,11 @@ impl AppState {
 
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.inner.shutdown
+    }
+
+    /// Cancelled when request bodies still arriving are to be cut.
+    pub fn uploads_cut(&self) -> &CancellationToken {
+        &self.inner.uploads_cut
     }
 
     pub fn is_shutting_down(&self) -> bool {
