@@ -8,6 +8,8 @@
 //! for the read models (read-your-writes); the answer carries the new version as `ETag`.
 //! [`command`] is the one pure body-to-`Command` function (the fuzz target calls it).
 
+use std::net::IpAddr;
+
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -18,8 +20,6 @@ use motcua_engine::domain::types::{
 use motcua_engine::domain::{Action, Command};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-use std::net::IpAddr;
 
 use crate::app::clock;
 use crate::app::dossiers::{Arrival, FirstStep, WriteOutcome};
@@ -342,7 +342,8 @@ async fn create(
         body.sha256,
         |key| async move {
             // Counted before the write (so concurrent submissions cannot overshoot), given back
-            // when it recorded no new dossier.
+            // when it recorded no new dossier (after a fail-stop it may have: the quotas are a
+            // day's courtesy, the desk's reserve of codes is the engine's and always holds).
             let today = clock::today();
             if let Some(ip) = online_from {
                 quota.take(caller.id().as_str(), ip, today)?;
