@@ -52,6 +52,14 @@ pub enum ServiceError {
     Contended(#[from] Contended),
     #[error("the daily sequence of {unit} on {date} is exhausted (9999 dossiers)")]
     SequenceExhausted { unit: UnitCode, date: String },
+    /// An online submission would take a daily number kept for the desk (see
+    /// [`DEFAULT_DESK_RESERVE`]).
+    #[error("online submissions to {unit} on {date} have used their share of the day's codes (1 to {limit}; the rest are kept for the desk)")]
+    OnlineShareExhausted {
+        unit: UnitCode,
+        date: String,
+        limit: u16,
+    },
     /// The event id was already used for different content.
     #[error("event id already used for another event")]
     DuplicateEventId,
@@ -102,7 +110,18 @@ pub struct CommandService {
     /// is allocated optimistically and retried on a conflict, so concurrent receipts at one
     /// unit would otherwise burn appends racing for the same number.
     creation_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Daily numbers online submissions may not take: see [`DEFAULT_DESK_RESERVE`].
+    desk_reserve: u16,
 }
+
+/// The highest daily number of a dossier code (`DossierCode::new`: four digits).
+pub const MAX_DAILY_SEQUENCE: u16 = 9999;
+
+/// The last daily numbers of a unit, kept for the desk: online submissions take numbers up to
+/// `MAX_DAILY_SEQUENCE - reserve` only. One portal account once took all 9,999 of a day's
+/// codes and the desk could receive no one for the rest of the day; a commune's desk receives
+/// tens a day, so 2,000 is never short for it, and online keeps 7,999.
+pub const DEFAULT_DESK_RESERVE: u16 = 2_000;
 
 /// How many (unit, day) creation locks are kept before the map is emptied: old days' locks
 /// are never needed again, and dropping a held one only costs a retry, never a wrong code.
@@ -127,9 +146,22 @@ impl CommandService {
                 seq: 0,
             }),
             creation_locks: std::sync::Mutex::default(),
+            desk_reserve: DEFAULT_DESK_RESERVE,
         };
         s.catch_up()?;
         Ok(s)
+    }
+
+    /// This service with `reserve` daily numbers kept for the desk (at most
+    /// [`MAX_DAILY_SEQUENCE`]; 0 keeps none).
+    pub fn with_desk_reserve(mut self, reserve: u16) -> CommandService {
+        self.desk_reserve = reserve.min(MAX_DAILY_SEQUENCE);
+        self
+    }
+
+    /// The highest daily number an online submission may take.
+    pub fn online_sequence_limit(&self) -> u16 {
+        MAX_DAILY_SEQUENCE - self.desk_reserve
     }
 
     pub fn log(&self) -> &EventLog {
@@ -369,6 +401,13 @@ impl CommandService {
             .and_then(|s| s.dossier_code())
             .map_or(0, |c| c.sequence());
         let seq_no = last.saturating_add(1).max(next);
+        if matches!(call.cmd, Command::SubmitOnline(_)) && seq_no > self.online_sequence_limit() {
+            return Err(ServiceError::OnlineShareExhausted {
+                unit: day.unit.clone(),
+                date: day.date.to_string(),
+                limit: self.online_sequence_limit(),
+            });
+        }
         let code = DossierCode::new(day.unit, day.date, seq_no).map_err(|_| {
             ServiceError::SequenceExhausted {
                 unit: day.unit.clone(),

@@ -18,6 +18,11 @@ pub const DEFAULT_READ_YOUR_WRITES_TIMEOUT: Duration = Duration::from_secs(2);
 /// Graceful shutdown waits this long for in-flight requests (the slowest is an export).
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// On shutdown, a request still receiving its body this long after the signal is cut (answered
+/// 503 and its connection closed): a stalled upload once held the whole drain. Requests whose
+/// body has arrived are deciding or writing, and complete within the drain timeout.
+pub const DEFAULT_UPLOAD_GRACE: Duration = Duration::from_secs(1);
+
 /// Public lookups per client address: a citizen checks a few codes at once, not hundreds; the
 /// bucket refills at [`DEFAULT_LOOKUP_PER_SECOND`], which keeps guessing secrets hopeless.
 pub const DEFAULT_LOOKUP_BURST: u32 = 20;
@@ -36,6 +41,35 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// client that connected and sent nothing, a stalled upload).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The longest request target (path and query) answered: the longest the API needs is a list
+/// query with a cursor, well under 1 KiB. Below hyper's own limit (64 KiB), which answers a
+/// bare 414 with no problem body; between the two the answer is a 414 problem.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// The most header bytes (names and values) answered: a token, a key and a browser's usual
+/// headers fit in 4 KiB. Below hyper's own limits (about 400 KiB of buffer, 100 headers),
+/// which answer a bare 431; between the two the answer is a 431 problem.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Online submissions one portal account may make per day (the commune's local day). One
+/// citizen token once took all 9,999 of a unit's daily codes; a citizen files a handful of
+/// dossiers a year. An account that files for many citizens (a shared portal) is configured
+/// higher (`--online-quota-per-account`).
+pub const DEFAULT_ONLINE_QUOTA_PER_ACCOUNT: u32 = 50;
+
+/// Online submissions per client address per day (IPv6 by its /64; behind a trusted proxy,
+/// the forwarded address): the accounts of one machine together. A portal that submits from
+/// its own server is configured higher (`--online-quota-per-address`).
+pub const DEFAULT_ONLINE_QUOTA_PER_ADDRESS: u32 = 100;
+
+/// Client addresses the online quota keeps a count for in one day; beyond, submissions from a
+/// new address are refused (429) until the next day, so rotating addresses cannot grow memory.
+pub const MAX_QUOTA_ADDRESSES: usize = 100_000;
+
+/// The shortest metrics token accepted: it is a bearer secret like a staff token (64 hex
+/// digits), so it must not be guessable either.
+pub const MIN_METRICS_TOKEN_LEN: usize = 32;
+
 /// Everything `server::start` needs.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -52,6 +86,8 @@ pub struct ServeConfig {
     pub read_your_writes_timeout: Duration,
     /// How long graceful shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
+    /// See [`DEFAULT_UPLOAD_GRACE`].
+    pub upload_grace: Duration,
     /// Public lookup: burst and refill per second, per client address.
     pub lookup_burst: u32,
     pub lookup_per_second: f64,
@@ -71,6 +107,18 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// See [`DEFAULT_IDLE_TIMEOUT`].
     pub idle_timeout: Duration,
+    /// A bearer token that reads `/metrics` and nothing else (for Prometheus), besides an
+    /// auditor's or admin's staff token. At least [`MIN_METRICS_TOKEN_LEN`] characters.
+    pub metrics_token: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`crate::proxy::client_addr`);
+    /// empty: every request is attributed to its socket peer.
+    pub trusted_proxies: Vec<crate::proxy::Cidr>,
+    /// See [`DEFAULT_ONLINE_QUOTA_PER_ACCOUNT`].
+    pub online_quota_per_account: u32,
+    /// See [`DEFAULT_ONLINE_QUOTA_PER_ADDRESS`].
+    pub online_quota_per_address: u32,
+    /// Daily codes of a unit kept for the desk (`motcua_engine::service::DEFAULT_DESK_RESERVE`).
+    pub desk_reserve: u16,
 }
 
 impl ServeConfig {
@@ -82,6 +130,7 @@ impl ServeConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             read_your_writes_timeout: DEFAULT_READ_YOUR_WRITES_TIMEOUT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            upload_grace: DEFAULT_UPLOAD_GRACE,
             lookup_burst: DEFAULT_LOOKUP_BURST,
             lookup_per_second: DEFAULT_LOOKUP_PER_SECOND,
             lookup_min_latency: DEFAULT_LOOKUP_MIN_LATENCY,
@@ -91,6 +140,11 @@ impl ServeConfig {
             log_queue_depth: motcua_engine::log::limits::DEFAULT_QUEUE_DEPTH,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            metrics_token: None,
+            trusted_proxies: Vec::new(),
+            online_quota_per_account: DEFAULT_ONLINE_QUOTA_PER_ACCOUNT,
+            online_quota_per_address: DEFAULT_ONLINE_QUOTA_PER_ADDRESS,
+            desk_reserve: motcua_engine::service::DEFAULT_DESK_RESERVE,
         }
     }
 }

@@ -8,10 +8,14 @@
 //! needs to recover: the current state and allowed actions for an illegal transition, the
 //! current version for a stale `If-Match`, the field and the reason for a validation error.
 //! Handlers return `Result<_, ApiError>` and every write is one append after every check
-//! passed, so a refusal (4xx) means nothing was written. One exception, kept honest until the
-//! contract is settled: a 503 `fail-stopped` answers an append whose batch failed to become
-//! durable, and the bytes of that batch may still be on disk after a restart (see
-//! ARCHITECTURE.md, "Invariants").
+//! passed, so a refusal (4xx) means nothing was written. A 503 `fail-stopped` is different: it
+//! answers an append whose batch failed to become durable, and the bytes of that batch may still
+//! be on disk after a restart, so its body says `outcome: "unknown"` and how to retry safely
+//! (ARCHITECTURE.md, "What an error response means").
+//!
+//! What a client reads never names a file of the server: an internal error's and a fail-stop's
+//! cause (an I/O error with the data directory's path, a sled message) goes to the operator's
+//! log with the request id; the client gets a generic `detail`.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -29,6 +33,9 @@ use crate::app::AppError;
 
 /// Media type of problem documents (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The `outcome` of an error answer after which the write may or may not be recorded.
+pub const OUTCOME_UNKNOWN: &str = "unknown";
 
 /// Everything an endpoint can answer besides success.
 #[derive(Debug, thiserror::Error)]
@@ -52,10 +59,17 @@ pub enum ApiError {
     Conflict(String),
     #[error("stale If-Match: current version is {current_version}")]
     PreconditionFailed { current_version: u64 },
+    /// `If-Match: *` on a resource that has no current representation (RFC 9110, 13.1.1).
+    #[error("If-Match: * but {0} does not exist")]
+    NothingToMatch(String),
     #[error("body too large (limit {limit} bytes)")]
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
+    #[error("request target too long (limit {limit} bytes)")]
+    UriTooLong { limit: usize },
+    #[error("request header fields too large (limit {limit} bytes)")]
+    HeadersTooLarge { limit: usize },
     #[error("invalid {field}: {why}")]
     Validation { field: String, why: String },
     #[error("Idempotency-Key reused with a different request body")]
@@ -64,15 +78,21 @@ pub enum ApiError {
     Overloaded { retry_after_s: u64 },
     #[error("too many requests from this address, retry in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
+    /// A daily quota of online submissions is used up (per account, per address, or the share
+    /// of the unit's codes kept for the desk).
+    #[error("{why}; retry in {retry_after_s} s")]
+    QuotaExceeded { why: String, retry_after_s: u64 },
     #[error("the server is shutting down")]
     ShuttingDown,
-    #[error("the event log is fail-stopped after a storage error: {0}")]
+    /// The cause (which may name a file) is logged, never shown: see [`ApiError::body`].
+    #[error("the event log stopped accepting writes after a storage error; this write may or may not have been recorded: retry it with the same Idempotency-Key once the server is back, and the answer will be the recorded one")]
     FailStopped(String),
     #[error("not acceptable: {0}")]
     NotAcceptable(String),
     #[error("method {method} not allowed on {path}")]
     MethodNotAllowed { method: String, path: String },
-    #[error("internal error: {0}")]
+    /// The cause is logged, never shown (it may name a file of the data directory).
+    #[error("internal error; the server's log has the details under this answer's X-Request-Id")]
     Internal(String),
 }
 
@@ -96,15 +116,19 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::IllegalTransition { .. } | ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionFailed { .. } | ApiError::NothingToMatch(_) => {
+                StatusCode::PRECONDITION_FAILED
+            }
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation { .. } | ApiError::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ApiError::Overloaded { .. } | ApiError::RateLimited { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            ApiError::Overloaded { .. }
+            | ApiError::RateLimited { .. }
+            | ApiError::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ShuttingDown | ApiError::FailStopped(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -122,12 +146,16 @@ impl ApiError {
             ApiError::IllegalTransition { .. } => "illegal-transition",
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed { .. } => "stale-version",
+            ApiError::NothingToMatch(_) => "nothing-to-match",
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
+            ApiError::UriTooLong { .. } => "uri-too-long",
+            ApiError::HeadersTooLarge { .. } => "headers-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Validation { .. } => "validation",
             ApiError::IdempotencyKeyReused => "idempotency-key-reused",
             ApiError::Overloaded { .. } => "overloaded",
             ApiError::RateLimited { .. } => "rate-limited",
+            ApiError::QuotaExceeded { .. } => "quota-exceeded",
             ApiError::ShuttingDown => "shutting-down",
             ApiError::FailStopped(_) => "fail-stopped",
             ApiError::NotAcceptable(_) => "not-acceptable",
@@ -145,14 +173,18 @@ impl ApiError {
             ApiError::IllegalTransition { .. } => "Illegal transition",
             ApiError::Conflict(_) => "Conflict",
             ApiError::PreconditionFailed { .. } => "Stale version",
+            ApiError::NothingToMatch(_) => "Nothing to match",
             ApiError::PayloadTooLarge { .. } => "Payload too large",
+            ApiError::UriTooLong { .. } => "URI too long",
+            ApiError::HeadersTooLarge { .. } => "Request header fields too large",
             ApiError::UnsupportedMediaType(_) => "Unsupported media type",
             ApiError::Validation { .. } => "Validation failed",
             ApiError::IdempotencyKeyReused => "Idempotency key reused",
             ApiError::Overloaded { .. } => "Overloaded",
             ApiError::RateLimited { .. } => "Rate limited",
+            ApiError::QuotaExceeded { .. } => "Quota exceeded",
             ApiError::ShuttingDown => "Shutting down",
-            ApiError::FailStopped(_) => "Writer fail-stopped",
+            ApiError::FailStopped(_) => "Writer fail-stopped, outcome unknown",
             ApiError::NotAcceptable(_) => "Not acceptable",
             ApiError::MethodNotAllowed { .. } => "Method not allowed",
             ApiError::Internal(_) => "Internal error",
@@ -184,8 +216,13 @@ impl ApiError {
                 m.insert("field".into(), json!(field));
                 m.insert("why".into(), json!(why));
             }
-            ApiError::Overloaded { retry_after_s } | ApiError::RateLimited { retry_after_s } => {
+            ApiError::Overloaded { retry_after_s }
+            | ApiError::RateLimited { retry_after_s }
+            | ApiError::QuotaExceeded { retry_after_s, .. } => {
                 m.insert("retry_after_s".into(), json!(retry_after_s));
+            }
+            ApiError::FailStopped(_) => {
+                m.insert("outcome".into(), json!(OUTCOME_UNKNOWN));
             }
             _ => {}
         }
@@ -226,9 +263,27 @@ impl From<ServiceError> for ApiError {
             ServiceError::SequenceExhausted { unit, date } => ApiError::Conflict(format!(
                 "the daily sequence of {unit} on {date} is exhausted"
             )),
+            full @ ServiceError::OnlineShareExhausted { .. } => ApiError::QuotaExceeded {
+                why: full.to_string(),
+                retry_after_s: crate::app::clock::seconds_until_tomorrow(),
+            },
             ServiceError::DuplicateEventId => ApiError::IdempotencyKeyReused,
             ServiceError::Append(a) => a.into(),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+/// A daily quota of online submissions used up: available again the next local day.
+impl From<crate::quota::QuotaError> for ApiError {
+    fn from(e: crate::quota::QuotaError) -> ApiError {
+        let retry_after_s = match e {
+            crate::quota::QuotaError::Poisoned => crate::ratelimit::POISONED_RETRY_AFTER_S,
+            _ => crate::app::clock::seconds_until_tomorrow(),
+        };
+        ApiError::QuotaExceeded {
+            why: e.to_string(),
+            retry_after_s,
         }
     }
 }
@@ -373,14 +428,23 @@ pub struct Problem {
     pub field: Option<String>,
     /// validation: why it was refused.
     pub why: Option<String>,
-    /// overloaded, rate-limited: seconds to wait (also `Retry-After`).
+    /// overloaded, rate-limited, quota-exceeded: seconds to wait (also `Retry-After`).
     pub retry_after_s: Option<u64>,
+    /// fail-stopped: `unknown`: the write may or may not have been recorded; retry it with the
+    /// same `Idempotency-Key` (the one sent, or the one the server returned in the
+    /// `Idempotency-Key` header) and the answer is the recorded outcome, never a second write.
+    #[schema(pattern = "^unknown$")]
+    pub outcome: Option<String>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if matches!(self, ApiError::Internal(_)) {
-            tracing::error!(error = %self, "internal error");
+        // The cause goes to the operator's log (inside the request's span, with its id), never
+        // to the client: it may name files of the data directory.
+        match &self {
+            ApiError::Internal(cause) => tracing::error!(%cause, "internal error"),
+            ApiError::FailStopped(cause) => tracing::error!(%cause, "write refused: fail-stopped"),
+            _ => {}
         }
         let status = self.status();
         let body = self.body().to_string();
@@ -388,7 +452,9 @@ impl IntoResponse for ApiError {
         let headers = resp.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         match &self {
-            ApiError::Overloaded { retry_after_s } | ApiError::RateLimited { retry_after_s } => {
+            ApiError::Overloaded { retry_after_s }
+            | ApiError::RateLimited { retry_after_s }
+            | ApiError::QuotaExceeded { retry_after_s, .. } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
                     headers.insert(header::RETRY_AFTER, v);
                 }
@@ -459,6 +525,14 @@ mod tests {
                 path: "/v1/staff".into(),
             },
             ApiError::ShuttingDown,
+            ApiError::FailStopped("fdatasync /data/db: EIO".into()),
+            ApiError::QuotaExceeded {
+                why: "w".into(),
+                retry_after_s: 1,
+            },
+            ApiError::UriTooLong { limit: 1 },
+            ApiError::HeadersTooLarge { limit: 1 },
+            ApiError::NothingToMatch("x".into()),
         ];
         for e in errors {
             let body = e.body();
@@ -479,5 +553,20 @@ mod tests {
             .status(),
             StatusCode::METHOD_NOT_ALLOWED
         );
+    }
+
+    #[test]
+    fn a_cause_naming_a_file_never_reaches_the_client() {
+        for e in [
+            ApiError::internal("cannot open /srv/motcua-data/db: Permission denied"),
+            ApiError::FailStopped("fdatasync /srv/motcua-data/db: EIO".into()),
+        ] {
+            let body = e.body().to_string();
+            assert!(!body.contains("/srv"), "{body}");
+            assert!(!body.contains("EIO"), "{body}");
+        }
+        let b = ApiError::FailStopped("x".into()).body();
+        assert_eq!(b["outcome"], "unknown");
+        assert!(b["detail"].as_str().unwrap().contains("Idempotency-Key"));
     }
 }

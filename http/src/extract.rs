@@ -2,7 +2,7 @@
 //! axum's plain-text bodies: [`HashedJson`] (a JSON body and its hash: malformed JSON 400, wrong
 //! content type 415, body over the limit 413, a well-formed body of the wrong shape 422 with
 //! the offending field), [`ApiQuery`], [`ApiPath`], the authenticated [`Caller`] (401, and 429
-//! for an address that keeps failing) and the [`ClientIp`].
+//! for an address that keeps failing), the [`MetricsReader`] and the [`ClientIp`].
 
 use std::net::IpAddr;
 
@@ -19,6 +19,7 @@ use crate::app::Caller;
 use crate::config::DEFAULT_BODY_LIMIT;
 use crate::crypto::sha256;
 use crate::errors::ApiError;
+use crate::proxy::client_addr;
 use crate::state::AppState;
 
 fn json_rejection(rej: JsonRejection) -> ApiError {
@@ -177,26 +178,64 @@ where
     }
 }
 
-/// The client address (from the connection; tests and the binary serve with connect info), or
-/// 0.0.0.0 when the server runs without connect info.
-fn client_ip(parts: &Parts) -> IpAddr {
-    parts
+/// The client address: the connection's peer (tests and the binary serve with connect info;
+/// 0.0.0.0 without), or behind a trusted proxy the address it forwarded for
+/// (`crate::proxy::client_addr`).
+fn client_ip(parts: &Parts, state: &AppState) -> IpAddr {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<Peer>>()
         .map(|c| c.0 .0.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    client_addr(peer, &parts.headers, &state.config().trusted_proxies)
 }
 
 /// The client's address as an extractor (never rejects).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts, state)))
     }
+}
+
+/// Who may read `/metrics`: the configured metrics token (compared by digest), or an auditor's
+/// or admin's staff token (401 without a valid token, 403 for another role).
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsReader;
+
+impl FromRequestParts<AppState> for MetricsReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(expected) = &state.config().metrics_token {
+            let sent = bearer(parts).unwrap_or_default();
+            // Digests of equal length: the comparison's time does not depend on the secret.
+            if sha256(sent.as_bytes()) == sha256(expected.as_bytes()) {
+                return Ok(MetricsReader);
+            }
+        }
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require_any(&crate::routes::roles::METRICS_READERS)?;
+        Ok(MetricsReader)
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`, if the header has that form.
+fn bearer(parts: &Parts) -> Option<&str> {
+    let h = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())?;
+    h.strip_prefix("Bearer ")
+        .or_else(|| h.strip_prefix("bearer "))
+        .map(str::trim)
 }
 
 /// `Authorization: Bearer <token>`: the staff member holding the token. Failed attempts are
@@ -205,15 +244,8 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let token = match header.and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        }) {
-            Some(t) => t.trim(),
+        let token = match bearer(parts) {
+            Some(t) => t,
             None => {
                 return Err(ApiError::Unauthorized(
                     "missing `Authorization: Bearer <token>`".into(),
@@ -221,7 +253,7 @@ impl FromRequestParts<AppState> for Caller {
             }
         };
         state.app().authenticate(token).map_err(|why| {
-            match state.auth_limiter().check(client_ip(parts)) {
+            match state.auth_limiter().check(client_ip(parts, state)) {
                 Err(retry_after_s) => ApiError::RateLimited { retry_after_s },
                 Ok(()) => ApiError::Unauthorized(why.into()),
             }

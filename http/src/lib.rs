@@ -9,7 +9,8 @@
 //!   idempotency, the staff directory, read-your-writes; the engine's only caller while
 //!   serving requests (the routes never call it);
 //! - `demo` seeds the demo commune through the engine's commands; `cli` holds the operator's
-//!   other commands; `config`, `crypto` and `datadir` are leaves everyone may use.
+//!   other commands; `config`, `crypto`, `datadir`, `proxy` and `quota` are leaves everyone may
+//!   use.
 //!
 //! `server::start` is the entry point both for the `motcua` binary and for in-process tests.
 
@@ -24,6 +25,8 @@ pub mod extract;
 pub mod listener;
 pub mod metrics;
 pub mod openapi;
+pub mod proxy;
+pub mod quota;
 pub mod ratelimit;
 pub mod reply;
 pub mod routes;

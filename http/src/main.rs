@@ -104,6 +104,29 @@ struct ServeArgs {
     /// Seconds a connection may stay with no byte moving before it is closed.
     #[arg(long, env = "MOTCUA_IDLE_TIMEOUT_SECS", default_value_t = motcua_http::config::DEFAULT_IDLE_TIMEOUT.as_secs())]
     idle_timeout_secs: u64,
+    /// A bearer token (32 characters or more) that reads /metrics and nothing else, for
+    /// Prometheus; prefer the environment variable (a flag shows in `ps`).
+    #[arg(long, env = "MOTCUA_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// Reverse proxies (CIDRs, comma-separated or repeated) whose X-Forwarded-For names the
+    /// client for rate limits; other peers are the client themselves.
+    #[arg(
+        long = "trusted-proxy",
+        env = "MOTCUA_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<motcua_http::proxy::Cidr>,
+    /// Online submissions one portal account may make per local day (raise it for an account
+    /// that files for many citizens).
+    #[arg(long, env = "MOTCUA_ONLINE_QUOTA_PER_ACCOUNT", default_value_t = motcua_http::config::DEFAULT_ONLINE_QUOTA_PER_ACCOUNT)]
+    online_quota_per_account: u32,
+    /// Online submissions per client address (IPv6: per /64) per local day.
+    #[arg(long, env = "MOTCUA_ONLINE_QUOTA_PER_ADDRESS", default_value_t = motcua_http::config::DEFAULT_ONLINE_QUOTA_PER_ADDRESS)]
+    online_quota_per_address: u32,
+    /// The last daily dossier numbers of a unit kept for the desk (online submissions never
+    /// take them).
+    #[arg(long, env = "MOTCUA_DESK_RESERVE", default_value_t = motcua_engine::service::DEFAULT_DESK_RESERVE)]
+    desk_reserve: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -201,6 +224,19 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     config.demo = args.demo;
     config.max_connections = args.max_connections;
     config.idle_timeout = std::time::Duration::from_secs(args.idle_timeout_secs.max(1));
+    if let Some(t) = &args.metrics_token {
+        if t.trim().len() < motcua_http::config::MIN_METRICS_TOKEN_LEN {
+            return Err(format!(
+                "--metrics-token must be at least {} characters",
+                motcua_http::config::MIN_METRICS_TOKEN_LEN
+            ));
+        }
+    }
+    config.metrics_token = args.metrics_token.map(|t| t.trim().to_owned());
+    config.trusted_proxies = args.trusted_proxies;
+    config.online_quota_per_account = args.online_quota_per_account;
+    config.online_quota_per_address = args.online_quota_per_address;
+    config.desk_reserve = args.desk_reserve;
     // Install the signal handlers before announcing the address: a SIGTERM that arrives right
     // after `listening on` must drain, not kill.
     let signals = Signals::install().map_err(|e| format!("signal handlers: {e}"))?;

@@ -5,14 +5,17 @@
 //! also checks it from the outside).
 //!
 //! [`ErrorResponses`] completes every operation with the answers that come from shared
-//! extractors and middleware rather than from the handler, so no route can forget them: 503
-//! (draining, fail-stopped) everywhere but `/healthz`; 401 and 429 (failed-auth rate limit)
+//! extractors and middleware rather than from the handler, so no route can forget them: 414 and
+//! 431 (a target or headers over the limits) everywhere; 503 (draining, fail-stopped)
+//! everywhere but `/healthz`; 401 and 429 (failed-auth rate limit)
 //! where a token is required; 400/413/415/422 where a JSON body is read; 422 for query
 //! parameters; 404 for path parameters (a segment that names nothing); 409/422 with
-//! `Idempotency-Key`; 412/422 with `If-Match`. Every 4xx/5xx gets the `Problem` schema under
+//! `Idempotency-Key` (whose every answer also carries the `Idempotency-Key` response header:
+//! `reply::server_key`); 412/422 with `If-Match`. Every 4xx/5xx gets the `Problem` schema under
 //! `application/problem+json`. schemathesis (`.ci/schemathesis.sh`) checks the result against the
 //! running server.
 
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -59,7 +62,8 @@ struct ErrorResponses;
 
 /// The status codes an operation can answer besides its own, from what it reads.
 fn implied_statuses(path: &str, op: &Operation) -> Vec<u16> {
-    let mut codes = Vec::new();
+    // Every request is measured against the target and header limits first.
+    let mut codes = vec![414, 431];
     if path != "/healthz" {
         codes.push(503);
     }
@@ -103,6 +107,10 @@ impl Modify for ErrorResponses {
                 &mut item.patch,
             ];
             for op in ops.into_iter().flatten() {
+                let keyed = op.parameters.iter().flatten().any(|p| {
+                    p.parameter_in == ParameterIn::Header
+                        && p.name.eq_ignore_ascii_case("idempotency-key")
+                });
                 for code in implied_statuses(path, op) {
                     op.responses
                         .responses
@@ -113,6 +121,18 @@ impl Modify for ErrorResponses {
                     let (Ok(n), RefOr::T(resp)) = (code.parse::<u16>(), resp) else {
                         continue;
                     };
+                    if keyed {
+                        resp.headers.insert(
+                            "Idempotency-Key".into(),
+                            HeaderBuilder::new()
+                                .schema(String::schema())
+                                .description(Some(
+                                    "The key this write ran under: the one sent, or the one the \
+                                     server chose; retry with it to get the recorded outcome",
+                                ))
+                                .build(),
+                        );
+                    }
                     if n < 400 {
                         continue;
                     }

@@ -1,5 +1,5 @@
 //! A small per-address token bucket for the unauthenticated endpoints (public lookup, failed
-//! authentication): `burst` requests at once, refilled at `per_second`. The map is bounded: when
+//! authentication), an IPv6 client counted by its /64: `burst` requests at once, refilled at `per_second`. The map is bounded: when
 //! full, buckets that are full again (idle clients) are dropped first, then the oldest; an
 //! attacker rotating addresses can only evict others' full buckets, not grow memory. It fails
 //! closed: if its lock is poisoned (a thread panicked holding it) every request is refused, so a
@@ -38,9 +38,10 @@ impl RateLimiter {
         }
     }
 
-    /// Takes one token for `ip`: `Ok(())`, or `Err(seconds until the next token)`.
+    /// Takes one token for `ip` (an IPv6 address counts for its /64: `proxy::rate_key`):
+    /// `Ok(())`, or `Err(seconds until the next token)`.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
-        self.check_at(ip, Instant::now())
+        self.check_at(crate::proxy::rate_key(ip), Instant::now())
     }
 
     fn check_at(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {

@@ -2,11 +2,22 @@
 //! the request's `Idempotency-Key` ([`run`]): a replay answers the stored first response byte
 //! for byte (with `Idempotent-Replayed: true`) without running the write; a fresh key runs it
 //! with the key (so the application derives its event ids) and stores a successful answer.
-//! Errors are not stored: nothing was written, so a retry may legitimately succeed. The store
-//! itself is the application's (`app::idempotency`).
+//! Errors are not stored: a refusal wrote nothing, so a retry may legitimately succeed, and after
+//! a 503 `fail-stopped` (outcome unknown) the retry with the same key is answered from the log
+//! if the write was recorded after all. The store itself is the application's
+//! (`app::idempotency`).
+//!
+//! A write sent without a key gets one ([`server_key`]): the server chooses it before the
+//! handler runs and returns it in the `Idempotency-Key` header of every answer to a `POST`,
+//! success or error, so a client whose answer was lost or said "outcome unknown" can still retry
+//! safely.
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+
+use axum::extract::Request;
+use axum::http::Method;
+use axum::middleware::Next;
 
 use crate::app::idempotency::{IdempotencyKey, IdempotencyStore, KeySpace, Lookup, StoredResponse};
 use crate::app::Caller;
@@ -70,9 +81,44 @@ fn to_response(
     resp
 }
 
+/// The name of the request and response header.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The prefix of a key the server chose (a client may use the same form: it is only a key).
+const SERVER_KEY_PREFIX: &str = "srv-";
+/// Random bytes in a server-chosen key: 128 bits, never chosen twice.
+const SERVER_KEY_BYTES: usize = 16;
+
+/// Middleware on every `POST` (every write accepts `Idempotency-Key`): a request without the
+/// header gets a key chosen here, as if the client had sent it, and every answer carries the
+/// key in use (the client's or the server's) in its `Idempotency-Key` header.
+pub async fn server_key(mut req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let key = match req.headers().get(IDEMPOTENCY_KEY) {
+        Some(sent) => sent.clone(),
+        None => {
+            let chosen = format!(
+                "{SERVER_KEY_PREFIX}{}",
+                hex::encode(&crate::crypto::random_bytes()[..SERVER_KEY_BYTES])
+            );
+            // Hex is always a valid header value; should it not be, the write runs unkeyed.
+            let Ok(v) = HeaderValue::from_str(&chosen) else {
+                return next.run(req).await;
+            };
+            req.headers_mut().insert(IDEMPOTENCY_KEY, v.clone());
+            v
+        }
+    };
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert(IDEMPOTENCY_KEY, key);
+    resp
+}
+
 /// The request's `Idempotency-Key`, if it sent one (422 if it is not a valid key).
 pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
-    let Some(v) = headers.get("idempotency-key") else {
+    let Some(v) = headers.get(IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
     let key = v

@@ -3,12 +3,14 @@
 //! shut down gracefully.
 //!
 //! Shutdown order (why): cancel the token (axum stops accepting and SSE streams end, since an
-//! open stream would block the drain forever, axum #2673) -> wait for in-flight requests (bounded
-//! by `drain_timeout`) -> `App::shutdown`: stop the directory follower and the projections, then
+//! open stream would block the drain forever, axum #2673) -> after `upload_grace`, cut the
+//! bodies still arriving (a stalled upload would hold the drain) -> wait for in-flight requests
+//! (bounded by `drain_timeout`) -> `App::shutdown`: stop the directory follower and the projections, then
 //! `log.close()`, which lets the writer finish its batch and flush durably before the database
 //! closes.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,7 @@ use axum::http::{HeaderName, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use futures::StreamExt;
 use motcua_engine::log::{EventLog, LogConfig, LogError};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -25,7 +28,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::app::handle::OpenError;
 use crate::app::{App, AppConfig};
-use crate::config::ServeConfig;
+use crate::config::{ServeConfig, MAX_HEADER_BYTES, MAX_URI_BYTES};
 use crate::demo::DemoToken;
 use crate::errors::ApiError;
 use crate::listener::{self, Peer};
@@ -76,7 +79,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), cut_stalled_uploads))
         .layer(middleware::from_fn_with_state(state.clone(), gate))
+        .layer(middleware::from_fn(edge_limits))
+        .layer(middleware::from_fn(crate::reply::server_key))
         .layer(middleware::map_response(no_store))
         .layer(
             ServiceBuilder::new()
@@ -134,6 +140,73 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     resp
 }
 
+/// 414 and 431 as problem documents, for a target or headers over this server's limits (hyper's
+/// own, higher limits answer bare statuses; see [`MAX_URI_BYTES`], [`MAX_HEADER_BYTES`]).
+async fn edge_limits(req: Request, next: Next) -> Response {
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::UriTooLong {
+            limit: MAX_URI_BYTES,
+        }
+        .into_response();
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return ApiError::HeadersTooLarge {
+            limit: MAX_HEADER_BYTES,
+        }
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Cuts a request body still arriving once [`AppState::uploads_cut`] fires (a grace after the
+/// shutdown signal): the body ends with an error, the handler gives up reading, and the answer
+/// becomes 503 `shutting-down` with `Connection: close`. A body that has arrived is never cut,
+/// so a request already deciding or writing completes. Without this, one client holding a
+/// half-sent body kept the drain waiting for its whole timeout.
+async fn cut_stalled_uploads(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
+        return next.run(req).await;
+    }
+    let cut = Arc::new(AtomicBool::new(false));
+    let (parts, body) = req.into_parts();
+    let signal = state.uploads_cut().clone();
+    let flag = cut.clone();
+    let data = body.into_data_stream();
+    let stream = futures::stream::unfold(Some(data), move |data| {
+        let signal = signal.clone();
+        let flag = flag.clone();
+        async move {
+            let mut data = data?;
+            tokio::select! {
+                biased;
+                item = data.next() => item.map(|i| (i, Some(data))),
+                () = signal.cancelled() => {
+                    flag.store(true, Ordering::SeqCst);
+                    let e = std::io::Error::other("shutting down: the body was cut");
+                    Some((Err(axum::Error::new(e)), None))
+                }
+            }
+        }
+    });
+    let req = Request::from_parts(parts, Body::from_stream(stream));
+    let resp = next.run(req).await;
+    if !cut.load(Ordering::SeqCst) {
+        return resp;
+    }
+    let mut resp = ApiError::ShuttingDown.into_response();
+    resp.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    resp
+}
+
 /// 503 for requests arriving while the server drains (kept-alive connections may still send).
 async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if state.is_shutting_down() && req.uri().path() != "/healthz" {
@@ -172,6 +245,12 @@ impl RunningServer {
     /// Graceful shutdown: stop accepting, end SSE streams, drain, flush and close the log.
     pub async fn shutdown(self) -> Result<(), ServerError> {
         self.state.begin_shutdown();
+        let cut = self.state.uploads_cut().clone();
+        let grace = self.state.config().upload_grace;
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            cut.cancel();
+        });
         let drain = self.state.config().drain_timeout;
         match tokio::time::timeout(drain, self.serve).await {
             Ok(Ok(Ok(()))) => {}
@@ -225,6 +304,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
     let metrics = Arc::new(Metrics::default());
     let app_config = AppConfig {
         read_your_writes_timeout: config.read_your_writes_timeout,
+        desk_reserve: config.desk_reserve,
     };
     let app = App::open(log.clone(), app_config, metrics.clone()).await?;
     if seeding {

@@ -1,5 +1,5 @@
 //! The state every handler shares: the application ([`App`]) and what only the HTTP server
-//! has (its configuration, metrics, rate limiters, the shutdown signal, open SSE streams, the
+//! has (its configuration, metrics, rate limiters, online quotas, the shutdown signal, open SSE streams, the
 //! export permits and the OpenAPI document). Cheap to clone (one `Arc`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,6 +12,7 @@ use crate::app::App;
 use crate::config::ServeConfig;
 use crate::errors::ApiError;
 use crate::metrics::{Gauges, Metrics};
+use crate::quota::OnlineQuota;
 use crate::ratelimit::RateLimiter;
 
 /// Exports running at once: each holds a blocking thread and reads the whole range, so a few
@@ -26,9 +27,13 @@ struct Inner {
     metrics: Arc<Metrics>,
     lookup_limiter: RateLimiter,
     auth_limiter: RateLimiter,
+    online_quota: OnlineQuota,
     /// Cancelled when shutdown begins: ends SSE streams and stops accepting.
     shutdown: CancellationToken,
     shutting_down: AtomicBool,
+    /// Cancelled a grace after shutdown began: bodies still arriving are cut
+    /// (`server::cut_stalled_uploads`).
+    uploads_cut: CancellationToken,
     sse_streams: AtomicU64,
     /// Exports in progress: each holds a blocking thread and a log scan.
     exports: Arc<Semaphore>,
@@ -59,6 +64,10 @@ impl AppState {
             config.auth_fail_per_second,
             RATE_LIMITED_CLIENTS,
         );
+        let online_quota = OnlineQuota::new(
+            config.online_quota_per_account,
+            config.online_quota_per_address,
+        );
         AppState {
             inner: Arc::new(Inner {
                 config,
@@ -66,8 +75,10 @@ impl AppState {
                 metrics,
                 lookup_limiter,
                 auth_limiter,
+                online_quota,
                 shutdown: CancellationToken::new(),
                 shutting_down: AtomicBool::new(false),
+                uploads_cut: CancellationToken::new(),
                 sse_streams: AtomicU64::new(0),
                 exports: Arc::new(Semaphore::new(MAX_CONCURRENT_EXPORTS)),
                 openapi_json,
@@ -96,6 +107,11 @@ impl AppState {
         &self.inner.auth_limiter
     }
 
+    /// The daily quotas of online submissions.
+    pub fn online_quota(&self) -> &OnlineQuota {
+        &self.inner.online_quota
+    }
+
     /// Permits for concurrent exports (see [`MAX_CONCURRENT_EXPORTS`]).
     pub fn exports(&self) -> &Arc<Semaphore> {
         &self.inner.exports
@@ -108,6 +124,11 @@ impl AppState {
 
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.inner.shutdown
+    }
+
+    /// Cancelled when request bodies still arriving are to be cut.
+    pub fn uploads_cut(&self) -> &CancellationToken {
+        &self.inner.uploads_cut
     }
 
     pub fn is_shutting_down(&self) -> bool {

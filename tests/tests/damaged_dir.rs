@@ -17,6 +17,9 @@ fn motcua_bin() -> PathBuf {
 }
 
 /// Starts `serve` and waits for `listening on`; panics if it exits first.
+/// The metrics token the server is started with (Prometheus' way in).
+const METRICS_TOKEN: &str = "damaged-dir-metrics-token-0123456789";
+
 fn serve(data: &Path, demo: bool) -> (Child, String) {
     let mut cmd = Command::new(motcua_bin());
     cmd.args(["serve", "--bind", "127.0.0.1:0", "--data"])
@@ -26,6 +29,7 @@ fn serve(data: &Path, demo: bool) -> (Child, String) {
     }
     let mut child = cmd
         .env("MOTCUA_LOG", "warn")
+        .env("MOTCUA_METRICS_TOKEN", METRICS_TOKEN)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -133,7 +137,10 @@ fn killed_server_reopens_and_damaged_copies_are_refused_with_the_restore_hint() 
     let events = rt.block_on(async {
         let r = reqwest::get(format!("{addr}/healthz")).await.unwrap();
         assert_eq!(r.status(), 200);
-        let m = reqwest::get(format!("{addr}/metrics"))
+        let m = reqwest::Client::new()
+            .get(format!("{addr}/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
             .await
             .unwrap()
             .text()

@@ -16,7 +16,28 @@ const ROLES: [&str; 7] = [
 fn table() -> Vec<(&'static str, String, Value, Vec<&'static str>)> {
     let all = ROLES.to_vec();
     let staff_readers = vec!["qt-01", "tn-01", "cm-tp-01", "ld-01", "tt-01", "kh-01"];
+    // One dossier and its slips hold the applicant's personal data: not for the planner.
+    let dossier_readers = vec!["qt-01", "tn-01", "cm-tp-01", "ld-01", "tt-01"];
+    let missing = "000.33.22.H05-230101-0999";
     vec![
+        (
+            "GET",
+            "/metrics".into(),
+            Value::Null,
+            vec!["qt-01", "tt-01"],
+        ),
+        (
+            "GET",
+            format!("/v1/dossiers/{missing}"),
+            Value::Null,
+            dossier_readers.clone(),
+        ),
+        (
+            "GET",
+            format!("/v1/dossiers/{missing}/slips/01"),
+            Value::Null,
+            dossier_readers.clone(),
+        ),
         (
             "GET",
             "/v1/staff".into(),

@@ -35,7 +35,22 @@ async fn fsync_failure_fail_stops_writes_with_503_and_reads_keep_working() {
         .send()
         .await
         .unwrap();
-    problem(r, 503, "fail-stopped").await;
+    // Sent without a key, the write ran under one the server chose: the retry uses it.
+    let key = r.headers()["idempotency-key"].to_str().unwrap().to_owned();
+    assert!(key.starts_with("srv-"), "{key}");
+    let p = problem(r, 503, "fail-stopped").await;
+    // The outcome of a fail-stopped write is unknown (its batch may be on disk after a
+    // restart): the answer says so and how to retry; it names no file of the server.
+    assert_eq!(p["outcome"], "unknown");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("same Idempotency-Key"),
+        "{p}"
+    );
+    let dir = s.dir.to_string_lossy().into_owned();
+    assert!(!p.to_string().contains(&dir), "{p}");
     assert_eq!(s.head(), head, "nothing acknowledged");
     let r = s
         .post("/v1/dossiers", &t["tn-01"])

@@ -4,6 +4,7 @@
 mod http_common;
 
 use http_common::{commune, new_dossier, problem, TestServer};
+use motcua_engine::domain::types::Role;
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
@@ -234,5 +235,352 @@ async fn staff_read_only_their_own_units_directory() {
     assert!(all.as_array().unwrap().iter().any(|s| s["id"] == "tn-99"));
     let r = s.get("/v1/staff", &t["cong-dvc"]).send().await.unwrap();
     problem(r, 403, "forbidden").await;
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlong_target_or_oversized_headers_get_problem_bodies() {
+    let (s, t) = commune().await;
+    let long = format!("/v1/dossiers?procedure={}", "1".repeat(9_000));
+    let r = s.get(&long, &t["tn-01"]).send().await.unwrap();
+    let p = problem(r, 414, "uri-too-long").await;
+    assert_eq!(p["detail"], "request target too long (limit 8192 bytes)");
+    let r = s
+        .get("/v1/dossiers", &t["tn-01"])
+        .header("x-padding", "p".repeat(20_000))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(r, 431, "headers-too-large").await;
+    assert_eq!(
+        p["detail"],
+        "request header fields too large (limit 16384 bytes)"
+    );
+    // Just under the limits: answered as usual.
+    let r = s
+        .get("/v1/dossiers", &t["tn-01"])
+        .header("x-padding", "p".repeat(8_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn if_match_star_matches_any_current_version_and_fails_on_a_missing_dossier() {
+    let (s, t) = commune().await;
+    let (code, _) = receive(&s, &t["tn-01"], "1.001193").await;
+    // On an existing dossier `*` checks no version.
+    let r = s
+        .post(&format!("/v1/dossiers/{code}/actions/assign"), &t["tn-01"])
+        .header("if-match", "*")
+        .json(&json!({"specialist": "cm-tp-01"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["etag"], "\"2\"");
+    // A stale version is still refused.
+    let r = s
+        .post(
+            &format!("/v1/dossiers/{code}/actions/submit_for_signing"),
+            &t["cm-tp-01"],
+        )
+        .header("if-match", "\"1\"")
+        .json(&json!({"draft": "result"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r, 412, "stale-version").await["current_version"], 2);
+    // On a missing dossier `*` fails: 412, nothing written.
+    let head = s.head();
+    let missing = "000.33.22.H05-230105-9999";
+    let r = s
+        .post(
+            &format!("/v1/dossiers/{missing}/actions/assign"),
+            &t["tn-01"],
+        )
+        .header("if-match", "*")
+        .json(&json!({"specialist": "cm-tp-01"}))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(r, 412, "nothing-to-match").await;
+    assert_eq!(
+        p["detail"],
+        format!("If-Match: * but dossier {missing} does not exist")
+    );
+    // Without `*` the same request is a 404.
+    let r = act(
+        &s,
+        &t["tn-01"],
+        missing,
+        "assign",
+        json!({"specialist": "cm-tp-01"}),
+    )
+    .await;
+    problem(r, 404, "not-found").await;
+    assert_eq!(s.head(), head, "nothing written");
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_sent_without_a_key_gets_one_and_its_retry_is_deduplicated() {
+    let (s, t) = commune().await;
+    let r = post_receipt(&s, &t["tn-01"], "1.001193").await;
+    assert_eq!(r.status(), 201);
+    let key = r.headers()["idempotency-key"].to_str().unwrap().to_owned();
+    assert!(key.starts_with("srv-") && key.len() == 36, "{key}");
+    assert!(!r.headers().contains_key("idempotent-replayed"));
+    let first: Value = r.json().await.unwrap();
+    let head = s.head();
+    // The client's answer was lost: the same request with the server's key is answered with
+    // the first outcome (same code, same lookup secret) and writes nothing.
+    let r = s
+        .post("/v1/dossiers", &t["tn-01"])
+        .header("idempotency-key", &key)
+        .json(&new_dossier("1.001193"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["idempotent-replayed"], "true");
+    assert_eq!(r.headers()["idempotency-key"], key.as_str());
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(again["code"], first["code"]);
+    assert_eq!(again["lookup_secret"], first["lookup_secret"]);
+    assert_eq!(s.head(), head, "nothing written twice");
+    // A second unkeyed request is another write, under another key.
+    let r = post_receipt(&s, &t["tn-01"], "1.001193").await;
+    assert_eq!(r.status(), 201);
+    assert_ne!(r.headers()["idempotency-key"], key.as_str());
+    // Error answers carry the key too.
+    let r = s
+        .post("/v1/dossiers", &t["tn-01"])
+        .json(&json!({"procedure": "1.001193"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["idempotency-key"]
+        .to_str()
+        .unwrap()
+        .starts_with("srv-"));
+    problem(r, 422, "validation").await;
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planner_reads_figures_and_codes_but_no_applicants_personal_data() {
+    let (s, t) = commune().await;
+    let planner = &t["kh-01"];
+    let (code, _) = receive(&s, &t["tn-01"], "1.001193").await;
+    // One dossier (its history holds the applicant) and its slips: 403.
+    for path in [
+        format!("/v1/dossiers/{code}"),
+        format!("/v1/dossiers/{code}/slips/01"),
+    ] {
+        let r = s.get(&path, planner).send().await.unwrap();
+        let p = problem(r, 403, "forbidden").await;
+        assert_eq!(
+            p["detail"],
+            "forbidden: requires one of the roles [reception, specialist, leader, auditor, admin]; kh-01 holds [planner]",
+            "{path}"
+        );
+    }
+    // The list, the figures and the codes behind them: codes, states and dates, nothing of the
+    // applicant (new_dossier's id number, phone, address, name).
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    for path in [
+        "/v1/dossiers".to_owned(),
+        format!("/v1/stats?from=2023-01-01&to={today}"),
+        format!("/v1/stats/codes?from=2023-01-01&to={today}&figure=received"),
+    ] {
+        let r = s.get(&path, planner).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let text = r.text().await.unwrap();
+        for personal in ["006090001234", "0912345678", "Nà Pài", "Hoàng Văn Nam"] {
+            assert!(!text.contains(personal), "{personal} in {path}: {text}");
+        }
+    }
+    let list = s.get_json("/v1/dossiers", planner).await;
+    assert_eq!(list["items"][0]["code"], code.as_str());
+    // Reception still reads the dossier with its applicant.
+    let view = s
+        .get_json(&format!("/v1/dossiers/{code}"), &t["tn-01"])
+        .await;
+    assert!(view.to_string().contains("006090001234"));
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_need_an_auditors_or_admins_token() {
+    let (s, t) = commune().await;
+    let r = s.client.get(s.url("/metrics")).send().await.unwrap();
+    problem(r, 401, "unauthorized").await;
+    for who in ["kh-01", "tn-01", "cong-dvc"] {
+        let r = s.get("/metrics", &t[who]).send().await.unwrap();
+        problem(r, 403, "forbidden").await;
+    }
+    for who in ["tt-01", "qt-01"] {
+        let r = s.get("/metrics", &t[who]).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{who}");
+        assert!(r.text().await.unwrap().contains("motcua_log_head_seq"));
+    }
+    s.server.shutdown().await.unwrap();
+}
+
+/// A server whose public lookup allows `burst` requests per client, trusting `proxies`.
+async fn lookup_server(tmp: &tempfile::TempDir, burst: u32, proxies: &[&str]) -> TestServer {
+    let mut c = http_common::config(&tmp.path().join("data"));
+    c.lookup_burst = burst;
+    c.lookup_per_second = 0.01;
+    c.trusted_proxies = proxies.iter().map(|p| p.parse().unwrap()).collect();
+    TestServer::start_in(c).await
+}
+
+/// The status of one public lookup sent with `X-Forwarded-For: forwarded`.
+async fn lookup_status(s: &TestServer, forwarded: &str) -> u16 {
+    let r = s
+        .client
+        .get(s.url("/v1/lookup/000.33.22.H05-230105-0001?secret=AAAAAAAAAA"))
+        .header("x-forwarded-for", forwarded)
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_client_has_its_own_allowance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = lookup_server(&tmp, 3, &["127.0.0.0/8"]).await;
+    for _ in 0..3 {
+        assert_eq!(lookup_status(&s, "203.0.113.7").await, 404);
+    }
+    assert_eq!(lookup_status(&s, "203.0.113.7").await, 429);
+    // An entry the client wrote to the left of what the proxy appended changes nothing.
+    assert_eq!(lookup_status(&s, "198.51.100.1, 203.0.113.7").await, 429);
+    // Another citizen behind the same proxy is not blocked.
+    assert_eq!(lookup_status(&s, "203.0.113.8").await, 404);
+    // IPv6 clients count by their /64: a fresh address in the same /64 is the same client.
+    for _ in 0..3 {
+        assert_eq!(lookup_status(&s, "2001:db8:1:2::1").await, 404);
+    }
+    assert_eq!(lookup_status(&s, "2001:db8:1:2:ffff::9").await, 429);
+    assert_eq!(lookup_status(&s, "2001:db8:1:3::1").await, 404);
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_peer_cannot_choose_its_address_with_x_forwarded_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Only 10.0.0.0/8 is a proxy: the loopback peer is a client, its header is ignored.
+    let s = lookup_server(&tmp, 3, &["10.0.0.0/8"]).await;
+    for i in 0..3 {
+        assert_eq!(lookup_status(&s, &format!("203.0.113.{i}")).await, 404);
+    }
+    let r = s
+        .client
+        .get(s.url("/v1/lookup/000.33.22.H05-230105-0001?secret=AAAAAAAAAA"))
+        .header("x-forwarded-for", "203.0.113.99")
+        .send()
+        .await
+        .unwrap();
+    let p = problem(r, 429, "rate-limited").await;
+    assert_eq!(p["retry_after_s"], 100);
+    s.server.shutdown().await.unwrap();
+}
+
+/// POSTs an online submission as `citizen`, from `forwarded` (an address the loopback proxy
+/// forwards for) when given.
+async fn submit(s: &TestServer, citizen: &str, forwarded: Option<&str>) -> reqwest::Response {
+    let mut r = s
+        .post("/v1/submissions", citizen)
+        .json(&new_dossier("2.001035"));
+    if let Some(f) = forwarded {
+        r = r.header("x-forwarded-for", f);
+    }
+    r.send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn online_submissions_have_daily_quotas_and_leave_the_desk_its_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = http_common::config(&tmp.path().join("data"));
+    c.online_quota_per_account = 2;
+    c.online_quota_per_address = 3;
+    // Online submissions may take the day's numbers 1 to 5; 6 to 9999 are the desk's.
+    c.desk_reserve = 9994;
+    c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    let (s, t) = http_common::commune_in(c).await;
+    let other = s
+        .staff("cd-02", http_common::UNIT, &[Role::Citizen], &[])
+        .await;
+    let third = s
+        .staff("cd-03", http_common::UNIT, &[Role::Citizen], &[])
+        .await;
+    let code_of = |b: &Value| b["code"].as_str().unwrap().to_owned();
+    // One account: two submissions, then 429.
+    let r = submit(&s, &t["cong-dvc"], None).await;
+    assert_eq!(r.status(), 201);
+    assert!(code_of(&r.json().await.unwrap()).ends_with("-0001"));
+    let r = submit(&s, &t["cong-dvc"], None).await;
+    assert_eq!(r.status(), 201);
+    let key = r.headers()["idempotency-key"].to_str().unwrap().to_owned();
+    assert!(code_of(&r.json().await.unwrap()).ends_with("-0002"));
+    let head = s.head();
+    let r = submit(&s, &t["cong-dvc"], None).await;
+    assert!(r.headers().contains_key("retry-after"));
+    let p = problem(r, 429, "quota-exceeded").await;
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("this account has made its 2 online submissions for today; retry in "),
+        "{p}"
+    );
+    assert_eq!(s.head(), head, "nothing written");
+    // A keyed retry of a counted submission is its first answer, not another submission.
+    let r = s
+        .post("/v1/submissions", &t["cong-dvc"])
+        .header("idempotency-key", &key)
+        .json(&new_dossier("2.001035"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["idempotent-replayed"], "true");
+    // Another account from the same address: the address's third, then 429.
+    let r = submit(&s, &other, None).await;
+    assert_eq!(r.status(), 201);
+    let p = problem(submit(&s, &other, None).await, 429, "quota-exceeded").await;
+    assert!(p["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("this address has made its 3 online submissions for today; retry in "));
+    // The desk takes 0004 and 0005; then online submissions have used their share of the
+    // day's codes, even from an address and account with quota left.
+    for n in ["-0004", "-0005"] {
+        let r = post_receipt(&s, &t["tn-01"], "1.001193").await;
+        assert_eq!(r.status(), 201);
+        assert!(code_of(&r.json().await.unwrap()).ends_with(n));
+    }
+    let head = s.head();
+    let r = submit(&s, &third, Some("203.0.113.9")).await;
+    let p = problem(r, 429, "quota-exceeded").await;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).unwrap())
+        .date_naive();
+    assert!(
+        p["detail"].as_str().unwrap().starts_with(&format!(
+            "online submissions to 000.33.22.H05 on {today} have used their share of the \
+             day's codes (1 to 5; the rest are kept for the desk); retry in "
+        )),
+        "{p}"
+    );
+    assert_eq!(s.head(), head, "nothing written");
+    // The desk is never starved.
+    let r = post_receipt(&s, &t["tn-01"], "1.001193").await;
+    assert_eq!(r.status(), 201);
+    assert!(code_of(&r.json().await.unwrap()).ends_with("-0006"));
     s.server.shutdown().await.unwrap();
 }

@@ -2,7 +2,7 @@
 //! prints a token once; `serve --bind 127.0.0.1:0` prints `listening on http://ADDR`, answers
 //! with that token, and exits 0 on SIGTERM after draining; a second start reads everything back.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,10 +52,8 @@ fn sigterm_and_wait(mut child: Child) {
     }
 }
 
-#[test]
-fn binary_serves_drains_on_sigterm_and_restarts() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
+/// Registers the admin `qt-01` on the stopped data directory `data`; returns their token.
+fn add_admin(data: &std::path::Path) -> String {
     let out = Command::new(motcua_bin())
         .args([
             "staff",
@@ -72,7 +70,7 @@ fn binary_serves_drains_on_sigterm_and_restarts() {
             "UBND xã Dương Phong",
             "--data",
         ])
-        .arg(&data)
+        .arg(data)
         .output()
         .unwrap();
     assert!(
@@ -83,6 +81,14 @@ fn binary_serves_drains_on_sigterm_and_restarts() {
     let text = String::from_utf8(out.stdout).unwrap();
     let token = text.trim().split("token=").nth(1).unwrap().to_owned();
     assert_eq!(token.len(), 64);
+    token
+}
+
+#[test]
+fn binary_serves_drains_on_sigterm_and_restarts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let token = add_admin(&data);
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (child, addr) = serve(&data);
@@ -111,6 +117,71 @@ fn binary_serves_drains_on_sigterm_and_restarts() {
         let v: serde_json::Value = r.json().await.unwrap();
         assert_eq!(v[0]["id"], "qt-01");
         assert_eq!(v[0]["name"], "Nông Văn Quý");
+    });
+    sigterm_and_wait(child);
+}
+
+#[test]
+fn sigterm_cuts_a_stalled_upload_and_keeps_every_acknowledged_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let token = add_admin(&data);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    let (child, addr) = serve(&data);
+    // Acknowledged writes before the signal.
+    let ids = ["tn-11", "tn-12", "tn-13"];
+    rt.block_on(async {
+        for id in ids {
+            let r = client
+                .post(format!("{addr}/v1/staff"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"id": id, "name": "Tiếp nhận", "roles": ["reception"]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201, "{id}");
+        }
+    });
+    // A client sends the head of a write and half of its body, then stalls.
+    let host = addr.strip_prefix("http://").unwrap();
+    let mut stalled = std::net::TcpStream::connect(host).unwrap();
+    let head = format!(
+        "POST /v1/staff HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 4096\r\n\r\n{{\"id\": \"tn-"
+    );
+    stalled.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // The drain timeout is 10 s; the upload grace 1 s: the process exits well before 10 s.
+    let t0 = Instant::now();
+    sigterm_and_wait(child);
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    // The stalled client was answered 503 and its connection closed.
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = String::new();
+    stalled.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("/problems/shutting-down"), "{answer}");
+    // Every acknowledged write is in the log.
+    let (child, addr) = serve(&data);
+    rt.block_on(async {
+        let r = client
+            .get(format!("{addr}/v1/staff"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let v: serde_json::Value = r.json().await.unwrap();
+        for id in ids {
+            assert!(
+                v.as_array().unwrap().iter().any(|s| s["id"] == id),
+                "{id} missing: {v}"
+            );
+        }
+        assert_eq!(v.as_array().unwrap().len(), 4, "{v}");
     });
     sigterm_and_wait(child);
 }

@@ -10,9 +10,15 @@ use http_common::{problem, TestServer, OTHER_UNIT, UNIT};
 use motcua_engine::domain::types::Role;
 use serde_json::json;
 
+/// The metrics token of [`probes_metrics_and_request_ids`]'s server.
+const METRICS_TOKEN: &str = "prometheus-scrape-token-0123456789abcdef";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_metrics_and_request_ids() {
-    let s = TestServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = http_common::config(&tmp.path().join("data"));
+    config.metrics_token = Some(METRICS_TOKEN.into());
+    let s = TestServer::start_in(config).await;
     let r = s.client.get(s.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("x-request-id").is_some());
@@ -20,9 +26,13 @@ async fn probes_metrics_and_request_ids() {
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["ready"], true);
+    // Without a token, or with a wrong one: 401; the metrics token reads them.
+    let r = s.client.get(s.url("/metrics")).send().await.unwrap();
+    problem(r, 401, "unauthorized").await;
+    let r = s.get("/metrics", &"0".repeat(64)).send().await.unwrap();
+    problem(r, 401, "unauthorized").await;
     let text = s
-        .client
-        .get(s.url("/metrics"))
+        .get("/metrics", METRICS_TOKEN)
         .send()
         .await
         .unwrap()

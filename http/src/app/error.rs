@@ -1,7 +1,8 @@
 //! [`AppError`]: why a command or query of the application layer did not happen. The engine's
 //! refusals travel unchanged (the HTTP layer maps each to its problem type in `errors.rs`); the
 //! application's own refusals (not found, out of the caller's scope, a conflicting request) are
-//! the other variants. Either way nothing was written.
+//! the other variants. Either way nothing was written, except after `FailStopped` on a write:
+//! its batch may still be on disk after a restart (the outcome is unknown).
 
 use motcua_engine::log::LogError;
 use motcua_engine::plan_service::PlanServiceError;

@@ -29,6 +29,8 @@ use crate::metrics::Metrics;
 pub struct AppConfig {
     /// How long a write waits for the read models to reach its seq before answering anyway.
     pub read_your_writes_timeout: Duration,
+    /// Daily codes online submissions may not take (`CommandService::with_desk_reserve`).
+    pub desk_reserve: u16,
 }
 
 /// Why the application could not start.
@@ -80,10 +82,13 @@ impl App {
         let reference = ReferenceData::builtin()
             .map_err(|e| OpenError::Engine(format!("command service: {e}")))?;
         let l = log.clone();
-        let service = tokio::task::spawn_blocking(move || CommandService::new(l, reference))
-            .await
-            .map_err(|e| OpenError::Engine(format!("command service: {e}")))?
-            .map_err(|e| OpenError::Engine(format!("command service: {e}")))?;
+        let reserve = config.desk_reserve;
+        let service = tokio::task::spawn_blocking(move || {
+            CommandService::new(l, reference).map(|s| s.with_desk_reserve(reserve))
+        })
+        .await
+        .map_err(|e| OpenError::Engine(format!("command service: {e}")))?
+        .map_err(|e| OpenError::Engine(format!("command service: {e}")))?;
         let projections = ProjectionRunner::start(&log)
             .map_err(|e| OpenError::Engine(format!("projections: {e}")))?;
         let idempotency =

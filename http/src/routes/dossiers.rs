@@ -8,6 +8,8 @@
 //! for the read models (read-your-writes); the answer carries the new version as `ETag`.
 //! [`command`] is the one pure body-to-`Command` function (the fuzz target calls it).
 
+use std::net::IpAddr;
+
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -19,11 +21,12 @@ use motcua_engine::domain::{Action, Command};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::clock;
 use crate::app::dossiers::{Arrival, FirstStep, WriteOutcome};
 use crate::app::idempotency::KeySpace;
 use crate::app::Caller;
 use crate::errors::ApiError;
-use crate::extract::{ApiPath, HashedJson};
+use crate::extract::{ApiPath, ClientIp, HashedJson};
 use crate::reply::{self, Reply};
 use crate::routes::parse::{self, required};
 use crate::state::AppState;
@@ -281,14 +284,16 @@ fn outcome_reply(
     })
 }
 
-/// A new dossier, at the desk (`online: false`, reception) or online (citizen).
+/// A new dossier, at the desk (`online_from: None`, reception) or online from a client address
+/// (citizen; counted against the daily quotas).
 async fn create(
     state: AppState,
     caller: Caller,
     headers: HeaderMap,
     body: HashedJson<NewDossier>,
-    online: bool,
+    online_from: Option<IpAddr>,
 ) -> Result<Response, ApiError> {
+    let online = online_from.is_some();
     caller.require_any(if online {
         &[Role::Citizen]
     } else {
@@ -321,6 +326,7 @@ async fn create(
     let key = reply::idempotency_key(&headers)?;
     let arrival = arrival(&caller, b, channel, action)?;
     let app = state.app();
+    let quota = state.online_quota();
     let caller = &caller;
     // One key sent to the desk and online names two requests (two dossiers).
     let space = if online {
@@ -335,7 +341,20 @@ async fn create(
         key,
         body.sha256,
         |key| async move {
-            let r = app.dossiers().create(caller, arrival, key.as_ref()).await?;
+            // Counted before the write (so concurrent submissions cannot overshoot), given back
+            // when it recorded no new dossier (after a fail-stop it may have: the quotas are a
+            // day's courtesy, the desk's reserve of codes is the engine's and always holds).
+            let today = clock::today();
+            if let Some(ip) = online_from {
+                quota.take(caller.id().as_str(), ip, today)?;
+            }
+            let r = app.dossiers().create(caller, arrival, key.as_ref()).await;
+            if let Some(ip) = online_from {
+                if !matches!(&r, Ok(r) if !r.outcome.deduplicated) {
+                    quota.give_back(caller.id().as_str(), ip, today);
+                }
+            }
+            let r = r?;
             outcome_reply(&r.outcome, StatusCode::CREATED, Some(&r.lookup_secret))
         },
     )
@@ -355,22 +374,24 @@ pub async fn receive(
     headers: HeaderMap,
     body: HashedJson<NewDossier>,
 ) -> Result<Response, ApiError> {
-    create(state, caller, headers, body, false).await
+    create(state, caller, headers, body, None).await
 }
 
-/// Submit a dossier online (nộp hồ sơ trực tuyến), citizen role.
+/// Submit a dossier online (nộp hồ sơ trực tuyến), citizen role. Daily quotas per account and
+/// per client address, and the day's last codes kept for the desk: 429 `quota-exceeded`.
 #[utoipa::path(post, path = "/v1/submissions", tag = "dossiers", request_body = NewDossier,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
     security(("bearer" = [])),
     responses((status = 201, body = DossierWriteReply), (status = 400), (status = 401), (status = 403),
-        (status = 413), (status = 415), (status = 422), (status = 429), (status = 503)))]
+        (status = 409), (status = 413), (status = 415), (status = 422), (status = 429), (status = 503)))]
 pub async fn submit(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     caller: Caller,
     headers: HeaderMap,
     body: HashedJson<NewDossier>,
 ) -> Result<Response, ApiError> {
-    create(state, caller, headers, body, true).await
+    create(state, caller, headers, body, Some(ip)).await
 }
 
 /// Take an action on a dossier (xử lý hồ sơ): `receive`, `guide_to_complete`,
@@ -423,10 +444,13 @@ pub async fn act(
                     &code,
                     cmd,
                     lookup_secret.as_deref(),
-                    expected,
+                    expected.and_then(parse::IfMatch::version),
                     key.as_ref(),
                 )
-                .await?;
+                .await
+                .map_err(|e| {
+                    parse::missing_under_any(e.into(), expected, &format!("dossier {code}"))
+                })?;
             outcome_reply(&o, StatusCode::OK, None)
         },
     )

@@ -7,6 +7,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::extract::MetricsReader;
 use crate::state::AppState;
 
 /// Liveness.
@@ -54,10 +55,13 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Prometheus metrics (chỉ số vận hành), text format 0.0.4.
+/// Prometheus metrics (chỉ số vận hành), text format 0.0.4: an auditor's or admin's token, or
+/// the metrics token the server was started with (`--metrics-token`).
 #[utoipa::path(get, path = "/metrics", tag = "ops",
-    responses((status = 200, content_type = "text/plain", body = String)))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+    security(("bearer" = [])),
+    responses((status = 200, content_type = "text/plain", body = String), (status = 401),
+        (status = 403)))]
+pub async fn metrics(State(state): State<AppState>, _reader: MetricsReader) -> Response {
     let text = state.metrics().render(state.gauges());
     (
         [(

@@ -70,18 +70,56 @@ pub fn instant(field: &str, s: &str) -> Result<Timestamp, ApiError> {
         .map_err(|_| ApiError::validation(field, "expected RFC 3339"))
 }
 
-/// `If-Match: "7"` (or `7`, or `W/"7"`) -> 7.
-pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+/// What an `If-Match` header asks (RFC 9110, 13.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: any current representation. On an existing resource no version is checked; on a
+    /// missing one the precondition fails (412).
+    Any,
+    /// An ETag (the stream version): the write is exact on it.
+    Version(u64),
+}
+
+impl IfMatch {
+    /// The version the write must find, if any (`*` checks none: existence is checked apart).
+    pub fn version(self) -> Option<u64> {
+        match self {
+            IfMatch::Any => None,
+            IfMatch::Version(v) => Some(v),
+        }
+    }
+}
+
+/// `If-Match: "7"` (or `7`, or `W/"7"`) -> version 7; `If-Match: *` -> any.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
     let s = v
         .to_str()
-        .map_err(|_| ApiError::validation("If-Match", "not ASCII"))?;
-    let s = s.trim().trim_start_matches("W/").trim_matches('"');
-    s.parse::<u64>().map(Some).map_err(|_| {
-        ApiError::validation("If-Match", "expected the ETag of GET /v1/dossiers/{code}")
-    })
+        .map_err(|_| ApiError::validation("If-Match", "not ASCII"))?
+        .trim();
+    if s == "*" {
+        return Ok(Some(IfMatch::Any));
+    }
+    let s = s.trim_start_matches("W/").trim_matches('"');
+    s.parse::<u64>()
+        .map(|v| Some(IfMatch::Version(v)))
+        .map_err(|_| {
+            ApiError::validation(
+                "If-Match",
+                "expected * or the ETag of GET /v1/dossiers/{code}",
+            )
+        })
+}
+
+/// `e`, or 412 `nothing-to-match` when the request sent `If-Match: *` and `e` says the
+/// resource (`what`) does not exist.
+pub fn missing_under_any(e: ApiError, if_match: Option<IfMatch>, what: &str) -> ApiError {
+    match (e, if_match) {
+        (ApiError::NotFound(_), Some(IfMatch::Any)) => ApiError::NothingToMatch(what.to_owned()),
+        (e, _) => e,
+    }
 }
 
 /// The SHA-256 identifying a write that names a resource in its path: the body's hash with the

@@ -7,8 +7,8 @@
 //! commands and applies the read roles. Writes: planner only. Reads: leaders, planners and
 //! auditors (auditors of any unit, the others of the plan's unit). Same rules as the dossier API: `If-Match` (the plan stream's version, given as
 //! `ETag`) makes a write conditional (412 with the current version when stale), an
-//! `Idempotency-Key` makes a retry return the first answer and record once, and an error always
-//! means nothing was written. Plan reads fold the plan's stream from the log, so a write is
+//! `Idempotency-Key` makes a retry return the first answer and record once, and a refusal (4xx)
+//! means nothing was written (a 503 `fail-stopped` may follow a write: retry with the key). Plan reads fold the plan's stream from the log, so a write is
 //! visible to the next read without waiting for a projection.
 
 use axum::extract::State;
@@ -239,8 +239,18 @@ async fn write(
     (body_sha256, status): ([u8; 32], StatusCode),
 ) -> Result<Response, ApiError> {
     caller.require_any(&PLANNERS)?;
-    let expected = parse::if_match(&headers)?;
+    let if_match = parse::if_match(&headers)?;
     state.check_writable()?;
+    // `If-Match: *` holds on an existing plan (plans never go away, so the check stays true
+    // until the write); on a missing one, an issue included, it fails.
+    if if_match == Some(parse::IfMatch::Any) {
+        state
+            .app()
+            .plans()
+            .get(&caller, &plan)
+            .map_err(|e| parse::missing_under_any(e.into(), if_match, &format!("plan {plan}")))?;
+    }
+    let expected = if_match.and_then(parse::IfMatch::version);
     // The stored response is keyed per plan and action too: a key reused elsewhere is another
     // request.
     let request = parse::fingerprint(body_sha256, &[plan.as_str(), cmd.action()]);

@@ -3,13 +3,26 @@
 
 use motcua_engine::domain::types::Role;
 
-/// Every staff role that may read dossiers and views (citizens use the public lookup).
+/// Every staff role that may read the dossier list, statistics and views (citizens use the
+/// public lookup); none of these answers holds an applicant's personal fields.
 pub const STAFF_READERS: [Role; 6] = [
     Role::Reception,
     Role::Specialist,
     Role::Leader,
     Role::Auditor,
     Role::Planner,
+    Role::Admin,
+];
+
+/// Who may read one dossier with its history and its slips, which hold the applicant's identity
+/// number, phone and address: the staff who handle dossiers, auditors and admins. A planner
+/// works with figures, plans and indicators; the dossier list and the drill-downs behind the
+/// figures (codes, states, dates, no personal field) are enough for that.
+pub const DOSSIER_READERS: [Role; 5] = [
+    Role::Reception,
+    Role::Specialist,
+    Role::Leader,
+    Role::Auditor,
     Role::Admin,
 ];
 
@@ -24,6 +37,11 @@ pub const QUEUE_READERS: [Role; 5] = [
 
 /// Who may read plans and dashboards.
 pub const PLAN_READERS: [Role; 3] = [Role::Leader, Role::Planner, Role::Auditor];
+
+/// Who may read the Prometheus metrics with a staff token (besides the configured metrics
+/// token, `ServeConfig::metrics_token`): the counts by route and status tell an outsider
+/// which requests succeed.
+pub const METRICS_READERS: [Role; 2] = [Role::Auditor, Role::Admin];
 
 /// Who may read and export the log.
 pub const LOG_READERS: [Role; 2] = [Role::Auditor, Role::Admin];

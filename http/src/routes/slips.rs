@@ -17,7 +17,7 @@ use crate::app::Caller;
 use crate::errors::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::parse;
-use crate::routes::roles::STAFF_READERS;
+use crate::routes::roles::DOSSIER_READERS;
 use crate::state::AppState;
 
 fn title(slip: &str) -> Option<&'static str> {
@@ -55,7 +55,7 @@ pub async fn slip(
     ApiPath((code, slip)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<SlipQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require_any(&STAFF_READERS)?;
+    caller.require_any(&DOSSIER_READERS)?;
     let code = parse::code(&code)?;
     let title =
         title(&slip).ok_or_else(|| ApiError::NotFound(format!("no slip {slip}; 01..06")))?;

@@ -21,7 +21,7 @@ use crate::app::Caller;
 use crate::errors::ApiError;
 use crate::extract::{ApiPath, ApiQuery, ClientIp};
 use crate::routes::parse;
-use crate::routes::roles::{QUEUE_READERS, STAFF_READERS};
+use crate::routes::roles::{DOSSIER_READERS, QUEUE_READERS, STAFF_READERS};
 use crate::state::AppState;
 
 fn parse_state(s: &str) -> Result<DossierState, ApiError> {
@@ -106,7 +106,7 @@ pub async fn get_dossier(
     caller: Caller,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    caller.require_any(&STAFF_READERS)?;
+    caller.require_any(&DOSSIER_READERS)?;
     let code = parse::code(&code)?;
     let d = state.app().views().dossier(&caller, &code)?;
     let body = DossierResponse {

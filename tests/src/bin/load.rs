@@ -406,9 +406,12 @@ async fn run(args: Args) -> Result<(), String> {
     });
     let (tps, lat, errors) = run_dossiers(target.clone(), args.clients, units, args.seconds).await;
     if args.show_metrics {
+        // An auditor's token reads the metrics (the demo's `tt-01`).
+        let auditor = target.tokens.get("tt-01").cloned().unwrap_or_default();
         if let Ok(r) = target
             .client
             .get(format!("{}/metrics", target.base))
+            .bearer_auth(auditor)
             .send()
             .await
         {

@@ -165,7 +165,17 @@ pub async fn problem(resp: reqwest::Response, status: u16, slug: &str) -> serde_
 /// A server whose log holds the demo commune's reference data (unit, calendar, catalog, staff)
 /// but no dossiers; returns it with the staff tokens by staff id.
 pub async fn commune() -> (TestServer, std::collections::HashMap<String, String>) {
-    let s = TestServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = commune_in(config(&tmp.path().join("data"))).await;
+    s.0._tmp = Some(tmp);
+    s
+}
+
+/// [`commune`] on a server started with `config`.
+pub async fn commune_in(
+    config: ServeConfig,
+) -> (TestServer, std::collections::HashMap<String, String>) {
+    let s = TestServer::start_in(config).await;
     let svc = motcua_engine::service::CommandService::new(
         s.server.log().clone(),
         motcua_engine::domain::ReferenceData::builtin().unwrap(),
