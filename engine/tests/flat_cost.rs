@@ -8,7 +8,7 @@
 use motcua_engine::domain::events::{DossierChange, Event};
 use motcua_engine::domain::types::Timestamp;
 use motcua_engine::projection::{fold_batch, DossierProjection, MemStore};
-use motcua_testkit::synth::{history, to_recorded, SynthConfig};
+use motcua_testkit::synth::{busy_day, to_recorded, SynthConfig};
 
 /// Most bytes (keys and values) one event may make the dossier projection write. A record
 /// bucket holds at most 10 records of well under 1 KiB, an index chunk 64 rows on average.
@@ -19,9 +19,7 @@ const MAX_MEAN_BYTES_PER_RECEIPT: f64 = 8.0 * 1024.0;
 
 /// One unit's day with 9,999 dossiers (every code of the day) and their lifecycles.
 fn one_full_day() -> Vec<motcua_engine::domain::events::Recorded> {
-    let mut cfg = SynthConfig::demo(1);
-    cfg.dossiers_per_day = 9_999;
-    to_recorded(&history(&cfg, 11, 9_999), Timestamp(0))
+    to_recorded(&busy_day(&SynthConfig::demo(1), 11, 9_999), Timestamp(0))
 }
 
 #[test]

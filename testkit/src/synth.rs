@@ -537,6 +537,51 @@ pub fn history(cfg: &SynthConfig, seed: u64, dossiers: usize) -> Vec<SynthEvent>
     all
 }
 
+/// One unit's busy day as a desk lives it: `dossiers` arrivals (at most 9,999, every code of
+/// the day) spread evenly over eight hours from `cfg.start`, the n-th to arrive getting the
+/// day's n-th code, each with its lifecycle; the catalog first, then every event by business
+/// time up to the last arrival.
+pub fn busy_day(cfg: &SynthConfig, seed: u64, dossiers: u16) -> Vec<SynthEvent> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut all = catalog_events(cfg);
+    let Some(unit) = cfg.units.first() else {
+        return all;
+    };
+    let n = dossiers.min(9_999);
+    let gap = 8 * HOUR_MS / i64::from(n.max(1));
+    let mut per_dossier = Vec::new();
+    let mut horizon = cfg.start;
+    for seq in 1..=n {
+        let start = Timestamp(cfg.start.0 + i64::from(seq) * gap);
+        horizon = start;
+        let Ok(code) = DossierCode::new(unit, local_date(start), seq) else {
+            continue;
+        };
+        let fi = rng.gen_range(0..cfg.fields.len().max(1));
+        let Some(field) = cfg.fields.get(fi) else {
+            continue;
+        };
+        let p = rng.gen_range(0..cfg.procedures_per_field.max(1));
+        let Some(procedure) = slug::<ProcedureId>(&format!("{fi}.{p:05}")) else {
+            continue;
+        };
+        per_dossier.extend(lifecycle(
+            &mut rng,
+            DossierSeed {
+                code,
+                unit,
+                field,
+                procedure,
+                start,
+            },
+        ));
+    }
+    per_dossier.retain(|e| e.at() <= horizon);
+    per_dossier.sort_by_key(SynthEvent::at);
+    all.extend(per_dossier);
+    all
+}
+
 /// Numbers events as the log would (seq from 1, per-stream versions, recorded_at = business
 /// time, or `first_recorded` for non-dossier events).
 pub fn to_recorded(events: &[SynthEvent], first_recorded: Timestamp) -> Vec<Recorded> {

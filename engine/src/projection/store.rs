@@ -504,12 +504,11 @@ pub fn pack_writes(
     Ok(out)
 }
 
-/// Writes the member writes `ops` (ascending, non-empty) of the chunked prefix `prefix` into
-/// its chunks: reads the span of chunks the writes fall in (from the chunk holding the row
-/// just below the first write to the last chunk starting at or below the last write), merges,
-/// cuts the span again at its boundaries, and writes the chunks that changed. The chunks
-/// outside the span are untouched: the one after it starts with a boundary row above every
-/// write, and the span's first chunk starts with the prefix or a boundary row below them.
+/// Writes the member writes `ops` (ascending) of the chunked prefix `prefix` into its chunks.
+/// Each write touches the chunk holding the row just below it and the chunk it falls in; writes
+/// whose chunks meet form one span, and each span is merged on its own ([`merge_span`]), so a
+/// batch that writes two rows far apart (a dossier's old and new place in a time index) reads
+/// and rewrites four chunks, not every chunk between them.
 fn merge_chunks(
     base: &dyn KvRead,
     prefix: &[u8],
@@ -517,22 +516,57 @@ fn merge_chunks(
     ops: MemberOps,
     out: &mut Writes,
 ) -> Result<(), ProjectionError> {
-    let (Some((lo, _)), Some((hi, _))) = (ops.first(), ops.last()) else {
-        return Ok(());
-    };
     let full = |m: &[u8]| {
         let mut k = prefix.to_vec();
         k.extend_from_slice(m);
         k
     };
-    let first = base
-        .range(prefix, Some(&full(lo)), true)
-        .next()
-        .transpose()?
-        .map_or_else(|| prefix.to_vec(), |(k, _)| k);
+    // (first chunk key of the span, last write's full key, the span's writes)
+    let mut span: Option<(Vec<u8>, Vec<u8>, MemberOps)> = None;
+    for (m, v) in ops {
+        let key = full(&m);
+        let below = base
+            .range(prefix, Some(&key), true)
+            .next()
+            .transpose()?
+            .map_or_else(|| prefix.to_vec(), |(k, _)| k);
+        match &mut span {
+            // The chunk below this write is at or before the span's last write: the same span.
+            Some((_, last, writes)) if below <= *last => {
+                *last = key;
+                writes.push((m, v));
+            }
+            _ => {
+                if let Some((first, last, writes)) = span.take() {
+                    merge_span(base, prefix, mean, &first, &last, writes, out)?;
+                }
+                span = Some((below, key, vec![(m, v)]));
+            }
+        }
+    }
+    if let Some((first, last, writes)) = span {
+        merge_span(base, prefix, mean, &first, &last, writes, out)?;
+    }
+    Ok(())
+}
+
+/// Merges `ops` (ascending) into the chunks from the one keyed `first` through the last one
+/// keyed at or below `last` (the last write's full key), cuts them again at their boundaries,
+/// and writes the chunks that changed. The chunks outside are untouched: the one after starts
+/// with a boundary row above every write, and `first` is the prefix or a boundary row below
+/// them.
+fn merge_span(
+    base: &dyn KvRead,
+    prefix: &[u8],
+    mean: u64,
+    first: &[u8],
+    last: &[u8],
+    ops: MemberOps,
+    out: &mut Writes,
+) -> Result<(), ProjectionError> {
     let mut old: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    for kv in base.range(&first, Some(&just_above(&full(hi))), false) {
+    for kv in base.range(first, Some(&just_above(last)), false) {
         let (k, bytes) = kv?;
         merged.extend(decode_bucket(&k, &bytes)?);
         old.insert(k, bytes);
@@ -543,16 +577,16 @@ fn merge_chunks(
             None => merged.remove(&m),
         };
     }
-    // Cut again: the head (the prefix itself) until the first boundary row, then one chunk
-    // per boundary row.
+    // Cut again: the span's first chunk (the prefix itself until the first boundary row), then
+    // one chunk per boundary row.
     let mut chunks: Vec<(Vec<u8>, Members)> = Vec::new();
     for (m, v) in merged {
-        if chunks.is_empty() || is_boundary(&m, mean) {
-            let key = if is_boundary(&m, mean) {
-                full(&m)
-            } else {
-                prefix.to_vec()
-            };
+        let boundary = is_boundary(&m, mean);
+        if chunks.is_empty() || boundary {
+            let mut key = prefix.to_vec();
+            if boundary {
+                key.extend_from_slice(&m);
+            }
             chunks.push((key, Vec::new()));
         }
         if let Some((_, members)) = chunks.last_mut() {
@@ -768,6 +802,23 @@ mod tests {
         w.put(b"cuu001000x".to_vec(), vec![2]);
         let physical = pack_writes(&live, w, packing).unwrap();
         assert_eq!(physical.len(), 1);
+        // Two rows far apart in one batch (a row moving in a time index): the chunks around
+        // each, not the ~30 chunks between them.
+        let mut w = Writes::packed(packing);
+        w.delete(b"cuu000010".to_vec());
+        w.put(b"cuu001990x".to_vec(), vec![3]);
+        let physical = pack_writes(&live, w, packing).unwrap();
+        assert!((2..=4).contains(&physical.len()), "{}", physical.len());
+        live.commit(physical);
+        let view = PackedView::new(&live, packing);
+        assert_eq!(view.get(b"cuu000010").unwrap(), None);
+        assert_eq!(view.get(b"cuu001990x").unwrap(), Some(vec![3]));
+        let mut rebuilt = rows.clone();
+        rebuilt.remove(10);
+        rebuilt.push((b"cuu001990x".to_vec(), vec![3]));
+        let mut once = MemStore::new();
+        put_all(&mut once, &rebuilt, packing);
+        assert_eq!(live.dump(), once.dump());
     }
 
     fn logical_and_packed(keys: &[(Vec<u8>, u8)]) -> (MemStore, MemStore) {

@@ -16,15 +16,13 @@ use motcua_engine::domain::types::Timestamp;
 use motcua_engine::projection::runner::apply_to_tree;
 use motcua_engine::projection::{fold_batch, DossierProjection, Projection};
 use motcua_engine::storage::Store;
-use motcua_testkit::synth::{history, to_recorded, SynthConfig};
+use motcua_testkit::synth::{busy_day, to_recorded, SynthConfig};
 
 /// Receipts per timing window.
 const WINDOW: usize = 1_000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut cfg = SynthConfig::demo(1);
-    cfg.dossiers_per_day = 9_999;
-    let events = to_recorded(&history(&cfg, 11, 9_999), Timestamp(0));
+    let events = to_recorded(&busy_day(&SynthConfig::demo(1), 11, 9_999), Timestamp(0));
     let dir = tempfile::Builder::new()
         .prefix("receipt-bench-")
         .tempdir()?;
@@ -48,6 +46,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 receipt_us.push(us);
             }
         }
+    }
+    // What the read model holds per tag: physical keys and the largest value, to show the
+    // buckets and chunks stay small.
+    let mut tags: std::collections::BTreeMap<u8, (usize, usize)> = Default::default();
+    for kv in tree.iter() {
+        let (k, v) = kv?;
+        let e = tags.entry(k.first().copied().unwrap_or(0)).or_default();
+        e.0 += 1;
+        e.1 = e.1.max(v.len());
+    }
+    for (tag, (keys, largest)) in &tags {
+        println!(
+            "tag {:?}: {keys} keys, largest value {largest} bytes",
+            char::from(*tag)
+        );
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     for (i, w) in receipt_us.chunks(WINDOW).enumerate() {
