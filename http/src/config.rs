@@ -33,6 +33,17 @@ pub const DEFAULT_LOOKUP_PER_SECOND: f64 = 2.0;
 pub const DEFAULT_AUTH_FAIL_BURST: u32 = 20;
 pub const DEFAULT_AUTH_FAIL_PER_SECOND: f64 = 1.0;
 
+/// Failed console sign-ins per account (by username): five mistakes, then one more try a
+/// minute. Someone guessing one officer's password gets a few hundred tries a week, an
+/// officer who mistyped waits a minute.
+pub const SIGNIN_FAILURES_PER_ACCOUNT: u32 = 5;
+pub const SIGNIN_ACCOUNT_REFILL_PER_SECOND: f64 = 1.0 / 60.0;
+/// Failed console sign-ins per client address (IPv6 by its /64), whatever the usernames: a
+/// commune's office shares one address behind its router, so more than per account, but a
+/// run over many usernames from one machine is slowed to one try every ten seconds.
+pub const SIGNIN_FAILURES_PER_ADDRESS: u32 = 20;
+pub const SIGNIN_ADDRESS_REFILL_PER_SECOND: f64 = 0.1;
+
 /// Connections held at once at most (lowered further to leave the log its file descriptors:
 /// see `listener::connection_cap`).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
@@ -119,6 +130,9 @@ pub struct ServeConfig {
     pub online_quota_per_address: u32,
     /// Daily codes of a unit kept for the desk (`motcua_engine::service::DEFAULT_DESK_RESERVE`).
     pub desk_reserve: u16,
+    /// The console's session cookie carries `Secure` (set when browsers reach the server over
+    /// TLS, i.e. behind a TLS-terminating proxy: `--secure-cookies`).
+    pub secure_cookies: bool,
 }
 
 impl ServeConfig {
@@ -145,6 +159,7 @@ impl ServeConfig {
             online_quota_per_account: DEFAULT_ONLINE_QUOTA_PER_ACCOUNT,
             online_quota_per_address: DEFAULT_ONLINE_QUOTA_PER_ADDRESS,
             desk_reserve: motcua_engine::service::DEFAULT_DESK_RESERVE,
+            secure_cookies: false,
         }
     }
 }

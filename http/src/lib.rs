@@ -8,6 +8,8 @@
 //! - `app` is the application layer: typed commands and queries, the business clock,
 //!   idempotency, the staff directory, read-your-writes; the engine's only caller while
 //!   serving requests (the routes never call it);
+//! - `console` is the staff console (server-rendered HTML pages, sessions, CSRF), a sibling of
+//!   `routes` that calls the same application functions;
 //! - `demo` seeds the demo commune through the engine's commands; `cli` holds the operator's
 //!   other commands; `config`, `crypto`, `datadir`, `proxy` and `quota` are leaves everyone may
 //!   use.
@@ -17,6 +19,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod datadir;
 pub mod demo;

@@ -127,6 +127,10 @@ struct ServeArgs {
     /// take them).
     #[arg(long, env = "MOTCUA_DESK_RESERVE", default_value_t = motcua_engine::service::DEFAULT_DESK_RESERVE)]
     desk_reserve: u16,
+    /// Mark the console's session cookie `Secure`: set it when browsers reach motcua over
+    /// HTTPS (a TLS-terminating proxy in front).
+    #[arg(long, env = "MOTCUA_SECURE_COOKIES")]
+    secure_cookies: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,11 +241,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     config.online_quota_per_account = args.online_quota_per_account;
     config.online_quota_per_address = args.online_quota_per_address;
     config.desk_reserve = args.desk_reserve;
+    config.secure_cookies = args.secure_cookies;
     // Install the signal handlers before announcing the address: a SIGTERM that arrives right
     // after `listening on` must drain, not kill.
     let signals = Signals::install().map_err(|e| format!("signal handlers: {e}"))?;
     let running = server::start(config).await.map_err(|e| e.to_string())?;
     for line in demo::token_lines(&running.demo_tokens) {
+        println!("{line}");
+    }
+    for line in demo::account_lines(&running.demo_accounts) {
         println!("{line}");
     }
     println!("listening on http://{}", running.addr);

@@ -29,7 +29,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use crate::app::handle::OpenError;
 use crate::app::{App, AppConfig};
 use crate::config::{ServeConfig, MAX_HEADER_BYTES, MAX_URI_BYTES};
-use crate::demo::DemoToken;
+use crate::demo::{DemoAccount, DemoToken};
 use crate::errors::ApiError;
 use crate::listener::{self, Peer};
 use crate::metrics::Metrics;
@@ -75,7 +75,9 @@ pub fn router(state: AppState) -> Router {
     let (api, _doc) = api_router().split_for_parts();
     let x_request_id = HeaderName::from_static("x-request-id");
     let body_limit = state.config().body_limit;
-    api.route_layer(middleware::from_fn_with_state(state.clone(), track))
+    // The console's HTML pages beside the API (not in its OpenAPI document).
+    api.merge(crate::console::router())
+        .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
@@ -221,6 +223,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// Tokens of the demo staff, when this start seeded the demo.
     pub demo_tokens: Vec<DemoToken>,
+    /// Console accounts of the demo (one per role), when this start seeded the demo.
+    pub demo_accounts: Vec<DemoAccount>,
     state: AppState,
     log: EventLog,
     serve: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -287,6 +291,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
         })?;
 
     let mut demo_tokens = Vec::new();
+    let mut demo_accounts = Vec::new();
     let seeding = config.demo && log.head().seq == 0;
     if seeding {
         let t0 = Instant::now();
@@ -320,6 +325,9 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
         tracing::info!(
             "demo figures verified: desk 342/342 (216 early, 126 on time), online e-copy 187"
         );
+        demo_accounts = crate::demo::seed_accounts(&app, &demo_tokens)
+            .await
+            .map_err(|e| ServerError::Demo(e.to_string()))?;
     }
     let state = AppState::new(config.clone(), app, metrics, openapi_json());
 
@@ -347,6 +355,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
     Ok(RunningServer {
         addr,
         demo_tokens,
+        demo_accounts,
         state,
         log,
         serve,

@@ -1,5 +1,5 @@
 //! The state every handler shares: the application ([`App`]) and what only the HTTP server
-//! has (its configuration, metrics, rate limiters, online quotas, the shutdown signal, open SSE streams, the
+//! has (its configuration, metrics, rate limiters (the console's sign-in throttles too), online quotas, the shutdown signal, open SSE streams, the
 //! export permits and the OpenAPI document). Cheap to clone (one `Arc`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,7 +9,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::config::ServeConfig;
+use crate::config::{
+    ServeConfig, SIGNIN_ACCOUNT_REFILL_PER_SECOND, SIGNIN_ADDRESS_REFILL_PER_SECOND,
+    SIGNIN_FAILURES_PER_ACCOUNT, SIGNIN_FAILURES_PER_ADDRESS,
+};
 use crate::errors::ApiError;
 use crate::metrics::{Gauges, Metrics};
 use crate::quota::OnlineQuota;
@@ -27,6 +30,9 @@ struct Inner {
     metrics: Arc<Metrics>,
     lookup_limiter: RateLimiter,
     auth_limiter: RateLimiter,
+    /// Failed console sign-ins per client address and per username.
+    signin_address_limiter: RateLimiter,
+    signin_account_limiter: RateLimiter<String>,
     online_quota: OnlineQuota,
     /// Cancelled when shutdown begins: ends SSE streams and stops accepting.
     shutdown: CancellationToken,
@@ -64,6 +70,16 @@ impl AppState {
             config.auth_fail_per_second,
             RATE_LIMITED_CLIENTS,
         );
+        let signin_address_limiter = RateLimiter::new(
+            SIGNIN_FAILURES_PER_ADDRESS,
+            SIGNIN_ADDRESS_REFILL_PER_SECOND,
+            RATE_LIMITED_CLIENTS,
+        );
+        let signin_account_limiter = RateLimiter::new(
+            SIGNIN_FAILURES_PER_ACCOUNT,
+            SIGNIN_ACCOUNT_REFILL_PER_SECOND,
+            RATE_LIMITED_CLIENTS,
+        );
         let online_quota = OnlineQuota::new(
             config.online_quota_per_account,
             config.online_quota_per_address,
@@ -75,6 +91,8 @@ impl AppState {
                 metrics,
                 lookup_limiter,
                 auth_limiter,
+                signin_address_limiter,
+                signin_account_limiter,
                 online_quota,
                 shutdown: CancellationToken::new(),
                 shutting_down: AtomicBool::new(false),
@@ -105,6 +123,16 @@ impl AppState {
 
     pub fn auth_limiter(&self) -> &RateLimiter {
         &self.inner.auth_limiter
+    }
+
+    /// Failed console sign-ins per client address.
+    pub fn signin_address_limiter(&self) -> &RateLimiter {
+        &self.inner.signin_address_limiter
+    }
+
+    /// Failed console sign-ins per username.
+    pub fn signin_account_limiter(&self) -> &RateLimiter<String> {
+        &self.inner.signin_account_limiter
     }
 
     /// The daily quotas of online submissions.

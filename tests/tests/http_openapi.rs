@@ -98,6 +98,10 @@ fn no_route_is_registered_outside_routes_macro() {
     let mut annotated = 0usize;
     let mut files = vec![src];
     while let Some(p) = files.pop() {
+        // The console's HTML pages are not the JSON API: they are listed in http/README.md.
+        if p.is_dir() && p.file_name().is_some_and(|n| n == "console") {
+            continue;
+        }
         if p.is_dir() {
             files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
             continue;

@@ -17,11 +17,13 @@ use motcua_engine::storage::StorageError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::accounts::{self, AccountStore};
 use crate::app::caller::Caller;
 use crate::app::directory::Directory;
 use crate::app::error::AppError;
 use crate::app::idempotency::{self, IdempotencyStore};
 use crate::app::projections::ProjectionRunner;
+use crate::app::sessions::SessionStore;
 use crate::metrics::Metrics;
 
 /// What the application takes from the server's configuration.
@@ -57,6 +59,8 @@ struct Inner {
     projections: ProjectionRunner,
     directory: Arc<Directory>,
     idempotency: IdempotencyStore,
+    accounts: AccountStore,
+    sessions: SessionStore,
     metrics: Arc<Metrics>,
     config: AppConfig,
     stop_follower: CancellationToken,
@@ -99,6 +103,10 @@ impl App {
                     idempotency::TREE
                 ))
             })?;
+        let accounts = AccountStore::new(
+            log.store().tree(accounts::TREE)?,
+            log.store().tree(accounts::AUDIT_TREE)?,
+        )?;
         let stop_follower = CancellationToken::new();
         let follower = directory.spawn_follower(log.clone(), stop_follower.clone());
         Ok(App {
@@ -109,6 +117,8 @@ impl App {
                 projections,
                 directory,
                 idempotency,
+                accounts,
+                sessions: SessionStore::default(),
                 metrics,
                 config,
                 stop_follower,
@@ -211,6 +221,14 @@ impl App {
     /// The stored first answers of keyed requests (the HTTP layer stores and replays them).
     pub fn idempotency(&self) -> &IdempotencyStore {
         &self.inner.idempotency
+    }
+
+    pub(super) fn account_store(&self) -> &AccountStore {
+        &self.inner.accounts
+    }
+
+    pub(super) fn session_store(&self) -> &SessionStore {
+        &self.inner.sessions
     }
 
     pub(super) fn metrics(&self) -> &Metrics {

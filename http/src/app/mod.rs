@@ -9,11 +9,14 @@
 //! stopped one): [`handle`] starts and stops it; the command
 //! service is called by [`dossiers`], [`reference`], [`staff`] and [`views`] (loading a
 //! dossier), the plan service by [`plans`], the read models by [`views`], the log by
-//! [`events`], [`export`] and [`reference`] (a published calendar).
+//! [`events`], [`export`] and [`reference`] (a published calendar). The console's accounts
+//! ([`accounts`]) and sessions ([`sessions`]) live here too, beside the bearer tokens.
 
+pub mod accounts;
 pub mod caller;
 pub mod clock;
 pub mod decode;
+pub mod desk;
 pub mod directory;
 pub mod dossiers;
 pub mod error;
@@ -24,6 +27,7 @@ pub mod idempotency;
 pub mod plans;
 pub mod projections;
 pub mod reference;
+pub mod sessions;
 pub mod staff;
 pub mod tokens;
 pub mod views;

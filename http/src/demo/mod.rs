@@ -24,7 +24,7 @@ use futures::stream::{self, StreamExt};
 use motcua_engine::domain::calendar::{at_local, local, local_date};
 use motcua_engine::domain::events::{Applicant, DossierChange, DraftKind};
 use motcua_engine::domain::types::{
-    Channel, DossierCode, Field, Staff, Timestamp, UnitCode, Vnd, WorkingTime,
+    Channel, DossierCode, Field, Staff, StaffId, Timestamp, UnitCode, Vnd, WorkingTime,
 };
 use motcua_engine::domain::{ActorRef, Command, Intake, ReferenceData};
 use motcua_engine::log::EventLog;
@@ -64,6 +64,8 @@ pub enum DemoError {
     Plan(String),
     #[error("the seeded figures differ from the report: {0}")]
     Figures(String),
+    #[error("console account: {0}")]
+    Account(String),
 }
 
 fn plan_err(s: impl Into<String>) -> DemoError {
@@ -926,6 +928,57 @@ pub fn verify<E: std::fmt::Display>(
     } else {
         Err(DemoError::Figures(diffs.join("; ")))
     }
+}
+
+/// A console account of the demo: one per role, printed at first start (the password is shown
+/// once and kept only as its Argon2id hash).
+#[derive(Debug, Clone)]
+pub struct DemoAccount {
+    pub role: String,
+    pub username: String,
+    pub password: String,
+}
+
+/// Gives the first demo staff member of each role a console account with a random password
+/// (username = staff id), through the application's `set_password` like any reset.
+pub async fn seed_accounts(
+    app: &crate::app::App,
+    tokens: &[DemoToken],
+) -> Result<Vec<DemoAccount>, DemoError> {
+    let mut out: Vec<DemoAccount> = Vec::new();
+    for t in tokens {
+        if out.iter().any(|a| a.role == t.role) {
+            continue;
+        }
+        let staff: StaffId = t
+            .staff
+            .parse()
+            .map_err(|e| DemoError::Account(format!("staff id {}: {e}", t.staff)))?;
+        let password = crate::app::accounts::generate_password();
+        app.accounts()
+            .set_password(None, &staff, &t.staff, &password, "demo")
+            .await
+            .map_err(|e| DemoError::Account(format!("{}: {e}", t.staff)))?;
+        out.push(DemoAccount {
+            role: t.role.clone(),
+            username: t.staff.clone(),
+            password,
+        });
+    }
+    Ok(out)
+}
+
+/// The console accounts printed next to the tokens (one line each).
+pub fn account_lines(accounts: &[DemoAccount]) -> Vec<String> {
+    accounts
+        .iter()
+        .map(|a| {
+            format!(
+                "demo-account role={} username={} password={}",
+                a.role, a.username, a.password
+            )
+        })
+        .collect()
 }
 
 /// Roles printed next to demo tokens (one line each).

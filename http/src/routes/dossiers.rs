@@ -188,7 +188,7 @@ pub fn command(action: Action, b: ActionBody) -> Result<Command, ApiError> {
 
 /// The dossier `b` describes, arriving on `channel` for `action` (submit online, or one of the
 /// desk's three first actions), at the caller's unit unless it names one (which must be theirs).
-fn arrival(
+pub(crate) fn arrival(
     caller: &Caller,
     b: NewDossier,
     channel: Channel,

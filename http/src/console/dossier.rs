@@ -1,0 +1,408 @@
+//! The queue per field, a specialist's work list, a leader's approval inbox, and the dossier
+//! page: its state in Vietnamese words, due time, the timeline of every event (who by name,
+//! their role, when, what), and a form for each action the workflow allows this caller now
+//! (`allowed_actions`, computed by the engine for the caller's roles).
+//!
+//! An action form becomes the API's `ActionBody`, the API's `routes::dossiers::command` makes
+//! the domain command, and `app.dossiers().act` runs it (as `POST
+//! /v1/dossiers/{code}/actions/{action}`), conditional on the version the page showed: an
+//! action on a page gone stale is refused with a Vietnamese message, never applied to a state
+//! the officer did not see.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use maud::{html, Markup};
+use motcua_engine::domain::types::Role;
+use motcua_engine::domain::Action;
+
+use crate::app::views::DossierDetail;
+use crate::app::{clock, AppError};
+use crate::console::layout::{
+    self, action_vi, date_vi, datetime_vi, event_vi, role_vi_str, state_vi, timeliness,
+};
+use crate::console::{app_failure, check_csrf, fields, forbidden, render, Fields, Signed};
+use crate::routes::dossiers::{command, ActionBody};
+use crate::routes::roles::{DOSSIER_READERS, QUEUE_READERS};
+use crate::state::AppState;
+
+fn has_any(s: &Signed, roles: &[Role]) -> bool {
+    roles.iter().any(|r| s.caller.has(*r))
+}
+
+fn failed(state: &AppState, s: &Signed, title: &str, e: AppError) -> Response {
+    if matches!(e, AppError::Forbidden(_)) {
+        return forbidden(state, s);
+    }
+    let (status, text) = app_failure(e);
+    let mut res = render(state, s, title, layout::message(true, &text));
+    *res.status_mut() = status;
+    res
+}
+
+fn due_cell(due: motcua_engine::domain::types::Timestamp) -> Markup {
+    let (words, class) = timeliness(due, clock::now());
+    html! {
+        td { (datetime_vi(due)) }
+        td class=(class) { (words) }
+    }
+}
+
+/// `GET /queue`: the unit's open dossiers per field, the soonest due first.
+pub async fn queue(State(state): State<AppState>, s: Signed) -> Response {
+    if !has_any(&s, &QUEUE_READERS) {
+        return forbidden(&state, &s);
+    }
+    let queues = match state.app().desk().queues(&s.caller) {
+        Ok(q) => q,
+        Err(e) => return failed(&state, &s, "Hàng chờ theo lĩnh vực", e),
+    };
+    let body = html! {
+        h1 { "Hàng chờ theo lĩnh vực" }
+        p.muted { "Sắp xếp theo ngày hẹn trả kết quả, sớm nhất trước. Tải lại trang để cập nhật." }
+        @if queues.iter().all(|q| q.entries.is_empty()) {
+            p { "Không có hồ sơ nào đang chờ." }
+        }
+        @for q in queues.iter().filter(|q| !q.entries.is_empty()) {
+            h2 { (q.field_name) " (" (q.entries.len()) " hồ sơ)" }
+            table {
+                thead { tr { th { "Mã hồ sơ" } th { "Trạng thái" } th { "Ngày tiếp nhận" } th { "Ngày hẹn trả" } th { "Thời hạn" } } }
+                tbody {
+                    @for e in &q.entries {
+                        tr {
+                            td { a href=(format!("/dossiers/{}", e.code)) { (e.code) } }
+                            td { (state_vi(e.state)) }
+                            td { @if let Some(r) = e.received_at { (date_vi(r)) } }
+                            @if e.state == motcua_engine::projection::DossierState::Submitted {
+                                td { "—" } td { "Chờ tiếp nhận" }
+                            } @else {
+                                (due_cell(e.due))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    render(&state, &s, "Hàng chờ theo lĩnh vực", body)
+}
+
+/// `GET /worklist`: a specialist's dossiers, the soonest due first.
+pub async fn worklist(State(state): State<AppState>, s: Signed) -> Response {
+    if !s.caller.has(Role::Specialist) {
+        return forbidden(&state, &s);
+    }
+    let mut items = match state.app().views().worklist(&s.caller) {
+        Ok(i) => i,
+        Err(e) => return failed(&state, &s, "Hồ sơ cần xử lý", e),
+    };
+    items.sort_by_key(|i| i.due);
+    let body = html! {
+        h1 { "Hồ sơ cần xử lý" }
+        @if items.is_empty() { p { "Không có hồ sơ nào được phân công cho bạn." } }
+        @else {
+            table {
+                thead { tr { th { "Mã hồ sơ" } th { "Thủ tục" } th { "Trạng thái" } th { "Ngày hẹn trả" } th { "Thời hạn" } } }
+                tbody {
+                    @for i in &items {
+                        tr {
+                            td { a href=(format!("/dossiers/{}", i.code)) { (i.code) } }
+                            td { (i.procedure_name) }
+                            td { (state_vi(i.state)) }
+                            (due_cell(i.due))
+                        }
+                    }
+                }
+            }
+        }
+    };
+    render(&state, &s, "Hồ sơ cần xử lý", body)
+}
+
+/// `GET /inbox`: a leader's dossiers waiting for a signature, the soonest due first.
+pub async fn inbox(State(state): State<AppState>, s: Signed) -> Response {
+    if !s.caller.has(Role::Leader) {
+        return forbidden(&state, &s);
+    }
+    let mut items = match state.app().views().inbox(&s.caller) {
+        Ok(i) => i,
+        Err(e) => return failed(&state, &s, "Hồ sơ chờ ký duyệt", e),
+    };
+    items.sort_by_key(|i| i.due);
+    let desk = state.app().desk();
+    let body = html! {
+        h1 { "Hồ sơ chờ ký duyệt" }
+        @if items.is_empty() { p { "Không có hồ sơ nào chờ ký duyệt." } }
+        @else {
+            table {
+                thead { tr { th { "Mã hồ sơ" } th { "Thủ tục" } th { "Người trình" } th { "Trình lúc" } th { "Ngày hẹn trả" } th { "Thời hạn" } } }
+                tbody {
+                    @for i in &items {
+                        tr {
+                            td { a href=(format!("/dossiers/{}", i.code)) { (i.code) } }
+                            td { (i.procedure_name) }
+                            td { (desk.staff(&i.specialist).map(|st| st.name).unwrap_or_else(|| i.specialist.clone())) }
+                            td { (datetime_vi(i.submitted_for_signing_at)) }
+                            (due_cell(i.due))
+                        }
+                    }
+                }
+            }
+        }
+    };
+    render(&state, &s, "Hồ sơ chờ ký duyệt", body)
+}
+
+/// A form field of an action: (name, label, kind).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Input {
+    /// One line of text.
+    Line,
+    /// Several lines.
+    Text,
+    /// A list, one item per line.
+    Lines,
+    /// A specialist of the dossier's field.
+    Specialist,
+    /// Result or refusal.
+    Draft,
+}
+
+/// The actions the console offers, with their fields (the others stay with the API for now).
+fn action_inputs(a: Action) -> Option<&'static [(&'static str, &'static str, Input, bool)]> {
+    use Input::*;
+    Some(match a {
+        Action::Assign => &[
+            ("specialist", "Công chức xử lý", Specialist, true),
+            ("note", "Ghi chú", Text, false),
+        ],
+        Action::RequestSupplement => &[
+            (
+                "items",
+                "Nội dung cần bổ sung (mỗi dòng một nội dung)",
+                Lines,
+                true,
+            ),
+            ("reason", "Lý do", Text, false),
+        ],
+        Action::RecordSupplement | Action::RecordAgencyAnswer | Action::HandOver => {
+            &[("note", "Ghi chú", Text, false)]
+        }
+        Action::Forward => &[
+            ("agency", "Cơ quan nhận liên thông", Line, true),
+            ("note", "Ghi chú", Text, false),
+        ],
+        Action::SubmitForSigning => &[
+            ("draft", "Dự thảo trình ký", Draft, true),
+            ("note", "Ghi chú trình ký", Text, false),
+        ],
+        Action::Approve => &[("note", "Ý kiến", Text, false)],
+        Action::SendBack => &[("comments", "Ý kiến trả lại", Text, true)],
+        Action::SignRefusal => &[("reasons", "Lý do từ chối giải quyết", Text, true)],
+        Action::RecordPayment => &[("receipt_number", "Số biên lai", Line, true)],
+        Action::Stop => &[
+            ("reason", "Lý do dừng xử lý", Text, true),
+            ("legal_basis", "Căn cứ pháp lý", Line, false),
+        ],
+        _ => return None,
+    })
+}
+
+fn action_form(state: &AppState, s: &Signed, d: &DossierDetail, a: Action) -> Markup {
+    let Some(inputs) = action_inputs(a) else {
+        return html! {};
+    };
+    let code = d.view.code.to_string();
+    let specialists = state
+        .app()
+        .desk()
+        .specialists_for(&s.caller, d.view.field.as_ref());
+    html! {
+        form method="post" action=(format!("/dossiers/{code}")) {
+            h3 { (action_vi(a)) }
+            (layout::csrf_field(&s.csrf))
+            input type="hidden" name="action" value=(a.as_str());
+            input type="hidden" name="version" value=(d.version);
+            @for (name, label, kind, required) in inputs.iter().copied() {
+                @let id = format!("{}-{}", a.as_str(), name);
+                label for=(id) { (label) }
+                @match kind {
+                    Input::Line => {
+                        input type="text" id=(id) name=(name) required[required];
+                    }
+                    Input::Text | Input::Lines => {
+                        textarea id=(id) name=(name) required[required] {}
+                    }
+                    Input::Specialist => {
+                        select id=(id) name=(name) required[required] {
+                            @for sp in &specialists { option value=(sp.id) { (sp.name) } }
+                        }
+                    }
+                    Input::Draft => {
+                        select id=(id) name=(name) {
+                            option value="result" { "Dự thảo kết quả giải quyết" }
+                            option value="refusal" { "Dự thảo văn bản từ chối giải quyết" }
+                        }
+                    }
+                }
+            }
+            div { button type="submit" { (action_vi(a)) } }
+        }
+    }
+}
+
+fn dossier_body(state: &AppState, s: &Signed, d: &DossierDetail, error: Option<&str>) -> Markup {
+    let v = &d.view;
+    let desk = state.app().desk();
+    let name_of = |id: &str| {
+        desk.staff(id)
+            .map(|st| st.name)
+            .unwrap_or_else(|| id.to_owned())
+    };
+    let offered: Vec<Action> = d
+        .allowed_actions
+        .iter()
+        .copied()
+        .filter(|a| action_inputs(*a).is_some())
+        .collect();
+    html! {
+        h1 { "Hồ sơ " (v.code) }
+        @if let Some(e) = error { (layout::message(true, e)) }
+        table {
+            tr { th { "Thủ tục" } td { (v.procedure_name) } }
+            tr { th { "Trạng thái" } td { strong { (state_vi(v.state)) } " (mã trạng thái " (v.national_status) ": " (v.national_status_name) ")" } }
+            tr { th { "Ngày tiếp nhận" } td { @if let Some(r) = v.received_at { (datetime_vi(r)) } } }
+            tr { th { "Ngày hẹn trả kết quả" } td {
+                @if let Some(due) = v.due {
+                    (datetime_vi(due))
+                    @if v.state.in_queue() && v.state != motcua_engine::projection::DossierState::Returned {
+                        @let (words, class) = timeliness(due, clock::now());
+                        " – " span class=(class) { (words) }
+                    }
+                }
+            } }
+            tr { th { "Công chức xử lý" } td { @if let Some(sp) = &v.specialist { (name_of(sp.as_str())) } } }
+        }
+        p.noprint { a href=(format!("/dossiers/{}/slip01", v.code)) { "In giấy tiếp nhận (mẫu 01)" } }
+        h2 { "Quá trình xử lý" }
+        table {
+            thead { tr { th { "Thời gian" } th { "Người thực hiện" } th { "Vai trò" } th { "Nội dung" } } }
+            tbody {
+                @for ev in &d.history {
+                    @let env = &ev.envelope;
+                    tr {
+                        td { (datetime_vi(motcua_engine::domain::types::Timestamp(env.recorded_at_ms))) }
+                        td { (name_of(&env.actor.staff)) }
+                        td { (role_vi_str(&env.actor.role)) }
+                        td { (event_vi(&env.event_type)) }
+                    }
+                }
+            }
+        }
+        section.actions {
+            h2 { "Thao tác" }
+            @if offered.is_empty() {
+                p { "Không có thao tác nào bạn có thể thực hiện với hồ sơ này lúc này." }
+            }
+            @for a in &offered { (action_form(state, s, d, *a)) }
+        }
+    }
+}
+
+fn dossier_page(
+    state: &AppState,
+    s: &Signed,
+    code: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let title = format!("Hồ sơ {code}");
+    let Ok(parsed) = crate::routes::parse::code(code) else {
+        return failed(state, s, &title, AppError::NotFound(code.to_owned()));
+    };
+    match state.app().views().dossier(&s.caller, &parsed) {
+        Ok(d) => {
+            let mut res = render(state, s, &title, dossier_body(state, s, &d, error));
+            *res.status_mut() = status;
+            res
+        }
+        Err(e) => failed(state, s, &title, e),
+    }
+}
+
+/// `GET /dossiers/{code}`.
+pub async fn page(State(state): State<AppState>, s: Signed, Path(code): Path<String>) -> Response {
+    if !has_any(&s, &DOSSIER_READERS) {
+        return forbidden(&state, &s);
+    }
+    dossier_page(&state, &s, &code, None, StatusCode::OK)
+}
+
+fn action_body(f: &Fields) -> ActionBody {
+    let opt = |name: &str| Some(f.get(name).to_owned()).filter(|v| !v.is_empty());
+    let lines = f.lines("items");
+    ActionBody {
+        note: opt("note"),
+        reason: opt("reason"),
+        legal_basis: opt("legal_basis"),
+        items: (!lines.is_empty()).then_some(lines),
+        specialist: opt("specialist"),
+        agency: opt("agency"),
+        receipt_number: opt("receipt_number"),
+        draft: opt("draft"),
+        reasons: opt("reasons"),
+        comments: opt("comments"),
+        ..ActionBody::default()
+    }
+}
+
+/// `POST /dossiers/{code}`: one action, conditional on the version the page showed; back to
+/// the page (303) on success, the page with the Vietnamese reason on a refusal.
+pub async fn act(
+    State(state): State<AppState>,
+    s: Signed,
+    Path(code): Path<String>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let f = match fields(form) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    if let Err(r) = check_csrf(&s, &f) {
+        return r.into_response();
+    }
+    let refuse = |e: crate::errors::ApiError| {
+        let (status, text) = app_failure(e);
+        dossier_page(&state, &s, &code, Some(&text), status)
+    };
+    let Ok(parsed) = crate::routes::parse::code(&code) else {
+        return failed(&state, &s, "Hồ sơ", AppError::NotFound(code.clone()));
+    };
+    let Some(action) = f
+        .get("action")
+        .parse::<Action>()
+        .ok()
+        .filter(|a| action_inputs(*a).is_some())
+    else {
+        return refuse(crate::errors::ApiError::validation("action", "unknown"));
+    };
+    let version = f.get("version").parse::<u64>().ok();
+    if let Err(e) = state.check_writable() {
+        return refuse(e);
+    }
+    let cmd = match command(action, action_body(&f)) {
+        Ok(c) => c,
+        Err(e) => return refuse(e),
+    };
+    match state
+        .app()
+        .dossiers()
+        .act(&s.caller, &parsed, cmd, None, version, None)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/dossiers/{parsed}")).into_response(),
+        Err(e) => refuse(e.into()),
+    }
+}

@@ -1,0 +1,420 @@
+//! The staff console: server-rendered HTML pages in Vietnamese, each useful without
+//! JavaScript, beside the JSON API (which it does not change: bearer tokens stay for API
+//! clients, and the API never accepts the console's cookie, so no JSON route can be driven by
+//! a cross-site form).
+//!
+//! A console handler is a route like the API's: it parses the form into the application's
+//! types (reusing the API's own parsing: `routes::dossiers::arrival` and `command`), checks the
+//! session and its CSRF token, calls ONE function of `crate::app` (the same one the JSON route
+//! calls), and renders the answer; an application error becomes a Vietnamese message on the
+//! page (`message_vi`), never a 500 page of text.
+//!
+//! Sessions: the cookie [`SESSION_COOKIE`] (`HttpOnly; SameSite=Strict; Path=/`, `Secure`
+//! with `--secure-cookies`) names a server-side session (`app::sessions`); every form carries
+//! the session's synchronizer token, checked before anything else is read. The sign-in form,
+//! which has no session yet, carries a double-submit token bound to the `SameSite=Strict`
+//! cookie [`SIGNIN_COOKIE`]. Every page answers with a strict Content-Security-Policy (no
+//! script at all, styles from `/static/console.css` only).
+
+pub mod desk;
+pub mod dossier;
+pub mod layout;
+pub mod signin;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use maud::{html, Markup};
+use motcua_engine::domain::types::Role;
+
+use crate::app::sessions::SessionCaller;
+use crate::app::{clock, Caller};
+use crate::crypto::sha256;
+use crate::errors::ApiError;
+use crate::state::AppState;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "motcua_session";
+/// The sign-in form's double-submit cookie.
+pub const SIGNIN_COOKIE: &str = "motcua_signin";
+/// How long a sign-in form stays valid.
+pub const SIGNIN_FORM_MAX_AGE_S: u64 = 15 * 60;
+
+/// The Content-Security-Policy of every console page: nothing but our own style sheet and
+/// forms posted to ourselves; no script, no frame.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The console's routes (HTML; not part of the OpenAPI document of `/v1`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/home", get(landing_page))
+        .route("/static/console.css", get(css))
+        .route("/signin", get(signin::form).post(signin::submit))
+        .route("/signout", post(signin::signout))
+        .route(
+            "/password",
+            get(signin::password_form).post(signin::change_password),
+        )
+        .route("/audit", get(signin::audit))
+        .route("/desk", get(desk::form).post(desk::receive))
+        .route("/dossiers/{code}/slip01", get(desk::slip01))
+        .route("/queue", get(dossier::queue))
+        .route("/worklist", get(dossier::worklist))
+        .route("/inbox", get(dossier::inbox))
+        .route("/dossiers/{code}", get(dossier::page).post(dossier::act))
+        .layer(middleware::map_response(security_headers))
+}
+
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Lookup secrets and dossier codes are in some URLs: never sent to another site.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+async fn css() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        layout::CSS,
+    )
+        .into_response()
+}
+
+/// The first screen of a caller's role (`../shared/UI.md`, "Roles and their first screen").
+pub fn landing(caller: &Caller) -> &'static str {
+    if caller.has(Role::Reception) {
+        "/desk"
+    } else if caller.has(Role::Specialist) {
+        "/worklist"
+    } else if caller.has(Role::Leader) {
+        "/inbox"
+    } else if caller.has(Role::Auditor) {
+        "/audit"
+    } else {
+        "/home"
+    }
+}
+
+/// `GET /`: the sign-in page, or the caller's first screen.
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match session_of(&state, &headers) {
+        Some(s) => Redirect::to(landing(&s.caller)).into_response(),
+        None => Redirect::to("/signin").into_response(),
+    }
+}
+
+/// The first screen of the roles whose own screens are not in the console yet.
+async fn landing_page(State(state): State<AppState>, s: Signed) -> Response {
+    let body = html! {
+        h1 { "Xin chào, " (s.caller.staff.name) }
+        p { "Các màn hình của vai trò này (kế hoạch cải cách hành chính, quản trị, cổng công dân) chưa có trong bảng điều khiển; các chức năng đó đang dùng qua giao diện lập trình (API)." }
+    };
+    render(&state, &s, "Trang chính", body)
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
+fn session_of(state: &AppState, headers: &HeaderMap) -> Option<SessionCaller> {
+    let id = cookie(headers, SESSION_COOKIE)?;
+    // A session id is 64 hex digits; anything else names no session (and is not hashed).
+    if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    state.app().authenticate_session(id)
+}
+
+/// The `Set-Cookie` of a new session.
+pub fn session_cookie(id: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/{secure}")
+}
+
+/// The `Set-Cookie` that removes the session cookie.
+pub fn clear_session_cookie(secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}")
+}
+
+/// The signed-in caller of a console request; without a live session, a redirect to the
+/// sign-in page (a GET) or a 403 page (a form post, whose content is not read).
+pub struct Signed {
+    pub caller: Caller,
+    pub csrf: String,
+    /// The session id (the cookie's value), to end it.
+    pub session: String,
+}
+
+impl FromRequestParts<AppState> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match session_of(state, &parts.headers) {
+            Some(s) => Ok(Signed {
+                caller: s.caller,
+                csrf: s.csrf,
+                session: cookie(&parts.headers, SESSION_COOKIE)
+                    .unwrap_or_default()
+                    .to_owned(),
+            }),
+            None if parts.method == axum::http::Method::GET => {
+                let mut res = Redirect::to("/signin").into_response();
+                // A cookie that names no live session is removed.
+                if cookie(&parts.headers, SESSION_COOKIE).is_some() {
+                    if let Ok(v) = clear_session_cookie(state.config().secure_cookies).parse() {
+                        res.headers_mut().insert(header::SET_COOKIE, v);
+                    }
+                }
+                Err(res)
+            }
+            None => Err(error_page(
+                StatusCode::FORBIDDEN,
+                "Phiên làm việc đã kết thúc. Hãy đăng nhập lại rồi thực hiện lại thao tác.",
+            )),
+        }
+    }
+}
+
+/// A form's fields, in order (a field may repeat: the document checklist).
+pub struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    /// The first value of `name` ("" if absent), trimmed.
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .unwrap_or("")
+    }
+
+    /// Every non-empty value of `name`.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, v)| k == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_owned())
+            .collect()
+    }
+
+    /// The non-empty lines of the value of `name`.
+    pub fn lines(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Why a console form is refused before anything in it is used (nothing is written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The body is not a form (400).
+    #[error("the body is not a form")]
+    BadForm,
+    /// The form does not carry its session's CSRF token (403).
+    #[error("the form lacks its session's CSRF token")]
+    Csrf,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::BadForm => error_page(
+                StatusCode::BAD_REQUEST,
+                "Biểu mẫu gửi lên không đọc được. Hãy tải lại trang và thử lại.",
+            ),
+            Refusal::Csrf => csrf_refused(),
+        }
+    }
+}
+
+/// The form of a post, or why not (a 400 page).
+pub fn fields(form: Result<Form<Vec<(String, String)>>, FormRejection>) -> Result<Fields, Refusal> {
+    form.map(|Form(v)| Fields(v)).map_err(|_| Refusal::BadForm)
+}
+
+/// Whether `sent` is the expected synchronizer token (compared by digest: the time taken does
+/// not depend on how much of it matches).
+pub fn csrf_ok(expected: &str, sent: &str) -> bool {
+    !expected.is_empty() && sha256(expected.as_bytes()) == sha256(sent.as_bytes())
+}
+
+/// The 403 page of a form without its session's CSRF token (nothing was read or written).
+pub fn csrf_refused() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "Biểu mẫu không hợp lệ hoặc đã hết hạn (thiếu mã chống giả mạo). Hãy tải lại trang và thực hiện lại.",
+    )
+}
+
+/// Checks the form's CSRF token against the session's.
+pub fn check_csrf(s: &Signed, f: &Fields) -> Result<(), Refusal> {
+    if csrf_ok(&s.csrf, f.get("csrf")) {
+        Ok(())
+    } else {
+        Err(Refusal::Csrf)
+    }
+}
+
+/// The 403 page of a screen the caller's role does not open.
+pub fn forbidden(state: &AppState, s: &Signed) -> Response {
+    let body = html! {
+        h1 { "Không có quyền truy cập" }
+        (layout::message(true, "Vai trò của bạn không được mở trang này."))
+        p { a href=(landing(&s.caller)) { "Về màn hình chính của bạn" } }
+    };
+    let mut res = render(state, s, "Không có quyền truy cập", body);
+    *res.status_mut() = StatusCode::FORBIDDEN;
+    res
+}
+
+/// A page in the frame of the signed-in caller.
+pub fn render(state: &AppState, s: &Signed, title: &str, body: Markup) -> Response {
+    let unit_name = state.app().desk().unit_name(s.caller.unit());
+    let frame = layout::Frame {
+        caller: &s.caller,
+        csrf: &s.csrf,
+        unit_name: &unit_name,
+        today: clock::today(),
+    };
+    Html(layout::page(title, Some(&frame), body).into_string()).into_response()
+}
+
+/// A page without the frame: an error before a session is known.
+pub fn error_page(status: StatusCode, text: &str) -> Response {
+    let body = html! {
+        h1 { "Không thực hiện được" }
+        (layout::message(true, text))
+        p { a href="/" { "Về trang chính" } }
+    };
+    (status, Html(layout::page("Lỗi", None, body).into_string())).into_response()
+}
+
+/// The Vietnamese words of an application error (the API's problem, as the console says it).
+pub fn message_vi(e: &ApiError) -> String {
+    match e {
+        ApiError::Validation { field, .. } => {
+            format!(
+                "Thông tin chưa hợp lệ: {}. Hãy kiểm tra lại rồi gửi lại.",
+                field_vi(field)
+            )
+        }
+        ApiError::IllegalTransition { .. } => {
+            "Thao tác này không được phép ở trạng thái hiện tại của hồ sơ.".into()
+        }
+        ApiError::PreconditionFailed { .. } | ApiError::NothingToMatch(_) => {
+            "Hồ sơ vừa được người khác cập nhật. Hãy xem lại hồ sơ rồi thực hiện lại.".into()
+        }
+        ApiError::Forbidden(_) => "Bạn không có quyền thực hiện thao tác này.".into(),
+        ApiError::NotFound(_) => "Không tìm thấy hồ sơ hoặc dữ liệu được yêu cầu.".into(),
+        ApiError::Conflict(_) | ApiError::IdempotencyKeyReused => {
+            "Thao tác trùng hoặc xung đột với một thao tác khác. Hãy xem lại hồ sơ.".into()
+        }
+        ApiError::Overloaded { .. }
+        | ApiError::RateLimited { .. }
+        | ApiError::QuotaExceeded { .. } => "Hệ thống đang bận. Hãy thử lại sau ít phút.".into(),
+        ApiError::FailStopped(_) | ApiError::ShuttingDown => {
+            "Hệ thống đang tạm ngừng ghi dữ liệu. Hãy báo quản trị hệ thống; thao tác có thể chưa được ghi nhận.".into()
+        }
+        _ => "Đã có lỗi khi xử lý yêu cầu. Hãy thử lại hoặc báo quản trị hệ thống.".into(),
+    }
+}
+
+/// The Vietnamese label of a refused field.
+pub fn field_vi(field: &str) -> &str {
+    match field {
+        "applicant.name" | "name" => "họ tên người nộp",
+        "applicant.id_number" | "id_number" => "số CCCD/định danh cá nhân",
+        "applicant.phone" | "phone" => "số điện thoại",
+        "applicant.address" | "address" => "địa chỉ",
+        "procedure" => "thủ tục hành chính",
+        "documents" => "thành phần hồ sơ",
+        "channel" => "hình thức nộp",
+        "unit" => "đơn vị",
+        "specialist" => "công chức xử lý",
+        "note" => "ghi chú",
+        "reason" => "lý do",
+        "reasons" => "lý do từ chối",
+        "comments" => "ý kiến trả lại",
+        "items" => "nội dung cần bổ sung",
+        "agency" => "cơ quan liên thông",
+        "amount" => "số tiền",
+        "receipt_number" => "số biên lai",
+        "draft" => "loại dự thảo",
+        "legal_basis" => "căn cứ pháp lý",
+        "missing" => "giấy tờ còn thiếu",
+        other => other,
+    }
+}
+
+/// An application error as the console's page status and words.
+pub fn app_failure(e: impl Into<ApiError>) -> (StatusCode, String) {
+    let e: ApiError = e.into();
+    let status = e.status();
+    if status.is_server_error() {
+        tracing::error!(error = %e, "console request failed");
+    }
+    (status, message_vi(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_read_and_written_exactly() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; motcua_session=abc ; b=2"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&h, "c"), None);
+        assert_eq!(
+            session_cookie("ff", false),
+            "motcua_session=ff; HttpOnly; SameSite=Strict; Path=/"
+        );
+        assert!(session_cookie("ff", true).ends_with("; Secure"));
+        assert!(csrf_ok("x", "x"));
+        assert!(!csrf_ok("x", "y"));
+        assert!(!csrf_ok("", ""));
+        assert_eq!(
+            message_vi(&ApiError::validation("applicant.name", "is empty")),
+            "Thông tin chưa hợp lệ: họ tên người nộp. Hãy kiểm tra lại rồi gửi lại."
+        );
+    }
+}

@@ -1,0 +1,295 @@
+//! The console's desk and dossier pages against the real server: a receipt through the desk
+//! form is the API's (seen through `GET /v1/dossiers/{code}` and the public lookup) and prints
+//! slip 01 with its code and secret; forms without their session's CSRF token are refused and
+//! write nothing; the planner and the citizen account cannot open the desk; a dossier goes
+//! from the desk to approval through the console, each role seeing only its own actions; an
+//! applicant named `<script>` stays text.
+
+mod console_common;
+mod http_common;
+
+use console_common::{signed_in, Browser};
+use http_common::{commune, TestServer};
+use serde_json::Value;
+
+const PROCEDURE: &str = "1.001193";
+
+/// Fills and sends the desk form as `b`; the answer.
+async fn receive(b: &mut Browser, name: &str) -> console_common::Page {
+    let form = b.get(&format!("/desk?procedure={PROCEDURE}")).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let csrf = form.hidden("csrf");
+    let key = form.hidden("key");
+    let doc = form.hidden("doc");
+    b.post(
+        "/desk",
+        &[
+            ("csrf", &csrf),
+            ("key", &key),
+            ("procedure", PROCEDURE),
+            ("name", name),
+            ("id_number", "006090001234"),
+            ("phone", "0912345678"),
+            ("address", "thôn Nà Pài, xã Dương Phong"),
+            ("doc", &doc),
+            ("extra", "Giấy ủy quyền\n"),
+            ("channel", "desk"),
+        ],
+    )
+    .await
+}
+
+/// The dossier code a slip page shows.
+fn code_of(page: &str) -> String {
+    let marker = "Mã hồ sơ: <strong>";
+    let start = page.find(marker).expect("a code on the slip") + marker.len();
+    let end = page[start..].find('<').unwrap() + start;
+    page[start..end].to_owned()
+}
+
+fn secret_of(page: &str) -> String {
+    let marker = "<span class=\"secret\">";
+    let start = page.find(marker).expect("a secret on the slip") + marker.len();
+    let end = page[start..].find('<').unwrap() + start;
+    page[start..end].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_receipt_is_the_apis_and_prints_slip_01() {
+    let (s, tokens) = commune().await;
+    let mut b = signed_in(&s, "tn-01").await;
+    let first = b.get("/desk").await;
+    assert!(first.body.contains("Khai sinh") || first.body.contains(PROCEDURE));
+    let r = receive(&mut b, "Nguyễn Văn An").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Giấy tiếp nhận hồ sơ và hẹn trả kết quả"));
+    assert!(r.body.contains("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"));
+    assert!(r.body.contains("Hoàng Thị Hoa"), "the receiver by name");
+    let code = code_of(&r.body);
+    let secret = secret_of(&r.body);
+    assert_eq!(secret.len(), 10);
+
+    let api: Value = s
+        .get_json(&format!("/v1/dossiers/{code}"), &tokens["tn-01"])
+        .await;
+    assert_eq!(api["code"], code.as_str(), "{api}");
+    assert_eq!(api["state_name"], "received", "{api}");
+    let lookup = s
+        .client
+        .get(s.url(&format!("/v1/lookup/{code}?secret={secret}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lookup.status(), 200);
+
+    // Reprinted without the secret; in the queue with its due time.
+    let again = b.get(&format!("/dossiers/{code}/slip01")).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(code_of(&again.body), code);
+    assert!(!again.body.contains(&secret));
+    let queue = b.get("/queue").await;
+    assert_eq!(queue.status, 200);
+    assert!(queue.body.contains(&code));
+    assert!(queue.body.contains("Mới tiếp nhận"));
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_without_their_csrf_token_are_refused_and_write_nothing() {
+    let (s, _) = commune().await;
+    let mut b = signed_in(&s, "tn-01").await;
+    let form = b.get(&format!("/desk?procedure={PROCEDURE}")).await;
+    let key = form.hidden("key");
+    let head = s.head();
+    let fields = |csrf: Option<&'static str>| {
+        let mut f = vec![
+            ("key", key.clone()),
+            ("procedure", PROCEDURE.to_owned()),
+            ("name", "Nguyễn Văn An".to_owned()),
+            ("id_number", "006090001234".to_owned()),
+        ];
+        if let Some(c) = csrf {
+            f.push(("csrf", c.to_owned()));
+        }
+        f
+    };
+    for csrf in [None, Some("0000"), Some("")] {
+        let f = fields(csrf);
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = b.post("/desk", &f).await;
+        assert_eq!(r.status, 403, "{csrf:?}");
+        assert!(r.body.contains("mã chống giả mạo"));
+    }
+    // An action form too.
+    let r = receive(&mut b, "Nguyễn Văn An").await;
+    let code = code_of(&r.body);
+    let head_after_receipt = s.head();
+    assert!(head_after_receipt > head);
+    let r = b
+        .post(
+            &format!("/dossiers/{code}"),
+            &[("action", "assign"), ("specialist", "cm-tp-01")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    // A signed-in browser's token does not work for another session.
+    let mut other = signed_in(&s, "tn-02").await;
+    let theirs = other.csrf().await;
+    let r = b
+        .post(
+            &format!("/dossiers/{code}"),
+            &[
+                ("csrf", &theirs),
+                ("action", "assign"),
+                ("specialist", "cm-tp-01"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(s.head(), head_after_receipt, "nothing written");
+    // Without a session at all: refused, not redirected into a write.
+    let r = Browser::new(&s)
+        .post(&format!("/dossiers/{code}"), &[("action", "assign")])
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(s.head(), head_after_receipt);
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_planner_and_the_citizen_cannot_open_the_desk() {
+    let (s, _) = commune().await;
+    for id in ["kh-01", "cong-dvc"] {
+        let mut b = signed_in(&s, id).await;
+        assert_eq!(b.get("/").await.location(), "/home");
+        let r = b.get("/desk").await;
+        assert_eq!(r.status, 403, "{id}");
+        assert!(r.body.contains("không được mở trang này"));
+        let csrf = b.csrf().await;
+        let head = s.head();
+        let r = b
+            .post(
+                "/desk",
+                &[
+                    ("csrf", &csrf),
+                    ("key", "k1"),
+                    ("procedure", PROCEDURE),
+                    ("name", "Nguyễn Văn An"),
+                    ("id_number", "006090001234"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 403, "{id}");
+        assert_eq!(s.head(), head);
+    }
+    s.server.shutdown().await.unwrap();
+}
+
+async fn act(
+    b: &mut Browser,
+    code: &str,
+    action: &str,
+    extra: &[(&str, &str)],
+) -> console_common::Page {
+    let page = b.get(&format!("/dossiers/{code}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = page.hidden("csrf");
+    let version = page.hidden("version");
+    let mut f = vec![
+        ("csrf", csrf.as_str()),
+        ("action", action),
+        ("version", version.as_str()),
+    ];
+    f.extend_from_slice(extra);
+    b.post(&format!("/dossiers/{code}"), &f).await
+}
+
+async fn state(s: &TestServer, token: &str, code: &str) -> Value {
+    s.get_json(&format!("/v1/dossiers/{code}"), token).await["state_name"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dossier_goes_from_the_desk_to_approval_through_the_console() {
+    let (s, tokens) = commune().await;
+    let mut desk = signed_in(&s, "tn-01").await;
+    let mut specialist = signed_in(&s, "cm-tp-01").await;
+    let mut leader = signed_in(&s, "ld-01").await;
+    let code = code_of(&receive(&mut desk, "Nguyễn Văn An").await.body);
+
+    let page = desk.get(&format!("/dossiers/{code}")).await;
+    assert!(page.body.contains("Phân công xử lý"));
+    assert!(page.body.contains("Triệu Văn Dũng"), "specialists by name");
+    assert!(!page.body.contains("Ký duyệt"), "not the leader's action");
+    let r = act(&mut desk, &code, "assign", &[("specialist", "cm-tp-01")]).await;
+    assert_eq!(
+        (r.status, r.location()),
+        (303, format!("/dossiers/{code}").as_str())
+    );
+    assert_eq!(state(&s, &tokens["tn-01"], &code).await, "in_processing");
+
+    // The specialist's work list has it; their page offers their actions, not the leader's.
+    let work = specialist.get("/worklist").await;
+    assert!(work.body.contains(&code));
+    let page = specialist.get(&format!("/dossiers/{code}")).await;
+    assert!(page.body.contains("Trình ký"));
+    assert!(!page.body.contains("Ký duyệt"));
+    assert!(
+        page.body.contains("Hoàng Thị Hoa"),
+        "the timeline names the receiver"
+    );
+    assert!(page.body.contains("Tiếp nhận hồ sơ"));
+    let r = act(
+        &mut specialist,
+        &code,
+        "submit_for_signing",
+        &[("draft", "result"), ("note", "Đủ điều kiện")],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+
+    let inbox = leader.get("/inbox").await;
+    assert!(inbox.body.contains(&code), "{}", inbox.body);
+    // A stale page: the version it showed is no longer the dossier's.
+    let stale = leader.get(&format!("/dossiers/{code}")).await;
+    let csrf = stale.hidden("csrf");
+    let r = act(&mut leader, &code, "approve", &[("note", "Đồng ý")]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(state(&s, &tokens["ld-01"], &code).await, "result_ready");
+    let r = leader
+        .post(
+            &format!("/dossiers/{code}"),
+            &[
+                ("csrf", &csrf),
+                ("action", "send_back"),
+                ("version", "3"),
+                ("comments", "Xem lại"),
+            ],
+        )
+        .await;
+    assert!(r.status == 409 || r.status == 412, "{}", r.status);
+    assert!(r.body.contains("class=\"msg error\""));
+    assert_eq!(state(&s, &tokens["ld-01"], &code).await, "result_ready");
+    let page = leader.get(&format!("/dossiers/{code}")).await;
+    assert!(page.body.contains("Đã có kết quả"));
+    assert!(page.body.contains("Lương Văn Thành"));
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applicant_named_script_stays_text_on_every_page() {
+    let (s, _) = commune().await;
+    let mut b = signed_in(&s, "tn-01").await;
+    let evil = "<script>alert(1)</script>";
+    let r = receive(&mut b, evil).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let code = code_of(&r.body);
+    for page in [
+        r.body.clone(),
+        b.get(&format!("/dossiers/{code}/slip01")).await.body,
+        b.get(&format!("/dossiers/{code}")).await.body,
+    ] {
+        assert!(!page.contains("<script"), "{page}");
+    }
+    assert!(r.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    s.server.shutdown().await.unwrap();
+}
