@@ -203,3 +203,91 @@ async fn a_password_change_ends_the_other_sessions() {
     assert_eq!(Browser::new(&s).sign_in("ld-01", new).await.status, 303);
     s.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_resets_a_password_and_deactivates_an_account_on_the_staff_screen() {
+    let (s, tokens) = commune().await;
+    let mut admin = signed_in(&s, "qt-01").await;
+    assert_eq!(admin.get("/").await.location(), "/staff");
+    let page = admin.get("/staff").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Triệu Văn Dũng"));
+    let csrf = page.hidden("csrf");
+    let mut officer = signed_in(&s, "cm-tp-01").await;
+
+    // Not for anyone else, and nothing changes.
+    let mut desk = signed_in(&s, "tn-01").await;
+    let theirs = desk.csrf().await;
+    assert_eq!(desk.get("/staff").await.status, 403);
+    let r = desk
+        .post(
+            "/staff/cm-tp-01/password",
+            &[
+                ("csrf", &theirs),
+                ("username", "cm-tp-01"),
+                ("password", "chiếm quyền 12345"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let head = s.head();
+    let r = desk
+        .post("/staff/cm-tp-01/deactivate", &[("csrf", &theirs)])
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(s.head(), head);
+    assert_eq!(officer.get("/worklist").await.status, 200);
+
+    // A password too short is refused in words; a reset ends the holder's sessions.
+    let r = admin
+        .post(
+            "/staff/cm-tp-01/password",
+            &[
+                ("csrf", &csrf),
+                ("username", "cm-tp-01"),
+                ("password", "ngan"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("ít nhất"));
+    let new = "mật khẩu do quản trị đặt";
+    let r = admin
+        .post(
+            "/staff/cm-tp-01/password",
+            &[("csrf", &csrf), ("username", "cm-tp-01"), ("password", new)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Đã đặt lại mật khẩu"));
+    assert_eq!(officer.get("/worklist").await.location(), "/signin");
+    assert_eq!(
+        Browser::new(&s).sign_in("cm-tp-01", PASSWORD).await.status,
+        401
+    );
+    let mut officer = Browser::new(&s);
+    assert_eq!(officer.sign_in("cm-tp-01", new).await.status, 303);
+    assert_eq!(officer.get("/worklist").await.status, 200);
+
+    // Deactivation: one event of the log, and the session stops at once.
+    let r = admin
+        .post("/staff/cm-tp-01/deactivate", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Đã ngừng hoạt động"));
+    assert_eq!(s.head(), head + 1);
+    assert_eq!(officer.get("/worklist").await.location(), "/signin");
+    let api = s
+        .get("/v1/staff", &tokens["cm-tp-01"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401);
+
+    let auditor = s.server.app().authenticate(&tokens["tt-01"]).unwrap();
+    let trail = s.server.app().accounts().trail(&auditor, 100).unwrap();
+    assert!(trail.iter().any(|l| l.kind == SignInKind::PasswordSet
+        && l.by.as_deref() == Some("qt-01")
+        && l.staff.as_deref() == Some("cm-tp-01")));
+    s.server.shutdown().await.unwrap();
+}

@@ -318,6 +318,8 @@ impl Accounts<'_> {
         }
         let phc = self.hash(password).await?;
         self.write(staff, &username, phc)?;
+        // A reset is what follows a forgotten or leaked password: the old sessions end too.
+        self.app.sessions().end_all_of(staff);
         self.record(
             SignInKind::PasswordSet,
             &username,

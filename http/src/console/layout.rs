@@ -202,6 +202,9 @@ pub fn nav_items(caller: &Caller) -> Vec<(&'static str, &'static str)> {
     {
         items.push(("/queue", "Hàng chờ theo lĩnh vực"));
     }
+    if caller.has(Role::Admin) {
+        items.push(("/staff", "Cán bộ"));
+    }
     if caller.has(Role::Auditor) || caller.has(Role::Admin) {
         items.push(("/audit", "Nhật ký đăng nhập"));
     }

@@ -16,6 +16,7 @@
 //! cookie [`SIGNIN_COOKIE`]. Every page answers with a strict Content-Security-Policy (no
 //! script at all, styles from `/static/console.css` only).
 
+pub mod admin;
 pub mod desk;
 pub mod dossier;
 pub mod layout;
@@ -69,6 +70,9 @@ pub fn router() -> Router<AppState> {
         .route("/worklist", get(dossier::worklist))
         .route("/inbox", get(dossier::inbox))
         .route("/dossiers/{code}", get(dossier::page).post(dossier::act))
+        .route("/staff", get(admin::list))
+        .route("/staff/{id}/password", post(admin::reset_password))
+        .route("/staff/{id}/deactivate", post(admin::deactivate))
         .layer(middleware::map_response(security_headers))
 }
 
@@ -109,6 +113,8 @@ pub fn landing(caller: &Caller) -> &'static str {
         "/inbox"
     } else if caller.has(Role::Auditor) {
         "/audit"
+    } else if caller.has(Role::Admin) {
+        "/staff"
     } else {
         "/home"
     }
