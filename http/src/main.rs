@@ -137,6 +137,33 @@ struct ServeArgs {
 enum StaffCommand {
     /// Register a staff member and print their bearer token (shown once).
     Add(StaffAddArgs),
+    /// Set a staff member's console password (read from MOTCUA_PASSWORD or the first line of
+    /// standard input, never a flag); their console sessions end.
+    Password(StaffPasswordArgs),
+}
+
+#[derive(Debug, Args)]
+struct StaffPasswordArgs {
+    #[arg(long, env = "MOTCUA_DATA", default_value = "./motcua-data")]
+    data: PathBuf,
+    /// The staff member's id.
+    #[arg(long)]
+    id: StaffId,
+    /// Console username (default: the staff id).
+    #[arg(long)]
+    username: Option<String>,
+}
+
+/// The password of `motcua staff password`: `MOTCUA_PASSWORD`, or the first line of stdin.
+fn read_password() -> Result<String, String> {
+    if let Ok(p) = std::env::var("MOTCUA_PASSWORD") {
+        return Ok(p);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the password from standard input: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +214,14 @@ async fn main() -> ExitCode {
         } => staff::staff_add(args.into())
             .await
             .map(|line| println!("{line}")),
+        Command::Staff {
+            command: StaffCommand::Password(a),
+        } => match read_password() {
+            Ok(password) => staff::staff_password(&a.data, &a.id, a.username.as_deref(), &password)
+                .await
+                .map(|line| println!("{line}")),
+            Err(e) => Err(e),
+        },
         Command::Export(a) => backup::export_data_dir(&a.data, &a.out, a.from, a.to)
             .await
             .map(|r| println!("{}", r.line()))

@@ -291,3 +291,26 @@ async fn an_admin_resets_a_password_and_deactivates_an_account_on_the_staff_scre
         && l.staff.as_deref() == Some("cm-tp-01")));
     s.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_set_on_a_stopped_directory_opens_the_console() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let (s, _) = http_common::commune_in(http_common::config(&dir)).await;
+    s.server.shutdown().await.unwrap();
+    let line = motcua_http::cli::staff::staff_password(
+        &dir,
+        &"qt-01".parse().unwrap(),
+        Some("QuanTri"),
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    assert_eq!(line, "staff=qt-01 username=quantri");
+    let s = http_common::TestServer::start_in(http_common::config(&dir)).await;
+    let mut b = Browser::new(&s);
+    let r = b.sign_in("quantri", PASSWORD).await;
+    assert_eq!((r.status, r.location()), (303, "/"));
+    assert_eq!(b.get("/").await.location(), "/staff");
+    s.server.shutdown().await.unwrap();
+}

@@ -86,3 +86,43 @@ async fn add_in(log: &EventLog, args: StaffAdd) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     Ok(format!("staff={} token={}", staff.id, token.token))
 }
+
+/// Sets the console password of staff member `staff` on a *stopped* data directory (the first
+/// admin of a commune that did not start as the demo, or a locked-out one): the account store
+/// of the application, as `set_password` by the system. The password is read by `main.rs` from
+/// `MOTCUA_PASSWORD` or standard input, never from a flag (flags show in `ps`).
+pub async fn staff_password(
+    data: &std::path::Path,
+    staff: &StaffId,
+    username: Option<&str>,
+    password: &str,
+) -> Result<String, String> {
+    let log = EventLog::open(data, LogConfig::default()).map_err(|e| {
+        let fallback = format!(
+            "cannot open {} (is the server running? stop it first)",
+            data.display()
+        );
+        describe_open_error(data, &e, &fallback)
+    })?;
+    let config = crate::app::AppConfig {
+        read_your_writes_timeout: crate::config::DEFAULT_READ_YOUR_WRITES_TIMEOUT,
+        desk_reserve: motcua_engine::service::DEFAULT_DESK_RESERVE,
+    };
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    let app = crate::app::App::open(log, config, metrics)
+        .await
+        .map_err(|e| e.to_string())?;
+    let username = username.unwrap_or(staff.as_str()).to_owned();
+    let result = app
+        .accounts()
+        .set_password(None, staff, &username, password, "motcua staff password")
+        .await
+        .map_err(|e| e.to_string());
+    let closed = app.shutdown().await;
+    result?;
+    closed.map_err(|e| e.to_string())?;
+    Ok(format!(
+        "staff={staff} username={}",
+        crate::app::accounts::normalise_username(&username)
+    ))
+}
