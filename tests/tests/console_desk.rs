@@ -293,3 +293,96 @@ async fn an_applicant_named_script_stays_text_on_every_page() {
     assert!(r.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     s.server.shutdown().await.unwrap();
 }
+
+/// A dossier received, assigned to cm-tp-01 and submitted for signing, through the API.
+async fn awaiting_approval(
+    s: &TestServer,
+    tokens: &std::collections::HashMap<String, String>,
+) -> String {
+    let r = s
+        .post("/v1/dossiers", &tokens["tn-01"])
+        .json(&http_common::new_dossier(PROCEDURE))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let code = r.json::<Value>().await.unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (who, action, body) in [
+        (
+            "tn-01",
+            "assign",
+            serde_json::json!({"specialist": "cm-tp-01"}),
+        ),
+        (
+            "cm-tp-01",
+            "submit_for_signing",
+            serde_json::json!({"note": "Trình ký"}),
+        ),
+    ] {
+        let r = s
+            .post(
+                &format!("/v1/dossiers/{code}/actions/{action}"),
+                &tokens[who],
+            )
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{action}");
+    }
+    code
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_approves_several_dossiers_at_once_from_the_inbox() {
+    let (s, tokens) = commune().await;
+    let a = awaiting_approval(&s, &tokens).await;
+    let b = awaiting_approval(&s, &tokens).await;
+    let c = awaiting_approval(&s, &tokens).await;
+    let mut leader = signed_in(&s, "ld-01").await;
+    let inbox = leader.get("/inbox").await;
+    assert_eq!(inbox.status, 200);
+    assert!(inbox.body.contains("http-equiv=\"refresh\""));
+    for code in [&a, &b, &c] {
+        assert!(inbox.body.contains(code.as_str()));
+    }
+    let csrf = inbox.hidden("csrf");
+    // Without the token: nothing approved.
+    let r = leader.post("/inbox", &[("code", &a)]).await;
+    assert_eq!(r.status, 403);
+    // A specialist cannot.
+    let mut specialist = signed_in(&s, "cm-tp-01").await;
+    let theirs = specialist.csrf().await;
+    assert_eq!(
+        specialist
+            .post("/inbox", &[("csrf", &theirs), ("code", &a)])
+            .await
+            .status,
+        403
+    );
+    assert_eq!(state(&s, &tokens["ld-01"], &a).await, "awaiting_approval");
+
+    let r = leader
+        .post(
+            "/inbox",
+            &[
+                ("csrf", &csrf),
+                ("code", &a),
+                ("code", &b),
+                ("code", "không-phải-mã"),
+                ("note", "Đồng ý"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains(&format!("Đã ký duyệt hồ sơ {a}.")));
+    assert!(r.body.contains(&format!("Đã ký duyệt hồ sơ {b}.")));
+    assert!(r.body.contains("Hồ sơ không-phải-mã: Không tìm thấy"));
+    assert_eq!(state(&s, &tokens["ld-01"], &a).await, "result_ready");
+    assert_eq!(state(&s, &tokens["ld-01"], &b).await, "result_ready");
+    assert_eq!(state(&s, &tokens["ld-01"], &c).await, "awaiting_approval");
+    s.server.shutdown().await.unwrap();
+}

@@ -23,7 +23,9 @@ use crate::app::{clock, AppError};
 use crate::console::layout::{
     self, action_vi, date_vi, datetime_vi, event_vi, role_vi_str, state_vi, timeliness,
 };
-use crate::console::{app_failure, check_csrf, fields, forbidden, render, Fields, Signed};
+use crate::console::{
+    app_failure, check_csrf, fields, forbidden, render, render_refreshing, Fields, Signed,
+};
 use crate::routes::dossiers::{command, ActionBody};
 use crate::routes::roles::{DOSSIER_READERS, QUEUE_READERS};
 use crate::state::AppState;
@@ -61,7 +63,7 @@ pub async fn queue(State(state): State<AppState>, s: Signed) -> Response {
     };
     let body = html! {
         h1 { "Hàng chờ theo lĩnh vực" }
-        p.muted { "Sắp xếp theo ngày hẹn trả kết quả, sớm nhất trước. Tải lại trang để cập nhật." }
+        p.muted { "Sắp xếp theo ngày hẹn trả kết quả, sớm nhất trước; trang tự cập nhật mỗi phút." }
         @if queues.iter().all(|q| q.entries.is_empty()) {
             p { "Không có hồ sơ nào đang chờ." }
         }
@@ -86,7 +88,8 @@ pub async fn queue(State(state): State<AppState>, s: Signed) -> Response {
             }
         }
     };
-    render(&state, &s, "Hàng chờ theo lĩnh vực", body)
+    let refresh = Some(layout::LIST_REFRESH_SECONDS);
+    render_refreshing(&state, &s, "Hàng chờ theo lĩnh vực", body, refresh)
 }
 
 /// `GET /worklist`: a specialist's dossiers, the soonest due first.
@@ -118,7 +121,61 @@ pub async fn worklist(State(state): State<AppState>, s: Signed) -> Response {
             }
         }
     };
-    render(&state, &s, "Hồ sơ cần xử lý", body)
+    let refresh = Some(layout::LIST_REFRESH_SECONDS);
+    render_refreshing(&state, &s, "Hồ sơ cần xử lý", body, refresh)
+}
+
+/// Dossiers one "approve the selected" form may approve: a page of an inbox, and a bound on
+/// the work of one request.
+pub const MAX_BULK_APPROVALS: usize = 50;
+
+/// The inbox page, with the outcome of a bulk approval when there was one.
+fn inbox_page(state: &AppState, s: &Signed, outcome: &[(String, Result<(), String>)]) -> Response {
+    let mut items = match state.app().views().inbox(&s.caller) {
+        Ok(i) => i,
+        Err(e) => return failed(state, s, "Hồ sơ chờ ký duyệt", e),
+    };
+    items.sort_by_key(|i| i.due);
+    let desk = state.app().desk();
+    let body = html! {
+        h1 { "Hồ sơ chờ ký duyệt" }
+        @for (code, r) in outcome {
+            @match r {
+                Ok(()) => { (layout::message(false, &format!("Đã ký duyệt hồ sơ {code}."))) }
+                Err(why) => { (layout::message(true, &format!("Hồ sơ {code}: {why}"))) }
+            }
+        }
+        @if items.is_empty() { p { "Không có hồ sơ nào chờ ký duyệt." } }
+        @else {
+            form method="post" action="/inbox" {
+                (layout::csrf_field(&s.csrf))
+                table {
+                    thead { tr { th { "Chọn" } th { "Mã hồ sơ" } th { "Thủ tục" } th { "Người trình" } th { "Trình lúc" } th { "Ngày hẹn trả" } th { "Thời hạn" } } }
+                    tbody {
+                        @for i in &items {
+                            @let id = format!("pick-{}", i.code);
+                            tr {
+                                td {
+                                    input type="checkbox" id=(id) name="code" value=(i.code.to_string());
+                                    label.muted for=(id) { "Chọn hồ sơ " (i.code) }
+                                }
+                                td { a href=(format!("/dossiers/{}", i.code)) { (i.code) } }
+                                td { (i.procedure_name) }
+                                td { (desk.staff(&i.specialist).map(|st| st.name).unwrap_or_else(|| i.specialist.clone())) }
+                                td { (datetime_vi(i.submitted_for_signing_at)) }
+                                (due_cell(i.due))
+                            }
+                        }
+                    }
+                }
+                label for="bulk-note" { "Ý kiến (chung cho các hồ sơ đã chọn)" }
+                textarea id="bulk-note" name="note" {}
+                div { button type="submit" { "Ký duyệt các hồ sơ đã chọn" } }
+            }
+        }
+    };
+    let refresh = outcome.is_empty().then_some(layout::LIST_REFRESH_SECONDS);
+    render_refreshing(state, s, "Hồ sơ chờ ký duyệt", body, refresh)
 }
 
 /// `GET /inbox`: a leader's dossiers waiting for a signature, the soonest due first.
@@ -126,33 +183,57 @@ pub async fn inbox(State(state): State<AppState>, s: Signed) -> Response {
     if !s.caller.has(Role::Leader) {
         return forbidden(&state, &s);
     }
-    let mut items = match state.app().views().inbox(&s.caller) {
-        Ok(i) => i,
-        Err(e) => return failed(&state, &s, "Hồ sơ chờ ký duyệt", e),
+    inbox_page(&state, &s, &[])
+}
+
+/// `POST /inbox`: approves the selected dossiers, one `approve` each through the same
+/// application call as the dossier page (each judged on its own: one refused does not stop
+/// the others); the inbox again, with each outcome in words.
+pub async fn approve_selected(
+    State(state): State<AppState>,
+    s: Signed,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let f = match fields(form) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
     };
-    items.sort_by_key(|i| i.due);
-    let desk = state.app().desk();
-    let body = html! {
-        h1 { "Hồ sơ chờ ký duyệt" }
-        @if items.is_empty() { p { "Không có hồ sơ nào chờ ký duyệt." } }
-        @else {
-            table {
-                thead { tr { th { "Mã hồ sơ" } th { "Thủ tục" } th { "Người trình" } th { "Trình lúc" } th { "Ngày hẹn trả" } th { "Thời hạn" } } }
-                tbody {
-                    @for i in &items {
-                        tr {
-                            td { a href=(format!("/dossiers/{}", i.code)) { (i.code) } }
-                            td { (i.procedure_name) }
-                            td { (desk.staff(&i.specialist).map(|st| st.name).unwrap_or_else(|| i.specialist.clone())) }
-                            td { (datetime_vi(i.submitted_for_signing_at)) }
-                            (due_cell(i.due))
-                        }
-                    }
-                }
+    if let Err(r) = check_csrf(&s, &f) {
+        return r.into_response();
+    }
+    if !s.caller.has(Role::Leader) {
+        return forbidden(&state, &s);
+    }
+    let codes = f.all("code");
+    let mut outcome = Vec::new();
+    if codes.len() > MAX_BULK_APPROVALS {
+        let why = format!("Mỗi lần ký duyệt tối đa {MAX_BULK_APPROVALS} hồ sơ.");
+        outcome.push((String::new(), Err(why)));
+        return inbox_page(&state, &s, &outcome);
+    }
+    if let Err(e) = state.check_writable() {
+        let (_, why) = app_failure(e);
+        outcome.push((String::new(), Err(why)));
+        return inbox_page(&state, &s, &outcome);
+    }
+    let note = f.get("note").to_owned();
+    for raw in codes {
+        let r = match crate::routes::parse::code(&raw) {
+            Err(e) => Err(app_failure(e).1),
+            Ok(code) => {
+                let cmd = motcua_engine::domain::Command::Approve { note: note.clone() };
+                state
+                    .app()
+                    .dossiers()
+                    .act(&s.caller, &code, cmd, None, None, None)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| app_failure(e).1)
             }
-        }
-    };
-    render(&state, &s, "Hồ sơ chờ ký duyệt", body)
+        };
+        outcome.push((raw, r));
+    }
+    inbox_page(&state, &s, &outcome)
 }
 
 /// A form field of an action: (name, label, kind).

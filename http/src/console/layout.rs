@@ -23,9 +23,10 @@ header.top .who { font-size: .95rem; }
 nav.main { background: #f3ecec; padding: .4rem 1rem; display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; }
 nav.main a { color: var(--brand); font-weight: 600; }
 nav.main form { display: inline; margin: 0; }
+nav.main button { margin-top: 0; padding: .2rem .8rem; }
 main { padding: 1rem; max-width: 1340px; }
 a:focus, button:focus, input:focus, select:focus, textarea:focus { outline: 3px solid #1565c0; outline-offset: 2px; }
-label { display: block; font-weight: 600; margin-top: .6rem; }
+label { display: block; font-weight: 600; margin-top: .6rem; margin-bottom: .3rem; }
 input[type=text], input[type=password], select, textarea { width: 100%; max-width: 38rem; padding: .35rem; font-size: 1rem; border: 1px solid #777; }
 textarea { min-height: 4rem; }
 button { margin-top: .8rem; padding: .45rem 1.1rem; font-size: 1rem; background: var(--brand); color: #fff; border: 0; cursor: pointer; }
@@ -222,12 +223,29 @@ pub struct Frame<'a> {
 
 /// A whole page: the frame around `body`.
 pub fn page(title: &str, frame: Option<&Frame<'_>>, body: Markup) -> Markup {
+    page_refreshing(title, frame, body, None)
+}
+
+/// How often a queue, work list or inbox reloads itself, so a colleague's action shows without
+/// JavaScript (a `meta refresh`, which the Content-Security-Policy allows).
+pub const LIST_REFRESH_SECONDS: u32 = 60;
+
+/// A whole page that reloads itself every `refresh` seconds.
+pub fn page_refreshing(
+    title: &str,
+    frame: Option<&Frame<'_>>,
+    body: Markup,
+    refresh: Option<u32>,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="vi" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(seconds) = refresh {
+                    meta http-equiv="refresh" content=(seconds);
+                }
                 title { (title) " – motcua" }
                 link rel="stylesheet" href="/static/console.css";
             }

@@ -68,7 +68,10 @@ pub fn router() -> Router<AppState> {
         .route("/dossiers/{code}/slip01", get(desk::slip01))
         .route("/queue", get(dossier::queue))
         .route("/worklist", get(dossier::worklist))
-        .route("/inbox", get(dossier::inbox))
+        .route(
+            "/inbox",
+            get(dossier::inbox).post(dossier::approve_selected),
+        )
         .route("/dossiers/{code}", get(dossier::page).post(dossier::act))
         .route("/staff", get(admin::list))
         .route("/staff/{id}/password", post(admin::reset_password))
@@ -310,6 +313,17 @@ pub fn forbidden(state: &AppState, s: &Signed) -> Response {
 
 /// A page in the frame of the signed-in caller.
 pub fn render(state: &AppState, s: &Signed, title: &str, body: Markup) -> Response {
+    render_refreshing(state, s, title, body, None)
+}
+
+/// A page in the frame of the signed-in caller that reloads itself every `refresh` seconds.
+pub fn render_refreshing(
+    state: &AppState,
+    s: &Signed,
+    title: &str,
+    body: Markup,
+    refresh: Option<u32>,
+) -> Response {
     let unit_name = state.app().desk().unit_name(s.caller.unit());
     let frame = layout::Frame {
         caller: &s.caller,
@@ -317,7 +331,7 @@ pub fn render(state: &AppState, s: &Signed, title: &str, body: Markup) -> Respon
         unit_name: &unit_name,
         today: clock::today(),
     };
-    Html(layout::page(title, Some(&frame), body).into_string()).into_response()
+    Html(layout::page_refreshing(title, Some(&frame), body, refresh).into_string()).into_response()
 }
 
 /// A page without the frame: an error before a session is known.
