@@ -87,6 +87,15 @@ async fn a_desk_receipt_is_the_apis_and_prints_slip_01() {
     assert_eq!(again.status, 200);
     assert_eq!(code_of(&again.body), code);
     assert!(!again.body.contains(&secret));
+    let page = b.get(&format!("/dossiers/{code}")).await;
+    assert!(page.body.contains("Nguyễn Văn An"), "the applicant");
+    let s05 = b.get(&format!("/dossiers/{code}/slips/05")).await;
+    assert_eq!(s05.status, 200);
+    assert!(s05.body.contains(&code));
+    assert_eq!(
+        b.get(&format!("/dossiers/{code}/slips/03")).await.status,
+        404
+    );
     let queue = b.get("/queue").await;
     assert_eq!(queue.status, 200);
     assert!(queue.body.contains(&code));
@@ -287,6 +296,7 @@ async fn an_applicant_named_script_stays_text_on_every_page() {
         r.body.clone(),
         b.get(&format!("/dossiers/{code}/slip01")).await.body,
         b.get(&format!("/dossiers/{code}")).await.body,
+        b.get(&format!("/dossiers/{code}/slips/05")).await.body,
     ] {
         assert!(!page.contains("<script"), "{page}");
     }

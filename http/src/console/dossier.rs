@@ -15,6 +15,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
+use motcua_engine::domain::events::{Applicant, DossierChange, Event};
+use motcua_engine::domain::slips;
 use motcua_engine::domain::types::Role;
 use motcua_engine::domain::Action;
 
@@ -334,6 +336,27 @@ fn action_form(state: &AppState, s: &Signed, d: &DossierDetail, a: Action) -> Ma
     }
 }
 
+/// The applicant as the dossier's first event recorded them (receipt or online submission).
+fn applicant_of(d: &DossierDetail) -> Option<&Applicant> {
+    d.history.iter().find_map(|ev| match &ev.event {
+        Some(Event::Dossier(e)) => match &e.change {
+            DossierChange::Received(r) => Some(&r.applicant),
+            DossierChange::SubmittedOnline(sub) => Some(&sub.applicant),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// The slips of TT 01/2018 the console prints besides 01 (the domain's printable page).
+const SLIPS: [(&str, &str); 5] = [
+    ("02", "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ"),
+    ("03", "Phiếu từ chối tiếp nhận giải quyết hồ sơ"),
+    ("04", "Phiếu xin lỗi và hẹn lại ngày trả kết quả"),
+    ("05", "Phiếu kiểm soát quá trình giải quyết hồ sơ"),
+    ("06", "Sổ theo dõi hồ sơ"),
+];
+
 fn dossier_body(state: &AppState, s: &Signed, d: &DossierDetail, error: Option<&str>) -> Markup {
     let v = &d.view;
     let desk = state.app().desk();
@@ -353,6 +376,12 @@ fn dossier_body(state: &AppState, s: &Signed, d: &DossierDetail, error: Option<&
         @if let Some(e) = error { (layout::message(true, e)) }
         table {
             tr { th { "Thủ tục" } td { (v.procedure_name) } }
+            @if let Some(a) = applicant_of(d) {
+                tr { th { "Người nộp" } td { (a.name) } }
+                tr { th { "Số CCCD/định danh cá nhân" } td { (a.id_number) } }
+                tr { th { "Số điện thoại" } td { (a.phone) } }
+                tr { th { "Địa chỉ" } td { (a.address) } }
+            }
             tr { th { "Trạng thái" } td { strong { (state_vi(v.state)) } " (mã trạng thái " (v.national_status) ": " (v.national_status_name) ")" } }
             tr { th { "Ngày tiếp nhận" } td { @if let Some(r) = v.received_at { (datetime_vi(r)) } } }
             tr { th { "Ngày hẹn trả kết quả" } td {
@@ -366,7 +395,12 @@ fn dossier_body(state: &AppState, s: &Signed, d: &DossierDetail, error: Option<&
             } }
             tr { th { "Công chức xử lý" } td { @if let Some(sp) = &v.specialist { (name_of(sp.as_str())) } } }
         }
-        p.noprint { a href=(format!("/dossiers/{}/slip01", v.code)) { "In giấy tiếp nhận (mẫu 01)" } }
+        p.noprint {
+            a href=(format!("/dossiers/{}/slip01", v.code)) { "In giấy tiếp nhận (mẫu 01)" }
+            @for (n, title) in SLIPS {
+                " · " a href=(format!("/dossiers/{}/slips/{n}", v.code)) { (title) " (mẫu " (n) ")" }
+            }
+        }
         h2 { "Quá trình xử lý" }
         table {
             thead { tr { th { "Thời gian" } th { "Người thực hiện" } th { "Vai trò" } th { "Nội dung" } } }
@@ -486,4 +520,56 @@ pub async fn act(
         Ok(_) => Redirect::to(&format!("/dossiers/{parsed}")).into_response(),
         Err(e) => refuse(e.into()),
     }
+}
+
+/// `GET /dossiers/{code}/slips/{n}`: slips 02 to 06 as the domain prints them (A4), for the
+/// staff who read the dossier; a slip the dossier's history does not hold says so.
+pub async fn slip(
+    State(state): State<AppState>,
+    s: Signed,
+    Path((code, n)): Path<(String, String)>,
+) -> Response {
+    if !has_any(&s, &DOSSIER_READERS) {
+        return forbidden(&state, &s);
+    }
+    let title = format!("Hồ sơ {code}");
+    let Ok(parsed) = crate::routes::parse::code(&code) else {
+        return failed(&state, &s, &title, AppError::NotFound(code.clone()));
+    };
+    let all = match state.app().views().slips(&s.caller, &parsed) {
+        Ok(all) => all,
+        Err(e) => return failed(&state, &s, &title, e),
+    };
+    let mut only = slips::Slips::default();
+    let present = match n.as_str() {
+        "02" => {
+            only.s02 = all.s02;
+            !only.s02.is_empty()
+        }
+        "03" => {
+            only.s03 = all.s03;
+            only.s03.is_some()
+        }
+        "04" => {
+            only.s04 = all.s04;
+            !only.s04.is_empty()
+        }
+        "05" => {
+            only.s05 = all.s05;
+            only.s05.is_some()
+        }
+        "06" => {
+            only.s06 = all.s06;
+            only.s06.is_some()
+        }
+        _ => false,
+    };
+    if !present {
+        let text = "Hồ sơ này không có phiếu này.";
+        let mut res = render(&state, &s, &title, layout::message(true, text));
+        *res.status_mut() = StatusCode::NOT_FOUND;
+        return res;
+    }
+    // The domain's page: every field escaped there, no script, no style of its own.
+    axum::response::Html(slips::render_html(&only)).into_response()
 }

@@ -66,6 +66,7 @@ pub fn router() -> Router<AppState> {
         .route("/audit", get(signin::audit))
         .route("/desk", get(desk::form).post(desk::receive))
         .route("/dossiers/{code}/slip01", get(desk::slip01))
+        .route("/dossiers/{code}/slips/{n}", get(dossier::slip))
         .route("/queue", get(dossier::queue))
         .route("/worklist", get(dossier::worklist))
         .route(
