@@ -396,3 +396,80 @@ async fn a_leader_approves_several_dossiers_at_once_from_the_inbox() {
     assert_eq!(state(&s, &tokens["ld-01"], &c).await, "awaiting_approval");
     s.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_guides_to_complete_or_refuses_with_slip_03() {
+    let (s, tokens) = commune().await;
+    let mut b = signed_in(&s, "tn-01").await;
+    let mut outcome = Vec::new();
+    for (step, extra, more) in [
+        (
+            "guide_to_complete",
+            ("missing", "Giấy chứng sinh bản chính\n"),
+            ("note", ""),
+        ),
+        (
+            "refuse_to_receive",
+            ("reason", "Không thuộc thẩm quyền của xã"),
+            ("legal_basis", "Luật Hộ tịch 2014"),
+        ),
+    ] {
+        let form = b.get(&format!("/desk?procedure={PROCEDURE}")).await;
+        let csrf = form.hidden("csrf");
+        let key = form.hidden("key");
+        let r = b
+            .post(
+                "/desk",
+                &[
+                    ("csrf", &csrf),
+                    ("key", &key),
+                    ("procedure", PROCEDURE),
+                    ("name", "Nguyễn Văn An"),
+                    ("id_number", "006090001234"),
+                    ("step", step),
+                    extra,
+                    more,
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(!r.body.contains("class=\"secret\""), "nothing to look up");
+        let marker = "Hồ sơ 000.";
+        let start = r.body.find(marker).expect("the code") + "Hồ sơ ".len();
+        let end = start + r.body[start..].find(' ').unwrap();
+        outcome.push((step, r.body[start..end].to_owned(), r.body.clone()));
+    }
+    let (_, guided, page) = &outcome[0];
+    assert!(page.contains("Đã hướng dẫn hoàn thiện hồ sơ"));
+    assert_eq!(state(&s, &tokens["tn-01"], guided).await, "not_received");
+    let (_, refused, page) = &outcome[1];
+    assert!(page.contains("In phiếu từ chối tiếp nhận (mẫu 03)"));
+    assert_eq!(state(&s, &tokens["tn-01"], refused).await, "refused");
+    let s03 = b.get(&format!("/dossiers/{refused}/slips/03")).await;
+    assert_eq!(s03.status, 200);
+    assert!(s03.body.contains("Không thuộc thẩm quyền của xã"));
+    // A refusal without its reason is refused in words, nothing written.
+    let head = s.head();
+    let form = b.get(&format!("/desk?procedure={PROCEDURE}")).await;
+    let r = b
+        .post(
+            "/desk",
+            &[
+                ("csrf", &form.hidden("csrf")),
+                ("key", &form.hidden("key")),
+                ("procedure", PROCEDURE),
+                ("name", "Nguyễn Văn An"),
+                ("id_number", "006090001234"),
+                ("step", "refuse_to_receive"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains("Thông tin chưa hợp lệ: lý do."),
+        "{}",
+        r.body
+    );
+    assert_eq!(s.head(), head);
+    s.server.shutdown().await.unwrap();
+}

@@ -1,6 +1,8 @@
 //! The desk (Tiếp nhận hồ sơ): pick a procedure from the catalog published at the desk, fill
 //! in the applicant and tick the documents handed in, receive; then slip 01 (Giấy tiếp nhận
-//! hồ sơ và hẹn trả kết quả) is shown printable on A4 with the lookup secret, shown once.
+//! hồ sơ và hẹn trả kết quả) is shown printable on A4 with the lookup secret, shown once. The
+//! same form guides the applicant to complete the dossier (what is missing) or refuses it
+//! (the reason; slip 03), the desk's other two first steps.
 //!
 //! The receipt is the API's own: the form becomes the API's `NewDossier`, parsed by
 //! `routes::dossiers::arrival`, and recorded by `app.dossiers().create` (as `POST
@@ -121,7 +123,28 @@ fn desk_page(
                     option value="desk" selected[entered.channel != "postal"] { "Trực tiếp tại bộ phận tiếp nhận" }
                     option value="postal" selected[entered.channel == "postal"] { "Qua dịch vụ bưu chính" }
                 }
-                div { button type="submit" { "Tiếp nhận và in giấy hẹn" } }
+                fieldset {
+                    legend { "Kết quả tại bàn tiếp nhận" }
+                    label for="step-receive" {
+                        input type="radio" id="step-receive" name="step" value="receive" checked;
+                        " Tiếp nhận (in giấy tiếp nhận và hẹn trả kết quả)"
+                    }
+                    label for="step-guide" {
+                        input type="radio" id="step-guide" name="step" value="guide_to_complete";
+                        " Hướng dẫn hoàn thiện (hồ sơ chưa đủ, chưa tiếp nhận)"
+                    }
+                    label for="missing" { "Giấy tờ còn thiếu (mỗi dòng một giấy tờ)" }
+                    textarea id="missing" name="missing" {}
+                    label for="step-refuse" {
+                        input type="radio" id="step-refuse" name="step" value="refuse_to_receive";
+                        " Từ chối tiếp nhận (in phiếu từ chối, mẫu 03)"
+                    }
+                    label for="reason" { "Lý do từ chối" }
+                    textarea id="reason" name="reason" {}
+                    label for="legal_basis" { "Căn cứ pháp lý" }
+                    input type="text" id="legal_basis" name="legal_basis" maxlength="500";
+                }
+                div { button type="submit" { "Ghi nhận và in phiếu" } }
             }
         }
         p { a href="/queue" { "Xem hàng chờ theo lĩnh vực" } }
@@ -196,12 +219,17 @@ pub async fn receive(
         },
         documents,
         action: None,
-        missing: Vec::new(),
+        missing: f.lines("missing"),
         note: None,
-        reason: None,
-        legal_basis: None,
+        reason: Some(f.get("reason").to_owned()).filter(|r| !r.is_empty()),
+        legal_basis: Some(f.get("legal_basis").to_owned()).filter(|r| !r.is_empty()),
     };
-    let arrival = match arrival(&s.caller, body, channel, Action::Receive) {
+    let step = match f.get("step") {
+        "guide_to_complete" => Action::GuideToComplete,
+        "refuse_to_receive" => Action::RefuseToReceive,
+        _ => Action::Receive,
+    };
+    let arrival = match arrival(&s.caller, body, channel, step) {
         Ok(a) => a,
         Err(e) => {
             let (status, text) = app_failure(e);
@@ -228,6 +256,32 @@ pub async fn receive(
         }
     };
     let code = receipt.outcome.code;
+    if step != Action::Receive {
+        // Not received: no appointment and no secret to print; the desk hands over the
+        // guidance or the refusal (slip 03).
+        let (text, slip_link) = if step == Action::RefuseToReceive {
+            (
+                format!("Đã từ chối tiếp nhận hồ sơ {code}."),
+                Some(("03", "In phiếu từ chối tiếp nhận (mẫu 03)")),
+            )
+        } else {
+            (
+                format!("Đã hướng dẫn hoàn thiện hồ sơ {code} (chưa tiếp nhận)."),
+                None,
+            )
+        };
+        let body = html! {
+            (layout::message(false, &text))
+            p {
+                @if let Some((n, words)) = slip_link {
+                    a href=(format!("/dossiers/{code}/slips/{n}")) { (words) } " · "
+                }
+                a href=(format!("/dossiers/{code}")) { "Xem hồ sơ" } " · "
+                a href="/desk" { "Tiếp nhận hồ sơ khác" }
+            }
+        };
+        return render(&state, &s, &format!("Hồ sơ {code}"), body);
+    }
     let slip = state
         .app()
         .views()
