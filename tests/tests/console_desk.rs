@@ -223,7 +223,8 @@ async fn a_dossier_goes_from_the_desk_to_approval_through_the_console() {
     let mut desk = signed_in(&s, "tn-01").await;
     let mut specialist = signed_in(&s, "cm-tp-01").await;
     let mut leader = signed_in(&s, "ld-01").await;
-    let code = code_of(&receive(&mut desk, "Nguyễn Văn An").await.body);
+    let receipt = receive(&mut desk, "Nguyễn Văn An").await.body;
+    let (code, secret) = (code_of(&receipt), secret_of(&receipt));
 
     let page = desk.get(&format!("/dossiers/{code}")).await;
     assert!(page.body.contains("Phân công xử lý"));
@@ -281,6 +282,33 @@ async fn a_dossier_goes_from_the_desk_to_approval_through_the_console() {
     let page = leader.get(&format!("/dossiers/{code}")).await;
     assert!(page.body.contains("Đã có kết quả"));
     assert!(page.body.contains("Lương Văn Thành"));
+
+    // The desk hands the result over; the citizen's lookup says so.
+    let r = act(
+        &mut desk,
+        &code,
+        "hand_over",
+        &[("note", "Đã giao bản chính")],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(state(&s, &tokens["tn-01"], &code).await, "returned");
+    let lookup: Value = s
+        .client
+        .get(s.url(&format!("/v1/lookup/{code}?secret={secret}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(lookup["status"], "Đã trả kết quả", "{lookup}");
+    let page = desk.get(&format!("/dossiers/{code}")).await;
+    assert!(page.body.contains("Đã trả kết quả"));
+    assert!(
+        page.body.contains("Trả kết quả"),
+        "the timeline's last line"
+    );
     s.server.shutdown().await.unwrap();
 }
 
@@ -469,6 +497,10 @@ async fn the_desk_guides_to_complete_or_refuses_with_slip_03() {
         r.body.contains("Thông tin chưa hợp lệ: lý do."),
         "{}",
         r.body
+    );
+    assert!(
+        r.body.contains("value=\"refuse_to_receive\" checked"),
+        "the officer's choice is kept"
     );
     assert_eq!(s.head(), head);
     s.server.shutdown().await.unwrap();

@@ -62,6 +62,10 @@ struct Entered {
     channel: String,
     documents: Vec<String>,
     extra: String,
+    step: String,
+    missing: String,
+    reason: String,
+    legal_basis: String,
 }
 
 fn desk_page(
@@ -126,23 +130,26 @@ fn desk_page(
                 fieldset {
                     legend { "Kết quả tại bàn tiếp nhận" }
                     label for="step-receive" {
-                        input type="radio" id="step-receive" name="step" value="receive" checked;
+                        input type="radio" id="step-receive" name="step" value="receive"
+                            checked[entered.step != "guide_to_complete" && entered.step != "refuse_to_receive"];
                         " Tiếp nhận (in giấy tiếp nhận và hẹn trả kết quả)"
                     }
                     label for="step-guide" {
-                        input type="radio" id="step-guide" name="step" value="guide_to_complete";
+                        input type="radio" id="step-guide" name="step" value="guide_to_complete"
+                            checked[entered.step == "guide_to_complete"];
                         " Hướng dẫn hoàn thiện (hồ sơ chưa đủ, chưa tiếp nhận)"
                     }
                     label for="missing" { "Giấy tờ còn thiếu (mỗi dòng một giấy tờ)" }
-                    textarea id="missing" name="missing" {}
+                    textarea id="missing" name="missing" { (entered.missing) }
                     label for="step-refuse" {
-                        input type="radio" id="step-refuse" name="step" value="refuse_to_receive";
+                        input type="radio" id="step-refuse" name="step" value="refuse_to_receive"
+                            checked[entered.step == "refuse_to_receive"];
                         " Từ chối tiếp nhận (in phiếu từ chối, mẫu 03)"
                     }
                     label for="reason" { "Lý do từ chối" }
-                    textarea id="reason" name="reason" {}
+                    textarea id="reason" name="reason" { (entered.reason) }
                     label for="legal_basis" { "Căn cứ pháp lý" }
-                    input type="text" id="legal_basis" name="legal_basis" maxlength="500";
+                    input type="text" id="legal_basis" name="legal_basis" value=(entered.legal_basis) maxlength="500";
                 }
                 div { button type="submit" { "Ghi nhận và in phiếu" } }
             }
@@ -317,6 +324,10 @@ fn entered(f: &Fields) -> Entered {
         channel: f.get("channel").to_owned(),
         documents: f.all("doc"),
         extra: f.get("extra").to_owned(),
+        step: f.get("step").to_owned(),
+        missing: f.get("missing").to_owned(),
+        reason: f.get("reason").to_owned(),
+        legal_basis: f.get("legal_basis").to_owned(),
     }
 }
 
