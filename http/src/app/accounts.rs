@@ -6,8 +6,10 @@
 //! inspectorate receives). A bearer token's SHA-256 may travel with it, since the token is 256
 //! random bits; a password is a person's low-entropy secret, and its hash in every archive
 //! forever, old hashes included after each change, is an offline guessing target nobody can
-//! take back. So the hashes live in the sled tree [`TREE`] of the data directory (copied by a
-//! backup of the directory, never exported), and the facts that matter for an audit go to the
+//! take back. So the hashes live in the sled tree [`TREE`] of the data directory (a file-level
+//! copy of the directory carries them; `motcua export` and `motcua backup`, which archive the
+//! log, do not: after a restore an admin sets passwords again, `motcua staff password`), and
+//! the facts that matter for an audit go to the
 //! bounded sign-in trail [`AUDIT_TREE`] (sign-ins, failures, sign-outs, passwords set, changed
 //! or reset: who, when, from where; never a password). Who is a staff member, their roles and
 //! whether their account is active stay where they were: `staff.*` events of the log, so a
