@@ -15,6 +15,7 @@ use motcua_engine::domain::types::{
     Channel, DossierCode, Field, ProcedureId, ProcedureRef, Role, RuleSetId, StaffId, Timestamp,
     UnitCode, Vnd, WorkflowId, WorkingTime,
 };
+use motcua_engine::domain::SecretDigest;
 use motcua_engine::log::{AppendError, EventLog, ExpectedVersion, NewEvent, StreamId};
 use motcua_engine::projection::keys::local_date;
 use motcua_engine::projection::ProjectionError;
@@ -198,7 +199,13 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
         6..=8 => Channel::Online,
         _ => Channel::Postal,
     };
-    let secret = [rng.gen::<u8>(); 32];
+    // A digest no secret matches (synthetic dossiers are never looked up), drawn as before so
+    // the rest of the walk stays the same.
+    let b = rng.gen::<u8>();
+    let secret = SecretDigest::Argon2id {
+        salt: [b; 16],
+        hash: [b; 32],
+    };
     let applicant = Applicant {
         name: "Nguyễn Văn A".into(),
         id_number: "001099000001".into(),
@@ -221,7 +228,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
                 channel,
                 applicant: applicant.clone(),
                 documents: vec!["Tờ khai".into()],
-                lookup_secret_sha256: secret,
+                lookup_secret: secret.clone(),
             }),
         );
         step(rng, &mut at, 8);
@@ -269,7 +276,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
             processing_time: WorkingTime::WorkingDays(days as u16),
             clock_start: at,
             due,
-            lookup_secret_sha256: secret,
+            lookup_secret: secret,
             fees: Vnd(0),
         }),
     );
