@@ -18,8 +18,9 @@ use std::ops::Range;
 
 use thiserror::Error;
 
-use crate::codec::{self, CodecError};
+use crate::codec::{self, CodecError, Upcast};
 use crate::domain::events::{Event, Recorded, SCHEMA_VERSION};
+use crate::domain::events_v1::EventV1;
 use crate::domain::types::{Role, Timestamp};
 use crate::idempotency::CommandKey;
 use crate::log::{Actor, Envelope, NewEvent};
@@ -46,17 +47,33 @@ pub enum DecodeProblem {
     Role(String),
 }
 
-/// The domain event of a payload written with `schema_version`.
+/// The domain event of a payload written with `schema_version`: today's, or an older one
+/// upcast (a stored payload is never rewritten; its meaning today is computed on every read).
 pub fn decode_payload(seq: u64, schema_version: u16, payload: &[u8]) -> Result<Event, DecodeError> {
-    let problem = if schema_version != SCHEMA_VERSION {
-        DecodeProblem::SchemaVersion(schema_version)
-    } else {
-        match codec::decode::<Event>(payload) {
-            Ok(event) => return Ok(event),
-            Err(e) => DecodeProblem::Payload(e),
+    codec::decode_payload::<Event>(schema_version, payload).map_err(|e| DecodeError {
+        seq,
+        problem: match e {
+            CodecError::UnknownSchema { version, .. } => DecodeProblem::SchemaVersion(version),
+            e => DecodeProblem::Payload(e),
+        },
+    })
+}
+
+impl Upcast for Event {
+    const CURRENT_SCHEMA: u16 = SCHEMA_VERSION;
+    const TYPE_NAME: &'static str = "Event";
+
+    /// Version 1: a dossier's lookup secret was its unsalted SHA-256, read as
+    /// `SecretDigest::Sha256` (`engine/src/domain/events_v1.rs`).
+    fn upcast(schema_version: u16, bytes: &[u8]) -> Result<Event, CodecError> {
+        match schema_version {
+            1 => Ok(codec::decode::<EventV1>(bytes)?.into()),
+            version => Err(CodecError::UnknownSchema {
+                type_name: Self::TYPE_NAME,
+                version,
+            }),
         }
-    };
-    Err(DecodeError { seq, problem })
+    }
 }
 
 /// The domain event an envelope holds.
@@ -256,8 +273,14 @@ pub fn encode_events(events: &[Event], actor: &Actor, key: Option<&CommandKey>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::events::{CalendarEvent, YearCalendar};
+    use crate::domain::events::{
+        Applicant, CalendarEvent, DossierChange, DossierEvent, DraftKind, StaffEvent, YearCalendar,
+    };
+    use crate::domain::events_v1::{DossierChangeV1, DossierEventV1, ReceiptV1, SubmissionV1};
+    use crate::domain::secret::SecretDigest;
+    use crate::domain::types::{Channel, DossierCode, ProcedureRef, Vnd, WorkingTime};
     use crate::log::{Actor, EventId, StreamId};
+    use sha2::Digest;
 
     fn envelope(event: &Event, role: &str, schema_version: u16) -> Envelope {
         Envelope {
@@ -304,7 +327,7 @@ mod tests {
         let mut batch = EnvelopeBatch::default();
         let envs = [
             envelope(&calendar(), "admin", SCHEMA_VERSION),
-            envelope(&calendar(), "leader", 2),
+            envelope(&calendar(), "leader", 3),
         ];
         for e in &envs {
             batch.push(e);
@@ -335,11 +358,206 @@ mod tests {
         assert!(batch.is_empty());
     }
 
+    fn dossier(change: DossierChange) -> Event {
+        Event::Dossier(DossierEvent {
+            code: "000.00.00.G10-230126-0001".parse().unwrap(),
+            at: Timestamp(1_674_700_000_000),
+            change,
+        })
+    }
+
+    /// One of each dossier change whose shape schema version 2 kept.
+    fn unchanged_changes() -> Vec<DossierChange> {
+        let (s, t) = (|| "x".to_owned(), Timestamp(1_674_800_000_000));
+        vec![
+            DossierChange::GuidedToComplete {
+                missing: vec![s()],
+                note: s(),
+            },
+            DossierChange::RefusedToReceive {
+                reason: s(),
+                legal_basis: s(),
+            },
+            DossierChange::Assigned {
+                specialist: "cm-01".parse().unwrap(),
+                note: s(),
+            },
+            DossierChange::SupplementRequested {
+                items: vec![s()],
+                reason: s(),
+            },
+            DossierChange::SupplementReceived {
+                paused_office_minutes: 90,
+                new_due: t,
+                note: s(),
+            },
+            DossierChange::Forwarded {
+                agency: s(),
+                note: s(),
+            },
+            DossierChange::OtherAgencyAnswered { note: s() },
+            DossierChange::PaymentRequested {
+                amount: Vnd(50_000),
+                note: s(),
+            },
+            DossierChange::PaymentRecorded {
+                paused_office_minutes: 30,
+                new_due: t,
+                receipt_number: s(),
+            },
+            DossierChange::SubmittedForSigning {
+                draft: DraftKind::Refusal,
+                note: s(),
+            },
+            DossierChange::Approved { note: s() },
+            DossierChange::RefusalSigned { reasons: s() },
+            DossierChange::SentBack { comments: s() },
+            DossierChange::Apologised {
+                reason: s(),
+                new_appointment: t,
+            },
+            DossierChange::HandedOver { note: s() },
+            DossierChange::Withdrawn { reason: s() },
+            DossierChange::Stopped {
+                reason: s(),
+                legal_basis: s(),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_event_but_a_secrets_digest_reads_the_same_under_both_versions() {
+        let mut events: Vec<Event> = unchanged_changes().into_iter().map(dossier).collect();
+        events.push(calendar());
+        events.push(Event::Staff(StaffEvent::TokenRevoked {
+            staff: "tn-01".parse().unwrap(),
+            token_id: "t1".into(),
+            at: Timestamp(1),
+        }));
+        for e in events {
+            let bytes = codec::encode(&e);
+            assert_eq!(decode_payload(1, 1, &bytes), Ok(e.clone()), "{e:?}");
+            assert_eq!(decode_payload(1, SCHEMA_VERSION, &bytes), Ok(e));
+        }
+    }
+
+    fn applicant() -> Applicant {
+        Applicant {
+            name: "Nguyễn Văn A".into(),
+            id_number: "001090000001".into(),
+            phone: "0912345678".into(),
+            address: "Thôn 1".into(),
+        }
+    }
+
+    /// A receipt and a submission recorded under schema version 1 (an unsalted SHA-256 of the
+    /// secret) are read as `SecretDigest::Sha256`, which still verifies their secret.
+    #[test]
+    fn a_schema_1_digest_is_upcast_and_still_proves_its_secret() {
+        let sha: [u8; 32] = sha2::Sha256::digest(b"ABCDEFGH23").into();
+        let procedure = ProcedureRef {
+            id: "1.001193".parse().unwrap(),
+            version: 1,
+        };
+        let code: DossierCode = "000.00.00.G10-230126-0001".parse().unwrap();
+        let receipt = EventV1::Dossier(DossierEventV1 {
+            code: code.clone(),
+            at: Timestamp(1_674_700_000_000),
+            change: DossierChangeV1::Received(ReceiptV1 {
+                procedure: procedure.clone(),
+                procedure_name: "Đăng ký khai sinh".into(),
+                field: "ho-tich".parse().unwrap(),
+                unit: code.unit(),
+                channel: Channel::Desk,
+                workflow: "standard".parse().unwrap(),
+                rule_set: "nd61-2018".parse().unwrap(),
+                applicant: applicant(),
+                documents: vec!["Tờ khai".into()],
+                processing_time: WorkingTime::WorkingDays(3),
+                clock_start: Timestamp(1_674_700_000_000),
+                due: Timestamp(1_674_900_000_000),
+                lookup_secret_sha256: sha,
+                fees: Vnd(0),
+            }),
+        });
+        let submission = EventV1::Dossier(DossierEventV1 {
+            code: code.clone(),
+            at: Timestamp(1_674_600_000_000),
+            change: DossierChangeV1::SubmittedOnline(SubmissionV1 {
+                procedure,
+                field: "ho-tich".parse().unwrap(),
+                unit: code.unit(),
+                channel: Channel::Online,
+                applicant: applicant(),
+                documents: vec!["Tờ khai".into()],
+                lookup_secret_sha256: sha,
+            }),
+        });
+        for v1 in [receipt, submission] {
+            let bytes = codec::encode(&v1);
+            let event = decode_payload(5, 1, &bytes).unwrap();
+            let digest = match &event {
+                Event::Dossier(DossierEvent {
+                    change: DossierChange::Received(r),
+                    ..
+                }) => &r.lookup_secret,
+                Event::Dossier(DossierEvent {
+                    change: DossierChange::SubmittedOnline(s),
+                    ..
+                }) => &s.lookup_secret,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(digest, &SecretDigest::Sha256(sha));
+            assert!(digest.prove("ABCDEFGH23").is_some_and(|p| p.proves(digest)));
+            assert!(digest.prove("ABCDEFGH24").is_none());
+            // The stored bytes are never rewritten: read under today's version they are not
+            // this event, which is why the envelope's version decides how they are read.
+            assert_ne!(decode_payload(5, SCHEMA_VERSION, &bytes).ok(), Some(event));
+        }
+    }
+
+    /// The stored encoding of a digest is the one `derive(Serialize)` gives (its `Serialize`
+    /// is written by hand to show people the scheme only).
+    #[test]
+    fn a_secret_digest_is_stored_as_its_derived_shape() {
+        #[derive(serde::Serialize)]
+        enum Derived {
+            Sha256([u8; 32]),
+            Argon2id { salt: [u8; 16], hash: [u8; 32] },
+        }
+        let old = SecretDigest::Sha256([3; 32]);
+        assert_eq!(
+            codec::encode(&old),
+            codec::encode(&Derived::Sha256([3; 32]))
+        );
+        let new = SecretDigest::Argon2id {
+            salt: [1; 16],
+            hash: [2; 32],
+        };
+        let bytes = codec::encode(&new);
+        assert_eq!(
+            bytes,
+            codec::encode(&Derived::Argon2id {
+                salt: [1; 16],
+                hash: [2; 32]
+            })
+        );
+        // Variant index 1, then the 16 salt bytes and the 32 hash bytes, raw.
+        assert_eq!(
+            hex::encode(&bytes),
+            format!("01{}{}", "01".repeat(16), "02".repeat(32))
+        );
+        assert_eq!(codec::decode::<SecretDigest>(&bytes), Ok(new));
+        assert_eq!(codec::decode::<SecretDigest>(&codec::encode(&old)), Ok(old));
+    }
+
     #[test]
     fn each_problem_names_the_seq() {
-        let e = decode_event(&envelope(&calendar(), "admin", 2)).unwrap_err();
-        assert_eq!(e.problem, DecodeProblem::SchemaVersion(2));
-        assert_eq!(e.to_string(), "event seq 12: unknown schema version 2");
+        let e = decode_event(&envelope(&calendar(), "admin", 3)).unwrap_err();
+        assert_eq!(e.problem, DecodeProblem::SchemaVersion(3));
+        assert_eq!(e.to_string(), "event seq 12: unknown schema version 3");
+        let e = decode_event(&envelope(&calendar(), "admin", 0)).unwrap_err();
+        assert_eq!(e.problem, DecodeProblem::SchemaVersion(0));
         let e = decode_recorded(&envelope(&calendar(), "mayor", SCHEMA_VERSION)).unwrap_err();
         assert!(matches!(e.problem, DecodeProblem::Role(_)), "{e}");
         let mut env = envelope(&calendar(), "admin", SCHEMA_VERSION);

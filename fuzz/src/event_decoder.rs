@@ -1,6 +1,7 @@
 //! `event_decoder`: arbitrary bytes through every decoder that reads bytes from disk or from an
-//! archive: a stored record ([`codec::decode_record`] of an [`Envelope`]), a domain [`Event`]
-//! payload ([`codec::decode`]) and the log's `meta/head` record ([`MetaHead`]).
+//! archive: a stored record ([`codec::decode_record`] of an [`Envelope`], its payload under its
+//! schema version), a domain [`Event`] payload ([`codec::decode`]: today's schema, else version
+//! 1's, upcast) and the log's `meta/head` record ([`MetaHead`]).
 //!
 //! Property: decoding never panics and never allocates beyond the codec's limit (the fuzzer
 //! runs with `-malloc_limit_mb`, the replay test with a counting allocator); a value that
@@ -19,7 +20,8 @@
 //! pin it.
 
 use motcua_engine::codec::{self, CodecError};
-use motcua_engine::domain::events::Event;
+use motcua_engine::domain::events::{Event, SCHEMA_VERSION};
+use motcua_engine::domain::events_v1::EventV1;
 use motcua_engine::log::{Envelope, MetaHead};
 
 /// What each decoder made of one input (kept for the replay test's assertions).
@@ -47,18 +49,16 @@ pub fn check(data: &[u8]) -> Outcome {
         let _ = env.compute_hash();
         let _ = env.recorded_at();
         let _ = env.stream.category();
-        let ev = codec::decode::<Event>(&env.payload);
-        if let Ok(ev) = &ev {
-            let _ = ev.event_type();
-            canonical &= stable(&codec::encode(ev), &env.payload, codec::decode::<Event>, ev);
-        }
+        let (ev, c) = payload(env.schema_version, &env.payload);
+        canonical &= c;
         payload_event = Some(ev);
     }
-    let event = codec::decode::<Event>(data);
-    if let Ok(ev) = &event {
-        let _ = ev.event_type();
-        canonical &= stable(&codec::encode(ev), data, codec::decode::<Event>, ev);
-    }
+    // A bare payload: today's shape, else schema version 1's (an old log's, upcast).
+    let (event, c) = match payload(SCHEMA_VERSION, data) {
+        (Err(_), _) => payload(1, data),
+        today => today,
+    };
+    canonical &= c;
     let head = codec::decode::<MetaHead>(data);
     if let Ok(h) = &head {
         canonical &= stable(&codec::encode(h), data, codec::decode::<MetaHead>, h);
@@ -69,6 +69,31 @@ pub fn check(data: &[u8]) -> Outcome {
         event,
         head,
         canonical,
+    }
+}
+
+/// A payload decoded as readers decode it (`schema_version` chooses the shape; version 1 is
+/// upcast, `engine/src/recorded.rs`), and whether its bytes are the canonical encoding of that
+/// shape (an upcast event re-encodes in today's shape, so version 1 is compared in its own).
+fn payload(schema_version: u16, data: &[u8]) -> (Result<Event, CodecError>, bool) {
+    if schema_version == 1 {
+        return match codec::decode::<EventV1>(data) {
+            Ok(v1) => {
+                let c = stable(&codec::encode(&v1), data, codec::decode::<EventV1>, &v1);
+                let ev = Event::from(v1);
+                let _ = ev.event_type();
+                (Ok(ev), c)
+            }
+            Err(e) => (Err(e), true),
+        };
+    }
+    match codec::decode_payload::<Event>(schema_version, data) {
+        Ok(ev) => {
+            let _ = ev.event_type();
+            let c = stable(&codec::encode(&ev), data, codec::decode::<Event>, &ev);
+            (Ok(ev), c)
+        }
+        Err(e) => (Err(e), true),
     }
 }
 

@@ -237,7 +237,10 @@ async fn build() -> Built {
                     address: "xã Dương Phong".into(),
                 },
                 documents: vec!["Tờ khai".into()],
-                lookup_secret_sha256: [7; 32],
+                lookup_secret: motcua_engine::domain::SecretDigest::Argon2id {
+                    salt: [7; 16],
+                    hash: [7; 32],
+                },
             }),
         },
         &reception,

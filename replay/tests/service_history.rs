@@ -87,7 +87,10 @@ fn intake(procedure: &str) -> Intake {
         channel: Channel::Desk,
         applicant: applicant(),
         documents: vec!["Tờ khai".into()],
-        lookup_secret_sha256: [7; 32],
+        lookup_secret: motcua_engine::domain::SecretDigest::Argon2id {
+            salt: [7; 16],
+            hash: [7; 32],
+        },
     }
 }
 
@@ -324,7 +327,10 @@ fn service_history_verifies_clean_and_a_wrong_due_is_named() {
         clock_start: at,
         // Wednesday + 3 working days = Monday 20 March 17:00; one day more is wrong.
         due: t(3, 21, 17, 0),
-        lookup_secret_sha256: [0; 32],
+        lookup_secret: motcua_engine::domain::SecretDigest::Argon2id {
+            salt: [0; 16],
+            hash: [0; 32],
+        },
         fees: motcua_engine::domain::types::Vnd(0),
     };
     let ev = Event::Dossier(DossierEvent {

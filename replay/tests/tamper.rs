@@ -198,7 +198,10 @@ fn forbidden_transition_written_straight_into_the_log_is_named() {
             processing_time: WorkingTime::WorkingDays(3),
             clock_start: at,
             due: Timestamp(at.0 + 6 * 86_400_000),
-            lookup_secret_sha256: [0; 32],
+            lookup_secret: motcua_engine::domain::SecretDigest::Argon2id {
+                salt: [0; 16],
+                hash: [0; 32],
+            },
             fees: Vnd(0),
         }),
     });

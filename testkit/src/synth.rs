@@ -15,6 +15,7 @@ use motcua_engine::domain::types::{
     Channel, DossierCode, Field, ProcedureId, ProcedureRef, Role, RuleSetId, StaffId, Timestamp,
     UnitCode, Vnd, WorkflowId, WorkingTime,
 };
+use motcua_engine::domain::SecretDigest;
 use motcua_engine::log::{AppendError, EventLog, ExpectedVersion, NewEvent, StreamId};
 use motcua_engine::projection::keys::local_date;
 use motcua_engine::projection::ProjectionError;
@@ -198,7 +199,13 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
         6..=8 => Channel::Online,
         _ => Channel::Postal,
     };
-    let secret = [rng.gen::<u8>(); 32];
+    // A digest no secret matches (synthetic dossiers are never looked up), drawn as before so
+    // the rest of the walk stays the same.
+    let b = rng.gen::<u8>();
+    let secret = SecretDigest::Argon2id {
+        salt: [b; 16],
+        hash: [b; 32],
+    };
     let applicant = Applicant {
         name: "Nguyễn Văn A".into(),
         id_number: "001099000001".into(),
@@ -221,7 +228,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
                 channel,
                 applicant: applicant.clone(),
                 documents: vec!["Tờ khai".into()],
-                lookup_secret_sha256: secret,
+                lookup_secret: secret.clone(),
             }),
         );
         step(rng, &mut at, 8);
@@ -269,7 +276,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
             processing_time: WorkingTime::WorkingDays(days as u16),
             clock_start: at,
             due,
-            lookup_secret_sha256: secret,
+            lookup_secret: secret,
             fees: Vnd(0),
         }),
     );
@@ -494,7 +501,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
 /// (stable, so each dossier's own events keep their order).
 pub fn history(cfg: &SynthConfig, seed: u64, dossiers: usize) -> Vec<SynthEvent> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut all = catalog_events(cfg);
+    let all = catalog_events(cfg);
     let mut per_dossier = Vec::new();
     let mut last_start = Timestamp(i64::MIN);
     let per_day = usize::from(cfg.dossiers_per_day.max(1)) * cfg.units.len().max(1);
@@ -508,33 +515,53 @@ pub fn history(cfg: &SynthConfig, seed: u64, dossiers: usize) -> Vec<SynthEvent>
         let Ok(code) = DossierCode::new(unit, date, seq as u16) else {
             continue;
         };
-        let fi = rng.gen_range(0..cfg.fields.len().max(1));
-        let Some(field) = cfg.fields.get(fi) else {
-            continue;
-        };
-        let n = rng.gen_range(0..cfg.procedures_per_field.max(1));
-        let Some(procedure) = slug::<ProcedureId>(&format!("{fi}.{n:05}")) else {
-            continue;
-        };
-        per_dossier.extend(lifecycle(
-            &mut rng,
-            DossierSeed {
-                code,
-                unit,
-                field,
-                procedure,
-                start,
-            },
-        ));
+        per_dossier.extend(walk(&mut rng, cfg, unit, code, start));
     }
     // Every lifecycle runs to its end; the history stops when the last dossier arrives, so the
     // dossiers of the last days are caught open in whatever state they are in (a steady open
     // set, as at a real desk, instead of one that grows with the history).
-    let horizon = last_start;
+    up_to(all, per_dossier, last_start)
+}
+
+/// One dossier's walk: a random field and procedure of `cfg`, then its lifecycle (nothing when
+/// `cfg` has no field).
+fn walk(
+    rng: &mut StdRng,
+    cfg: &SynthConfig,
+    unit: &UnitCode,
+    code: DossierCode,
+    start: Timestamp,
+) -> Vec<SynthEvent> {
+    let fi = rng.gen_range(0..cfg.fields.len().max(1));
+    let Some(field) = cfg.fields.get(fi) else {
+        return Vec::new();
+    };
+    let n = rng.gen_range(0..cfg.procedures_per_field.max(1));
+    let Some(procedure) = slug::<ProcedureId>(&format!("{fi}.{n:05}")) else {
+        return Vec::new();
+    };
+    lifecycle(
+        rng,
+        DossierSeed {
+            code,
+            unit,
+            field,
+            procedure,
+            start,
+        },
+    )
+}
+
+/// `head` followed by the dossiers' events up to `horizon`, by business time.
+fn up_to(
+    mut head: Vec<SynthEvent>,
+    mut per_dossier: Vec<SynthEvent>,
+    horizon: Timestamp,
+) -> Vec<SynthEvent> {
     per_dossier.retain(|e| e.at() <= horizon);
     per_dossier.sort_by_key(SynthEvent::at);
-    all.extend(per_dossier);
-    all
+    head.extend(per_dossier);
+    head
 }
 
 /// One unit's busy day as a desk lives it: `dossiers` arrivals (at most 9,999, every code of
@@ -543,7 +570,7 @@ pub fn history(cfg: &SynthConfig, seed: u64, dossiers: usize) -> Vec<SynthEvent>
 /// time up to the last arrival.
 pub fn busy_day(cfg: &SynthConfig, seed: u64, dossiers: u16) -> Vec<SynthEvent> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut all = catalog_events(cfg);
+    let all = catalog_events(cfg);
     let Some(unit) = cfg.units.first() else {
         return all;
     };
@@ -557,29 +584,9 @@ pub fn busy_day(cfg: &SynthConfig, seed: u64, dossiers: u16) -> Vec<SynthEvent> 
         let Ok(code) = DossierCode::new(unit, local_date(start), seq) else {
             continue;
         };
-        let fi = rng.gen_range(0..cfg.fields.len().max(1));
-        let Some(field) = cfg.fields.get(fi) else {
-            continue;
-        };
-        let p = rng.gen_range(0..cfg.procedures_per_field.max(1));
-        let Some(procedure) = slug::<ProcedureId>(&format!("{fi}.{p:05}")) else {
-            continue;
-        };
-        per_dossier.extend(lifecycle(
-            &mut rng,
-            DossierSeed {
-                code,
-                unit,
-                field,
-                procedure,
-                start,
-            },
-        ));
+        per_dossier.extend(walk(&mut rng, cfg, unit, code, start));
     }
-    per_dossier.retain(|e| e.at() <= horizon);
-    per_dossier.sort_by_key(SynthEvent::at);
-    all.extend(per_dossier);
-    all
+    up_to(all, per_dossier, horizon)
 }
 
 /// Numbers events as the log would (seq from 1, per-stream versions, recorded_at = business

@@ -287,15 +287,10 @@ async fn backup_during_load_restores_the_same_log_and_statistics() {
     s.server.shutdown().await.unwrap();
 }
 
-fn hex(h: &[u8; 32]) -> String {
-    h.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_damaged_archive_is_refused_naming_the_seq_and_nothing_is_written() {
-    let (s, tokens) = commune().await;
+/// The server's whole archive (`GET /v1/export` as `token`), then the server stopped.
+async fn export_and_stop(s: TestServer, token: &str) -> Vec<u8> {
     let archive = s
-        .get("/v1/export", &tokens["qt-01"])
+        .get("/v1/export", token)
         .send()
         .await
         .unwrap()
@@ -304,6 +299,17 @@ async fn a_damaged_archive_is_refused_naming_the_seq_and_nothing_is_written() {
         .unwrap()
         .to_vec();
     s.server.shutdown().await.unwrap();
+    archive
+}
+
+fn hex(h: &[u8; 32]) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_archive_is_refused_naming_the_seq_and_nothing_is_written() {
+    let (s, tokens) = commune().await;
+    let archive = export_and_stop(s, &tokens["qt-01"]).await;
     let (_, trailer, records) = parse(&archive);
     assert!(trailer.count >= 20);
     let tmp = tempfile::tempdir().unwrap();
@@ -540,16 +546,7 @@ async fn forged_and_rehashed_archives_are_refused_by_restore_and_nothing_is_writ
             .unwrap();
         assert_eq!(r.status(), 200, "{action}");
     }
-    let archive = s
-        .get("/v1/export", &tok("qt-01"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .to_vec();
-    s.server.shutdown().await.unwrap();
+    let archive = export_and_stop(s, &tok("qt-01")).await;
 
     let mut reader = ArchiveReader::open(archive.as_slice()).unwrap();
     let header = reader.header().clone();
@@ -646,31 +643,24 @@ async fn forged_and_rehashed_archives_are_refused_by_restore_and_nothing_is_writ
     std::fs::write(&good, &archive).unwrap();
     let head = hex(&envs.last().unwrap().hash);
     let wrong = hex(&[7u8; 32]);
+    let restore_expecting = |target: &Path, head: String| {
+        motcua(vec![
+            "restore".into(),
+            "--from".into(),
+            arg(&good),
+            "--data".into(),
+            arg(target),
+            "--expect-head".into(),
+            head,
+        ])
+    };
     let target = tmp.path().join("wrong-head");
-    let (ok, _, err) = motcua(vec![
-        "restore".into(),
-        "--from".into(),
-        arg(&good),
-        "--data".into(),
-        arg(&target),
-        "--expect-head".into(),
-        wrong,
-    ])
-    .await;
+    let (ok, _, err) = restore_expecting(&target, wrong).await;
     assert!(!ok);
     assert!(err.contains("(expected_head: "), "{err}");
     assert!(!target.exists());
     let target = tmp.path().join("restored");
-    let (ok, out, err) = motcua(vec![
-        "restore".into(),
-        "--from".into(),
-        arg(&good),
-        "--data".into(),
-        arg(&target),
-        "--expect-head".into(),
-        head.clone(),
-    ])
-    .await;
+    let (ok, out, err) = restore_expecting(&target, head.clone()).await;
     assert!(ok, "{err}");
     assert!(out.contains(&format!("head={head}")), "{out}");
 }

@@ -4,7 +4,12 @@
 mod http_common;
 
 use http_common::{commune, new_dossier, problem, TestServer};
-use motcua_engine::domain::types::Role;
+use motcua_engine::domain::events::{DossierChange, DossierEvent, Event};
+use motcua_engine::domain::events_v1::{DossierChangeV1, DossierEventV1, EventV1, ReceiptV1};
+use motcua_engine::domain::types::{DossierCode, Role};
+use motcua_engine::domain::SecretDigest;
+use motcua_engine::log::{ExpectedVersion, NewEvent, StreamId};
+use motcua_engine::recorded::decode_event;
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
@@ -582,5 +587,284 @@ async fn online_submissions_have_daily_quotas_and_leave_the_desk_its_codes() {
     let r = post_receipt(&s, &t["tn-01"], "1.001193").await;
     assert_eq!(r.status(), 201);
     assert!(code_of(&r.json().await.unwrap()).ends_with("-0006"));
+    s.server.shutdown().await.unwrap();
+}
+
+// --- The lookup secret's digest (issue 16, "Lower, but fix") ---
+
+/// The digest of the lookup secret recorded by dossier `code`'s first event (read from the log,
+/// as an auditor's archive holds it).
+fn recorded_digest(s: &TestServer, code: &str) -> SecretDigest {
+    let code: DossierCode = code.parse().unwrap();
+    let envs = s
+        .server
+        .log()
+        .read_stream(&StreamId::dossier(&code), 0)
+        .unwrap();
+    match decode_event(&envs[0]).unwrap() {
+        Event::Dossier(DossierEvent {
+            change: DossierChange::Received(r),
+            ..
+        }) => r.lookup_secret,
+        Event::Dossier(DossierEvent {
+            change: DossierChange::SubmittedOnline(s),
+            ..
+        }) => s.lookup_secret,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// GETs the public lookup of `code` with `secret`; its status and body.
+async fn lookup(s: &TestServer, code: &str, secret: &str) -> (u16, Value) {
+    let r = s
+        .client
+        .get(s.url(&format!("/v1/lookup/{code}?secret={secret}")))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_records_a_salted_argon2id_digest_that_proves_its_secret_only() {
+    let (s, t) = commune().await;
+    let (code, secret) = receive(&s, &t["tn-01"], "1.001193").await;
+    let (other_code, other_secret) = receive(&s, &t["tn-01"], "1.001193").await;
+    let digest = recorded_digest(&s, &code);
+    let other = recorded_digest(&s, &other_code);
+    let (
+        SecretDigest::Argon2id { salt, .. },
+        SecretDigest::Argon2id {
+            salt: other_salt, ..
+        },
+    ) = (&digest, &other)
+    else {
+        panic!("new receipts record Argon2id digests: {digest:?}, {other:?}");
+    };
+    assert_ne!(salt, other_salt, "a salt per dossier");
+    // The same secret under another dossier's salt is another digest: no guess serves two.
+    assert_ne!(
+        SecretDigest::argon2id(&secret, *other_salt).unwrap(),
+        digest
+    );
+    assert!(digest.verify(&secret) && !digest.verify(&other_secret));
+
+    // The secret printed on the receipt looks the dossier up; another one, or another code,
+    // gets the same 404.
+    let (status, found) = lookup(&s, &code, &secret).await;
+    assert_eq!((status, found["code"].as_str()), (200, Some(code.as_str())));
+    let (wrong, wrong_body) = lookup(&s, &code, &other_secret).await;
+    let (missing, missing_body) = lookup(&s, "000.33.22.H05-230105-0099", &secret).await;
+    assert_eq!((wrong, missing), (404, 404));
+    assert_eq!(wrong_body["detail"], missing_body["detail"]);
+
+    // And it proves a citizen's action; another dossier's secret does not.
+    let citizen = &t["cong-dvc"];
+    let body = |secret: &str| json!({"reason": "x", "lookup_secret": secret});
+    let r = act(&s, citizen, &code, "withdraw", body(&other_secret)).await;
+    problem(r, 403, "forbidden").await;
+    let r = act(&s, citizen, &code, "withdraw", body(&secret)).await;
+    assert_eq!(r.status(), 200);
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dossier_recorded_under_schema_1_still_proves_its_unsalted_secret() {
+    let (s, t) = commune().await;
+    // A receipt as schema version 1 recorded it (an unsalted SHA-256 of the secret): today's
+    // receipt of another dossier, its digest replaced, appended under a new code with
+    // schema_version 1, as an old log holds it.
+    let (model, _) = receive(&s, &t["tn-01"], "1.001193").await;
+    let model: DossierCode = model.parse().unwrap();
+    let envs = s
+        .server
+        .log()
+        .read_stream(&StreamId::dossier(&model), 0)
+        .unwrap();
+    let Event::Dossier(DossierEvent {
+        at,
+        change: DossierChange::Received(r),
+        ..
+    }) = decode_event(&envs[0]).unwrap()
+    else {
+        panic!("a receipt")
+    };
+    const OLD_SECRET: &str = "OLDSECRET2";
+    let code = DossierCode::new(&model.unit(), model.date(), model.sequence() + 50).unwrap();
+    let v1 = EventV1::Dossier(DossierEventV1 {
+        code: code.clone(),
+        at,
+        change: DossierChangeV1::Received(ReceiptV1 {
+            procedure: r.procedure,
+            procedure_name: r.procedure_name,
+            field: r.field,
+            unit: r.unit,
+            channel: r.channel,
+            workflow: r.workflow,
+            rule_set: r.rule_set,
+            applicant: r.applicant,
+            documents: r.documents,
+            processing_time: r.processing_time,
+            clock_start: r.clock_start,
+            due: r.due,
+            lookup_secret_sha256: motcua_http::crypto::sha256(OLD_SECRET.as_bytes()),
+            fees: r.fees,
+        }),
+    });
+    let appended = s
+        .server
+        .log()
+        .append(
+            &StreamId::dossier(&code),
+            ExpectedVersion::NoStream,
+            vec![NewEvent {
+                event_id: None,
+                event_type: "dossier.received".into(),
+                schema_version: 1,
+                actor: envs[0].actor.clone(),
+                correlation_id: None,
+                causation_id: None,
+                payload: motcua_engine::codec::encode(&v1),
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(s.server.app().wait_for_read_models(appended.last_seq).await);
+    let code = code.to_string();
+    assert_eq!(
+        recorded_digest(&s, &code),
+        SecretDigest::Sha256(motcua_http::crypto::sha256(OLD_SECRET.as_bytes()))
+    );
+    // The old secret looks it up and proves a citizen's action; a wrong one does neither.
+    assert_eq!(lookup(&s, &code, OLD_SECRET).await.0, 200);
+    assert_eq!(lookup(&s, &code, "OLDSECRET3").await.0, 404);
+    let citizen = &t["cong-dvc"];
+    let body = |secret: &str| json!({"reason": "x", "lookup_secret": secret});
+    let r = act(&s, citizen, &code, "withdraw", body("OLDSECRET3")).await;
+    problem(r, 403, "forbidden").await;
+    let r = act(&s, citizen, &code, "withdraw", body(OLD_SECRET)).await;
+    assert_eq!(r.status(), 200);
+    // Its history names the scheme, never the digest.
+    let view = s
+        .get_json(&format!("/v1/dossiers/{code}"), &t["tn-01"])
+        .await;
+    assert_eq!(view["state"], "Withdrawn");
+    let text = view.to_string();
+    assert!(text.contains(r#""lookup_secret":"Sha256""#), "{text}");
+    let sha = motcua_http::crypto::sha256(OLD_SECRET.as_bytes());
+    assert!(digest_shown_in(&text, &sha, &[]).is_none());
+    s.server.shutdown().await.unwrap();
+}
+
+/// Where `text` shows the digest `hash` or its `salt`: as hex, or as the JSON array of numbers
+/// serde writes for a byte array.
+fn digest_shown_in(text: &str, hash: &[u8], salt: &[u8]) -> Option<String> {
+    let array = |b: &[u8]| {
+        let n: Vec<String> = b.iter().map(u8::to_string).collect();
+        format!("[{}]", n.join(","))
+    };
+    let mut forms = vec![hex::encode(hash), hex::encode_upper(hash), array(hash)];
+    if !salt.is_empty() {
+        forms.extend([hex::encode(salt), hex::encode_upper(salt), array(salt)]);
+    }
+    forms.into_iter().find(|f| text.contains(f.as_str()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_staff_visible_answer_shows_the_secret_digest() {
+    let (s, t) = commune().await;
+    let (desk, desk_secret) = receive(&s, &t["tn-01"], "1.001193").await;
+    let r = submit(&s, &t["cong-dvc"], None).await;
+    assert_eq!(r.status(), 201);
+    let online: Value = r.json().await.unwrap();
+    let online = online["code"].as_str().unwrap().to_owned();
+    let r = act(&s, &t["tn-01"], &online, "receive", json!({})).await;
+    assert_eq!(r.status(), 200);
+    let r = act(
+        &s,
+        &t["tn-01"],
+        &desk,
+        "assign",
+        json!({"specialist": "cm-tp-01"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    for code in [&desk, &online] {
+        let SecretDigest::Argon2id { salt, hash } = recorded_digest(&s, code) else {
+            panic!("Argon2id");
+        };
+        // Every answer about the dossier a staff member can get, as each role that may ask.
+        let mut paths = vec![
+            format!("/v1/dossiers/{code}"),
+            "/v1/events?limit=1000".to_owned(),
+            "/v1/dossiers".to_owned(),
+            "/v1/queues".to_owned(),
+            "/v1/inbox".to_owned(),
+            "/v1/worklist".to_owned(),
+            format!("/v1/stats/codes?from=2023-01-01&to={today}&figure=received"),
+        ];
+        for slip in ["01", "02", "03", "04", "05", "06"] {
+            paths.push(format!("/v1/dossiers/{code}/slips/{slip}"));
+            paths.push(format!("/v1/dossiers/{code}/slips/{slip}?format=html"));
+        }
+        let mut read = 0;
+        for staff in ["tn-01", "cm-tp-01", "ld-01", "tt-01", "qt-01", "kh-01"] {
+            for path in &paths {
+                let r = s.get(path, &t[staff]).send().await.unwrap();
+                let status = r.status();
+                let text = r.text().await.unwrap();
+                assert!(!text.contains("lookup_secret_sha256"), "{staff} {path}");
+                if let Some(form) = digest_shown_in(&text, &hash, &salt) {
+                    panic!("{staff} {path} ({status}) shows the digest as {form}: {text}");
+                }
+                read += usize::from(status.is_success());
+            }
+        }
+        assert!(read >= 20, "the answers were read, not refused: {read}");
+        // The history names the scheme in the digest's place.
+        let view = s
+            .get_json(&format!("/v1/dossiers/{code}"), &t["tn-01"])
+            .await;
+        assert!(view.to_string().contains(r#""lookup_secret":"Argon2id""#));
+        // The live event stream too.
+        let mut resp = s
+            .get("/v1/events/stream", &t["tt-01"])
+            .header("last-event-id", "0")
+            .send()
+            .await
+            .unwrap();
+        let head = format!("id: {}\n", s.head());
+        let mut text = String::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !text.contains(&head) {
+            let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        assert!(digest_shown_in(&text, &hash, &salt).is_none());
+        // The auditor's archive carries the events as recorded: the salted slow digest, and
+        // nothing else of the secret.
+        let archive = s
+            .get("/v1/export", &t["tt-01"])
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(archive.windows(hash.len()).any(|w| w == hash));
+    }
+    // The receipt's own answer showed the secret once; the lookup answer shows neither.
+    let (status, found) = lookup(&s, &desk, &desk_secret).await;
+    assert_eq!(status, 200);
+    let SecretDigest::Argon2id { salt, hash } = recorded_digest(&s, &desk) else {
+        panic!("Argon2id");
+    };
+    assert!(digest_shown_in(&found.to_string(), &hash, &salt).is_none());
     s.server.shutdown().await.unwrap();
 }

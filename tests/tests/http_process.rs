@@ -34,6 +34,19 @@ fn serve(data: &std::path::Path) -> (Child, String) {
     (child, addr)
 }
 
+/// `GET /v1/staff` as `token`, as JSON.
+async fn staff_list(client: &reqwest::Client, addr: &str, token: &str) -> serde_json::Value {
+    client
+        .get(format!("{addr}/v1/staff"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn sigterm_and_wait(mut child: Child) {
     // SAFETY-free: kill(2) with our own child's pid.
     let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
@@ -108,13 +121,7 @@ fn binary_serves_drains_on_sigterm_and_restarts() {
 
     let (child, addr) = serve(&data);
     rt.block_on(async {
-        let r = client
-            .get(format!("{addr}/v1/staff"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        let v: serde_json::Value = r.json().await.unwrap();
+        let v = staff_list(&client, &addr, &token).await;
         assert_eq!(v[0]["id"], "qt-01");
         assert_eq!(v[0]["name"], "Nông Văn Quý");
     });
@@ -168,13 +175,7 @@ fn sigterm_cuts_a_stalled_upload_and_keeps_every_acknowledged_write() {
     // Every acknowledged write is in the log.
     let (child, addr) = serve(&data);
     rt.block_on(async {
-        let r = client
-            .get(format!("{addr}/v1/staff"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        let v: serde_json::Value = r.json().await.unwrap();
+        let v = staff_list(&client, &addr, &token).await;
         for id in ids {
             assert!(
                 v.as_array().unwrap().iter().any(|s| s["id"] == id),

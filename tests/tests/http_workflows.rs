@@ -515,21 +515,7 @@ async fn idempotent_receipt_and_action_then_restart() {
     problem(r, 422, "idempotency-key-reused").await;
     // The stored responses are lost (as in a crash before they reached disk): the log's
     // event-id index still recognises the retry, which gets the same dossier and secret.
-    {
-        // Scoped: a tree handle keeps the database open (and locked) past a restart.
-        let tree =
-            d.s.server
-                .log()
-                .store()
-                .tree(motcua_http::app::idempotency::TREE)
-                .unwrap();
-        for kv in tree.iter() {
-            let (k, _) = kv.unwrap();
-            if k.first() != Some(&0xff) {
-                tree.remove(&k).unwrap();
-            }
-        }
-    }
+    forget_stored_answers(&d.s);
     let c = send("r-1", new_dossier("1.001193")).await.unwrap();
     assert_eq!(c.status(), 201);
     let c: Value = c.json().await.unwrap();
@@ -707,18 +693,7 @@ async fn receipts_and_submissions_do_not_share_idempotency_keys() {
     let head = d.s.head();
     for forget_stored_responses in [false, true] {
         if forget_stored_responses {
-            let tree =
-                d.s.server
-                    .log()
-                    .store()
-                    .tree(motcua_http::app::idempotency::TREE)
-                    .unwrap();
-            for kv in tree.iter() {
-                let (k, _) = kv.unwrap();
-                if k.first() != Some(&0xff) {
-                    tree.remove(&k).unwrap();
-                }
-            }
+            forget_stored_answers(&d.s);
         }
         for (path, answer) in [("/v1/dossiers", &receipt), ("/v1/submissions", &submission)] {
             let again = first(send(path).await.unwrap()).await;
@@ -840,18 +815,7 @@ async fn a_staff_registration_is_one_append_and_its_keyed_retry_shows_the_record
     assert_eq!(r.status(), 201);
     let first: Value = r.json().await.unwrap();
     assert_eq!(d.s.head(), before + 2, "two events");
-    let tree =
-        d.s.server
-            .log()
-            .store()
-            .tree(motcua_http::app::idempotency::TREE)
-            .unwrap();
-    for kv in tree.iter() {
-        let (k, _) = kv.unwrap();
-        if k.first() != Some(&0xff) {
-            tree.remove(&k).unwrap();
-        }
-    }
+    forget_stored_answers(&d.s);
     let r = register(Some("staff-60")).await.unwrap();
     assert_eq!(r.status(), 201);
     assert!(r.headers().get("idempotent-replayed").is_none());

@@ -8,13 +8,21 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::plan::PlanEvent;
+use super::secret::SecretDigest;
 use super::types::{
     Channel, DossierCode, Field, ProcedureId, ProcedureRef, Role, RuleSetId, Staff, StaffId,
     Timestamp, UnitCode, Vnd, WorkflowId, WorkingTime,
 };
 
 /// Today's schema version of every event type below.
-pub const SCHEMA_VERSION: u16 = 1;
+///
+/// - 1: the first.
+/// - 2: a dossier's lookup secret is a [`SecretDigest`] (`Submission::lookup_secret`,
+///   `Receipt::lookup_secret`), Argon2id with a salt for new dossiers, where 1 recorded an
+///   unsalted SHA-256 (`lookup_secret_sha256: [u8; 32]`). Payloads of version 1 are read
+///   through `engine/src/domain/events_v1.rs` and the upcast of `engine/src/recorded.rs`; every
+///   other event has the same bytes under both versions.
+pub const SCHEMA_VERSION: u16 = 2;
 
 /// Every event motcua records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,8 +259,9 @@ pub struct Submission {
     pub channel: Channel,
     pub applicant: Applicant,
     pub documents: Vec<String>,
-    /// SHA-256 of the lookup secret given to the citizen; the secret itself is never stored.
-    pub lookup_secret_sha256: [u8; 32],
+    /// The digest of the lookup secret given to the citizen (`engine/src/domain/secret.rs`);
+    /// the secret itself is never stored, and the digest is never shown.
+    pub lookup_secret: SecretDigest,
 }
 
 /// Giấy tiếp nhận hồ sơ và hẹn trả kết quả: everything fixed at receipt.
@@ -273,7 +282,8 @@ pub struct Receipt {
     pub clock_start: Timestamp,
     /// Ngày hẹn trả: the due time, fixed here.
     pub due: Timestamp,
-    pub lookup_secret_sha256: [u8; 32],
+    /// The submission's digest for an online dossier, the intake's for a desk one.
+    pub lookup_secret: SecretDigest,
     pub fees: Vnd,
 }
 

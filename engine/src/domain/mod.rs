@@ -10,9 +10,11 @@ pub mod directory;
 pub mod dossier;
 pub mod error;
 pub mod events;
+pub mod events_v1;
 pub mod plan;
 pub mod reference;
 pub mod rules;
+pub mod secret;
 pub mod slips;
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -25,4 +27,5 @@ pub use dossier::{
 };
 pub use error::DomainError;
 pub use reference::ReferenceData;
+pub use secret::{SecretDigest, SecretProof};
 pub use workflow::{Action, Phase};

@@ -10,10 +10,27 @@ use super::events::{
     UnitEvent, UnitInfo,
 };
 use super::reference::ReferenceData;
+use super::secret::{SecretDigest, SecretProof, SALT_LEN};
 use super::types::{Channel, DossierCode, Role, Staff, Timestamp, UnitCode, WorkingTime};
 use super::workflow::Phase;
 
-pub const SECRET: [u8; 32] = [7u8; 32];
+/// The lookup secret of the fixtures' dossiers.
+pub const SECRET_TEXT: &str = "BIMAT23456";
+
+/// The digest of [`SECRET_TEXT`], computed once (each costs an Argon2id evaluation).
+pub fn secret() -> SecretDigest {
+    static DIGEST: std::sync::LazyLock<SecretDigest> = std::sync::LazyLock::new(|| {
+        SecretDigest::argon2id(SECRET_TEXT, [7; SALT_LEN]).expect("fixed parameters")
+    });
+    DIGEST.clone()
+}
+
+/// The proof a citizen holding [`SECRET_TEXT`] brings, made once.
+pub fn secret_proof() -> Option<SecretProof> {
+    static PROOF: std::sync::LazyLock<Option<SecretProof>> =
+        std::sync::LazyLock::new(|| secret().prove(SECRET_TEXT));
+    PROOF.clone()
+}
 /// Standard workflow, ho-tich, 3 working days.
 pub const P_STD: &str = "1.001193";
 /// Standard workflow, ho-tich, 5 working days (worked example 4).
@@ -70,7 +87,7 @@ pub fn foreign_leader() -> ActorRef {
 pub fn citizen() -> ActorRef {
     ActorRef::Citizen {
         id_number: "001090000001".into(),
-        lookup_secret_sha256: Some(SECRET),
+        lookup_proof: secret_proof(),
     }
 }
 
@@ -184,7 +201,7 @@ pub fn intake(procedure: &str, channel: Channel) -> Intake {
             address: "Thôn Nà Cù, xã Dương Phong".into(),
         },
         documents: vec!["Tờ khai".into(), "CCCD (bản sao)".into()],
-        lookup_secret_sha256: SECRET,
+        lookup_secret: secret(),
     }
 }
 

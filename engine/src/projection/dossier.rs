@@ -3,7 +3,7 @@
 //! of the record ([`derived_entries`]): live queues, approval inboxes, specialists' work lists,
 //! the received-time list, and the open/finished-by-week indexes the statistics scan.
 //!
-//! Keys (tree `proj.dossiers.2`; see `keys` for the encodings):
+//! Keys (tree `proj.dossiers.3`; see `keys` for the encodings):
 //! - `r` code -> record
 //! - `q` unit field\0 state due code -> [`QueueItem`] (every non-terminal state)
 //! - `a` unit field\0 due code -> [`InboxItem`] (AwaitingApproval)
@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::domain::events::{DossierChange, DossierEvent, DraftKind, Event, Recorded};
+use crate::domain::secret::SecretDigest;
 use crate::domain::types::{
     Channel, DossierCode, Field, ProcedureRef, StaffId, Timestamp, UnitCode,
 };
@@ -304,7 +305,8 @@ pub struct DossierRecord {
     pub finished_at: Option<Timestamp>,
     pub finish: Option<FinishKind>,
     pub returned_at: Option<Timestamp>,
-    pub lookup_secret_sha256: [u8; 32],
+    /// The digest of the lookup secret, for the public lookup (`None` before the first event).
+    pub lookup_secret: Option<SecretDigest>,
     /// (from, state): the state timeline, for "state at the period's end".
     pub states: Vec<(Timestamp, DossierState)>,
     /// (from, due): the due timeline, for "due at the period's end".
@@ -339,7 +341,7 @@ impl DossierRecord {
             finished_at: None,
             finish: None,
             returned_at: None,
-            lookup_secret_sha256: [0; 32],
+            lookup_secret: None,
             states: Vec::new(),
             dues: Vec::new(),
             last_seq: 0,
@@ -411,7 +413,7 @@ impl DossierRecord {
                 self.procedure = Some(s.procedure.clone());
                 self.channel = s.channel;
                 self.submitted_at = Some(at);
-                self.lookup_secret_sha256 = s.lookup_secret_sha256;
+                self.lookup_secret = Some(s.lookup_secret.clone());
                 self.set_state(at, DossierState::Submitted);
             }
             DossierChange::Received(r) => {
@@ -424,7 +426,7 @@ impl DossierRecord {
                 self.original_due = Some(r.due);
                 self.due = Some(r.due);
                 self.dues.push((at, r.due));
-                self.lookup_secret_sha256 = r.lookup_secret_sha256;
+                self.lookup_secret = Some(r.lookup_secret.clone());
                 self.set_state(at, DossierState::Received);
             }
             DossierChange::GuidedToComplete { .. } => {
@@ -821,8 +823,9 @@ pub fn load_record(
     }
 }
 
-/// The dossier projection (tree `proj.dossiers.2`; `proj.dossiers` held the layout before
-/// [`packing`] bounded its buckets).
+/// The dossier projection (tree `proj.dossiers.3`; `proj.dossiers` held the layout before
+/// [`packing`] bounded its buckets, `proj.dossiers.2` the records whose lookup digest was a
+/// bare SHA-256).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DossierProjection;
 
@@ -835,7 +838,7 @@ pub struct PendingDossiers {
 }
 
 impl Projection for DossierProjection {
-    const NAME: &'static str = "dossiers.2";
+    const NAME: &'static str = "dossiers.3";
     type Pending = PendingDossiers;
     const PACKING: Packing = packing;
 

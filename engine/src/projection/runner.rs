@@ -315,7 +315,7 @@ fn commit_large(tree: &KvTree, writes: Writes, seq: u64) -> Result<(), Projectio
 }
 
 /// Trees of read-model layouts this release no longer reads.
-const RETIRED_TREES: [&str; 1] = ["proj.dossiers"];
+const RETIRED_TREES: [&str; 2] = ["proj.dossiers", "proj.dossiers.2"];
 
 /// The projection set's trees.
 #[derive(Clone)]
@@ -325,7 +325,7 @@ pub struct ProjectionTrees {
 }
 
 impl ProjectionTrees {
-    /// Opens `proj.dossiers.2` and `proj.catalog` in the log's store, finishing any interrupted
+    /// Opens `proj.dossiers.3` and `proj.catalog` in the log's store, finishing any interrupted
     /// rebuild; drops the trees of earlier layouts (their read models are folded again from the
     /// log into the new trees).
     pub fn open(log: &EventLog) -> Result<ProjectionTrees, ProjectionError> {

@@ -505,10 +505,12 @@ pub fn pack_writes(
 }
 
 /// Writes the member writes `ops` (ascending) of the chunked prefix `prefix` into its chunks.
-/// Each write touches the chunk holding the row just below it and the chunk it falls in; writes
-/// whose chunks meet form one span, and each span is merged on its own ([`merge_span`]), so a
-/// batch that writes two rows far apart (a dossier's old and new place in a time index) reads
-/// and rewrites four chunks, not every chunk between them.
+/// A write touches the chunk holding the row just below it and the chunk it falls in; the writes
+/// are grouped into spans of consecutive chunks (a span ends before the first chunk above its
+/// last write), spans that meet are joined, and each is merged on its own ([`merge_span`]). So a
+/// batch writing two rows far apart (a dossier's old and new place in a time index) reads and
+/// rewrites the chunks around each, not every chunk between them, and a rebuild appending a
+/// commit's rows after the last chunk pays two seeks for all of them.
 fn merge_chunks(
     base: &dyn KvRead,
     prefix: &[u8],
@@ -521,52 +523,67 @@ fn merge_chunks(
         k.extend_from_slice(m);
         k
     };
-    // (first chunk key of the span, last write's full key, the span's writes)
-    let mut span: Option<(Vec<u8>, Vec<u8>, MemberOps)> = None;
+    let prefix_end = prefix_end(prefix);
+    // The open span: its first chunk's key, the key of the first chunk above it (`None`: no
+    // chunk above), its writes.
+    let mut span: Option<(Vec<u8>, Option<Vec<u8>>, MemberOps)> = None;
     for (m, v) in ops {
         let key = full(&m);
+        if let Some((_, end, writes)) = &mut span {
+            // Below the next chunk: in a chunk the span already holds.
+            if end.as_ref().is_none_or(|e| key < *e) {
+                writes.push((m, v));
+                continue;
+            }
+        }
         let below = base
             .range(prefix, Some(&key), true)
             .next()
             .transpose()?
             .map_or_else(|| prefix.to_vec(), |(k, _)| k);
+        let above = base
+            .range(&just_above(&key), prefix_end.as_deref(), false)
+            .next()
+            .transpose()?
+            .map(|(k, _)| k);
         match &mut span {
-            // The chunk below this write is at or before the span's last write: the same span.
-            Some((_, last, writes)) if below <= *last => {
-                *last = key;
+            // The chunk below this write is inside the open span (this write deletes or
+            // lands on the chunk right after it): one span.
+            Some((_, end, writes)) if end.as_ref().is_some_and(|e| below < *e) => {
+                *end = above;
                 writes.push((m, v));
             }
             _ => {
-                if let Some((first, last, writes)) = span.take() {
-                    merge_span(base, prefix, mean, &first, &last, writes, out)?;
+                if let Some((first, end, writes)) = span.take() {
+                    merge_span(base, prefix, mean, &first, end.as_deref(), writes, out)?;
                 }
-                span = Some((below, key, vec![(m, v)]));
+                span = Some((below, above, vec![(m, v)]));
             }
         }
     }
-    if let Some((first, last, writes)) = span {
-        merge_span(base, prefix, mean, &first, &last, writes, out)?;
+    if let Some((first, end, writes)) = span {
+        merge_span(base, prefix, mean, &first, end.as_deref(), writes, out)?;
     }
     Ok(())
 }
 
-/// Merges `ops` (ascending) into the chunks from the one keyed `first` through the last one
-/// keyed at or below `last` (the last write's full key), cuts them again at their boundaries,
-/// and writes the chunks that changed. The chunks outside are untouched: the one after starts
-/// with a boundary row above every write, and `first` is the prefix or a boundary row below
-/// them.
+/// Merges `ops` (ascending) into the chunks keyed from `first` up to (not including) `end`
+/// (`None`: to the end of the prefix), cuts them again at their boundaries, and writes the
+/// chunks that changed. The chunks outside are untouched: the one at `end` starts with a
+/// boundary row above every write, and `first` is the prefix or a boundary row below them.
 fn merge_span(
     base: &dyn KvRead,
     prefix: &[u8],
     mean: u64,
     first: &[u8],
-    last: &[u8],
+    end: Option<&[u8]>,
     ops: MemberOps,
     out: &mut Writes,
 ) -> Result<(), ProjectionError> {
+    let end = end.map(<[u8]>::to_vec).or_else(|| prefix_end(prefix));
     let mut old: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    for kv in base.range(first, Some(&just_above(last)), false) {
+    for kv in base.range(first, end.as_deref(), false) {
         let (k, bytes) = kv?;
         merged.extend(decode_bucket(&k, &bytes)?);
         old.insert(k, bytes);

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::codec;
 use crate::domain::calendar::UnitCalendar;
 use crate::domain::events::DraftKind;
+use crate::domain::secret::verify_nothing;
 use crate::domain::types::{
     Channel, DossierCode, Field, ProcedureId, ProcedureRef, Staff, StaffId, Timestamp, UnitCode,
 };
@@ -486,24 +486,25 @@ impl ReadModels {
     }
 
     /// The citizen's lookup: answers only when `secret` is the dossier's lookup secret (an
-    /// unknown code and a wrong secret look the same, so codes cannot be probed).
+    /// unknown code and a wrong secret look the same, so codes cannot be probed: both answer
+    /// `None` after one Argon2id evaluation, `SecretDigest::verify` or `verify_nothing`). Slow
+    /// by design (about a millisecond): an async caller runs it on a blocking thread.
     pub fn public_lookup(
         &self,
         code: &DossierCode,
         secret: &str,
     ) -> Result<Option<PublicStatus>, ProjectionError> {
-        let Some(r) = self.record(code)? else {
+        let record = self.record(code)?;
+        let matches = match record.as_ref().and_then(|r| r.lookup_secret.as_ref()) {
+            Some(digest) => digest.verify(secret),
+            None => {
+                verify_nothing(secret);
+                false
+            }
+        };
+        let Some(r) = record.filter(|_| matches) else {
             return Ok(None);
         };
-        let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        // Constant-time comparison: the time taken does not reveal a matching prefix.
-        let diff = presented
-            .iter()
-            .zip(r.lookup_secret_sha256.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff != 0 {
-            return Ok(None);
-        }
         Ok(Some(PublicStatus {
             national_status: r.state.national_code(),
             status: r.state.national_name_vi().to_owned(),

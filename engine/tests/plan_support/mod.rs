@@ -78,7 +78,7 @@ pub fn foreign_planner() -> ActorRef {
 pub fn citizen() -> ActorRef {
     ActorRef::Citizen {
         id_number: "001090000001".into(),
-        lookup_secret_sha256: Some([7u8; 32]),
+        lookup_proof: None,
     }
 }
 
@@ -198,7 +198,11 @@ pub fn intake(procedure: &str, channel: Channel) -> Intake {
             address: "Thôn Nà Cù, xã Dương Phong".into(),
         },
         documents: vec!["Tờ khai".into()],
-        lookup_secret_sha256: [7u8; 32],
+        // A digest no secret matches: these dossiers are never looked up.
+        lookup_secret: motcua_engine::domain::SecretDigest::Argon2id {
+            salt: [7; 16],
+            hash: [7; 32],
+        },
     }
 }
 

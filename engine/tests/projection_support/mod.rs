@@ -8,7 +8,7 @@ use motcua_engine::domain::events::{
 use motcua_engine::domain::types::{
     Channel, DossierCode, Field, ProcedureRef, Role, Timestamp, UnitCode, Vnd, WorkingTime,
 };
-use sha2::{Digest, Sha256};
+use motcua_engine::domain::SecretDigest;
 
 pub fn unit() -> UnitCode {
     "000.00.00.G10".parse().unwrap()
@@ -36,8 +36,16 @@ pub fn code(y: i32, m: u32, d: u32, seq: u16) -> DossierCode {
     DossierCode::new(&unit(), date(y, m, d), seq).unwrap()
 }
 
-pub fn secret_hash(secret: &str) -> [u8; 32] {
-    Sha256::digest(secret.as_bytes()).into()
+/// The lookup secret of the fixtures' dossiers.
+pub const SECRET: &str = "bi-mat";
+
+/// The digest of [`SECRET`], computed once (each is an Argon2id evaluation, and the fixtures
+/// make thousands of dossiers).
+pub fn secret_digest() -> SecretDigest {
+    static DIGEST: std::sync::LazyLock<SecretDigest> = std::sync::LazyLock::new(|| {
+        SecretDigest::argon2id(SECRET, [5; 16]).expect("fixed parameters")
+    });
+    DIGEST.clone()
 }
 
 pub fn applicant() -> Applicant {
@@ -66,7 +74,7 @@ pub fn receipt(f: &str, channel: Channel, due: Timestamp, at: Timestamp) -> Doss
         processing_time: WorkingTime::WorkingDays(3),
         clock_start: at,
         due,
-        lookup_secret_sha256: secret_hash("bi-mat"),
+        lookup_secret: secret_digest(),
         fees: Vnd(0),
     })
 }
@@ -82,7 +90,7 @@ pub fn submission(f: &str) -> DossierChange {
         channel: Channel::Online,
         applicant: applicant(),
         documents: vec!["Tờ khai".into()],
-        lookup_secret_sha256: secret_hash("bi-mat"),
+        lookup_secret: secret_digest(),
     })
 }
 

@@ -2,7 +2,7 @@
 //! the application layer takes it explicitly), and the checks of their roles and unit.
 
 use motcua_engine::domain::types::{Role, Staff, StaffId, UnitCode};
-use motcua_engine::domain::ActorRef;
+use motcua_engine::domain::{ActorRef, SecretProof};
 
 use crate::app::error::AppError;
 
@@ -55,13 +55,14 @@ impl Caller {
     }
 
     /// The caller as the actor of an action on an existing dossier: a citizen account acts as a
-    /// citizen, proving the dossier is theirs with the SHA-256 of the lookup secret they sent
-    /// (the domain refuses a citizen without it); staff act as themselves.
-    pub fn actor_proving(&self, lookup_secret_sha256: Option<[u8; 32]>) -> ActorRef {
+    /// citizen, with the proof that the lookup secret they sent is the dossier's (`None` when
+    /// they sent none or a wrong one: the domain refuses a citizen without it); staff act as
+    /// themselves.
+    pub fn actor_proving(&self, lookup_proof: Option<SecretProof>) -> ActorRef {
         if self.is_citizen_account() {
             ActorRef::Citizen {
                 id_number: self.staff.id.to_string(),
-                lookup_secret_sha256,
+                lookup_proof,
             }
         } else {
             self.actor()

@@ -2,24 +2,32 @@
 //! and every action of the transition table on an existing one. Each is one domain command
 //! executed by the command service as the caller, at the business clock's now; then the write
 //! waits for the read models (read-your-writes) and reports the dossier's new state.
+//!
+//! The lookup secret is made here and shown once; the log records its salted Argon2id digest
+//! (`motcua_engine::domain::secret`), computed on a blocking thread, as is the check of a
+//! secret a citizen shows before acting (the decision gets the proof, not the secret).
 
 use motcua_engine::domain::events::Applicant;
+use motcua_engine::domain::secret::{SecretDigest, SecretProof, SALT_LEN};
 use motcua_engine::domain::types::{Channel, DossierCode, ProcedureId, Timestamp, UnitCode};
 use motcua_engine::domain::{ActorRef, Command, Intake};
 use motcua_engine::idempotency::{CommandKey, KeyScope};
 use motcua_engine::projection::DossierState;
+use motcua_engine::service::ServiceError;
 
 use crate::app::caller::Caller;
 use crate::app::clock;
 use crate::app::error::AppError;
 use crate::app::handle::App;
 use crate::app::idempotency::{command_key, IdempotencyKey, KeySpace};
-use crate::crypto::{random_bytes, sha256};
+use crate::crypto::random_bytes;
 
 /// The letters of a lookup secret: 32 of them, none two that read alike aloud.
 const SECRET_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 /// Characters of a lookup secret: 10 of a 32-letter alphabet, 50 bits.
 const SECRET_LEN: usize = 10;
+/// What a keyed receipt's salt is derived under, beside its secret (same key, another label).
+const SALT_LABEL: &[u8] = b"lookup-secret-salt";
 
 /// What happens first to a dossier that arrives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,15 +55,15 @@ pub struct Arrival {
 }
 
 impl Arrival {
-    /// The domain command, with the hash of the dossier's lookup secret.
-    fn command(self, lookup_secret_sha256: [u8; 32]) -> Command {
+    /// The domain command, with the digest of the dossier's lookup secret.
+    fn command(self, lookup_secret: SecretDigest) -> Command {
         let intake = Intake {
             procedure: self.procedure,
             unit: self.unit,
             channel: self.channel,
             applicant: self.applicant,
             documents: self.documents,
-            lookup_secret_sha256,
+            lookup_secret,
         };
         match self.first_step {
             FirstStep::SubmitOnline => Command::SubmitOnline(intake),
@@ -136,8 +144,9 @@ impl Dossiers<'_> {
             FirstStep::SubmitOnline => (KeyScope::Submission, KeySpace::Submissions),
             _ => (KeyScope::Receipt, KeySpace::Staff),
         };
-        let lookup_secret = self.lookup_secret(caller, space, key);
-        let cmd = arrival.command(sha256(lookup_secret.as_bytes()));
+        let (lookup_secret, salt) = self.lookup_secret(caller, space, key);
+        let digest = secret_digest(lookup_secret.clone(), salt).await?;
+        let cmd = arrival.command(digest);
         let key = command_key(caller, scope, key);
         let outcome = self
             .execute(&caller.actor(), None, cmd, None, key.as_ref())
@@ -160,7 +169,13 @@ impl Dossiers<'_> {
         key: Option<&IdempotencyKey>,
     ) -> Result<WriteOutcome, AppError> {
         let key = command_key(caller, KeyScope::DossierAction, key);
-        let actor = caller.actor_proving(lookup_secret.map(|s| sha256(s.as_bytes())));
+        // Only a citizen's account acts on a secret (staff act as themselves): only then is it
+        // checked, which costs an Argon2id evaluation.
+        let proof = match lookup_secret {
+            Some(secret) if caller.is_citizen_account() => self.prove(code, secret).await?,
+            _ => None,
+        };
+        let actor = caller.actor_proving(proof);
         self.execute(&actor, Some(code), cmd, expected, key.as_ref())
             .await
     }
@@ -202,24 +217,64 @@ impl Dossiers<'_> {
         })
     }
 
-    /// The lookup secret printed on a receipt: random, or (with a key) derived from the key's
-    /// space, the key and this server's salt so a retried receipt prints the same secret.
+    /// Whether `secret` is dossier `code`'s lookup secret: the proof the decision reads, or
+    /// `None` (a wrong secret; or no such dossier, which the command then reports as such).
+    /// The check is `SecretDigest::prove`, on a blocking thread.
+    async fn prove(
+        &self,
+        code: &DossierCode,
+        secret: &str,
+    ) -> Result<Option<SecretProof>, AppError> {
+        let digest = match self.app.service().load_dossier(code) {
+            Ok((state, _)) => state.lookup_secret().cloned(),
+            Err(ServiceError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let Some(digest) = digest else {
+            return Ok(None);
+        };
+        let secret = secret.to_owned();
+        tokio::task::spawn_blocking(move || digest.prove(&secret))
+            .await
+            .map_err(AppError::internal)
+    }
+
+    /// The lookup secret printed on a receipt and the salt of its digest: random, or (with a
+    /// key) both derived from the key's space, the key and this server's salt, so a retried
+    /// receipt prints the same secret and its command records the same event.
     fn lookup_secret(
         &self,
         caller: &Caller,
         space: KeySpace,
         key: Option<&IdempotencyKey>,
-    ) -> String {
-        let bytes = match key {
-            Some(k) => self
-                .app
-                .idempotency()
-                .salted(&[space.owner(caller.id()).as_bytes(), k.as_str().as_bytes()]),
-            None => random_bytes(),
+    ) -> (String, [u8; SALT_LEN]) {
+        let (bytes, salt_bytes) = match key {
+            Some(k) => {
+                let owner = space.owner(caller.id());
+                let parts = [owner.as_bytes(), k.as_str().as_bytes()];
+                let idempotency = self.app.idempotency();
+                (
+                    idempotency.salted(&parts),
+                    idempotency.salted(&[parts[0], parts[1], SALT_LABEL]),
+                )
+            }
+            None => (random_bytes(), random_bytes()),
         };
-        bytes[..SECRET_LEN]
+        let secret = bytes[..SECRET_LEN]
             .iter()
             .map(|b| SECRET_ALPHABET[usize::from(*b) % SECRET_ALPHABET.len()] as char)
-            .collect()
+            .collect();
+        let mut salt = [0u8; SALT_LEN];
+        salt.copy_from_slice(&salt_bytes[..SALT_LEN]);
+        (secret, salt)
     }
+}
+
+/// The digest a new dossier records, computed on a blocking thread (an Argon2id evaluation
+/// takes about a millisecond of CPU: not on an async worker).
+async fn secret_digest(secret: String, salt: [u8; SALT_LEN]) -> Result<SecretDigest, AppError> {
+    tokio::task::spawn_blocking(move || SecretDigest::argon2id(&secret, salt))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)
 }

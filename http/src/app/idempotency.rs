@@ -17,8 +17,7 @@
 //! What an answer is (status, headers, body bytes) is the HTTP layer's business (`reply.rs`);
 //! this store keeps it opaque.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use motcua_engine::codec;
@@ -142,8 +141,12 @@ type InFlightSet = Arc<Mutex<HashSet<Vec<u8>>>>;
 pub struct IdempotencyStore {
     tree: KvTree,
     in_flight: InFlightSet,
-    /// Approximate entry count (sled's `len` is a full scan).
-    count: AtomicUsize,
+    /// The stored answers' keys, oldest first (read once at start, then kept as answers are
+    /// stored): the oldest is dropped as a new one is stored past [`MAX_ENTRIES`], one removal
+    /// per answer, instead of a periodic scan of the whole tree that stalled a request.
+    order: Mutex<VecDeque<Vec<u8>>>,
+    /// Most stored answers ([`MAX_ENTRIES`]; smaller in tests).
+    max_entries: usize,
     /// Per-data-directory random salt (derived lookup secrets and tokens).
     salt: [u8; 32],
 }
@@ -164,7 +167,12 @@ fn store_key(staff: &str, key: &str) -> Vec<u8> {
 
 impl IdempotencyStore {
     pub fn new(tree: KvTree) -> Result<IdempotencyStore, StorageError> {
-        let count = AtomicUsize::new(tree.count()?);
+        IdempotencyStore::with_limit(tree, MAX_ENTRIES)
+    }
+
+    /// A store keeping at most `max_entries` answers.
+    fn with_limit(tree: KvTree, max_entries: usize) -> Result<IdempotencyStore, StorageError> {
+        let order = Mutex::new(oldest_first(&tree)?);
         // The salt lives under a key no (staff, key) pair can produce (staff ids never start
         // with 0xff).
         let salt = match tree.get(SALT_KEY)? {
@@ -182,7 +190,8 @@ impl IdempotencyStore {
         Ok(IdempotencyStore {
             tree,
             in_flight: Arc::new(Mutex::new(HashSet::new())),
-            count,
+            order,
+            max_entries: max_entries.max(1),
             salt,
         })
     }
@@ -244,34 +253,40 @@ impl IdempotencyStore {
         if let Err(e) = self.tree.insert(&guard.key, codec::encode(response)) {
             tracing::warn!(error = %e, "could not store idempotent response");
         }
-        if self.count.fetch_add(1, Ordering::Relaxed) + 1 > MAX_ENTRIES {
-            self.prune();
-            // A damaged tree keeps the old count: pruning again later is harmless.
-            if let Ok(n) = self.tree.count() {
-                self.count.store(n, Ordering::Relaxed);
+        let oldest = {
+            let Ok(mut order) = self.order.lock() else {
+                // Poisoned by a panic elsewhere: the answer is stored; only the bound waits.
+                return;
+            };
+            order.push_back(guard.key.clone());
+            if order.len() > self.max_entries {
+                order.pop_front()
+            } else {
+                None
+            }
+        };
+        if let Some(k) = oldest {
+            if let Err(e) = self.tree.remove(&k) {
+                tracing::warn!(error = %e, "could not drop the oldest stored response");
             }
         }
         drop(guard);
     }
+}
 
-    /// Drops the oldest tenth of the entries.
-    fn prune(&self) {
-        let mut ages: Vec<(i64, Vec<u8>)> = self
-            .tree
-            .iter()
-            // Stop at the first storage error: a damaged page repeats its error forever.
-            .map_while(Result::ok)
-            .filter_map(|(k, v)| {
-                codec::decode::<StoredResponse>(&v)
-                    .ok()
-                    .map(|s| (s.stored_at_ms, k))
-            })
-            .collect();
-        ages.sort();
-        for (_, k) in ages.into_iter().take(MAX_ENTRIES / 10) {
-            let _ = self.tree.remove(&k);
+/// The keys of the stored answers in `tree`, oldest first; stops at the first damaged page
+/// (sled repeats a bad page's error forever).
+fn oldest_first(tree: &KvTree) -> Result<VecDeque<Vec<u8>>, StorageError> {
+    let mut ages: Vec<(i64, Vec<u8>)> = Vec::new();
+    for kv in tree.iter() {
+        let (k, v) = kv?;
+        // The salt and anything else that is not a stored answer is not counted.
+        if let Ok(stored) = codec::decode::<StoredResponse>(&v) {
+            ages.push((stored.stored_at_ms, k));
         }
     }
+    ages.sort();
+    Ok(ages.into_iter().map(|(_, k)| k).collect())
 }
 
 /// A key held by one in-flight request; released when dropped (also when the request fails or
@@ -306,6 +321,54 @@ mod tests {
         assert_ne!(
             store_key(&KeySpace::Staff.owner(&staff), "k1"),
             store_key(&KeySpace::Submissions.owner(&staff), "k1")
+        );
+    }
+
+    /// Past the limit each new answer drops exactly the oldest one, and the order is read back
+    /// after a restart.
+    #[test]
+    fn the_oldest_answer_goes_as_a_new_one_is_stored_and_the_order_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = motcua_engine::storage::Store::open(dir.path()).unwrap();
+        let tree = db.tree(TREE).unwrap();
+        let store_one = |s: &IdempotencyStore, i: i64| {
+            let key = format!("tn-01\0k{i:03}").into_bytes();
+            s.in_flight.lock().unwrap().insert(key.clone());
+            let guard = InFlight {
+                key,
+                set: s.in_flight.clone(),
+            };
+            let answer = StoredResponse {
+                body_sha256: [0; 32],
+                status: 201,
+                etag: None,
+                location: None,
+                body: Vec::new(),
+                stored_at_ms: 1_000 + i,
+            };
+            s.finish(guard, &answer);
+        };
+        let answers = |tree: &KvTree| -> Vec<String> {
+            tree.iter()
+                .map(|kv| kv.unwrap())
+                .filter(|(k, _)| k.as_slice() != SALT_KEY)
+                .map(|(k, _)| String::from_utf8(k).unwrap())
+                .collect()
+        };
+        let s = IdempotencyStore::with_limit(tree.clone(), 10).unwrap();
+        for i in 0..25 {
+            store_one(&s, i);
+        }
+        let kept: Vec<String> = (15..25).map(|i| format!("tn-01\0k{i:03}")).collect();
+        assert_eq!(answers(&tree), kept);
+        drop(s);
+        let s = IdempotencyStore::with_limit(tree.clone(), 10).unwrap();
+        store_one(&s, 25);
+        let kept: Vec<String> = (16..26).map(|i| format!("tn-01\0k{i:03}")).collect();
+        assert_eq!(answers(&tree), kept);
+        assert!(
+            tree.get(SALT_KEY).unwrap().is_some(),
+            "the salt is never dropped"
         );
     }
 }

@@ -23,6 +23,7 @@ use chrono::{Datelike, NaiveDate, Timelike};
 use futures::stream::{self, StreamExt};
 use motcua_engine::domain::calendar::{at_local, local, local_date};
 use motcua_engine::domain::events::{Applicant, DossierChange, DraftKind};
+use motcua_engine::domain::secret::{SecretDigest, SALT_LEN};
 use motcua_engine::domain::types::{
     Channel, DossierCode, Field, Staff, StaffId, Timestamp, UnitCode, Vnd, WorkingTime,
 };
@@ -66,6 +67,8 @@ pub enum DemoError {
     Figures(String),
     #[error("console account: {0}")]
     Account(String),
+    #[error("a lookup secret's digest: {0}")]
+    Secret(String),
 }
 
 fn plan_err(s: impl Into<String>) -> DemoError {
@@ -182,10 +185,26 @@ fn applicant(rng: &mut StdRng) -> Applicant {
     }
 }
 
-fn intake(ctx: &Ctx, p: &data::ProcDef, channel: Channel, rng: &mut StdRng) -> Intake {
+/// A demo dossier's intake. Its lookup secret is random and shown to nobody; its digest is the
+/// real one (Argon2id, on a blocking thread), salted from the secret itself so that the demo
+/// draws no more random numbers than before (every later choice, and so the history, stays
+/// the same).
+async fn intake(
+    ctx: &Ctx,
+    p: &data::ProcDef,
+    channel: Channel,
+    rng: &mut StdRng,
+) -> Result<Intake, DemoError> {
     let mut secret = [0u8; 16];
     rng.fill(&mut secret);
-    Intake {
+    let mut salt = [0u8; SALT_LEN];
+    salt.copy_from_slice(&sha256(&secret)[..SALT_LEN]);
+    let secret = hex::encode(secret);
+    let lookup_secret = tokio::task::spawn_blocking(move || SecretDigest::argon2id(&secret, salt))
+        .await
+        .map_err(|e| DemoError::Secret(e.to_string()))?
+        .map_err(|e| DemoError::Secret(e.to_string()))?;
+    Ok(Intake {
         procedure: p.procedure.id.clone(),
         unit: ctx.unit.clone(),
         channel,
@@ -196,8 +215,8 @@ fn intake(ctx: &Ctx, p: &data::ProcDef, channel: Channel, rng: &mut StdRng) -> I
             .iter()
             .map(|d| d.name.clone())
             .collect(),
-        lookup_secret_sha256: sha256(hex::encode(secret).as_bytes()),
-    }
+        lookup_secret,
+    })
 }
 
 fn specialist_for(field: &Field, rng: &mut StdRng) -> &'static str {
@@ -471,7 +490,9 @@ async fn history(ctx: Arc<Ctx>, catalog: Arc<Vec<data::ProcDef>>) -> Result<(), 
                                 .create(
                                     None,
                                     Command::Receive {
-                                        intake: Some(intake(&ctx, def, Channel::Desk, &mut r)),
+                                        intake: Some(
+                                            intake(&ctx, def, Channel::Desk, &mut r).await?,
+                                        ),
                                     },
                                     reception,
                                     t,
@@ -485,12 +506,9 @@ async fn history(ctx: Arc<Ctx>, catalog: Arc<Vec<data::ProcDef>>) -> Result<(), 
                             let (code, _) = ctx
                                 .create(
                                     None,
-                                    Command::SubmitOnline(intake(
-                                        &ctx,
-                                        def,
-                                        Channel::Online,
-                                        &mut r,
-                                    )),
+                                    Command::SubmitOnline(
+                                        intake(&ctx, def, Channel::Online, &mut r).await?,
+                                    ),
                                     "cong-dvc",
                                     t,
                                 )
@@ -500,7 +518,7 @@ async fn history(ctx: Arc<Ctx>, catalog: Arc<Vec<data::ProcDef>>) -> Result<(), 
                         Creation::Away(seed, refuse) => {
                             let mut r = StdRng::seed_from_u64(*seed);
                             let def = &catalog[r.gen_range(0..catalog.len())];
-                            let i = intake(&ctx, def, Channel::Desk, &mut r);
+                            let i = intake(&ctx, def, Channel::Desk, &mut r).await?;
                             let cmd = if *refuse {
                                 Command::RefuseToReceive {
                                     intake: Some(i),

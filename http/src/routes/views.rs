@@ -401,16 +401,16 @@ pub async fn lookup(
     }
     // Every answer leaves at the same floor, found or not (see `lookup_min_latency`).
     let floor = tokio::time::Instant::now() + state.config().lookup_min_latency;
-    let answer = lookup_answer(&state, code, &q.secret);
+    let answer = lookup_answer(&state, code, q.secret).await;
     tokio::time::sleep_until(floor).await;
     answer
 }
 
 /// The lookup's answer, before the latency floor.
-fn lookup_answer(
+async fn lookup_answer(
     state: &AppState,
     code: Result<Path<String>, PathRejection>,
-    secret: &str,
+    secret: String,
 ) -> Result<Json<PublicStatus>, ApiError> {
     // Same answer for every failure, so codes cannot be enumerated.
     let not_found = || ApiError::NotFound("no dossier with this code and secret".into());
@@ -418,6 +418,6 @@ fn lookup_answer(
     // answered like the others.
     let code = code.map(|Path(c)| c).unwrap_or_default();
     let code = code.parse::<DossierCode>().ok();
-    let found = state.app().views().lookup(code.as_ref(), secret)?;
+    let found = state.app().views().lookup(code, secret).await?;
     found.map(Json).ok_or_else(not_found)
 }

@@ -423,6 +423,10 @@ fn spawn_child(motcua: &Path, data: &Path, demo: bool, log: &Path) -> Result<Spa
     let mut cmd = Command::new(motcua);
     cmd.args(["serve", "--bind", "127.0.0.1:0", "--data"])
         .arg(data)
+        // The soak tests durability, not the online quotas: its one portal account submits far
+        // more than a citizen's daily allowance.
+        .args(["--online-quota-per-account", "1000000"])
+        .args(["--online-quota-per-address", "1000000"])
         .env("MOTCUA_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

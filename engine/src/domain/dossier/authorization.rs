@@ -105,9 +105,12 @@ fn new_procedure<'r>(
 /// Staff act within their unit (a specialist within their fields, and on an assigned dossier
 /// only if it is assigned to them). Whoever acts as a citizen
 /// (the citizen role) acts on an existing dossier only by proving it is theirs with its lookup
-/// secret: a citizen actor carrying the secret's hash, never a staff actor (whose account proves
+/// secret: a citizen actor carrying a proof of the dossier's secret (a [`SecretProof`] of its
+/// digest, which only checking the secret makes), never a staff actor (whose account proves
 /// nothing about the dossier) and never a citizen without it. Creating a dossier online needs
 /// no secret: the command brings the new one.
+///
+/// [`SecretProof`]: crate::domain::secret::SecretProof
 fn check_actor_scope(
     state: &DossierState,
     actor: &ActorRef,
@@ -124,9 +127,9 @@ fn check_actor_scope(
         }
         ActorRef::Citizen { .. } if !exists => Ok(()),
         ActorRef::Citizen {
-            lookup_secret_sha256: Some(proof),
+            lookup_proof: Some(proof),
             ..
-        } if state.lookup_secret_sha256() == Some(proof) => Ok(()),
+        } if state.lookup_secret().is_some_and(|d| proof.proves(d)) => Ok(()),
         ActorRef::Citizen { .. } => Err(DomainError::WrongSecret),
     }
 }

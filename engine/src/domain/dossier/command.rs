@@ -6,21 +6,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::events::{Applicant, DossierChange, DraftKind};
 use crate::domain::reference::ReferenceData;
+use crate::domain::secret::{SecretDigest, SecretProof};
 use crate::domain::types::{
     Channel, DossierCode, ProcedureId, Role, Staff, StaffId, Timestamp, UnitCode, Vnd,
 };
 use crate::domain::workflow::Action;
 
-/// Who issues a command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Who issues a command. Never stored (the envelope records [`ActorRef::id`] and the role), so
+/// no serde: a [`SecretProof`] is made by checking a secret, never decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActorRef {
     /// A staff member as the directory knows them (roles, fields, unit).
     Staff(Staff),
     /// A citizen through the online portal. On an existing dossier they prove it is theirs
-    /// with the SHA-256 of the lookup secret printed on their receipt.
+    /// with the lookup secret printed on their receipt: the application checks the secret
+    /// against the dossier's digest ([`SecretDigest::prove`], slow by design, on a blocking
+    /// thread) and hands the decision the proof.
     Citizen {
         id_number: String,
-        lookup_secret_sha256: Option<[u8; 32]>,
+        lookup_proof: Option<SecretProof>,
     },
 }
 
@@ -51,9 +55,9 @@ pub struct Intake {
     pub channel: Channel,
     pub applicant: Applicant,
     pub documents: Vec<String>,
-    /// SHA-256 of the lookup secret (the caller generates the secret and gives it to the
-    /// citizen; it is never stored).
-    pub lookup_secret_sha256: [u8; 32],
+    /// The digest of the lookup secret (the caller generates the secret, gives it to the
+    /// citizen and computes this with [`SecretDigest::argon2id`]; the secret is never stored).
+    pub lookup_secret: SecretDigest,
 }
 
 /// Commands of the transition table (docs/domain/dossier.md): one per workflow [`Action`].

@@ -8,6 +8,7 @@ use crate::domain::directory::check_scope;
 use crate::domain::error::DomainError;
 use crate::domain::events::{Applicant, Submission};
 use crate::domain::events::{DossierChange, DossierEvent, DraftKind, Procedure, Receipt};
+use crate::domain::secret::SecretDigest;
 use crate::domain::types::{Channel, ProcedureRef, Role, StaffId, Timestamp, UnitCode, Vnd};
 
 use super::authorization::{authorize, Authorized};
@@ -167,7 +168,7 @@ impl Decision<'_, '_> {
             processing_time: p.processing_time,
             clock_start: precondition::clock_start(cal, at),
             due: precondition::due(cal, at, p.processing_time, rule),
-            lookup_secret_sha256: what.secret,
+            lookup_secret: what.secret,
             fees: Vnd(p.fees.iter().map(|f| f.amount.0).sum()),
         };
         Ok(self.one(DossierChange::Received(receipt)))
@@ -195,7 +196,7 @@ impl Decision<'_, '_> {
             documents: s.documents.clone(),
             channel: s.channel,
             unit: s.unit.clone(),
-            secret: s.lookup_secret_sha256,
+            secret: s.lookup_secret.clone(),
         })
     }
 
@@ -337,7 +338,7 @@ struct Received<'p> {
     documents: Vec<String>,
     channel: Channel,
     unit: UnitCode,
-    secret: [u8; 32],
+    secret: SecretDigest,
 }
 
 impl<'p> Received<'p> {
@@ -348,7 +349,7 @@ impl<'p> Received<'p> {
             documents: i.documents.clone(),
             channel: i.channel,
             unit: i.unit.clone(),
-            secret: i.lookup_secret_sha256,
+            secret: i.lookup_secret.clone(),
         }
     }
 }
@@ -365,7 +366,7 @@ fn submission(i: &Intake, p: &Procedure) -> Submission {
         channel: i.channel,
         applicant: i.applicant.clone(),
         documents: i.documents.clone(),
-        lookup_secret_sha256: i.lookup_secret_sha256,
+        lookup_secret: i.lookup_secret.clone(),
     }
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::calendar::{local_date, UnitCalendar};
 use crate::domain::events::{DossierChange, DossierEvent, DraftKind, Receipt, Submission};
 use crate::domain::reference::ReferenceData;
+use crate::domain::secret::SecretDigest;
 use crate::domain::types::{Channel, DossierCode, Field, StaffId, Timestamp, UnitCode, WorkflowId};
 use crate::domain::workflow::{Action, Phase, Target};
 
@@ -110,11 +111,13 @@ impl DossierState {
         self.submission.as_ref().map(|s| (&s.unit, &s.field))
     }
 
-    pub fn lookup_secret_sha256(&self) -> Option<&[u8; 32]> {
+    /// The digest of the dossier's lookup secret (recorded by its first event; a receipt of an
+    /// online submission carries the submission's).
+    pub fn lookup_secret(&self) -> Option<&SecretDigest> {
         self.receipt
             .as_ref()
-            .map(|r| &r.lookup_secret_sha256)
-            .or(self.submission.as_ref().map(|s| &s.lookup_secret_sha256))
+            .map(|r| &r.lookup_secret)
+            .or(self.submission.as_ref().map(|s| &s.lookup_secret))
     }
 
     /// The dossier's workflow id (receipt, else the submitted procedure version).

@@ -449,7 +449,7 @@ fn online_submission_then_receipt_keeps_channel_and_secret() {
     );
     let rec = s.receipt.as_ref().unwrap();
     assert_eq!(rec.channel, Channel::Online);
-    assert_eq!(rec.lookup_secret_sha256, SECRET);
+    assert_eq!(rec.lookup_secret, secret());
     // Same-day procedure received after 15:00: due at the next working day's close.
     assert_eq!(rec.due, t(3, 7, 17, 0));
     assert_eq!(rec.workflow.as_str(), "same-day");
@@ -600,11 +600,20 @@ fn scope_specialist_field_leader_unit_and_assignee() {
     )
     .unwrap_err();
     assert_eq!(e, DomainError::UnknownStaff("tn-01".parse().unwrap()));
-    // A citizen without the dossier's secret cannot withdraw it.
+    // A citizen without the dossier's secret cannot withdraw it: a proof of another digest
+    // (another dossier's secret) proves nothing here.
+    let other = crate::domain::secret::SecretDigest::argon2id(SECRET_TEXT, [8; 16]).unwrap();
     let stranger = ActorRef::Citizen {
         id_number: "x".into(),
-        lookup_secret_sha256: Some([1; 32]),
+        lookup_proof: other.prove(SECRET_TEXT),
     };
+    assert!(matches!(
+        &stranger,
+        ActorRef::Citizen {
+            lookup_proof: Some(_),
+            ..
+        }
+    ));
     let e = run(
         &r,
         &s,
@@ -619,7 +628,7 @@ fn scope_specialist_field_leader_unit_and_assignee() {
     let withdraw = || Command::Withdraw { reason: "r".into() };
     let bare = ActorRef::Citizen {
         id_number: "x".into(),
-        lookup_secret_sha256: None,
+        lookup_proof: None,
     };
     let portal = ActorRef::Staff(staff("cong-dvc", Role::Citizen, &[], unit()));
     for actor in [&bare, &portal] {

@@ -802,7 +802,7 @@ mod tests {
             ActorRef::Staff(staff("ld-01", Role::Leader, &[], home.clone())),
             ActorRef::Citizen {
                 id_number: "001".into(),
-                lookup_secret_sha256: None,
+                lookup_proof: None,
             },
         ] {
             let e = authorize_planner(&actor, cmd.action()).unwrap_err();
