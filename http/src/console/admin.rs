@@ -15,7 +15,7 @@ use motcua_engine::domain::types::{Role, StaffId};
 use crate::app::accounts::MIN_PASSWORD_CHARS;
 use crate::app::AppError;
 use crate::console::layout::{self, role_vi};
-use crate::console::{app_failure, check_csrf, fields, forbidden, render, Signed};
+use crate::console::{app_failure, forbidden, render, signed_form, Signed};
 use crate::extract::ClientIp;
 use crate::state::AppState;
 
@@ -123,13 +123,10 @@ pub async fn reset_password(
     Path(id): Path<String>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let f = match fields(form) {
+    let f = match signed_form(&s, form) {
         Ok(f) => f,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = check_csrf(&s, &f) {
-        return r.into_response();
-    }
     if !s.caller.has(Role::Admin) {
         return forbidden(&state, &s);
     }
@@ -168,11 +165,7 @@ pub async fn deactivate(
     Path(id): Path<String>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let f = match fields(form) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
-    if let Err(r) = check_csrf(&s, &f) {
+    if let Err(r) = signed_form(&s, form) {
         return r.into_response();
     }
     if !s.caller.has(Role::Admin) {

@@ -24,7 +24,7 @@ use crate::app::desk::DeskProcedure;
 use crate::app::idempotency::IdempotencyKey;
 use crate::app::{clock, AppError};
 use crate::console::layout::{self, datetime_vi};
-use crate::console::{app_failure, check_csrf, fields, forbidden, render, Fields, Signed};
+use crate::console::{app_failure, forbidden, render, signed_form, Fields, Signed};
 use crate::crypto::random_bytes;
 use crate::routes::dossiers::{arrival, ApplicantJson, NewDossier};
 use crate::state::AppState;
@@ -188,13 +188,10 @@ pub async fn receive(
     s: Signed,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let f = match fields(form) {
+    let f = match signed_form(&s, form) {
         Ok(f) => f,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = check_csrf(&s, &f) {
-        return r.into_response();
-    }
     if !s.caller.has(Role::Reception) {
         return forbidden(&state, &s);
     }

@@ -26,7 +26,7 @@ use crate::console::layout::{
     self, action_vi, date_vi, datetime_vi, event_vi, role_vi_str, state_vi, timeliness,
 };
 use crate::console::{
-    app_failure, check_csrf, fields, forbidden, render, render_refreshing, Fields, Signed,
+    app_failure, forbidden, render, render_refreshing, signed_form, Fields, Signed,
 };
 use crate::routes::dossiers::{command, ActionBody};
 use crate::routes::roles::{DOSSIER_READERS, QUEUE_READERS};
@@ -196,13 +196,10 @@ pub async fn approve_selected(
     s: Signed,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let f = match fields(form) {
+    let f = match signed_form(&s, form) {
         Ok(f) => f,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = check_csrf(&s, &f) {
-        return r.into_response();
-    }
     if !s.caller.has(Role::Leader) {
         return forbidden(&state, &s);
     }
@@ -481,13 +478,10 @@ pub async fn act(
     Path(code): Path<String>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let f = match fields(form) {
+    let f = match signed_form(&s, form) {
         Ok(f) => f,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = check_csrf(&s, &f) {
-        return r.into_response();
-    }
     let refuse = |e: crate::errors::ApiError| {
         let (status, text) = app_failure(e);
         dossier_page(&state, &s, &code, Some(&text), status)

@@ -300,6 +300,17 @@ pub fn check_csrf(s: &Signed, f: &Fields) -> Result<(), Refusal> {
     }
 }
 
+/// The form of a signed-in post whose CSRF token is the session's, or the page refusing it (400
+/// for an unreadable form, 403 for a missing or foreign token; nothing was read or written).
+pub fn signed_form(
+    s: &Signed,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Fields, Refusal> {
+    let f = fields(form)?;
+    check_csrf(s, &f)?;
+    Ok(f)
+}
+
 /// The 403 page of a screen the caller's role does not open.
 pub fn forbidden(state: &AppState, s: &Signed) -> Response {
     let body = html! {

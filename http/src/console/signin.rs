@@ -19,8 +19,8 @@ use crate::app::accounts::{
 };
 use crate::console::layout::{self, datetime_vi};
 use crate::console::{
-    check_csrf, clear_session_cookie, cookie, csrf_ok, csrf_refused, fields, forbidden, landing,
-    render, session_cookie, Signed, SIGNIN_COOKIE, SIGNIN_FORM_MAX_AGE_S,
+    clear_session_cookie, cookie, csrf_ok, csrf_refused, fields, forbidden, landing, render,
+    session_cookie, signed_form, Signed, SIGNIN_COOKIE, SIGNIN_FORM_MAX_AGE_S,
 };
 use crate::crypto::random_bytes;
 use crate::extract::ClientIp;
@@ -137,11 +137,7 @@ pub async fn signout(
     s: Signed,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let f = match fields(form) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
-    if let Err(r) = check_csrf(&s, &f) {
+    if let Err(r) = signed_form(&s, form) {
         return r.into_response();
     }
     state.app().sessions().end(&s.session);
@@ -203,13 +199,10 @@ pub async fn change_password(
     s: Signed,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let f = match fields(form) {
+    let f = match signed_form(&s, form) {
         Ok(f) => f,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = check_csrf(&s, &f) {
-        return r.into_response();
-    }
     let raw = |name: &str| {
         f.0.iter()
             .find(|(k, _)| k == name)
