@@ -11,10 +11,11 @@
 //! IPv6 clients are counted per /64 ([`rate_key`]): one subscriber usually holds a whole /64,
 //! so keyed by the exact address one machine could take 2^64 fresh allowances.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use axum::http::HeaderMap;
+use ipnet::{IpNet, Ipv6Net};
 
 /// The prefix an IPv6 client is counted by: a subscriber's usual allocation.
 pub const IPV6_CLIENT_PREFIX: u8 = 64;
@@ -30,19 +31,12 @@ pub enum CidrError {
 
 /// An address block, `192.0.2.0/24` or `2001:db8::/32` (a bare address is its own block).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix: u8,
-}
+pub struct Cidr(IpNet);
 
 impl Cidr {
     /// True when `ip` lies in this block (an IPv4-mapped IPv6 address counts as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.network, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => mask4(ip, self.prefix) == mask4(net, self.prefix),
-            (IpAddr::V6(net), IpAddr::V6(ip)) => mask6(ip, self.prefix) == mask6(net, self.prefix),
-            _ => false,
-        }
+        self.0.contains(&ip.to_canonical())
     }
 }
 
@@ -59,32 +53,15 @@ impl FromStr for Cidr {
             .parse()
             .map_err(|_| CidrError::Address(addr.to_owned()))?;
         let network = network.to_canonical();
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
+        let block = match prefix {
+            None => IpNet::from(network),
             Some(p) => p
                 .parse::<u8>()
                 .ok()
-                .filter(|p| *p <= max)
+                .and_then(|len| IpNet::new(network, len).ok())
                 .ok_or_else(|| CidrError::Prefix(p.to_owned()))?,
         };
-        Ok(Cidr { network, prefix })
-    }
-}
-
-fn mask4(ip: Ipv4Addr, prefix: u8) -> u32 {
-    let bits = u32::from(ip);
-    match prefix {
-        0 => 0,
-        p => bits & (u32::MAX << (32 - u32::from(p.min(32)))),
-    }
-}
-
-fn mask6(ip: Ipv6Addr, prefix: u8) -> u128 {
-    let bits = u128::from(ip);
-    match prefix {
-        0 => 0,
-        p => bits & (u128::MAX << (128 - u32::from(p.min(128)))),
+        Ok(Cidr(block))
     }
 }
 
@@ -122,7 +99,8 @@ pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAdd
 /// The key a rate limiter counts `ip` under: IPv4 as is, IPv6 by its /64.
 pub fn rate_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
-        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(mask6(v6, IPV6_CLIENT_PREFIX))),
+        IpAddr::V6(v6) => Ipv6Net::new(v6, IPV6_CLIENT_PREFIX)
+            .map_or(IpAddr::V6(v6), |net| IpAddr::V6(net.network())),
         v4 => v4,
     }
 }

@@ -163,6 +163,40 @@ pub fn slips(records: &[Recorded]) -> Slips {
 }
 
 impl Slips {
+    /// The slip numbered `n` ("01" to "06") alone, for printing or answering one slip; `None`
+    /// when the dossier's history holds no such slip (or `n` names none).
+    pub fn only(self, n: &str) -> Option<Slips> {
+        let mut one = Slips::default();
+        let present = match n {
+            "01" => {
+                one.s01 = self.s01;
+                one.s01.is_some()
+            }
+            "02" => {
+                one.s02 = self.s02;
+                !one.s02.is_empty()
+            }
+            "03" => {
+                one.s03 = self.s03;
+                one.s03.is_some()
+            }
+            "04" => {
+                one.s04 = self.s04;
+                !one.s04.is_empty()
+            }
+            "05" => {
+                one.s05 = self.s05;
+                one.s05.is_some()
+            }
+            "06" => {
+                one.s06 = self.s06;
+                one.s06.is_some()
+            }
+            _ => false,
+        };
+        present.then_some(one)
+    }
+
     /// The paper slip an event issues, if any: 01 at receipt, 02 per supplement request, 03 at
     /// a refusal to receive, 04 per apology.
     fn record_paper(

@@ -588,12 +588,7 @@ fn merge_span(
         merged.extend(decode_bucket(&k, &bytes)?);
         old.insert(k, bytes);
     }
-    for (m, v) in ops {
-        match v {
-            Some(v) => merged.insert(m, v),
-            None => merged.remove(&m),
-        };
-    }
+    apply_ops(&mut merged, ops);
     // Cut again: the span's first chunk (the prefix itself until the first boundary row), then
     // one chunk per boundary row.
     let mut chunks: Vec<(Vec<u8>, Members)> = Vec::new();
@@ -639,12 +634,7 @@ fn merge_bucket(
         Some(bytes) => {
             let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
                 decode_bucket(&bucket, &bytes)?.into_iter().collect();
-            for (m, v) in ops {
-                match v {
-                    Some(v) => merged.insert(m, v),
-                    None => merged.remove(&m),
-                };
-            }
+            apply_ops(&mut merged, ops);
             merged.into_iter().collect()
         }
     };
@@ -654,6 +644,16 @@ fn merge_bucket(
         out.put(bucket, codec::encode(&members));
     }
     Ok(())
+}
+
+/// Applies member writes (`None` = delete) to a bucket's or span's members.
+fn apply_ops(members: &mut BTreeMap<Vec<u8>, Vec<u8>>, ops: MemberOps) {
+    for (m, v) in ops {
+        match v {
+            Some(v) => members.insert(m, v),
+            None => members.remove(&m),
+        };
+    }
 }
 
 /// In-memory keyspace: the "as of T" backend and the reference in tests.

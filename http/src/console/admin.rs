@@ -7,7 +7,7 @@
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Form;
 use maud::html;
 use motcua_engine::domain::types::{Role, StaffId};
@@ -15,7 +15,7 @@ use motcua_engine::domain::types::{Role, StaffId};
 use crate::app::accounts::MIN_PASSWORD_CHARS;
 use crate::app::AppError;
 use crate::console::layout::{self, role_vi};
-use crate::console::{app_failure, forbidden, render, signed_form, Signed};
+use crate::console::{app_failure, forbidden, render, signed_form_of, Signed};
 use crate::extract::ClientIp;
 use crate::state::AppState;
 
@@ -123,13 +123,10 @@ pub async fn reset_password(
     Path(id): Path<String>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let f = match signed_form(&s, form) {
+    let f = match signed_form_of(&state, &s, form, Role::Admin) {
         Ok(f) => f,
-        Err(r) => return r.into_response(),
+        Err(r) => return *r,
     };
-    if !s.caller.has(Role::Admin) {
-        return forbidden(&state, &s);
-    }
     let Ok(staff) = id.parse::<StaffId>() else {
         return refused(&state, &s, AppError::NotFound(id));
     };
@@ -165,11 +162,8 @@ pub async fn deactivate(
     Path(id): Path<String>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    if let Err(r) = signed_form(&s, form) {
-        return r.into_response();
-    }
-    if !s.caller.has(Role::Admin) {
-        return forbidden(&state, &s);
+    if let Err(r) = signed_form_of(&state, &s, form, Role::Admin) {
+        return *r;
     }
     if let Err(e) = state.check_writable() {
         let (status, text) = app_failure(e);

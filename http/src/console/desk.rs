@@ -12,7 +12,7 @@
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Form;
 use maud::{html, Markup};
 use motcua_engine::domain::slips::Slip01;
@@ -24,7 +24,7 @@ use crate::app::desk::DeskProcedure;
 use crate::app::idempotency::IdempotencyKey;
 use crate::app::{clock, AppError};
 use crate::console::layout::{self, datetime_vi};
-use crate::console::{app_failure, forbidden, render, signed_form, Fields, Signed};
+use crate::console::{app_failure, forbidden, render, signed_form_of, Fields, Signed};
 use crate::crypto::random_bytes;
 use crate::routes::dossiers::{arrival, ApplicantJson, NewDossier};
 use crate::state::AppState;
@@ -188,13 +188,10 @@ pub async fn receive(
     s: Signed,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let f = match signed_form(&s, form) {
+    let f = match signed_form_of(&state, &s, form, Role::Reception) {
         Ok(f) => f,
-        Err(r) => return r.into_response(),
+        Err(r) => return *r,
     };
-    if !s.caller.has(Role::Reception) {
-        return forbidden(&state, &s);
-    }
     let entered = entered(&f);
     let procedure = f.get("procedure").to_owned();
     let refuse = |text: &str, status: StatusCode| {

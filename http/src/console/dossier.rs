@@ -26,7 +26,7 @@ use crate::console::layout::{
     self, action_vi, date_vi, datetime_vi, event_vi, role_vi_str, state_vi, timeliness,
 };
 use crate::console::{
-    app_failure, forbidden, render, render_refreshing, signed_form, Fields, Signed,
+    app_failure, forbidden, render, render_refreshing, signed_form, signed_form_of, Fields, Signed,
 };
 use crate::routes::dossiers::{command, ActionBody};
 use crate::routes::roles::{DOSSIER_READERS, QUEUE_READERS};
@@ -196,13 +196,10 @@ pub async fn approve_selected(
     s: Signed,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let f = match signed_form(&s, form) {
+    let f = match signed_form_of(&state, &s, form, Role::Leader) {
         Ok(f) => f,
-        Err(r) => return r.into_response(),
+        Err(r) => return *r,
     };
-    if !s.caller.has(Role::Leader) {
-        return forbidden(&state, &s);
-    }
     let codes = f.all("code");
     let mut outcome = Vec::new();
     if codes.len() > MAX_BULK_APPROVALS {
@@ -534,36 +531,12 @@ pub async fn slip(
         Ok(all) => all,
         Err(e) => return failed(&state, &s, &title, e),
     };
-    let mut only = slips::Slips::default();
-    let present = match n.as_str() {
-        "02" => {
-            only.s02 = all.s02;
-            !only.s02.is_empty()
-        }
-        "03" => {
-            only.s03 = all.s03;
-            only.s03.is_some()
-        }
-        "04" => {
-            only.s04 = all.s04;
-            !only.s04.is_empty()
-        }
-        "05" => {
-            only.s05 = all.s05;
-            only.s05.is_some()
-        }
-        "06" => {
-            only.s06 = all.s06;
-            only.s06.is_some()
-        }
-        _ => false,
-    };
-    if !present {
+    let Some(only) = all.only(&n).filter(|_| n != "01") else {
         let text = "Hồ sơ này không có phiếu này.";
         let mut res = render(&state, &s, &title, layout::message(true, text));
         *res.status_mut() = StatusCode::NOT_FOUND;
         return res;
-    }
+    };
     // The domain's page: every field escaped there, no script, no style of its own.
     axum::response::Html(slips::render_html(&only)).into_response()
 }

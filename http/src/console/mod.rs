@@ -311,6 +311,21 @@ pub fn signed_form(
     Ok(f)
 }
 
+/// [`signed_form`] of a post only `role` may make: the 403 page for anyone else (checked after
+/// the token, so a forged post learns nothing of roles).
+pub fn signed_form_of(
+    state: &AppState,
+    s: &Signed,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    role: Role,
+) -> Result<Fields, Box<Response>> {
+    let f = signed_form(s, form).map_err(|r| Box::new(r.into_response()))?;
+    if !s.caller.has(role) {
+        return Err(Box::new(forbidden(state, s)));
+    }
+    Ok(f)
+}
+
 /// The 403 page of a screen the caller's role does not open.
 pub fn forbidden(state: &AppState, s: &Signed) -> Response {
     let body = html! {

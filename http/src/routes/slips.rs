@@ -61,34 +61,17 @@ pub async fn slip(
         title(&slip).ok_or_else(|| ApiError::NotFound(format!("no slip {slip}; 01..06")))?;
     // The slips are the domain's views of the dossier's events; this route picks one.
     let all = state.app().views().slips(&caller, &code)?;
-    let mut only = slips::Slips::default();
+    let only = all
+        .only(&slip)
+        .ok_or_else(|| ApiError::NotFound(format!("dossier {code} has no slip {slip}")))?;
     let content = match slip.as_str() {
-        "01" => all.s01.clone().map(|x| {
-            only.s01 = Some(x.clone());
-            json!(x)
-        }),
-        "02" => (!all.s02.is_empty()).then(|| {
-            only.s02 = all.s02.clone();
-            json!(all.s02)
-        }),
-        "03" => all.s03.clone().map(|x| {
-            only.s03 = Some(x.clone());
-            json!(x)
-        }),
-        "04" => (!all.s04.is_empty()).then(|| {
-            only.s04 = all.s04.clone();
-            json!(all.s04)
-        }),
-        "05" => all.s05.clone().map(|x| {
-            only.s05 = Some(x.clone());
-            json!(x)
-        }),
-        _ => all.s06.clone().map(|x| {
-            only.s06 = Some(x.clone());
-            json!(x)
-        }),
-    }
-    .ok_or_else(|| ApiError::NotFound(format!("dossier {code} has no slip {slip}")))?;
+        "01" => json!(only.s01),
+        "02" => json!(only.s02),
+        "03" => json!(only.s03),
+        "04" => json!(only.s04),
+        "05" => json!(only.s05),
+        _ => json!(only.s06),
+    };
     let wants_html = q.format.as_deref() == Some("html")
         || headers
             .get(header::ACCEPT)
