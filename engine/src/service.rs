@@ -114,8 +114,8 @@ pub struct CommandService {
     desk_reserve: u16,
 }
 
-/// The highest daily number of a dossier code (`DossierCode::new`: four digits).
-pub const MAX_DAILY_SEQUENCE: u16 = 9999;
+/// The highest daily number of a dossier code (the domain's `DossierCode::MAX_SEQUENCE`).
+pub const MAX_DAILY_SEQUENCE: u16 = DossierCode::MAX_SEQUENCE;
 
 /// The last daily numbers of a unit, kept for the desk: online submissions take numbers up to
 /// `MAX_DAILY_SEQUENCE - reserve` only. One portal account once took all 9,999 of a day's

@@ -31,11 +31,7 @@ fn one_event_writes_a_bounded_number_of_bytes_all_day() {
     let mut largest = (0usize, 0u64);
     for rec in &events {
         let writes = fold_batch(&DossierProjection, &store, std::slice::from_ref(rec)).unwrap();
-        let bytes: usize = writes
-            .clone()
-            .into_ops()
-            .map(|(k, v)| k.len() + v.map_or(0, |v| v.len()))
-            .sum();
+        let bytes = writes.bytes();
         store.commit(writes);
         if bytes > largest.0 {
             largest = (bytes, rec.seq);

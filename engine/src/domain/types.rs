@@ -103,13 +103,16 @@ impl fmt::Display for UnitCode {
 pub struct DossierCode(String);
 
 impl DossierCode {
+    /// The highest daily number of a code: four digits.
+    pub const MAX_SEQUENCE: u16 = 9999;
+
     /// Builds the code for the `sequence`-th dossier of `unit` on `date` (1..=9999).
     pub fn new(
         unit: &UnitCode,
         date: chrono::NaiveDate,
         sequence: u16,
     ) -> Result<DossierCode, ParseError> {
-        if !(1..=9999).contains(&sequence) {
+        if !(1..=DossierCode::MAX_SEQUENCE).contains(&sequence) {
             return Err(parse_err(
                 "dossier sequence",
                 &sequence.to_string(),

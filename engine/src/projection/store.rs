@@ -149,10 +149,16 @@ fn just_above(key: &[u8]) -> Vec<u8> {
 /// The physical key of the chunk that holds (or would hold) logical `key` of a chunked tag
 /// with prefix length `p`: the greatest physical key in `[key[..p], key]`, if any.
 fn chunk_of(inner: &dyn KvRead, key: &[u8], p: usize) -> Result<Option<KvPair>, ProjectionError> {
-    inner
-        .range(&key[..p], Some(&just_above(key)), true)
-        .next()
-        .transpose()
+    last_before(inner, &key[..p], &just_above(key))
+}
+
+/// The greatest physical pair in `[from, end)`: one reverse seek.
+fn last_before(
+    inner: &dyn KvRead,
+    from: &[u8],
+    end: &[u8],
+) -> Result<Option<KvPair>, ProjectionError> {
+    inner.range(from, Some(end), true).next().transpose()
 }
 
 fn decode_bucket(key: &[u8], bytes: &[u8]) -> Result<Members, ProjectionError> {
@@ -410,6 +416,19 @@ impl Writes {
             _ => self.ops.get(key).map(|v| v.as_deref()),
         }
     }
+    /// Bytes of the keys and values written (a deletion counts its key): what a batch costs
+    /// the store, for the flat-cost test and bench.
+    pub fn bytes(&self) -> usize {
+        let plain = self
+            .ops
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len));
+        let packed = self.buckets.iter().flat_map(|(b, ops)| {
+            ops.iter()
+                .map(move |(m, v)| b.len() + m.len() + v.as_ref().map_or(0, Vec::len))
+        });
+        plain.chain(packed).sum()
+    }
     /// Keys written or deleted (counting a row written twice in a bucket twice).
     pub fn len(&self) -> usize {
         self.ops.len() + self.buckets.values().map(Vec::len).sum::<usize>()
@@ -536,11 +555,7 @@ fn merge_chunks(
                 continue;
             }
         }
-        let below = base
-            .range(prefix, Some(&key), true)
-            .next()
-            .transpose()?
-            .map_or_else(|| prefix.to_vec(), |(k, _)| k);
+        let below = last_before(base, prefix, &key)?.map_or_else(|| prefix.to_vec(), |(k, _)| k);
         let above = base
             .range(&just_above(&key), prefix_end.as_deref(), false)
             .next()

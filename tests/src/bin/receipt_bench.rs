@@ -33,10 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for rec in &events {
         let one = std::slice::from_ref(rec);
         // The bytes this event writes, measured on the side (the same fold the runner does).
-        let bytes: usize = fold_batch(&DossierProjection, &tree, one)?
-            .into_ops()
-            .map(|(k, v)| k.len() + v.map_or(0, |v| v.len()))
-            .sum();
+        let bytes = fold_batch(&DossierProjection, &tree, one)?.bytes();
         max_bytes = max_bytes.max(bytes);
         let t = Instant::now();
         apply_to_tree(&DossierProjection, &tree, one)?;
