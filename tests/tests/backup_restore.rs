@@ -519,17 +519,7 @@ async fn forged_and_rehashed_archives_are_refused_by_restore_and_nothing_is_writ
 
     let (s, tokens) = commune().await;
     let tok = |staff: &str| tokens[staff].clone();
-    let r = s
-        .post("/v1/dossiers", &tok("tn-01"))
-        .json(&new_dossier("1.004873"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let code = r.json::<Value>().await.unwrap()["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let code = s.receive(&tok("tn-01"), "1.004873").await;
     for (action, staff, body) in [
         ("assign", "tn-01", json!({"specialist": "cm-tp-01"})),
         ("submit_for_signing", "cm-tp-01", json!({"draft": "result"})),

@@ -337,17 +337,7 @@ async fn awaiting_approval(
     s: &TestServer,
     tokens: &std::collections::HashMap<String, String>,
 ) -> String {
-    let r = s
-        .post("/v1/dossiers", &tokens["tn-01"])
-        .json(&http_common::new_dossier(PROCEDURE))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let code = r.json::<Value>().await.unwrap()["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let code = s.receive(&tokens["tn-01"], PROCEDURE).await;
     for (who, action, body) in [
         (
             "tn-01",

@@ -11,17 +11,7 @@ use serde_json::{json, Value};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fsync_failure_fail_stops_writes_with_503_and_reads_keep_working() {
     let (s, t) = commune().await;
-    let r = s
-        .post("/v1/dossiers", &t["tn-01"])
-        .json(&new_dossier("1.001193"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let code = r.json::<Value>().await.unwrap()["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let code = s.receive(&t["tn-01"], "1.001193").await;
     let head = s.head();
     s.server.log().store().faults().arm(FaultPlan {
         point: FaultPoint::Fsync,

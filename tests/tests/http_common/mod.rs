@@ -141,6 +141,21 @@ impl TestServer {
         resp.await.expect("send").json().await.expect("json body")
     }
 
+    /// Receives a new dossier of `procedure` at the desk as `token` (201 asserted); its code.
+    pub async fn receive(&self, token: &str, procedure: &str) -> String {
+        let r = self
+            .post("/v1/dossiers", token)
+            .json(&new_dossier(procedure))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json::<serde_json::Value>().await.unwrap()["code"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     pub fn post(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
         self.client.post(self.url(path)).bearer_auth(token)
     }
