@@ -13,6 +13,7 @@ pub mod codec;
 pub mod domain;
 pub mod idempotency;
 pub mod log;
+pub mod personal;
 pub mod plan_service;
 pub mod projection;
 pub mod recorded;

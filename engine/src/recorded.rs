@@ -20,7 +20,7 @@ use thiserror::Error;
 
 use crate::codec::{self, CodecError, Upcast};
 use crate::domain::events::{Event, Recorded, SCHEMA_VERSION};
-use crate::domain::events_v1::EventV1;
+use crate::domain::events_v1::{EventV1, EventV2};
 use crate::domain::types::{Role, Timestamp};
 use crate::idempotency::CommandKey;
 use crate::log::{Actor, Envelope, NewEvent};
@@ -64,10 +64,12 @@ impl Upcast for Event {
     const TYPE_NAME: &'static str = "Event";
 
     /// Version 1: a dossier's lookup secret was its unsalted SHA-256, read as
-    /// `SecretDigest::Sha256` (`engine/src/domain/events_v1.rs`).
+    /// `SecretDigest::Sha256`; versions 1 and 2: its applicant was in clear, read as
+    /// `ApplicantRecord::Clear` (`engine/src/domain/events_v1.rs`).
     fn upcast(schema_version: u16, bytes: &[u8]) -> Result<Event, CodecError> {
         match schema_version {
             1 => Ok(codec::decode::<EventV1>(bytes)?.into()),
+            2 => Ok(codec::decode::<EventV2>(bytes)?.into()),
             version => Err(CodecError::UnknownSchema {
                 type_name: Self::TYPE_NAME,
                 version,
@@ -276,7 +278,11 @@ mod tests {
     use crate::domain::events::{
         Applicant, CalendarEvent, DossierChange, DossierEvent, DraftKind, StaffEvent, YearCalendar,
     };
-    use crate::domain::events_v1::{DossierChangeV1, DossierEventV1, ReceiptV1, SubmissionV1};
+    use crate::domain::events_v1::{
+        DossierChangeOld, DossierChangeV1, DossierEventOld, DossierEventV1, EventOld, ReceiptV1,
+        ReceiptV2, SubmissionV1,
+    };
+    use crate::domain::personal::{ApplicantRecord, SealedApplicant, SubjectId};
     use crate::domain::secret::SecretDigest;
     use crate::domain::types::{Channel, DossierCode, ProcedureRef, Vnd, WorkingTime};
     use crate::log::{Actor, EventId, StreamId};
@@ -366,7 +372,7 @@ mod tests {
         })
     }
 
-    /// One of each dossier change whose shape schema version 2 kept.
+    /// One of each dossier change whose shape schema versions 2 and 3 kept.
     fn unchanged_changes() -> Vec<DossierChange> {
         let (s, t) = (|| "x".to_owned(), Timestamp(1_674_800_000_000));
         vec![
@@ -426,7 +432,7 @@ mod tests {
     }
 
     #[test]
-    fn every_event_but_a_secrets_digest_reads_the_same_under_both_versions() {
+    fn every_event_but_a_submission_and_a_receipt_reads_the_same_under_every_version() {
         let mut events: Vec<Event> = unchanged_changes().into_iter().map(dossier).collect();
         events.push(calendar());
         events.push(Event::Staff(StaffEvent::TokenRevoked {
@@ -437,6 +443,7 @@ mod tests {
         for e in events {
             let bytes = codec::encode(&e);
             assert_eq!(decode_payload(1, 1, &bytes), Ok(e.clone()), "{e:?}");
+            assert_eq!(decode_payload(1, 2, &bytes), Ok(e.clone()), "{e:?}");
             assert_eq!(decode_payload(1, SCHEMA_VERSION, &bytes), Ok(e));
         }
     }
@@ -516,6 +523,71 @@ mod tests {
         }
     }
 
+    /// A receipt recorded under schema version 2 (the applicant in clear) is read with its
+    /// applicant as `ApplicantRecord::Clear`; today's receipts store it sealed.
+    #[test]
+    fn a_schema_2_applicant_is_read_in_clear_and_todays_is_sealed() {
+        let code: DossierCode = "000.00.00.G10-230126-0001".parse().unwrap();
+        let digest = SecretDigest::Sha256([9; 32]);
+        let v2 = ReceiptV2 {
+            procedure: ProcedureRef {
+                id: "1.001193".parse().unwrap(),
+                version: 1,
+            },
+            procedure_name: "Đăng ký khai sinh".into(),
+            field: "ho-tich".parse().unwrap(),
+            unit: code.unit(),
+            channel: Channel::Desk,
+            workflow: "standard".parse().unwrap(),
+            rule_set: "nd61-2018".parse().unwrap(),
+            applicant: applicant(),
+            documents: vec!["Tờ khai".into()],
+            processing_time: WorkingTime::WorkingDays(3),
+            clock_start: Timestamp(1_674_700_000_000),
+            due: Timestamp(1_674_900_000_000),
+            lookup_secret: digest.clone(),
+            fees: Vnd(0),
+        };
+        let old: EventOld<crate::domain::events_v1::SubmissionV2, ReceiptV2> =
+            EventOld::Dossier(DossierEventOld {
+                code: code.clone(),
+                at: Timestamp(1_674_700_000_000),
+                change: DossierChangeOld::Received(v2.clone()),
+            });
+        let bytes = codec::encode(&old);
+        let event = decode_payload(5, 2, &bytes).unwrap();
+        let Event::Dossier(DossierEvent {
+            change: DossierChange::Received(r),
+            ..
+        }) = &event
+        else {
+            panic!("{event:?}");
+        };
+        assert_eq!(r.applicant, ApplicantRecord::Clear(applicant()));
+        assert_eq!(r.lookup_secret, digest);
+        // Today's shape with a sealed applicant: its stored bytes hold the seal's fields raw
+        // (variant 1, the 16 subject bytes, the 24 nonce bytes, the ciphertext).
+        let sealed = SealedApplicant {
+            subject: SubjectId([5; 16]),
+            nonce: [6; 24],
+            ciphertext: vec![7; 3],
+        };
+        let bytes = codec::encode(&ApplicantRecord::Sealed(sealed.clone()));
+        assert_eq!(
+            hex::encode(&bytes),
+            format!(
+                "01{}{}03{}",
+                "05".repeat(16),
+                "06".repeat(24),
+                "07".repeat(3)
+            )
+        );
+        assert_eq!(
+            codec::decode::<ApplicantRecord>(&bytes),
+            Ok(ApplicantRecord::Sealed(sealed))
+        );
+    }
+
     /// The stored encoding of a digest is the one `derive(Serialize)` gives (its `Serialize`
     /// is written by hand to show people the scheme only).
     #[test]
@@ -553,9 +625,9 @@ mod tests {
 
     #[test]
     fn each_problem_names_the_seq() {
-        let e = decode_event(&envelope(&calendar(), "admin", 3)).unwrap_err();
-        assert_eq!(e.problem, DecodeProblem::SchemaVersion(3));
-        assert_eq!(e.to_string(), "event seq 12: unknown schema version 3");
+        let e = decode_event(&envelope(&calendar(), "admin", 4)).unwrap_err();
+        assert_eq!(e.problem, DecodeProblem::SchemaVersion(4));
+        assert_eq!(e.to_string(), "event seq 12: unknown schema version 4");
         let e = decode_event(&envelope(&calendar(), "admin", 0)).unwrap_err();
         assert_eq!(e.problem, DecodeProblem::SchemaVersion(0));
         let e = decode_recorded(&envelope(&calendar(), "mayor", SCHEMA_VERSION)).unwrap_err();

@@ -17,11 +17,15 @@ use thiserror::Error;
 use crate::domain::calendar::local_date;
 use crate::domain::dossier::{decide_with_role, fold, ActorRef, Command, Context, DossierState};
 use crate::domain::error::DomainError;
-use crate::domain::events::{DossierEvent, Event, Recorded};
+use crate::domain::events::{DossierChange, DossierEvent, Event, Recorded};
+use crate::domain::personal::{
+    decide_erasure, ApplicantRecord, ErasureReason, PersonalEvent, SubjectId,
+};
 use crate::domain::reference::{decide_reference, ReferenceData, ReferenceStream};
 use crate::domain::types::{DossierCode, Role, Timestamp, UnitCode};
 use crate::idempotency::CommandKey;
 use crate::log::{Actor, AppendError, Envelope, EventLog, ExpectedVersion, LogError, StreamId};
+use crate::personal::{PersonalStore, PersonalStoreError};
 use crate::recorded::{decode_event, decode_recorded, encode_events, DecodeError};
 use crate::retry::{retry_on_conflict, Attempt, Contended};
 use crate::streams::is_reference_stream;
@@ -50,6 +54,9 @@ pub enum ServiceError {
     /// Conflicts persisted through every retry.
     #[error(transparent)]
     Contended(#[from] Contended),
+    /// The key store of personal data failed (storage, or damage).
+    #[error(transparent)]
+    Personal(#[from] PersonalStoreError),
     #[error("the daily sequence of {unit} on {date} is exhausted (9999 dossiers)")]
     SequenceExhausted { unit: UnitCode, date: String },
     /// An online submission would take a daily number kept for the desk (see
@@ -112,6 +119,9 @@ pub struct CommandService {
     creation_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Daily numbers online submissions may not take: see [`DEFAULT_DESK_RESERVE`].
     desk_reserve: u16,
+    /// The people's keys: a new dossier's applicant is sealed under them before it is
+    /// appended (`crate::personal`).
+    personal: PersonalStore,
 }
 
 /// The highest daily number of a dossier code (the domain's `DossierCode::MAX_SEQUENCE`).
@@ -140,13 +150,14 @@ impl CommandService {
     /// streams already in the log.
     pub fn new(log: EventLog, reference: ReferenceData) -> Result<CommandService, ServiceError> {
         let s = CommandService {
-            log,
             reference: RwLock::new(RefState {
                 data: reference,
                 seq: 0,
             }),
             creation_locks: std::sync::Mutex::default(),
             desk_reserve: DEFAULT_DESK_RESERVE,
+            personal: PersonalStore::open(log.store())?,
+            log,
         };
         s.catch_up()?;
         Ok(s)
@@ -196,6 +207,14 @@ impl CommandService {
                 if is_reference_stream(&env.stream) {
                     let ev = decode_event(env)?;
                     guard.data.apply(&ev);
+                } else if env.stream.is_personal() {
+                    // An erasure recorded in the log destroys the key, here and at every start
+                    // (so a crash between the record and the destruction is finished later).
+                    if let Event::Personal(PersonalEvent::Erased { subject, .. }) =
+                        decode_event(env)?
+                    {
+                        self.personal.erase(self.log.store(), &subject)?;
+                    }
                 }
             }
             guard.seq = last;
@@ -453,7 +472,72 @@ impl CommandService {
             reference: &guard.data,
             new_code,
         };
-        Ok(decide_with_role(state, call.cmd.clone(), &ctx)?)
+        let (events, role) = decide_with_role(state, call.cmd.clone(), &ctx)?;
+        drop(guard);
+        Ok((self.seal(events, call)?, role))
+    }
+
+    /// The decision's events as the log records them: every applicant in clear sealed under
+    /// the person's key (a keyed command's seal is derived from its key, so a retry records
+    /// the same bytes).
+    fn seal(
+        &self,
+        mut events: Vec<DossierEvent>,
+        call: DossierCall<'_>,
+    ) -> Result<Vec<DossierEvent>, ServiceError> {
+        let seed = call.key.map(|k| k.event_id(0).0);
+        for e in &mut events {
+            let record = match &mut e.change {
+                DossierChange::SubmittedOnline(s) => &mut s.applicant,
+                DossierChange::Received(r) => &mut r.applicant,
+                _ => continue,
+            };
+            if let ApplicantRecord::Clear(a) = record {
+                let sealed = self
+                    .personal
+                    .seal(a, call.now, seed.as_ref().map(|s| &s[..]))?;
+                *record = ApplicantRecord::Sealed(sealed);
+            }
+        }
+        Ok(events)
+    }
+
+    /// Erases the personal data of `subject`: records the erasure (why, by whom) in the log,
+    /// then destroys the person's key (the catch-up that follows the append does it, as it
+    /// does at every start for an erasure whose key outlived a crash). `Ok(None)` when the
+    /// store has no key for `subject` (never sealed, or already erased).
+    pub async fn erase_person(
+        &self,
+        subject: SubjectId,
+        reason: ErasureReason,
+        note: &str,
+        actor: &ActorRef,
+        now: Timestamp,
+    ) -> Result<Option<u64>, ServiceError> {
+        let event = decide_erasure(&actor.roles(), subject, reason, note, now)?;
+        if self.personal.key_of(&subject)?.is_none() {
+            return Ok(None);
+        }
+        let envelope_actor = Actor {
+            staff: actor.id(),
+            role: Role::Admin.as_str().to_owned(),
+        };
+        let appended = self
+            .log
+            .append(
+                &StreamId::personal(&subject),
+                ExpectedVersion::Any,
+                encode_events(&[Event::Personal(event)], &envelope_actor, None),
+            )
+            .await
+            .map_err(map_append)?;
+        self.catch_up()?;
+        Ok(Some(appended.last_seq))
+    }
+
+    /// The key store of the people whose applicants this service seals.
+    pub fn personal(&self) -> &PersonalStore {
+        &self.personal
     }
 
     async fn append_dossier(

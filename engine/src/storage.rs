@@ -721,6 +721,24 @@ impl KvTree {
         Ok(())
     }
 
+    /// Inserts `value` under `key` unless the key holds a value already; the value the key
+    /// holds afterwards (ours, or the one another writer put first).
+    pub fn insert_if_absent(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: Vec<u8>,
+    ) -> Result<Vec<u8>, StorageError> {
+        fault_seam!(self.faults, Write);
+        match self.tree.compare_and_swap(
+            key.as_ref(),
+            None as Option<&[u8]>,
+            Some(value.as_slice()),
+        )? {
+            Ok(()) => Ok(value),
+            Err(current) => Ok(current.current.map(|v| v.to_vec()).unwrap_or(value)),
+        }
+    }
+
     pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<(), StorageError> {
         fault_seam!(self.faults, Write);
         self.tree.remove(key)?;

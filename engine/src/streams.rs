@@ -11,12 +11,14 @@
 //! | `calendar/<year>` | the year's days off and make-up working days |
 //! | `calendar/hours-<unit code>` | a unit's office hours |
 //! | `plan/<plan id>` | one reform plan's events |
+//! | `personal/<subject id>` | the erasure of one person's personal data |
 //!
 //! Every part is a validated domain value (ASCII, at most 64 bytes), so each name is a valid
 //! stream id by construction; the test below pins the longest of each.
 
 use chrono::NaiveDate;
 
+use crate::domain::personal::SubjectId;
 use crate::domain::types::{DossierCode, PlanId, StaffId, UnitCode};
 use crate::log::StreamId;
 
@@ -26,6 +28,7 @@ const UNIT: &str = "unit";
 const CATALOG: &str = "catalog";
 const CALENDAR: &str = "calendar";
 const PLAN: &str = "plan";
+const PERSONAL: &str = "personal";
 /// Office hours share the `calendar` category (the calendar a due date is computed with).
 const OFFICE_HOURS_PREFIX: &str = "hours-";
 
@@ -52,6 +55,16 @@ impl StreamId {
     /// `plan/<id>`.
     pub fn plan(id: &PlanId) -> StreamId {
         StreamId::from_valid(format!("{PLAN}/{id}"))
+    }
+
+    /// `personal/<subject hex>`.
+    pub fn personal(subject: &SubjectId) -> StreamId {
+        StreamId::from_valid(format!("{PERSONAL}/{subject}"))
+    }
+
+    /// Whether the stream records a person's erasure.
+    pub fn is_personal(&self) -> bool {
+        self.category() == PERSONAL
     }
 
     /// `calendar/<year>`.

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use motcua_engine::domain::types::{Field, Role, StaffId, UnitCode};
 use motcua_http::cli::staff::StaffAdd;
-use motcua_http::cli::{backup, staff};
+use motcua_http::cli::{backup, keys, staff};
 use motcua_http::config::ServeConfig;
 use motcua_http::{datadir, demo, server};
 
@@ -40,6 +40,44 @@ enum Command {
     Backup(BackupArgs),
     /// Rebuild a data directory (log and every projection) from a verified archive.
     Restore(RestoreArgs),
+    /// Back up or load the personal-data keys of a stopped data directory (never in the log's
+    /// archives: erasing a key must make every archive unreadable for that person).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Write every key, encrypted under a passphrase, to a file (through FILE.partial).
+    Export(KeysExportArgs),
+    /// Load a key backup into a freshly restored data directory (erased people stay erased).
+    Import(KeysImportArgs),
+}
+
+#[derive(Debug, Args)]
+struct KeysExportArgs {
+    #[arg(long, env = "MOTCUA_DATA", default_value = "./motcua-data")]
+    data: PathBuf,
+    /// The key backup to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// A file whose first line is the passphrase (at least 12 characters; never a flag).
+    #[arg(long)]
+    passphrase_file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct KeysImportArgs {
+    #[arg(long, env = "MOTCUA_DATA", default_value = "./motcua-data")]
+    data: PathBuf,
+    /// The key backup to load.
+    #[arg(long)]
+    from: PathBuf,
+    /// A file whose first line is the passphrase the backup was written with.
+    #[arg(long)]
+    passphrase_file: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -251,6 +289,22 @@ async fn main() -> ExitCode {
                 println!("{}", r.line());
             })
             .map_err(|e| format!("{e} (nothing was written to {})", a.data.display())),
+        Command::Keys {
+            command: KeysCommand::Export(a),
+        } => match keys::read_passphrase(&a.passphrase_file) {
+            Ok(p) => keys::export(&a.data, &a.out, &p)
+                .await
+                .map(|line| println!("{line}")),
+            Err(e) => Err(e),
+        },
+        Command::Keys {
+            command: KeysCommand::Import(a),
+        } => match keys::read_passphrase(&a.passphrase_file) {
+            Ok(p) => keys::import(&a.data, &a.from, &p)
+                .await
+                .map(|line| println!("{line}")),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -25,6 +25,7 @@ use motcua_engine::domain::dossier::{
 /// The domain's office-time helpers, for the checker's callers (history, bench).
 pub use motcua_engine::domain::dossier::{office_minutes_used, unit_calendar};
 use motcua_engine::domain::events::{DossierEvent, Event};
+use motcua_engine::domain::personal::{decide_erasure, PersonalEvent};
 use motcua_engine::domain::types::{DossierCode, Role, WorkflowId};
 use motcua_engine::domain::workflow::Phase;
 use motcua_engine::domain::{DossierState, ReferenceData};
@@ -89,6 +90,7 @@ impl DomainCheck {
     pub fn check(&mut self, at: EventAt<'_>, event: &Event, findings: &mut Vec<Finding>) {
         let ev = match event {
             Event::Dossier(ev) => ev,
+            Event::Personal(p) => return check_erasure(at, p, findings),
             other => {
                 self.reference.apply(other);
                 return;
@@ -153,6 +155,32 @@ impl DomainCheck {
                     .into(),
             ));
         }
+    }
+}
+
+/// An erasure is an admin's decision, recorded on the person's own stream: judged by the
+/// engine's own decision ([`decide_erasure`]) with the role the envelope records.
+fn check_erasure(at: EventAt<'_>, event: &PersonalEvent, findings: &mut Vec<Finding>) {
+    let PersonalEvent::Erased {
+        subject,
+        reason,
+        note,
+        at: when,
+    } = event;
+    if let Err(e) = decide_erasure(&[at.role], *subject, *reason, note, *when) {
+        findings.push(Finding::new(at.seq, Some(at.stream), "role", e.to_string()));
+    }
+    let expected = StreamId::personal(subject);
+    if at.stream != expected.as_str() {
+        findings.push(Finding::new(
+            at.seq,
+            Some(at.stream),
+            "stream",
+            format!(
+                "erasure of subject {subject} recorded on stream {} (expected {expected})",
+                at.stream
+            ),
+        ));
     }
 }
 

@@ -14,6 +14,7 @@ use motcua_engine::domain::dossier::{decide, fold, ActorRef, Command, Context, I
 use motcua_engine::domain::events::{
     Applicant, DossierChange, DossierEvent, DraftKind, Event, FieldInfo, Level, Procedure, UnitInfo,
 };
+use motcua_engine::domain::personal::ApplicantRecord;
 use motcua_engine::domain::rules::RuleSets;
 use motcua_engine::domain::types::{Channel, DossierCode, Role, Staff, Timestamp, WorkingTime};
 use motcua_engine::domain::{DomainError, ReferenceData};
@@ -321,7 +322,7 @@ fn service_history_verifies_clean_and_a_wrong_due_is_named() {
         channel: Channel::Desk,
         workflow: "standard".parse().unwrap(),
         rule_set: "nd61-2018".parse().unwrap(),
-        applicant: applicant(),
+        applicant: ApplicantRecord::Clear(applicant()),
         documents: vec![],
         processing_time: WorkingTime::WorkingDays(3),
         clock_start: at,

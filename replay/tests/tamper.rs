@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use motcua_engine::domain::events::{Applicant, DossierChange, DossierEvent, Event, Receipt};
+use motcua_engine::domain::personal::ApplicantRecord;
 use motcua_engine::domain::types::{
     Channel, DossierCode, ProcedureRef, Role, Timestamp, Vnd, WorkingTime,
 };
@@ -188,12 +189,12 @@ fn forbidden_transition_written_straight_into_the_log_is_named() {
             channel: Channel::Desk,
             workflow: "standard".parse().unwrap(),
             rule_set: "nd61-2018".parse().unwrap(),
-            applicant: Applicant {
+            applicant: ApplicantRecord::Clear(Applicant {
                 name: "Nguyễn Văn A".into(),
                 id_number: "001".into(),
                 phone: String::new(),
                 address: String::new(),
-            },
+            }),
             documents: vec![],
             processing_time: WorkingTime::WorkingDays(3),
             clock_start: at,

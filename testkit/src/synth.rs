@@ -11,6 +11,7 @@ use motcua_engine::domain::events::{
     Applicant, CatalogEvent, DossierChange, DossierEvent, DraftKind, Event, FieldInfo, Level,
     Procedure, Receipt, Recorded, Submission, UnitEvent, UnitInfo,
 };
+use motcua_engine::domain::personal::ApplicantRecord;
 use motcua_engine::domain::types::{
     Channel, DossierCode, Field, ProcedureId, ProcedureRef, Role, RuleSetId, StaffId, Timestamp,
     UnitCode, Vnd, WorkflowId, WorkingTime,
@@ -226,7 +227,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
                 field: seed.field.clone(),
                 unit: seed.unit.clone(),
                 channel,
-                applicant: applicant.clone(),
+                applicant: ApplicantRecord::Clear(applicant.clone()),
                 documents: vec!["Tờ khai".into()],
                 lookup_secret: secret.clone(),
             }),
@@ -271,7 +272,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
             channel,
             workflow: lit::<WorkflowId>("standard"),
             rule_set: lit::<RuleSetId>("nd61-2018"),
-            applicant,
+            applicant: ApplicantRecord::Clear(applicant),
             documents: vec!["Tờ khai".into()],
             processing_time: WorkingTime::WorkingDays(days as u16),
             clock_start: at,

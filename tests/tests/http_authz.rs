@@ -115,6 +115,18 @@ fn table() -> Vec<(&'static str, String, Value, Vec<&'static str>)> {
         ),
         ("POST", "/v1/procedures".into(), json!({}), vec!["qt-01"]),
         (
+            "POST",
+            "/v1/personal/erasures".into(),
+            json!({"id_number": "001199099999"}),
+            vec!["qt-01"],
+        ),
+        (
+            "POST",
+            "/v1/personal/retention-sweeps".into(),
+            json!({"sealed_before": "2000-01-01"}),
+            vec!["qt-01"],
+        ),
+        (
             "GET",
             "/v1/export".into(),
             Value::Null,

@@ -703,7 +703,13 @@ async fn a_dossier_recorded_under_schema_1_still_proves_its_unsalted_secret() {
             channel: r.channel,
             workflow: r.workflow,
             rule_set: r.rule_set,
-            applicant: r.applicant,
+            // Versions 1 and 2 recorded the applicant in clear.
+            applicant: motcua_engine::domain::events::Applicant {
+                name: "Lê Văn Cũ".into(),
+                id_number: "001088000123".into(),
+                phone: String::new(),
+                address: String::new(),
+            },
             documents: r.documents,
             processing_time: r.processing_time,
             clock_start: r.clock_start,
@@ -750,6 +756,7 @@ async fn a_dossier_recorded_under_schema_1_still_proves_its_unsalted_secret() {
         .get_json(&format!("/v1/dossiers/{code}"), &t["tn-01"])
         .await;
     assert_eq!(view["state"], "Withdrawn");
+    assert_eq!(view["applicant"]["name"], "Lê Văn Cũ");
     let text = view.to_string();
     assert!(text.contains(r#""lookup_secret":"Sha256""#), "{text}");
     let sha = motcua_http::crypto::sha256(OLD_SECRET.as_bytes());

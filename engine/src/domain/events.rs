@@ -7,6 +7,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::personal::{ApplicantRecord, PersonalEvent};
 use super::plan::PlanEvent;
 use super::secret::SecretDigest;
 use super::types::{
@@ -22,7 +23,12 @@ use super::types::{
 ///   unsalted SHA-256 (`lookup_secret_sha256: [u8; 32]`). Payloads of version 1 are read
 ///   through `engine/src/domain/events_v1.rs` and the upcast of `engine/src/recorded.rs`; every
 ///   other event has the same bytes under both versions.
-pub const SCHEMA_VERSION: u16 = 2;
+/// - 3: a dossier's applicant is an [`ApplicantRecord`] (`Submission::applicant`,
+///   `Receipt::applicant`), sealed under the person's key for new dossiers
+///   (`engine/src/domain/personal.rs`), where 1 and 2 recorded it in clear; and
+///   [`Event::Personal`] is appended. Payloads of versions 1 and 2 are read through
+///   `engine/src/domain/events_v1.rs`, their applicants as [`ApplicantRecord::Clear`].
+pub const SCHEMA_VERSION: u16 = 3;
 
 /// Every event motcua records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +39,8 @@ pub enum Event {
     Calendar(CalendarEvent),
     Dossier(DossierEvent),
     Plan(PlanEvent),
+    /// Schema version 3 on.
+    Personal(PersonalEvent),
 }
 
 impl Event {
@@ -58,6 +66,7 @@ impl Event {
             },
             Event::Dossier(d) => d.change.event_type(),
             Event::Plan(p) => p.event_type(),
+            Event::Personal(PersonalEvent::Erased { .. }) => "personal.erased",
         }
     }
 }
@@ -74,7 +83,8 @@ pub struct Recorded {
     pub version: u64,
     /// When the log committed it (the engine's clock).
     pub recorded_at: Timestamp,
-    /// Who caused it: a staff id (or `citizen:<id number>` for the online portal).
+    /// Who caused it: a staff id, or `citizen:<account>` for the online portal (an account's
+    /// id, never a person's identity number).
     pub actor: String,
     /// In which role.
     pub role: Role,
@@ -257,7 +267,8 @@ pub struct Submission {
     pub field: Field,
     pub unit: UnitCode,
     pub channel: Channel,
-    pub applicant: Applicant,
+    /// Sealed under the person's key (`engine/src/domain/personal.rs`).
+    pub applicant: ApplicantRecord,
     pub documents: Vec<String>,
     /// The digest of the lookup secret given to the citizen (`engine/src/domain/secret.rs`);
     /// the secret itself is never stored, and the digest is never shown.
@@ -275,7 +286,8 @@ pub struct Receipt {
     pub workflow: WorkflowId,
     /// The rule set in force at receipt; the dossier is judged by it for life.
     pub rule_set: RuleSetId,
-    pub applicant: Applicant,
+    /// Sealed under the person's key (`engine/src/domain/personal.rs`).
+    pub applicant: ApplicantRecord,
     pub documents: Vec<String>,
     pub processing_time: WorkingTime,
     /// When counting starts (receipt time, or the next working morning if after hours).

@@ -1,11 +1,17 @@
-//! The events as schema version 1 recorded them, kept to read the payloads of old logs and
-//! archives, and their meaning today ([`From`] into [`Event`]). Version 2 changed one thing: a
-//! dossier's lookup secret became a [`SecretDigest`] where version 1 recorded its unsalted
-//! SHA-256 (`lookup_secret_sha256`), which reads as [`SecretDigest::Sha256`] and verifies as
-//! before. Every other shape is today's type itself, so those events decode to the same value
-//! under both versions (tested in `engine/src/recorded.rs`).
+//! The events as schema versions 1 and 2 recorded them, kept to read the payloads of old logs
+//! and archives, and their meaning today ([`From`] into [`Event`]).
 //!
-//! Frozen: nothing here ever changes (the bytes it reads are in logs forever). The upcast that
+//! The two versions differ from today's only in a dossier's first two changes, a submission
+//! and a receipt, so one generic shape ([`EventOld`]) serves both, with each version's pair:
+//! - version 1 recorded a lookup secret's unsalted SHA-256 (`lookup_secret_sha256`), which
+//!   reads as [`SecretDigest::Sha256`] and verifies as before;
+//! - versions 1 and 2 recorded the applicant in clear, which reads as
+//!   [`ApplicantRecord::Clear`] (version 3 seals it: `engine/src/domain/personal.rs`).
+//!
+//! Every other shape is today's type itself, so those events decode to the same value under
+//! every version (tested in `engine/src/recorded.rs`).
+//!
+//! Frozen: no shape here ever changes (the bytes it reads are in logs forever). The upcast that
 //! decodes with these types is in `engine/src/recorded.rs` (the domain knows no codec).
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +20,7 @@ use super::events::{
     Applicant, CalendarEvent, CatalogEvent, DossierChange, DossierEvent, DraftKind, Event, Receipt,
     StaffEvent, Submission, UnitEvent,
 };
+use super::personal::ApplicantRecord;
 use super::plan::PlanEvent;
 use super::secret::SecretDigest;
 use super::types::{
@@ -21,23 +28,66 @@ use super::types::{
     WorkflowId, WorkingTime,
 };
 
-/// [`Event`] of schema version 1 (the variants in the same order).
+/// [`Event`] of schema version 1.
+pub type EventV1 = EventOld<SubmissionV1, ReceiptV1>;
+/// [`DossierEvent`] of schema version 1.
+pub type DossierEventV1 = DossierEventOld<SubmissionV1, ReceiptV1>;
+/// [`DossierChange`] of schema version 1.
+pub type DossierChangeV1 = DossierChangeOld<SubmissionV1, ReceiptV1>;
+/// [`Event`] of schema version 2.
+pub type EventV2 = EventOld<SubmissionV2, ReceiptV2>;
+/// [`DossierEvent`] of schema version 2.
+pub type DossierEventV2 = DossierEventOld<SubmissionV2, ReceiptV2>;
+
+/// [`Event`] of schema versions 1 and 2 (the variants in the same order; `Personal` came in
+/// version 3), with the version's submission `S` and receipt `R`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum EventV1 {
+pub enum EventOld<S, R> {
     Unit(UnitEvent),
     Staff(StaffEvent),
     Catalog(CatalogEvent),
     Calendar(CalendarEvent),
-    Dossier(DossierEventV1),
+    Dossier(DossierEventOld<S, R>),
     Plan(PlanEvent),
 }
 
-/// [`DossierEvent`] of schema version 1.
+/// [`DossierEvent`] of schema versions 1 and 2.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DossierEventV1 {
+pub struct DossierEventOld<S, R> {
     pub code: DossierCode,
     pub at: Timestamp,
-    pub change: DossierChangeV1,
+    pub change: DossierChangeOld<S, R>,
+}
+
+/// [`Submission`] of schema version 2: the applicant in clear.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionV2 {
+    pub procedure: ProcedureRef,
+    pub field: Field,
+    pub unit: UnitCode,
+    pub channel: Channel,
+    pub applicant: Applicant,
+    pub documents: Vec<String>,
+    pub lookup_secret: SecretDigest,
+}
+
+/// [`Receipt`] of schema version 2: the applicant in clear.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptV2 {
+    pub procedure: ProcedureRef,
+    pub procedure_name: String,
+    pub field: Field,
+    pub unit: UnitCode,
+    pub channel: Channel,
+    pub workflow: WorkflowId,
+    pub rule_set: RuleSetId,
+    pub applicant: Applicant,
+    pub documents: Vec<String>,
+    pub processing_time: WorkingTime,
+    pub clock_start: Timestamp,
+    pub due: Timestamp,
+    pub lookup_secret: SecretDigest,
+    pub fees: Vnd,
 }
 
 /// [`Submission`] of schema version 1.
@@ -76,12 +126,12 @@ pub struct ReceiptV1 {
     pub fees: Vnd,
 }
 
-/// [`DossierChange`] of schema version 1: the same variants in the same order, the first two
-/// with their version-1 shapes.
+/// [`DossierChange`] of schema versions 1 and 2: the same variants in the same order, the
+/// first two with the version's shapes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DossierChangeV1 {
-    SubmittedOnline(SubmissionV1),
-    Received(ReceiptV1),
+pub enum DossierChangeOld<S, R> {
+    SubmittedOnline(S),
+    Received(R),
     /// Phiếu hướng dẫn hoàn thiện hồ sơ for an online submission: what is missing.
     GuidedToComplete {
         missing: Vec<String>,
@@ -159,21 +209,21 @@ pub enum DossierChangeV1 {
     },
 }
 
-impl From<EventV1> for Event {
-    fn from(v1: EventV1) -> Event {
+impl<S: Into<Submission>, R: Into<Receipt>> From<EventOld<S, R>> for Event {
+    fn from(v1: EventOld<S, R>) -> Event {
         match v1 {
-            EventV1::Unit(e) => Event::Unit(e),
-            EventV1::Staff(e) => Event::Staff(e),
-            EventV1::Catalog(e) => Event::Catalog(e),
-            EventV1::Calendar(e) => Event::Calendar(e),
-            EventV1::Dossier(d) => Event::Dossier(d.into()),
-            EventV1::Plan(e) => Event::Plan(e),
+            EventOld::Unit(e) => Event::Unit(e),
+            EventOld::Staff(e) => Event::Staff(e),
+            EventOld::Catalog(e) => Event::Catalog(e),
+            EventOld::Calendar(e) => Event::Calendar(e),
+            EventOld::Dossier(d) => Event::Dossier(d.into()),
+            EventOld::Plan(e) => Event::Plan(e),
         }
     }
 }
 
-impl From<DossierEventV1> for DossierEvent {
-    fn from(v1: DossierEventV1) -> DossierEvent {
+impl<S: Into<Submission>, R: Into<Receipt>> From<DossierEventOld<S, R>> for DossierEvent {
+    fn from(v1: DossierEventOld<S, R>) -> DossierEvent {
         DossierEvent {
             code: v1.code,
             at: v1.at,
@@ -182,9 +232,9 @@ impl From<DossierEventV1> for DossierEvent {
     }
 }
 
-impl From<DossierChangeV1> for DossierChange {
-    fn from(v1: DossierChangeV1) -> DossierChange {
-        use DossierChangeV1 as V1;
+impl<S: Into<Submission>, R: Into<Receipt>> From<DossierChangeOld<S, R>> for DossierChange {
+    fn from(v1: DossierChangeOld<S, R>) -> DossierChange {
+        use DossierChangeOld as V1;
         match v1 {
             V1::SubmittedOnline(s) => DossierChange::SubmittedOnline(s.into()),
             V1::Received(r) => DossierChange::Received(r.into()),
@@ -258,7 +308,7 @@ impl From<SubmissionV1> for Submission {
             field: v1.field,
             unit: v1.unit,
             channel: v1.channel,
-            applicant: v1.applicant,
+            applicant: ApplicantRecord::Clear(v1.applicant),
             documents: v1.documents,
             lookup_secret: SecretDigest::Sha256(v1.lookup_secret_sha256),
         }
@@ -275,13 +325,48 @@ impl From<ReceiptV1> for Receipt {
             channel: v1.channel,
             workflow: v1.workflow,
             rule_set: v1.rule_set,
-            applicant: v1.applicant,
+            applicant: ApplicantRecord::Clear(v1.applicant),
             documents: v1.documents,
             processing_time: v1.processing_time,
             clock_start: v1.clock_start,
             due: v1.due,
             lookup_secret: SecretDigest::Sha256(v1.lookup_secret_sha256),
             fees: v1.fees,
+        }
+    }
+}
+
+impl From<SubmissionV2> for Submission {
+    fn from(v2: SubmissionV2) -> Submission {
+        Submission {
+            procedure: v2.procedure,
+            field: v2.field,
+            unit: v2.unit,
+            channel: v2.channel,
+            applicant: ApplicantRecord::Clear(v2.applicant),
+            documents: v2.documents,
+            lookup_secret: v2.lookup_secret,
+        }
+    }
+}
+
+impl From<ReceiptV2> for Receipt {
+    fn from(v2: ReceiptV2) -> Receipt {
+        Receipt {
+            procedure: v2.procedure,
+            procedure_name: v2.procedure_name,
+            field: v2.field,
+            unit: v2.unit,
+            channel: v2.channel,
+            workflow: v2.workflow,
+            rule_set: v2.rule_set,
+            applicant: ApplicantRecord::Clear(v2.applicant),
+            documents: v2.documents,
+            processing_time: v2.processing_time,
+            clock_start: v2.clock_start,
+            due: v2.due,
+            lookup_secret: v2.lookup_secret,
+            fees: v2.fees,
         }
     }
 }

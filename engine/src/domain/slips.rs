@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::calendar::local;
 use super::dossier::{apply, judge, DossierState, Timeliness};
 use super::events::{Applicant, DossierChange, DossierEvent, Event, Recorded};
+use super::personal::ApplicantRecord;
 use super::types::{Channel, Timestamp};
 
 pub const TITLE_01: &str = "Giấy tiếp nhận hồ sơ và hẹn trả kết quả";
@@ -122,8 +123,13 @@ pub struct Slips {
     pub s06: Option<RegisterRow>,
 }
 
-/// Computes the slips from one dossier's recorded events (in stream order).
-pub fn slips(records: &[Recorded]) -> Slips {
+/// How a slip reads an applicant: the caller opens it with the key store (the domain holds no
+/// keys; an erased person reads as `personal::ERASED_TEXT`).
+pub type OpenApplicant<'a> = &'a dyn Fn(&ApplicantRecord) -> Applicant;
+
+/// Computes the slips from one dossier's recorded events (in stream order), reading each
+/// applicant through `open`.
+pub fn slips(records: &[Recorded], open: OpenApplicant<'_>) -> Slips {
     let mut out = Slips::default();
     let mut state = DossierState::default();
     let mut hand_offs = Vec::new();
@@ -133,7 +139,7 @@ pub fn slips(records: &[Recorded]) -> Slips {
         };
         let before = state.clone();
         state = apply(state, ev);
-        out.record_paper(rec, ev, &before, &state);
+        out.record_paper(rec, ev, (&before, &state), open);
         if let (Some(to), Some(_)) = (hand_off_to(&ev.change, &state), state.receipt.as_ref()) {
             // Judge against the due in force after the event: only a resume (supplement
             // received, payment recorded) moves it, and a resume hands the dossier back with the
@@ -157,7 +163,7 @@ pub fn slips(records: &[Recorded]) -> Slips {
                 hand_offs,
             });
         }
-        out.s06 = Some(register_row(code.to_string(), &state));
+        out.s06 = Some(register_row(code.to_string(), &state, open));
     }
     out
 }
@@ -203,15 +209,16 @@ impl Slips {
         &mut self,
         rec: &Recorded,
         ev: &DossierEvent,
-        before: &DossierState,
-        state: &DossierState,
+        (before, state): (&DossierState, &DossierState),
+        open: OpenApplicant<'_>,
     ) {
         let code = ev.code.to_string();
         let applicant_name = state
             .receipt
             .as_ref()
-            .map(|r| r.applicant.name.clone())
-            .or(state.submission.as_ref().map(|s| s.applicant.name.clone()))
+            .map(|r| &r.applicant)
+            .or(state.submission.as_ref().map(|s| &s.applicant))
+            .map(|a| open(a).name)
             .unwrap_or_default();
         match &ev.change {
             DossierChange::Received(r) => {
@@ -221,7 +228,7 @@ impl Slips {
                     procedure_id: r.procedure.id.to_string(),
                     procedure_version: r.procedure.version,
                     procedure_name: r.procedure_name.clone(),
-                    applicant: r.applicant.clone(),
+                    applicant: open(&r.applicant),
                     documents: r.documents.clone(),
                     channel: r.channel,
                     received_at: ev.at,
@@ -297,22 +304,21 @@ fn hand_off_to(change: &DossierChange, state: &DossierState) -> Option<String> {
 }
 
 /// Slip 06: the dossier's row in the register.
-fn register_row(code: String, state: &DossierState) -> RegisterRow {
-    let (name, address, procedure_name, channel) = match (&state.receipt, &state.submission) {
+fn register_row(code: String, state: &DossierState, open: OpenApplicant<'_>) -> RegisterRow {
+    let (applicant, procedure_name, channel) = match (&state.receipt, &state.submission) {
         (Some(r), _) => (
-            r.applicant.name.clone(),
-            r.applicant.address.clone(),
+            Some(open(&r.applicant)),
             r.procedure_name.clone(),
             r.channel,
         ),
         (None, Some(s)) => (
-            s.applicant.name.clone(),
-            s.applicant.address.clone(),
+            Some(open(&s.applicant)),
             s.procedure.id.to_string(),
             s.channel,
         ),
-        (None, None) => (String::new(), String::new(), String::new(), Channel::Desk),
+        (None, None) => (None, String::new(), Channel::Desk),
     };
+    let (name, address) = applicant.map(|a| (a.name, a.address)).unwrap_or_default();
     RegisterRow {
         code,
         applicant_name: name,
@@ -465,8 +471,17 @@ mod tests {
     use super::*;
     use crate::domain::dossier::Command;
     use crate::domain::events::DraftKind;
+    use crate::domain::personal::Opened;
     use crate::domain::testkit::*;
     use crate::domain::types::Role;
+
+    /// The domain's own decisions record applicants in clear (the command service seals them).
+    fn clear(record: &ApplicantRecord) -> Applicant {
+        match record {
+            ApplicantRecord::Clear(a) => a.clone(),
+            ApplicantRecord::Sealed(_) => Opened::Erased.or_erased(),
+        }
+    }
 
     fn recorded(evs: Vec<crate::domain::events::DossierEvent>, actors: &[&str]) -> Vec<Recorded> {
         evs.into_iter()
@@ -538,7 +553,7 @@ mod tests {
                 "tn-01", "tn-01", "cm-01", "tn-01", "cm-01", "cm-01", "ld-01", "tn-01",
             ],
         );
-        let s = slips(&recs);
+        let s = slips(&recs, &clear);
         let s01 = s.s01.as_ref().unwrap();
         assert_eq!(s01.code, "000.00.00.G10-230306-0001");
         assert_eq!(s01.due, t(3, 9, 17, 0));
@@ -603,7 +618,7 @@ mod tests {
             &r,
             steps_to(crate::domain::workflow::Phase::Refused, DraftKind::Result),
         );
-        let s = slips(&recorded(evs, &["tn-01", "tn-01"]));
+        let s = slips(&recorded(evs, &["tn-01", "tn-01"]), &clear);
         let s03 = s.s03.unwrap();
         assert_eq!(s03.reason, "không thuộc thẩm quyền");
         assert_eq!(s03.procedure_id, P_STD);

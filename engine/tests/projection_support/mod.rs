@@ -5,6 +5,7 @@ use chrono::{NaiveDate, TimeZone};
 use motcua_engine::domain::events::{
     Applicant, DossierChange, DossierEvent, Event, Receipt, Recorded, Submission,
 };
+use motcua_engine::domain::personal::ApplicantRecord;
 use motcua_engine::domain::types::{
     Channel, DossierCode, Field, ProcedureRef, Role, Timestamp, UnitCode, Vnd, WorkingTime,
 };
@@ -48,13 +49,15 @@ pub fn secret_digest() -> SecretDigest {
     DIGEST.clone()
 }
 
-pub fn applicant() -> Applicant {
-    Applicant {
+/// In clear: these histories are written straight to the log, not through the command service
+/// (which seals applicants); a fold reads either the same.
+pub fn applicant() -> ApplicantRecord {
+    ApplicantRecord::Clear(Applicant {
         name: "Trần Thị B".into(),
         id_number: "001199000002".into(),
         phone: "0911000000".into(),
         address: "Thôn 2".into(),
-    }
+    })
 }
 
 pub fn receipt(f: &str, channel: Channel, due: Timestamp, at: Timestamp) -> DossierChange {

@@ -24,6 +24,7 @@ pub mod events;
 pub mod export;
 pub mod handle;
 pub mod idempotency;
+pub mod personal;
 pub mod plans;
 pub mod projections;
 pub mod reference;

@@ -4,6 +4,8 @@
 //! never write; read-your-writes comes from the write side waiting before it answers.
 
 use chrono::NaiveDate;
+use motcua_engine::domain::events::{Applicant, DossierChange, Event};
+use motcua_engine::domain::personal::{ApplicantRecord, Opened};
 use motcua_engine::domain::secret::verify_nothing;
 use motcua_engine::domain::slips::{self, Slips};
 use motcua_engine::domain::types::{DossierCode, Field, UnitCode};
@@ -32,6 +34,9 @@ pub struct DossierDetail {
     /// What the caller may do now (the workflow's table for the state and the caller's roles; a
     /// command may still be refused for its content).
     pub allowed_actions: Vec<Action>,
+    /// The applicant, opened with the person's key (every field reads "(đã xoá)" once the key
+    /// is erased); `None` before one is recorded.
+    pub applicant: Option<Applicant>,
 }
 
 /// A unit's queues: counts by field and state, and what is overdue now.
@@ -66,12 +71,32 @@ impl Views<'_> {
         let stream = StreamId::dossier(code);
         let envs = self.app.log().read_stream(&stream, 1)?;
         let version = envs.last().map(|e| e.version).unwrap_or(view.version);
+        let history: Vec<LoggedEvent> = envs.into_iter().map(LoggedEvent::new).collect();
+        let applicant = match history
+            .iter()
+            .find_map(|e| applicant_record(e.event.as_ref()?))
+        {
+            Some(record) => Some(self.open_applicant(record)?),
+            None => None,
+        };
         Ok(DossierDetail {
             allowed_actions: self.allowed_actions(caller, code),
-            history: envs.into_iter().map(LoggedEvent::new).collect(),
+            history,
             version,
             view,
+            applicant,
         })
+    }
+
+    /// An applicant as recorded, as people read it: opened with the person's key, or erased.
+    pub fn open_applicant(&self, record: &ApplicantRecord) -> Result<Applicant, AppError> {
+        let opened = self
+            .app
+            .service()
+            .personal()
+            .unseal(record)
+            .map_err(AppError::internal)?;
+        Ok(opened.or_erased())
     }
 
     /// The actions `caller` may take on dossier `code` now (none if it cannot be loaded).
@@ -154,7 +179,15 @@ impl Views<'_> {
         if let Some((unit, _)) = state.unit_and_field() {
             caller.require_unit(unit)?;
         }
-        Ok(slips::slips(&records))
+        // Opening fails only on a damaged seal or store; the slip then reads as erased rather
+        // than not printing at all, and the failure is logged.
+        let open = |record: &ApplicantRecord| {
+            self.open_applicant(record).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "an applicant could not be opened");
+                Opened::Erased.or_erased()
+            })
+        };
+        Ok(slips::slips(&records, &open))
     }
 
     /// The citizen's lookup: the dossier's public status when `secret` is its lookup secret. A
@@ -177,5 +210,18 @@ impl Views<'_> {
         .await
         .map_err(AppError::internal)?;
         Ok(found?)
+    }
+}
+
+/// The applicant a dossier's event records, if it records one (a receipt, an online
+/// submission).
+fn applicant_record(event: &Event) -> Option<&ApplicantRecord> {
+    match event {
+        Event::Dossier(d) => match &d.change {
+            DossierChange::Received(r) => Some(&r.applicant),
+            DossierChange::SubmittedOnline(s) => Some(&s.applicant),
+            _ => None,
+        },
+        _ => None,
     }
 }

@@ -4,4 +4,5 @@
 //! `crate::datadir` (shared with `serve`).
 
 pub mod backup;
+pub mod keys;
 pub mod staff;

@@ -15,7 +15,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
-use motcua_engine::domain::events::{Applicant, DossierChange, Event};
 use motcua_engine::domain::slips;
 use motcua_engine::domain::types::Role;
 use motcua_engine::domain::Action;
@@ -330,18 +329,6 @@ fn action_form(state: &AppState, s: &Signed, d: &DossierDetail, a: Action) -> Ma
     }
 }
 
-/// The applicant as the dossier's first event recorded them (receipt or online submission).
-fn applicant_of(d: &DossierDetail) -> Option<&Applicant> {
-    d.history.iter().find_map(|ev| match &ev.event {
-        Some(Event::Dossier(e)) => match &e.change {
-            DossierChange::Received(r) => Some(&r.applicant),
-            DossierChange::SubmittedOnline(sub) => Some(&sub.applicant),
-            _ => None,
-        },
-        _ => None,
-    })
-}
-
 /// The slips of TT 01/2018 the console prints besides 01 (the domain's printable page).
 const SLIPS: [(&str, &str); 5] = [
     ("02", "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ"),
@@ -370,7 +357,7 @@ fn dossier_body(state: &AppState, s: &Signed, d: &DossierDetail, error: Option<&
         @if let Some(e) = error { (layout::message(true, e)) }
         table {
             tr { th { "Thủ tục" } td { (v.procedure_name) } }
-            @if let Some(a) = applicant_of(d) {
+            @if let Some(a) = &d.applicant {
                 tr { th { "Người nộp" } td { (a.name) } }
                 tr { th { "Số CCCD/định danh cá nhân" } td { (a.id_number) } }
                 tr { th { "Số điện thoại" } td { (a.phone) } }

@@ -7,6 +7,7 @@ pub mod events;
 pub mod export;
 pub mod ops;
 pub mod parse;
+pub mod personal;
 pub mod plans;
 pub mod reference;
 pub mod roles;
@@ -54,4 +55,6 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(plans::dashboard))
         .routes(routes!(plans::add_task))
         .routes(routes!(plans::task_action))
+        .routes(routes!(personal::erase))
+        .routes(routes!(personal::sweep))
 }

@@ -92,7 +92,19 @@ pub struct DossierResponse {
     pub state_name: String,
     /// Actions the caller may take now (empty when none).
     pub allowed_actions: Vec<String>,
+    /// The applicant, opened with the person's key (the history shows the sealed record's
+    /// pseudonym only); every field reads "(đã xoá)" once the person's data is erased.
+    pub applicant: Option<ApplicantReply>,
     pub history: Vec<HistoryEntry>,
+}
+
+/// The applicant of a dossier as staff read it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicantReply {
+    pub name: String,
+    pub id_number: String,
+    pub phone: String,
+    pub address: String,
 }
 
 /// Get one dossier (xem hồ sơ): state, due time, history, the caller's allowed actions;
@@ -117,6 +129,12 @@ pub async fn get_dossier(
             .iter()
             .map(|a| a.as_str().to_owned())
             .collect(),
+        applicant: d.applicant.map(|a| ApplicantReply {
+            name: a.name,
+            id_number: a.id_number,
+            phone: a.phone,
+            address: a.address,
+        }),
         history: d.history.iter().map(HistoryEntry::from).collect(),
     };
     let version = d.version;

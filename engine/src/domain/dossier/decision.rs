@@ -8,6 +8,7 @@ use crate::domain::directory::check_scope;
 use crate::domain::error::DomainError;
 use crate::domain::events::{Applicant, Submission};
 use crate::domain::events::{DossierChange, DossierEvent, DraftKind, Procedure, Receipt};
+use crate::domain::personal::ApplicantRecord;
 use crate::domain::secret::SecretDigest;
 use crate::domain::types::{Channel, ProcedureRef, Role, StaffId, Timestamp, UnitCode, Vnd};
 
@@ -334,7 +335,7 @@ impl Decision<'_, '_> {
 /// submission).
 struct Received<'p> {
     procedure: &'p Procedure,
-    applicant: Applicant,
+    applicant: ApplicantRecord,
     documents: Vec<String>,
     channel: Channel,
     unit: UnitCode,
@@ -345,7 +346,7 @@ impl<'p> Received<'p> {
     fn from_intake(i: &Intake, procedure: &'p Procedure) -> Received<'p> {
         Received {
             procedure,
-            applicant: i.applicant.clone(),
+            applicant: ApplicantRecord::Clear(i.applicant.clone()),
             documents: i.documents.clone(),
             channel: i.channel,
             unit: i.unit.clone(),
@@ -364,7 +365,9 @@ fn submission(i: &Intake, p: &Procedure) -> Submission {
         field: p.field.clone(),
         unit: i.unit.clone(),
         channel: i.channel,
-        applicant: i.applicant.clone(),
+        // In clear until the command service seals it under the person's key, before the log
+        // sees it (`engine/src/personal.rs`).
+        applicant: ApplicantRecord::Clear(i.applicant.clone()),
         documents: i.documents.clone(),
         lookup_secret: i.lookup_secret.clone(),
     }

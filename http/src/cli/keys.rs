@@ -1,0 +1,188 @@
+//! `motcua keys export` and `motcua keys import`: the backup of the personal-data key store,
+//! on a *stopped* data directory. The log's archive (`motcua backup`) never carries the keys:
+//! destroying a person's key must make every archive unreadable for them, which it could not
+//! if the archive held the key. So keys have a procedure of their own:
+//!
+//! - `export` writes every key, encrypted under a passphrase (Argon2id, then
+//!   XChaCha20-Poly1305), through `FILE.partial`, synced, then renamed: a file named `FILE` is
+//!   complete.
+//! - `import` loads such a file into a freshly restored data directory (before the server
+//!   first starts on it), skipping every person whose erasure the log records, so an old key
+//!   backup never brings an erased person back.
+//!
+//! A key backup is as sensitive as the personal data: keep few, rotate them (an erased
+//! person's key lives on in older key backups until they are destroyed), never beside the log
+//! archives. `docs/personal-data.md` has the procedure.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use motcua_engine::log::{EventLog, LogConfig};
+use motcua_engine::personal::{erased_in, load_dump, KeyDump, PersonalStore};
+use rand::RngCore;
+
+use crate::datadir::describe_open_error;
+
+/// The first line of a key backup file.
+const MAGIC: &[u8] = b"MOTCUA-KEYS-BACKUP 1\n";
+const SALT_LEN: usize = 16;
+const NONCE_LEN: usize = 24;
+/// Argon2id cost of turning the passphrase into the file's key: 64 MiB, 3 passes (a guess
+/// costs an attacker as much; the operator pays it once per export or import).
+const KDF_MEMORY_KIB: u32 = 64 * 1024;
+const KDF_PASSES: u32 = 3;
+/// The shortest passphrase accepted.
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
+
+/// Reads the passphrase: the first line of `file`.
+pub fn read_passphrase(file: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read the passphrase file {}: {e}", file.display()))?;
+    let line = text.lines().next().unwrap_or("").to_owned();
+    if line.chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(format!(
+            "the passphrase (first line of {}) must have at least {MIN_PASSPHRASE_CHARS} characters",
+            file.display()
+        ));
+    }
+    Ok(line)
+}
+
+/// Exports every key of the stopped data directory `data` to `out`; the line to print.
+pub async fn export(data: &Path, out: &Path, passphrase: &str) -> Result<String, String> {
+    let log = open(data)?;
+    let dump = PersonalStore::open(log.store())
+        .and_then(|keys| keys.dump())
+        .map_err(|e| e.to_string());
+    let closed = log.close().await;
+    let dump = dump?;
+    closed.map_err(|e| e.to_string())?;
+    let sealed = seal(&dump.to_bytes(), passphrase)?;
+    write_durably(out, &sealed)?;
+    Ok(format!("keys={} out={}", dump.len(), out.display()))
+}
+
+/// Imports the key backup `from` into the stopped data directory `data`; the line to print.
+pub async fn import(data: &Path, from: &Path, passphrase: &str) -> Result<String, String> {
+    let bytes = std::fs::read(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    let dump = KeyDump::from_bytes(&open_sealed(&bytes, passphrase)?).map_err(|e| e.to_string())?;
+    let log = open(data)?;
+    let loaded = erased_in(&log)
+        .and_then(|erased| {
+            let loaded = load_dump(log.store(), &dump, &erased)?;
+            Ok((loaded, dump.len() - loaded))
+        })
+        .map_err(|e| e.to_string());
+    let closed = log.close().await;
+    let (loaded, skipped) = loaded?;
+    closed.map_err(|e| e.to_string())?;
+    Ok(format!(
+        "keys_loaded={loaded} keys_skipped_erased={skipped}"
+    ))
+}
+
+fn open(data: &Path) -> Result<EventLog, String> {
+    if !data.is_dir() {
+        return Err(format!("no data directory at {}", data.display()));
+    }
+    EventLog::open(data, LogConfig::default()).map_err(|e| {
+        let fallback = format!(
+            "cannot open {} (is the server running? stop it first)",
+            data.display()
+        );
+        describe_open_error(data, &e, &fallback)
+    })
+}
+
+fn file_key(passphrase: &str, salt: &[u8; SALT_LEN]) -> Result<[u8; 32], String> {
+    let params = Params::new(KDF_MEMORY_KIB, KDF_PASSES, 1, Some(32))
+        .map_err(|e| format!("key derivation: {e}"))?;
+    let mut key = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(passphrase.as_bytes(), salt, &mut key)
+        .map_err(|e| format!("key derivation: {e}"))?;
+    Ok(key)
+}
+
+fn seal(plain: &[u8], passphrase: &str) -> Result<Vec<u8>, String> {
+    let mut salt = [0u8; SALT_LEN];
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::thread_rng().fill_bytes(&mut salt);
+    rand::thread_rng().fill_bytes(&mut nonce);
+    let key = file_key(passphrase, &salt)?;
+    let ciphertext = XChaCha20Poly1305::new((&key).into())
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plain,
+                aad: MAGIC,
+            },
+        )
+        .map_err(|_| "encryption failed".to_owned())?;
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&salt);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ciphertext);
+    Ok(out)
+}
+
+fn open_sealed(bytes: &[u8], passphrase: &str) -> Result<Vec<u8>, String> {
+    let not_a_backup = || "not a motcua key backup (or truncated)".to_owned();
+    let rest = bytes.strip_prefix(MAGIC).ok_or_else(not_a_backup)?;
+    let (salt, rest) = rest
+        .split_first_chunk::<SALT_LEN>()
+        .ok_or_else(not_a_backup)?;
+    let (nonce, ciphertext) = rest
+        .split_first_chunk::<NONCE_LEN>()
+        .ok_or_else(not_a_backup)?;
+    let key = file_key(passphrase, salt)?;
+    XChaCha20Poly1305::new((&key).into())
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad: MAGIC,
+            },
+        )
+        .map_err(|_| "wrong passphrase, or the key backup is damaged".to_owned())
+}
+
+/// Writes `bytes` to `FILE.partial` (owner-only), syncs it, renames it to `FILE`.
+fn write_durably(out: &Path, bytes: &[u8]) -> Result<(), String> {
+    let mut partial = PathBuf::from(out);
+    partial.as_mut_os_string().push(".partial");
+    let io = |e: std::io::Error| format!("{}: {e}", partial.display());
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(&partial).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    drop(f);
+    std::fs::rename(&partial, out).map_err(|e| format!("{}: {e}", out.display()))?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_backup_opens_with_its_passphrase_only() {
+        let sealed = seal(b"keys", "a long passphrase").unwrap();
+        assert!(sealed.starts_with(MAGIC));
+        assert_eq!(open_sealed(&sealed, "a long passphrase").unwrap(), b"keys");
+        assert!(open_sealed(&sealed, "another passphrase").is_err());
+        assert!(open_sealed(&sealed[..sealed.len() - 1], "a long passphrase").is_err());
+        assert!(open_sealed(b"junk", "a long passphrase").is_err());
+    }
+}
