@@ -8,7 +8,11 @@
 //!   digest is HMAC-SHA256 under a random secret of this store (`personal.meta`), so even the
 //!   store's copy cannot be searched for an identity number without that secret.
 //!
-//! Erasing a person removes their key and index entry and flushes: from then on every sealed
+//! - `personal.search`, `personal.dossiers`, `personal.words`: the search index of applicants
+//!   (the console's search by name, identity number or phone), keyed digests of folded words,
+//!   never the words; erased with the key, so an erased person cannot be found by their name.
+//!
+//! Erasing a person removes their key, index and search entries and flushes: from then on every sealed
 //! applicant of theirs, in the live log and in every archive, is ciphertext nobody can open.
 //! The domain's side (what is sealed, how) is `domain/personal.rs`; the rule for when a key is
 //! erased is `docs/personal-data.md`.
@@ -28,13 +32,24 @@ use crate::domain::personal::{
     encode, ApplicantRecord, Opened, PersonKey, PersonalError, SealedApplicant, SubjectId, KEY_LEN,
     NONCE_LEN, SUBJECT_LEN,
 };
-use crate::domain::types::Timestamp;
+use crate::domain::text;
+use crate::domain::types::{DossierCode, Timestamp};
 use crate::storage::{KvTree, StorageError, Store};
 
 /// The trees of the key store (kept out of exports and backups: the log is in its own trees).
 pub const KEYS_TREE: &str = "personal.keys";
 pub const INDEX_TREE: &str = "personal.index";
 pub const META_TREE: &str = "personal.meta";
+/// digest(word) ‖ subject -> ()
+pub const SEARCH_TREE: &str = "personal.search";
+/// subject ‖ dossier code -> ()
+pub const DOSSIERS_TREE: &str = "personal.dossiers";
+/// subject -> the digests of every word indexed for them (what an erasure removes)
+pub const WORDS_TREE: &str = "personal.words";
+
+/// The most index entries one search word reads (a very common word, like a family name, is
+/// cut there; the search says so).
+pub const MAX_SEARCH_ENTRIES: usize = 20_000;
 
 const INDEX_SECRET_KEY: &[u8] = b"index-secret";
 const RECORD_LEN: usize = KEY_LEN + 8 + 32;
@@ -97,6 +112,9 @@ impl KeyRecord {
 pub struct PersonalStore {
     keys: KvTree,
     index: KvTree,
+    search: KvTree,
+    dossiers: KvTree,
+    words: KvTree,
     index_secret: [u8; 32],
     /// Serialises find-or-create of a person's subject (two receipts for one new person must
     /// not make two keys).
@@ -127,22 +145,31 @@ impl PersonalStore {
         Ok(PersonalStore {
             keys: store.tree(KEYS_TREE)?,
             index: store.tree(INDEX_TREE)?,
+            search: store.tree(SEARCH_TREE)?,
+            dossiers: store.tree(DOSSIERS_TREE)?,
+            words: store.tree(WORDS_TREE)?,
             index_secret,
             creating: Mutex::new(()),
         })
     }
 
-    /// Seals `applicant` under their person's key (made the first time the person is seen),
-    /// recording `at` as the person's last seal. With a `seed` (a keyed command's first event
-    /// id), the nonce is derived from the seed and the plaintext, so a retry seals to the same
-    /// bytes; without one it is random.
+    /// Seals `applicant` of dossier `code` under their person's key (made the first time the
+    /// person is seen), recording `at` as the person's last seal and indexing the dossier for
+    /// search. With a `seed` (a keyed command's first event id), the nonce is derived from the
+    /// seed and the plaintext, so a retry seals to the same bytes; without one it is random.
+    ///
+    /// The index is written before the event is appended, so it may name a code whose append
+    /// then failed (another receipt took the number): a search checks each candidate against
+    /// the log ([`PersonalStore::search`] says so).
     pub fn seal(
         &self,
         applicant: &Applicant,
+        code: &DossierCode,
         at: Timestamp,
         seed: Option<&[u8]>,
     ) -> Result<SealedApplicant, PersonalStoreError> {
         let record = self.person(&applicant.id_number, at)?;
+        self.index_dossier(&record.subject, code, applicant)?;
         let nonce = match seed {
             Some(seed) => derived_nonce(seed, &record.subject, applicant),
             None => {
@@ -187,9 +214,113 @@ impl PersonalStore {
             return Ok(false);
         };
         self.index.remove(record.index_digest)?;
+        self.forget_words(subject)?;
         self.keys.remove(subject.0)?;
         store.flush_durable()?;
         Ok(true)
+    }
+
+    /// The dossiers whose applicant has every word of `query` (folded: "nguyen van a" finds
+    /// "Nguyễn Văn A"; an identity number or a phone number is one word), as (person, code)
+    /// candidates in code order, and whether a word was too common to read whole. Candidates
+    /// must be checked against the log: the person the dossier's events seal for must be the
+    /// one found.
+    pub fn search(
+        &self,
+        query: &str,
+    ) -> Result<(Vec<(SubjectId, DossierCode)>, bool), PersonalStoreError> {
+        let words = text::words(query);
+        let mut cut = false;
+        let mut subjects: Option<std::collections::BTreeSet<SubjectId>> = None;
+        for word in &words {
+            let digest = self.word_digest(word);
+            let mut found = std::collections::BTreeSet::new();
+            for (i, pair) in self.search.scan_prefix(digest).enumerate() {
+                if i == MAX_SEARCH_ENTRIES {
+                    cut = true;
+                    break;
+                }
+                let (k, _) = pair?;
+                found.insert(subject_from(&k[32..])?);
+            }
+            subjects = Some(match subjects {
+                None => found,
+                Some(s) => s.intersection(&found).copied().collect(),
+            });
+        }
+        let mut out = Vec::new();
+        for subject in subjects.unwrap_or_default() {
+            for pair in self.dossiers.scan_prefix(subject.0) {
+                let (k, _) = pair?;
+                let code = std::str::from_utf8(&k[SUBJECT_LEN..])
+                    .ok()
+                    .and_then(|c| c.parse::<DossierCode>().ok());
+                if let Some(code) = code {
+                    out.push((subject, code));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.1.as_str().cmp(b.1.as_str()));
+        Ok((out, cut))
+    }
+
+    /// Indexes dossier `code` of `subject` under the words of `applicant`'s name, identity
+    /// number and phone (digits only).
+    fn index_dossier(
+        &self,
+        subject: &SubjectId,
+        code: &DossierCode,
+        applicant: &Applicant,
+    ) -> Result<(), PersonalStoreError> {
+        let mut words = text::words(&applicant.name);
+        words.extend(text::words(&applicant.id_number));
+        let phone: String = applicant
+            .phone
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        if !phone.is_empty() {
+            words.push(phone);
+        }
+        let mut known = self.words.get(subject.0)?.unwrap_or_default();
+        for word in words {
+            let digest = self.word_digest(&word);
+            let mut key = digest.to_vec();
+            key.extend_from_slice(&subject.0);
+            self.search.insert(key, Vec::new())?;
+            if !known.chunks(32).any(|d| d == digest) {
+                known.extend_from_slice(&digest);
+            }
+        }
+        self.words.insert(subject.0, known)?;
+        let mut key = subject.0.to_vec();
+        key.extend_from_slice(code.as_str().as_bytes());
+        self.dossiers.insert(key, Vec::new())?;
+        Ok(())
+    }
+
+    /// Removes every search entry of `subject`.
+    fn forget_words(&self, subject: &SubjectId) -> Result<(), PersonalStoreError> {
+        for digest in self.words.get(subject.0)?.unwrap_or_default().chunks(32) {
+            let mut key = digest.to_vec();
+            key.extend_from_slice(&subject.0);
+            self.search.remove(key)?;
+        }
+        self.words.remove(subject.0)?;
+        let codes: Vec<Vec<u8>> = self
+            .dossiers
+            .scan_prefix(subject.0)
+            .map(|p| p.map(|(k, _)| k))
+            .collect::<Result<_, _>>()?;
+        for k in codes {
+            self.dossiers.remove(k)?;
+        }
+        Ok(())
+    }
+
+    /// A word's keyed digest (a label keeps it apart from identity-number digests).
+    fn word_digest(&self, word: &str) -> [u8; 32] {
+        self.keyed_digest(b"word\0", word)
     }
 
     /// The people whose last seal is before `before` (their retention ended), in subject order.
@@ -244,12 +375,17 @@ impl PersonalStore {
     }
 
     fn index_digest(&self, id_number: &str) -> [u8; 32] {
+        self.keyed_digest(b"", id_number.trim())
+    }
+
+    fn keyed_digest(&self, label: &[u8], value: &str) -> [u8; 32] {
         // A key of any length is accepted by HMAC; `new_from_slice` cannot fail here.
         let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(&self.index_secret) {
             Ok(m) => m,
             Err(_) => return [0; 32],
         };
-        mac.update(id_number.trim().as_bytes());
+        mac.update(label);
+        mac.update(value.as_bytes());
         mac.finalize().into_bytes().into()
     }
 }
@@ -358,6 +494,42 @@ pub fn load_dump(
     Ok(loaded)
 }
 
+/// Rebuilds the search index of `keys` from `log`: every sealed applicant whose key the store
+/// holds, opened and indexed (after `load_dump`: the index is not in a key backup, it follows
+/// from the log and the keys). The dossiers indexed.
+pub fn reindex(
+    log: &crate::log::EventLog,
+    keys: &PersonalStore,
+) -> Result<u64, PersonalStoreError> {
+    use crate::domain::events::{DossierChange, Event};
+    let mut n = 0;
+    for env in log.scan(0) {
+        let env = env.map_err(|e| PersonalStoreError::Log(e.to_string()))?;
+        if env.stream.dossier_code().is_none() {
+            continue;
+        }
+        let Event::Dossier(d) = crate::recorded::decode_event(&env)
+            .map_err(|e| PersonalStoreError::Log(e.to_string()))?
+        else {
+            continue;
+        };
+        let (DossierChange::Received(crate::domain::events::Receipt { applicant, .. })
+        | DossierChange::SubmittedOnline(crate::domain::events::Submission {
+            applicant, ..
+        })) = &d.change
+        else {
+            continue;
+        };
+        if let (ApplicantRecord::Sealed(s), Opened::Present(a)) =
+            (applicant, keys.unseal(applicant)?)
+        {
+            keys.index_dossier(&s.subject, &d.code, &a)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// The people whose erasure `log` records (a scan of the whole log: for the operator's tools).
 pub fn erased_in(
     log: &crate::log::EventLog,
@@ -407,6 +579,15 @@ fn derived_nonce(seed: &[u8], subject: &SubjectId, applicant: &Applicant) -> [u8
 mod tests {
     use super::*;
 
+    fn code(n: i64) -> DossierCode {
+        DossierCode::new(
+            &"000.00.00.G10".parse().unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(),
+            u16::try_from(n).unwrap(),
+        )
+        .unwrap()
+    }
+
     fn applicant(id: &str) -> Applicant {
         Applicant {
             name: "Trần Thị B".into(),
@@ -422,13 +603,13 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let keys = PersonalStore::open(&store).unwrap();
         let a = keys
-            .seal(&applicant("001199000002"), Timestamp(10), None)
+            .seal(&applicant("001199000002"), &code(10), Timestamp(10), None)
             .unwrap();
         let b = keys
-            .seal(&applicant("001199000002"), Timestamp(20), None)
+            .seal(&applicant("001199000002"), &code(20), Timestamp(20), None)
             .unwrap();
         let c = keys
-            .seal(&applicant("001199000003"), Timestamp(15), None)
+            .seal(&applicant("001199000003"), &code(15), Timestamp(15), None)
             .unwrap();
         assert_eq!(a.subject, b.subject);
         assert_ne!(a.subject, c.subject);
@@ -451,7 +632,7 @@ mod tests {
         );
         // The person comes back after the erasure: a new subject and a new key.
         let d = keys
-            .seal(&applicant("001199000002"), Timestamp(30), None)
+            .seal(&applicant("001199000002"), &code(30), Timestamp(30), None)
             .unwrap();
         assert_ne!(d.subject, a.subject);
     }
@@ -462,10 +643,10 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let keys = PersonalStore::open(&store).unwrap();
         let a = keys
-            .seal(&applicant("001199000005"), Timestamp(1), None)
+            .seal(&applicant("001199000005"), &code(1), Timestamp(1), None)
             .unwrap();
         let b = keys
-            .seal(&applicant("001199000006"), Timestamp(2), None)
+            .seal(&applicant("001199000006"), &code(2), Timestamp(2), None)
             .unwrap();
         let dump = keys.dump().unwrap();
         assert_eq!(dump.len(), 2);
@@ -493,16 +674,56 @@ mod tests {
     }
 
     #[test]
+    fn a_search_finds_every_word_folded_and_forgets_the_erased() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let keys = PersonalStore::open(&store).unwrap();
+        let mut a = applicant("001199000007");
+        a.name = "Nguyễn Văn Á".into();
+        a.phone = "0912 345 678".into();
+        let mut b = applicant("001199000008");
+        b.name = "Nguyễn Thị Bé".into();
+        let sa = keys.seal(&a, &code(1), Timestamp(1), None).unwrap();
+        keys.seal(&a, &code(3), Timestamp(2), None).unwrap();
+        let sb = keys.seal(&b, &code(2), Timestamp(3), None).unwrap();
+        let found = |q: &str| -> Vec<u16> {
+            let (hits, cut) = keys.search(q).unwrap();
+            assert!(!cut);
+            hits.iter().map(|(_, c)| c.sequence()).collect()
+        };
+        assert_eq!(found("nguyen van a"), [1, 3]);
+        assert_eq!(found("NGUYỄN"), [1, 2, 3]);
+        assert_eq!(found("nguyen be"), [2]);
+        assert_eq!(found("001199000008"), [2]);
+        assert_eq!(found("0912345678"), [1, 3]);
+        assert_eq!(found("nguyen tran"), Vec::<u16>::new());
+        assert_eq!(found(""), Vec::<u16>::new());
+        assert!(keys.erase(&store, &sa.subject).unwrap());
+        assert_eq!(found("nguyen"), [2]);
+        assert_eq!(keys.search("nguyen").unwrap().0[0].0, sb.subject);
+    }
+
+    #[test]
     fn a_keyed_retry_seals_to_the_same_bytes_and_the_store_survives_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let first = {
             let store = Store::open(dir.path()).unwrap();
             let keys = PersonalStore::open(&store).unwrap();
             let one = keys
-                .seal(&applicant("001199000004"), Timestamp(1), Some(b"k"))
+                .seal(
+                    &applicant("001199000004"),
+                    &code(1),
+                    Timestamp(1),
+                    Some(b"k"),
+                )
                 .unwrap();
             let two = keys
-                .seal(&applicant("001199000004"), Timestamp(1), Some(b"k"))
+                .seal(
+                    &applicant("001199000004"),
+                    &code(1),
+                    Timestamp(1),
+                    Some(b"k"),
+                )
                 .unwrap();
             assert_eq!(one, two);
             store.flush_durable().unwrap();
@@ -516,7 +737,12 @@ mod tests {
             Opened::Present(applicant("001199000004"))
         );
         let again = keys
-            .seal(&applicant("001199000004"), Timestamp(1), Some(b"k"))
+            .seal(
+                &applicant("001199000004"),
+                &code(1),
+                Timestamp(1),
+                Some(b"k"),
+            )
             .unwrap();
         assert_eq!(again, first);
     }

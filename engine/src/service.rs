@@ -487,15 +487,16 @@ impl CommandService {
     ) -> Result<Vec<DossierEvent>, ServiceError> {
         let seed = call.key.map(|k| k.event_id(0).0);
         for e in &mut events {
+            let code = &e.code;
             let record = match &mut e.change {
                 DossierChange::SubmittedOnline(s) => &mut s.applicant,
                 DossierChange::Received(r) => &mut r.applicant,
                 _ => continue,
             };
             if let ApplicantRecord::Clear(a) = record {
-                let sealed = self
-                    .personal
-                    .seal(a, call.now, seed.as_ref().map(|s| &s[..]))?;
+                let sealed =
+                    self.personal
+                        .seal(a, code, call.now, seed.as_ref().map(|s| &s[..]))?;
                 *record = ApplicantRecord::Sealed(sealed);
             }
         }

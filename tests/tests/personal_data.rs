@@ -372,7 +372,10 @@ async fn a_key_backup_restores_names_but_never_an_erased_person() {
     assert!(!ok && err.contains("wrong passphrase"), "{err}");
     let (ok, out, err) = motcua(import(&pass)).await;
     assert!(ok, "{err}");
-    assert_eq!(out.trim(), "keys_loaded=1 keys_skipped_erased=1");
+    assert_eq!(
+        out.trim(),
+        "keys_loaded=1 keys_skipped_erased=1 dossiers_indexed=1"
+    );
     let (ok, _, err) = motcua(import(&pass)).await;
     assert!(!ok && err.contains("already holds keys"), "{err}");
 

@@ -19,6 +19,7 @@ pub mod secret;
 pub mod slips;
 #[cfg(test)]
 pub(crate) mod testkit;
+pub mod text;
 pub mod types;
 pub mod workflow;
 

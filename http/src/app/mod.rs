@@ -28,6 +28,7 @@ pub mod personal;
 pub mod plans;
 pub mod projections;
 pub mod reference;
+pub mod search;
 pub mod sessions;
 pub mod staff;
 pub mod tokens;

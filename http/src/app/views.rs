@@ -215,7 +215,7 @@ impl Views<'_> {
 
 /// The applicant a dossier's event records, if it records one (a receipt, an online
 /// submission).
-fn applicant_record(event: &Event) -> Option<&ApplicantRecord> {
+pub(crate) fn applicant_record(event: &Event) -> Option<&ApplicantRecord> {
     match event {
         Event::Dossier(d) => match &d.change {
             DossierChange::Received(r) => Some(&r.applicant),

@@ -8,7 +8,8 @@
 //!   complete.
 //! - `import` loads such a file into a freshly restored data directory (before the server
 //!   first starts on it), skipping every person whose erasure the log records, so an old key
-//!   backup never brings an erased person back.
+//!   backup never brings an erased person back, then rebuilds the applicants' search index
+//!   from the log and the keys.
 //!
 //! A key backup is as sensitive as the personal data: keep few, rotate them (an erased
 //! person's key lives on in older key backups until they are destroyed), never beside the log
@@ -21,7 +22,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use motcua_engine::log::{EventLog, LogConfig};
-use motcua_engine::personal::{erased_in, load_dump, KeyDump, PersonalStore};
+use motcua_engine::personal::{erased_in, load_dump, reindex, KeyDump, PersonalStore};
 use rand::RngCore;
 
 use crate::datadir::describe_open_error;
@@ -73,14 +74,16 @@ pub async fn import(data: &Path, from: &Path, passphrase: &str) -> Result<String
     let loaded = erased_in(&log)
         .and_then(|erased| {
             let loaded = load_dump(log.store(), &dump, &erased)?;
-            Ok((loaded, dump.len() - loaded))
+            // The search index is not in the backup: it follows from the log and the keys.
+            let indexed = reindex(&log, &PersonalStore::open(log.store())?)?;
+            Ok((loaded, dump.len() - loaded, indexed))
         })
         .map_err(|e| e.to_string());
     let closed = log.close().await;
-    let (loaded, skipped) = loaded?;
+    let (loaded, skipped, indexed) = loaded?;
     closed.map_err(|e| e.to_string())?;
     Ok(format!(
-        "keys_loaded={loaded} keys_skipped_erased={skipped}"
+        "keys_loaded={loaded} keys_skipped_erased={skipped} dossiers_indexed={indexed}"
     ))
 }
 

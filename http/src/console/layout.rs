@@ -202,6 +202,7 @@ pub fn nav_items(caller: &Caller) -> Vec<(&'static str, &'static str)> {
     .any(|r| caller.has(*r))
     {
         items.push(("/queue", "Hàng chờ theo lĩnh vực"));
+        items.push(("/search", "Tra cứu hồ sơ"));
     }
     if caller.has(Role::Admin) {
         items.push(("/staff", "Cán bộ"));

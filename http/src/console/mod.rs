@@ -20,6 +20,7 @@ pub mod admin;
 pub mod desk;
 pub mod dossier;
 pub mod layout;
+pub mod search;
 pub mod signin;
 
 use axum::extract::rejection::FormRejection;
@@ -68,6 +69,7 @@ pub fn router() -> Router<AppState> {
         .route("/dossiers/{code}/slip01", get(desk::slip01))
         .route("/dossiers/{code}/slips/{n}", get(dossier::slip))
         .route("/queue", get(dossier::queue))
+        .route("/search", get(search::search))
         .route("/worklist", get(dossier::worklist))
         .route(
             "/inbox",
