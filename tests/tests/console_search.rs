@@ -150,3 +150,84 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// The admin's personal-data screen erases a person (only with the confirmation, only as
+/// admin); the person is then neither found nor named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_erases_a_person_from_the_console() {
+    let (s, t) = commune().await;
+    let code = receive(&s, &t["tn-01"], "Lý Thị Xoá", "001199033333", "0900000333").await;
+    let mut desk = signed_in(&s, "tn-01").await;
+    assert_eq!(desk.get("/personal").await.status, 403);
+    let csrf = desk.csrf().await;
+    let r = desk
+        .post(
+            "/personal/erase",
+            &[
+                ("csrf", &csrf),
+                ("id_number", "001199033333"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+
+    let mut admin = signed_in(&s, "qt-01").await;
+    let page = admin.get("/personal").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = page.hidden("csrf");
+    let r = admin
+        .post(
+            "/personal/erase",
+            &[("csrf", &csrf), ("id_number", "001199033333")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("Hãy xác nhận"), "{}", r.body);
+    let r = admin
+        .post(
+            "/personal/erase",
+            &[
+                ("csrf", "forged"),
+                ("id_number", "001199033333"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let page = desk.get("/search?q=ly+thi+xoa").await;
+    assert!(page.body.contains("Tìm thấy 1 hồ sơ."), "{}", page.body);
+    let r = admin
+        .post(
+            "/personal/erase",
+            &[
+                ("csrf", &csrf),
+                ("id_number", "001199033333"),
+                ("note", "đơn số 7/2026"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("Đã xoá dữ liệu cá nhân của 1 người."),
+        "{}",
+        r.body
+    );
+    let r = admin
+        .post(
+            "/personal/erase",
+            &[
+                ("csrf", &csrf),
+                ("id_number", "001199033333"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("hoặc đã xoá"), "{}", r.body);
+    let page = desk.get("/search?q=ly+thi+xoa").await;
+    assert!(page.body.contains("Tìm thấy 0 hồ sơ."), "{}", page.body);
+    let page = desk.get(&format!("/dossiers/{code}")).await;
+    assert!(page.body.contains("(đã xoá)") && !page.body.contains("Lý Thị Xoá"));
+}

@@ -206,6 +206,7 @@ pub fn nav_items(caller: &Caller) -> Vec<(&'static str, &'static str)> {
     }
     if caller.has(Role::Admin) {
         items.push(("/staff", "Cán bộ"));
+        items.push(("/personal", "Dữ liệu cá nhân"));
     }
     if caller.has(Role::Auditor) || caller.has(Role::Admin) {
         items.push(("/audit", "Nhật ký đăng nhập"));

@@ -20,6 +20,7 @@ pub mod admin;
 pub mod desk;
 pub mod dossier;
 pub mod layout;
+pub mod personal;
 pub mod search;
 pub mod signin;
 
@@ -70,6 +71,9 @@ pub fn router() -> Router<AppState> {
         .route("/dossiers/{code}/slips/{n}", get(dossier::slip))
         .route("/queue", get(dossier::queue))
         .route("/search", get(search::search))
+        .route("/personal", get(personal::page))
+        .route("/personal/erase", post(personal::erase))
+        .route("/personal/sweep", post(personal::sweep))
         .route("/worklist", get(dossier::worklist))
         .route(
             "/inbox",
