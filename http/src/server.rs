@@ -96,7 +96,9 @@ pub fn router(state: AppState) -> Router {
                             .get("x-request-id")
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or("-");
-                        tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+                        // The path only: a query may carry a lookup secret (`/tra-cuu?mk=`,
+                        // `/v1/lookup/{code}?secret=`), which no log may keep.
+                        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
                     })
                     .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
                 )
