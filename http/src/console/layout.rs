@@ -10,6 +10,7 @@ use motcua_engine::domain::types::{Role, Timestamp};
 use motcua_engine::domain::Action;
 use motcua_engine::projection::DossierState;
 
+use crate::app::desk::Timeliness;
 use crate::app::Caller;
 
 /// The style sheet, served as a file so the Content-Security-Policy can forbid inline styles.
@@ -165,17 +166,13 @@ pub fn datetime_vi(t: Timestamp) -> String {
     local(t).format("%H:%M %d/%m/%Y").to_string()
 }
 
-/// A due time within this long from now is "sắp đến hạn" (one working day's worth of clock).
-pub const DUE_SOON_MS: i64 = 24 * 60 * 60 * 1000;
-
-/// How a due time stands now, as a word and a CSS class (colour is never the only carrier).
-pub fn timeliness(due: Timestamp, now: Timestamp) -> (&'static str, &'static str) {
-    if due.0 < now.0 {
-        ("Quá hạn", "late")
-    } else if due.0 - now.0 <= DUE_SOON_MS {
-        ("Sắp đến hạn", "soon")
-    } else {
-        ("Trong hạn", "intime")
+/// How a due time stands, as a word and a CSS class (colour is never the only carrier); the
+/// window of "sắp đến hạn" is the unit's office hours (`app::desk::DUE_SOON_OFFICE_HOURS`).
+pub fn timeliness(t: Timeliness) -> (&'static str, &'static str) {
+    match t {
+        Timeliness::Overdue => ("Quá hạn", "late"),
+        Timeliness::DueSoon => ("Sắp đến hạn", "soon"),
+        Timeliness::InTime => ("Trong hạn", "intime"),
     }
 }
 
@@ -307,9 +304,9 @@ mod tests {
         let t = at_local(2023, 3, 7, 14, 5).unwrap();
         assert_eq!(date_vi(t), "07/03/2023");
         assert_eq!(datetime_vi(t), "14:05 07/03/2023");
-        let now = at_local(2023, 3, 7, 8, 0).unwrap();
-        assert_eq!(timeliness(t, now).0, "Sắp đến hạn");
-        assert_eq!(timeliness(now, t).0, "Quá hạn");
+        assert_eq!(timeliness(Timeliness::DueSoon), ("Sắp đến hạn", "soon"));
+        assert_eq!(timeliness(Timeliness::Overdue), ("Quá hạn", "late"));
+        assert_eq!(timeliness(Timeliness::InTime), ("Trong hạn", "intime"));
         assert_eq!(
             desk_name(NaiveDate::from_ymd_opt(2025, 7, 1).unwrap()),
             "Trung tâm Phục vụ hành chính công xã"
