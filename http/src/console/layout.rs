@@ -47,9 +47,22 @@ th { background: #f5f5f5; }
 .slip { max-width: 190mm; border: 1px solid var(--line); padding: 1rem 1.4rem; background: #fff; }
 .slip .state { text-align: center; font-weight: bold; }
 .slip .state span { display: block; font-weight: normal; text-decoration: underline; }
-.slip h2 { text-align: center; text-transform: uppercase; font-size: 1.2rem; }
+.slip h1, .slip h2 { text-align: center; text-transform: uppercase; font-size: 1.2rem; }
 .slip .issuer { display: flex; justify-content: space-between; }
 .muted { color: var(--muted); }
+.refresh { color: var(--muted); }
+.refresh button { margin: 0 0 0 .5rem; padding: .2rem .8rem; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; margin: .5rem 0 1rem; }
+dl.facts dt { font-weight: 600; }
+dl.facts dd { margin: 0; }
+@media (max-width: 480px) {
+  main { padding: .75rem; }
+  dl.facts { grid-template-columns: 1fr; gap: 0; }
+  dl.facts dd { margin-bottom: .5rem; }
+}
+figure.qr { margin: .5rem 0; display: flex; gap: 1rem; align-items: center; }
+figure.qr svg { width: 32mm; height: 32mm; flex: none; }
+figure.qr figcaption { font-size: .85rem; overflow-wrap: anywhere; }
 .noprint { }
 @media print {
   @page { size: A4; margin: 15mm; }

@@ -13,13 +13,16 @@
 //! with `--secure-cookies`) names a server-side session (`app::sessions`); every form carries
 //! the session's synchronizer token, checked before anything else is read. The sign-in form,
 //! which has no session yet, carries a double-submit token bound to the `SameSite=Strict`
-//! cookie [`SIGNIN_COOKIE`]. Every page answers with a strict Content-Security-Policy (no
-//! script at all, styles from `/static/console.css` only).
+//! cookie [`SIGNIN_COOKIE`]. Every page answers with a strict Content-Security-Policy (one
+//! same-origin script, `/static/console.js`, which only the self-reloading lists load and
+//! which nothing needs; styles from `/static/console.css` only). One page needs no sign-in: the
+//! citizen's public lookup, `/tra-cuu` (`lookup`).
 
 pub mod admin;
 pub mod desk;
 pub mod dossier;
 pub mod layout;
+pub mod lookup;
 pub mod signin;
 
 use axum::extract::rejection::FormRejection;
@@ -74,6 +77,7 @@ pub fn router() -> Router<AppState> {
             get(dossier::inbox).post(dossier::approve_selected),
         )
         .route("/dossiers/{code}", get(dossier::page).post(dossier::act))
+        .route("/tra-cuu", get(lookup::page).post(lookup::submit))
         .route("/staff", get(admin::list))
         .route("/staff/{id}/password", post(admin::reset_password))
         .route("/staff/{id}/deactivate", post(admin::deactivate))
