@@ -354,7 +354,7 @@ fn slip01_markup(state: &AppState, x: &Slip01, secret: Option<&str>) -> Markup {
                 div { (unit_name) br; strong { (layout::desk_name(clock::today())) } }
                 div.state { "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" span { "Độc lập - Tự do - Hạnh phúc" } }
             }
-            h2 { "Giấy tiếp nhận hồ sơ và hẹn trả kết quả" }
+            h1 { "Giấy tiếp nhận hồ sơ và hẹn trả kết quả" }
             p { "Mã hồ sơ: " strong { (x.code) } }
             table {
                 tr { th { "Thủ tục" } td { (x.procedure_name) " (" (x.procedure_id) ")" } }

@@ -236,8 +236,9 @@ pub fn page(title: &str, frame: Option<&Frame<'_>>, body: Markup) -> Markup {
     page_refreshing(title, frame, body, None)
 }
 
-/// How often a queue, work list or inbox reloads itself, so a colleague's action shows without
-/// JavaScript (a `meta refresh`, which the Content-Security-Policy allows).
+/// How often a queue, work list or inbox reloads itself, so a colleague's action shows: by the
+/// console's script (`/static/console.js`: held while a form is being filled, and the person
+/// can stop it), or, without script, by a `meta refresh` inside `<noscript>`.
 pub const LIST_REFRESH_SECONDS: u32 = 60;
 
 /// A whole page that reloads itself every `refresh` seconds.
@@ -254,7 +255,9 @@ pub fn page_refreshing(
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 @if let Some(seconds) = refresh {
-                    meta http-equiv="refresh" content=(seconds);
+                    meta name="motcua-refresh" content=(seconds);
+                    noscript { meta http-equiv="refresh" content=(seconds); }
+                    script src="/static/console.js" defer {}
                 }
                 title { (title) " – motcua" }
                 link rel="stylesheet" href="/static/console.css";

@@ -49,10 +49,16 @@ pub const SIGNIN_COOKIE: &str = "motcua_signin";
 /// How long a sign-in form stays valid.
 pub const SIGNIN_FORM_MAX_AGE_S: u64 = 15 * 60;
 
-/// The Content-Security-Policy of every console page: nothing but our own style sheet and
-/// forms posted to ourselves; no script, no frame.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The Content-Security-Policy of every console page: nothing but our own style sheet, our
+/// one script (`/static/console.js`, the lists' self-refresh; no inline script, no eval) and
+/// forms posted to ourselves; no frame.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The console's one script: queues, work lists and inboxes reload themselves, but not while
+/// a form on them is being filled, and a button stops it (WCAG 2.2.1). Without script the
+/// pages reload through a `<noscript>` meta refresh (`layout::page_refreshing`).
+pub const SCRIPT: &str = include_str!("refresh.js");
 
 /// The console's routes (HTML; not part of the OpenAPI document of `/v1`).
 pub fn router() -> Router<AppState> {
@@ -60,6 +66,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home))
         .route("/home", get(landing_page))
         .route("/static/console.css", get(css))
+        .route("/static/console.js", get(script))
         .route("/signin", get(signin::form).post(signin::submit))
         .route("/signout", post(signin::signout))
         .route(
@@ -107,6 +114,14 @@ async fn css() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         layout::CSS,
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        SCRIPT,
     )
         .into_response()
 }
