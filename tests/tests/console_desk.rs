@@ -286,6 +286,13 @@ async fn a_dossier_goes_from_the_desk_to_approval_through_the_console() {
     let page = leader.get(&format!("/dossiers/{code}")).await;
     assert!(page.body.contains("Đã có kết quả"));
     assert!(page.body.contains("Lương Văn Thành"));
+    // Approved, not handed over yet: the citizen's page says the result is ready.
+    let ready = Browser::new(&s)
+        .get(&format!("/tra-cuu?ma={code}&mk={secret}"))
+        .await;
+    assert!(ready.body.contains(
+        "Đã có kết quả. Mời ông/bà đến bộ phận tiếp nhận để nhận kết quả, mang theo giấy tiếp nhận."
+    ));
 
     // The desk hands the result over; the citizen's lookup says so.
     let r = act(
@@ -307,6 +314,19 @@ async fn a_dossier_goes_from_the_desk_to_approval_through_the_console() {
         .await
         .unwrap();
     assert_eq!(lookup["status"], "Đã trả kết quả", "{lookup}");
+    // The citizen's page says so too, in the same words.
+    let mut citizen = Browser::new(&s);
+    let page = citizen
+        .get(&format!("/tra-cuu?ma={code}&mk={secret}"))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page
+        .body
+        .contains("<dt>Trạng thái</dt><dd><strong class=\"status\">Đã trả kết quả</strong></dd>"));
+    assert!(
+        !page.body.contains("Đã có kết quả. Mời"),
+        "handed over, not waiting"
+    );
     let page = desk.get(&format!("/dossiers/{code}")).await;
     assert!(page.body.contains("Đã trả kết quả"));
     assert!(
