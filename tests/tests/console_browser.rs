@@ -442,6 +442,17 @@ async fn a_desk_officer_receives_a_dossier_in_a_real_browser() {
         .await;
     d.wait_for("/desk?procedure=1.001193", "Thành phần hồ sơ")
         .await;
+    // Keyboard first: the form opens on the applicant's name, Tab walks the fields in order,
+    // each with a visible focus ring.
+    assert_eq!(
+        d.execute("return document.activeElement.id;", json!([]))
+            .await,
+        "name"
+    );
+    assert_eq!(d.tab().await, json!(["id_number", "solid", "3px"]));
+    assert_eq!(d.tab().await, json!(["phone", "solid", "3px"]));
+    assert_eq!(d.tab().await, json!(["address", "solid", "3px"]));
+    assert_eq!(d.tab().await, json!(["doc0", "solid", "3px"]));
     d.type_into("#name", "Nguyễn Văn Bình").await;
     d.type_into("#id_number", "006090001234").await;
     d.type_into("#phone", "0912345678").await;
