@@ -133,6 +133,11 @@ pub struct ServeConfig {
     /// The console's session cookie carries `Secure` (set when browsers reach the server over
     /// TLS, i.e. behind a TLS-terminating proxy: `--secure-cookies`).
     pub secure_cookies: bool,
+    /// The address citizens reach the public lookup at (`https://motcua.xa.gov.vn`, no path
+    /// after the host but an optional prefix, no trailing slash): slip 01's QR code points to
+    /// `<public_url>/tra-cuu?ma=CODE&mk=SECRET` (`--public-url`). `None`: `http://` and the
+    /// address the server is listening on, filled in by `server::start`.
+    pub public_url: Option<String>,
 }
 
 impl ServeConfig {
@@ -160,6 +165,53 @@ impl ServeConfig {
             online_quota_per_address: DEFAULT_ONLINE_QUOTA_PER_ADDRESS,
             desk_reserve: motcua_engine::service::DEFAULT_DESK_RESERVE,
             secure_cookies: false,
+            public_url: None,
         }
+    }
+
+    /// The public base address (see [`ServeConfig::public_url`]); empty before
+    /// `server::start` filled in the default.
+    pub fn public_base(&self) -> &str {
+        self.public_url.as_deref().unwrap_or("")
+    }
+}
+
+/// Checks a `--public-url`: `http://` or `https://`, a host, no query or fragment; the
+/// trailing slash removed (the lookup's path is appended).
+pub fn parse_public_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("--public-url must start with http:// or https://: {raw:?}"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty()
+        || url.contains(['?', '#', ' ', '"', '<', '>'])
+        || url.chars().any(|c| c.is_control())
+    {
+        return Err(format!(
+            "--public-url must name a host, without query or fragment: {raw:?}"
+        ));
+    }
+    Ok(url.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_public_url;
+
+    #[test]
+    fn a_public_url_is_a_scheme_and_a_host_without_query() {
+        assert_eq!(
+            parse_public_url("https://motcua.duongphong.gov.vn/").as_deref(),
+            Ok("https://motcua.duongphong.gov.vn")
+        );
+        assert_eq!(
+            parse_public_url("http://10.0.0.5:8080/motcua").as_deref(),
+            Ok("http://10.0.0.5:8080/motcua")
+        );
+        assert!(parse_public_url("motcua.gov.vn").is_err());
+        assert!(parse_public_url("https://").is_err());
+        assert!(parse_public_url("https://a.vn/?x=1").is_err());
     }
 }

@@ -169,6 +169,10 @@ struct ServeArgs {
     /// HTTPS (a TLS-terminating proxy in front).
     #[arg(long, env = "MOTCUA_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// The address citizens open the public lookup at (e.g. https://motcua.xa.gov.vn): slip
+    /// 01's QR code points to <public-url>/tra-cuu. Default: http:// and the listen address.
+    #[arg(long, env = "MOTCUA_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -345,6 +349,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     config.online_quota_per_address = args.online_quota_per_address;
     config.desk_reserve = args.desk_reserve;
     config.secure_cookies = args.secure_cookies;
+    config.public_url = args
+        .public_url
+        .as_deref()
+        .map(motcua_http::config::parse_public_url)
+        .transpose()?;
     // Install the signal handlers before announcing the address: a SIGTERM that arrives right
     // after `listening on` must drain, not kill.
     let signals = Signals::install().map_err(|e| format!("signal handlers: {e}"))?;

@@ -96,7 +96,9 @@ pub fn router(state: AppState) -> Router {
                             .get("x-request-id")
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or("-");
-                        tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+                        // The path only: a query may carry a lookup secret (`/tra-cuu?mk=`,
+                        // `/v1/lookup/{code}?secret=`), which no log may keep.
+                        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
                     })
                     .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
                 )
@@ -329,8 +331,6 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
             .await
             .map_err(|e| ServerError::Demo(e.to_string()))?;
     }
-    let state = AppState::new(config.clone(), app, metrics, openapi_json());
-
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|source| ServerError::Bind {
@@ -341,6 +341,13 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
         addr: config.bind,
         source,
     })?;
+    // Slip 01's QR code needs an address citizens can open; without `--public-url`, the one
+    // bound (known only now when the port was 0).
+    let mut config = config;
+    if config.public_url.is_none() {
+        config.public_url = Some(format!("http://{addr}"));
+    }
+    let state = AppState::new(config.clone(), app, metrics, openapi_json());
     let fd_limit = listener::raise_fd_limit();
     let cap = listener::connection_cap(config.max_connections, fd_limit);
     let door = listener::Door::new(listener, cap, config.idle_timeout);

@@ -1,25 +1,107 @@
 //! The console in a real browser: Debian's headless Chromium driven over WebDriver (the
-//! W3C protocol spoken with reqwest to `chromedriver`, no extra crate). A desk officer signs in
-//! with a wrong password (the Vietnamese message), then the right one, lands on the desk,
-//! picks a procedure, types the applicant and receives: slip 01 shows the dossier's code and
-//! lookup secret, and the API has the dossier. `.ci/run` installs `chromium`,
-//! `chromium-driver` and `fonts-noto-core`; without `chromedriver` the test fails under CI
-//! (`CI` set) and is skipped with a note elsewhere.
+//! W3C protocol spoken with reqwest to `chromedriver`, no extra crate), at the commune PCs'
+//! 1366x768. A desk officer signs in with a wrong password (the Vietnamese message), then the
+//! right one, lands on the desk, picks a procedure, types the applicant and receives: slip 01
+//! shows the dossier's code, the lookup secret and the QR code of the public lookup (drawn
+//! under the CSP), and the API has the dossier. Then every screen (sign-in, home, desk, slip
+//! 01, queue, work list, inbox, dossier page, slips 02-06, audit, staff, the public lookup,
+//! also at a phone's 360 px) is checked by axe-core for serious or critical accessibility
+//! violations and saved as a screenshot in `target/screenshots/`.
+//!
+//! axe-core is the pinned npm release [`AXE_URL`], downloaded with `curl` once, checked
+//! against [`AXE_TGZ_SHA256`] and kept in the target directory; without the network the test
+//! fails and says so. It is injected through WebDriver's script execution, which Chromium runs
+//! outside the page's Content-Security-Policy (the pages themselves allow no script).
+//! `.ci/run` installs `chromium`, `chromium-driver` and `fonts-noto-core`; without
+//! `chromedriver` the test fails under CI (`CI` set) and is skipped with a note elsewhere.
 
 mod console_common;
 mod http_common;
 
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use console_common::{account, PASSWORD};
-use http_common::commune;
+use base64::Engine as _;
+use console_common::{account, signed_in, PASSWORD};
+use http_common::{commune, TestServer};
+use motcua_engine::domain::types::Timestamp;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The element key of the W3C protocol.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// The pinned axe-core release (the npm registry's tarball) and its SHA-256.
+const AXE_URL: &str = "https://registry.npmjs.org/axe-core/-/axe-core-4.10.2.tgz";
+const AXE_TGZ_SHA256: &str = "9ea2d2d6917da998122bdacfd3b473e31ead53f4b87146c716a12edf89158100";
+const PROCEDURE: &str = "1.001193";
+
+/// The target directory: `CARGO_TARGET_DIR` when set, else the workspace's `target/`.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// `axe.min.js` of the pinned release: from the cached tarball when its digest is right,
+/// else downloaded again (and checked) first.
+fn axe_source() -> String {
+    let cached = target_dir().join("axe-core-4.10.2.tgz");
+    let fresh = std::fs::read(&cached)
+        .map(|b| sha256_hex(&b) == AXE_TGZ_SHA256)
+        .unwrap_or(false);
+    if !fresh {
+        std::fs::create_dir_all(target_dir()).unwrap();
+        let part = cached.with_extension("part");
+        let out = Command::new("curl")
+            .args(["-fsSL", "--max-time", "120", "-o"])
+            .arg(&part)
+            .arg(AXE_URL)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("the accessibility check downloads axe-core with curl: {e}")
+            });
+        assert!(
+            out.status.success(),
+            "could not download axe-core from {AXE_URL} (the accessibility check needs the \
+             network once; the tarball is then kept at {}): {}",
+            cached.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bytes = std::fs::read(&part).unwrap();
+        assert_eq!(
+            sha256_hex(&bytes),
+            AXE_TGZ_SHA256,
+            "{AXE_URL} is not the pinned axe-core 4.10.2 (SHA-256 differs)"
+        );
+        std::fs::rename(&part, &cached).unwrap();
+    }
+    let out = Command::new("tar")
+        .arg("-xzOf")
+        .arg(&cached)
+        .arg("package/axe.min.js")
+        .output()
+        .expect("tar extracts axe.min.js");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("axe.min.js is UTF-8")
+}
+
+/// Where the screenshots go (`target/screenshots/`).
+fn screenshot_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
 
 struct Driver {
     child: Child,
@@ -71,6 +153,7 @@ impl Driver {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--window-size=1366,768",
+                    "--hide-scrollbars",
                     format!("--user-data-dir={}", profile.path().display()),
                 ]
             }
@@ -96,24 +179,41 @@ impl Driver {
             _profile: profile,
         };
         // A click that submits a form returns before the next page is there: finding an
-        // element waits for it (bounded).
+        // element waits for it (bounded). axe takes a few seconds on a long page.
         d.call(
             reqwest::Method::POST,
             "/timeouts",
-            json!({"implicit": 10_000, "pageLoad": 30_000}),
+            json!({"implicit": 10_000, "pageLoad": 30_000, "script": 60_000}),
         )
         .await;
+        d.viewport(1366, 768).await;
         d
+    }
+
+    /// Sizes the window so that the page itself is `width` x `height` (the window's own
+    /// frame added).
+    async fn viewport(&self, width: u32, height: u32) {
+        let frame = self
+            .execute(
+                "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];",
+                json!([]),
+            )
+            .await;
+        let (w, h) = (
+            frame[0].as_u64().unwrap_or(0),
+            frame[1].as_u64().unwrap_or(0),
+        );
+        self.window(width + w as u32, height + h as u32).await;
+        let inner = self
+            .execute("return [window.innerWidth, window.innerHeight];", json!([]))
+            .await;
+        assert_eq!(inner, json!([width, height]), "the page's size");
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let req = self.http.request(method.clone(), url);
-        let req = if method == reqwest::Method::GET {
-            req
-        } else {
-            req.json(&body)
-        };
+        let req = if body.is_null() { req } else { req.json(&body) };
         let r: Value = req.send().await.unwrap().json().await.unwrap();
         assert!(r["value"].get("error").is_none(), "{method} {path}: {r}");
         r["value"].clone()
@@ -167,6 +267,67 @@ impl Driver {
         v.as_str().unwrap().to_owned()
     }
 
+    /// Runs `script` (a function body) in the page; its return value.
+    async fn execute(&self, script: &str, args: Value) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": script, "args": args}),
+        )
+        .await
+    }
+
+    /// Runs `script`, which calls its last argument with the result.
+    async fn execute_async(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            json!({"script": script, "args": []}),
+        )
+        .await
+    }
+
+    async fn window(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({"width": width, "height": height}),
+        )
+        .await;
+    }
+
+    /// Presses Tab; then the focused element (its id, else its tag) and its outline.
+    async fn tab(&self) -> Value {
+        let tab = "\u{E004}";
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+                {"type": "keyDown", "value": tab}, {"type": "keyUp", "value": tab}]}]}),
+        )
+        .await;
+        self.execute(
+            "const e = document.activeElement; const st = getComputedStyle(e);
+             return [e.id || e.tagName.toLowerCase(), st.outlineStyle, st.outlineWidth];",
+            json!([]),
+        )
+        .await
+    }
+
+    /// Signs the browser in as the console session `cookie` (made over HTTP: faster than
+    /// typing the form again for every role).
+    async fn use_session(&self, cookie: &str) {
+        self.call(reqwest::Method::DELETE, "/cookie", Value::Null)
+            .await;
+        self.call(
+            reqwest::Method::POST,
+            "/cookie",
+            json!({"cookie": {"name": "motcua_session", "value": cookie, "path": "/",
+                              "httpOnly": true, "sameSite": "Strict"}}),
+        )
+        .await;
+    }
+
     /// Waits (bounded) until the page's address ends with `suffix` and its source contains
     /// `text`: a click that submits a form returns before the next page has loaded.
     async fn wait_for(&self, suffix: &str, text: &str) -> String {
@@ -184,47 +345,119 @@ impl Driver {
         );
     }
 
+    /// Checks the page with axe-core (serious and critical violations, as lines) and saves a
+    /// screenshot named `name`.
+    async fn check(&self, name: &str, axe: &str, found: &mut Vec<String>) {
+        let loaded = self
+            .execute(&format!("{axe}\nreturn typeof window.axe;"), json!([]))
+            .await;
+        assert_eq!(loaded, "object", "axe-core did not load on {name}");
+        let v = self
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                   .then(r => done(r.violations
+                     .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                     .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at '
+                       + v.nodes.map(n => n.target.join(' ')).join(', '))))
+                   .catch(e => done(['axe failed: ' + e]));",
+            )
+            .await;
+        for line in v.as_array().cloned().unwrap_or_default() {
+            found.push(format!("{name}: {}", line.as_str().unwrap_or_default()));
+        }
+        let png = self
+            .call(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap_or_default())
+            .unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot of {name}");
+        std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
+    }
+
     async fn quit(self) {
         let url = format!("{}/session/{}", self.base, self.session);
         let _ = self.http.delete(url).send().await;
     }
 }
 
+fn skip_without_chromedriver() -> bool {
+    if std::path::Path::new(CHROMEDRIVER).exists() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must install chromium-driver (.ci/run)"
+    );
+    eprintln!("skipped: {CHROMEDRIVER} is not installed (apt-get install chromium chromium-driver fonts-noto-core)");
+    true
+}
+
+/// A staff member's action through the API (200 asserted).
+async fn api_act(s: &TestServer, token: &str, code: &str, action: &str, body: Value) {
+    let r = s
+        .post(&format!("/v1/dossiers/{code}/actions/{action}"), token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    assert_eq!(status, 200, "{action}: {}", r.text().await.unwrap());
+}
+
+/// The session cookie of `id` signed in over HTTP.
+async fn session_of(s: &TestServer, id: &str) -> String {
+    signed_in(s, id).await.cookies["motcua_session"].clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_desk_officer_receives_a_dossier_in_a_real_browser() {
-    if !std::path::Path::new(CHROMEDRIVER).exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install chromium-driver (.ci/run)"
-        );
-        eprintln!("skipped: {CHROMEDRIVER} is not installed (apt-get install chromium chromium-driver fonts-noto-core)");
+    if skip_without_chromedriver() {
         return;
     }
     let (s, tokens) = commune().await;
     account(&s, "tn-01").await;
+    let axe = axe_source();
+    let mut found = Vec::new();
     let d = Driver::start().await;
 
     d.go(&s.url("/")).await;
     d.wait_for("/signin", "Đăng nhập").await;
+    d.check("signin", &axe, &mut found).await;
     d.type_into("#username", "tn-01").await;
     d.type_into("#password", "sai mật khẩu").await;
     d.click("form[action='/signin'] button[type=submit]").await;
     d.wait_for("/signin", "Tên đăng nhập hoặc mật khẩu không đúng.")
         .await;
+    d.check("signin-error", &axe, &mut found).await;
 
     d.type_into("#password", PASSWORD).await;
     d.click("form[action='/signin'] button[type=submit]").await;
     d.wait_for("/desk", "Hoàng Thị Hoa").await;
+    d.check("desk-pick", &axe, &mut found).await;
 
     d.click("#procedure option[value='1.001193']").await;
     d.click("form[method='get'][action='/desk'] button[type=submit]")
         .await;
     d.wait_for("/desk?procedure=1.001193", "Thành phần hồ sơ")
         .await;
+    // Keyboard first: the form opens on the applicant's name, Tab walks the fields in order,
+    // each with a visible focus ring.
+    assert_eq!(
+        d.execute("return document.activeElement.id;", json!([]))
+            .await,
+        "name"
+    );
+    assert_eq!(d.tab().await, json!(["id_number", "solid", "3px"]));
+    assert_eq!(d.tab().await, json!(["phone", "solid", "3px"]));
+    assert_eq!(d.tab().await, json!(["address", "solid", "3px"]));
+    assert_eq!(d.tab().await, json!(["doc0", "solid", "3px"]));
     d.type_into("#name", "Nguyễn Văn Bình").await;
     d.type_into("#id_number", "006090001234").await;
     d.type_into("#phone", "0912345678").await;
     d.type_into("#address", "thôn Nà Pài, xã Dương Phong").await;
+    d.check("desk", &axe, &mut found).await;
     d.click("form[method='post'][action='/desk'] button[type=submit]")
         .await;
     let slip = d
@@ -235,11 +468,211 @@ async fn a_desk_officer_receives_a_dossier_in_a_real_browser() {
     let start = slip.find(marker).expect("the code") + marker.len();
     let code = slip[start..start + slip[start..].find('<').unwrap()].to_owned();
     assert!(slip.contains("class=\"secret\""));
-    d.quit().await;
+    let secret = d
+        .execute(
+            "return document.querySelector('.secret').textContent;",
+            json!([]),
+        )
+        .await;
+    let secret = secret.as_str().unwrap().to_owned();
+    // The QR code is drawn (the CSP blocks nothing of it): 32 mm wide, dark modules painted.
+    let qr = d
+        .execute(
+            "const svg = document.querySelector('figure.qr svg');
+             const r = svg.getBoundingClientRect();
+             const path = svg.querySelector('path');
+             return [Math.round(r.width), Math.round(r.height), getComputedStyle(path).fill,
+                     svg.closest('figure').dataset.url];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(qr[0], 121, "{qr}");
+    assert_eq!(qr[1], 121, "{qr}");
+    assert_eq!(qr[2], "rgb(0, 0, 0)", "{qr}");
+    assert_eq!(
+        qr[3],
+        s.url(&format!("/tra-cuu?ma={code}&mk={secret}")).as_str()
+    );
+    d.check("slip01", &axe, &mut found).await;
 
     let api: Value = s
         .get_json(&format!("/v1/dossiers/{code}"), &tokens["tn-01"])
         .await;
     assert_eq!(api["state_name"], "received", "{api}");
+
+    // Every slip: a supplement request (02), an apology (04), the control slip (05), the
+    // book (06), and a refusal at the desk (03) of another dossier.
+    api_act(
+        &s,
+        &tokens["tn-01"],
+        &code,
+        "assign",
+        json!({"specialist": "cm-tp-01"}),
+    )
+    .await;
+    api_act(
+        &s,
+        &tokens["cm-tp-01"],
+        &code,
+        "request_supplement",
+        json!({"items": ["Bản sao Giấy chứng sinh có chứng thực"], "reason": "Bản sao chưa chứng thực"}),
+    )
+    .await;
+    let due: Value = s
+        .get_json(&format!("/v1/dossiers/{code}"), &tokens["tn-01"])
+        .await;
+    let due = due["due"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("a due time: {due}"));
+    console_common::apologise_at(
+        &s,
+        &code,
+        "cm-tp-01",
+        Timestamp(due - 60_000),
+        Timestamp(due + 30 * 24 * 3600 * 1000),
+    )
+    .await;
+    let refused = s
+        .post("/v1/dossiers", &tokens["tn-01"])
+        .json(&json!({
+            "procedure": PROCEDURE, "action": "refuse_to_receive",
+            "reason": "Thủ tục không thuộc thẩm quyền của xã", "legal_basis": "Điều 19 Nghị định 61/2018/NĐ-CP",
+            "applicant": {"name": "Lò Văn Sáng", "id_number": "006090001235", "phone": "", "address": ""},
+            "documents": ["Tờ khai"]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 201, "{}", refused.text().await.unwrap());
+    let refused: Value = refused.json().await.unwrap();
+    let refused = refused["code"].as_str().unwrap().to_owned();
+    // A second dossier waits for the leader's signature.
+    let signing = s.receive(&tokens["tn-01"], PROCEDURE).await;
+    api_act(
+        &s,
+        &tokens["tn-01"],
+        &signing,
+        "assign",
+        json!({"specialist": "cm-tp-01"}),
+    )
+    .await;
+    api_act(
+        &s,
+        &tokens["cm-tp-01"],
+        &signing,
+        "submit_for_signing",
+        json!({"draft": "result", "note": "Đủ điều kiện"}),
+    )
+    .await;
+
+    d.go(&s.url("/home")).await;
+    d.wait_for("/home", "Xin chào").await;
+    d.check("home", &axe, &mut found).await;
+    d.go(&s.url("/queue")).await;
+    d.wait_for("/queue", &signing).await;
+    d.check("queue", &axe, &mut found).await;
+    // The lists reload themselves through the console's script (the meta refresh is only for
+    // browsers without script), and the person can stop it (WCAG 2.2.1).
+    let status = "return document.querySelector('.refresh [role=status]').textContent;";
+    assert_eq!(
+        d.execute(status, json!([])).await,
+        "Trang tự cập nhật mỗi 60 giây."
+    );
+    d.click("#refresh-toggle").await;
+    assert_eq!(
+        d.execute(status, json!([])).await,
+        "Đã tạm dừng tự cập nhật."
+    );
+    let live_meta = "return document.querySelectorAll('meta[http-equiv=refresh]').length;";
+    assert_eq!(d.execute(live_meta, json!([])).await, 0);
+    d.go(&s.url(&format!("/search?q={code}"))).await;
+    d.wait_for(&format!("/search?q={code}"), "Tìm thấy 1 hồ sơ.")
+        .await;
+    d.check("search", &axe, &mut found).await;
+    d.go(&s.url(&format!("/dossiers/{code}"))).await;
+    d.wait_for(&format!("/dossiers/{code}"), "Quá trình xử lý")
+        .await;
+    d.check("dossier", &axe, &mut found).await;
+    d.go(&s.url(&format!("/dossiers/{code}/slip01"))).await;
+    d.wait_for("/slip01", "Giấy tiếp nhận hồ sơ và hẹn trả kết quả")
+        .await;
+    d.check("slip01-reprint", &axe, &mut found).await;
+    for (n, of) in [
+        ("02", &code),
+        ("03", &refused),
+        ("04", &code),
+        ("05", &code),
+        ("06", &code),
+    ] {
+        d.go(&s.url(&format!("/dossiers/{of}/slips/{n}"))).await;
+        d.wait_for(&format!("/slips/{n}"), "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")
+            .await;
+        d.check(&format!("slip{n}"), &axe, &mut found).await;
+    }
+
+    // The other roles' screens.
+    for (id, path, name, text) in [
+        ("cm-tp-01", "/worklist", "worklist", code.as_str()),
+        ("ld-01", "/inbox", "inbox", signing.as_str()),
+        ("tt-01", "/audit", "audit", "Nhật ký đăng nhập"),
+        ("qt-01", "/staff", "staff", "Cán bộ"),
+        ("qt-01", "/personal", "personal", "Xoá theo yêu cầu"),
+    ] {
+        let cookie = session_of(&s, id).await;
+        d.use_session(&cookie).await;
+        d.go(&s.url(path)).await;
+        d.wait_for(path, text).await;
+        d.check(name, &axe, &mut found).await;
+        if name == "inbox" {
+            // A ticked box holds the reload: the leader's choice is not thrown away.
+            d.click(&format!("input[value='{signing}']")).await;
+            let status = "return document.querySelector('.refresh [role=status]').textContent;";
+            assert_eq!(
+                d.execute(status, json!([])).await,
+                "Tạm dừng tự cập nhật trong khi bạn đang chọn hoặc nhập liệu."
+            );
+        }
+    }
+
+    // The public lookup, signed out: the form, the answer, and both on a 360 px phone.
+    d.call(reqwest::Method::DELETE, "/cookie", Value::Null)
+        .await;
+    d.go(&s.url("/tra-cuu")).await;
+    d.wait_for("/tra-cuu", "Mã tra cứu").await;
+    d.check("lookup-form", &axe, &mut found).await;
+    // Keyboard only: Tab reaches the code, the secret and the button, each visibly focused.
+    assert_eq!(d.tab().await, json!(["ma", "solid", "3px"]));
+    assert_eq!(d.tab().await, json!(["mk", "solid", "3px"]));
+    assert_eq!(d.tab().await, json!(["button", "solid", "3px"]));
+    d.type_into("#ma", &code).await;
+    d.type_into("#mk", &secret).await;
+    d.click("form[action='/tra-cuu'] button[type=submit]").await;
+    d.wait_for("/tra-cuu", "Cần bổ sung hồ sơ").await;
+    d.check("lookup", &axe, &mut found).await;
+    d.viewport(360, 740).await;
+    d.go(&s.url(&format!("/tra-cuu?ma={code}&mk={secret}")))
+        .await;
+    let phone = d
+        .wait_for(&format!("&mk={secret}"), "Hẹn lại ngày trả kết quả")
+        .await;
+    assert!(phone.contains("Bản sao Giấy chứng sinh có chứng thực"));
+    let fits = d
+        .execute(
+            "return [window.innerWidth, document.documentElement.scrollWidth];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        fits[0], fits[1],
+        "the lookup fits a 360 px phone without scrolling sideways: {fits}"
+    );
+    d.check("lookup-phone", &axe, &mut found).await;
+    d.quit().await;
+
+    assert!(
+        found.is_empty(),
+        "axe-core found serious or critical violations:\n{}",
+        found.join("\n")
+    );
     s.server.shutdown().await.unwrap();
 }

@@ -3,14 +3,18 @@
 //! slip 01 with its code and secret; forms without their session's CSRF token are refused and
 //! write nothing; the planner and the citizen account cannot open the desk; a dossier goes
 //! from the desk to approval through the console, each role seeing only its own actions; an
-//! applicant named `<script>` stays text.
+//! applicant named `<script>` stays text; slip 01's QR code is the public lookup's address
+//! (under `--public-url`); the public lookup page says a dossier's status in words without
+//! sign-in, answers an unknown code and a wrong secret alike, and shares the JSON lookup's
+//! rate limit.
 
 mod console_common;
 mod http_common;
 
 use console_common::{signed_in, Browser};
 use http_common::{commune, TestServer};
-use serde_json::Value;
+use motcua_engine::domain::types::Timestamp;
+use serde_json::{json, Value};
 
 const PROCEDURE: &str = "1.001193";
 
@@ -282,6 +286,13 @@ async fn a_dossier_goes_from_the_desk_to_approval_through_the_console() {
     let page = leader.get(&format!("/dossiers/{code}")).await;
     assert!(page.body.contains("Đã có kết quả"));
     assert!(page.body.contains("Lương Văn Thành"));
+    // Approved, not handed over yet: the citizen's page says the result is ready.
+    let ready = Browser::new(&s)
+        .get(&format!("/tra-cuu?ma={code}&mk={secret}"))
+        .await;
+    assert!(ready.body.contains(
+        "Đã có kết quả. Mời ông/bà đến bộ phận tiếp nhận để nhận kết quả, mang theo giấy tiếp nhận."
+    ));
 
     // The desk hands the result over; the citizen's lookup says so.
     let r = act(
@@ -303,6 +314,19 @@ async fn a_dossier_goes_from_the_desk_to_approval_through_the_console() {
         .await
         .unwrap();
     assert_eq!(lookup["status"], "Đã trả kết quả", "{lookup}");
+    // The citizen's page says so too, in the same words.
+    let mut citizen = Browser::new(&s);
+    let page = citizen
+        .get(&format!("/tra-cuu?ma={code}&mk={secret}"))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page
+        .body
+        .contains("<dt>Trạng thái</dt><dd><strong class=\"status\">Đã trả kết quả</strong></dd>"));
+    assert!(
+        !page.body.contains("Đã có kết quả. Mời"),
+        "handed over, not waiting"
+    );
     let page = desk.get(&format!("/dossiers/{code}")).await;
     assert!(page.body.contains("Đã trả kết quả"));
     assert!(
@@ -373,7 +397,13 @@ async fn a_leader_approves_several_dossiers_at_once_from_the_inbox() {
     let mut leader = signed_in(&s, "ld-01").await;
     let inbox = leader.get("/inbox").await;
     assert_eq!(inbox.status, 200);
-    assert!(inbox.body.contains("http-equiv=\"refresh\""));
+    // Reloaded by the console's script, or without script by a meta refresh.
+    assert!(inbox
+        .body
+        .contains("<noscript><meta http-equiv=\"refresh\" content=\"60\"></noscript>"));
+    assert!(inbox
+        .body
+        .contains("<script src=\"/static/console.js\" defer></script>"));
     for code in [&a, &b, &c] {
         assert!(inbox.body.contains(code.as_str()));
     }
@@ -493,5 +523,275 @@ async fn the_desk_guides_to_complete_or_refuses_with_slip_03() {
         "the officer's choice is kept"
     );
     assert_eq!(s.head(), head);
+    s.server.shutdown().await.unwrap();
+}
+
+/// `HH:mm dd/mm/yyyy` of an API timestamp (milliseconds), as the pages write it.
+fn local_time(ms: &Value) -> String {
+    let ms = ms.as_i64().unwrap_or_else(|| panic!("no timestamp: {ms}"));
+    motcua_engine::domain::calendar::local(motcua_engine::domain::types::Timestamp(ms))
+        .format("%H:%M %d/%m/%Y")
+        .to_string()
+}
+
+/// The `<main>` of a page: what two answers are compared by.
+fn main_of(body: &str) -> &str {
+    let start = body.find("<main>").expect("a main element");
+    let end = body.find("</main>").expect("the end of main");
+    &body[start..end]
+}
+
+fn header<'a>(p: &'a console_common::Page, name: &str) -> &'a str {
+    p.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// The value of `data-url` on slip 01's QR code.
+fn qr_url_of(page: &str) -> String {
+    let marker = "<figure class=\"qr\" data-url=\"";
+    let start = page.find(marker).expect("a QR code on the slip") + marker.len();
+    let end = page[start..].find('"').unwrap() + start;
+    page[start..end].replace("&amp;", "&")
+}
+
+/// The path of the QR code of `url` as the `qrcode` crate draws it (error correction M).
+fn qr_path_of(url: &str) -> String {
+    let svg = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
+        .unwrap()
+        .render::<qrcode::render::svg::Color<'_>>()
+        .build();
+    let start = svg.find(" d=\"").unwrap() + 4;
+    let end = svg[start..].find('"').unwrap() + start;
+    svg[start..end].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slip_01_carries_a_qr_code_of_the_public_lookup_under_the_public_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = http_common::config(&tmp.path().join("data"));
+    config.public_url = Some("https://motcua.duongphong.gov.vn".into());
+    let (s, _) = http_common::commune_in(config).await;
+    let mut b = signed_in(&s, "tn-01").await;
+    let r = receive(&mut b, "Nguyễn Văn An").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (code, secret) = (code_of(&r.body), secret_of(&r.body));
+    let url = qr_url_of(&r.body);
+    assert_eq!(
+        url,
+        format!("https://motcua.duongphong.gov.vn/tra-cuu?ma={code}&mk={secret}")
+    );
+    // The SVG drawn is the QR code of exactly that address; no inline style for the CSP to block.
+    assert!(r.body.contains(&format!(" d=\"{}\"", qr_path_of(&url))));
+    assert!(r
+        .body
+        .contains("<svg role=\"img\" aria-label=\"Mã QR tra cứu hồ sơ\""));
+    let svg = &r.body[r.body.find("<svg").unwrap()..r.body.find("</svg>").unwrap()];
+    assert!(!svg.contains("style"), "{svg}");
+    // The reprint has no secret, so no QR code either.
+    let again = b.get(&format!("/dossiers/{code}/slip01")).await;
+    assert!(!again.body.contains("<svg"));
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_lookup_page_says_the_status_in_words_without_sign_in() {
+    let (s, _) = commune().await;
+    let mut desk = signed_in(&s, "tn-01").await;
+    let receipt = receive(&mut desk, "Nguyễn Văn An").await.body;
+    let (code, secret) = (code_of(&receipt), secret_of(&receipt));
+    // Without --public-url the QR code points to the address the server listens on.
+    assert_eq!(
+        qr_url_of(&receipt),
+        s.url(&format!("/tra-cuu?ma={code}&mk={secret}"))
+    );
+    let json = |secret: String| {
+        let (s, code) = (&s, code.clone());
+        async move {
+            let r = s
+                .client
+                .get(s.url(&format!("/v1/lookup/{code}?secret={secret}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let api = json(secret.clone()).await;
+
+    let mut citizen = Browser::new(&s);
+    let form = citizen.get("/tra-cuu").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("<label for=\"ma\">Mã hồ sơ</label>"));
+    assert!(form
+        .body
+        .contains("<label for=\"mk\">Mã tra cứu (in trên giấy tiếp nhận)</label>"));
+    assert!(form
+        .body
+        .contains("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"));
+
+    // The QR code's address: the status in words, receipt and due times; nothing personal.
+    let page = citizen
+        .get(&format!("/tra-cuu?ma={code}&mk={secret}"))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for p in [&form, &page] {
+        assert_eq!(header(p, "cache-control"), "no-store");
+        assert_eq!(header(p, "referrer-policy"), "no-referrer");
+        assert_eq!(
+            header(p, "content-security-policy"),
+            motcua_http::console::CSP
+        );
+    }
+    assert!(page.body.contains("<h2 id=\"ket-qua\">Hồ sơ "));
+    assert!(
+        page.body.contains(
+            "<dt>Trạng thái</dt><dd><strong class=\"status\">Được tiếp nhận</strong></dd>"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&format!(
+        "<dt>Ngày tiếp nhận</dt><dd>{}</dd>",
+        local_time(&api["received_at"])
+    )));
+    assert!(page.body.contains(&format!(
+        "<dt>Ngày hẹn trả kết quả</dt><dd>{}</dd>",
+        local_time(&api["due"])
+    )));
+    assert!(!page.body.contains("Nguyễn Văn An"), "no personal data");
+    assert!(
+        !page.body.contains(&secret),
+        "the secret is not written back"
+    );
+    assert!(!page.body.contains("Hẹn lại ngày trả kết quả"));
+
+    // The form posted, the secret typed in lower case with a space: the same answer.
+    let typed = format!("{} {}", &secret[..5], &secret[5..]).to_lowercase();
+    let posted = citizen
+        .post("/tra-cuu", &[("ma", &code), ("mk", &typed)])
+        .await;
+    assert_eq!(posted.status, 200);
+    assert_eq!(main_of(&posted.body), main_of(&page.body));
+
+    // A wrong secret and an unknown code: the same 404 page (only the code typed differs).
+    let other = format!("{}9998", &code[..code.len() - 4]);
+    let wrong = citizen
+        .get(&format!("/tra-cuu?ma={code}&mk=AAAAAAAAAA"))
+        .await;
+    let unknown = citizen
+        .get(&format!("/tra-cuu?ma={other}&mk={secret}"))
+        .await;
+    assert_eq!((wrong.status, unknown.status), (404, 404));
+    assert!(wrong
+        .body
+        .contains("Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu này."));
+    assert_eq!(
+        wrong.body.replace(&code, "CODE"),
+        unknown.body.replace(&other, "CODE")
+    );
+    assert!(!wrong.body.contains("AAAAAAAAAA"));
+    let empty = citizen.get(&format!("/tra-cuu?ma={code}&mk=")).await;
+    assert_eq!(empty.status, 200);
+    assert!(empty.body.contains("Hãy nhập cả mã hồ sơ và mã tra cứu"));
+
+    // A supplement request: what it asks for and why.
+    let r = act(&mut desk, &code, "assign", &[("specialist", "cm-tp-01")]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let mut specialist = signed_in(&s, "cm-tp-01").await;
+    let r = act(
+        &mut specialist,
+        &code,
+        "request_supplement",
+        &[
+            ("items", "Bản sao Giấy chứng sinh có chứng thực\nSổ hộ khẩu"),
+            ("reason", "Bản sao chưa được chứng thực"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = citizen
+        .get(&format!("/tra-cuu?ma={code}&mk={secret}"))
+        .await;
+    assert!(
+        page.body
+            .contains("<strong class=\"status\">Yêu cầu bổ sung giấy tờ</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<h3>Cần bổ sung hồ sơ</h3>"));
+    assert!(page
+        .body
+        .contains("<li>Bản sao Giấy chứng sinh có chứng thực</li><li>Sổ hộ khẩu</li>"));
+    assert!(page
+        .body
+        .contains("<p>Lý do: Bản sao chưa được chứng thực</p>"));
+    let api = json(secret.clone()).await;
+    assert_eq!(
+        api["supplement"]["items"],
+        json!(["Bản sao Giấy chứng sinh có chứng thực", "Sổ hộ khẩu"])
+    );
+
+    // An apology (in the last office day before the due time): the new appointment.
+    let due = api["due"].as_i64().unwrap();
+    let later = Timestamp(due + 30 * 24 * 3600 * 1000);
+    console_common::apologise_at(&s, &code, "cm-tp-01", Timestamp(due - 60_000), later).await;
+    let page = citizen
+        .get(&format!("/tra-cuu?ma={code}&mk={secret}"))
+        .await;
+    assert!(
+        page.body.contains(&format!(
+            "<dt>Hẹn lại ngày trả kết quả</dt><dd><strong>{}</strong></dd>",
+            local_time(&json!(later.0))
+        )),
+        "{}",
+        page.body
+    );
+    let api = json(secret.clone()).await;
+    assert_eq!(api["new_appointment"], later.0);
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lookup_page_shares_the_json_lookups_rate_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = http_common::config(&tmp.path().join("data"));
+    config.lookup_burst = 2;
+    config.lookup_per_second = 0.001;
+    let (s, _) = http_common::commune_in(config).await;
+    let mut citizen = Browser::new(&s);
+    let json = s
+        .client
+        .get(s.url("/v1/lookup/000.33.22.H05-230101-0001?secret=ABCDEFGHJK"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 404);
+    let page = citizen
+        .get("/tra-cuu?ma=000.33.22.H05-230101-0001&mk=ABCDEFGHJK")
+        .await;
+    assert_eq!(page.status, 404);
+    // The bare form is no lookup: it spends nothing.
+    assert_eq!(citizen.get("/tra-cuu").await.status, 200);
+    let limited = citizen
+        .post(
+            "/tra-cuu",
+            &[("ma", "000.33.22.H05-230101-0001"), ("mk", "ABCDEFGHJK")],
+        )
+        .await;
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert!(limited
+        .body
+        .contains("Bạn đã tra cứu quá nhiều lần. Hãy thử lại sau"));
+    assert!(!header(&limited, "retry-after").is_empty());
+    let json = s
+        .client
+        .get(s.url("/v1/lookup/000.33.22.H05-230101-0001?secret=ABCDEFGHJK"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 429);
     s.server.shutdown().await.unwrap();
 }

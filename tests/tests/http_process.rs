@@ -1,6 +1,7 @@
 //! The real `motcua` binary as an operator runs it: `staff add` on a stopped data directory
 //! prints a token once; `serve --bind 127.0.0.1:0` prints `listening on http://ADDR`, answers
-//! with that token, and exits 0 on SIGTERM after draining; a second start reads everything back.
+//! with that token, and exits 0 on SIGTERM after draining; a second start reads everything back;
+//! its request log names paths, never a query's lookup secret.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -126,6 +127,47 @@ fn binary_serves_drains_on_sigterm_and_restarts() {
         assert_eq!(v[0]["name"], "Nông Văn Quý");
     });
     sigterm_and_wait(child);
+}
+
+#[test]
+fn the_request_log_keeps_paths_and_never_a_lookup_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let log_path = tmp.path().join("stderr.log");
+    let mut child = Command::new(motcua_bin())
+        .args(["serve", "--bind", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("MOTCUA_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited").unwrap();
+        if let Some(a) = line.strip_prefix("listening on ") {
+            break a.to_owned();
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    rt.block_on(async {
+        for url in [
+            format!("{addr}/v1/lookup/000.33.22.H05-230101-0001?secret=SECRETQRST"),
+            format!("{addr}/tra-cuu?ma=000.33.22.H05-230101-0001&mk=SECRETWXYZ"),
+        ] {
+            let r = client.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 404);
+        }
+    });
+    sigterm_and_wait(child);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("/tra-cuu"), "the request was traced: {log}");
+    assert!(
+        log.contains("/v1/lookup/000.33.22.H05-230101-0001"),
+        "{log}"
+    );
+    assert!(!log.contains("SECRET"), "a secret in the log: {log}");
 }
 
 #[test]

@@ -158,6 +158,18 @@ pub struct PublicStatus {
     pub received_at: Option<Timestamp>,
     pub due: Option<Timestamp>,
     pub result_ready: bool,
+    /// The new appointment of the latest apology (xin lỗi và hẹn lại), if any.
+    pub new_appointment: Option<Timestamp>,
+    /// While the dossier waits for a supplement: what the request asks for.
+    pub supplement: Option<PublicSupplement>,
+}
+
+/// An open supplement request as the citizen sees it: the documents asked for and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicSupplement {
+    pub requested_at: Timestamp,
+    pub items: Vec<String>,
+    pub reason: String,
 }
 
 /// Filters of the dossier list.
@@ -505,7 +517,18 @@ impl ReadModels {
         let Some(r) = record.filter(|_| matches) else {
             return Ok(None);
         };
+        let supplement = (r.state == DossierState::AwaitingSupplement)
+            .then(|| r.supplements.last())
+            .flatten()
+            .filter(|x| x.received_at.is_none())
+            .map(|x| PublicSupplement {
+                requested_at: x.requested_at,
+                items: x.items.clone(),
+                reason: x.reason.clone(),
+            });
         Ok(Some(PublicStatus {
+            new_appointment: r.apologies.last().map(|a| a.new_appointment),
+            supplement,
             national_status: r.state.national_code(),
             status: r.state.national_name_vi().to_owned(),
             code: r.code,

@@ -1,9 +1,11 @@
 //! What the staff console's screens read besides the API's views: the procedures a unit
 //! publishes at the desk today (the desk's pick list, with each one's document checklist), a
-//! unit's open dossiers by field ordered by due time (the queue screen), the unit's name, and
-//! staff names for timelines and slips. Reads only; the writes go through `dossiers`.
+//! unit's open dossiers by field ordered by due time (the queue screen), where due times stand
+//! in the unit's office hours (overdue, due soon), the unit's name, and staff names for
+//! timelines and slips. Reads only; the writes go through `dossiers`.
 
-use motcua_engine::domain::types::{Field, Role, Staff, StaffId, UnitCode};
+use motcua_engine::domain::calendar::UnitCalendar;
+use motcua_engine::domain::types::{Field, Role, Staff, StaffId, Timestamp, UnitCode};
 use motcua_engine::projection::views::QueueEntry;
 use motcua_engine::projection::DossierState;
 
@@ -15,6 +17,51 @@ use crate::app::handle::App;
 /// Entries read per field and state for the queue screen (the oldest due first; the screen
 /// says when a queue holds more).
 pub const QUEUE_SCREEN_ROWS: usize = 200;
+
+/// A due time at most this many office hours away, counted on the unit's office calendar
+/// (working days and sessions, the engine's `UnitCalendar::add_office_minutes`), is "sắp đến
+/// hạn" on the queue, work list and inbox: 8 office hours are one working day of two
+/// four-hour sessions, so Friday afternoon warns about Monday's noon, not Saturday's.
+pub const DUE_SOON_OFFICE_HOURS: u32 = 8;
+
+/// Now, and the end of the "due soon" window of a unit, for marking due times on a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueClock {
+    pub now: Timestamp,
+    /// [`DUE_SOON_OFFICE_HOURS`] of the unit's office time after `now`.
+    pub soon_until: Timestamp,
+}
+
+/// How a due time stands against a [`DueClock`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeliness {
+    /// Past due (quá hạn).
+    Overdue,
+    /// Due within [`DUE_SOON_OFFICE_HOURS`] office hours (sắp đến hạn).
+    DueSoon,
+    /// Later (trong hạn).
+    InTime,
+}
+
+impl DueClock {
+    /// The clock at `now` on a unit's office calendar.
+    pub fn at(calendar: &UnitCalendar<'_>, now: Timestamp) -> DueClock {
+        DueClock {
+            now,
+            soon_until: calendar.add_office_minutes(now, DUE_SOON_OFFICE_HOURS * 60),
+        }
+    }
+
+    pub fn of(&self, due: Timestamp) -> Timeliness {
+        if due < self.now {
+            Timeliness::Overdue
+        } else if due <= self.soon_until {
+            Timeliness::DueSoon
+        } else {
+            Timeliness::InTime
+        }
+    }
+}
 
 /// One procedure the desk may receive today.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +171,15 @@ impl Desk<'_> {
         Ok(out)
     }
 
+    /// Now and the "due soon" window of `unit`'s office calendar (see [`DueClock`]).
+    pub fn due_clock(&self, unit: &UnitCode) -> Result<DueClock, AppError> {
+        let now = clock::now();
+        Ok(self
+            .app
+            .service()
+            .with_reference(|r| DueClock::at(&r.calendar.unit(unit), now))?)
+    }
+
     /// Staff member `id`, if registered (names on timelines and slips, never ids alone).
     pub fn staff(&self, id: &str) -> Option<Staff> {
         let id: StaffId = id.parse().ok()?;
@@ -146,5 +202,36 @@ impl Desk<'_> {
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use motcua_engine::domain::calendar::{at_local, Calendar};
+
+    use super::{DueClock, Timeliness};
+
+    #[test]
+    fn due_soon_counts_office_hours_over_the_weekend_and_holidays() {
+        let cal = Calendar::demo_2023();
+        let unit = cal.default_unit();
+        let at = |d, h, m| at_local(2023, 3, d, h, m).unwrap_or_else(|| panic!("a time"));
+        // Friday 10 March 2023, 16:00: eight office hours end on Monday afternoon (the
+        // weekend has none), not on Saturday.
+        let dc = DueClock::at(&unit, at(10, 16, 0));
+        assert_eq!(dc.soon_until, unit.add_office_minutes(at(10, 16, 0), 480));
+        assert!(dc.soon_until > at(13, 13, 0) && dc.soon_until < at(13, 18, 0));
+        assert_eq!(dc.of(at(10, 15, 59)), Timeliness::Overdue);
+        assert_eq!(dc.of(at(10, 16, 0)), Timeliness::DueSoon);
+        assert_eq!(dc.of(at(13, 11, 0)), Timeliness::DueSoon);
+        assert_eq!(dc.of(dc.soon_until), Timeliness::DueSoon);
+        assert_eq!(dc.of(at(14, 9, 0)), Timeliness::InTime);
+        // Before Tết 2023 (20-26 January off): Thursday 19 January at 16:00 reaches into
+        // Friday 27 January.
+        let tet = DueClock::at(
+            &unit,
+            at_local(2023, 1, 19, 16, 0).unwrap_or_else(|| panic!("t")),
+        );
+        assert!(tet.soon_until > at_local(2023, 1, 27, 7, 0).unwrap_or_else(|| panic!("t")));
     }
 }

@@ -1,6 +1,7 @@
 //! The desk (Tiếp nhận hồ sơ): pick a procedure from the catalog published at the desk, fill
 //! in the applicant and tick the documents handed in, receive; then slip 01 (Giấy tiếp nhận
-//! hồ sơ và hẹn trả kết quả) is shown printable on A4 with the lookup secret, shown once. The
+//! hồ sơ và hẹn trả kết quả) is shown printable on A4 with the lookup secret, shown once, and
+//! a QR code of the public lookup's address for it (`--public-url`). The
 //! same form guides the applicant to complete the dossier (what is missing) or refuses it
 //! (the reason; slip 03), the desk's other two first steps.
 //!
@@ -14,16 +15,19 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
-use maud::{html, Markup};
+use maud::{html, Markup, PreEscaped};
 use motcua_engine::domain::slips::Slip01;
 use motcua_engine::domain::types::{Channel, Role, UnitCode};
 use motcua_engine::domain::Action;
+use qrcode::render::svg;
+use qrcode::{EcLevel, QrCode};
 use serde::Deserialize;
 
 use crate::app::desk::DeskProcedure;
 use crate::app::idempotency::IdempotencyKey;
 use crate::app::{clock, AppError};
 use crate::console::layout::{self, datetime_vi};
+use crate::console::lookup::lookup_url;
 use crate::console::{app_failure, forbidden, render, signed_form_of, Fields, Signed};
 use crate::crypto::random_bytes;
 use crate::routes::dossiers::{arrival, ApplicantJson, NewDossier};
@@ -350,7 +354,7 @@ fn slip01_markup(state: &AppState, x: &Slip01, secret: Option<&str>) -> Markup {
                 div { (unit_name) br; strong { (layout::desk_name(clock::today())) } }
                 div.state { "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" span { "Độc lập - Tự do - Hạnh phúc" } }
             }
-            h2 { "Giấy tiếp nhận hồ sơ và hẹn trả kết quả" }
+            h1 { "Giấy tiếp nhận hồ sơ và hẹn trả kết quả" }
             p { "Mã hồ sơ: " strong { (x.code) } }
             table {
                 tr { th { "Thủ tục" } td { (x.procedure_name) " (" (x.procedure_id) ")" } }
@@ -367,10 +371,34 @@ fn slip01_markup(state: &AppState, x: &Slip01, secret: Option<&str>) -> Markup {
             }
             @if let Some(secret) = secret {
                 p { "Mã tra cứu hồ sơ (giữ kín, chỉ in một lần): " span.secret { (secret) } }
-                p.muted { "Tra cứu tình trạng hồ sơ bằng mã hồ sơ và mã tra cứu tại bộ phận tiếp nhận hoặc trên cổng tra cứu của xã." }
+                @let url = lookup_url(state.config().public_base(), &x.code, secret);
+                @if let Some(svg) = qr_svg(&url) {
+                    figure.qr data-url=(url) {
+                        (PreEscaped(svg))
+                        figcaption { "Quét mã QR để tra cứu hồ sơ: " span.url { (url) } }
+                    }
+                }
+                p.muted { "Tra cứu tình trạng hồ sơ bằng mã hồ sơ và mã tra cứu tại bộ phận tiếp nhận hoặc trên trang tra cứu của xã." }
             }
         }
     }
+}
+
+/// The QR code of `url` as inline SVG (the `qrcode` crate's rendering, error correction M,
+/// its default quiet zone), or `None` if the address is too long for a QR code (it never is:
+/// a public base, a code and a secret). The XML prolog is dropped (inside HTML it would be a
+/// bogus comment) and the image named for screen readers. The SVG sets colours through
+/// presentation attributes (`fill`), not `style`, so the Content-Security-Policy's
+/// `style-src 'self'` lets it draw; its size on paper comes from the style sheet (`.qr svg`).
+pub fn qr_svg(url: &str) -> Option<String> {
+    let code = QrCode::with_error_correction_level(url.as_bytes(), EcLevel::M).ok()?;
+    let svg = code.render::<svg::Color<'_>>().build();
+    let start = svg.find("<svg ")?;
+    Some(svg[start..].replacen(
+        "<svg ",
+        "<svg role=\"img\" aria-label=\"Mã QR tra cứu hồ sơ\" ",
+        1,
+    ))
 }
 
 /// `50.000 đ`: thousands with dots.
@@ -432,6 +460,15 @@ pub async fn slip01(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_qr_code_is_inline_svg_without_prolog_or_style() {
+        let svg = super::qr_svg("http://127.0.0.1:8080/tra-cuu?ma=X&mk=Y").unwrap_or_default();
+        assert!(svg.starts_with("<svg role=\"img\" aria-label=\"Mã QR tra cứu hồ sơ\" "));
+        assert!(svg.ends_with("</svg>"));
+        assert!(!svg.contains("style"));
+        assert!(!svg.contains("<?xml"));
+    }
+
     #[test]
     fn money_has_dots_for_thousands() {
         assert_eq!(super::money(0), "0 đ");

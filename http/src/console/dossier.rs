@@ -16,9 +16,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
 use motcua_engine::domain::slips;
-use motcua_engine::domain::types::Role;
+use motcua_engine::domain::types::{Role, Timestamp, UnitCode};
 use motcua_engine::domain::Action;
 
+use crate::app::desk::{DueClock, DUE_SOON_OFFICE_HOURS};
 use crate::app::views::DossierDetail;
 use crate::app::{clock, AppError};
 use crate::console::layout::{
@@ -45,11 +46,34 @@ fn failed(state: &AppState, s: &Signed, title: &str, e: AppError) -> Response {
     res
 }
 
-fn due_cell(due: motcua_engine::domain::types::Timestamp) -> Markup {
-    let (words, class) = timeliness(due, clock::now());
+/// Where due times stand in `unit`'s office hours now; if the reference data cannot be read,
+/// only what is overdue is marked (and the failure logged).
+fn due_clock(state: &AppState, unit: &UnitCode) -> DueClock {
+    state.app().desk().due_clock(unit).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "office calendar unreadable: due-soon not marked");
+        let now = clock::now();
+        DueClock {
+            now,
+            soon_until: now,
+        }
+    })
+}
+
+/// A row's due time and its standing, in words and colour (`.late`, `.soon`, `.intime`).
+fn due_cell(due: Timestamp, dc: &DueClock) -> Markup {
+    let (words, class) = timeliness(dc.of(due));
     html! {
-        td { (datetime_vi(due)) }
+        td class=(class) { (datetime_vi(due)) }
         td class=(class) { (words) }
+    }
+}
+
+/// What "sắp đến hạn" means on a list, said once above it.
+fn due_legend() -> Markup {
+    html! {
+        p.muted {
+            "“Sắp đến hạn”: còn không quá " (DUE_SOON_OFFICE_HOURS) " giờ làm việc (một ngày làm việc) theo lịch làm việc của đơn vị; “Quá hạn”: đã qua ngày hẹn trả kết quả."
+        }
     }
 }
 
@@ -62,9 +86,11 @@ pub async fn queue(State(state): State<AppState>, s: Signed) -> Response {
         Ok(q) => q,
         Err(e) => return failed(&state, &s, "Hàng chờ theo lĩnh vực", e),
     };
+    let dc = due_clock(&state, s.caller.unit());
     let body = html! {
         h1 { "Hàng chờ theo lĩnh vực" }
         p.muted { "Sắp xếp theo ngày hẹn trả kết quả, sớm nhất trước; trang tự cập nhật mỗi phút." }
+        (due_legend())
         @if queues.iter().all(|q| q.entries.is_empty()) {
             p { "Không có hồ sơ nào đang chờ." }
         }
@@ -81,7 +107,7 @@ pub async fn queue(State(state): State<AppState>, s: Signed) -> Response {
                             @if e.state == motcua_engine::projection::DossierState::Submitted {
                                 td { "—" } td { "Chờ tiếp nhận" }
                             } @else {
-                                (due_cell(e.due))
+                                (due_cell(e.due, &dc))
                             }
                         }
                     }
@@ -102,11 +128,14 @@ pub async fn worklist(State(state): State<AppState>, s: Signed) -> Response {
         Ok(i) => i,
         Err(e) => return failed(&state, &s, "Hồ sơ cần xử lý", e),
     };
-    items.sort_by_key(|i| i.due);
+    items.sort_by_key(|i| (i.due, i.code.to_string()));
+    let dc = due_clock(&state, s.caller.unit());
     let body = html! {
         h1 { "Hồ sơ cần xử lý" }
         @if items.is_empty() { p { "Không có hồ sơ nào được phân công cho bạn." } }
         @else {
+            p.muted { "Sắp xếp theo ngày hẹn trả kết quả, sớm nhất trước; trang tự cập nhật mỗi phút." }
+            (due_legend())
             table {
                 thead { tr { th { "Mã hồ sơ" } th { "Thủ tục" } th { "Trạng thái" } th { "Ngày hẹn trả" } th { "Thời hạn" } } }
                 tbody {
@@ -115,7 +144,7 @@ pub async fn worklist(State(state): State<AppState>, s: Signed) -> Response {
                             td { a href=(format!("/dossiers/{}", i.code)) { (i.code) } }
                             td { (i.procedure_name) }
                             td { (state_vi(i.state)) }
-                            (due_cell(i.due))
+                            (due_cell(i.due, &dc))
                         }
                     }
                 }
@@ -136,8 +165,9 @@ fn inbox_page(state: &AppState, s: &Signed, outcome: &[(String, Result<(), Strin
         Ok(i) => i,
         Err(e) => return failed(state, s, "Hồ sơ chờ ký duyệt", e),
     };
-    items.sort_by_key(|i| i.due);
+    items.sort_by_key(|i| (i.due, i.code.to_string()));
     let desk = state.app().desk();
+    let dc = due_clock(state, s.caller.unit());
     let body = html! {
         h1 { "Hồ sơ chờ ký duyệt" }
         @for (code, r) in outcome {
@@ -148,6 +178,8 @@ fn inbox_page(state: &AppState, s: &Signed, outcome: &[(String, Result<(), Strin
         }
         @if items.is_empty() { p { "Không có hồ sơ nào chờ ký duyệt." } }
         @else {
+            p.muted { "Sắp xếp theo ngày hẹn trả kết quả, sớm nhất trước; trang tự cập nhật mỗi phút." }
+            (due_legend())
             form method="post" action="/inbox" {
                 (layout::csrf_field(&s.csrf))
                 table {
@@ -164,7 +196,7 @@ fn inbox_page(state: &AppState, s: &Signed, outcome: &[(String, Result<(), Strin
                                 td { (i.procedure_name) }
                                 td { (desk.staff(&i.specialist).map(|st| st.name).unwrap_or_else(|| i.specialist.clone())) }
                                 td { (datetime_vi(i.submitted_for_signing_at)) }
-                                (due_cell(i.due))
+                                (due_cell(i.due, &dc))
                             }
                         }
                     }
@@ -369,7 +401,7 @@ fn dossier_body(state: &AppState, s: &Signed, d: &DossierDetail, error: Option<&
                 @if let Some(due) = v.due {
                     (datetime_vi(due))
                     @if v.state.in_queue() && v.state != motcua_engine::projection::DossierState::Returned {
-                        @let (words, class) = timeliness(due, clock::now());
+                        @let (words, class) = timeliness(due_clock(state, &v.unit).of(due));
                         " – " span class=(class) { (words) }
                     }
                 }

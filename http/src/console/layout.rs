@@ -10,6 +10,7 @@ use motcua_engine::domain::types::{Role, Timestamp};
 use motcua_engine::domain::Action;
 use motcua_engine::projection::DossierState;
 
+use crate::app::desk::Timeliness;
 use crate::app::Caller;
 
 /// The style sheet, served as a file so the Content-Security-Policy can forbid inline styles.
@@ -46,9 +47,22 @@ th { background: #f5f5f5; }
 .slip { max-width: 190mm; border: 1px solid var(--line); padding: 1rem 1.4rem; background: #fff; }
 .slip .state { text-align: center; font-weight: bold; }
 .slip .state span { display: block; font-weight: normal; text-decoration: underline; }
-.slip h2 { text-align: center; text-transform: uppercase; font-size: 1.2rem; }
+.slip h1, .slip h2 { text-align: center; text-transform: uppercase; font-size: 1.2rem; }
 .slip .issuer { display: flex; justify-content: space-between; }
 .muted { color: var(--muted); }
+.refresh { color: var(--muted); }
+.refresh button { margin: 0 0 0 .5rem; padding: .2rem .8rem; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; margin: .5rem 0 1rem; }
+dl.facts dt { font-weight: 600; }
+dl.facts dd { margin: 0; }
+@media (max-width: 480px) {
+  main { padding: .75rem; }
+  dl.facts { grid-template-columns: 1fr; gap: 0; }
+  dl.facts dd { margin-bottom: .5rem; }
+}
+figure.qr { margin: .5rem 0; display: flex; gap: 1rem; align-items: center; }
+figure.qr svg { width: 32mm; height: 32mm; flex: none; }
+figure.qr figcaption { font-size: .85rem; overflow-wrap: anywhere; }
 .noprint { }
 @media print {
   @page { size: A4; margin: 15mm; }
@@ -165,17 +179,13 @@ pub fn datetime_vi(t: Timestamp) -> String {
     local(t).format("%H:%M %d/%m/%Y").to_string()
 }
 
-/// A due time within this long from now is "sắp đến hạn" (one working day's worth of clock).
-pub const DUE_SOON_MS: i64 = 24 * 60 * 60 * 1000;
-
-/// How a due time stands now, as a word and a CSS class (colour is never the only carrier).
-pub fn timeliness(due: Timestamp, now: Timestamp) -> (&'static str, &'static str) {
-    if due.0 < now.0 {
-        ("Quá hạn", "late")
-    } else if due.0 - now.0 <= DUE_SOON_MS {
-        ("Sắp đến hạn", "soon")
-    } else {
-        ("Trong hạn", "intime")
+/// How a due time stands, as a word and a CSS class (colour is never the only carrier); the
+/// window of "sắp đến hạn" is the unit's office hours (`app::desk::DUE_SOON_OFFICE_HOURS`).
+pub fn timeliness(t: Timeliness) -> (&'static str, &'static str) {
+    match t {
+        Timeliness::Overdue => ("Quá hạn", "late"),
+        Timeliness::DueSoon => ("Sắp đến hạn", "soon"),
+        Timeliness::InTime => ("Trong hạn", "intime"),
     }
 }
 
@@ -228,8 +238,9 @@ pub fn page(title: &str, frame: Option<&Frame<'_>>, body: Markup) -> Markup {
     page_refreshing(title, frame, body, None)
 }
 
-/// How often a queue, work list or inbox reloads itself, so a colleague's action shows without
-/// JavaScript (a `meta refresh`, which the Content-Security-Policy allows).
+/// How often a queue, work list or inbox reloads itself, so a colleague's action shows: by the
+/// console's script (`/static/console.js`: held while a form is being filled, and the person
+/// can stop it), or, without script, by a `meta refresh` inside `<noscript>`.
 pub const LIST_REFRESH_SECONDS: u32 = 60;
 
 /// A whole page that reloads itself every `refresh` seconds.
@@ -246,7 +257,9 @@ pub fn page_refreshing(
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 @if let Some(seconds) = refresh {
-                    meta http-equiv="refresh" content=(seconds);
+                    meta name="motcua-refresh" content=(seconds);
+                    noscript { meta http-equiv="refresh" content=(seconds); }
+                    script src="/static/console.js" defer {}
                 }
                 title { (title) " – motcua" }
                 link rel="stylesheet" href="/static/console.css";
@@ -309,9 +322,9 @@ mod tests {
         let t = at_local(2023, 3, 7, 14, 5).unwrap();
         assert_eq!(date_vi(t), "07/03/2023");
         assert_eq!(datetime_vi(t), "14:05 07/03/2023");
-        let now = at_local(2023, 3, 7, 8, 0).unwrap();
-        assert_eq!(timeliness(t, now).0, "Sắp đến hạn");
-        assert_eq!(timeliness(now, t).0, "Quá hạn");
+        assert_eq!(timeliness(Timeliness::DueSoon), ("Sắp đến hạn", "soon"));
+        assert_eq!(timeliness(Timeliness::Overdue), ("Quá hạn", "late"));
+        assert_eq!(timeliness(Timeliness::InTime), ("Trong hạn", "intime"));
         assert_eq!(
             desk_name(NaiveDate::from_ymd_opt(2025, 7, 1).unwrap()),
             "Trung tâm Phục vụ hành chính công xã"

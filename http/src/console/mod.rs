@@ -13,13 +13,16 @@
 //! with `--secure-cookies`) names a server-side session (`app::sessions`); every form carries
 //! the session's synchronizer token, checked before anything else is read. The sign-in form,
 //! which has no session yet, carries a double-submit token bound to the `SameSite=Strict`
-//! cookie [`SIGNIN_COOKIE`]. Every page answers with a strict Content-Security-Policy (no
-//! script at all, styles from `/static/console.css` only).
+//! cookie [`SIGNIN_COOKIE`]. Every page answers with a strict Content-Security-Policy (one
+//! same-origin script, `/static/console.js`, which only the self-reloading lists load and
+//! which nothing needs; styles from `/static/console.css` only). One page needs no sign-in: the
+//! citizen's public lookup, `/tra-cuu` (`lookup`).
 
 pub mod admin;
 pub mod desk;
 pub mod dossier;
 pub mod layout;
+pub mod lookup;
 pub mod personal;
 pub mod search;
 pub mod signin;
@@ -48,10 +51,16 @@ pub const SIGNIN_COOKIE: &str = "motcua_signin";
 /// How long a sign-in form stays valid.
 pub const SIGNIN_FORM_MAX_AGE_S: u64 = 15 * 60;
 
-/// The Content-Security-Policy of every console page: nothing but our own style sheet and
-/// forms posted to ourselves; no script, no frame.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The Content-Security-Policy of every console page: nothing but our own style sheet, our
+/// one script (`/static/console.js`, the lists' self-refresh; no inline script, no eval) and
+/// forms posted to ourselves; no frame.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The console's one script: queues, work lists and inboxes reload themselves, but not while
+/// a form on them is being filled, and a button stops it (WCAG 2.2.1). Without script the
+/// pages reload through a `<noscript>` meta refresh (`layout::page_refreshing`).
+pub const SCRIPT: &str = include_str!("refresh.js");
 
 /// The console's routes (HTML; not part of the OpenAPI document of `/v1`).
 pub fn router() -> Router<AppState> {
@@ -59,6 +68,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home))
         .route("/home", get(landing_page))
         .route("/static/console.css", get(css))
+        .route("/static/console.js", get(script))
         .route("/signin", get(signin::form).post(signin::submit))
         .route("/signout", post(signin::signout))
         .route(
@@ -80,6 +90,7 @@ pub fn router() -> Router<AppState> {
             get(dossier::inbox).post(dossier::approve_selected),
         )
         .route("/dossiers/{code}", get(dossier::page).post(dossier::act))
+        .route("/tra-cuu", get(lookup::page).post(lookup::submit))
         .route("/staff", get(admin::list))
         .route("/staff/{id}/password", post(admin::reset_password))
         .route("/staff/{id}/deactivate", post(admin::deactivate))
@@ -109,6 +120,14 @@ async fn css() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         layout::CSS,
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        SCRIPT,
     )
         .into_response()
 }

@@ -414,28 +414,32 @@ pub async fn lookup(
     code: Result<Path<String>, PathRejection>,
     ApiQuery(q): ApiQuery<LookupQuery>,
 ) -> Result<Json<PublicStatus>, ApiError> {
-    if let Err(retry_after_s) = state.lookup_limiter().check(ip) {
-        return Err(ApiError::RateLimited { retry_after_s });
-    }
-    // Every answer leaves at the same floor, found or not (see `lookup_min_latency`).
-    let floor = tokio::time::Instant::now() + state.config().lookup_min_latency;
-    let answer = lookup_answer(&state, code, q.secret).await;
-    tokio::time::sleep_until(floor).await;
-    answer
-}
-
-/// The lookup's answer, before the latency floor.
-async fn lookup_answer(
-    state: &AppState,
-    code: Result<Path<String>, PathRejection>,
-    secret: String,
-) -> Result<Json<PublicStatus>, ApiError> {
-    // Same answer for every failure, so codes cannot be enumerated.
-    let not_found = || ApiError::NotFound("no dossier with this code and secret".into());
     // A segment that does not even decode is one more malformed code: limited, hashed and
     // answered like the others.
     let code = code.map(|Path(c)| c).unwrap_or_default();
+    let found = public_lookup(&state, ip, &code, q.secret).await?;
+    // Same answer for every failure, so codes cannot be enumerated.
+    found
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("no dossier with this code and secret".into()))
+}
+
+/// The public lookup, as both `GET /v1/lookup/{code}` and the console's page `/tra-cuu` run
+/// it: the per-address rate limit first (429 at once), then `app.views().lookup`, answered no
+/// earlier than `lookup_min_latency` after the request began, found or not (a code that does
+/// not parse, an unknown code and a wrong secret all take the same time and give `None`).
+pub async fn public_lookup(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    code: &str,
+    secret: String,
+) -> Result<Option<PublicStatus>, ApiError> {
+    if let Err(retry_after_s) = state.lookup_limiter().check(ip) {
+        return Err(ApiError::RateLimited { retry_after_s });
+    }
+    let floor = tokio::time::Instant::now() + state.config().lookup_min_latency;
     let code = code.parse::<DossierCode>().ok();
-    let found = state.app().views().lookup(code, secret).await?;
-    found.map(Json).ok_or_else(not_found)
+    let found = state.app().views().lookup(code, secret).await;
+    tokio::time::sleep_until(floor).await;
+    Ok(found?)
 }

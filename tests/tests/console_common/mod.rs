@@ -1,6 +1,7 @@
 //! Helpers of the console's end-to-end tests: a browser-like client over plain HTTP (no
 //! redirects followed, cookies kept by hand so each test sees every `Set-Cookie` exactly), the
-//! hidden fields of a page, and console accounts for the demo commune's staff.
+//! hidden fields of a page, console accounts for the demo commune's staff, and an apology
+//! decided at a chosen business time.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -163,4 +164,37 @@ pub async fn signed_in(s: &TestServer, id: &str) -> Browser {
     let r = b.sign_in(id, PASSWORD).await;
     assert_eq!(r.status, 303, "{}", r.body);
     b
+}
+
+/// Records an apology for dossier `code` by staff member `staff` through the engine's command
+/// service, decided at business time `at`: the domain allows an apology only within the last
+/// office day before the due time, which the server's own clock reaches at a time of day the
+/// tests cannot choose. The command, its checks and its events are the server's.
+pub async fn apologise_at(
+    s: &TestServer,
+    code: &str,
+    staff: &str,
+    at: motcua_engine::domain::types::Timestamp,
+    new_appointment: motcua_engine::domain::types::Timestamp,
+) {
+    let svc = motcua_engine::service::CommandService::new(
+        s.server.log().clone(),
+        motcua_engine::domain::ReferenceData::builtin().unwrap(),
+    )
+    .unwrap();
+    let id: StaffId = staff.parse().unwrap();
+    let member = svc
+        .with_reference(|r| r.directory.staff(&id).cloned())
+        .unwrap()
+        .expect("a registered staff member");
+    let code = code.parse().unwrap();
+    let cmd = motcua_engine::domain::Command::Apologise {
+        reason: "Chờ xác minh thông tin".into(),
+        new_appointment,
+    };
+    let actor = motcua_engine::domain::ActorRef::Staff(member);
+    svc.execute(Some(&code), cmd, &actor, at, None, None)
+        .await
+        .expect("the apology is recorded");
+    assert!(s.server.app().wait_for_read_models(s.head()).await);
 }
