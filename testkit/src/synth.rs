@@ -221,7 +221,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
         push(
             at,
             Role::Citizen,
-            "citizen:001099000001",
+            "citizen:cong-dvc",
             DossierChange::SubmittedOnline(Submission {
                 procedure: proc_ref.clone(),
                 field: seed.field.clone(),

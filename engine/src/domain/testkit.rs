@@ -86,7 +86,7 @@ pub fn foreign_leader() -> ActorRef {
 }
 pub fn citizen() -> ActorRef {
     ActorRef::Citizen {
-        id_number: "001090000001".into(),
+        account: "cong-dvc".into(),
         lookup_proof: secret_proof(),
     }
 }

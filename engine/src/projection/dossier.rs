@@ -950,7 +950,7 @@ mod decide_tests {
                 s.id.to_string(),
                 s.roles.first().copied().unwrap_or(Role::Specialist),
             ),
-            ActorRef::Citizen { id_number, .. } => (format!("citizen:{id_number}"), Role::Citizen),
+            ActorRef::Citizen { account, .. } => (format!("citizen:{account}"), Role::Citizen),
         }
     }
 

@@ -77,7 +77,7 @@ pub fn foreign_planner() -> ActorRef {
 }
 pub fn citizen() -> ActorRef {
     ActorRef::Citizen {
-        id_number: "001090000001".into(),
+        account: "cong-dvc".into(),
         lookup_proof: None,
     }
 }

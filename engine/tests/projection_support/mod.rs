@@ -115,7 +115,7 @@ impl History {
             actor: match role {
                 Role::Specialist => "cm-01".into(),
                 Role::Leader => "ld-01".into(),
-                Role::Citizen => "citizen:001199000002".into(),
+                Role::Citizen => "citizen:cong-dvc".into(),
                 _ => "tn-01".into(),
             },
             role,

@@ -61,7 +61,7 @@ impl Caller {
     pub fn actor_proving(&self, lookup_proof: Option<SecretProof>) -> ActorRef {
         if self.is_citizen_account() {
             ActorRef::Citizen {
-                id_number: self.staff.id.to_string(),
+                account: self.staff.id.to_string(),
                 lookup_proof,
             }
         } else {

@@ -23,7 +23,9 @@ pub enum ActorRef {
     /// against the dossier's digest ([`SecretDigest::prove`], slow by design, on a blocking
     /// thread) and hands the decision the proof.
     Citizen {
-        id_number: String,
+        /// The portal account's id (what the envelope records: never an identity number,
+        /// which is personal data and sealed: `engine/src/domain/personal.rs`).
+        account: String,
         lookup_proof: Option<SecretProof>,
     },
 }
@@ -38,11 +40,11 @@ impl ActorRef {
         }
     }
 
-    /// The id recorded in the envelope: a staff id, or `citizen:<id number>`.
+    /// The id recorded in the envelope: a staff id, or `citizen:<account>`.
     pub fn id(&self) -> String {
         match self {
             ActorRef::Staff(s) => s.id.to_string(),
-            ActorRef::Citizen { id_number, .. } => format!("citizen:{id_number}"),
+            ActorRef::Citizen { account, .. } => format!("citizen:{account}"),
         }
     }
 }

@@ -604,7 +604,7 @@ fn scope_specialist_field_leader_unit_and_assignee() {
     // (another dossier's secret) proves nothing here.
     let other = crate::domain::secret::SecretDigest::argon2id(SECRET_TEXT, [8; 16]).unwrap();
     let stranger = ActorRef::Citizen {
-        id_number: "x".into(),
+        account: "x".into(),
         lookup_proof: other.prove(SECRET_TEXT),
     };
     assert!(matches!(
@@ -627,7 +627,7 @@ fn scope_specialist_field_leader_unit_and_assignee() {
     // account proves nothing about the dossier); the secret's holder can.
     let withdraw = || Command::Withdraw { reason: "r".into() };
     let bare = ActorRef::Citizen {
-        id_number: "x".into(),
+        account: "x".into(),
         lookup_proof: None,
     };
     let portal = ActorRef::Staff(staff("cong-dvc", Role::Citizen, &[], unit()));

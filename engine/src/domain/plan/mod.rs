@@ -801,7 +801,7 @@ mod tests {
             ActorRef::Staff(staff("ad-01", Role::Admin, &[], home.clone())),
             ActorRef::Staff(staff("ld-01", Role::Leader, &[], home.clone())),
             ActorRef::Citizen {
-                id_number: "001".into(),
+                account: "cong-dvc".into(),
                 lookup_proof: None,
             },
         ] {
