@@ -42,6 +42,8 @@ use crate::verify::Finding;
 pub struct EventAt<'a> {
     pub seq: u64,
     pub stream: &'a str,
+    /// The event's version in its stream.
+    pub version: u64,
     pub role: Role,
 }
 
@@ -62,6 +64,11 @@ struct DossierFacts {
 pub struct DomainCheck {
     reference: ReferenceData,
     dossiers: FastMap<String, DossierFacts>,
+    /// The log starts after seq 1 (a range archive): a dossier first seen after its first
+    /// event is not judged (its state before the range is not in the archive).
+    mid_log: bool,
+    /// Dossiers of a mid-log archive that began before it.
+    unjudged: FastMap<String, ()>,
     transitions: u64,
     dues: u64,
 }
@@ -73,9 +80,32 @@ impl DomainCheck {
         DomainCheck {
             reference,
             dossiers: FastMap::default(),
+            mid_log: false,
+            unjudged: FastMap::default(),
             transitions: 0,
             dues: 0,
         }
+    }
+
+    /// This checker for a log that starts after seq 1 when `mid_log` (a range archive).
+    pub fn starting_mid_log(self, mid_log: bool) -> DomainCheck {
+        DomainCheck { mid_log, ..self }
+    }
+
+    /// Whether dossier events of `code` at `at` are not judged: a range archive holds only
+    /// the end of its life.
+    fn begun_before(&mut self, code: &str, at: &EventAt<'_>) -> bool {
+        if !self.mid_log || self.dossiers.contains_key(code) {
+            return false;
+        }
+        if self.unjudged.contains_key(code) {
+            return true;
+        }
+        if at.version > 1 {
+            self.unjudged.insert(code.to_owned(), ());
+            return true;
+        }
+        false
     }
 
     pub fn transitions_checked(&self) -> u64 {
@@ -97,6 +127,9 @@ impl DomainCheck {
             }
         };
         check_stream(at, ev, findings);
+        if self.begun_before(ev.code.as_str(), &at) {
+            return;
+        }
         self.transitions += 1;
         // get_mut first: no key allocation for a known dossier.
         if !self.dossiers.contains_key(ev.code.as_str()) {

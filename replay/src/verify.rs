@@ -111,6 +111,9 @@ struct Chain {
     last_hash: [u8; 32],
     last_recorded: i64,
     versions: FastMap<String, u64>,
+    /// The archive starts after seq 1 (`motcua export --from N`): a stream first seen in it may
+    /// start at any version, its earlier events being in an earlier archive.
+    mid_log: bool,
     events: u64,
     head_seq: u64,
 }
@@ -185,11 +188,13 @@ fn verify_judged_by(
         last_hash: first_prev_hash,
         last_recorded: i64::MIN,
         versions: FastMap::default(),
+        mid_log: header.as_ref().is_some_and(|h| h.first_seq > 1),
         events: 0,
         head_seq: 0,
     };
     findings.extend(initial);
 
+    let mid_log = chain.mid_log;
     let domain = std::thread::scope(|scope| {
         // Checked batches come back on `spent` to be refilled: the domain thread never frees
         // what this thread allocated (freeing another thread's allocations costs the
@@ -198,7 +203,7 @@ fn verify_judged_by(
         let (tx, worker) = match reference {
             Some(reference) => {
                 let (tx, rx) = mpsc::sync_channel::<EnvelopeBatch>(BATCHES_IN_FLIGHT);
-                let worker = scope.spawn(move || domain_thread(reference, rx, spent_tx));
+                let worker = scope.spawn(move || domain_thread(reference, mid_log, rx, spent_tx));
                 (Some(tx), Some(worker))
             }
             None => (None, None),
@@ -291,10 +296,11 @@ fn verify_judged_by(
 /// The domain thread: decodes each payload and runs [`DomainCheck`] on it, in log order.
 fn domain_thread(
     reference: ReferenceData,
+    mid_log: bool,
     rx: mpsc::Receiver<EnvelopeBatch>,
     spent: mpsc::SyncSender<EnvelopeBatch>,
 ) -> DomainOutcome {
-    let mut domain = DomainCheck::new(reference);
+    let mut domain = DomainCheck::new(reference).starting_mid_log(mid_log);
     let mut findings = Vec::new();
     for batch in rx {
         for env in batch.iter() {
@@ -336,6 +342,7 @@ fn check_payload(domain: &mut DomainCheck, env: &EnvelopeView<'_>, findings: &mu
             let at = EventAt {
                 seq: env.seq,
                 stream: env.stream,
+                version: env.version,
                 role,
             };
             domain.check(at, &event, findings);
@@ -422,6 +429,9 @@ fn check_chain(
             chain
                 .versions
                 .insert(env.stream.as_str().to_owned(), env.version);
+            if chain.mid_log {
+                return;
+            }
             0
         }
     };
