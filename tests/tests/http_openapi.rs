@@ -7,7 +7,7 @@ mod http_common;
 use http_common::TestServer;
 use serde_json::Value;
 
-const EXPECTED_PATHS: [&str; 29] = [
+const EXPECTED_PATHS: [&str; 32] = [
     "/v1/calendar",
     "/healthz",
     "/metrics",
@@ -37,6 +37,9 @@ const EXPECTED_PATHS: [&str; 29] = [
     "/v1/plans/{plan}/tasks",
     "/v1/plans/{plan}/tasks/{task}/actions/{action}",
     "/v1/procedures",
+    "/v1/procedures/{id}/versions",
+    "/v1/procedures/{id}/abolish",
+    "/v1/procedures/{id}/publications",
 ];
 
 fn concrete(path: &str) -> String {
