@@ -218,6 +218,9 @@ pub fn nav_items(caller: &Caller) -> Vec<(&'static str, &'static str)> {
     }
     if caller.has(Role::Admin) {
         items.push(("/staff", "Cán bộ"));
+        items.push(("/procedures", "Thủ tục hành chính"));
+        items.push(("/calendar", "Lịch làm việc"));
+        items.push(("/office-hours", "Giờ làm việc"));
     }
     if caller.has(Role::Auditor) || caller.has(Role::Admin) {
         items.push(("/audit", "Nhật ký đăng nhập"));

@@ -20,6 +20,7 @@ pub mod admin;
 pub mod desk;
 pub mod dossier;
 pub mod layout;
+pub mod reference;
 pub mod signin;
 
 use axum::extract::rejection::FormRejection;
@@ -77,6 +78,22 @@ pub fn router() -> Router<AppState> {
         .route("/staff", get(admin::list))
         .route("/staff/{id}/password", post(admin::reset_password))
         .route("/staff/{id}/deactivate", post(admin::deactivate))
+        .route(
+            "/procedures",
+            get(reference::procedures).post(reference::issue),
+        )
+        .route("/procedures/{id}", get(reference::procedure))
+        .route("/procedures/{id}/amend", post(reference::amend))
+        .route("/procedures/{id}/publish", post(reference::publish))
+        .route("/procedures/{id}/abolish", post(reference::abolish))
+        .route(
+            "/calendar",
+            get(reference::calendar).post(reference::publish_calendar),
+        )
+        .route(
+            "/office-hours",
+            get(reference::office_hours).post(reference::set_office_hours),
+        )
         .layer(middleware::map_response(security_headers))
 }
 
