@@ -37,9 +37,9 @@ const EXPECTED_PATHS: [&str; 32] = [
     "/v1/plans/{plan}/tasks",
     "/v1/plans/{plan}/tasks/{task}/actions/{action}",
     "/v1/procedures",
-    "/v1/procedures/{id}/versions",
-    "/v1/procedures/{id}/abolish",
-    "/v1/procedures/{id}/publications",
+    "/v1/procedures/{procedure}/versions",
+    "/v1/procedures/{procedure}/abolish",
+    "/v1/procedures/{procedure}/publications",
 ];
 
 fn concrete(path: &str) -> String {
@@ -49,6 +49,7 @@ fn concrete(path: &str) -> String {
         .replace("{id}", "tn-01")
         .replace("{token_id}", "abc")
         .replace("{year}", "2023")
+        .replace("{procedure}", "1.001193")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

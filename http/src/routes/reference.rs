@@ -279,9 +279,9 @@ pub struct AmendBody {
 /// before keep the version they were received under; new ones are received under the version in
 /// force on their day. A version number other than the latest + 1 is refused (422 on
 /// `version`), so two admins amending at once cannot both succeed with the same number.
-#[utoipa::path(post, path = "/v1/procedures/{id}/versions", tag = "reference",
+#[utoipa::path(post, path = "/v1/procedures/{procedure}/versions", tag = "reference",
     request_body = AmendBody,
-    params(("id" = String, Path, description = "Mã TTHC"),
+    params(("procedure" = String, Path, description = "Mã TTHC"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
     security(("bearer" = [])),
     responses((status = 201, body = Object), (status = 401), (status = 403), (status = 404),
@@ -345,9 +345,9 @@ pub struct AbolishBody {
 
 /// Abolish a procedure (bãi bỏ TTHC), admin only: from `effective` a dossier of it is refused
 /// at receipt (422 naming the procedure); dossiers already received go on under their version.
-#[utoipa::path(post, path = "/v1/procedures/{id}/abolish", tag = "reference",
+#[utoipa::path(post, path = "/v1/procedures/{procedure}/abolish", tag = "reference",
     request_body = AbolishBody,
-    params(("id" = String, Path, description = "Mã TTHC"),
+    params(("procedure" = String, Path, description = "Mã TTHC"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
     security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 401), (status = 403), (status = 404),
@@ -400,9 +400,9 @@ pub struct PublicationBody {
 }
 
 /// Publish or unpublish a procedure at the caller's unit (niêm yết TTHC), admin only.
-#[utoipa::path(post, path = "/v1/procedures/{id}/publications", tag = "reference",
+#[utoipa::path(post, path = "/v1/procedures/{procedure}/publications", tag = "reference",
     request_body = PublicationBody,
-    params(("id" = String, Path, description = "Mã TTHC"),
+    params(("procedure" = String, Path, description = "Mã TTHC"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
     security(("bearer" = [])),
     responses((status = 201, body = Object), (status = 401), (status = 403), (status = 404),
