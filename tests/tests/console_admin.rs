@@ -30,6 +30,7 @@ fn procedure_form<'a>(csrf: &'a str, name: &'a str, effective: &'a str) -> Vec<(
             "documents",
             "Tờ khai đăng ký giám hộ | 1 | 0\nGiấy tờ chứng minh điều kiện giám hộ | 0 | 1",
         ),
+        ("forms", "Tờ khai đăng ký giám hộ (mẫu TT 04/2020)"),
         ("fees", "Lệ phí đăng ký giám hộ | 5.000"),
         ("legal_basis", "Luật Hộ tịch 2014"),
         ("effective", effective),
@@ -103,6 +104,14 @@ async fn an_admin_issues_a_procedure_and_the_desk_lists_it() {
     let page = admin.get(&format!("/procedures/{ID}")).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(page.hidden("version"), "2");
+    // Prefilled with every field of version 1, so nothing unchanged is lost.
+    assert!(page
+        .body
+        .contains(">Tờ khai đăng ký giám hộ (mẫu TT 04/2020)</textarea>"));
+    assert!(page
+        .body
+        .contains(">Lệ phí đăng ký giám hộ | 5000</textarea>"));
+    assert!(page.body.contains("Lệ phí đăng ký giám hộ: 5.000 đ"));
     let mut f = procedure_form(&csrf, "Đăng ký giám hộ (sửa đổi)", &today);
     f.push(("version", "2"));
     let r = admin.post(&format!("/procedures/{ID}/amend"), &f).await;

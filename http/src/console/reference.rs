@@ -169,6 +169,7 @@ fn procedure_fields(state: &AppState, s: &Signed, p: Option<&Procedure>, prefix:
             .collect::<Vec<_>>()
             .join("\n")
     });
+    let forms = p.map_or(String::new(), |p| p.forms.join("\n"));
     let fees = p.map_or(String::new(), |p| {
         p.fees
             .iter()
@@ -207,6 +208,8 @@ fn procedure_fields(state: &AppState, s: &Signed, p: Option<&Procedure>, prefix:
         }
         label for=(id("documents")) { "Thành phần hồ sơ (mỗi dòng một giấy tờ: tên | số bản chính | số bản sao)" }
         textarea id=(id("documents")) name="documents" { (documents) }
+        label for=(id("forms")) { "Mẫu đơn, tờ khai (mỗi dòng một mẫu)" }
+        textarea id=(id("forms")) name="forms" { (forms) }
         label for=(id("fees")) { "Phí, lệ phí (mỗi dòng: tên | số tiền, đồng)" }
         textarea id=(id("fees")) name="fees" { (fees) }
         label for=(id("legal")) { "Căn cứ pháp lý" }
@@ -284,7 +287,9 @@ fn procedure_of(f: &Fields, id: ProcedureId, version: u32) -> Result<Procedure, 
         field,
         level,
         documents,
-        forms: Vec::new(),
+        // Every field of a version is on the form (the amend form prefilled with the latest),
+        // so an amendment carries over what the admin did not change.
+        forms: f.lines("forms"),
         processing_time,
         fees,
         workflow,
