@@ -4,7 +4,8 @@
 //! republishing a year's calendar without the "thay thế" box is refused in Vietnamese, with it
 //! replaces the year; office hours are set from a date; a payment request and an apology made
 //! on the dossier page show in its timeline with their exact values, and a malformed amount is
-//! refused in Vietnamese without a write.
+//! refused in Vietnamese without a write; an online submission is guided, then received, from
+//! its page.
 
 mod console_common;
 mod http_common;
@@ -477,5 +478,73 @@ async fn a_payment_request_and_an_apology_show_in_the_timeline() {
         "{}",
         page.body
     );
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_online_submission_is_guided_then_received_from_its_page() {
+    let (s, t) = commune().await;
+    let r = s
+        .post("/v1/submissions", &t["cong-dvc"])
+        .json(&http_common::new_dossier("2.001035"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let code = r.json::<Value>().await.unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut desk = signed_in(&s, "tn-01").await;
+    let page = desk.get(&format!("/dossiers/{code}")).await;
+    assert_eq!(page.status, 200);
+    for words in [
+        "Giấy tờ còn thiếu (mỗi dòng một giấy tờ)",
+        "Lý do từ chối tiếp nhận",
+        "value=\"receive\"",
+    ] {
+        assert!(page.body.contains(words), "{words}: {}", page.body);
+    }
+    // Guidance needs what is missing; without it nothing is written.
+    let head = s.head();
+    let r = act(
+        &mut desk,
+        &code,
+        "guide_to_complete",
+        &[("missing", " \n ")],
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains("Thông tin chưa hợp lệ: giấy tờ còn thiếu."),
+        "{}",
+        r.body
+    );
+    assert_eq!(s.head(), head);
+    let r = act(
+        &mut desk,
+        &code,
+        "guide_to_complete",
+        &[
+            ("missing", "Bản sao giấy chứng thực\nẢnh chân dung"),
+            ("note", "Nộp bổ sung trực tuyến"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = act(&mut desk, &code, "receive", &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = desk.get(&format!("/dossiers/{code}")).await;
+    assert!(
+        page.body.contains(
+            "<td>Cần bổ sung: Bản sao giấy chứng thực; Ảnh chân dung. Ghi chú: Nộp bổ sung trực tuyến</td>"
+        ),
+        "{}",
+        page.body
+    );
+    let v: Value = s
+        .get_json(&format!("/v1/dossiers/{code}"), &t["tn-01"])
+        .await;
+    assert_eq!(v["state_name"], "received", "{v}");
     s.server.shutdown().await.unwrap();
 }

@@ -2,7 +2,8 @@
 //! page: its state in Vietnamese words, due time, the timeline of every event (who by name,
 //! their role, when, what), and a form for each action the workflow allows this caller now
 //! (`allowed_actions`, computed by the engine for the caller's roles): every workflow action a
-//! staff role may take has its form (the citizen's own online submission excepted), and the
+//! staff role may take has its form (the citizen's own online submission excepted; an online
+//! submission's first step, receive, guide to complete or refuse, included), and the
 //! timeline says what each event recorded (amounts, reasons, appointments, agencies).
 //!
 //! An action form becomes the API's `ActionBody`, the API's `routes::dossiers::command` makes
@@ -255,11 +256,25 @@ enum Input {
 }
 
 /// The actions the console offers, with their fields: every staff action of the workflows
-/// (receipt and its two other first steps are the desk's form; online submission is the
-/// citizen's).
+/// (online submission is the citizen's). The three first steps are here for an online
+/// submission (a desk arrival takes them on the desk's form, which records the intake).
 fn action_inputs(a: Action) -> Option<&'static [(&'static str, &'static str, Input, bool)]> {
     use Input::*;
     Some(match a {
+        Action::Receive => &[],
+        Action::GuideToComplete => &[
+            (
+                "missing",
+                "Giấy tờ còn thiếu (mỗi dòng một giấy tờ)",
+                Lines,
+                true,
+            ),
+            ("note", "Ghi chú", Text, false),
+        ],
+        Action::RefuseToReceive => &[
+            ("reason", "Lý do từ chối tiếp nhận", Text, true),
+            ("legal_basis", "Căn cứ pháp lý", Line, false),
+        ],
         Action::Assign => &[
             ("specialist", "Công chức xử lý", Specialist, true),
             ("note", "Ghi chú", Text, false),
@@ -486,7 +501,9 @@ pub async fn page(State(state): State<AppState>, s: Signed, Path(code): Path<Str
 fn action_body(f: &Fields) -> ActionBody {
     let opt = |name: &str| Some(f.get(name).to_owned()).filter(|v| !v.is_empty());
     let lines = f.lines("items");
+    let missing = f.lines("missing");
     ActionBody {
+        missing: (!missing.is_empty()).then_some(missing),
         note: opt("note"),
         reason: opt("reason"),
         legal_basis: opt("legal_basis"),
