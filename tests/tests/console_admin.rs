@@ -548,3 +548,44 @@ async fn an_online_submission_is_guided_then_received_from_its_page() {
     assert_eq!(v["state_name"], "received", "{v}");
     s.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn office_hours_set_through_the_api_show_on_the_console_screen() {
+    let (s, t) = commune().await;
+    let admin = &t["qt-01"];
+    let today = clock::today();
+    let send = |body: Value| s.post("/v1/office-hours", admin).json(&body).send();
+    let head = s.head();
+    let r = send(json!({"sessions": [{"start": "7h", "end": "11:00"}], "effective": today}))
+        .await
+        .unwrap();
+    let p = http_common::problem(r, 422, "validation").await;
+    assert_eq!(p["field"], "sessions[0].start", "{p}");
+    let r = send(json!({"sessions": [{"start": "13:30", "end": "17:00"},
+                                      {"start": "07:30", "end": "11:30"}], "effective": today}))
+    .await
+    .unwrap();
+    let p = http_common::problem(r, 422, "validation").await;
+    assert_eq!(p["field"], "sessions", "{p}");
+    assert_eq!(s.head(), head, "refusals write nothing");
+
+    let r = send(json!({"sessions": [{"start": "07:30", "end": "11:30"},
+                                      {"start": "13:00", "end": "16:30"}], "effective": today}))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["unit"], "000.33.22.H05");
+    assert_eq!(body["effective"], today.to_string());
+    assert_eq!(body["stream"], "calendar/hours-000.33.22.H05");
+
+    let mut b = signed_in(&s, "qt-01").await;
+    let page = b.get("/office-hours").await;
+    assert_eq!(page.status, 200);
+    let shown = format!(
+        "Các buổi làm việc đang áp dụng (ngày {}): 07:30-11:30, 13:00-16:30",
+        today.format("%d/%m/%Y")
+    );
+    assert!(page.body.contains(&shown), "{}", page.body);
+    s.server.shutdown().await.unwrap();
+}

@@ -114,6 +114,12 @@ fn table() -> Vec<(&'static str, String, Value, Vec<&'static str>)> {
             vec!["qt-01"],
         ),
         ("POST", "/v1/procedures".into(), json!({}), vec!["qt-01"]),
+        (
+            "POST",
+            "/v1/office-hours".into(),
+            json!({"sessions": [], "effective": "2031-01-01"}),
+            vec!["qt-01"],
+        ),
         // The catalog's other writes: admin only (the engine's `Authority` admits no other
         // role), every other role refused before the body or the procedure is looked at.
         (

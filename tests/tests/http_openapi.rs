@@ -7,7 +7,7 @@ mod http_common;
 use http_common::TestServer;
 use serde_json::Value;
 
-const EXPECTED_PATHS: [&str; 32] = [
+const EXPECTED_PATHS: [&str; 33] = [
     "/v1/calendar",
     "/healthz",
     "/metrics",
@@ -37,6 +37,7 @@ const EXPECTED_PATHS: [&str; 32] = [
     "/v1/plans/{plan}/tasks",
     "/v1/plans/{plan}/tasks/{task}/actions/{action}",
     "/v1/procedures",
+    "/v1/office-hours",
     "/v1/procedures/{procedure}/versions",
     "/v1/procedures/{procedure}/abolish",
     "/v1/procedures/{procedure}/publications",

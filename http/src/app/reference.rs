@@ -264,13 +264,14 @@ impl Reference<'_> {
         })?)
     }
 
-    /// The office sessions of the caller's unit on `date`.
+    /// The office sessions of the caller's unit in force on `date` (those of its working days,
+    /// even when `date` is not one).
     pub fn office_hours(&self, caller: &Caller, date: NaiveDate) -> Result<Vec<Session>, AppError> {
         let unit = caller.unit().clone();
         Ok(self
             .app
             .service()
-            .with_reference(|r| r.calendar.unit(&unit).sessions(date).to_vec())?)
+            .with_reference(|r| r.calendar.unit(&unit).sessions_in_force(date).to_vec())?)
     }
 
     /// Sets the office hours of the caller's unit from `effective` (validated by the engine:

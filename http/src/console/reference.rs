@@ -807,7 +807,7 @@ fn office_hours_page(
     let body = html! {
         h1 { "Giờ làm việc của đơn vị" }
         @if let Some((error, text)) = msg { (layout::message(error, text)) }
-        p { "Hôm nay (" (dd_mm_yyyy(today)) "): " (lines.join(", ")) }
+        p { "Các buổi làm việc đang áp dụng (ngày " (dd_mm_yyyy(today)) "): " (lines.join(", ")) }
         form method="post" action="/office-hours" {
             (layout::csrf_field(&s.csrf))
             label for="oh-sessions" { "Các buổi làm việc (mỗi dòng một buổi, HH:mm-HH:mm)" }

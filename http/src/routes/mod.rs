@@ -44,6 +44,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(slips::slip))
         .routes(routes!(reference::calendar))
         .routes(routes!(reference::publish_calendar))
+        .routes(routes!(reference::set_office_hours))
         .routes(routes!(reference::issue_procedure))
         .routes(routes!(reference::amend_procedure))
         .routes(routes!(reference::abolish_procedure))

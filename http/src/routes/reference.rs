@@ -1,17 +1,19 @@
 //! Reference data writes and reads besides the catalog view: a year's working calendar (read by
-//! every token holder, published by admins) and the procedure catalog's writes (admin: issue,
-//! amend into a new version, abolish, publish or unpublish at the caller's unit), through
-//! `app.reference()` (the command service's reference commands validate them). Like the
-//! calendar, these are `Idempotency-Key` writes without `If-Match`: the catalog is one stream
-//! for every procedure, so its version says nothing of the one procedure changed; an amendment
-//! names its version number instead (the latest + 1), which the engine checks.
+//! every token holder, published by admins), the unit's office hours (admin), and the procedure
+//! catalog's writes (admin: issue, amend into a new version, abolish, publish or unpublish at
+//! the caller's unit), through `app.reference()` (the command service's reference commands
+//! validate them; the console's admin screens call the same functions). Like the calendar,
+//! these are `Idempotency-Key` writes without `If-Match`: the catalog is one stream for every
+//! procedure, so its version says nothing of the one procedure changed; an amendment names its
+//! version number instead (the latest + 1), which the engine checks.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use chrono::NaiveDate;
-use motcua_engine::domain::events::{Procedure, YearCalendar};
+use motcua_engine::domain::calendar::parse_hhmm;
+use motcua_engine::domain::events::{Procedure, Session, YearCalendar};
 use motcua_engine::domain::types::{Field, ProcedureId, WorkflowId};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -445,6 +447,91 @@ pub async fn publish_procedure(
                     "online": b.online, "effective": b.effective, "seq": o.seq,
                 }),
                 format!("/v1/catalog?date={}", b.effective),
+            ))
+        },
+    )
+    .await
+}
+
+/// One office session, local time.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionBody {
+    /// Opening, `HH:MM` (e.g. `07:00`).
+    #[schema(pattern = r"^[0-9]{2}:[0-9]{2}$")]
+    pub start: String,
+    /// Closing, `HH:MM`, after the opening (at most `24:00`).
+    #[schema(pattern = r"^[0-9]{2}:[0-9]{2}$")]
+    pub end: String,
+}
+
+/// The caller's unit's office hours from a date.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfficeHoursBody {
+    /// In order, none overlapping, at least one.
+    pub sessions: Vec<SessionBody>,
+    /// From this date (YYYY-MM-DD).
+    #[schema(value_type = String)]
+    pub effective: NaiveDate,
+}
+
+impl OfficeHoursBody {
+    /// The sessions as the domain's, or 422 on the first time that is not `HH:MM`.
+    fn sessions(&self) -> Result<Vec<Session>, ApiError> {
+        let time = |field: String, v: &str| {
+            parse_hhmm(v).ok_or_else(|| ApiError::validation(field, "must be HH:MM"))
+        };
+        self.sessions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                Ok(Session {
+                    start_minute: time(format!("sessions[{i}].start"), &s.start)?,
+                    end_minute: time(format!("sessions[{i}].end"), &s.end)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Set the office hours of the caller's unit (giờ làm việc), admin only: due times computed
+/// from `effective` on count these sessions; those already recorded keep theirs.
+#[utoipa::path(post, path = "/v1/office-hours", tag = "reference", request_body = OfficeHoursBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
+    security(("bearer" = [])),
+    responses((status = 201, body = Object), (status = 401), (status = 403), (status = 422)))]
+pub async fn set_office_hours(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: HashedJson<OfficeHoursBody>,
+) -> Result<Response, ApiError> {
+    caller.require_any(&ADMINS)?;
+    state.check_writable()?;
+    let b = body.value()?;
+    let sessions = b.sessions()?;
+    let app = state.app();
+    let key = reply::idempotency_key(&headers)?;
+    let caller = &caller;
+    reply::run(
+        app.idempotency(),
+        caller,
+        KeySpace::Staff,
+        key,
+        body.sha256,
+        |key| async move {
+            let o = app
+                .reference()
+                .set_office_hours(caller, sessions, b.effective, key.as_ref())
+                .await?;
+            Ok(Reply::at(
+                StatusCode::CREATED,
+                serde_json::json!({
+                    "unit": caller.unit(), "effective": b.effective, "stream": o.stream,
+                    "seq": o.seq,
+                }),
+                format!("/v1/calendar/{}", b.effective.format("%Y")),
             ))
         },
     )
