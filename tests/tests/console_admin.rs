@@ -38,6 +38,16 @@ fn procedure_form<'a>(csrf: &'a str, name: &'a str, effective: &'a str) -> Vec<(
     ]
 }
 
+/// The hidden key of the form posting to `action` on a page.
+fn key_in_form(body: &str, action: &str) -> String {
+    let form = &body[body
+        .find(&format!("action=\"{action}\""))
+        .expect("the form")..];
+    let marker = "name=\"key\" value=\"";
+    let start = form.find(marker).expect("a key") + marker.len();
+    form[start..start + form[start..].find('"').unwrap()].to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_issues_a_procedure_and_the_desk_lists_it() {
     let (s, t) = commune().await;
@@ -138,31 +148,36 @@ async fn an_admin_issues_a_procedure_and_the_desk_lists_it() {
         .await;
     assert_eq!(v["procedure"], json!({"id": ID, "version": 2}));
 
-    // Abolish from today with a reason: the desk no longer lists it.
-    let r = admin
-        .post(
-            &format!("/procedures/{ID}/abolish"),
-            &[
-                ("csrf", csrf.as_str()),
-                ("effective", today.as_str()),
-                ("reason", ""),
-            ],
-        )
-        .await;
+    // Abolish from today with a reason: the desk no longer lists it. The form's own key makes
+    // the same form sent twice one write; the key sent with another reason is refused.
+    let page = admin.get(&format!("/procedures/{ID}")).await;
+    let action = format!("/procedures/{ID}/abolish");
+    let key = key_in_form(&page.body, &action);
+    let abolish = |reason: &'static str| {
+        vec![
+            ("csrf", csrf.as_str()),
+            ("key", key.as_str()),
+            ("effective", today.as_str()),
+            ("reason", reason),
+        ]
+    };
+    let r = admin.post(&action, &abolish("")).await;
     assert_eq!(r.status, 422);
     assert!(r.body.contains("Hãy nhập lý do bãi bỏ thủ tục."));
-    let r = admin
-        .post(
-            &format!("/procedures/{ID}/abolish"),
-            &[
-                ("csrf", csrf.as_str()),
-                ("effective", today.as_str()),
-                ("reason", "Quyết định 12/QĐ-UBND"),
-            ],
-        )
-        .await;
+    let r = admin.post(&action, &abolish("Quyết định 12/QĐ-UBND")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("Quyết định 12/QĐ-UBND"));
+    let head = s.head();
+    let r = admin.post(&action, &abolish("Quyết định 12/QĐ-UBND")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains(&format!("Đã bãi bỏ thủ tục {ID} từ")));
+    assert_eq!(s.head(), head, "the same form twice is one write");
+    let r = admin.post(&action, &abolish("Quyết định khác")).await;
+    assert_eq!(r.status, 422);
+    assert!(r
+        .body
+        .contains("Biểu mẫu này đã được gửi trước đó với nội dung khác."));
+    assert_eq!(s.head(), head);
     let list = desk.get("/desk").await;
     assert!(!list.body.contains("Đăng ký giám hộ"), "{}", list.body);
     s.server.shutdown().await.unwrap();

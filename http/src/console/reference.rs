@@ -23,10 +23,12 @@ use motcua_engine::domain::events::{
 use motcua_engine::domain::types::{Field, ProcedureId, Role, Vnd, WorkflowId, WorkingTime};
 use serde::Deserialize;
 
+use crate::app::idempotency::IdempotencyKey;
 use crate::app::reference::{ProcedureIssue, ProcedureRow, ProcedureStatus, Publication};
 use crate::app::{clock, AppError};
 use crate::console::layout::{self, money_vi};
 use crate::console::{app_failure, forbidden, render, signed_form_of, Fields, Signed};
+use crate::crypto::{random_bytes, sha256};
 use crate::errors::ApiError;
 use crate::state::AppState;
 
@@ -71,12 +73,42 @@ fn failure(e: impl Into<ApiError>) -> Refused {
             _ => None,
         },
         ApiError::NotFound(_) => Some("Không tìm thấy thủ tục hành chính này.".to_owned()),
+        ApiError::Conflict(_) | ApiError::IdempotencyKeyReused => Some(
+            "Biểu mẫu này đã được gửi trước đó với nội dung khác. Hãy tải lại trang rồi thực hiện lại."
+                .to_owned(),
+        ),
         _ => None,
     };
     match field_words {
         Some(text) => (e.status(), text),
         None => app_failure(e),
     }
+}
+
+/// The hidden idempotency key of one form, made when the form is shown: a form sent twice (a
+/// double click, a reload that posts again) is one write, answered the second time from the
+/// log. One key per form, so two forms of a page never share one.
+fn form_key() -> Markup {
+    html! { input type="hidden" name="key" value=(hex::encode(&random_bytes()[..16])); }
+}
+
+/// The key a form carries, bound to what the form says (every field but the token and the key):
+/// the same form sent again is the same request; the key sent with other values (a form edited
+/// after going back in the browser) is refused as a conflict instead of answered with the first
+/// outcome. A form without a usable key still works, without the retry safety.
+fn key_of(f: &Fields, what: &str) -> Option<IdempotencyKey> {
+    if f.get("key").is_empty() {
+        return None;
+    }
+    let key = IdempotencyKey::parse(&format!("console-{what}-{}", f.get("key"))).ok()?;
+    let mut request = Vec::new();
+    for (k, v) in f.0.iter().filter(|(k, _)| k != "csrf" && k != "key") {
+        request.extend_from_slice(k.as_bytes());
+        request.push(0);
+        request.extend_from_slice(v.as_bytes());
+        request.push(0);
+    }
+    Some(key.for_request(sha256(&request)))
 }
 
 /// The admin check of every screen here: the 403 page for anyone else.
@@ -360,6 +392,7 @@ fn procedures_page(
         h2 { "Ban hành thủ tục mới" }
         form method="post" action="/procedures" {
             (layout::csrf_field(&s.csrf))
+            (form_key())
             label for="new-id" { "Mã TTHC (ví dụ 1.001193)" }
             input type="text" id="new-id" name="id" required;
             (procedure_fields(state, s, None, "new"))
@@ -414,7 +447,7 @@ pub async fn issue(
     match state
         .app()
         .reference()
-        .issue_procedure(&s.caller, issue, None)
+        .issue_procedure(&s.caller, issue, key_of(&f, "issue").as_ref())
         .await
     {
         Ok((id, _)) => {
@@ -475,6 +508,7 @@ fn procedure_page(
             form method="post" action=(format!("/procedures/{}/amend", r.id)) {
                 h2 { "Sửa đổi, bổ sung (phiên bản " (next) ")" }
                 (layout::csrf_field(&s.csrf))
+            (form_key())
                 input type="hidden" name="version" value=(next);
                 (procedure_fields(state, s, Some(&r.latest), "amend"))
                 div { button type="submit" { "Ban hành phiên bản " (next) } }
@@ -482,6 +516,7 @@ fn procedure_page(
             form method="post" action=(format!("/procedures/{}/publish", r.id)) {
                 h2 { "Niêm yết tại đơn vị" }
                 (layout::csrf_field(&s.csrf))
+            (form_key())
                 label { input type="checkbox" name="at_desk" value="1" checked[r.published.0]; " Tại Bộ phận Một cửa" }
                 label { input type="checkbox" name="online" value="1" checked[r.published.1]; " Trực tuyến" }
                 label for="publish-effective" { "Từ ngày" }
@@ -491,6 +526,7 @@ fn procedure_page(
             form method="post" action=(format!("/procedures/{}/abolish", r.id)) {
                 h2 { "Bãi bỏ thủ tục" }
                 (layout::csrf_field(&s.csrf))
+            (form_key())
                 label for="abolish-effective" { "Bãi bỏ từ ngày" }
                 input type="date" id="abolish-effective" name="effective" required;
                 label for="abolish-reason" { "Lý do bãi bỏ (căn cứ quyết định)" }
@@ -543,6 +579,7 @@ async fn procedure_write(
         let (status, text) = failure(e);
         return procedure_page(&state, &s, &id, Some((true, &text)), status);
     }
+    let key = key_of(&f, &format!("procedure-{pid}"));
     let reference = state.app().reference();
     let (done, r) = match write {
         ProcedureWrite::Amend(p, effective) => {
@@ -553,7 +590,7 @@ async fn procedure_write(
                     dd_mm_yyyy(effective)
                 ),
                 reference
-                    .amend_procedure(&s.caller, p, effective, None)
+                    .amend_procedure(&s.caller, p, effective, key.as_ref())
                     .await,
             )
         }
@@ -562,12 +599,14 @@ async fn procedure_write(
                 "Đã cập nhật niêm yết thủ tục {pid} từ {}.",
                 dd_mm_yyyy(p.effective)
             ),
-            reference.publish_procedure(&s.caller, &pid, p, None).await,
+            reference
+                .publish_procedure(&s.caller, &pid, p, key.as_ref())
+                .await,
         ),
         ProcedureWrite::Abolish(effective, reason) => (
             format!("Đã bãi bỏ thủ tục {pid} từ {}.", dd_mm_yyyy(effective)),
             reference
-                .abolish_procedure(&s.caller, &pid, effective, reason, None)
+                .abolish_procedure(&s.caller, &pid, effective, reason, key.as_ref())
                 .await,
         ),
     };
@@ -686,6 +725,7 @@ fn calendar_page(
         h2 { "Công bố lịch làm việc" }
         form method="post" action="/calendar" {
             (layout::csrf_field(&s.csrf))
+            (form_key())
             label for="cal-year" { "Năm" }
             input type="number" id="cal-year" name="year" min="1945" max="2100" required value=(year);
             label for="cal-off" { "Ngày nghỉ (mỗi dòng một ngày, dd/mm/yyyy)" }
@@ -767,7 +807,12 @@ pub async fn publish_calendar(
     match state
         .app()
         .reference()
-        .publish_calendar(&s.caller, calendar, replace, None)
+        .publish_calendar(
+            &s.caller,
+            calendar,
+            replace,
+            key_of(&f, "calendar").as_ref(),
+        )
         .await
     {
         Ok(_) => {
@@ -810,6 +855,7 @@ fn office_hours_page(
         p { "Các buổi làm việc đang áp dụng (ngày " (dd_mm_yyyy(today)) "): " (lines.join(", ")) }
         form method="post" action="/office-hours" {
             (layout::csrf_field(&s.csrf))
+            (form_key())
             label for="oh-sessions" { "Các buổi làm việc (mỗi dòng một buổi, HH:mm-HH:mm)" }
             textarea id="oh-sessions" name="sessions" required { (lines.join("\n")) }
             label for="oh-effective" { "Áp dụng từ ngày" }
@@ -872,7 +918,7 @@ pub async fn set_office_hours(
     match state
         .app()
         .reference()
-        .set_office_hours(&s.caller, sessions, effective, None)
+        .set_office_hours(&s.caller, sessions, effective, key_of(&f, "hours").as_ref())
         .await
     {
         Ok(_) => {
