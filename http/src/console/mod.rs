@@ -153,7 +153,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
 async fn landing_page(State(state): State<AppState>, s: Signed) -> Response {
     let body = html! {
         h1 { "Xin chào, " (s.caller.staff.name) }
-        p { "Các màn hình của vai trò này (kế hoạch cải cách hành chính, quản trị, cổng công dân) chưa có trong bảng điều khiển; các chức năng đó đang dùng qua giao diện lập trình (API)." }
+        p { "Các màn hình của vai trò này (kế hoạch cải cách hành chính, cổng công dân) chưa có trong bảng điều khiển; các chức năng đó đang dùng qua giao diện lập trình (API)." }
     };
     render(&state, &s, "Trang chính", body)
 }
