@@ -617,6 +617,9 @@ async fn a_desk_officer_receives_a_dossier_in_a_real_browser() {
         ("tt-01", "/audit", "audit", "Nhật ký đăng nhập"),
         ("qt-01", "/staff", "staff", "Cán bộ"),
         ("qt-01", "/personal", "personal", "Xoá theo yêu cầu"),
+        ("qt-01", "/procedures", "procedures", "1.001193"),
+        ("qt-01", "/calendar", "calendar", "Thay thế lịch đã công bố"),
+        ("qt-01", "/office-hours", "office-hours", "Giờ làm việc"),
     ] {
         let cookie = session_of(&s, id).await;
         d.use_session(&cookie).await;

@@ -122,8 +122,34 @@ fn table() -> Vec<(&'static str, String, Value, Vec<&'static str>)> {
         ),
         (
             "POST",
+            "/v1/office-hours".into(),
+            json!({"sessions": [], "effective": "2031-01-01"}),
+            vec!["qt-01"],
+        ),
+        // The catalog's other writes: admin only (the engine's `Authority` admits no other
+        // role), every other role refused before the body or the procedure is looked at.
+        (
+            "POST",
+            "/v1/procedures/1.001193/versions".into(),
+            json!({}),
+            vec!["qt-01"],
+        ),
+        (
+            "POST",
             "/v1/personal/retention-sweeps".into(),
             json!({"sealed_before": "2000-01-01"}),
+            vec!["qt-01"],
+        ),
+        (
+            "POST",
+            "/v1/procedures/1.001193/abolish".into(),
+            json!({"effective": "2031-01-01", "reason": ""}),
+            vec!["qt-01"],
+        ),
+        (
+            "POST",
+            "/v1/procedures/1.001193/publications".into(),
+            json!({}),
             vec!["qt-01"],
         ),
         (

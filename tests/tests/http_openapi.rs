@@ -7,7 +7,7 @@ mod http_common;
 use http_common::TestServer;
 use serde_json::Value;
 
-const EXPECTED_PATHS: [&str; 31] = [
+const EXPECTED_PATHS: [&str; 35] = [
     "/v1/calendar",
     "/healthz",
     "/metrics",
@@ -39,6 +39,10 @@ const EXPECTED_PATHS: [&str; 31] = [
     "/v1/procedures",
     "/v1/personal/erasures",
     "/v1/personal/retention-sweeps",
+    "/v1/office-hours",
+    "/v1/procedures/{procedure}/versions",
+    "/v1/procedures/{procedure}/abolish",
+    "/v1/procedures/{procedure}/publications",
 ];
 
 fn concrete(path: &str) -> String {
@@ -48,6 +52,7 @@ fn concrete(path: &str) -> String {
         .replace("{id}", "tn-01")
         .replace("{token_id}", "abc")
         .replace("{year}", "2023")
+        .replace("{procedure}", "1.001193")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

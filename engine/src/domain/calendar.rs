@@ -220,6 +220,13 @@ impl<'a> UnitCalendar<'a> {
         if !self.cal.is_working_day(date) {
             return &[];
         }
+        self.sessions_in_force(date)
+    }
+
+    /// The sessions a working day has as of `date`, whether or not `date` is one (what the
+    /// admin's screen shows on a weekend too): the latest `OfficeHoursSet` in effect on that
+    /// date, else the defaults.
+    pub fn sessions_in_force(&self, date: NaiveDate) -> &'a [Session] {
         self.hours
             .and_then(|h| h.range(..=date).next_back())
             .map(|(_, s)| s.as_slice())

@@ -126,6 +126,11 @@ impl Catalog {
         self.procedures.get(id)
     }
 
+    /// Every procedure ever issued, abolished ones included, by id (the admin's list).
+    pub fn histories(&self) -> impl Iterator<Item = (&ProcedureId, &ProcedureHistory)> {
+        self.procedures.iter()
+    }
+
     /// The latest version number recorded for a procedure.
     pub fn latest_version(&self, id: &ProcedureId) -> Option<u32> {
         self.procedures

@@ -1,7 +1,10 @@
 //! The queue per field, a specialist's work list, a leader's approval inbox, and the dossier
 //! page: its state in Vietnamese words, due time, the timeline of every event (who by name,
 //! their role, when, what), and a form for each action the workflow allows this caller now
-//! (`allowed_actions`, computed by the engine for the caller's roles).
+//! (`allowed_actions`, computed by the engine for the caller's roles): every workflow action a
+//! staff role may take has its form (the citizen's own online submission excepted; an online
+//! submission's first step, receive, guide to complete or refuse, included), and the
+//! timeline says what each event recorded (amounts, reasons, appointments, agencies).
 //!
 //! An action form becomes the API's `ActionBody`, the API's `routes::dossiers::command` makes
 //! the domain command, and `app.dossiers().act` runs it (as `POST
@@ -15,15 +18,17 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
+use motcua_engine::domain::events::{DossierChange, Event};
 use motcua_engine::domain::slips;
 use motcua_engine::domain::types::{Role, Timestamp, UnitCode};
-use motcua_engine::domain::Action;
+use motcua_engine::domain::{Action, DomainError};
+use motcua_engine::service::ServiceError;
 
 use crate::app::desk::{DueClock, DUE_SOON_OFFICE_HOURS};
 use crate::app::views::DossierDetail;
 use crate::app::{clock, AppError};
 use crate::console::layout::{
-    self, action_vi, date_vi, datetime_vi, event_vi, role_vi_str, state_vi, timeliness,
+    self, action_vi, date_vi, datetime_vi, event_vi, money_vi, role_vi_str, state_vi, timeliness,
 };
 use crate::console::{
     app_failure, forbidden, render, render_refreshing, signed_form, signed_form_of, Fields, Signed,
@@ -276,12 +281,32 @@ enum Input {
     Specialist,
     /// Result or refusal.
     Draft,
+    /// A sum of money in đồng (digits; `.` or spaces between thousands allowed).
+    Amount,
+    /// A local date and time (the browser's date-time picker, Asia/Ho_Chi_Minh).
+    DateTime,
 }
 
-/// The actions the console offers, with their fields (the others stay with the API for now).
+/// The actions the console offers, with their fields: every staff action of the workflows
+/// (online submission is the citizen's). The three first steps are here for an online
+/// submission (a desk arrival takes them on the desk's form, which records the intake).
 fn action_inputs(a: Action) -> Option<&'static [(&'static str, &'static str, Input, bool)]> {
     use Input::*;
     Some(match a {
+        Action::Receive => &[],
+        Action::GuideToComplete => &[
+            (
+                "missing",
+                "Giấy tờ còn thiếu (mỗi dòng một giấy tờ)",
+                Lines,
+                true,
+            ),
+            ("note", "Ghi chú", Text, false),
+        ],
+        Action::RefuseToReceive => &[
+            ("reason", "Lý do từ chối tiếp nhận", Text, true),
+            ("legal_basis", "Căn cứ pháp lý", Line, false),
+        ],
         Action::Assign => &[
             ("specialist", "Công chức xử lý", Specialist, true),
             ("note", "Ghi chú", Text, false),
@@ -309,7 +334,21 @@ fn action_inputs(a: Action) -> Option<&'static [(&'static str, &'static str, Inp
         Action::Approve => &[("note", "Ý kiến", Text, false)],
         Action::SendBack => &[("comments", "Ý kiến trả lại", Text, true)],
         Action::SignRefusal => &[("reasons", "Lý do từ chối giải quyết", Text, true)],
+        Action::RequestPayment => &[
+            ("amount", "Số tiền phí, lệ phí (đồng)", Amount, true),
+            ("note", "Nội dung nghĩa vụ tài chính", Text, false),
+        ],
         Action::RecordPayment => &[("receipt_number", "Số biên lai", Line, true)],
+        Action::Apologise => &[
+            ("reason", "Lý do xin lỗi", Text, true),
+            (
+                "new_appointment",
+                "Ngày giờ hẹn trả kết quả mới",
+                DateTime,
+                true,
+            ),
+        ],
+        Action::Withdraw => &[("reason", "Lý do rút hồ sơ", Text, true)],
         Action::Stop => &[
             ("reason", "Lý do dừng xử lý", Text, true),
             ("legal_basis", "Căn cứ pháp lý", Line, false),
@@ -347,6 +386,12 @@ fn action_form(state: &AppState, s: &Signed, d: &DossierDetail, a: Action) -> Ma
                         select id=(id) name=(name) required[required] {
                             @for sp in &specialists { option value=(sp.id) { (sp.name) } }
                         }
+                    }
+                    Input::Amount => {
+                        input type="text" id=(id) name=(name) inputmode="numeric" required[required];
+                    }
+                    Input::DateTime => {
+                        input type="datetime-local" id=(id) name=(name) required[required];
                     }
                     Input::Draft => {
                         select id=(id) name=(name) {
@@ -416,7 +461,7 @@ fn dossier_body(state: &AppState, s: &Signed, d: &DossierDetail, error: Option<&
         }
         h2 { "Quá trình xử lý" }
         table {
-            thead { tr { th { "Thời gian" } th { "Người thực hiện" } th { "Vai trò" } th { "Nội dung" } } }
+            thead { tr { th { "Thời gian" } th { "Người thực hiện" } th { "Vai trò" } th { "Nội dung" } th { "Chi tiết" } } }
             tbody {
                 @for ev in &d.history {
                     @let env = &ev.envelope;
@@ -425,6 +470,11 @@ fn dossier_body(state: &AppState, s: &Signed, d: &DossierDetail, error: Option<&
                         td { (name_of(&env.actor.staff)) }
                         td { (role_vi_str(&env.actor.role)) }
                         td { (event_vi(&env.event_type)) }
+                        td {
+                            @if let Some(Event::Dossier(e)) = &ev.event {
+                                (change_detail(&e.change, &name_of))
+                            }
+                        }
                     }
                 }
             }
@@ -471,7 +521,9 @@ pub async fn page(State(state): State<AppState>, s: Signed, Path(code): Path<Str
 fn action_body(f: &Fields) -> ActionBody {
     let opt = |name: &str| Some(f.get(name).to_owned()).filter(|v| !v.is_empty());
     let lines = f.lines("items");
+    let missing = f.lines("missing");
     ActionBody {
+        missing: (!missing.is_empty()).then_some(missing),
         note: opt("note"),
         reason: opt("reason"),
         legal_basis: opt("legal_basis"),
@@ -482,7 +534,102 @@ fn action_body(f: &Fields) -> ActionBody {
         draft: opt("draft"),
         reasons: opt("reasons"),
         comments: opt("comments"),
+        amount: amount_of(f.get("amount")),
+        new_appointment: opt("new_appointment").map(|v| appointment_of(&v)),
         ..ActionBody::default()
+    }
+}
+
+/// A sum typed as `50000`, `50.000` or `50 000`; anything else is no amount (the command then
+/// refuses the field: "số tiền").
+fn amount_of(v: &str) -> Option<u64> {
+    let digits: String = v.chars().filter(|c| !matches!(c, '.' | ' ')).collect();
+    digits.parse().ok()
+}
+
+/// The date-time picker's local `YYYY-MM-DDTHH:MM` as the API's RFC 3339 instant; the commune's
+/// zone has no daylight saving, so its offset is always +07:00. Anything else goes on as typed,
+/// for the API's parser to refuse on `new_appointment`.
+fn appointment_of(v: &str) -> String {
+    match chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M") {
+        Ok(t) => format!("{}+07:00", t.format("%Y-%m-%dT%H:%M:%S")),
+        Err(_) => v.to_owned(),
+    }
+}
+
+/// What an event recorded, in words (the timeline's detail column).
+fn change_detail(change: &DossierChange, name_of: &dyn Fn(&str) -> String) -> String {
+    let with_note = |head: String, note: &str| {
+        if note.trim().is_empty() {
+            head
+        } else if head.is_empty() {
+            format!("Ghi chú: {note}")
+        } else {
+            format!("{head}. Ghi chú: {note}")
+        }
+    };
+    match change {
+        DossierChange::GuidedToComplete { missing, note } => {
+            with_note(format!("Cần bổ sung: {}", missing.join("; ")), note)
+        }
+        DossierChange::RefusedToReceive {
+            reason,
+            legal_basis,
+        }
+        | DossierChange::Stopped {
+            reason,
+            legal_basis,
+        } => {
+            if legal_basis.trim().is_empty() {
+                format!("Lý do: {reason}")
+            } else {
+                format!("Lý do: {reason}. Căn cứ: {legal_basis}")
+            }
+        }
+        DossierChange::Assigned { specialist, note } => {
+            with_note(format!("Giao cho: {}", name_of(specialist.as_str())), note)
+        }
+        DossierChange::SupplementRequested { items, reason } => {
+            let head = format!("Nội dung cần bổ sung: {}", items.join("; "));
+            if reason.trim().is_empty() {
+                head
+            } else {
+                format!("{head}. Lý do: {reason}")
+            }
+        }
+        DossierChange::SupplementReceived { new_due, note, .. } => {
+            with_note(format!("Hạn mới: {}", datetime_vi(*new_due)), note)
+        }
+        DossierChange::Forwarded { agency, note } => {
+            with_note(format!("Cơ quan nhận: {agency}"), note)
+        }
+        DossierChange::PaymentRequested { amount, note } => {
+            with_note(format!("Số tiền: {}", money_vi(amount.0)), note)
+        }
+        DossierChange::PaymentRecorded {
+            receipt_number,
+            new_due,
+            ..
+        } => format!(
+            "Số biên lai: {receipt_number}. Hạn mới: {}",
+            datetime_vi(*new_due)
+        ),
+        DossierChange::Apologised {
+            reason,
+            new_appointment,
+        } => format!(
+            "Lý do: {reason}. Hẹn trả kết quả lại: {}",
+            datetime_vi(*new_appointment)
+        ),
+        DossierChange::RefusalSigned { reasons } => format!("Lý do từ chối: {reasons}"),
+        DossierChange::SentBack { comments } => format!("Ý kiến trả lại: {comments}"),
+        DossierChange::Withdrawn { reason } => format!("Lý do: {reason}"),
+        DossierChange::OtherAgencyAnswered { note }
+        | DossierChange::SubmittedForSigning { note, .. }
+        | DossierChange::Approved { note }
+        | DossierChange::HandedOver { note } => with_note(String::new(), note),
+        // Receipt and submission: the applicant and documents are shown above the timeline.
+        _ => String::new(),
     }
 }
 
@@ -528,6 +675,11 @@ pub async fn act(
         .await
     {
         Ok(_) => Redirect::to(&format!("/dossiers/{parsed}")).into_response(),
+        Err(AppError::Service(ServiceError::Domain(DomainError::ApologyTooEarly { .. }))) => {
+            // The shared words would say "conflict"; the officer needs the rule itself.
+            let text = "Chỉ lập phiếu xin lỗi và hẹn lại khi hồ sơ đã quá hạn hoặc còn không quá một ngày làm việc đến hạn trả kết quả.";
+            dossier_page(&state, &s, &code, Some(text), StatusCode::CONFLICT)
+        }
         Err(e) => refuse(e.into()),
     }
 }

@@ -169,6 +169,19 @@ pub fn event_vi(event_type: &str) -> &str {
     }
 }
 
+/// Money as people read it: `.` between thousands, then `đ` (`50.000 đ`).
+pub fn money_vi(v: u64) -> String {
+    let digits = v.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    format!("{out} đ")
+}
+
 /// `dd/mm/yyyy` in the commune's time zone.
 pub fn date_vi(t: Timestamp) -> String {
     local(t).format("%d/%m/%Y").to_string()
@@ -216,6 +229,9 @@ pub fn nav_items(caller: &Caller) -> Vec<(&'static str, &'static str)> {
     }
     if caller.has(Role::Admin) {
         items.push(("/staff", "Cán bộ"));
+        items.push(("/procedures", "Thủ tục hành chính"));
+        items.push(("/calendar", "Lịch làm việc"));
+        items.push(("/office-hours", "Giờ làm việc"));
         items.push(("/personal", "Dữ liệu cá nhân"));
     }
     if caller.has(Role::Auditor) || caller.has(Role::Admin) {

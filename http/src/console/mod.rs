@@ -24,6 +24,7 @@ pub mod dossier;
 pub mod layout;
 pub mod lookup;
 pub mod personal;
+pub mod reference;
 pub mod search;
 pub mod signin;
 
@@ -94,6 +95,22 @@ pub fn router() -> Router<AppState> {
         .route("/staff", get(admin::list))
         .route("/staff/{id}/password", post(admin::reset_password))
         .route("/staff/{id}/deactivate", post(admin::deactivate))
+        .route(
+            "/procedures",
+            get(reference::procedures).post(reference::issue),
+        )
+        .route("/procedures/{id}", get(reference::procedure))
+        .route("/procedures/{id}/amend", post(reference::amend))
+        .route("/procedures/{id}/publish", post(reference::publish))
+        .route("/procedures/{id}/abolish", post(reference::abolish))
+        .route(
+            "/calendar",
+            get(reference::calendar).post(reference::publish_calendar),
+        )
+        .route(
+            "/office-hours",
+            get(reference::office_hours).post(reference::set_office_hours),
+        )
         .layer(middleware::map_response(security_headers))
 }
 
@@ -161,7 +178,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
 async fn landing_page(State(state): State<AppState>, s: Signed) -> Response {
     let body = html! {
         h1 { "Xin chào, " (s.caller.staff.name) }
-        p { "Các màn hình của vai trò này (kế hoạch cải cách hành chính, quản trị, cổng công dân) chưa có trong bảng điều khiển; các chức năng đó đang dùng qua giao diện lập trình (API)." }
+        p { "Các màn hình của vai trò này (kế hoạch cải cách hành chính, cổng công dân) chưa có trong bảng điều khiển; các chức năng đó đang dùng qua giao diện lập trình (API)." }
     };
     render(&state, &s, "Trang chính", body)
 }

@@ -6,7 +6,7 @@
 use chrono::{Datelike, NaiveDate};
 
 use crate::domain::calendar::validate_sessions;
-use crate::domain::dossier::limits::{one_line, MAX_NAME_CHARS};
+use crate::domain::dossier::limits::{one_line, MAX_NAME_CHARS, MAX_NOTE_CHARS};
 use crate::domain::error::DomainError;
 use crate::domain::events::{
     CalendarEvent, CatalogEvent, Event, Procedure, Session, StaffEvent, UnitEvent, UnitInfo,
@@ -254,6 +254,13 @@ fn abolish_procedure(
     known_procedure(r, &id)?;
     if reason.trim().is_empty() {
         return Err(invalid("reason", "must not be empty"));
+    }
+    // The reason is stored in the catalog's stream for good: bounded like a dossier's notes.
+    if reason.chars().count() > MAX_NOTE_CHARS {
+        return Err(invalid(
+            "reason",
+            format!("at most {MAX_NOTE_CHARS} characters"),
+        ));
     }
     let ev = CatalogEvent::ProcedureAbolished {
         id,
