@@ -48,3 +48,24 @@ fn build_bin(package: &str, name: &str) -> PathBuf {
     );
     bin
 }
+
+/// Runs the `motcua` binary with `args` to completion, off the async runtime, its log quiet:
+/// (success, stdout, stderr).
+pub async fn motcua(args: Vec<String>) -> (bool, String, String) {
+    let bin = workspace_bin("motcua-http", "motcua");
+    let run = move || {
+        let out = Command::new(bin)
+            .args(&args)
+            .env("MOTCUA_LOG", "warn")
+            .output()
+            .expect("the motcua binary runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    tokio::task::spawn_blocking(run)
+        .await
+        .expect("the motcua process's thread")
+}

@@ -14,7 +14,6 @@ mod http_common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,30 +21,9 @@ use std::time::{Duration, Instant};
 use http_common::{commune, config, new_dossier, problem, TestServer};
 use motcua_engine::log::{EventLog, LogConfig};
 use motcua_replay::archive::{decode_record, ArchiveHeader, ArchiveReader, Trailer};
+use motcua_tests::motcua;
 use serde_json::{json, Value};
 use tokio::sync::RwLock;
-
-fn motcua_bin() -> PathBuf {
-    motcua_tests::workspace_bin("motcua-http", "motcua")
-}
-
-/// Runs `motcua ARGS` to completion off the async runtime; (success, stdout, stderr).
-async fn motcua(args: Vec<String>) -> (bool, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new(motcua_bin())
-            .args(&args)
-            .env("MOTCUA_LOG", "warn")
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
-    })
-    .await
-    .unwrap()
-}
 
 fn arg(p: &Path) -> String {
     p.to_str().unwrap().to_owned()

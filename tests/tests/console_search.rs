@@ -8,7 +8,7 @@ mod http_common;
 use console_common::signed_in;
 use http_common::{commune, OTHER_UNIT};
 use motcua_engine::domain::types::Role;
-use serde_json::{json, Value};
+use serde_json::json;
 
 async fn receive(
     s: &http_common::TestServer,
@@ -17,22 +17,11 @@ async fn receive(
     id_number: &str,
     phone: &str,
 ) -> String {
-    let body = json!({
-        "procedure": "1.001193",
-        "applicant": {"name": name, "id_number": id_number, "phone": phone, "address": "thôn 3"},
-        "documents": ["Tờ khai"]
-    });
-    let r = s
-        .post("/v1/dossiers", token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json::<Value>().await.unwrap()["code"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    s.receive_for(
+        token,
+        json!({"name": name, "id_number": id_number, "phone": phone, "address": "thôn 3"}),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

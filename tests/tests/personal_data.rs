@@ -17,6 +17,7 @@ use motcua_replay::progress::Progress;
 use motcua_replay::source::Source;
 use motcua_replay::verify::{verify, VerifyOptions};
 use motcua_testkit::new_event;
+use motcua_tests::motcua;
 use serde_json::{json, Value};
 
 const NAME: &str = "Phạm Thị Riêng";
@@ -30,23 +31,12 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 }
 
 async fn receive_for(s: &TestServer, token: &str, name: &str, id_number: &str) -> String {
-    let body = json!({
-        "procedure": "1.001193",
-        "applicant": {"name": name, "id_number": id_number, "phone": "0987000111",
-                      "address": "xóm Bí Mật, xã Dương Phong"},
-        "documents": ["Tờ khai"]
-    });
-    let r = s
-        .post("/v1/dossiers", token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json::<Value>().await.unwrap()["code"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    s.receive_for(
+        token,
+        json!({"name": name, "id_number": id_number, "phone": "0987000111",
+               "address": "xóm Bí Mật, xã Dương Phong"}),
+    )
+    .await
 }
 
 async fn stats(s: &TestServer, token: &str) -> Value {
@@ -268,24 +258,6 @@ async fn a_recorded_erasure_is_finished_at_start_and_a_forged_one_is_found() {
     let rules: Vec<&str> = report.findings.iter().map(|f| f.rule).collect();
     assert_eq!(rules, vec!["role"], "{:?}", report.findings);
     assert!(report.findings[0].detail.contains("erase_personal_data"));
-}
-
-/// Runs `motcua ARGS` to completion off the async runtime; (success, stdout, stderr).
-async fn motcua(args: Vec<String>) -> (bool, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let out = std::process::Command::new(motcua_tests::workspace_bin("motcua-http", "motcua"))
-            .args(&args)
-            .env("MOTCUA_LOG", "warn")
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
-    })
-    .await
-    .unwrap()
 }
 
 fn arg(p: &std::path::Path) -> String {

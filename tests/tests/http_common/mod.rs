@@ -143,9 +143,24 @@ impl TestServer {
 
     /// Receives a new dossier of `procedure` at the desk as `token` (201 asserted); its code.
     pub async fn receive(&self, token: &str, procedure: &str) -> String {
+        self.receive_body(token, &new_dossier(procedure)).await
+    }
+
+    /// Receives a dossier of procedure 1.001193 for the applicant `applicant` (name,
+    /// id_number, phone, address) as `token` (201 asserted); its code.
+    pub async fn receive_for(&self, token: &str, applicant: serde_json::Value) -> String {
+        let body = serde_json::json!({
+            "procedure": "1.001193",
+            "applicant": applicant,
+            "documents": ["Tờ khai"]
+        });
+        self.receive_body(token, &body).await
+    }
+
+    async fn receive_body(&self, token: &str, body: &serde_json::Value) -> String {
         let r = self
             .post("/v1/dossiers", token)
-            .json(&new_dossier(procedure))
+            .json(body)
             .send()
             .await
             .unwrap();
