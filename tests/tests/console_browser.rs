@@ -4,9 +4,12 @@
 //! right one, lands on the desk, picks a procedure, types the applicant and receives: slip 01
 //! shows the dossier's code, the lookup secret and the QR code of the public lookup (drawn
 //! under the CSP), and the API has the dossier. Then every screen (sign-in, home, desk, slip
-//! 01, queue, work list, inbox, dossier page, slips 02-06, audit, staff, the public lookup,
-//! also at a phone's 360 px) is checked by axe-core for serious or critical accessibility
-//! violations and saved as a screenshot in `target/screenshots/`.
+//! 01, queue, search, work list, inbox, dossier page, slips 02-06, audit, staff, personal data,
+//! procedures, calendar, office hours, the public lookup, also at a phone's 360 px) is checked
+//! by axe-core for serious or critical accessibility violations and saved as a screenshot in
+//! `target/screenshots/`. A second test takes one dossier from receipt to hand-over through
+//! the console only (desk, specialist, leader's inbox, desk), then the public lookup says
+//! "Đã trả kết quả".
 //!
 //! axe-core is the pinned npm release [`AXE_URL`], downloaded with `curl` once, checked
 //! against [`AXE_TGZ_SHA256`] and kept in the target directory; without the network the test
@@ -677,5 +680,113 @@ async fn a_desk_officer_receives_a_dossier_in_a_real_browser() {
         "axe-core found serious or critical violations:\n{}",
         found.join("\n")
     );
+    s.server.shutdown().await.unwrap();
+}
+
+/// The whole life of a dossier through the console only, in a real browser: the desk receives
+/// it and prints slip 01 (code, due time and secret checked in the page), the desk assigns it,
+/// the specialist submits it for signing from their work list, the leader approves it from
+/// the inbox, the desk hands the result over; the public lookup then says "Đã trả kết quả".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dossier_goes_from_receipt_to_hand_over_through_the_console_only() {
+    if skip_without_chromedriver() {
+        return;
+    }
+    let (s, tokens) = commune().await;
+    let d = Driver::start().await;
+    let as_staff = |id: &'static str| {
+        let s = &s;
+        let d = &d;
+        async move {
+            let cookie = session_of(s, id).await;
+            // A cookie is set on the page's own origin: be on it first.
+            d.go(&s.url("/tra-cuu")).await;
+            d.use_session(&cookie).await;
+        }
+    };
+    let submit = |action: &'static str| {
+        format!("form:has(input[name=action][value='{action}']) button[type=submit]")
+    };
+
+    as_staff("tn-01").await;
+    d.go(&s.url("/desk?procedure=1.001193")).await;
+    d.wait_for("/desk?procedure=1.001193", "Thành phần hồ sơ")
+        .await;
+    d.type_into("#name", "Đinh Thị Trọn Đời").await;
+    d.type_into("#id_number", "006090004321").await;
+    d.type_into("#phone", "0912345679").await;
+    d.type_into("#address", "thôn Nà Pài, xã Dương Phong").await;
+    d.click("form[method='post'][action='/desk'] button[type=submit]")
+        .await;
+    let slip = d
+        .wait_for("/desk", "Giấy tiếp nhận hồ sơ và hẹn trả kết quả")
+        .await;
+    let marker = "Mã hồ sơ: <strong>";
+    let start = slip.find(marker).expect("the code") + marker.len();
+    let code = slip[start..start + slip[start..].find('<').unwrap()].to_owned();
+    let secret = d
+        .execute(
+            "return document.querySelector('.secret').textContent;",
+            json!([]),
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let api = s
+        .get_json(&format!("/v1/dossiers/{code}"), &tokens["tn-01"])
+        .await;
+    let due = motcua_engine::domain::types::Timestamp(api["due"].as_i64().unwrap());
+    assert!(
+        slip.contains(&motcua_http::console::layout::datetime_vi(due)),
+        "slip 01 shows the due time {api}"
+    );
+    assert_eq!(secret.len(), 10, "{secret}");
+
+    // The desk hands it to the specialist from the dossier page.
+    let page = format!("/dossiers/{code}");
+    d.go(&s.url(&page)).await;
+    d.wait_for(&page, "Mới tiếp nhận").await;
+    d.click("#assign-specialist option[value='cm-tp-01']").await;
+    d.click(&submit("assign")).await;
+    d.wait_for(&page, "Đang xử lý").await;
+
+    // The specialist finds it in their work list and submits it for signing.
+    as_staff("cm-tp-01").await;
+    d.go(&s.url("/worklist")).await;
+    d.wait_for("/worklist", &code).await;
+    d.click(&format!("a[href='{page}']")).await;
+    d.wait_for(&page, "Đang xử lý").await;
+    d.type_into("#submit_for_signing-note", "Đủ điều kiện cấp")
+        .await;
+    d.click(&submit("submit_for_signing")).await;
+    d.wait_for(&page, "Chờ ký duyệt").await;
+
+    // The leader approves it from the inbox.
+    as_staff("ld-01").await;
+    d.go(&s.url("/inbox")).await;
+    d.wait_for("/inbox", &code).await;
+    d.click(&format!("#pick-{}", code.replace('.', "\\.")))
+        .await;
+    d.click("form[action='/inbox'] button[type=submit]").await;
+    d.wait_for("/inbox", &format!("Đã ký duyệt hồ sơ {code}."))
+        .await;
+
+    // The desk hands the result over.
+    as_staff("tn-01").await;
+    d.go(&s.url(&page)).await;
+    d.wait_for(&page, "Đã có kết quả").await;
+    d.click(&submit("hand_over")).await;
+    d.wait_for(&page, "Đã trả kết quả").await;
+
+    // The citizen's lookup, with the code and secret of slip 01.
+    d.go(&s.url(&format!("/tra-cuu?ma={code}&mk={secret}")))
+        .await;
+    d.wait_for(&format!("&mk={secret}"), "Đã trả kết quả").await;
+    let api = s
+        .get_json(&format!("/v1/dossiers/{code}"), &tokens["tn-01"])
+        .await;
+    assert_eq!(api["state_name"], "returned", "{api}");
+    d.quit().await;
     s.server.shutdown().await.unwrap();
 }
