@@ -9,7 +9,9 @@
 //! by axe-core for serious or critical accessibility violations and saved as a screenshot in
 //! `target/screenshots/`. A second test takes one dossier from receipt to hand-over through
 //! the console only (desk, specialist, leader's inbox, desk), then the public lookup says
-//! "Đã trả kết quả".
+//! "Đã trả kết quả". A third shows the refusals: sign-in throttled after five failures, a
+//! tampered CSRF token, a specialist without the leader's actions, a deactivated officer
+//! thrown out at the next page.
 //!
 //! axe-core is the pinned npm release [`AXE_URL`], downloaded with `curl` once, checked
 //! against [`AXE_TGZ_SHA256`] and kept in the target directory; without the network the test
@@ -787,6 +789,102 @@ async fn a_dossier_goes_from_receipt_to_hand_over_through_the_console_only() {
         .get_json(&format!("/v1/dossiers/{code}"), &tokens["tn-01"])
         .await;
     assert_eq!(api["state_name"], "returned", "{api}");
+    d.quit().await;
+    s.server.shutdown().await.unwrap();
+}
+
+/// What the console refuses, in a real browser: sign-in throttled after five failures, a form
+/// whose CSRF token was tampered with, a specialist who sees no leader's action on a dossier
+/// awaiting signature (the leader does), and a deactivated officer thrown out at the next page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_refuses_what_it_must_in_a_real_browser() {
+    if skip_without_chromedriver() {
+        return;
+    }
+    let (s, tokens) = commune().await;
+    account(&s, "tt-01").await;
+    let d = Driver::start().await;
+
+    // Five wrong passwords, then even the right one waits.
+    for _ in 0..5 {
+        d.go(&s.url("/signin")).await;
+        d.wait_for("/signin", "Đăng nhập").await;
+        d.type_into("#username", "tt-01").await;
+        d.type_into("#password", "không phải mật khẩu").await;
+        d.click("form[action='/signin'] button[type=submit]").await;
+        d.wait_for("/signin", "Tên đăng nhập hoặc mật khẩu không đúng")
+            .await;
+    }
+    d.go(&s.url("/signin")).await;
+    d.wait_for("/signin", "Đăng nhập").await;
+    d.type_into("#username", "tt-01").await;
+    d.type_into("#password", PASSWORD).await;
+    d.click("form[action='/signin'] button[type=submit]").await;
+    d.wait_for("/signin", "Đăng nhập sai quá nhiều lần").await;
+
+    // A tampered CSRF token: refused, nothing changed.
+    let desk = session_of(&s, "tn-01").await;
+    d.use_session(&desk).await;
+    d.go(&s.url("/password")).await;
+    d.wait_for("/password", "Đổi mật khẩu").await;
+    d.execute(
+        "document.querySelectorAll('input[name=csrf]').forEach(e => e.value = 'forged');",
+        json!([]),
+    )
+    .await;
+    d.type_into("#current", PASSWORD).await;
+    d.type_into("#new", "một mật khẩu mới rất dài").await;
+    d.type_into("#confirm", "một mật khẩu mới rất dài").await;
+    d.click("form[action='/password'] button[type=submit]")
+        .await;
+    d.wait_for("/password", "thiếu mã chống giả mạo").await;
+    let mut check = console_common::Browser::new(&s);
+    let r = check.sign_in("tn-01", PASSWORD).await;
+    assert_eq!(r.status, 303, "the old password still signs in: {}", r.body);
+
+    // A dossier awaiting signature: the specialist sees no approval, the leader does.
+    let code = s.receive(&tokens["tn-01"], "1.001193").await;
+    api_act(
+        &s,
+        &tokens["tn-01"],
+        &code,
+        "assign",
+        json!({"specialist": "cm-tp-01"}),
+    )
+    .await;
+    api_act(
+        &s,
+        &tokens["cm-tp-01"],
+        &code,
+        "submit_for_signing",
+        json!({"draft": "result", "note": "Đủ điều kiện"}),
+    )
+    .await;
+    let page = format!("/dossiers/{code}");
+    let forms = "return [...document.querySelectorAll('input[name=action]')].map(e => e.value);";
+    d.use_session(&session_of(&s, "cm-tp-01").await).await;
+    d.go(&s.url(&page)).await;
+    d.wait_for(&page, "Chờ ký duyệt").await;
+    let seen = d.execute(forms, json!([])).await;
+    assert!(!seen.to_string().contains("approve"), "{seen}");
+    d.use_session(&session_of(&s, "ld-01").await).await;
+    d.go(&s.url(&page)).await;
+    d.wait_for(&page, "Chờ ký duyệt").await;
+    let seen = d.execute(forms, json!([])).await;
+    assert!(seen.to_string().contains("\"approve\""), "{seen}");
+
+    // Deactivated while signed in: the next page is the sign-in.
+    d.use_session(&desk).await;
+    d.go(&s.url("/desk")).await;
+    d.wait_for("/desk", "Tiếp nhận hồ sơ").await;
+    let mut admin = signed_in(&s, "qt-01").await;
+    let csrf = admin.csrf().await;
+    let r = admin
+        .post("/staff/tn-01/deactivate", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    d.go(&s.url("/desk")).await;
+    d.wait_for("/signin", "Đăng nhập").await;
     d.quit().await;
     s.server.shutdown().await.unwrap();
 }
