@@ -183,7 +183,7 @@ impl PersonalStore {
             record.subject,
             &record.key,
             nonce,
-        ))
+        )?)
     }
 
     /// An applicant as recorded, opened: in clear (an old event), opened with the person's key,

@@ -122,6 +122,9 @@ pub enum PersonalError {
         "the sealed applicant of subject {0} does not open with its key (damaged or another key)"
     )]
     Unopenable(SubjectId),
+    /// The cipher refused the plaintext (only past 256 GiB).
+    #[error("the applicant of subject {0} could not be sealed")]
+    Unsealable(SubjectId),
     /// The plaintext inside is not four strings (never written by this code).
     #[error("the sealed applicant of subject {0} holds a malformed plaintext")]
     Malformed(SubjectId),
@@ -136,12 +139,12 @@ impl SealedApplicant {
         subject: SubjectId,
         key: &PersonKey,
         nonce: [u8; NONCE_LEN],
-    ) -> SealedApplicant {
+    ) -> Result<SealedApplicant, PersonalError> {
         let plain = encode(applicant);
         let aad = aad(&subject);
         let cipher = XChaCha20Poly1305::new((&key.0).into());
-        // Encryption fails only for plaintexts over 256 GiB; an applicant is bounded by the
-        // domain's limits (a few KiB).
+        // Fails only for a plaintext over 256 GiB (an applicant is a few KiB, the domain's
+        // limits); never recorded as an empty seal.
         let ciphertext = cipher
             .encrypt(
                 XNonce::from_slice(&nonce),
@@ -150,12 +153,12 @@ impl SealedApplicant {
                     aad: &aad,
                 },
             )
-            .unwrap_or_default();
-        SealedApplicant {
+            .map_err(|_| PersonalError::Unsealable(subject))?;
+        Ok(SealedApplicant {
             subject,
             nonce,
             ciphertext,
-        }
+        })
     }
 
     /// The applicant, with the person's key.
@@ -336,7 +339,7 @@ mod tests {
     fn a_sealed_applicant_opens_with_its_key_only_and_shows_no_plaintext() {
         let subject = SubjectId([7; SUBJECT_LEN]);
         let key = PersonKey([1; KEY_LEN]);
-        let sealed = SealedApplicant::seal(&applicant(), subject, &key, [3; NONCE_LEN]);
+        let sealed = SealedApplicant::seal(&applicant(), subject, &key, [3; NONCE_LEN]).unwrap();
         assert_eq!(sealed.open(&key), Ok(applicant()));
         assert_eq!(
             sealed.open(&PersonKey([2; KEY_LEN])),
