@@ -391,7 +391,8 @@ fn onto_demo(events: &mut [SynthEvent]) {
     }
 }
 
-/// Appends `dossiers` synthetic dossiers of the demo unit to the log in `dir`; the new head.
+/// Appends synthetic dossiers of the demo unit to the log in `dir` until it holds `growth`
+/// times the demo's; the demo's dossier count, the new count and the new head.
 async fn grow(dir: &Path, growth: usize) -> BenchResult<(usize, usize, u64)> {
     let log = EventLog::open(dir, LogConfig::default())?;
     let demo = dossier_streams(&log)?;
