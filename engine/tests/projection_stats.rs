@@ -605,6 +605,31 @@ fn dossier_view_public_lookup_queues_and_inbox() {
     dedup.sort();
     dedup.dedup();
     assert_eq!(dedup.len(), 14);
+
+    // A cursor before an instant starts the walk at the dossiers received before it.
+    let views: Vec<_> = p1.items.iter().chain(&p2.items).chain(&p3.items).collect();
+    let day = |v: &motcua_engine::projection::views::DossierView| {
+        v.received_at
+            .or(v.submitted_at)
+            .expect("a listed dossier has a day")
+    };
+    let t = day(views[4]);
+    let cursor = motcua_engine::projection::ReadModels::list_cursor_before(t);
+    let before = rm.list(&filter, Some(&cursor), 20).unwrap();
+    let expected: Vec<_> = views
+        .iter()
+        .filter(|v| day(v) < t)
+        .map(|v| v.code.clone())
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(
+        before
+            .items
+            .iter()
+            .map(|v| v.code.clone())
+            .collect::<Vec<_>>(),
+        expected
+    );
 }
 
 #[test]

@@ -539,6 +539,13 @@ impl ReadModels {
         }))
     }
 
+    /// A [`ReadModels::list`] cursor that starts the walk at the dossiers received (or
+    /// submitted) strictly before `t`: a list of a past period costs the entries of that
+    /// period, not every newer one.
+    pub fn list_cursor_before(t: Timestamp) -> String {
+        hex::encode(ts_be(t))
+    }
+
     /// The dossier list of a unit, newest receipt first, filtered, with cursor pagination.
     /// Cost: the index entries between the cursor and the last match returned.
     pub fn list(

@@ -13,7 +13,9 @@ use motcua_engine::domain::calendar::local_date;
 use motcua_engine::domain::personal::{ApplicantRecord, SubjectId};
 use motcua_engine::domain::types::{DossierCode, Role};
 use motcua_engine::log::StreamId;
+use motcua_engine::projection::keys::local_midnight;
 use motcua_engine::projection::views::{DossierView, ListFilter};
+use motcua_engine::projection::ReadModels;
 
 use crate::app::caller::Caller;
 use crate::app::decode::LoggedEvent;
@@ -165,7 +167,10 @@ impl Search<'_> {
         };
         let rm = self.app.read_models();
         let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
+        // The walk goes newest first: it starts at the end of `to`, not at today.
+        let mut cursor: Option<String> =
+            q.to.and_then(|t| t.succ_opt())
+                .map(|after| ReadModels::list_cursor_before(local_midnight(after)));
         loop {
             let page = rm
                 .list(&filter, cursor.as_deref(), 500)
