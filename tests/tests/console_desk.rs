@@ -795,3 +795,36 @@ async fn the_lookup_page_shares_the_json_lookups_rate_limit() {
     assert_eq!(json.status(), 429);
     s.server.shutdown().await.unwrap();
 }
+
+/// The desk finds a procedure by typing part of its name (no diacritics needed) or its code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_filters_procedures_by_part_of_a_name_or_code() {
+    let (s, _) = commune().await;
+    let mut b = signed_in(&s, "tn-01").await;
+    let options = |body: &str| -> Vec<String> {
+        body.split("<option value=\"")
+            .skip(1)
+            .filter_map(|o| o.split('"').next().map(str::to_owned))
+            .filter(|v| !v.is_empty() && v.contains('.'))
+            .collect()
+    };
+    let all = options(&b.get("/desk").await.body);
+    let page = b.get("/desk?tim=KHAI+SINH").await;
+    let some = options(&page.body);
+    assert!(
+        !some.is_empty() && some.len() < all.len(),
+        "{some:?} of {all:?}"
+    );
+    assert!(some.contains(&PROCEDURE.to_owned()), "{some:?}");
+    let page = b.get(&format!("/desk?tim={PROCEDURE}")).await;
+    assert_eq!(options(&page.body), [PROCEDURE]);
+    assert!(
+        page.body
+            .contains(&format!("<option value=\"{PROCEDURE}\" selected>")),
+        "{}",
+        page.body
+    );
+    let page = b.get("/desk?tim=zzzz").await;
+    assert!(options(&page.body).is_empty());
+    assert!(page.body.contains("Không có thủ tục nào khớp"));
+}

@@ -37,15 +37,33 @@ use crate::state::AppState;
 pub struct DeskQuery {
     /// The procedure picked in the first step.
     pub procedure: Option<String>,
+    /// Part of a procedure's name (diacritics optional) or code, narrowing the list.
+    pub tim: Option<String>,
 }
 
-fn procedure_picker(procs: &[DeskProcedure], chosen: Option<&str>) -> Markup {
+fn procedure_picker(procs: &[DeskProcedure], chosen: Option<&str>, filter: &str) -> Markup {
+    let shown: Vec<&DeskProcedure> = procs.iter().filter(|p| p.matches(filter)).collect();
+    // One match is as good as picked; the officer still confirms it.
+    let chosen = chosen.or(match shown.as_slice() {
+        [only] if !filter.trim().is_empty() => Some(only.id.as_str()),
+        _ => None,
+    });
     html! {
+        form method="get" action="/desk" class="search" {
+            div {
+                label for="tim" { "Tìm thủ tục theo tên hoặc mã (không cần gõ dấu)" }
+                input id="tim" name="tim" type="search" value=(filter) maxlength="100";
+            }
+            div { button.secondary type="submit" { "Lọc" } }
+        }
+        @if shown.is_empty() {
+            (layout::message(true, "Không có thủ tục nào khớp; hãy thử một phần khác của tên hoặc mã."))
+        }
         form method="get" action="/desk" {
             label for="procedure" { "Thủ tục hành chính" }
             select id="procedure" name="procedure" required autofocus[chosen.is_none()] {
                 option value="" { "— Chọn thủ tục —" }
-                @for p in procs {
+                @for p in &shown {
                     option value=(p.id) selected[chosen == Some(p.id.as_str())] {
                         (p.name) " (" (p.id) ")"
                     }
@@ -75,7 +93,7 @@ struct Entered {
 fn desk_page(
     state: &AppState,
     s: &Signed,
-    chosen: Option<&str>,
+    (chosen, filter): (Option<&str>, &str),
     entered: &Entered,
     error: Option<&str>,
     status: StatusCode,
@@ -95,7 +113,7 @@ fn desk_page(
     let body = html! {
         h1 { "Tiếp nhận hồ sơ" }
         @if let Some(e) = error { (layout::message(true, e)) }
-        (procedure_picker(&procs, chosen))
+        (procedure_picker(&procs, chosen, filter))
         @if let Some(p) = picked {
             form method="post" action="/desk" {
                 (layout::csrf_field(&s.csrf))
@@ -179,7 +197,7 @@ pub async fn form(
     desk_page(
         &state,
         &s,
-        chosen,
+        (chosen, q.tim.as_deref().unwrap_or("")),
         &Entered::default(),
         None,
         StatusCode::OK,
@@ -199,7 +217,14 @@ pub async fn receive(
     let entered = entered(&f);
     let procedure = f.get("procedure").to_owned();
     let refuse = |text: &str, status: StatusCode| {
-        desk_page(&state, &s, Some(&procedure), &entered, Some(text), status)
+        desk_page(
+            &state,
+            &s,
+            (Some(&procedure), ""),
+            &entered,
+            Some(text),
+            status,
+        )
     };
     if let Err(e) = state.check_writable() {
         let (status, text) = app_failure(e);
