@@ -443,8 +443,7 @@ async fn a_desk_officer_receives_a_dossier_in_a_real_browser() {
     d.check("desk-pick", &axe, &mut found).await;
 
     d.click("#procedure option[value='1.001193']").await;
-    d.click("form[method='get'][action='/desk'] button[type=submit]")
-        .await;
+    d.click("form:has(#procedure) button[type=submit]").await;
     d.wait_for("/desk?procedure=1.001193", "Thành phần hồ sơ")
         .await;
     // Keyboard first: the form opens on the applicant's name, Tab walks the fields in order,
