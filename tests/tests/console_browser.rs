@@ -674,6 +674,19 @@ async fn a_desk_officer_receives_a_dossier_in_a_real_browser() {
         "the lookup fits a 360 px phone without scrolling sideways: {fits}"
     );
     d.check("lookup-phone", &axe, &mut found).await;
+    // The public catalog, on the phone: one procedure opened in place.
+    d.go(&s.url("/thu-tuc?q=khai+sinh")).await;
+    d.wait_for("/thu-tuc?q=khai+sinh", "Đăng ký khai sinh (1.001193)")
+        .await;
+    d.click("details.procedure summary").await;
+    let fits = d
+        .execute(
+            "return [window.innerWidth, document.documentElement.scrollWidth];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(fits[0], fits[1], "the catalog fits a 360 px phone: {fits}");
+    d.check("catalog-phone", &axe, &mut found).await;
     d.quit().await;
 
     assert!(

@@ -24,6 +24,13 @@ pub fn words(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether `query` finds a thing named `name` with code `code`: part of the name, folded
+/// ("khai sinh" finds "Đăng ký khai sinh"), or part of the code; an empty query finds all.
+pub fn finds(query: &str, name: &str, code: &str) -> bool {
+    let q = query.trim();
+    q.is_empty() || code.contains(q) || fold(name).contains(&fold(q))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +45,9 @@ mod tests {
             ["tran", "thi", "be", "0912", "345"]
         );
         assert!(words("<>!").is_empty());
+        assert!(finds("KHAI sinh", "Đăng ký khai sinh", "1.001193"));
+        assert!(finds("001193", "Đăng ký khai sinh", "1.001193"));
+        assert!(finds("  ", "Đăng ký khai sinh", "1.001193"));
+        assert!(!finds("khai tu", "Đăng ký khai sinh", "1.001193"));
     }
 }

@@ -5,7 +5,7 @@
 //! timelines and slips. Reads only; the writes go through `dossiers`.
 
 use motcua_engine::domain::calendar::UnitCalendar;
-use motcua_engine::domain::text::fold;
+use motcua_engine::domain::text::finds;
 use motcua_engine::domain::types::{Field, Role, Staff, StaffId, Timestamp, UnitCode};
 use motcua_engine::projection::views::QueueEntry;
 use motcua_engine::projection::DossierState;
@@ -78,8 +78,7 @@ impl DeskProcedure {
     /// Whether `query` finds this procedure: part of its name, folded ("khai sinh" finds
     /// "Đăng ký khai sinh"), or of its code; an empty query finds every one.
     pub fn matches(&self, query: &str) -> bool {
-        let q = query.trim();
-        q.is_empty() || self.id.contains(q) || fold(&self.name).contains(&fold(q))
+        finds(query, &self.name, &self.id)
     }
 }
 

@@ -26,6 +26,7 @@ pub mod handle;
 pub mod idempotency;
 pub mod personal;
 pub mod plans;
+pub mod portal;
 pub mod projections;
 pub mod reference;
 pub mod search;

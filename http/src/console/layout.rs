@@ -182,6 +182,16 @@ pub fn money_vi(v: u64) -> String {
     format!("{out} đ")
 }
 
+/// A procedure's processing time as people read it ("3 ngày làm việc").
+pub fn processing_time_vi(t: motcua_engine::domain::types::WorkingTime) -> String {
+    use motcua_engine::domain::types::WorkingTime;
+    match t {
+        WorkingTime::WorkingDays(n) => format!("{n} ngày làm việc"),
+        WorkingTime::OfficeHours(n) => format!("{n} giờ làm việc"),
+        WorkingTime::CalendarDays(n) => format!("{n} ngày"),
+    }
+}
+
 /// `dd/mm/yyyy` in the commune's time zone.
 pub fn date_vi(t: Timestamp) -> String {
     local(t).format("%d/%m/%Y").to_string()

@@ -157,7 +157,7 @@ fn status_of(p: &PublicStatus) -> Markup {
                 (layout::message(false, "Đã có kết quả. Mời ông/bà đến bộ phận tiếp nhận để nhận kết quả, mang theo giấy tiếp nhận."))
             }
         }
-        p { a href="/tra-cuu" { "Tra cứu hồ sơ khác" } }
+        p { a href="/tra-cuu" { "Tra cứu hồ sơ khác" } " · " a href="/thu-tuc" { "Thủ tục hành chính" } }
     }
 }
 

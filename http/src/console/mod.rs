@@ -19,6 +19,7 @@
 //! citizen's public lookup, `/tra-cuu` (`lookup`).
 
 pub mod admin;
+pub mod catalog;
 pub mod desk;
 pub mod dossier;
 pub mod layout;
@@ -92,6 +93,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/dossiers/{code}", get(dossier::page).post(dossier::act))
         .route("/tra-cuu", get(lookup::page).post(lookup::submit))
+        .route("/thu-tuc", get(catalog::page))
         .route("/staff", get(admin::list))
         .route("/staff/{id}/password", post(admin::reset_password))
         .route("/staff/{id}/deactivate", post(admin::deactivate))

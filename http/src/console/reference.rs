@@ -26,7 +26,7 @@ use serde::Deserialize;
 use crate::app::idempotency::IdempotencyKey;
 use crate::app::reference::{ProcedureIssue, ProcedureRow, ProcedureStatus, Publication};
 use crate::app::{clock, AppError};
-use crate::console::layout::{self, money_vi};
+use crate::console::layout::{self, money_vi, processing_time_vi};
 use crate::console::{app_failure, forbidden, render, signed_form_of, Fields, Signed};
 use crate::crypto::{random_bytes, sha256};
 use crate::errors::ApiError;
@@ -147,14 +147,6 @@ fn checked(f: &Fields, name: &str) -> bool {
 
 fn dd_mm_yyyy(d: NaiveDate) -> String {
     d.format("%d/%m/%Y").to_string()
-}
-
-fn processing_time_vi(t: WorkingTime) -> String {
-    match t {
-        WorkingTime::WorkingDays(n) => format!("{n} ngày làm việc"),
-        WorkingTime::OfficeHours(n) => format!("{n} giờ làm việc"),
-        WorkingTime::CalendarDays(n) => format!("{n} ngày"),
-    }
 }
 
 fn status_vi(row: &ProcedureRow) -> String {
