@@ -4,8 +4,8 @@
 //! right one, lands on the desk, picks a procedure, types the applicant and receives: slip 01
 //! shows the dossier's code, the lookup secret and the QR code of the public lookup (drawn
 //! under the CSP), and the API has the dossier. Then every screen (sign-in, home, desk, slip
-//! 01, queue, search, work list, inbox, dossier page, slips 02-06, audit, staff, personal data,
-//! procedures, calendar, office hours, the public lookup, also at a phone's 360 px) is checked
+//! 01, queue, search, work list, inbox, statistics, dossier page, slips 02-06, audit, staff, personal data,
+//! procedures, calendar, office hours, the public lookup and catalog, also at a phone's 360 px) is checked
 //! by axe-core for serious or critical accessibility violations and saved as a screenshot in
 //! `target/screenshots/`. A second test takes one dossier from receipt to hand-over through
 //! the console only (desk, specialist, leader's inbox, desk), then the public lookup says
@@ -621,6 +621,12 @@ async fn a_desk_officer_receives_a_dossier_in_a_real_browser() {
         ("tt-01", "/audit", "audit", "Nhật ký đăng nhập"),
         ("qt-01", "/staff", "staff", "Cán bộ"),
         ("qt-01", "/personal", "personal", "Xoá theo yêu cầu"),
+        (
+            "ld-01",
+            "/thong-ke",
+            "stats",
+            "Số hồ sơ tiếp nhận mới trong kỳ",
+        ),
         ("qt-01", "/procedures", "procedures", "1.001193"),
         ("qt-01", "/calendar", "calendar", "Thay thế lịch đã công bố"),
         ("qt-01", "/office-hours", "office-hours", "Giờ làm việc"),

@@ -237,6 +237,12 @@ pub fn nav_items(caller: &Caller) -> Vec<(&'static str, &'static str)> {
         items.push(("/queue", "Hàng chờ theo lĩnh vực"));
         items.push(("/search", "Tra cứu hồ sơ"));
     }
+    if [Role::Leader, Role::Auditor, Role::Admin, Role::Planner]
+        .iter()
+        .any(|r| caller.has(*r))
+    {
+        items.push(("/thong-ke", "Thống kê"));
+    }
     if caller.has(Role::Admin) {
         items.push(("/staff", "Cán bộ"));
         items.push(("/procedures", "Thủ tục hành chính"));

@@ -28,6 +28,7 @@ pub mod personal;
 pub mod reference;
 pub mod search;
 pub mod signin;
+pub mod stats;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequestParts, State};
@@ -83,6 +84,7 @@ pub fn router() -> Router<AppState> {
         .route("/dossiers/{code}/slips/{n}", get(dossier::slip))
         .route("/queue", get(dossier::queue))
         .route("/search", get(search::search))
+        .route("/thong-ke", get(stats::page))
         .route("/personal", get(personal::page))
         .route("/personal/erase", post(personal::erase))
         .route("/personal/sweep", post(personal::sweep))

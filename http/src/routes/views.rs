@@ -273,7 +273,7 @@ pub struct StatsQuery {
     pub figure: Option<String>,
 }
 
-fn stats_filter(
+pub fn stats_filter(
     caller: &Caller,
     q: &StatsQuery,
 ) -> Result<(NaiveDate, NaiveDate, StatsFilter), ApiError> {

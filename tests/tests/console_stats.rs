@@ -1,0 +1,74 @@
+//! The statistics dashboard against the demo commune, through the console: January-August 2023
+//! at the desk shows 342 received, 342 resolved, 216 early, 126 on time, 0 late, 0 in progress;
+//! the online e-copy certifications 187; a figure lists the dossiers behind it; the chart has
+//! one bar per month; a desk officer may not open it.
+
+mod console_common;
+mod http_common;
+
+use console_common::signed_in;
+use http_common::TestServer;
+
+/// The number shown for `figure` on a dashboard page.
+fn figure(body: &str, figure: &str) -> u64 {
+    let marker = format!("data-figure=\"{figure}\"><a href=\"");
+    let start = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {figure} in {body}"))
+        + marker.len();
+    let rest = &body[start..];
+    let n = &rest[rest.find('>').unwrap() + 1..];
+    n[..n.find('<').unwrap()].parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_demo_report_and_the_dossiers_behind_each_figure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::demo_in(&tmp.path().join("data")).await;
+    let id_of = |role: &str| {
+        s.server
+            .demo_tokens
+            .iter()
+            .find(|t| t.role == role)
+            .unwrap()
+            .staff
+            .clone()
+    };
+    let mut b = signed_in(&s, &id_of("auditor")).await;
+    let page = b
+        .get("/thong-ke?from=2023-01-01&to=2023-08-31&channel=desk")
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let body = &page.body;
+    assert_eq!(figure(body, "received"), 342);
+    assert_eq!(figure(body, "resolved"), 342);
+    assert_eq!(figure(body, "resolved_early"), 216);
+    assert_eq!(figure(body, "resolved_on_time"), 126);
+    assert_eq!(figure(body, "resolved_late"), 0);
+    assert_eq!(figure(body, "in_progress"), 0);
+    assert!(body.contains("Số hồ sơ tiếp nhận mới trong kỳ"));
+    assert_eq!(
+        body.matches("<rect ").count(),
+        8 * 3,
+        "a bar of three parts per month"
+    );
+    let online = b
+        .get("/thong-ke?from=2023-01-01&to=2023-08-31&channel=online&procedure=2.001035")
+        .await;
+    assert_eq!(figure(&online.body, "received"), 187);
+    assert_eq!(figure(&online.body, "resolved"), 187);
+
+    let list = b
+        .get("/thong-ke?from=2023-01-01&to=2023-08-31&channel=desk&figure=resolved_on_time")
+        .await;
+    assert!(list.body.contains("Hồ sơ: đúng hạn (126)"), "{}", list.body);
+    let listed = list.body.split("<ul class=\"codes\">").nth(1).unwrap();
+    assert_eq!(listed.matches("<li><a href=\"/dossiers/").count(), 126);
+
+    let bad = b.get("/thong-ke?from=2023-08-31&to=2023-01-01").await;
+    assert_eq!(bad.status, 422);
+    let mut desk = signed_in(&s, &id_of("reception")).await;
+    assert_eq!(desk.get("/thong-ke").await.status, 403);
+    let mut planner = signed_in(&s, &id_of("planner")).await;
+    assert_eq!(planner.get("/thong-ke").await.status, 200);
+}
