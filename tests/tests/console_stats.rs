@@ -1,7 +1,8 @@
 //! The statistics dashboard against the demo commune, through the console: January-August 2023
 //! at the desk shows 342 received, 342 resolved, 216 early, 126 on time, 0 late, 0 in progress;
 //! the online e-copy certifications 187; a figure lists the dossiers behind it; the chart has
-//! one bar per month; a desk officer may not open it.
+//! one bar per month; a desk officer may not open it. The reform plan's dashboard as of 31
+//! August 2023 shows what the API does.
 
 mod console_common;
 mod http_common;
@@ -71,4 +72,30 @@ async fn the_dashboard_shows_the_demo_report_and_the_dossiers_behind_each_figure
     assert_eq!(desk.get("/thong-ke").await.status, 403);
     let mut planner = signed_in(&s, &id_of("planner")).await;
     assert_eq!(planner.get("/thong-ke").await.status, 200);
+
+    // The reform plan's dashboard as of 31 August 2023, as the API answers it.
+    let plans = planner.get("/ke-hoach").await;
+    assert!(plans.body.contains("35/KH-UBND"), "{}", plans.body);
+    let d = planner
+        .get("/ke-hoach/35-kh-ubnd-2023?ngay=2023-08-31")
+        .await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    let row = |task: &str| -> String {
+        let start = d.body.find(&format!("data-task=\"{task}\"")).unwrap();
+        let rest = &d.body[start..];
+        rest[..rest.find("</tr>").unwrap()].to_owned()
+    };
+    assert!(
+        row("chung-thuc-dien-tu").contains("<td>187</td>"),
+        "{}",
+        row("chung-thuc-dien-tu")
+    );
+    assert!(row("niem-yet-tthc").contains("Hoàn thành"));
+    assert!(row("ty-le-dung-han").contains("<td>10000</td>"));
+    let before = planner
+        .get("/ke-hoach/35-kh-ubnd-2023?ngay=2022-01-01")
+        .await;
+    assert_eq!(before.status, 404);
+    assert!(before.body.contains("chưa được ban hành"));
+    assert_eq!(desk.get("/ke-hoach").await.status, 403);
 }

@@ -243,6 +243,12 @@ pub fn nav_items(caller: &Caller) -> Vec<(&'static str, &'static str)> {
     {
         items.push(("/thong-ke", "Thống kê"));
     }
+    if [Role::Leader, Role::Auditor, Role::Planner]
+        .iter()
+        .any(|r| caller.has(*r))
+    {
+        items.push(("/ke-hoach", "Kế hoạch CCHC"));
+    }
     if caller.has(Role::Admin) {
         items.push(("/staff", "Cán bộ"));
         items.push(("/procedures", "Thủ tục hành chính"));

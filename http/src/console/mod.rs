@@ -25,6 +25,7 @@ pub mod dossier;
 pub mod layout;
 pub mod lookup;
 pub mod personal;
+pub mod plans;
 pub mod reference;
 pub mod search;
 pub mod signin;
@@ -85,6 +86,8 @@ pub fn router() -> Router<AppState> {
         .route("/queue", get(dossier::queue))
         .route("/search", get(search::search))
         .route("/thong-ke", get(stats::page))
+        .route("/ke-hoach", get(plans::list))
+        .route("/ke-hoach/{plan}", get(plans::dashboard))
         .route("/personal", get(personal::page))
         .route("/personal/erase", post(personal::erase))
         .route("/personal/sweep", post(personal::sweep))
