@@ -98,4 +98,65 @@ async fn the_dashboard_shows_the_demo_report_and_the_dossiers_behind_each_figure
     assert_eq!(before.status, 404);
     assert!(before.body.contains("chưa được ban hành"));
     assert_eq!(desk.get("/ke-hoach").await.status, 403);
+
+    // The planner reports a manual task's progress with its evidence from the page; a leader
+    // sees no such form, and a value that is not a number is a message, not a write.
+    let r = s
+        .post("/v1/plans/35-kh-ubnd-2023/tasks", &s.demo_token("planner"))
+        .json(&serde_json::json!({
+            "id": "bao-cao-quy", "title": "Báo cáo quý về cải cách hành chính",
+            "responsible": "Văn phòng UBND xã", "start": "2023-12-01", "deadline": "2023-12-31",
+            "indicator": "Số báo cáo đã gửi", "source": "manual", "target": 4
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let live = planner.get("/ke-hoach/35-kh-ubnd-2023").await;
+    let action = "/ke-hoach/35-kh-ubnd-2023/tasks/bao-cao-quy/report";
+    assert!(
+        !live.body.contains("/tasks/tai-khoan-dvc/report"),
+        "a done task takes no report"
+    );
+    assert!(live.body.contains(action), "{}", live.body);
+    let csrf = live.hidden("csrf");
+    let head = s.head();
+    let r = planner
+        .post(
+            action,
+            &[("csrf", &csrf), ("value", "abc"), ("evidence", "x")],
+        )
+        .await;
+    assert!(r.body.contains("phải là một số nguyên"), "{}", r.body);
+    assert_eq!(s.head(), head);
+    let r = planner
+        .post(
+            action,
+            &[
+                ("csrf", &csrf),
+                ("key", "k1"),
+                ("value", "250"),
+                ("evidence", "Báo cáo số 12/BC-UBND"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("Đã ghi nhận báo cáo tiến độ."),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("Báo cáo số 12/BC-UBND"));
+    assert_eq!(s.head(), head + 1);
+    let mut leader = signed_in(&s, &id_of("leader")).await;
+    let seen = leader.get("/ke-hoach/35-kh-ubnd-2023").await;
+    assert!(!seen.body.contains(action));
+    let leader_csrf = leader.csrf().await;
+    let r = leader
+        .post(
+            action,
+            &[("csrf", &leader_csrf), ("value", "1"), ("evidence", "x")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
 }

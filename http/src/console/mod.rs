@@ -88,6 +88,10 @@ pub fn router() -> Router<AppState> {
         .route("/thong-ke", get(stats::page))
         .route("/ke-hoach", get(plans::list))
         .route("/ke-hoach/{plan}", get(plans::dashboard))
+        .route(
+            "/ke-hoach/{plan}/tasks/{task}/{action}",
+            post(plans::task_action),
+        )
         .route("/personal", get(personal::page))
         .route("/personal/erase", post(personal::erase))
         .route("/personal/sweep", post(personal::sweep))

@@ -88,7 +88,7 @@ fn failure(e: impl Into<ApiError>) -> Refused {
 /// The hidden idempotency key of one form, made when the form is shown: a form sent twice (a
 /// double click, a reload that posts again) is one write, answered the second time from the
 /// log. One key per form, so two forms of a page never share one.
-fn form_key() -> Markup {
+pub(crate) fn form_key() -> Markup {
     html! { input type="hidden" name="key" value=(hex::encode(&random_bytes()[..16])); }
 }
 
@@ -96,7 +96,7 @@ fn form_key() -> Markup {
 /// the same form sent again is the same request; the key sent with other values (a form edited
 /// after going back in the browser) is refused as a conflict instead of answered with the first
 /// outcome. A form without a usable key still works, without the retry safety.
-fn key_of(f: &Fields, what: &str) -> Option<IdempotencyKey> {
+pub(crate) fn key_of(f: &Fields, what: &str) -> Option<IdempotencyKey> {
     if f.get("key").is_empty() {
         return None;
     }

@@ -161,7 +161,11 @@ pub struct TaskActionBody {
     pub at: Option<String>,
 }
 
-fn task_command(task: TaskId, action: &str, b: TaskActionBody) -> Result<PlanCommand, ApiError> {
+pub fn task_command(
+    task: TaskId,
+    action: &str,
+    b: TaskActionBody,
+) -> Result<PlanCommand, ApiError> {
     Ok(match action {
         "amend" => {
             let spec = b
