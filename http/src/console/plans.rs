@@ -176,11 +176,11 @@ async fn dashboard_page(
                 (layout::message(true, "Kế hoạch chưa được ban hành vào ngày đã chọn."))
                 p { a href=(format!("/ke-hoach/{plan}")) { "Xem hôm nay" } }
             };
-            let mut res = render(&state, &s, TITLE, body);
+            let mut res = render(&state, s, TITLE, body);
             *res.status_mut() = StatusCode::NOT_FOUND;
             return res;
         }
-        Err(e) => return failed(&state, &s, e),
+        Err(e) => return failed(&state, s, e),
     };
     let planner = s.caller.has(Role::Planner) && day.is_none();
     let body = html! {
