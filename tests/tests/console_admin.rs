@@ -604,3 +604,127 @@ async fn office_hours_set_through_the_api_show_on_the_console_screen() {
     assert!(page.body.contains(&shown), "{}", page.body);
     s.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_a_staff_member_who_then_signs_in() {
+    let (s, tokens) = commune().await;
+    let mut admin = signed_in(&s, "qt-01").await;
+    let page = admin.get("/staff").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Thêm cán bộ"), "{}", page.body);
+    assert!(
+        page.body.contains("value=\"ho-tich\""),
+        "the unit's fields offered"
+    );
+    let csrf = page.hidden("csrf");
+    let key = key_in_form(&page.body, "/staff");
+    let form = |roles: &'static str, field: &'static str, password: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("key", key.clone()),
+            ("id", "cm-moi-01".to_owned()),
+            ("name", "Lê Thị Mới".to_owned()),
+            ("roles", roles.to_owned()),
+            ("fields", field.to_owned()),
+            ("username", "lethimoi".to_owned()),
+            ("password", password.to_owned()),
+        ]
+    };
+    // Another role is refused and nothing is written.
+    let mut desk = signed_in(&s, "tn-01").await;
+    let theirs = desk.csrf().await;
+    let head = s.head();
+    let r = desk
+        .post(
+            "/staff",
+            &[
+                ("csrf", &theirs),
+                ("id", "cm-moi-01"),
+                ("name", "Lê Thị Mới"),
+                ("roles", "admin"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(s.head(), head);
+
+    // A specialist without a field: the domain's rule, in the admin's words; nothing written.
+    let r = post_owned(&mut admin, &form("specialist", "", "mật khẩu mới 2026")).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.contains("phải phụ trách ít nhất một lĩnh vực"),
+        "{}",
+        r.body
+    );
+    assert_eq!(s.head(), head);
+    // A password too short registers nobody either.
+    let r = post_owned(&mut admin, &form("specialist", "ho-tich", "ngan")).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.contains("Mật khẩu mới phải có ít nhất"),
+        "{}",
+        r.body
+    );
+    assert_eq!(s.head(), head);
+
+    // Registered with a password: one registration in the log, listed on the screen.
+    let r = post_owned(
+        &mut admin,
+        &form("specialist", "ho-tich", "mật khẩu mới 2026"),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(
+        r.body
+            .contains("Đã thêm cán bộ Lê Thị Mới (cm-moi-01) và đặt mật khẩu đăng nhập."),
+        "{}",
+        r.body
+    );
+    let after = s.head();
+    assert!(after > head);
+    // The same form sent again (a double click) is the same registration, not a second one.
+    let r = post_owned(
+        &mut admin,
+        &form("specialist", "ho-tich", "mật khẩu mới 2026"),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(s.head(), after);
+    // The same key with another role is refused, not answered with the first outcome.
+    let r = post_owned(&mut admin, &form("leader", "ho-tich", "mật khẩu mới 2026")).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("tải lại trang"), "{}", r.body);
+    assert_eq!(s.head(), after);
+
+    // The JSON API reads the same record.
+    let staff: Value = s
+        .get("/v1/staff", &tokens["qt-01"])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new = staff
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "cm-moi-01")
+        .expect("listed");
+    assert_eq!(new["name"], "Lê Thị Mới");
+    assert_eq!(new["roles"], json!(["specialist"]));
+    assert_eq!(new["fields"], json!(["ho-tich"]));
+
+    // The new specialist signs in with that password and lands on the work list.
+    let mut b = Browser::new(&s);
+    let r = b.sign_in("lethimoi", "mật khẩu mới 2026").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(b.get("/").await.location(), "/worklist");
+    s.server.shutdown().await.unwrap();
+}
+
+/// Posts a form of owned values to `/staff`.
+async fn post_owned(b: &mut Browser, form: &[(&str, String)]) -> Page {
+    let refs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    b.post("/staff", &refs).await
+}

@@ -1,11 +1,12 @@
-//! The staff directory's commands and reads: the staff list, registering a staff member with
-//! their first bearer token (one append: both or neither), revoking a token, and registering a
-//! unit for `motcua staff add`. Writes go through the command service's reference commands,
+//! The staff directory's commands and reads: the staff list, a new staff member's form parsed
+//! once ([`StaffDraft`], for the JSON route and the console alike), registering a staff member
+//! with their first bearer token (one append: both or neither), revoking a token, and
+//! registering a unit for `motcua staff add`. Writes go through the command service's reference commands,
 //! whose decisions (the domain's `decide_reference`) check the unit exists, a specialist has a
 //! field, token ids are new.
 
 use motcua_engine::domain::events::{FieldInfo, UnitInfo};
-use motcua_engine::domain::types::{Role, Staff, StaffId, Timestamp, UnitCode};
+use motcua_engine::domain::types::{Field, Role, Staff, StaffId, Timestamp, UnitCode};
 use motcua_engine::domain::DomainError;
 use motcua_engine::idempotency::{CommandKey, KeyScope};
 use motcua_engine::service::{Authority, CommandService, ReferenceCommand, ServiceError};
@@ -77,6 +78,60 @@ pub async fn ensure_unit(
     .await
     .map_err(|e| e.to_string())?;
     Ok(true)
+}
+
+/// A new staff member as a request states it, before parsing: the JSON body of `POST /v1/staff`
+/// and the console's "Thêm cán bộ" form both become one. [`StaffDraft::parse`] is the one place
+/// that turns it into a [`Staff`]; the domain then checks the unit exists and a specialist has
+/// a field.
+#[derive(Debug, Clone, Default)]
+pub struct StaffDraft {
+    pub id: String,
+    pub name: String,
+    /// Unit code; none means the caller's unit.
+    pub unit: Option<String>,
+    pub roles: Vec<String>,
+    pub fields: Vec<String>,
+}
+
+impl StaffDraft {
+    /// The staff member this draft describes, registered by `caller`: every value parsed, the
+    /// unit defaulting to the caller's. What a staff record must hold beyond its types (a known
+    /// unit, a name of one line, a role, a field for a specialist) is the domain's rule, checked
+    /// when the registration is decided.
+    pub fn parse(self, caller: &Caller) -> Result<Staff, AppError> {
+        let id: StaffId = self
+            .id
+            .trim()
+            .parse()
+            .map_err(|e| AppError::invalid("id", format!("{e}")))?;
+        let unit: UnitCode = match self.unit.as_deref().map(str::trim) {
+            Some(u) if !u.is_empty() => u
+                .parse()
+                .map_err(|e| AppError::invalid("unit", format!("{e}")))?,
+            _ => caller.unit().clone(),
+        };
+        let roles = self
+            .roles
+            .iter()
+            .map(|r| r.parse::<Role>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AppError::invalid("roles", format!("{e}")))?;
+        let fields = self
+            .fields
+            .iter()
+            .map(|f| f.parse::<Field>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AppError::invalid("fields", format!("{e}")))?;
+        Ok(Staff {
+            id,
+            name: self.name,
+            unit,
+            roles,
+            fields,
+            active: true,
+        })
+    }
 }
 
 /// The staff commands and reads of an [`App`].

@@ -1,8 +1,10 @@
 //! The admin's staff screen (Cán bộ): every staff member with their console username and
-//! whether their account is active; an admin sets or resets a password (the holder's sessions
-//! end) and deactivates an account (a `staff.updated` event of the log: their tokens and
-//! sessions stop at the next request). Both through `app.accounts()`, which checks the admin
-//! role itself; the trail records who reset whose password.
+//! whether their account is active; an admin adds a staff member (the JSON route's own
+//! [`StaffDraft`] and `app.staff().register`, then their console password), sets or resets a
+//! password (the holder's sessions end) and deactivates an account (a `staff.updated` event of
+//! the log: their tokens and sessions stop at the next request). Through `app.staff()` and
+//! `app.accounts()`, which check the admin role themselves; the trail records who reset whose
+//! password.
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
@@ -10,12 +12,17 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
 use maud::html;
+use motcua_engine::domain::dossier::limits::MAX_NAME_CHARS;
+use motcua_engine::domain::events::FieldInfo;
 use motcua_engine::domain::types::{Role, StaffId};
 
 use crate::app::accounts::MIN_PASSWORD_CHARS;
+use crate::app::staff::StaffDraft;
 use crate::app::AppError;
 use crate::console::layout::{self, role_vi};
-use crate::console::{app_failure, forbidden, render, signed_form_of, Signed};
+use crate::console::reference::{form_key, key_of};
+use crate::console::{app_failure, forbidden, render, signed_form_of, Fields, Signed};
+use crate::errors::ApiError;
 use crate::extract::ClientIp;
 use crate::state::AppState;
 
@@ -35,9 +42,17 @@ fn staff_page(
         }
     };
     let accounts = state.app().accounts();
+    // The unit's fields, for a specialist's checkboxes; a failed read only leaves them out.
+    let fields = state
+        .app()
+        .reference()
+        .unit_fields(&s.caller)
+        .unwrap_or_default();
     let body = html! {
         h1 { "Cán bộ" }
         @if let Some((error, text)) = msg { (layout::message(error, text)) }
+        (new_staff_form(s, &fields))
+        h2 { "Danh sách cán bộ" }
         table {
             thead { tr { th { "Họ và tên" } th { "Mã cán bộ" } th { "Vai trò" } th { "Tên đăng nhập" } th { "Trạng thái" } th { "Thao tác" } } }
             tbody {
@@ -86,6 +101,141 @@ fn staff_page(
     res
 }
 
+/// The "Thêm cán bộ" form: id, name, roles, the unit's fields, and an optional first console
+/// password (without one the account gets its password later, with the reset form below).
+fn new_staff_form(s: &Signed, fields: &[FieldInfo]) -> maud::Markup {
+    html! {
+        details {
+            summary { "Thêm cán bộ" }
+            form method="post" action="/staff" {
+                (layout::csrf_field(&s.csrf))
+                (form_key())
+                label for="new-id" { "Mã cán bộ (chữ thường không dấu, chữ số, '-')" }
+                input type="text" id="new-id" name="id" required maxlength="64" autocomplete="off";
+                label for="new-name" { "Họ và tên" }
+                input type="text" id="new-name" name="name" required maxlength=(MAX_NAME_CHARS);
+                fieldset {
+                    legend { "Vai trò" }
+                    @for r in Role::ALL.iter().filter(|r| **r != Role::Citizen) {
+                        @let rid = format!("new-role-{r}");
+                        div {
+                            input type="checkbox" id=(rid) name="roles" value=(r.to_string());
+                            label for=(rid) { (role_vi(*r)) }
+                        }
+                    }
+                }
+                @if !fields.is_empty() {
+                    fieldset {
+                        legend { "Lĩnh vực phụ trách (bắt buộc với công chức chuyên môn)" }
+                        @for f in fields {
+                            @let fid = format!("new-field-{}", f.field);
+                            div {
+                                input type="checkbox" id=(fid) name="fields" value=(f.field.to_string());
+                                label for=(fid) { (f.name) }
+                            }
+                        }
+                    }
+                }
+                label for="new-username" { "Tên đăng nhập (để trống: dùng mã cán bộ)" }
+                input type="text" id="new-username" name="username" autocomplete="off";
+                label for="new-password" { "Mật khẩu ban đầu (ít nhất " (MIN_PASSWORD_CHARS) " ký tự; để trống: đặt sau)" }
+                input type="password" id="new-password" name="password" autocomplete="new-password";
+                div { button type="submit" { "Thêm cán bộ" } }
+            }
+        }
+    }
+}
+
+/// The password field of a form, untrimmed (spaces are part of a password).
+fn password_of(f: &Fields) -> &str {
+    f.0.iter()
+        .find(|(k, _)| k == "password")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+/// `POST /staff` (admin): registers a staff member, then their console password if one is
+/// given. The password's length is checked first, so a refused password registers nobody.
+pub async fn create(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    s: Signed,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let f = match signed_form_of(&state, &s, form, Role::Admin) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    if let Err(e) = state.check_writable() {
+        let (status, text) = app_failure(e);
+        return staff_page(&state, &s, Some((true, &text)), status);
+    }
+    let draft = StaffDraft {
+        id: f.get("id").to_owned(),
+        name: f.get("name").to_owned(),
+        unit: None,
+        roles: f.all("roles"),
+        fields: f.all("fields"),
+    };
+    let staff = match draft.parse(&s.caller) {
+        Ok(st) => st,
+        Err(e) => return refused(&state, &s, e),
+    };
+    let password = password_of(&f);
+    if !password.is_empty() && password.chars().count() < MIN_PASSWORD_CHARS {
+        return refused(&state, &s, AppError::invalid("password", "too short"));
+    }
+    let key = key_of(&f, "staff");
+    if let Err(e) = state
+        .app()
+        .staff()
+        .register(&s.caller, &staff, key.as_ref())
+        .await
+    {
+        return refused(&state, &s, e);
+    }
+    if password.is_empty() {
+        let text = format!(
+            "Đã thêm cán bộ {} ({}). Hãy đặt mật khẩu để cán bộ đăng nhập.",
+            staff.name, staff.id
+        );
+        return staff_page(&state, &s, Some((false, &text)), StatusCode::CREATED);
+    }
+    let set = state
+        .app()
+        .accounts()
+        .set_password(
+            Some(&s.caller),
+            &staff.id,
+            f.get("username"),
+            password,
+            &ip.to_string(),
+        )
+        .await;
+    match set {
+        Ok(()) => {
+            let text = format!(
+                "Đã thêm cán bộ {} ({}) và đặt mật khẩu đăng nhập.",
+                staff.name, staff.id
+            );
+            staff_page(&state, &s, Some((false, &text)), StatusCode::CREATED)
+        }
+        Err(e) => {
+            let why = refusal_words(e);
+            let text = format!(
+                "Đã thêm cán bộ {}, nhưng chưa đặt được mật khẩu: {why}",
+                staff.id
+            );
+            staff_page(
+                &state,
+                &s,
+                Some((true, &text)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+    }
+}
+
 /// `GET /staff` (admin).
 pub async fn list(State(state): State<AppState>, s: Signed) -> Response {
     if !s.caller.has(Role::Admin) {
@@ -98,21 +248,40 @@ fn refused(state: &AppState, s: &Signed, e: AppError) -> Response {
     if matches!(e, AppError::Forbidden(_)) {
         return forbidden(state, s);
     }
-    let text = match &e {
-        AppError::Invalid { field, .. } if field == "password" => {
-            format!("Mật khẩu mới phải có ít nhất {MIN_PASSWORD_CHARS} ký tự.")
-        }
-        AppError::Invalid { field, .. } if field == "username" => {
-            "Tên đăng nhập không hợp lệ hoặc đã thuộc về cán bộ khác (chỉ dùng chữ cái không dấu, chữ số, '.', '-', '_').".to_owned()
-        }
-        _ => app_failure(e).1,
-    };
+    let text = refusal_words(e);
     staff_page(
         state,
         s,
         Some((true, &text)),
         StatusCode::UNPROCESSABLE_ENTITY,
     )
+}
+
+/// A refusal in the admin's words: which value of the form to change. A value is refused by
+/// the form's parsing or by the domain's staff rule; both reach here as the API's validation
+/// problem naming the field, so the console says what the JSON route would.
+fn refusal_words(e: AppError) -> String {
+    let e = ApiError::from(e);
+    let field = match &e {
+        ApiError::Validation { field, .. } => field.as_str(),
+        ApiError::Conflict(_) | ApiError::IdempotencyKeyReused => {
+            return "Mã cán bộ này đã có, hoặc biểu mẫu đã được gửi với nội dung khác: hãy tải lại trang.".to_owned();
+        }
+        _ => "",
+    };
+    match field {
+        "password" => format!("Mật khẩu mới phải có ít nhất {MIN_PASSWORD_CHARS} ký tự."),
+        "username" => "Tên đăng nhập không hợp lệ hoặc đã thuộc về cán bộ khác (chỉ dùng chữ cái không dấu, chữ số, '.', '-', '_').".to_owned(),
+        "id" => "Mã cán bộ không hợp lệ (chữ thường không dấu, chữ số và '-').".to_owned(),
+        "name" => format!(
+            "Họ và tên không được để trống, chỉ một dòng, tối đa {MAX_NAME_CHARS} ký tự."
+        ),
+        "roles" => "Hãy chọn ít nhất một vai trò.".to_owned(),
+        "fields" => {
+            "Công chức chuyên môn phải phụ trách ít nhất một lĩnh vực của đơn vị.".to_owned()
+        }
+        _ => app_failure(e).1,
+    }
 }
 
 /// `POST /staff/{id}/password` (admin): sets or resets the console password of staff `id`.

@@ -103,7 +103,7 @@ pub fn router() -> Router<AppState> {
         .route("/dossiers/{code}", get(dossier::page).post(dossier::act))
         .route("/tra-cuu", get(lookup::page).post(lookup::submit))
         .route("/thu-tuc", get(catalog::page))
-        .route("/staff", get(admin::list))
+        .route("/staff", get(admin::list).post(admin::create))
         .route("/staff/{id}/password", post(admin::reset_password))
         .route("/staff/{id}/deactivate", post(admin::deactivate))
         .route(

@@ -5,11 +5,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use motcua_engine::domain::types::{Field, Role, Staff, StaffId, UnitCode};
+use motcua_engine::domain::types::{Staff, StaffId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::idempotency::KeySpace;
+use crate::app::staff::StaffDraft;
 use crate::app::Caller;
 use crate::crypto::sha256;
 use crate::errors::ApiError;
@@ -90,41 +91,14 @@ pub async fn create(
     caller.require_any(&ADMINS)?;
     state.check_writable()?;
     let b = body.value()?;
-    let id: StaffId =
-        b.id.parse()
-            .map_err(|e| ApiError::validation("id", format!("{e}")))?;
-    let unit: UnitCode = match b.unit {
-        Some(u) => u
-            .parse()
-            .map_err(|e| ApiError::validation("unit", format!("{e}")))?,
-        None => caller.unit().clone(),
-    };
-    let roles = b
-        .roles
-        .iter()
-        .map(|r| r.parse::<Role>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::validation("roles", format!("{e}")))?;
-    if roles.is_empty() {
-        return Err(ApiError::validation("roles", "at least one role"));
-    }
-    let fields = b
-        .fields
-        .iter()
-        .map(|f| f.parse::<Field>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::validation("fields", format!("{e}")))?;
-    if b.name.trim().is_empty() {
-        return Err(ApiError::validation("name", "must not be empty"));
-    }
-    let staff = Staff {
-        id,
+    let staff = StaffDraft {
+        id: b.id,
         name: b.name,
-        unit,
-        roles,
-        fields,
-        active: true,
-    };
+        unit: b.unit,
+        roles: b.roles,
+        fields: b.fields,
+    }
+    .parse(&caller)?;
     let app = state.app();
     let key = reply::idempotency_key(&headers)?;
     let caller = &caller;
