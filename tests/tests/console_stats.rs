@@ -22,6 +22,36 @@ fn figure(body: &str, figure: &str) -> u64 {
     n[..n.find('<').unwrap()].parse().unwrap()
 }
 
+/// Slip 01 names the desk in force on the day of receipt: the "Bộ phận Một cửa" for the demo's
+/// 2023 receipts, reprinted today; the "Trung tâm Phục vụ hành chính công xã" after 1 July 2025
+/// (the console's frame, about today, says that one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2023_slip_names_the_desk_of_2023() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::demo_in(&tmp.path().join("data")).await;
+    let reception = s
+        .server
+        .demo_tokens
+        .iter()
+        .find(|t| t.role == "reception")
+        .unwrap()
+        .staff
+        .clone();
+    let mut b = signed_in(&s, &reception).await;
+    let slip = b.get("/dossiers/000.33.22.H05-230104-0001/slip01").await;
+    assert_eq!(slip.status, 200, "{}", slip.body);
+    let issuer = &slip.body[slip.body.find("class=\"issuer\"").expect("the issuer")..];
+    let issuer = &issuer[..issuer.find("</div>").unwrap()];
+    assert!(
+        issuer.contains("<strong>Bộ phận Một cửa</strong>"),
+        "{issuer}"
+    );
+    assert!(
+        slip.body.contains("Trung tâm Phục vụ hành chính công xã"),
+        "the frame, today"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_the_demo_report_and_the_dossiers_behind_each_figure() {
     let tmp = tempfile::tempdir().unwrap();

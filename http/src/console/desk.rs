@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
 use maud::{html, Markup, PreEscaped};
+use motcua_engine::domain::calendar::local_date;
 use motcua_engine::domain::slips::Slip01;
 use motcua_engine::domain::types::{Channel, Role, UnitCode};
 use motcua_engine::domain::Action;
@@ -25,7 +26,7 @@ use serde::Deserialize;
 
 use crate::app::desk::DeskProcedure;
 use crate::app::idempotency::IdempotencyKey;
-use crate::app::{clock, AppError};
+use crate::app::AppError;
 use crate::console::layout::{self, datetime_vi};
 use crate::console::lookup::lookup_url;
 use crate::console::{app_failure, forbidden, render, signed_form_of, Fields, Signed};
@@ -354,9 +355,10 @@ fn entered(f: &Fields) -> Entered {
     }
 }
 
-/// Slip 01 (TT 01/2018/TT-VPCP, mẫu 01) for A4: the state header, the issuing unit, the
-/// receipt, the appointment, the names of the staff involved, and the lookup secret when it is
-/// shown for the first and only time.
+/// Slip 01 (TT 01/2018/TT-VPCP, mẫu 01) for A4: the state header, the issuing unit (with the
+/// desk's name in force on the day of receipt: a 2023 receipt reprinted today was issued by the
+/// "Bộ phận Một cửa"), the receipt, the appointment, the names of the staff involved, and the
+/// lookup secret when it is shown for the first and only time.
 fn slip01_markup(state: &AppState, x: &Slip01, secret: Option<&str>) -> Markup {
     let desk = state.app().desk();
     let unit_code: Option<UnitCode> = x.unit.parse().ok();
@@ -376,7 +378,7 @@ fn slip01_markup(state: &AppState, x: &Slip01, secret: Option<&str>) -> Markup {
     html! {
         article.slip {
             div.issuer {
-                div { (unit_name) br; strong { (layout::desk_name(clock::today())) } }
+                div { (unit_name) br; strong { (layout::desk_name(local_date(x.received_at))) } }
                 div.state { "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" span { "Độc lập - Tự do - Hạnh phúc" } }
             }
             h1 { "Giấy tiếp nhận hồ sơ và hẹn trả kết quả" }
