@@ -1,0 +1,433 @@
+//! The official reports as files (`docs/reports.md`): each report becomes one [`Grid`] of
+//! cells with its merged header cells, and the .xlsx (rust_xlsxwriter) and the CSV are both
+//! written from that grid, so the two files hold the same cells in the same places; the register
+//! is also a printable A4 page in the console's style sheet. Nothing here computes a figure:
+//! the numbers are the application's `ProceduresReport` and `Register`.
+
+use maud::{html, DOCTYPE};
+use motcua_engine::domain::slips::{format_local, RegisterRow, TITLE_06};
+use motcua_engine::domain::types::{Channel, Timestamp};
+use motcua_engine::projection::Figures;
+use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, XlsxError};
+
+use crate::app::reports::{ProceduresReport, Register, RowKind};
+
+/// The media type of an .xlsx file.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+/// The media type of the CSV files (UTF-8, with a byte-order mark so spreadsheets read the
+/// Vietnamese letters).
+pub const CSV: &str = "text/csv; charset=utf-8";
+
+/// The procedures report's title.
+pub const PROCEDURES_TITLE: &str = "TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH";
+
+/// Why a file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum SheetError {
+    #[error("the workbook could not be written: {0}")]
+    Xlsx(#[from] XlsxError),
+}
+
+/// One cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    Empty,
+    Text(String),
+    Number(u64),
+}
+
+impl Cell {
+    fn text(s: impl Into<String>) -> Cell {
+        Cell::Text(s.into())
+    }
+
+    /// The cell as the CSV writes it (and as a reader of the .xlsx reads it back).
+    pub fn as_text(&self) -> String {
+        match self {
+            Cell::Empty => String::new(),
+            Cell::Text(s) => s.clone(),
+            Cell::Number(n) => n.to_string(),
+        }
+    }
+}
+
+/// Cells merged into one: rows and columns, both inclusive, counted from 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Merge {
+    pub rows: (u32, u32),
+    pub cols: (u16, u16),
+}
+
+/// A report laid out as a sheet.
+#[derive(Debug, Clone)]
+pub struct Grid {
+    /// The worksheet's name (at most 31 characters).
+    pub sheet: &'static str,
+    pub rows: Vec<Vec<Cell>>,
+    pub merges: Vec<Merge>,
+    /// The title rows above the column headers (one merged line each).
+    pub title_rows: u32,
+    /// The header rows (bold, bordered, centered), after the title rows.
+    pub header_rows: u32,
+    /// Column widths in characters.
+    pub widths: Vec<f64>,
+    /// Rows written bold (a total, a field's subtotal).
+    pub bold_rows: Vec<usize>,
+}
+
+impl Grid {
+    fn columns(&self) -> u16 {
+        u16::try_from(self.widths.len()).unwrap_or(u16::MAX)
+    }
+}
+
+fn period_line(from: chrono::NaiveDate, to: chrono::NaiveDate) -> String {
+    format!(
+        "Kỳ báo cáo: từ ngày {} đến ngày {}",
+        from.format("%d/%m/%Y"),
+        to.format("%d/%m/%Y")
+    )
+}
+
+/// The figures of one row in the form's numbered columns (3) to (15): the received total,
+/// carried over, new online, new at the desk or by post, resolved (total, early, on time,
+/// late), in progress (total, within time, overdue), withdrawn, stopped.
+pub fn procedure_columns(f: &Figures) -> [u64; 13] {
+    [
+        f.carried_over + f.received,
+        f.carried_over,
+        f.received_online,
+        f.received - f.received_online,
+        f.resolved,
+        f.resolved_early,
+        f.resolved_on_time,
+        f.resolved_late,
+        f.in_progress,
+        f.in_progress_within_time,
+        f.in_progress_overdue,
+        f.withdrawn,
+        f.stopped,
+    ]
+}
+
+/// The procedures report as a grid: three title lines, three header rows and the row of
+/// column numbers, then the total, each field and its procedures.
+pub fn procedures_grid(r: &ProceduresReport) -> Grid {
+    const COLS: usize = 16;
+    let t = Cell::text;
+    let mut rows: Vec<Vec<Cell>> = Vec::new();
+    let line = |s: String| {
+        let mut row = vec![Cell::Empty; COLS];
+        row[0] = Cell::Text(s);
+        row
+    };
+    rows.push(line(PROCEDURES_TITLE.to_owned()));
+    rows.push(line(format!("Đơn vị báo cáo: {}", r.unit_name)));
+    rows.push(line(period_line(r.from, r.to)));
+    let e = || Cell::Empty;
+    rows.push(vec![
+        t("STT"),
+        t("Lĩnh vực, thủ tục hành chính"),
+        t("Số hồ sơ nhận giải quyết"),
+        e(),
+        e(),
+        e(),
+        t("Kết quả giải quyết"),
+        e(),
+        e(),
+        e(),
+        e(),
+        e(),
+        e(),
+        t("Số hồ sơ rút"),
+        t("Số hồ sơ dừng giải quyết"),
+        t("Mã lĩnh vực, mã thủ tục"),
+    ]);
+    rows.push(vec![
+        e(),
+        e(),
+        t("Tổng số"),
+        t("Trong đó"),
+        e(),
+        e(),
+        t("Số hồ sơ đã giải quyết"),
+        e(),
+        e(),
+        e(),
+        t("Số hồ sơ đang giải quyết"),
+        e(),
+        e(),
+        e(),
+        e(),
+        e(),
+    ]);
+    rows.push(vec![
+        e(),
+        e(),
+        e(),
+        t("Số kỳ trước chuyển qua"),
+        t("Số mới tiếp nhận trực tuyến"),
+        t("Số mới tiếp nhận trực tiếp, qua dịch vụ bưu chính"),
+        t("Tổng số"),
+        t("Trả trước hạn"),
+        t("Trả đúng hạn"),
+        t("Trả quá hạn"),
+        t("Tổng số"),
+        t("Chưa đến hạn"),
+        t("Quá hạn"),
+        e(),
+        e(),
+        e(),
+    ]);
+    rows.push((1..=COLS).map(|i| Cell::Text(format!("({i})"))).collect());
+    let mut bold_rows = Vec::new();
+    for row in &r.rows {
+        if row.kind != RowKind::Procedure {
+            bold_rows.push(rows.len());
+        }
+        let mut cells = vec![Cell::Text(row.number.clone()), Cell::Text(row.name.clone())];
+        cells.extend(procedure_columns(&row.figures).map(Cell::Number));
+        cells.push(Cell::Text(row.code.clone()));
+        rows.push(cells);
+    }
+    let m = |r0: u32, r1: u32, c0: u16, c1: u16| Merge {
+        rows: (r0, r1),
+        cols: (c0, c1),
+    };
+    let last = (COLS - 1) as u16;
+    let merges = vec![
+        m(0, 0, 0, last),
+        m(1, 1, 0, last),
+        m(2, 2, 0, last),
+        m(3, 5, 0, 0),
+        m(3, 5, 1, 1),
+        m(3, 3, 2, 5),
+        m(3, 3, 6, 12),
+        m(3, 5, 13, 13),
+        m(3, 5, 14, 14),
+        m(3, 5, 15, 15),
+        m(4, 5, 2, 2),
+        m(4, 4, 3, 5),
+        m(4, 4, 6, 9),
+        m(4, 4, 10, 12),
+    ];
+    let mut widths = vec![6.0, 48.0];
+    widths.extend([11.0; 13]);
+    widths.push(14.0);
+    Grid {
+        sheet: "Bao cao TTHC",
+        rows,
+        merges,
+        title_rows: 3,
+        header_rows: 4,
+        widths,
+        bold_rows,
+    }
+}
+
+fn channel_vi(c: Channel) -> &'static str {
+    match c {
+        Channel::Desk => "Trực tiếp",
+        Channel::Postal => "Qua dịch vụ bưu chính",
+        Channel::Online => "Trực tuyến",
+    }
+}
+
+fn time(t: Option<Timestamp>) -> String {
+    t.map(format_local).unwrap_or_default()
+}
+
+/// The register's column headings, in order.
+pub const REGISTER_COLUMNS: [&str; 13] = [
+    "STT",
+    "Mã hồ sơ",
+    "Người nộp",
+    "Địa chỉ",
+    "Thủ tục hành chính",
+    "Hình thức nộp",
+    "Ngày, giờ nhận",
+    "Hẹn trả kết quả",
+    "Ngày có kết quả",
+    "Ngày trả kết quả",
+    "Trạng thái",
+    "Đánh giá",
+    "Số lần xin lỗi, hẹn lại",
+];
+
+fn register_cells(i: usize, x: &RegisterRow) -> Vec<Cell> {
+    vec![
+        Cell::Number(i as u64 + 1),
+        Cell::text(x.code.clone()),
+        Cell::text(x.applicant_name.clone()),
+        Cell::text(x.address.clone()),
+        Cell::text(x.procedure_name.clone()),
+        Cell::text(channel_vi(x.channel)),
+        Cell::text(time(x.received_at)),
+        Cell::text(time(x.due)),
+        Cell::text(time(x.resolved_at)),
+        Cell::text(time(x.returned_at)),
+        Cell::text(x.status.clone()),
+        Cell::text(x.timeliness.map(|t| t.label_vi()).unwrap_or("")),
+        Cell::Number(u64::from(x.apologies)),
+    ]
+}
+
+/// The register as a grid: three title lines, the header row, one row per dossier.
+pub fn register_grid(r: &Register) -> Grid {
+    let cols = REGISTER_COLUMNS.len();
+    let line = |s: String| {
+        let mut row = vec![Cell::Empty; cols];
+        row[0] = Cell::Text(s);
+        row
+    };
+    let mut rows = vec![
+        line(TITLE_06.to_uppercase()),
+        line(format!("Đơn vị: {}", r.unit_name)),
+        line(format!(
+            "{} (hồ sơ tiếp nhận trong kỳ: {})",
+            period_line(r.from, r.to),
+            r.rows.len()
+        )),
+        REGISTER_COLUMNS.iter().map(|h| Cell::text(*h)).collect(),
+    ];
+    rows.extend(r.rows.iter().enumerate().map(|(i, x)| register_cells(i, x)));
+    let last = (cols - 1) as u16;
+    let merges = (0..3)
+        .map(|row| Merge {
+            rows: (row, row),
+            cols: (0, last),
+        })
+        .collect();
+    Grid {
+        sheet: "So theo doi ho so",
+        rows,
+        merges,
+        title_rows: 3,
+        header_rows: 1,
+        widths: vec![
+            6.0, 26.0, 24.0, 30.0, 40.0, 12.0, 17.0, 17.0, 17.0, 17.0, 18.0, 11.0, 10.0,
+        ],
+        bold_rows: Vec::new(),
+    }
+}
+
+/// The grid as an .xlsx workbook of one sheet, A4 landscape, the header rows repeated on
+/// every printed page.
+pub fn xlsx(g: &Grid) -> Result<Vec<u8>, SheetError> {
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(g.sheet)?;
+    // 9 is A4 in the spreadsheet's paper codes.
+    sheet.set_paper_size(9).set_landscape();
+    let title = Format::new().set_bold().set_align(FormatAlign::Center);
+    let header = Format::new()
+        .set_bold()
+        .set_text_wrap()
+        .set_border(FormatBorder::Thin)
+        .set_align(FormatAlign::Center)
+        .set_align(FormatAlign::VerticalCenter);
+    let body = Format::new()
+        .set_text_wrap()
+        .set_border(FormatBorder::Thin)
+        .set_align(FormatAlign::Top);
+    let bold_body = body.clone().set_bold();
+    for (c, w) in g.widths.iter().enumerate() {
+        sheet.set_column_width(u16::try_from(c).unwrap_or(u16::MAX), *w)?;
+    }
+    let heading_rows = g.title_rows + g.header_rows;
+    for (r, row) in g.rows.iter().enumerate() {
+        let strong = g.bold_rows.contains(&r);
+        let r = u32::try_from(r).unwrap_or(u32::MAX);
+        let format = if r < g.title_rows {
+            &title
+        } else if r < heading_rows {
+            &header
+        } else if strong {
+            &bold_body
+        } else {
+            &body
+        };
+        for (c, cell) in row.iter().enumerate() {
+            let c = u16::try_from(c).unwrap_or(u16::MAX);
+            match cell {
+                Cell::Empty => sheet.write_blank(r, c, format)?,
+                Cell::Text(s) => sheet.write_string_with_format(r, c, s, format)?,
+                // Counts stay far below 2^53, so the spreadsheet's double holds them exactly.
+                Cell::Number(n) => sheet.write_number_with_format(r, c, *n as f64, format)?,
+            };
+        }
+    }
+    for m in &g.merges {
+        let text = g
+            .rows
+            .get(m.rows.0 as usize)
+            .and_then(|row| row.get(m.cols.0 as usize))
+            .map(Cell::as_text)
+            .unwrap_or_default();
+        let format = if m.rows.0 < g.title_rows {
+            &title
+        } else {
+            &header
+        };
+        sheet.merge_range(m.rows.0, m.cols.0, m.rows.1, m.cols.1, &text, format)?;
+    }
+    if heading_rows > 0 && g.columns() > 0 {
+        sheet.set_repeat_rows(g.title_rows, heading_rows - 1)?;
+        sheet.set_freeze_panes(heading_rows, 0)?;
+    }
+    Ok(workbook.save_to_buffer()?)
+}
+
+fn csv_cell(c: &str) -> String {
+    if c.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", c.replace('"', "\"\""))
+    } else {
+        c.to_owned()
+    }
+}
+
+/// The grid as CSV (RFC 4180: comma, CRLF, quotes doubled), a byte-order mark first; a merged
+/// cell's text is in its first cell, the others empty, as in the .xlsx.
+pub fn csv(g: &Grid) -> String {
+    let mut out = String::from("\u{feff}");
+    for row in &g.rows {
+        let cells: Vec<String> = row.iter().map(|c| csv_cell(&c.as_text())).collect();
+        out.push_str(&cells.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// The register as a printable page (A4, the console's style sheet and its print rules).
+pub fn register_html(r: &Register) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="vi" {
+            head {
+                meta charset="utf-8";
+                title { (TITLE_06) }
+                link rel="stylesheet" href="/static/console.css";
+            }
+            body {
+                main {
+                    article.slip.register {
+                        h1 { (TITLE_06) }
+                        p { "Đơn vị: " (r.unit_name) }
+                        p { (period_line(r.from, r.to)) ". Số hồ sơ tiếp nhận trong kỳ: " (r.rows.len()) "." }
+                        table {
+                            thead { tr { @for h in REGISTER_COLUMNS { th scope="col" { (h) } } } }
+                            tbody {
+                                @for (i, x) in r.rows.iter().enumerate() {
+                                    tr {
+                                        @for c in register_cells(i, x) { td { (c.as_text()) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    .into_string()
+}
