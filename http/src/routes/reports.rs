@@ -192,7 +192,7 @@ pub async fn register_file(
 #[utoipa::path(get, path = "/v1/reports/procedures", tag = "views", params(ReportQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "The report as .xlsx or CSV",
-            content((Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            content((String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
                 (String = "text/csv"))),
         (status = 401), (status = 403), (status = 422)))]
 pub async fn procedures(
@@ -214,7 +214,7 @@ pub async fn procedures(
 #[utoipa::path(get, path = "/v1/reports/register", tag = "views", params(ReportQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "The register as .xlsx, CSV or printable HTML",
-            content((Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            content((String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
                 (String = "text/csv"), (String = "text/html"))),
         (status = 401), (status = 403), (status = 422)))]
 pub async fn register(
