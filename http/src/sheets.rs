@@ -81,6 +81,49 @@ impl Grid {
     }
 }
 
+/// The state header of a printed document (UI.md): the issuing unit on the left, the state's
+/// name and motto on the right; then the title and the period, each across the sheet. Four
+/// rows of `cols` cells and their merges; the unit over columns `0..=left`, the state header
+/// over `right..cols`.
+fn heading(
+    cols: usize,
+    left: u16,
+    right: u16,
+    unit: &str,
+    title: String,
+    period: String,
+) -> (Vec<Vec<Cell>>, Vec<Merge>) {
+    let at = |pairs: Vec<(u16, String)>| {
+        let mut row = vec![Cell::Empty; cols];
+        for (c, text) in pairs {
+            row[usize::from(c)] = Cell::Text(text);
+        }
+        row
+    };
+    let last = u16::try_from(cols - 1).unwrap_or(u16::MAX);
+    let rows = vec![
+        at(vec![(0, unit.to_uppercase()), (right, STATE.to_owned())]),
+        at(vec![(right, MOTTO.to_owned())]),
+        at(vec![(0, title)]),
+        at(vec![(0, period)]),
+    ];
+    let m = |row: u32, c0: u16, c1: u16| Merge {
+        rows: (row, row),
+        cols: (c0, c1),
+    };
+    let merges = vec![
+        m(0, 0, left),
+        m(0, right, last),
+        m(1, right, last),
+        m(2, 0, last),
+        m(3, 0, last),
+    ];
+    (rows, merges)
+}
+
+const STATE: &str = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM";
+const MOTTO: &str = "Độc lập - Tự do - Hạnh phúc";
+
 fn period_line(from: chrono::NaiveDate, to: chrono::NaiveDate) -> String {
     format!(
         "Kỳ báo cáo: từ ngày {} đến ngày {}",
@@ -110,20 +153,19 @@ pub fn procedure_columns(f: &Figures) -> [u64; 13] {
     ]
 }
 
-/// The procedures report as a grid: three title lines, three header rows and the row of
-/// column numbers, then the total, each field and its procedures.
+/// The procedures report as a grid: the state header, the title and the period, three header
+/// rows and the row of column numbers, then the total, each field and its procedures.
 pub fn procedures_grid(r: &ProceduresReport) -> Grid {
     const COLS: usize = 16;
     let t = Cell::text;
-    let mut rows: Vec<Vec<Cell>> = Vec::new();
-    let line = |s: String| {
-        let mut row = vec![Cell::Empty; COLS];
-        row[0] = Cell::Text(s);
-        row
-    };
-    rows.push(line(PROCEDURES_TITLE.to_owned()));
-    rows.push(line(format!("Đơn vị báo cáo: {}", r.unit_name)));
-    rows.push(line(period_line(r.from, r.to)));
+    let (mut rows, mut merges) = heading(
+        COLS,
+        1,
+        6,
+        &r.unit_name,
+        PROCEDURES_TITLE.to_owned(),
+        period_line(r.from, r.to),
+    );
     let e = || Cell::Empty;
     rows.push(vec![
         t("STT"),
@@ -194,23 +236,19 @@ pub fn procedures_grid(r: &ProceduresReport) -> Grid {
         rows: (r0, r1),
         cols: (c0, c1),
     };
-    let last = (COLS - 1) as u16;
-    let merges = vec![
-        m(0, 0, 0, last),
-        m(1, 1, 0, last),
-        m(2, 2, 0, last),
-        m(3, 5, 0, 0),
-        m(3, 5, 1, 1),
-        m(3, 3, 2, 5),
-        m(3, 3, 6, 12),
-        m(3, 5, 13, 13),
-        m(3, 5, 14, 14),
-        m(3, 5, 15, 15),
-        m(4, 5, 2, 2),
-        m(4, 4, 3, 5),
-        m(4, 4, 6, 9),
-        m(4, 4, 10, 12),
-    ];
+    merges.extend([
+        m(4, 6, 0, 0),
+        m(4, 6, 1, 1),
+        m(4, 4, 2, 5),
+        m(4, 4, 6, 12),
+        m(4, 6, 13, 13),
+        m(4, 6, 14, 14),
+        m(4, 6, 15, 15),
+        m(5, 6, 2, 2),
+        m(5, 5, 3, 5),
+        m(5, 5, 6, 9),
+        m(5, 5, 10, 12),
+    ]);
     let mut widths = vec![6.0, 48.0];
     widths.extend([11.0; 13]);
     widths.push(14.0);
@@ -218,7 +256,7 @@ pub fn procedures_grid(r: &ProceduresReport) -> Grid {
         sheet: "Bao cao TTHC",
         rows,
         merges,
-        title_rows: 3,
+        title_rows: 4,
         header_rows: 4,
         widths,
         bold_rows,
@@ -272,37 +310,29 @@ fn register_cells(i: usize, x: &RegisterRow) -> Vec<Cell> {
     ]
 }
 
-/// The register as a grid: three title lines, the header row, one row per dossier.
+/// The register as a grid: the state header, the title and the period, the header row, one row
+/// per dossier.
 pub fn register_grid(r: &Register) -> Grid {
     let cols = REGISTER_COLUMNS.len();
-    let line = |s: String| {
-        let mut row = vec![Cell::Empty; cols];
-        row[0] = Cell::Text(s);
-        row
-    };
-    let mut rows = vec![
-        line(TITLE_06.to_uppercase()),
-        line(format!("Đơn vị: {}", r.unit_name)),
-        line(format!(
+    let (mut rows, merges) = heading(
+        cols,
+        3,
+        6,
+        &r.unit_name,
+        TITLE_06.to_uppercase(),
+        format!(
             "{} (hồ sơ tiếp nhận trong kỳ: {})",
             period_line(r.from, r.to),
             r.rows.len()
-        )),
-        REGISTER_COLUMNS.iter().map(|h| Cell::text(*h)).collect(),
-    ];
+        ),
+    );
+    rows.push(REGISTER_COLUMNS.iter().map(|h| Cell::text(*h)).collect());
     rows.extend(r.rows.iter().enumerate().map(|(i, x)| register_cells(i, x)));
-    let last = (cols - 1) as u16;
-    let merges = (0..3)
-        .map(|row| Merge {
-            rows: (row, row),
-            cols: (0, last),
-        })
-        .collect();
     Grid {
         sheet: "So theo doi ho so",
         rows,
         merges,
-        title_rows: 3,
+        title_rows: 4,
         header_rows: 1,
         widths: vec![
             6.0, 26.0, 24.0, 30.0, 40.0, 12.0, 17.0, 17.0, 17.0, 17.0, 18.0, 11.0, 10.0,
@@ -378,6 +408,19 @@ pub fn xlsx(g: &Grid) -> Result<Vec<u8>, SheetError> {
     Ok(workbook.save_to_buffer()?)
 }
 
+/// A count as people read it: `.` between thousands (`1.234`).
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(d);
+    }
+    out
+}
+
 fn csv_cell(c: &str) -> String {
     if c.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", c.replace('"', "\"\""))
@@ -411,15 +454,25 @@ pub fn register_html(r: &Register) -> String {
             body {
                 main {
                     article.slip.register {
+                        div.issuer {
+                            div { strong { (r.unit_name) } }
+                            div.state { (STATE) span { (MOTTO) } }
+                        }
                         h1 { (TITLE_06) }
-                        p { "Đơn vị: " (r.unit_name) }
-                        p { (period_line(r.from, r.to)) ". Số hồ sơ tiếp nhận trong kỳ: " (r.rows.len()) "." }
+                        p { (period_line(r.from, r.to)) ". Số hồ sơ tiếp nhận trong kỳ: " (grouped(r.rows.len() as u64)) "." }
                         table {
                             thead { tr { @for h in REGISTER_COLUMNS { th scope="col" { (h) } } } }
                             tbody {
                                 @for (i, x) in r.rows.iter().enumerate() {
                                     tr {
-                                        @for c in register_cells(i, x) { td { (c.as_text()) } }
+                                        @for c in register_cells(i, x) {
+                                            td {
+                                                @match c {
+                                                    Cell::Number(n) => (grouped(n)),
+                                                    other => (other.as_text()),
+                                                }
+                                            }
+                                        }
                                     }
                                 }
                             }
@@ -430,4 +483,25 @@ pub fn register_html(r: &Register) -> String {
         }
     }
     .into_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands_on_the_printed_page() {
+        let got: Vec<String> = [0, 7, 999, 1_000, 12_345, 1_234_567]
+            .into_iter()
+            .map(grouped)
+            .collect();
+        assert_eq!(got, ["0", "7", "999", "1.000", "12.345", "1.234.567"]);
+    }
+
+    #[test]
+    fn a_cell_with_a_comma_a_quote_or_a_line_break_is_quoted() {
+        assert_eq!(csv_cell("Lĩnh vực, thủ tục"), "\"Lĩnh vực, thủ tục\"");
+        assert_eq!(csv_cell("a \"b\""), "\"a \"\"b\"\"\"");
+        assert_eq!(csv_cell("plain"), "plain");
+    }
 }

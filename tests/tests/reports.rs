@@ -24,9 +24,9 @@ const ECOPY: &str = "2.001035";
 /// The register cap of the first server: below the unit's received count for Jan-Aug.
 const SMALL_CAP: usize = 300;
 /// The title rows and header rows above the procedures report's first data row.
-const REPORT_HEAD: usize = 7;
+const REPORT_HEAD: usize = 8;
 /// ... and above the register's.
-const REGISTER_HEAD: usize = 4;
+const REGISTER_HEAD: usize = 5;
 
 /// A sheet's cells as text (whole numbers without a decimal point), rows padded to its width.
 fn xlsx_cells(bytes: &[u8], sheet: &str) -> Vec<Vec<String>> {
@@ -250,6 +250,13 @@ async fn the_demo_report_equals_the_replay_of_its_archive() {
     )
     .await;
     let cells = xlsx_cells(&unit, "Bao cao TTHC");
+    // The state header: the unit on the left, the state's name on the right (column 7).
+    assert_eq!(cells[0][0], "UBND XÃ DƯƠNG PHONG");
+    assert_eq!(cells[0][6], "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM");
+    assert_eq!(
+        cells[2][0],
+        "TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH"
+    );
     assert_eq!(
         csv_cells(std::str::from_utf8(&unit_csv).unwrap()),
         cells,
@@ -312,6 +319,7 @@ async fn the_demo_report_equals_the_replay_of_its_archive() {
     .await;
     let html = String::from_utf8(html).unwrap();
     assert!(html.contains("Sổ theo dõi hồ sơ") && html.contains("/static/console.css"));
+    assert!(html.contains("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"));
 
     let archive = tmp.path().join("demo.motcua");
     let bytes = s
