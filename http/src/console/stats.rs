@@ -111,9 +111,7 @@ impl DashboardQuery {
         }
         out
     }
-}
 
-impl DashboardQuery {
     /// A download's address (`console::reports`) for this page's period, field and channel
     /// (the report has a row per procedure, so the procedure filter is not carried).
     fn download(&self, path: &str, from: NaiveDate, to: NaiveDate, format: &str) -> String {
