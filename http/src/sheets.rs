@@ -8,6 +8,7 @@ use maud::{html, DOCTYPE};
 use motcua_engine::domain::slips::{format_local, RegisterRow, TITLE_06};
 use motcua_engine::domain::types::{Channel, Timestamp};
 use motcua_engine::projection::Figures;
+use motcua_replay::output::Table;
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, XlsxError};
 
 use crate::app::reports::{ProceduresReport, Register, RowKind};
@@ -408,8 +409,9 @@ pub fn xlsx(g: &Grid) -> Result<Vec<u8>, SheetError> {
     Ok(workbook.save_to_buffer()?)
 }
 
-/// A count as people read it: `.` between thousands (`1.234`).
-fn grouped(n: u64) -> String {
+/// A number as people read it (UI.md): `.` between thousands (`1.234`); the console's money
+/// too.
+pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, d) in digits.chars().enumerate() {
@@ -421,24 +423,17 @@ fn grouped(n: u64) -> String {
     out
 }
 
-fn csv_cell(c: &str) -> String {
-    if c.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", c.replace('"', "\"\""))
-    } else {
-        c.to_owned()
-    }
-}
-
-/// The grid as CSV (RFC 4180: comma, CRLF, quotes doubled), a byte-order mark first; a merged
-/// cell's text is in its first cell, the others empty, as in the .xlsx.
+/// The grid as CSV (RFC 4180: comma, CRLF, quotes doubled; the writer of `motcua-replay`'s
+/// `--format csv`), a byte-order mark first; a merged cell's text is in its first cell, the
+/// others empty, as in the .xlsx.
 pub fn csv(g: &Grid) -> String {
-    let mut out = String::from("\u{feff}");
-    for row in &g.rows {
-        let cells: Vec<String> = row.iter().map(|c| csv_cell(&c.as_text())).collect();
-        out.push_str(&cells.join(","));
-        out.push_str("\r\n");
+    let text = |row: &Vec<Cell>| row.iter().map(Cell::as_text).collect::<Vec<_>>();
+    let mut rows = g.rows.iter();
+    let mut table = Table::new(rows.next().map(text).unwrap_or_default());
+    for row in rows {
+        table.push(text(row));
     }
-    out
+    format!("\u{feff}{}", table.to_csv())
 }
 
 /// The register as a printable page (A4, the console's style sheet and its print rules).
@@ -499,9 +494,22 @@ mod tests {
     }
 
     #[test]
-    fn a_cell_with_a_comma_a_quote_or_a_line_break_is_quoted() {
-        assert_eq!(csv_cell("Lĩnh vực, thủ tục"), "\"Lĩnh vực, thủ tục\"");
-        assert_eq!(csv_cell("a \"b\""), "\"a \"\"b\"\"\"");
-        assert_eq!(csv_cell("plain"), "plain");
+    fn the_csv_quotes_what_needs_quoting_after_a_byte_order_mark() {
+        let g = Grid {
+            sheet: "t",
+            rows: vec![
+                vec![Cell::text("Lĩnh vực, thủ tục"), Cell::Empty],
+                vec![Cell::text("a \"b\""), Cell::Number(1_234)],
+            ],
+            merges: Vec::new(),
+            title_rows: 0,
+            header_rows: 1,
+            widths: vec![10.0, 10.0],
+            bold_rows: Vec::new(),
+        };
+        assert_eq!(
+            csv(&g),
+            "\u{feff}\"Lĩnh vực, thủ tục\",\r\n\"a \"\"b\"\"\",1234\r\n"
+        );
     }
 }
