@@ -8,7 +8,8 @@ use std::sync::Arc;
 use motcua_engine::domain::events::{DossierChange, DraftKind};
 use motcua_engine::domain::types::{Channel, DossierCode, Role, Timestamp, Vnd};
 use motcua_engine::projection::{
-    fold_into_mem, CatalogProjection, DossierProjection, Figure, MemStore, ReadModels, StatsFilter,
+    fold_into_mem, CatalogProjection, DossierProjection, Figure, Figures, GroupBy, MemStore,
+    ReadModels, StatsFilter,
 };
 use projection_support::*;
 
@@ -497,6 +498,68 @@ fn february_and_filters() {
     assert_eq!(rep.codes(Figure::ResolvedLate), vec![x.c.clone()]);
     assert_eq!(rep.codes(Figure::ResolvedOnTime), vec![x.d.clone()]);
     assert_eq!(rep.codes(Figure::ApologiesIssued), vec![x.c.clone()]);
+}
+
+/// A breakdown's group is the period's report with the group's value in the filter, figure for
+/// figure and code for code; the groups together are every dossier of the period (the report
+/// rows of `docs/reports.md` add up); land's group in March is C, G and L, as the field filter
+/// says.
+#[test]
+fn a_breakdown_is_the_report_of_each_group() {
+    let (events, x) = march();
+    let rm = models(&events, 5);
+    let (from, to) = (date(2023, 3, 1), date(2023, 3, 31));
+    let all = rm.stats(from, to, &StatsFilter::default()).unwrap();
+    for by in [GroupBy::Field, GroupBy::Procedure, GroupBy::Channel] {
+        let groups = rm
+            .stats_breakdown(from, to, &StatsFilter::default(), by)
+            .unwrap();
+        assert!(!groups.is_empty(), "{by:?}");
+        let mut sum = Figures::default();
+        for g in &groups {
+            let alone = rm.stats(from, to, &g.report.filter).unwrap();
+            assert_eq!(g.report.figures, alone.figures, "{by:?} {}", g.key);
+            assert_eq!(g.report.codes, alone.codes, "{by:?} {}", g.key);
+            for f in Figure::ALL {
+                let n = sum.get(f) + g.report.figures.get(f);
+                set(&mut sum, f, n);
+            }
+        }
+        assert_eq!(sum, all.figures, "{by:?}: the groups add up to the period");
+    }
+    let fields = rm
+        .stats_breakdown(from, to, &StatsFilter::default(), GroupBy::Field)
+        .unwrap();
+    assert!(fields.len() > 1, "more than one field in March");
+    let land = fields.iter().find(|g| g.key == "dat-dai").unwrap();
+    assert_eq!(
+        land.report.codes(Figure::Received),
+        sorted(vec![&x.c, &x.g])
+    );
+    assert_eq!(
+        land.report.codes(Figure::InProgressOverdue),
+        sorted(vec![&x.g, &x.l])
+    );
+    // A filter narrows every group: online only leaves the one online channel group.
+    let online = StatsFilter {
+        channel: Some(Channel::Online),
+        ..StatsFilter::default()
+    };
+    let channels = rm
+        .stats_breakdown(from, to, &online, GroupBy::Channel)
+        .unwrap();
+    assert_eq!(channels.len(), 1);
+    assert_eq!(channels[0].key, "online");
+    assert_eq!(
+        channels[0].report.codes(Figure::ResolvedOnTime),
+        vec![x.d.clone()]
+    );
+}
+
+fn set(figures: &mut Figures, f: Figure, n: u64) {
+    let mut v = serde_json::to_value(&*figures).unwrap();
+    v[f.as_str()] = n.into();
+    *figures = serde_json::from_value(v).unwrap();
 }
 
 #[test]

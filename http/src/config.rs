@@ -73,6 +73,12 @@ pub const DEFAULT_ONLINE_QUOTA_PER_ACCOUNT: u32 = 50;
 /// its own server is configured higher (`--online-quota-per-address`).
 pub const DEFAULT_ONLINE_QUOTA_PER_ADDRESS: u32 = 100;
 
+/// The most dossiers one download of the register (slip 06 for a period,
+/// `GET /v1/reports/register`) holds: each row reads the dossier's events and opens its
+/// applicant, so a commune's busiest quarter fits and a year of a district does not tie the
+/// server up; a longer register is asked for in shorter periods (`--register-max-rows`).
+pub const DEFAULT_REGISTER_MAX_ROWS: usize = 5_000;
+
 /// Client addresses the online quota keeps a count for in one day; beyond, submissions from a
 /// new address are refused (429) until the next day, so rotating addresses cannot grow memory.
 pub const MAX_QUOTA_ADDRESSES: usize = 100_000;
@@ -130,6 +136,8 @@ pub struct ServeConfig {
     pub online_quota_per_address: u32,
     /// Daily codes of a unit kept for the desk (`motcua_engine::service::DEFAULT_DESK_RESERVE`).
     pub desk_reserve: u16,
+    /// See [`DEFAULT_REGISTER_MAX_ROWS`].
+    pub register_max_rows: usize,
     /// The console's session cookie carries `Secure` (set when browsers reach the server over
     /// TLS, i.e. behind a TLS-terminating proxy: `--secure-cookies`).
     pub secure_cookies: bool,
@@ -164,6 +172,7 @@ impl ServeConfig {
             online_quota_per_account: DEFAULT_ONLINE_QUOTA_PER_ACCOUNT,
             online_quota_per_address: DEFAULT_ONLINE_QUOTA_PER_ADDRESS,
             desk_reserve: motcua_engine::service::DEFAULT_DESK_RESERVE,
+            register_max_rows: DEFAULT_REGISTER_MAX_ROWS,
             secure_cookies: false,
             public_url: None,
         }

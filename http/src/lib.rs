@@ -34,4 +34,5 @@ pub mod ratelimit;
 pub mod reply;
 pub mod routes;
 pub mod server;
+pub mod sheets;
 pub mod state;

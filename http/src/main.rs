@@ -165,6 +165,9 @@ struct ServeArgs {
     /// take them).
     #[arg(long, env = "MOTCUA_DESK_RESERVE", default_value_t = motcua_engine::service::DEFAULT_DESK_RESERVE)]
     desk_reserve: u16,
+    /// The most dossiers one download of the register (slip 06 for a period) holds.
+    #[arg(long, env = "MOTCUA_REGISTER_MAX_ROWS", default_value_t = motcua_http::config::DEFAULT_REGISTER_MAX_ROWS)]
+    register_max_rows: usize,
     /// Mark the console's session cookie `Secure`: set it when browsers reach motcua over
     /// HTTPS (a TLS-terminating proxy in front).
     #[arg(long, env = "MOTCUA_SECURE_COOKIES")]
@@ -348,6 +351,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     config.online_quota_per_account = args.online_quota_per_account;
     config.online_quota_per_address = args.online_quota_per_address;
     config.desk_reserve = args.desk_reserve;
+    config.register_max_rows = args.register_max_rows;
     config.secure_cookies = args.secure_cookies;
     config.public_url = args
         .public_url

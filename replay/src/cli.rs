@@ -1,16 +1,15 @@
 //! The commands behind the `motcua-replay` binary, as functions returning what to print, so
 //! tests can run them in-process as well as through the binary.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
 use clap::ValueEnum;
 use motcua_engine::domain::events::{Event, StaffEvent};
-use motcua_engine::domain::types::{Channel, DossierCode, Field, ProcedureId, Staff, Timestamp};
-use motcua_engine::projection::dossier::load_record;
-use motcua_engine::projection::stats::{period_report, units};
-use motcua_engine::projection::{Figure, Figures, StatsFilter, StatsReport};
+use motcua_engine::domain::types::{DossierCode, Staff, Timestamp};
+use motcua_engine::projection::stats::{period_breakdown, period_report, units};
+use motcua_engine::projection::{Figure, Figures, GroupBy, StatsFilter, StatsReport};
 use serde::Serialize;
 
 use crate::history::{self, History};
@@ -174,10 +173,10 @@ pub fn compute_stats(
         motcua_engine::projection::dossier::packing,
     );
     let dossiers = &packed;
-    let all = period_report(dossiers, from, to, &StatsFilter::default())?;
     let mut reports: BTreeMap<String, StatsReport> = BTreeMap::new();
     match by {
         None => {
+            let all = period_report(dossiers, from, to, &StatsFilter::default())?;
             reports.insert("all".into(), all);
         }
         Some(By::Unit) => {
@@ -192,59 +191,16 @@ pub fn compute_stats(
                 );
             }
         }
-        Some(by) => {
-            // The distinct values among the dossiers behind any figure of the period.
-            let codes: BTreeSet<&DossierCode> = all.codes.values().flatten().collect();
-            let mut fields = BTreeSet::<Field>::new();
-            let mut procedures = BTreeSet::<ProcedureId>::new();
-            let mut channels = BTreeSet::<Channel>::new();
-            for code in codes {
-                if let Some(r) = load_record(dossiers, code)? {
-                    fields.extend(r.field);
-                    procedures.extend(r.procedure.map(|p| p.id));
-                    channels.insert(r.channel);
-                }
-            }
-            let filters: Vec<(String, StatsFilter)> = match by {
-                By::Field => fields
-                    .into_iter()
-                    .map(|f| {
-                        (
-                            f.to_string(),
-                            StatsFilter {
-                                field: Some(f),
-                                ..StatsFilter::default()
-                            },
-                        )
-                    })
-                    .collect(),
-                By::Procedure => procedures
-                    .into_iter()
-                    .map(|p| {
-                        (
-                            p.to_string(),
-                            StatsFilter {
-                                procedure: Some(p),
-                                ..StatsFilter::default()
-                            },
-                        )
-                    })
-                    .collect(),
-                _ => channels
-                    .into_iter()
-                    .map(|c| {
-                        (
-                            c.as_str().to_owned(),
-                            StatsFilter {
-                                channel: Some(c),
-                                ..StatsFilter::default()
-                            },
-                        )
-                    })
-                    .collect(),
+        Some(by @ (By::Field | By::Procedure | By::Channel)) => {
+            // One walk of the period, grouped by the engine (`period_breakdown`): a group's
+            // figures are those of `period_report` with its value in the filter.
+            let group_by = match by {
+                By::Field => GroupBy::Field,
+                By::Procedure => GroupBy::Procedure,
+                _ => GroupBy::Channel,
             };
-            for (key, filter) in filters {
-                reports.insert(key, period_report(dossiers, from, to, &filter)?);
+            for g in period_breakdown(dossiers, from, to, &StatsFilter::default(), group_by)? {
+                reports.insert(g.key, g.report);
             }
         }
     }

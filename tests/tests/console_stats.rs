@@ -103,6 +103,64 @@ async fn the_dashboard_shows_the_demo_report_and_the_dossiers_behind_each_figure
     let mut planner = signed_in(&s, &id_of("planner")).await;
     assert_eq!(planner.get("/thong-ke").await.status, 200);
 
+    // The page's downloads carry its period and channel; the report's CSV is the API's.
+    let report_csv =
+        "/thong-ke/bao-cao?from=2023-01-01&amp;to=2023-08-31&amp;channel=desk&amp;format=csv";
+    assert!(body.contains(report_csv), "{body}");
+    assert!(body.contains("data-download=\"register-html\""));
+    let csv = b.get(&report_csv.replace("&amp;", "&")).await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let api = s
+        .get(
+            "/v1/reports/procedures?from=2023-01-01&to=2023-08-31&channel=desk&format=csv",
+            &s.demo_token("auditor"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.body, api);
+    let total = csv.body.lines().find(|l| l.contains("Tổng cộng")).unwrap();
+    assert!(
+        total.starts_with(",Tổng cộng,342,0,0,342,342,216,126,0,0,0,0,"),
+        "{total}"
+    );
+    let print = b
+        .get("/thong-ke/so-theo-doi?from=2023-03-01&to=2023-03-31&format=html")
+        .await;
+    assert_eq!(print.status, 200);
+    assert!(print.body.contains("Sổ theo dõi hồ sơ"));
+    let too_long = b
+        .get("/thong-ke/bao-cao?from=2023-01-01&to=2024-06-30&format=xlsx")
+        .await;
+    assert_eq!(too_long.status, 422);
+    assert!(too_long.body.contains("tối đa 366 ngày"));
+    // A planner downloads the report, never the register with the applicants' names.
+    let planner_page = planner.get("/thong-ke?from=2023-01-01&to=2023-08-31").await;
+    assert!(!planner_page
+        .body
+        .contains("data-download=\"register-xlsx\""));
+    assert!(planner_page.body.contains("data-download=\"report-xlsx\""));
+    assert_eq!(
+        planner
+            .get("/thong-ke/so-theo-doi?from=2023-03-01&to=2023-03-31&format=csv")
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        desk.get("/thong-ke/bao-cao?from=2023-03-01&to=2023-03-31&format=csv")
+            .await
+            .status,
+        403
+    );
+
     // The reform plan's dashboard as of 31 August 2023, as the API answers it.
     let plans = planner.get("/ke-hoach").await;
     assert!(plans.body.contains("35/KH-UBND"), "{}", plans.body);

@@ -89,6 +89,20 @@ fn table() -> Vec<(&'static str, String, Value, Vec<&'static str>)> {
             Value::Null,
             staff_readers.clone(),
         ),
+        // The official report: the dashboard's readers; the register (applicants' names and
+        // addresses): leader, auditor, admin.
+        (
+            "GET",
+            "/v1/reports/procedures?from=2023-01-01&to=2023-01-31&format=csv".into(),
+            Value::Null,
+            vec!["qt-01", "ld-01", "tt-01", "kh-01"],
+        ),
+        (
+            "GET",
+            "/v1/reports/register?from=2023-01-01&to=2023-01-31&format=csv".into(),
+            Value::Null,
+            vec!["qt-01", "ld-01", "tt-01"],
+        ),
         (
             "POST",
             "/v1/dossiers".into(),
@@ -253,6 +267,19 @@ async fn every_route_by_every_role() {
         .unwrap();
     if r.status() != 403 {
         failures.push(format!("other unit queues: {}", r.status()));
+    }
+    for report in ["procedures", "register"] {
+        let r = s
+            .get(
+                &format!("/v1/reports/{report}?from=2023-01-01&to=2023-01-31&unit=000.33.22.H05"),
+                &other,
+            )
+            .send()
+            .await
+            .unwrap();
+        if r.status() != 403 {
+            failures.push(format!("other unit {report} report: {}", r.status()));
+        }
     }
     let r = s
         .post("/v1/dossiers", &t["tn-01"])

@@ -7,7 +7,7 @@ mod http_common;
 use http_common::TestServer;
 use serde_json::Value;
 
-const EXPECTED_PATHS: [&str; 35] = [
+const EXPECTED_PATHS: [&str; 37] = [
     "/v1/calendar",
     "/healthz",
     "/metrics",
@@ -28,6 +28,8 @@ const EXPECTED_PATHS: [&str; 35] = [
     "/v1/staff/{id}/tokens/{token_id}/revoke",
     "/v1/stats",
     "/v1/stats/codes",
+    "/v1/reports/procedures",
+    "/v1/reports/register",
     "/v1/submissions",
     "/v1/worklist",
     "/v1/calendar/{year}",

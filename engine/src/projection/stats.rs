@@ -271,6 +271,28 @@ pub fn period_report(
     to: NaiveDate,
     filter: &StatsFilter,
 ) -> Result<StatsReport, ProjectionError> {
+    let mut report = StatsReport {
+        from: Some(from),
+        to: Some(to),
+        filter: filter.clone(),
+        ..StatsReport::default()
+    };
+    report.records_read = each_accepted(dossiers, from, to, filter, |r, s, e| {
+        classify(r, s, e, &mut report)
+    })?;
+    Ok(report)
+}
+
+/// Calls `f` with `[S, E)` on every record of the period's candidates that `filter` accepts
+/// (the one walk of [`period_report`] and [`period_breakdown`]); returns how many records it
+/// read.
+fn each_accepted(
+    dossiers: &dyn KvRead,
+    from: NaiveDate,
+    to: NaiveDate,
+    filter: &StatsFilter,
+    mut f: impl FnMut(&DossierRecord, Timestamp, Timestamp),
+) -> Result<u64, ProjectionError> {
     let s = local_midnight(from);
     let e = local_midnight(to.succ_opt().unwrap_or(to));
     let units = match &filter.unit {
@@ -281,22 +303,92 @@ pub fn period_report(
     for unit in &units {
         candidates(dossiers, unit, s, e, &mut codes)?;
     }
-    let mut report = StatsReport {
-        from: Some(from),
-        to: Some(to),
-        filter: filter.clone(),
-        ..StatsReport::default()
-    };
-    report.records_read = codes.len() as u64;
     for code in &codes {
         let Some(r) = load_record(dossiers, code)? else {
             continue;
         };
         if filter.accepts(&r) {
-            classify(&r, s, e, &mut report);
+            f(&r, s, e);
         }
     }
-    Ok(report)
+    Ok(codes.len() as u64)
+}
+
+/// What [`period_breakdown`] groups a period's dossiers by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    Field,
+    Procedure,
+    Channel,
+}
+
+impl GroupBy {
+    /// The group of a record (`None`: a record without a field or a procedure, in no group,
+    /// as a `field=` or `procedure=` filter excludes it).
+    fn key(self, r: &DossierRecord) -> Option<String> {
+        match self {
+            GroupBy::Field => r.field.as_ref().map(|f| f.to_string()),
+            GroupBy::Procedure => r.procedure.as_ref().map(|p| p.id.to_string()),
+            GroupBy::Channel => Some(r.channel.as_str().to_owned()),
+        }
+    }
+}
+
+/// One group of a breakdown: its key (the field's code, the procedure's id, the channel's
+/// name), what its dossiers record of it (the procedure's name and field as received; the
+/// first dossier in code order names it) and its figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub key: String,
+    pub procedure_name: String,
+    pub field: Option<Field>,
+    pub report: StatsReport,
+}
+
+/// The figures of `[from, to]` under `filter`, broken down by `by`: the candidates are read
+/// once, and each accepted record is classified into its group's report, so a group's figures
+/// are exactly `period_report` with the group's value added to the filter. Only groups with a
+/// dossier behind some figure appear, in key order.
+pub fn period_breakdown(
+    dossiers: &dyn KvRead,
+    from: NaiveDate,
+    to: NaiveDate,
+    filter: &StatsFilter,
+    by: GroupBy,
+) -> Result<Vec<Group>, ProjectionError> {
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    each_accepted(dossiers, from, to, filter, |r, s, e| {
+        let Some(key) = by.key(r) else {
+            return;
+        };
+        let group = groups.entry(key.clone()).or_insert_with(|| {
+            let mut group_filter = filter.clone();
+            match by {
+                GroupBy::Field => group_filter.field = r.field.clone(),
+                GroupBy::Procedure => {
+                    group_filter.procedure = r.procedure.as_ref().map(|p| p.id.clone())
+                }
+                GroupBy::Channel => group_filter.channel = Some(r.channel),
+            }
+            Group {
+                key,
+                procedure_name: r.procedure_name.clone(),
+                field: r.field.clone(),
+                report: StatsReport {
+                    from: Some(from),
+                    to: Some(to),
+                    filter: group_filter,
+                    ..StatsReport::default()
+                },
+            }
+        });
+        group.report.records_read += 1;
+        classify(r, s, e, &mut group.report);
+    })?;
+    Ok(groups
+        .into_values()
+        .filter(|g| !g.report.codes.is_empty())
+        .collect())
 }
 
 fn within(t: Option<Timestamp>, s: Timestamp, e: Timestamp) -> bool {

@@ -26,7 +26,7 @@ use super::dossier::{
     T_LIST,
 };
 use super::keys::{ts_be, ts_from_be};
-use super::stats::{period_report, StatsFilter, StatsReport};
+use super::stats::{period_breakdown, period_report, Group, GroupBy, StatsFilter, StatsReport};
 use super::store::{count_pairs, prefix_end, KvRead, PackedView};
 use super::ProjectionError;
 
@@ -603,6 +603,18 @@ impl ReadModels {
         filter: &StatsFilter,
     ) -> Result<StatsReport, ProjectionError> {
         period_report(self.dossiers.as_ref(), from, to, filter)
+    }
+
+    /// Statistics of `[from, to]` broken down by field, procedure or channel (see
+    /// `stats::period_breakdown`).
+    pub fn stats_breakdown(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        filter: &StatsFilter,
+        by: GroupBy,
+    ) -> Result<Vec<Group>, ProjectionError> {
+        period_breakdown(self.dossiers.as_ref(), from, to, filter, by)
     }
 
     /// A unit's publication share per field on `date`.

@@ -29,6 +29,7 @@ pub mod plans;
 pub mod portal;
 pub mod projections;
 pub mod reference;
+pub mod reports;
 pub mod search;
 pub mod sessions;
 pub mod staff;

@@ -430,15 +430,7 @@ pub fn qr_svg(url: &str) -> Option<String> {
 
 /// `50.000 đ`: thousands with dots.
 pub fn money(v: u64) -> String {
-    let digits = v.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    format!("{out} đ")
+    format!("{} đ", crate::sheets::grouped(v))
 }
 
 /// `GET /dossiers/{code}/slip01`: slip 01 again, without the secret (shown once at receipt).

@@ -63,9 +63,15 @@ dl.facts dd { margin: 0; }
 figure.qr { margin: .5rem 0; display: flex; gap: 1rem; align-items: center; }
 figure.qr svg { width: 32mm; height: 32mm; flex: none; }
 figure.qr figcaption { font-size: .85rem; overflow-wrap: anywhere; }
+.slip.register { max-width: none; }
+.slip.register table { font-size: .85rem; }
 .noprint { }
+@page landscape { size: A4 landscape; margin: 12mm; }
 @media print {
   @page { size: A4; margin: 15mm; }
+  .slip.register { page: landscape; }
+  .slip.register table { font-size: 8.5pt; }
+  .slip.register thead { display: table-header-group; }
   header.top, nav.main, .noprint, .actions { display: none !important; }
   main { padding: 0; }
   .slip { border: 0; padding: 0; max-width: none; }

@@ -27,6 +27,7 @@ pub mod lookup;
 pub mod personal;
 pub mod plans;
 pub mod reference;
+pub mod reports;
 pub mod search;
 pub mod signin;
 pub mod stats;
@@ -86,6 +87,8 @@ pub fn router() -> Router<AppState> {
         .route("/queue", get(dossier::queue))
         .route("/search", get(search::search))
         .route("/thong-ke", get(stats::page))
+        .route("/thong-ke/bao-cao", get(reports::procedures))
+        .route("/thong-ke/so-theo-doi", get(reports::register))
         .route("/ke-hoach", get(plans::list))
         .route("/ke-hoach/{plan}", get(plans::dashboard))
         .route(

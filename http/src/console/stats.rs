@@ -19,6 +19,7 @@ use motcua_engine::projection::{Figure, StatsFilter, StatsReport};
 use crate::app::clock;
 use crate::console::layout;
 use crate::console::{app_failure, forbidden, render, Signed};
+use crate::routes::roles::REGISTER_READERS;
 use crate::routes::views::{stats_filter, StatsQuery};
 use crate::state::AppState;
 
@@ -110,6 +111,50 @@ impl DashboardQuery {
         }
         out
     }
+
+    /// A download's address (`console::reports`) for this page's period, field and channel
+    /// (the report has a row per procedure, so the procedure filter is not carried).
+    fn download(&self, path: &str, from: NaiveDate, to: NaiveDate, format: &str) -> String {
+        let mut out = format!("{path}?from={from}&to={to}");
+        for (k, v) in [("field", &self.field), ("channel", &self.channel)] {
+            if !v.trim().is_empty() {
+                out.push_str(&format!("&{k}={}", enc(v.trim())));
+            }
+        }
+        out.push_str(&format!("&format={format}"));
+        out
+    }
+}
+
+/// The downloads of the period on the page: the official report for the dashboard's readers,
+/// the register (applicants' names) for those of `REGISTER_READERS`.
+fn downloads(s: &Signed, q: &DashboardQuery, from: NaiveDate, to: NaiveDate) -> Markup {
+    let register = s.caller.require_any(&REGISTER_READERS).is_ok();
+    let report = "/thong-ke/bao-cao";
+    let book = "/thong-ke/so-theo-doi";
+    html! {
+        section.downloads.noprint aria-labelledby="downloads" {
+            h2 id="downloads" { "Tải báo cáo của kỳ này" }
+            ul {
+                li {
+                    "Báo cáo tình hình, kết quả giải quyết TTHC (theo từng thủ tục): "
+                    a href=(q.download(report, from, to, "xlsx")) data-download="report-xlsx" { "Excel (.xlsx)" }
+                    " · "
+                    a href=(q.download(report, from, to, "csv")) data-download="report-csv" { "CSV" }
+                }
+                @if register {
+                    li {
+                        "Sổ theo dõi hồ sơ (mẫu 06, mỗi hồ sơ tiếp nhận trong kỳ một dòng): "
+                        a href=(q.download(book, from, to, "xlsx")) data-download="register-xlsx" { "Excel (.xlsx)" }
+                        " · "
+                        a href=(q.download(book, from, to, "csv")) data-download="register-csv" { "CSV" }
+                        " · "
+                        a href=(q.download(book, from, to, "html")) data-download="register-html" { "Bản in (A4)" }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn enc(s: &str) -> String {
@@ -179,6 +224,7 @@ pub async fn page(
             }
         }
         (figures_table(&q, &report, from, to))
+        (downloads(&s, &q, from, to))
         (chart(&state, &filter, from, to))
         @if let Some(f) = figure { (drill_down(&report, f)) }
     };

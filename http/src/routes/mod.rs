@@ -10,6 +10,7 @@ pub mod parse;
 pub mod personal;
 pub mod plans;
 pub mod reference;
+pub mod reports;
 pub mod roles;
 pub mod slips;
 pub mod staff;
@@ -37,6 +38,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(views::worklist))
         .routes(routes!(views::stats))
         .routes(routes!(views::stats_codes))
+        .routes(routes!(reports::procedures))
+        .routes(routes!(reports::register))
         .routes(routes!(views::catalog))
         .routes(routes!(views::lookup))
         .routes(routes!(dossiers::receive))

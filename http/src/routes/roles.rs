@@ -35,6 +35,15 @@ pub const QUEUE_READERS: [Role; 5] = [
     Role::Auditor,
 ];
 
+/// Who may download the official report of a period (figures only, no personal field): the
+/// dashboard's readers.
+pub const REPORT_READERS: [Role; 4] = [Role::Leader, Role::Auditor, Role::Admin, Role::Planner];
+
+/// Who may download the register of a period (slip 06 of every dossier received: applicants'
+/// names and addresses): the leader who answers for the unit, auditors and admins. Reception
+/// and specialists read a dossier's slip one at a time; a planner works with figures.
+pub const REGISTER_READERS: [Role; 3] = [Role::Leader, Role::Auditor, Role::Admin];
+
 /// Who may read plans and dashboards.
 pub const PLAN_READERS: [Role; 3] = [Role::Leader, Role::Planner, Role::Auditor];
 

@@ -1,0 +1,254 @@
+//! The official reports of a period (`docs/reports.md`): the periodic report on receiving and
+//! resolving administrative procedure dossiers, one row per procedure under its field's subtotal
+//! and a total, and the register of slip 06 (Sổ theo dõi hồ sơ) for every dossier received in
+//! the period. Every figure is the engine's statistics (`period_report`, `period_breakdown`),
+//! the figures `GET /v1/stats` and `motcua-replay stats` answer; every register row is the
+//! domain's slip 06 of that dossier. Rendering (xlsx, CSV, HTML) is the HTTP layer's.
+
+use chrono::NaiveDate;
+use motcua_engine::domain::slips::RegisterRow;
+use motcua_engine::domain::types::{DossierCode, Field};
+use motcua_engine::projection::{Figure, Figures, GroupBy, StatsFilter};
+
+use crate::app::caller::Caller;
+use crate::app::error::AppError;
+use crate::app::handle::App;
+
+/// The longest period a report covers, in days (a year, leap or not): the official reports
+/// are monthly, quarterly, half-yearly and yearly, and a longer period would only be a way to
+/// make the server walk the whole history at once.
+pub const MAX_REPORT_DAYS: i64 = 366;
+
+/// What a row of the procedures report sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    /// Every dossier of the report (Tổng cộng).
+    Total,
+    /// A field's subtotal (Lĩnh vực).
+    Field,
+    /// One procedure.
+    Procedure,
+}
+
+/// One row of the procedures report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    pub kind: RowKind,
+    /// The form's STT: roman numerals for fields, 1, 2 ... for the procedures under each.
+    pub number: String,
+    /// The field's code or the procedure's id (empty on the total).
+    pub code: String,
+    pub name: String,
+    pub figures: Figures,
+}
+
+/// The procedures report of `[from, to]`.
+#[derive(Debug, Clone)]
+pub struct ProceduresReport {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// The reporting unit's name (every unit: "Tất cả đơn vị").
+    pub unit_name: String,
+    /// Total first, then each field's subtotal followed by its procedures.
+    pub rows: Vec<ReportRow>,
+}
+
+/// The register (slip 06) of the dossiers received in `[from, to]`.
+#[derive(Debug, Clone)]
+pub struct Register {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub unit_name: String,
+    /// One row per dossier received in the period, in code order (unit, day, number).
+    pub rows: Vec<RegisterRow>,
+}
+
+/// The reports of an [`App`].
+pub struct Reports<'a> {
+    app: &'a App,
+}
+
+impl App {
+    /// The official reports.
+    pub fn reports(&self) -> Reports<'_> {
+        Reports { app: self }
+    }
+}
+
+/// Refuses a period longer than [`MAX_REPORT_DAYS`] (the caller checked `from <= to`).
+pub fn check_period(from: NaiveDate, to: NaiveDate) -> Result<(), AppError> {
+    let days = (to - from).num_days() + 1;
+    if days > MAX_REPORT_DAYS {
+        return Err(AppError::invalid(
+            "to",
+            format!("a report covers at most {MAX_REPORT_DAYS} days; this period has {days}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `n` in roman numerals (the form numbers its sections I, II, III ...).
+fn roman(mut n: usize) -> String {
+    const DIGITS: [(usize, &str); 13] = [
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
+    ];
+    let mut out = String::new();
+    for (value, digits) in DIGITS {
+        while n >= value {
+            out.push_str(digits);
+            n -= value;
+        }
+    }
+    out
+}
+
+impl Reports<'_> {
+    /// The reporting unit's name, and each field's name as the unit registered it.
+    fn names(&self, filter: &StatsFilter) -> Result<(String, Vec<(Field, String)>), AppError> {
+        Ok(self.app.service().with_reference(|r| {
+            let units: Vec<_> = match &filter.unit {
+                Some(u) => r.directory.unit(u).into_iter().collect(),
+                None => r.directory.units().collect(),
+            };
+            let unit_name = match (&filter.unit, units.first()) {
+                (Some(_), Some(u)) => u.name.clone(),
+                (Some(u), None) => u.to_string(),
+                (None, _) => "Tất cả đơn vị".to_owned(),
+            };
+            let fields = units
+                .iter()
+                .flat_map(|u| u.fields.iter().map(|f| (f.field.clone(), f.name.clone())))
+                .collect();
+            (unit_name, fields)
+        })?)
+    }
+
+    /// The procedures report: the total, and per field its subtotal and its procedures, each
+    /// row the engine's figures for the filter narrowed to it. Only fields and procedures with
+    /// a dossier behind some figure of the period have a row.
+    pub fn procedures(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        filter: &StatsFilter,
+    ) -> Result<ProceduresReport, AppError> {
+        check_period(from, to)?;
+        let rm = self.app.read_models();
+        let total = rm.stats(from, to, filter)?;
+        let fields = rm.stats_breakdown(from, to, filter, GroupBy::Field)?;
+        let procedures = rm.stats_breakdown(from, to, filter, GroupBy::Procedure)?;
+        let (unit_name, field_names) = self.names(filter)?;
+        let mut rows = vec![ReportRow {
+            kind: RowKind::Total,
+            number: String::new(),
+            code: String::new(),
+            name: "Tổng cộng".to_owned(),
+            figures: total.figures,
+        }];
+        for (i, field) in fields.iter().enumerate() {
+            let name = field_names
+                .iter()
+                .find(|(f, _)| Some(f) == field.field.as_ref())
+                .map_or_else(|| field.key.clone(), |(_, n)| n.clone());
+            rows.push(ReportRow {
+                kind: RowKind::Field,
+                number: roman(i + 1),
+                code: field.key.clone(),
+                name: format!("Lĩnh vực {name}"),
+                figures: field.report.figures.clone(),
+            });
+            let under = procedures.iter().filter(|p| p.field == field.field);
+            for (j, p) in under.enumerate() {
+                rows.push(ReportRow {
+                    kind: RowKind::Procedure,
+                    number: (j + 1).to_string(),
+                    code: p.key.clone(),
+                    name: p.procedure_name.clone(),
+                    figures: p.report.figures.clone(),
+                });
+            }
+        }
+        Ok(ProceduresReport {
+            from,
+            to,
+            unit_name,
+            rows,
+        })
+    }
+
+    /// The register of the dossiers received in `[from, to]`: the codes behind the period's
+    /// `received` figure, each dossier's slip 06 as its slips answer it (the applicant opened
+    /// with the person's key, "(đã xoá)" once erased). More than `max_rows` dossiers is
+    /// refused before any is read.
+    pub fn register(
+        &self,
+        caller: &Caller,
+        from: NaiveDate,
+        to: NaiveDate,
+        filter: &StatsFilter,
+        max_rows: usize,
+    ) -> Result<Register, AppError> {
+        check_period(from, to)?;
+        let report = self.app.read_models().stats(from, to, filter)?;
+        let codes: &[DossierCode] = report.codes(Figure::Received);
+        if codes.len() > max_rows {
+            return Err(AppError::invalid(
+                "to",
+                format!(
+                    "the register of this period has {} dossiers, more than the {max_rows} one \
+                     download holds; choose a shorter period",
+                    codes.len()
+                ),
+            ));
+        }
+        let views = self.app.views();
+        let mut rows = Vec::with_capacity(codes.len());
+        for code in codes {
+            let row = views.slips(caller, code)?.s06.ok_or_else(|| {
+                AppError::Internal(format!("received dossier {code} has no register row"))
+            })?;
+            rows.push(row);
+        }
+        let (unit_name, _) = self.names(filter)?;
+        Ok(Register {
+            from,
+            to,
+            unit_name,
+            rows,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roman_numerals_number_the_fields() {
+        let got: Vec<String> = [1, 2, 3, 4, 9, 14, 40].into_iter().map(roman).collect();
+        assert_eq!(got, ["I", "II", "III", "IV", "IX", "XIV", "XL"]);
+    }
+
+    #[test]
+    fn a_period_is_at_most_a_leap_year() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert!(check_period(d("2024-01-01"), d("2024-12-31")).is_ok());
+        assert!(check_period(d("2023-01-01"), d("2024-01-01")).is_ok());
+        assert!(matches!(
+            check_period(d("2023-01-01"), d("2024-01-02")),
+            Err(AppError::Invalid { .. })
+        ));
+    }
+}
