@@ -7,7 +7,7 @@ mod http_common;
 use http_common::TestServer;
 use serde_json::Value;
 
-const EXPECTED_PATHS: [&str; 35] = [
+const EXPECTED_PATHS: [&str; 37] = [
     "/v1/calendar",
     "/healthz",
     "/metrics",
@@ -43,6 +43,8 @@ const EXPECTED_PATHS: [&str; 35] = [
     "/v1/procedures/{procedure}/versions",
     "/v1/procedures/{procedure}/abolish",
     "/v1/procedures/{procedure}/publications",
+    "/v1/checkpoints",
+    "/v1/checkpoints/{seq}",
 ];
 
 fn concrete(path: &str) -> String {
@@ -53,6 +55,7 @@ fn concrete(path: &str) -> String {
         .replace("{token_id}", "abc")
         .replace("{year}", "2023")
         .replace("{procedure}", "1.001193")
+        .replace("{seq}", "1")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

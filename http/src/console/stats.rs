@@ -179,6 +179,9 @@ pub async fn page(
             }
         }
         (figures_table(&q, &report, from, to))
+        p.muted.checkpoint {
+            (crate::app::checkpoints::fingerprint_line(state.checkpoints().fingerprint().as_deref()))
+        }
         (chart(&state, &filter, from, to))
         @if let Some(f) = figure { (drill_down(&report, f)) }
     };
