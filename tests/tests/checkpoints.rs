@@ -1,8 +1,9 @@
 //! Signed checkpoints end to end: a real server signs over `POST /v1/checkpoints` (roles and
-//! answers), slip 06 prints the fingerprint, then the real `motcua` and `motcua-replay`
+//! answers), slip 06 and the statistics page print the fingerprint, then the real `motcua` and `motcua-replay`
 //! binaries sign, print and rotate keys, export, and verify the archive against the
 //! checkpoints (exit status 0 clean, 1 on a finding, 2 when no key is trusted).
 
+mod console_common;
 mod http_common;
 
 use std::path::Path;
@@ -53,6 +54,15 @@ async fn the_server_signs_and_the_auditor_verifies_with_the_real_binaries() {
     let (srv, t) = commune().await;
     let code = srv.receive(&t["tn-01"], "1.001193").await;
     let head = srv.server.log().head().seq;
+    // Before any signing the statistics page says there is none.
+    let mut leader = console_common::signed_in(&srv, "ld-01").await;
+    let page = leader.get("/thong-ke").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Mốc kiểm chứng: chưa có"),
+        "{}",
+        page.body
+    );
 
     // Only an admin signs; the first signing makes the key and answers 201.
     let r = srv
@@ -153,6 +163,24 @@ async fn the_server_signs_and_the_auditor_verifies_with_the_real_binaries() {
         .get_json(&format!("/v1/dossiers/{code}/slips/06"), &t["tn-01"])
         .await;
     assert_eq!(slip["checkpoint"], fingerprint);
+    // And the statistics page, for whoever prints the report.
+    let page = leader.get("/thong-ke").await;
+    assert!(
+        page.body
+            .contains(&format!("Mốc kiểm chứng: {fingerprint}")),
+        "{}",
+        page.body
+    );
+    // The console's own slip 06 too.
+    let mut desk = console_common::signed_in(&srv, "tn-01").await;
+    let page = desk.get(&format!("/dossiers/{code}/slips/06")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains(&format!("Mốc kiểm chứng: {fingerprint}")),
+        "{}",
+        page.body
+    );
 
     let data = srv.dir.clone();
     let work = tempfile::tempdir().unwrap();
