@@ -272,3 +272,119 @@ async fn the_server_signs_and_the_auditor_verifies_with_the_real_binaries() {
     assert_eq!(c, 1, "{out}");
     assert!(out.contains("checkpoint_signature"), "{out}");
 }
+
+/// `motcua serve` (the binary) on `data` with `extra` flags, until it prints its address.
+fn serve(data: &Path, extra: &[&str]) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = Command::new(workspace_bin("motcua-http", "motcua"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(extra)
+        .env("MOTCUA_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if line.starts_with("listening on ") {
+            break;
+        }
+    }
+    child
+}
+
+fn stop(mut child: std::process::Child) {
+    // SAFETY: kill(2) with our own child's pid.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_signs_at_start_unless_told_not_to() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let keys = work.path().join("elsewhere-keys");
+    let (ok, _, err) = motcua(vec![
+        "staff".into(),
+        "add".into(),
+        "--data".into(),
+        s(&data),
+        "--unit".into(),
+        "000.33.22.H05".into(),
+        "--unit-name".into(),
+        "Xã Dương Phong".into(),
+        "--role".into(),
+        "admin".into(),
+    ])
+    .await;
+    assert!(ok, "{err}");
+
+    // --no-checkpoints: nothing signed, no key made.
+    stop(serve(&data, &["--no-checkpoints"]));
+    assert!(!data.join("checkpoints").exists());
+    assert!(!data.join("checkpoint-keys").exists());
+
+    // By default the head is signed at start, the key kept where --checkpoint-keys says.
+    let child = serve(&data, &["--checkpoint-keys", &s(&keys)]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let file = loop {
+        let found = std::fs::read_dir(data.join("checkpoints"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"));
+        if let Some(f) = found {
+            break f;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint 30 s after start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    stop(child);
+    assert!(!data.join("checkpoint-keys").exists());
+    assert!(keys.join("current").is_file());
+
+    // The file names the log's head and verifies against the export with the printed key.
+    let archive = work.path().join("log.motcua");
+    let (ok, out, err) = motcua(vec![
+        "export".into(),
+        "--data".into(),
+        s(&data),
+        "--out".into(),
+        s(&archive),
+    ])
+    .await;
+    assert!(ok, "{err}");
+    let events: String = out
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("events="))
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        file.file_name().unwrap().to_string_lossy(),
+        format!("{events}.json")
+    );
+    let key = checkpoint("key", &data, &["--keys", &s(&keys)]).await;
+    let (public, _) = key.split_once(' ').unwrap();
+    let (c, out, err) = replay(vec![
+        "verify".into(),
+        s(&archive),
+        "--checkpoint".into(),
+        s(&file),
+        "--trusted-key".into(),
+        public.into(),
+    ])
+    .await;
+    assert_eq!(c, 0, "{out}{err}");
+}
