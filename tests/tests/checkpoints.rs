@@ -388,3 +388,23 @@ async fn serve_signs_at_start_unless_told_not_to() {
     .await;
     assert_eq!(c, 0, "{out}{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_commands_refuse_a_directory_that_is_not_a_data_directory() {
+    let work = tempfile::tempdir().unwrap();
+    let empty = work.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for cmd in ["sign", "key", "rotate"] {
+        let (ok, _, err) = motcua(vec![
+            "checkpoint".into(),
+            cmd.into(),
+            "--data".into(),
+            s(&empty),
+        ])
+        .await;
+        assert!(!ok, "{cmd}");
+        assert!(err.contains("not a motcua data directory"), "{cmd}: {err}");
+    }
+    // Nothing was created there (no database, no key store).
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+}

@@ -37,8 +37,9 @@ fn key_store(data: &Path, keys: Option<&Path>) -> Result<KeyStore, String> {
 
 /// `motcua checkpoint sign`: signs the stopped log's head; the line to print.
 pub async fn sign(data: &Path, keys: Option<PathBuf>) -> Result<String, String> {
-    if !data.is_dir() {
-        return Err(format!("no data directory at {}", data.display()));
+    if !data.join(DIR_MARKER_FILE).is_file() {
+        // Opening would create an empty database there: refuse instead.
+        return Err(format!("{} is not a motcua data directory", data.display()));
     }
     let log = EventLog::open(data, LogConfig::default()).map_err(|e| {
         let fallback = format!(
