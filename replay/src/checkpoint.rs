@@ -532,3 +532,90 @@ impl CheckpointCheck {
         findings
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in chain of `n` hashes (what a log's events carry), changed from `from` on
+    /// when given: what a re-hashed rewrite leaves.
+    fn chain(n: u64, from: Option<u64>) -> Vec<(u64, [u8; 32])> {
+        (1..=n)
+            .map(|seq| {
+                let forged = from.is_some_and(|f| seq >= f);
+                let h: [u8; 32] = Sha256::digest(format!("{seq}/{forged}")).into();
+                (seq, h)
+            })
+            .collect()
+    }
+
+    fn signed(n: u64, key: &SigningKey) -> Checkpoint {
+        let mut a = AnchorCollector::new(n);
+        for (seq, h) in chain(n, None) {
+            a.push(seq, &h);
+        }
+        a.finish("000.33.22.H05", "2026-12-05T00:00:00Z")
+            .and_then(|u| u.sign(key).ok())
+            .unwrap_or_else(|| panic!("signed"))
+    }
+
+    fn findings(cp: &Checkpoint, key: &SigningKey, archive: &[(u64, [u8; 32])]) -> Vec<Finding> {
+        let mut check = CheckpointCheck::new(
+            vec![("cp".into(), cp.clone())],
+            &[key.verifying_key().to_bytes()],
+        );
+        for (seq, h) in archive {
+            check.observe(*seq, h);
+        }
+        check.finish(archive.last().map_or(0, |l| l.0))
+    }
+
+    #[test]
+    fn past_4096_events_a_rewrite_is_bounded_to_one_stride() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let cp = signed(10_000, &key);
+        assert_eq!((cp.anchor_stride, cp.anchors.len()), (4, 2500));
+        assert!(cp.signature_holds());
+        assert_eq!(findings(&cp, &key, &chain(10_000, None)), vec![]);
+        // Rewritten from seq 3001: anchors at 3000 hold, 3004 does not: (3000, 3004].
+        let f = findings(&cp, &key, &chain(10_000, Some(3001)));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].seq, f[0].rule), (3001, "checkpoint"));
+        assert!(
+            f[0].detail.contains("between seq 3001 and seq 3004"),
+            "{}",
+            f[0].detail
+        );
+        // Only the last event changed: its seq is the head, named exactly by the range
+        // (9997, 10000].
+        let f = findings(&cp, &key, &chain(10_000, Some(10_000)));
+        assert_eq!((f[0].seq, f[0].rule), (9997, "checkpoint"));
+    }
+
+    #[test]
+    fn the_signed_message_is_the_documented_text() {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let cp = signed(3, &key);
+        let text = String::from_utf8(cp.message()).unwrap_or_default();
+        let expected = format!(
+            "motcua-checkpoint-1\ninstance=000.33.22.H05\nseq=3\nhead={}\nevents=3\n\
+             signed_at=2026-12-05T00:00:00Z\nanchor_stride=1\nanchors={}\nkey_id={}\n\
+             public_key={}\n",
+            cp.head,
+            cp.anchors.concat(),
+            cp.key_id,
+            cp.public_key
+        );
+        assert_eq!(text, expected);
+        // A control character in the instance would forge a line: refused.
+        let mut a = AnchorCollector::new(1);
+        a.push(1, &[1; 32]);
+        let unsigned = a.finish("x\nseq=9", "2026-12-05T00:00:00Z");
+        assert!(unsigned.is_some_and(|u| u.sign(&key).is_err()));
+        // An anchor list of the wrong length is not a checkpoint.
+        let mut bad = cp.clone();
+        bad.anchors.pop();
+        let json = serde_json::to_vec(&bad).unwrap_or_default();
+        assert!(Checkpoint::parse(&json).is_err());
+    }
+}
