@@ -146,6 +146,12 @@ pub struct ServeConfig {
     /// `<public_url>/tra-cuu?ma=CODE&mk=SECRET` (`--public-url`). `None`: `http://` and the
     /// address the server is listening on, filled in by `server::start`.
     pub public_url: Option<String>,
+    /// Sign a checkpoint of the log's head at start and after each local midnight
+    /// (`docs/checkpoints.md`). Off unless asked: `motcua serve` turns it on (`--no-checkpoints`
+    /// turns it off), so the servers tests start write only what they test.
+    pub sign_checkpoints: bool,
+    /// The checkpoint key store; `None`: `checkpoint-keys/` in the data directory.
+    pub checkpoint_keys: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -175,6 +181,8 @@ impl ServeConfig {
             register_max_rows: DEFAULT_REGISTER_MAX_ROWS,
             secure_cookies: false,
             public_url: None,
+            sign_checkpoints: false,
+            checkpoint_keys: None,
         }
     }
 

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use motcua_engine::domain::types::{Field, Role, StaffId, UnitCode};
 use motcua_http::cli::staff::StaffAdd;
-use motcua_http::cli::{backup, keys, staff};
+use motcua_http::cli::{backup, checkpoint, keys, staff};
 use motcua_http::config::ServeConfig;
 use motcua_http::{datadir, demo, server};
 
@@ -46,6 +46,37 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Signed checkpoints of the log's head, for auditors to keep apart from the server (the
+    /// signing key is never in the log or its archives).
+    Checkpoint {
+        #[command(subcommand)]
+        command: CheckpointCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CheckpointCommand {
+    /// Sign the head of a stopped data directory's log into checkpoints/<seq>.json.
+    Sign(CheckpointArgs),
+    /// Print the current public key and its id (made if there is none), for the auditor.
+    Key {
+        #[command(flatten)]
+        args: CheckpointArgs,
+        /// Every key of the store, retired ones too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Make a new key current; the old seed is deleted, its public key stays listed.
+    Rotate(CheckpointArgs),
+}
+
+#[derive(Debug, Args)]
+struct CheckpointArgs {
+    #[arg(long, env = "MOTCUA_DATA", default_value = "./motcua-data")]
+    data: PathBuf,
+    /// The key store (default: checkpoint-keys/ in the data directory).
+    #[arg(long, env = "MOTCUA_CHECKPOINT_KEYS")]
+    keys: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +207,12 @@ struct ServeArgs {
     /// 01's QR code points to <public-url>/tra-cuu. Default: http:// and the listen address.
     #[arg(long, env = "MOTCUA_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Do not sign a checkpoint of the log's head at start and after each local midnight.
+    #[arg(long, env = "MOTCUA_NO_CHECKPOINTS")]
+    no_checkpoints: bool,
+    /// The checkpoint key store (default: checkpoint-keys/ in the data directory).
+    #[arg(long, env = "MOTCUA_CHECKPOINT_KEYS")]
+    checkpoint_keys: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -312,6 +349,14 @@ async fn main() -> ExitCode {
                 .map(|line| println!("{line}")),
             Err(e) => Err(e),
         },
+        Command::Checkpoint { command } => match command {
+            CheckpointCommand::Sign(a) => checkpoint::sign(&a.data, a.keys).await,
+            CheckpointCommand::Key { args, all } => {
+                checkpoint::key(&args.data, args.keys.as_deref(), all)
+            }
+            CheckpointCommand::Rotate(a) => checkpoint::rotate(&a.data, a.keys.as_deref()),
+        }
+        .map(|line| println!("{line}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -353,6 +398,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     config.desk_reserve = args.desk_reserve;
     config.register_max_rows = args.register_max_rows;
     config.secure_cookies = args.secure_cookies;
+    config.sign_checkpoints = !args.no_checkpoints;
+    config.checkpoint_keys = args.checkpoint_keys;
     config.public_url = args
         .public_url
         .as_deref()

@@ -348,6 +348,12 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, ServerError> {
         config.public_url = Some(format!("http://{addr}"));
     }
     let state = AppState::new(config.clone(), app, metrics, openapi_json());
+    if config.sign_checkpoints {
+        crate::app::checkpoints::spawn_daily(
+            state.checkpoints().clone(),
+            state.shutdown_token().clone(),
+        );
+    }
     let fd_limit = listener::raise_fd_limit();
     let cap = listener::connection_cap(config.max_connections, fd_limit);
     let door = listener::Door::new(listener, cap, config.idle_timeout);

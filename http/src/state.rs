@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::checkpoints::Checkpoints;
 use crate::app::App;
 use crate::config::{
     ServeConfig, SIGNIN_ACCOUNT_REFILL_PER_SECOND, SIGNIN_ADDRESS_REFILL_PER_SECOND,
@@ -45,6 +46,8 @@ struct Inner {
     exports: Arc<Semaphore>,
     /// The OpenAPI document, as served.
     openapi_json: Arc<str>,
+    /// The signed checkpoints of the log's head (`docs/checkpoints.md`).
+    checkpoints: Checkpoints,
 }
 
 /// Shared handler state.
@@ -84,8 +87,10 @@ impl AppState {
             config.online_quota_per_account,
             config.online_quota_per_address,
         );
+        let checkpoints = app.checkpoints(&config.data_dir, config.checkpoint_keys.clone());
         AppState {
             inner: Arc::new(Inner {
+                checkpoints,
                 config,
                 app,
                 metrics,
@@ -143,6 +148,11 @@ impl AppState {
     /// Permits for concurrent exports (see [`MAX_CONCURRENT_EXPORTS`]).
     pub fn exports(&self) -> &Arc<Semaphore> {
         &self.inner.exports
+    }
+
+    /// The signed checkpoints of the log's head.
+    pub fn checkpoints(&self) -> &Checkpoints {
+        &self.inner.checkpoints
     }
 
     /// The OpenAPI document of this server.

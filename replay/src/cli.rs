@@ -12,12 +12,13 @@ use motcua_engine::projection::stats::{period_breakdown, period_report, units};
 use motcua_engine::projection::{Figure, Figures, GroupBy, StatsFilter, StatsReport};
 use serde::Serialize;
 
+use crate::checkpoint::{parse_trusted_key, Checkpoint, CheckpointCheck};
 use crate::history::{self, History};
 use crate::output::{json, Format, Table};
 use crate::progress::Progress;
 use crate::replay::{self, local_time, parse_instant, ReplayError};
 use crate::source::Source;
-use crate::verify::{verify as run_verify, VerifyOptions};
+use crate::verify::{verify_against, VerifyOptions};
 use crate::{bench, diff};
 
 /// What a command prints and its exit status.
@@ -57,11 +58,54 @@ fn open(path: &Path, what: &str, progress: bool) -> Result<(Source, Progress), R
 // ---------------------------------------------------------------------------------------------
 // verify
 
+/// Checkpoints to hold an archive against (`verify --checkpoint FILE --trusted-key KEY`).
+#[derive(Debug, Clone, Default)]
+pub struct CheckpointArgs {
+    pub files: Vec<std::path::PathBuf>,
+    /// Public keys: 64 hex digits, or a file whose first word is.
+    pub trusted_keys: Vec<String>,
+}
+
+/// Reads the checkpoints and trusted keys: any unreadable one, or checkpoints with no trusted
+/// key at all, stops the command (exit status 2) before the source is read.
+fn checkpoint_check(args: &CheckpointArgs) -> Result<CheckpointCheck, ReplayError> {
+    if args.files.is_empty() {
+        if !args.trusted_keys.is_empty() {
+            return Err(ReplayError::Usage(
+                "--trusted-key is only used with --checkpoint FILE".into(),
+            ));
+        }
+        return Ok(CheckpointCheck::default());
+    }
+    if args.trusted_keys.is_empty() {
+        return Err(ReplayError::Usage(
+            "--checkpoint needs at least one --trusted-key (the public key the auditor holds,              as `motcua checkpoint key` printed it): a checkpoint signed by any key would prove              nothing"
+                .into(),
+        ));
+    }
+    let trusted = args
+        .trusted_keys
+        .iter()
+        .map(|k| parse_trusted_key(k).map_err(|e| ReplayError::Usage(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let checkpoints = args
+        .files
+        .iter()
+        .map(|f| {
+            Checkpoint::read(f)
+                .map(|cp| (f.display().to_string(), cp))
+                .map_err(|e| ReplayError::Usage(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CheckpointCheck::new(checkpoints, &trusted))
+}
+
 /// `verify`: table of findings then the summary line (JSON: the report, summary on stderr).
 pub fn verify(
     path: &Path,
     chain_only: bool,
     expect_head: Option<&str>,
+    checkpoints: &CheckpointArgs,
     bench: bool,
     format: Format,
     progress: bool,
@@ -75,12 +119,13 @@ pub fn verify(
         ),
         None => None,
     };
+    let checkpoints = checkpoint_check(checkpoints)?;
     let (source, bar) = open(path, "verify", progress)?;
     let options = VerifyOptions {
         chain_only,
         expect_head,
     };
-    let report = run_verify(source, &options, &bar);
+    let report = verify_against(source, &options, checkpoints, &bar);
     let mut out = Output::default();
     match format {
         Format::Json => {

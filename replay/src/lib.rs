@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod bench;
+pub mod checkpoint;
 pub mod cli;
 pub mod diff;
 pub mod domain_check;

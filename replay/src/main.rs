@@ -47,6 +47,14 @@ enum Command {
         /// A head hash known independently (hex): the log must end on it.
         #[arg(long)]
         expect_head: Option<String>,
+        /// A signed checkpoint (`checkpoints/<seq>.json` of the server): the source must extend
+        /// it. Repeatable; needs --trusted-key.
+        #[arg(long = "checkpoint", value_name = "FILE")]
+        checkpoints: Vec<PathBuf>,
+        /// A public key whose checkpoints are accepted: 64 hex digits or a file holding them
+        /// (what `motcua checkpoint key` prints). Repeatable (keys before and after a rotation).
+        #[arg(long = "trusted-key", value_name = "FILE|HEX")]
+        trusted_keys: Vec<String>,
         /// Also time a bare scan + decode of the same source and print both rates.
         #[arg(long)]
         bench: bool,
@@ -140,12 +148,18 @@ fn main() -> ExitCode {
             source,
             chain_only,
             expect_head,
+            checkpoints,
+            trusted_keys,
             bench,
             common,
         } => cli::verify(
             &source,
             chain_only,
             expect_head.as_deref(),
+            &cli::CheckpointArgs {
+                files: checkpoints,
+                trusted_keys,
+            },
             bench,
             common.format,
             progress(&common),

@@ -25,6 +25,7 @@ use motcua_engine::recorded::{EnvelopeBatch, EnvelopeView};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::checkpoint::CheckpointCheck;
 use crate::domain_check::{DomainCheck, EventAt, FastMap};
 use crate::progress::Progress;
 use crate::source::{Source, SourceEnd};
@@ -140,11 +141,30 @@ struct DomainOutcome {
 /// they are merged by seq at the end, chain findings before domain findings within a seq, so
 /// the report does not depend on thread timing.
 pub fn verify(source: Source, options: &VerifyOptions, progress: &Progress) -> VerifyReport {
+    verify_against(source, options, CheckpointCheck::default(), progress)
+}
+
+/// [`verify`], and also whether the source extends every checkpoint of `checkpoints` (each
+/// signed checkpoint's chain hashes compared with the source's as its events go by;
+/// `docs/checkpoints.md`).
+pub fn verify_against(
+    source: Source,
+    options: &VerifyOptions,
+    checkpoints: CheckpointCheck,
+    progress: &Progress,
+) -> VerifyReport {
     if options.chain_only {
-        return verify_judged_by(source, options, None, Vec::new(), progress);
+        return verify_judged_by(source, options, None, Vec::new(), checkpoints, progress);
     }
     match ReferenceData::builtin() {
-        Ok(reference) => verify_judged_by(source, options, Some(reference), Vec::new(), progress),
+        Ok(reference) => verify_judged_by(
+            source,
+            options,
+            Some(reference),
+            Vec::new(),
+            checkpoints,
+            progress,
+        ),
         Err(e) => {
             let finding = Finding::new(
                 0,
@@ -152,7 +172,7 @@ pub fn verify(source: Source, options: &VerifyOptions, progress: &Progress) -> V
                 "reference",
                 format!("the shipped rule sets and workflows do not load: {e}"),
             );
-            verify_judged_by(source, options, None, vec![finding], progress)
+            verify_judged_by(source, options, None, vec![finding], checkpoints, progress)
         }
     }
 }
@@ -167,7 +187,14 @@ pub fn verify_with(
     progress: &Progress,
 ) -> VerifyReport {
     let reference = (!options.chain_only).then_some(reference);
-    verify_judged_by(source, options, reference, Vec::new(), progress)
+    verify_judged_by(
+        source,
+        options,
+        reference,
+        Vec::new(),
+        CheckpointCheck::default(),
+        progress,
+    )
 }
 
 /// [`verify`] with the domain layer judged by `reference` (None: chain only), reporting
@@ -177,6 +204,7 @@ fn verify_judged_by(
     options: &VerifyOptions,
     reference: Option<ReferenceData>,
     initial: Vec<Finding>,
+    mut checkpoints: CheckpointCheck,
     progress: &Progress,
 ) -> VerifyReport {
     let start = Instant::now();
@@ -193,6 +221,10 @@ fn verify_judged_by(
         head_seq: 0,
     };
     findings.extend(initial);
+    if let Some(h) = header.as_ref().filter(|h| h.first_seq > 1) {
+        // A range archive: its header's hash of the event before its first is the chain's.
+        checkpoints.observe(h.first_seq - 1, &h.first_prev_hash);
+    }
 
     let mid_log = chain.mid_log;
     let domain = std::thread::scope(|scope| {
@@ -223,6 +255,9 @@ fn verify_judged_by(
                 }
             };
             check_chain(&mut chain, &env, &rec.bytes, rec.key_seq, &mut findings);
+            if !checkpoints.is_empty() {
+                checkpoints.observe(env.seq, &env.hash);
+            }
             if let Some(tx) = &tx {
                 batch.push(&env);
                 if batch.len() == BATCH {
@@ -273,6 +308,7 @@ fn verify_judged_by(
             ));
         }
     }
+    findings.extend(checkpoints.finish(chain.head_seq));
     findings.extend(domain.findings);
     // By seq (container-level findings, seq 0, first); a stable sort keeps the order of
     // discovery within one seq (chain before domain), which puts the finding that explains

@@ -174,6 +174,19 @@ fn table() -> Vec<(&'static str, String, Value, Vec<&'static str>)> {
         ),
         (
             "GET",
+            "/v1/checkpoints".into(),
+            Value::Null,
+            vec!["qt-01", "tt-01"],
+        ),
+        (
+            "GET",
+            "/v1/checkpoints/1".into(),
+            Value::Null,
+            vec!["qt-01", "tt-01"],
+        ),
+        ("POST", "/v1/checkpoints".into(), json!({}), vec!["qt-01"]),
+        (
+            "GET",
             "/v1/plans".into(),
             Value::Null,
             vec!["ld-01", "tt-01", "kh-01"],

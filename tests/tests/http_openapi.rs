@@ -45,6 +45,8 @@ const EXPECTED_PATHS: [&str; 37] = [
     "/v1/procedures/{procedure}/versions",
     "/v1/procedures/{procedure}/abolish",
     "/v1/procedures/{procedure}/publications",
+    "/v1/checkpoints",
+    "/v1/checkpoints/{seq}",
 ];
 
 fn concrete(path: &str) -> String {
@@ -55,6 +57,7 @@ fn concrete(path: &str) -> String {
         .replace("{token_id}", "abc")
         .replace("{year}", "2023")
         .replace("{procedure}", "1.001193")
+        .replace("{seq}", "1")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,7 @@
 
 pub mod accounts;
 pub mod caller;
+pub mod checkpoints;
 pub mod clock;
 pub mod decode;
 pub mod desk;

@@ -708,6 +708,13 @@ pub async fn slip(
         *res.status_mut() = StatusCode::NOT_FOUND;
         return res;
     };
-    // The domain's page: every field escaped there, no script, no style of its own.
-    axum::response::Html(slips::render_html(&only)).into_response()
+    // The domain's page: every field escaped there, no script, no style of its own. Slip 06
+    // carries the newest signed checkpoint of the log.
+    let html = slips::render_html(&only);
+    let html = if n == "06" {
+        crate::app::checkpoints::stamp_html(html, state.checkpoints().fingerprint().as_deref())
+    } else {
+        html
+    };
+    axum::response::Html(html).into_response()
 }

@@ -225,6 +225,9 @@ pub async fn page(
         }
         (figures_table(&q, &report, from, to))
         (downloads(&s, &q, from, to))
+        p.muted.checkpoint {
+            (crate::app::checkpoints::fingerprint_line(state.checkpoints().fingerprint().as_deref()))
+        }
         (chart(&state, &filter, from, to))
         @if let Some(f) = figure { (drill_down(&report, f)) }
     };

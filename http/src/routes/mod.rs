@@ -2,6 +2,7 @@
 //! parses the request into the application layer's types, checks the caller's role, calls one
 //! function of `crate::app` and renders its answer; errors convert with `?` (`errors.rs`).
 
+pub mod checkpoints;
 pub mod dossiers;
 pub mod events;
 pub mod export;
@@ -64,4 +65,6 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(plans::task_action))
         .routes(routes!(personal::erase))
         .routes(routes!(personal::sweep))
+        .routes(routes!(checkpoints::list, checkpoints::sign))
+        .routes(routes!(checkpoints::get))
 }

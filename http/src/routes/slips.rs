@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::IntoParams;
 
-use crate::app::Caller;
+use crate::app::{checkpoints, Caller};
 use crate::errors::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::parse;
@@ -77,12 +77,23 @@ pub async fn slip(
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/html"));
+    // Slip 06, the ledger row, carries the newest signed checkpoint of the log (issue 17).
+    let fingerprint = (slip == "06")
+        .then(|| state.checkpoints().fingerprint())
+        .flatten();
     if wants_html {
-        Ok(Html(slips::render_html(&only)).into_response())
+        let html = slips::render_html(&only);
+        Ok(Html(if slip == "06" {
+            checkpoints::stamp_html(html, fingerprint.as_deref())
+        } else {
+            html
+        })
+        .into_response())
     } else {
-        Ok(
-            Json(json!({"slip": slip, "title": title, "code": code, "content": content}))
-                .into_response(),
-        )
+        let mut answer = json!({"slip": slip, "title": title, "code": code, "content": content});
+        if slip == "06" {
+            answer["checkpoint"] = json!(fingerprint);
+        }
+        Ok(Json(answer).into_response())
     }
 }
