@@ -7,7 +7,7 @@ mod http_common;
 use http_common::TestServer;
 use serde_json::Value;
 
-const EXPECTED_PATHS: [&str; 37] = [
+const EXPECTED_PATHS: [&str; 39] = [
     "/v1/calendar",
     "/healthz",
     "/metrics",
