@@ -21,6 +21,7 @@ use crate::app::accounts::{self, AccountStore};
 use crate::app::caller::Caller;
 use crate::app::directory::Directory;
 use crate::app::error::AppError;
+use crate::app::files::{self, FileStore};
 use crate::app::idempotency::{self, IdempotencyStore};
 use crate::app::projections::ProjectionRunner;
 use crate::app::sessions::SessionStore;
@@ -60,6 +61,7 @@ struct Inner {
     directory: Arc<Directory>,
     idempotency: IdempotencyStore,
     accounts: AccountStore,
+    files: FileStore,
     sessions: SessionStore,
     metrics: Arc<Metrics>,
     config: AppConfig,
@@ -107,6 +109,11 @@ impl App {
             log.store().tree(accounts::TREE)?,
             log.store().tree(accounts::AUDIT_TREE)?,
         )?;
+        let trail = log.store().tree(files::DOWNLOADS_TREE)?;
+        let l = log.clone();
+        let files = tokio::task::spawn_blocking(move || FileStore::open(&l, trail))
+            .await
+            .map_err(|e| OpenError::Engine(format!("content store: {e}")))??;
         let stop_follower = CancellationToken::new();
         let follower = directory.spawn_follower(log.clone(), stop_follower.clone());
         Ok(App {
@@ -118,6 +125,7 @@ impl App {
                 directory,
                 idempotency,
                 accounts,
+                files,
                 sessions: SessionStore::default(),
                 metrics,
                 config,
@@ -225,6 +233,10 @@ impl App {
 
     pub(super) fn account_store(&self) -> &AccountStore {
         &self.inner.accounts
+    }
+
+    pub(super) fn file_store(&self) -> &FileStore {
+        &self.inner.files
     }
 
     pub(super) fn session_store(&self) -> &SessionStore {

@@ -797,7 +797,8 @@ fn same_day_workflow_has_no_supplement_step() {
                 "submit_for_signing".into(),
                 "apologise".into(),
                 "withdraw".into(),
-                "stop".into()
+                "stop".into(),
+                "attach_file".into()
             ],
         }
     );
@@ -886,7 +887,8 @@ fn allowed_actions_for_the_caller() {
             Action::Forward,
             Action::RequestPayment,
             Action::SubmitForSigning,
-            Action::Apologise
+            Action::Apologise,
+            Action::AttachFile
         ]
     );
     assert_eq!(
