@@ -364,3 +364,88 @@ async fn the_start_sweeps_temp_and_unreferenced_files_only() {
     assert_eq!(content_files(&s), vec![sha(&pdf())]);
     assert_eq!(temp_files(&s), 0);
 }
+
+/// Runs `motcua-replay verify DIR --format json`: (exit status, the report).
+async fn replay_verify(dir: &std::path::Path) -> (i32, Value) {
+    let bin = motcua_tests::workspace_bin("motcua-replay", "motcua-replay");
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(bin)
+            .arg("verify")
+            .arg(&dir)
+            .args(["--format", "json"])
+            .output()
+            .expect("motcua-replay runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        (out.status.code().unwrap_or(-1), report)
+    })
+    .await
+    .unwrap()
+}
+
+/// The findings of `report` as (seq, rule, detail).
+fn findings(report: &Value) -> Vec<(u64, String, String)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["seq"].as_u64().unwrap(),
+                f["rule"].as_str().unwrap().to_owned(),
+                f["detail"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_verify_names_a_missing_or_altered_file_with_its_dossier_and_seq() {
+    let (s, t, _tmp) = server().await;
+    let a = s.receive(&t["tn-01"], "1.001193").await;
+    let b = s.receive(&t["tn-01"], "1.001193").await;
+    let mut seqs = Vec::new();
+    for (code, bytes) in [(&a, pdf()), (&b, pdf()), (&b, jpeg())] {
+        let r = upload(&s, &t["tn-01"], code, "document=1", bytes).await;
+        assert_eq!(r.status(), 201);
+        let body: Value = r.json().await.unwrap();
+        seqs.push(body["file"]["seq"].as_u64().unwrap());
+    }
+    let dir = s.dir.clone();
+    s.server.shutdown().await.unwrap();
+
+    let (status, report) = replay_verify(&dir).await;
+    assert_eq!(findings(&report), Vec::new());
+    assert_eq!(status, 0);
+
+    // The JPEG deleted: one finding, at its event, naming dossier b.
+    let jpg = dir
+        .join("files")
+        .join(&sha(&jpeg())[..2])
+        .join(sha(&jpeg()));
+    std::fs::remove_file(&jpg).unwrap();
+    let (status, report) = replay_verify(&dir).await;
+    let f = findings(&report);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!((f[0].0, f[0].1.as_str()), (seqs[2], "file_missing"));
+    assert!(f[0].2.contains(&format!("dossier {b}")), "{}", f[0].2);
+    assert!(f[0].2.contains(&sha(&jpeg())), "{}", f[0].2);
+    assert_eq!(status, 1);
+    std::fs::write(&jpg, jpeg()).unwrap();
+
+    // The shared PDF altered by one byte: both events naming it, each with its dossier.
+    let p = dir.join("files").join(&sha(&pdf())[..2]).join(sha(&pdf()));
+    let mut altered = pdf();
+    altered[10] ^= 1;
+    std::fs::write(&p, &altered).unwrap();
+    let (status, report) = replay_verify(&dir).await;
+    let f = findings(&report);
+    assert_eq!(f.len(), 2, "{f:?}");
+    assert_eq!((f[0].0, f[0].1.as_str()), (seqs[0], "file_altered"));
+    assert_eq!((f[1].0, f[1].1.as_str()), (seqs[1], "file_altered"));
+    assert!(f[0].2.contains(&format!("dossier {a}")), "{}", f[0].2);
+    assert!(f[1].2.contains(&format!("dossier {b}")), "{}", f[1].2);
+    assert!(f[0].2.contains(&sha(&altered)), "{}", f[0].2);
+    assert_eq!(status, 1);
+}
