@@ -449,3 +449,146 @@ async fn replay_verify_names_a_missing_or_altered_file_with_its_dossier_and_seq(
     assert!(f[0].2.contains(&sha(&altered)), "{}", f[0].2);
     assert_eq!(status, 1);
 }
+
+/// `motcua serve` on `data` as a child process: the child and its address.
+fn serve_child(data: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let bin = motcua_tests::workspace_bin("motcua-http", "motcua");
+    let mut child = std::process::Command::new(bin)
+        .args([
+            "serve",
+            "--no-checkpoints",
+            "--bind",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(data)
+        .env("MOTCUA_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines.next().expect("exited before listening").unwrap();
+        if let Some(a) = line.strip_prefix("listening on ") {
+            break a.to_owned();
+        }
+    };
+    // Keep reading so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_uploads_loses_no_acknowledged_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let (s, t) = commune_in(config(&dir)).await;
+    let code = s.receive(&t["tn-01"], "1.001193").await;
+    s.server.shutdown().await.unwrap();
+
+    let (mut child, addr) = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || serve_child(&dir)
+    })
+    .await
+    .unwrap();
+    // Four writers upload distinct PDFs (each 16 KiB, so some are cut mid-body) until killed.
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, u64)>::new()));
+    let client = reqwest::Client::new();
+    let mut writers = Vec::new();
+    for w in 0..4u32 {
+        let (client, addr, code, token, acked) = (
+            client.clone(),
+            addr.clone(),
+            code.clone(),
+            t["tn-01"].clone(),
+            acked.clone(),
+        );
+        writers.push(tokio::spawn(async move {
+            for i in 0u32.. {
+                let mut body = pdf();
+                body.extend(format!("writer {w} upload {i}\n").into_bytes());
+                body.resize(16 * 1024, b'%');
+                let r = client
+                    .post(format!("{addr}/v1/dossiers/{code}/files?document=1"))
+                    .bearer_auth(&token)
+                    .body(body.clone())
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 201 => {
+                        let v: Value = match r.json().await {
+                            Ok(v) => v,
+                            Err(_) => return,
+                        };
+                        let seq = v["file"]["seq"].as_u64().unwrap();
+                        assert_eq!(v["file"]["sha256"], sha(&body));
+                        acked.lock().unwrap().push((sha(&body), seq));
+                    }
+                    Ok(r) => panic!("upload refused: {}", r.status()),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    let start = std::time::Instant::now();
+    while acked.lock().unwrap().len() < 40 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "too slow"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // SAFETY-free: kill(2) with our own child's pid.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) },
+        0
+    );
+    tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 40);
+
+    // After a restart (and its sweep): every acknowledged upload has its event and its file,
+    // whose bytes hash to it; nothing else is left.
+    let mut c = config(&dir);
+    c.max_file_bytes = LIMIT;
+    let s = TestServer::start_in(c).await;
+    let listed = s
+        .get_json(&format!("/v1/dossiers/{code}/files"), &t["tn-01"])
+        .await;
+    let listed: Vec<(String, u64)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["sha256"].as_str().unwrap().to_owned(),
+                f["seq"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for a in &acked {
+        assert!(listed.contains(a), "acknowledged {a:?} lost");
+    }
+    for (h, _) in &listed {
+        let bytes = std::fs::read(s.dir.join("files").join(&h[..2]).join(h)).unwrap();
+        assert_eq!(&sha(&bytes), h);
+    }
+    let mut names: Vec<String> = listed.iter().map(|(h, _)| h.clone()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(content_files(&s), names);
+    assert_eq!(temp_files(&s), 0);
+    s.server.shutdown().await.unwrap();
+    let (status, report) = replay_verify(&dir).await;
+    assert_eq!(findings(&report), Vec::new());
+    assert_eq!(status, 0);
+}
