@@ -248,6 +248,15 @@ impl Files<'_> {
         Ok(upload)
     }
 
+    /// The checklist documents of dossier `code` (what `attach` takes as `document`).
+    pub fn checklist(&self, caller: &Caller, code: &DossierCode) -> Result<Vec<String>, AppError> {
+        let (state, _) = self.app.service().load_dossier(code)?;
+        if let Some((unit, _)) = state.unit_and_field() {
+            caller.require_unit(unit)?;
+        }
+        Ok(checklist(&state).to_vec())
+    }
+
     /// The files attached to dossier `code`, oldest first, with the seq of each event.
     pub fn list(
         &self,

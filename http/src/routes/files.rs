@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::files::{DocumentRef, DownloadRecord, MAX_TRAIL_PAGE};
+use crate::app::files::{DocumentRef, Download, DownloadRecord, MAX_TRAIL_PAGE};
 use crate::app::Caller;
 use crate::errors::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
@@ -150,6 +150,12 @@ pub async fn download(
         return Err(ApiError::NotFound(format!("no file {sha256}")));
     }
     let d = state.app().files().download(&caller, &code, &sha256)?;
+    Ok(file_response(d))
+}
+
+/// A download as an answer: the file streamed from disk with its recorded type, as an
+/// attachment under its cleaned name, never cached (the console's download answers the same).
+pub fn file_response(d: Download) -> Response {
     let file = tokio::fs::File::from_std(d.content);
     let stream = futures::stream::unfold(file, |mut f| async move {
         let mut buf = vec![0u8; READ_CHUNK];
@@ -193,7 +199,7 @@ pub async fn download(
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok(resp)
+    resp
 }
 
 fn percent_encode(s: &str) -> String {
