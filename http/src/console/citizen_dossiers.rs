@@ -286,7 +286,7 @@ fn dossier_page(
     msg: Option<(bool, &str)>,
 ) -> Response {
     let body = html! {
-        h1 { "Hồ sơ " (code) }
+        h1 { "Chi tiết hồ sơ" }
         @if let Some((error, text)) = msg { (layout::message(error, text)) }
         (status_of(&d.status))
         @if d.actions.contains(&Action::RecordSupplement) {
