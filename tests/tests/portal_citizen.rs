@@ -4,8 +4,9 @@
 //! specialist asks for a supplement, A reads what is asked and supplements online (the domain's
 //! secret proof lets it through), the dossier goes to hand-over and A's pages say so in words;
 //! B gets the same 404 for A's dossier as for an unknown code and B's posts on it write nothing;
-//! A withdraws a second dossier; sign-up refusals in Vietnamese store nothing; citizen and staff
-//! sessions never open each other's pages.
+//! A withdraws a second dossier; after a restart A signs in again and still owns the dossier;
+//! sign-up refusals in Vietnamese store nothing; citizen and staff sessions never open each
+//! other's pages.
 
 mod console_common;
 mod http_common;
@@ -330,7 +331,30 @@ async fn a_citizen_submits_supplements_and_gets_the_result_and_nobody_else_sees_
     let mut auditor = auditor;
     let trail = auditor.get("/audit").await;
     assert!(trail.body.contains(&actor), "{}", trail.body);
+    assert!(trail.body.contains("Đăng ký tài khoản công dân"));
     assert!(!trail.body.contains("0912345678"));
+
+    // A restart ends the sessions but keeps the account, its dossiers and the server's salt:
+    // the secret derived again still proves the dossier.
+    let s = s.restart().await;
+    let mut a = Browser::new(&s);
+    assert_eq!(a.get("/cong-dan").await.location(), "/cong-dan/dang-nhap");
+    let form = a.get("/cong-dan/dang-nhap").await;
+    let csrf = form.hidden("csrf");
+    let back = a
+        .post(
+            "/cong-dan/dang-nhap",
+            &[
+                ("csrf", &csrf),
+                ("login", "0912345678"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    let after = a.get(&format!("/cong-dan/ho-so/{code}")).await;
+    assert_eq!(after.status, 200, "{}", after.body);
+    assert!(after.body.contains("Đã trả kết quả"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -72,6 +72,8 @@ pub enum SignInKind {
     SignedOut,
     PasswordSet,
     PasswordChanged,
+    /// A citizen opened a portal account (`app::citizens`; appended last: the trail is stored).
+    SignedUp,
 }
 
 impl SignInKind {
@@ -84,6 +86,7 @@ impl SignInKind {
             SignInKind::SignedOut => "Đăng xuất",
             SignInKind::PasswordSet => "Đặt lại mật khẩu",
             SignInKind::PasswordChanged => "Đổi mật khẩu",
+            SignInKind::SignedUp => "Đăng ký tài khoản công dân",
         }
     }
 }

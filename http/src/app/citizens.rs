@@ -300,7 +300,7 @@ impl Citizens<'_> {
         if kept != record {
             return Ok(Err(SignUpError::Taken));
         }
-        self.record(SignInKind::PasswordSet, Some(&account), address);
+        self.record(SignInKind::SignedUp, Some(&account), address);
         Ok(Ok(account))
     }
 
