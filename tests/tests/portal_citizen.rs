@@ -111,8 +111,32 @@ async fn a_citizen_submits_supplements_and_gets_the_result_and_nobody_else_sees_
     let mut a = citizen(&s, "091 234 5678").await;
     let mut b = citizen(&s, "Binh.Tran@Example.VN").await;
 
-    // A submits online: the code and the secret, shown once.
+    // Bad input: the page says what is wrong, in Vietnamese, and nothing is written.
     let before = s.head();
+    let nowhere = a.get("/cong-dan/nop/9.999999").await;
+    assert_eq!(nowhere.status, 404);
+    assert!(nowhere.body.contains("không nhận hồ sơ trực tuyến"));
+    let form = a.get(&format!("/cong-dan/nop/{PROCEDURE}")).await;
+    let bad = a
+        .post(
+            &format!("/cong-dan/nop/{PROCEDURE}"),
+            &[
+                ("csrf", &form.hidden("csrf")),
+                ("key", &form.hidden("key")),
+                ("name", ""),
+                ("id_number", "006190004321"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(
+        bad.body.contains("Thông tin chưa hợp lệ: họ tên người nộp"),
+        "{}",
+        bad.body
+    );
+    assert_eq!(s.head(), before);
+
+    // A submits online: the code and the secret, shown once.
     let page = submit(&mut a, PROCEDURE).await;
     assert_eq!(page.status, 201, "{}", page.body);
     let code = between(&page.body, "<dt>Mã hồ sơ</dt><dd><strong>", "<").to_owned();
