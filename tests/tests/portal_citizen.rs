@@ -462,6 +462,58 @@ async fn sign_up_refusals_store_nothing_and_sessions_stay_apart() {
     );
     assert_eq!(swapped.get("/desk").await.location(), "/signin");
 
+    // Signed out, the catalog's "Nộp trực tuyến" leads through sign-up back to the form; the
+    // way back names a procedure and a unit only, never another address.
+    let mut d = Browser::new(&s);
+    let form = "/cong-dan/nop/1.004873?don-vi=000.33.22.H05";
+    let r = d.get(form).await;
+    assert_eq!(r.status, 303);
+    let door = "/cong-dan/dang-nhap?thu-tuc=1.004873&don-vi=000.33.22.H05";
+    assert_eq!(r.location(), door);
+    let signin = d.get(door).await;
+    assert!(signin
+        .body
+        .contains("href=\"/cong-dan/dang-ky?thu-tuc=1.004873&amp;don-vi=000.33.22.H05\""));
+    let signup = d
+        .get("/cong-dan/dang-ky?thu-tuc=1.004873&don-vi=000.33.22.H05")
+        .await;
+    assert_eq!(signup.hidden("thu-tuc"), "1.004873");
+    assert_eq!(signup.hidden("don-vi"), "000.33.22.H05");
+    let csrf = signup.hidden("csrf");
+    let r = d
+        .post(
+            "/cong-dan/dang-ky",
+            &[
+                ("csrf", csrf.as_str()),
+                ("login", "0356789012"),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+                ("thu-tuc", "1.004873"),
+                ("don-vi", "000.33.22.H05"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), form);
+    assert_eq!(d.get(form).await.status, 200);
+    let mut e = Browser::new(&s);
+    let signup = e.get("/cong-dan/dang-ky").await;
+    let csrf = signup.hidden("csrf");
+    let r = e
+        .post(
+            "/cong-dan/dang-ky",
+            &[
+                ("csrf", csrf.as_str()),
+                ("login", "0356789013"),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+                ("thu-tuc", "https://example.com/"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/cong-dan");
+
     // An identity provider's subject maps to one account, apart per issuer.
     let citizens = s.server.app().citizens();
     let vneid = |sub: &str| motcua_http::app::citizens::ExternalIdentity {

@@ -13,12 +13,15 @@
 //! one address cannot open accounts in bulk.
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
+use motcua_engine::domain::types::{ProcedureId, UnitCode};
+use serde::Deserialize;
 
 use crate::app::accounts::{SignInKind, MIN_PASSWORD_CHARS};
 use crate::app::citizens::{LoginError, SignUpError};
@@ -36,6 +39,74 @@ pub const CITIZEN_FORM_COOKIE: &str = "motcua_citizen_form";
 pub const SIGNIN_PATH: &str = "/cong-dan/dang-nhap";
 /// How long a sign-up or sign-in form stays valid.
 const FORM_MAX_AGE_S: u64 = 15 * 60;
+
+/// Where a citizen goes after signing in or up when they came from a procedure's "Nộp
+/// trực tuyến" link: that procedure's submission form. Only a procedure id and a unit code,
+/// both parsed, so the sign-in can send nobody anywhere else.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NextQuery {
+    #[serde(default, rename = "thu-tuc")]
+    pub procedure: Option<String>,
+    #[serde(default, rename = "don-vi")]
+    pub unit: Option<String>,
+}
+
+/// A parsed [`NextQuery`].
+#[derive(Debug, Clone)]
+struct Next {
+    procedure: ProcedureId,
+    unit: Option<UnitCode>,
+}
+
+impl Next {
+    fn parse(procedure: &str, unit: &str) -> Option<Next> {
+        Some(Next {
+            procedure: procedure.parse().ok()?,
+            unit: unit.parse().ok(),
+        })
+    }
+
+    fn of(q: &NextQuery) -> Option<Next> {
+        Next::parse(
+            q.procedure.as_deref().unwrap_or(""),
+            q.unit.as_deref().unwrap_or(""),
+        )
+    }
+
+    /// The query that carries it to a door.
+    fn query(&self) -> String {
+        match &self.unit {
+            Some(u) => format!("?thu-tuc={}&don-vi={u}", self.procedure),
+            None => format!("?thu-tuc={}", self.procedure),
+        }
+    }
+
+    /// The submission form it names.
+    fn form(&self) -> String {
+        match &self.unit {
+            Some(u) => format!("/cong-dan/nop/{}?don-vi={u}", self.procedure),
+            None => format!("/cong-dan/nop/{}", self.procedure),
+        }
+    }
+}
+
+/// Where a signed-out request for `parts` is sent: the sign-in, with the submission form to
+/// come back to when it was one.
+fn signin_for(parts: &Parts) -> String {
+    let path = parts.uri.path();
+    let unit = parts
+        .uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("don-vi=")))
+        .unwrap_or("");
+    match path
+        .strip_prefix("/cong-dan/nop/")
+        .and_then(|id| Next::parse(id, unit))
+    {
+        Some(next) => format!("{SIGNIN_PATH}{}", next.query()),
+        None => SIGNIN_PATH.to_owned(),
+    }
+}
 
 /// The signed-in citizen of a portal request; without a live citizen session, a redirect to
 /// the citizen's sign-in (a GET) or a 403 page (a form post, whose content is not read).
@@ -62,7 +133,7 @@ impl FromRequestParts<AppState> for CitizenSigned {
                 session: id.unwrap_or_default().to_owned(),
             }),
             None if parts.method == axum::http::Method::GET => {
-                let mut res = Redirect::to(SIGNIN_PATH).into_response();
+                let mut res = Redirect::to(&signin_for(parts)).into_response();
                 if cookie(&parts.headers, CITIZEN_COOKIE).is_some() {
                     set_cookie(&mut res, &clear_cookie(state.config().secure_cookies));
                 }
@@ -134,17 +205,31 @@ enum Door {
     SignIn,
 }
 
-fn door_page(door: Door, status: StatusCode, error: Option<&str>, login: &str) -> Response {
+fn door_page(
+    door: Door,
+    status: StatusCode,
+    error: Option<&str>,
+    login: &str,
+    next: Option<&Next>,
+) -> Response {
     let token = hex::encode(random_bytes());
     let (title, action) = match door {
         Door::SignUp => ("Đăng ký tài khoản công dân", "/cong-dan/dang-ky"),
         Door::SignIn => ("Đăng nhập tài khoản công dân", SIGNIN_PATH),
     };
+    let carry = next.map(Next::query).unwrap_or_default();
     let body = html! {
         h1 { (title) }
         @if let Some(e) = error { (layout::message(true, e)) }
+        @if next.is_some() && error.is_none() {
+            p { "Hãy đăng nhập (hoặc đăng ký) để nộp hồ sơ trực tuyến." }
+        }
         form method="post" action=(action) {
             input type="hidden" name="csrf" value=(token);
+            @if let Some(n) = next {
+                input type="hidden" name="thu-tuc" value=(n.procedure);
+                @if let Some(u) = &n.unit { input type="hidden" name="don-vi" value=(u); }
+            }
             label for="login" { "Số điện thoại di động hoặc thư điện tử" }
             input type="text" id="login" name="login" value=(login) required maxlength="254"
                 autocomplete="username" inputmode="email" spellcheck="false" autocapitalize="off";
@@ -165,9 +250,9 @@ fn door_page(door: Door, status: StatusCode, error: Option<&str>, login: &str) -
         }
         @if door == Door::SignUp {
             p.muted { "Số điện thoại hoặc thư điện tử chỉ dùng để đăng nhập; không ghi vào hồ sơ và không công khai." }
-            p { "Đã có tài khoản? " a href=(SIGNIN_PATH) { "Đăng nhập" } }
+            p { "Đã có tài khoản? " a href=(format!("{SIGNIN_PATH}{carry}")) { "Đăng nhập" } }
         } @else {
-            p { "Chưa có tài khoản? " a href="/cong-dan/dang-ky" { "Đăng ký" } }
+            p { "Chưa có tài khoản? " a href=(format!("/cong-dan/dang-ky{carry}")) { "Đăng ký" } }
         }
         p { a href="/thu-tuc" { "Thủ tục hành chính" } " · " a href="/tra-cuu" { "Tra cứu hồ sơ bằng mã" } }
     };
@@ -181,14 +266,18 @@ fn door_page(door: Door, status: StatusCode, error: Option<&str>, login: &str) -
     res
 }
 
+fn next_of(q: Result<Query<NextQuery>, QueryRejection>) -> Option<Next> {
+    q.ok().and_then(|Query(q)| Next::of(&q))
+}
+
 /// `GET /cong-dan/dang-ky`.
-pub async fn signup_form() -> Response {
-    door_page(Door::SignUp, StatusCode::OK, None, "")
+pub async fn signup_form(q: Result<Query<NextQuery>, QueryRejection>) -> Response {
+    door_page(Door::SignUp, StatusCode::OK, None, "", next_of(q).as_ref())
 }
 
 /// `GET /cong-dan/dang-nhap`.
-pub async fn signin_form() -> Response {
-    door_page(Door::SignIn, StatusCode::OK, None, "")
+pub async fn signin_form(q: Result<Query<NextQuery>, QueryRejection>) -> Response {
+    door_page(Door::SignIn, StatusCode::OK, None, "", next_of(q).as_ref())
 }
 
 /// The form of a door, its double-submit token checked first.
@@ -215,9 +304,10 @@ fn raw<'f>(f: &'f Fields, name: &str) -> &'f str {
 }
 
 /// Signs the account in: a session, its cookie, and the way to the citizen's dossiers.
-fn signed_in(state: &AppState, account: &str) -> Response {
+fn signed_in(state: &AppState, account: &str, next: Option<&Next>) -> Response {
     let session = state.app().open_citizen_session(account);
-    let mut res = Redirect::to("/cong-dan").into_response();
+    let to = next.map_or_else(|| "/cong-dan".to_owned(), Next::form);
+    let mut res = Redirect::to(&to).into_response();
     set_cookie(
         &mut res,
         &session_cookie(&session.id, state.config().secure_cookies),
@@ -225,9 +315,15 @@ fn signed_in(state: &AppState, account: &str) -> Response {
     res
 }
 
-fn throttled(door: Door, login: &str, retry_after: u64) -> Response {
+fn throttled(door: Door, login: &str, retry_after: u64, next: Option<&Next>) -> Response {
     let text = format!("Bạn đã thử quá nhiều lần. Hãy thử lại sau {retry_after} giây.");
-    let mut res = door_page(door, StatusCode::TOO_MANY_REQUESTS, Some(&text), login);
+    let mut res = door_page(
+        door,
+        StatusCode::TOO_MANY_REQUESTS,
+        Some(&text),
+        login,
+        next,
+    );
     if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
         res.headers_mut().insert(header::RETRY_AFTER, v);
     }
@@ -247,8 +343,10 @@ pub async fn signup(
         Err(r) => return r.into_response(),
     };
     let login = f.get("login").to_owned();
+    let next = Next::parse(f.get("thu-tuc"), f.get("don-vi"));
+    let next = next.as_ref();
     if let Some(wait) = state.signin_address_limiter().blocked(ip) {
-        return throttled(Door::SignUp, &login, wait);
+        return throttled(Door::SignUp, &login, wait, next);
     }
     // Every attempt costs the address a token: accounts are not opened in bulk from one place.
     let _ = state.signin_address_limiter().check(ip);
@@ -260,6 +358,7 @@ pub async fn signup(
             StatusCode::UNPROCESSABLE_ENTITY,
             Some(text),
             &login,
+            next,
         );
     }
     let address = ip.to_string();
@@ -269,7 +368,7 @@ pub async fn signup(
         .sign_up(&login, password, &address)
         .await
     {
-        Ok(Ok(account)) => signed_in(&state, &account),
+        Ok(Ok(account)) => signed_in(&state, &account, next),
         Ok(Err(why)) => {
             let text = match why {
                 SignUpError::Login(LoginError::BadPhone) => "Số điện thoại không hợp lệ: hãy nhập số di động 10 chữ số bắt đầu bằng 0 (ví dụ 0912 345 678).".to_owned(),
@@ -283,11 +382,12 @@ pub async fn signup(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(&text),
                 &login,
+                next,
             )
         }
         Err(e) => {
             let (status, text) = crate::console::app_failure(e);
-            door_page(Door::SignUp, status, Some(&text), &login)
+            door_page(Door::SignUp, status, Some(&text), &login, next)
         }
     }
 }
@@ -304,6 +404,8 @@ pub async fn signin(
         Err(r) => return r.into_response(),
     };
     let login = f.get("login").to_owned();
+    let next = Next::parse(f.get("thu-tuc"), f.get("don-vi"));
+    let next = next.as_ref();
     // The per-login bucket is keyed apart from staff usernames; it lives in memory only.
     let bucket = format!("citizen/{}", login.to_lowercase());
     let wait = state
@@ -314,13 +416,13 @@ pub async fn signin(
     let address = ip.to_string();
     if let Some(retry_after) = wait {
         citizens.record(SignInKind::Throttled, None, &address);
-        return throttled(Door::SignIn, &login, retry_after);
+        return throttled(Door::SignIn, &login, retry_after, next);
     }
     match citizens
         .sign_in(&login, raw(&f, "password"), &address)
         .await
     {
-        Ok(Ok(account)) => signed_in(&state, &account),
+        Ok(Ok(account)) => signed_in(&state, &account, next),
         Ok(Err(_)) => {
             let _ = state.signin_address_limiter().check(ip);
             let _ = state.signin_account_limiter().check_key(bucket);
@@ -329,11 +431,12 @@ pub async fn signin(
                 StatusCode::UNAUTHORIZED,
                 Some("Số điện thoại, thư điện tử hoặc mật khẩu không đúng."),
                 &login,
+                next,
             )
         }
         Err(e) => {
             let (status, text) = crate::console::app_failure(e);
-            door_page(Door::SignIn, status, Some(&text), &login)
+            door_page(Door::SignIn, status, Some(&text), &login, next)
         }
     }
 }
