@@ -13,12 +13,13 @@ use motcua_engine::log::{EventLog, LogError, WriterStats};
 use motcua_engine::plan_service::PlanService;
 use motcua_engine::projection::ReadModels;
 use motcua_engine::service::CommandService;
-use motcua_engine::storage::StorageError;
+use motcua_engine::storage::{KvTree, StorageError};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::accounts::{self, AccountStore};
 use crate::app::caller::Caller;
+use crate::app::citizens;
 use crate::app::directory::Directory;
 use crate::app::error::AppError;
 use crate::app::idempotency::{self, IdempotencyStore};
@@ -61,6 +62,8 @@ struct Inner {
     idempotency: IdempotencyStore,
     accounts: AccountStore,
     sessions: SessionStore,
+    citizens: KvTree,
+    citizen_sessions: SessionStore<String>,
     metrics: Arc<Metrics>,
     config: AppConfig,
     stop_follower: CancellationToken,
@@ -107,6 +110,7 @@ impl App {
             log.store().tree(accounts::TREE)?,
             log.store().tree(accounts::AUDIT_TREE)?,
         )?;
+        let citizens = log.store().tree(citizens::TREE)?;
         let stop_follower = CancellationToken::new();
         let follower = directory.spawn_follower(log.clone(), stop_follower.clone());
         Ok(App {
@@ -119,6 +123,8 @@ impl App {
                 idempotency,
                 accounts,
                 sessions: SessionStore::default(),
+                citizens,
+                citizen_sessions: SessionStore::default(),
                 metrics,
                 config,
                 stop_follower,
@@ -229,6 +235,14 @@ impl App {
 
     pub(super) fn session_store(&self) -> &SessionStore {
         &self.inner.sessions
+    }
+
+    pub(super) fn citizen_tree(&self) -> &KvTree {
+        &self.inner.citizens
+    }
+
+    pub(super) fn citizen_session_store(&self) -> &SessionStore<String> {
+        &self.inner.citizen_sessions
     }
 
     pub(super) fn metrics(&self) -> &Metrics {
