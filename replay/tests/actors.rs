@@ -299,6 +299,24 @@ fn a_clerk_recorded_as_the_signing_leader_is_named() {
         .stream
         .as_deref()
         .is_some_and(|s| s.starts_with("dossier/000.00.00.G10-230308-")));
+    // What the auditor runs: exit status 1, the finding in the table, one finding in all.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_motcua-replay"))
+        .arg("verify")
+        .arg(h.dir.path().join("clerk.motcua"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("{seq} ")) && l.contains(" actor ")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().last().unwrap().contains(" findings=1 "),
+        "{stdout}"
+    );
 }
 
 #[test]
