@@ -18,8 +18,10 @@
 //! took. A business time may lie before its recording (a history entered after the fact, as the
 //! demo's 2023 desk is seeded through the same commands later), never after it by more than
 //! [`MAX_CLOCK_SKEW_MS`]: a signature moved three days forward to turn an early resolution into
-//! a late one, or the reverse on a live log, changes `at` but cannot change the `recorded_at`
-//! of the signature nor of the events after it without breaking their chain.
+//! a late one changes `at`, but cannot change the `recorded_at` of the signature (nor of the
+//! events after it) without breaking the order the chain checks. Moved back in time instead, a
+//! business time stays before its recording and this rule cannot tell it from a history entered
+//! after the fact.
 
 use crate::domain::directory::Directory;
 use crate::domain::error::DomainError;
@@ -33,9 +35,8 @@ use super::state::DossierState;
 
 /// How much later than its recording a change's business time may be: the server's clock and
 /// the log's clock are the same machine's, read a few milliseconds apart; a minute leaves room
-/// for a clock stepped back by NTP between the decision and the append, and is still far below
-/// anything that changes a figure (a day's date, a due time's minute... a signature moved by
-/// more than this is named).
+/// for a clock stepped back by NTP between the decision and the append, and is far below what
+/// moves a resolution from one day to the next, which is what changes a figure.
 pub const MAX_CLOCK_SKEW_MS: i64 = 60_000;
 
 /// The prefix of a citizen's actor id (`ActorRef::id`): `citizen:<portal account>`.
@@ -171,18 +172,21 @@ fn check_actor(
         // names it.
         return Ok(());
     };
-    check_staff_scope(state, staff, role, &unit, &field).map_err(|e| scope_detail(role, &e))
+    check_staff_scope(state, staff, role, unit, field).map_err(|e| scope_detail(role, &e))
 }
 
 /// The unit and field the actor must be in scope for: the dossier's, or those its creating
 /// change names.
-fn dossier_scope(state: &DossierState, change: &DossierChange) -> Option<(UnitCode, Field)> {
+fn dossier_scope<'a>(
+    state: &'a DossierState,
+    change: &'a DossierChange,
+) -> Option<(&'a UnitCode, &'a Field)> {
     match change {
-        DossierChange::Received(r) => Some((r.unit.clone(), r.field.clone())),
+        DossierChange::Received(r) => Some((&r.unit, &r.field)),
         DossierChange::SubmittedOnline(s) if state.phase == Phase::None => {
-            Some((s.unit.clone(), s.field.clone()))
+            Some((&s.unit, &s.field))
         }
-        _ => state.unit_and_field().map(|(u, f)| (u.clone(), f.clone())),
+        _ => state.unit_and_field(),
     }
 }
 
