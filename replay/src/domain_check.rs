@@ -5,10 +5,17 @@
 //! [`DossierState`], folded by the domain's [`apply`]. A rule changed in the engine, or in a
 //! workflow file, changes the verdict here without a change to this file.
 //!
+//! Who recorded each change and when is judged the same way, by the domain's
+//! [`check_recorded_by`]: the envelope's actor against the staff directory as of its seq
+//! (exists, active, holds the recorded role, in scope for the dossier), its business time
+//! against its `recorded_at`.
+//!
 //! What this checker adds is bookkeeping over the log:
 //! - reference: the catalog, directory and calendar events are folded with
 //!   [`ReferenceData::apply`] as they come, so each dossier event is judged with the reference
-//!   data as it stood when it was recorded; rule sets and workflows are the ones the checker is
+//!   data (the staff directory included) as it stood when it was recorded; in a range archive
+//!   the staff registered before its first seq are unknown, so an unknown actor is not a
+//!   finding there; rule sets and workflows are the ones the checker is
 //!   given ([`ReferenceData::builtin`] for `verify`, as the server loads them);
 //! - stream: a dossier event lives on its dossier's stream (`StreamId::dossier`);
 //! - the fold: the phase [`apply`] reaches is the one the transition promises
@@ -19,14 +26,15 @@
 //!   [`closes_desk_intake`]) must follow each other.
 
 use motcua_engine::domain::dossier::{
-    apply, check_after_end, check_recorded, closes_desk_intake, expected_phase, opens_desk_intake,
-    recorded_workflow, Breach, RecordedRule, RecordedVerdict,
+    apply, check_after_end, check_recorded, check_recorded_by, closes_desk_intake, expected_phase,
+    opens_desk_intake, recorded_workflow, Breach, DirectoryAsOf, RecordedBy, RecordedRule,
+    RecordedVerdict,
 };
 /// The domain's office-time helpers, for the checker's callers (history, bench).
 pub use motcua_engine::domain::dossier::{office_minutes_used, unit_calendar};
 use motcua_engine::domain::events::{DossierEvent, Event};
 use motcua_engine::domain::personal::{decide_erasure, PersonalEvent};
-use motcua_engine::domain::types::{DossierCode, Role, WorkflowId};
+use motcua_engine::domain::types::{DossierCode, Role, Timestamp, WorkflowId};
 use motcua_engine::domain::workflow::Phase;
 use motcua_engine::domain::{DossierState, ReferenceData};
 use motcua_engine::log::StreamId;
@@ -44,7 +52,11 @@ pub struct EventAt<'a> {
     pub stream: &'a str,
     /// The event's version in its stream.
     pub version: u64,
+    /// The envelope's actor: a staff id, or `citizen:<account>`.
+    pub actor: &'a str,
     pub role: Role,
+    /// When the log recorded the event.
+    pub recorded_at: Timestamp,
 }
 
 /// What the checker remembers of one dossier.
@@ -149,7 +161,7 @@ impl DomainCheck {
                 .collect(),
             None => {
                 pair_desk_intake(facts, at, ev, findings);
-                let verdict = judge_and_fold(&self.reference, facts, at.role, ev);
+                let verdict = judge_and_fold(&self.reference, !self.mid_log, facts, at, ev);
                 if verdict.dues_checked {
                     self.dues += 1;
                 }
@@ -261,17 +273,32 @@ fn pair_desk_intake(
     }
 }
 
-/// Judges `ev` with the domain's rules on the dossier's state, folds it in with the domain's
-/// `apply` (which must reach the phase the transition promises), and drops the state once the
-/// dossier has ended.
+/// Judges `ev` with the domain's rules on the dossier's state (the transition by the recorded
+/// role with [`check_recorded`], the actor and the business time with [`check_recorded_by`],
+/// against the staff directory folded up to this seq, complete unless the log starts mid-way),
+/// folds it in with the domain's `apply` (which must reach the phase the transition promises),
+/// and drops the state once the dossier has ended.
 fn judge_and_fold(
     reference: &ReferenceData,
+    directory_complete: bool,
     facts: &mut DossierFacts,
-    role: Role,
+    at: EventAt<'_>,
     ev: &DossierEvent,
 ) -> RecordedVerdict {
     let before = std::mem::take(&mut facts.state);
-    let mut verdict = check_recorded(&before, ev, role, reference);
+    let mut verdict = check_recorded(&before, ev, at.role, reference);
+    let by = RecordedBy {
+        actor: at.actor,
+        role: at.role,
+        recorded_at: at.recorded_at,
+    };
+    let directory = DirectoryAsOf {
+        directory: &reference.directory,
+        complete: directory_complete,
+    };
+    verdict
+        .breaches
+        .extend(check_recorded_by(&before, ev, by, directory));
     let after = apply(before, ev);
     let promised = expected_phase(verdict.from, verdict.action);
     if verdict.legal && after.phase != promised {

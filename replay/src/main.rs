@@ -37,7 +37,8 @@ struct Common {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Check every hash link, seq, stream version, payload, transition and due date.
+    /// Check every hash link, seq, stream version, payload, transition and due date, and who
+    /// recorded each dossier change and when.
     Verify {
         /// Archive file or data directory.
         source: PathBuf,

@@ -9,8 +9,9 @@
 //!    contiguous, `recorded_at` never decreases;
 //! 3. domain ([`crate::domain_check`]): every payload decodes to a domain event of the type the
 //!    envelope names, on the stream it belongs to; every dossier transition is legal under the
-//!    workflow and rule set in force when it happened; every stored due date equals the one the
-//!    calendar events give.
+//!    workflow and rule set in force when it happened, by an actor the staff directory of that
+//!    time lets take it in the recorded role, at a business time no later than its recording;
+//!    every stored due date equals the one the calendar events give.
 //!
 //! 4. files ([`crate::files`], a data directory only): every file an event names is there and
 //!    hashes to what the event recorded.
@@ -22,6 +23,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use motcua_engine::codec;
+use motcua_engine::domain::types::Timestamp;
 use motcua_engine::domain::ReferenceData;
 use motcua_engine::log::{ChainCheck, Envelope, GENESIS_HASH};
 use motcua_engine::recorded::{EnvelopeBatch, EnvelopeView};
@@ -390,7 +392,9 @@ fn check_payload(domain: &mut DomainCheck, env: &EnvelopeView<'_>, findings: &mu
                 seq: env.seq,
                 stream: env.stream,
                 version: env.version,
+                actor: env.staff,
                 role,
+                recorded_at: Timestamp(env.recorded_at_ms),
             };
             domain.check(at, &event, findings);
         }

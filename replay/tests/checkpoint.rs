@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use ed25519_dalek::SigningKey;
-use motcua_engine::log::Envelope;
+use motcua_engine::log::{Envelope, EventId};
 use motcua_replay::checkpoint::{AnchorCollector, Checkpoint, CheckpointCheck};
 use motcua_replay::cli::{self, CheckpointArgs};
 use motcua_replay::output::Format;
@@ -63,14 +63,16 @@ fn check(archive: &Path, cps: Vec<Checkpoint>, trusted: &[&SigningKey]) -> Vec<F
     .findings
 }
 
-/// The archive with event `seq` changed (its actor) and every event from it re-hashed, the
-/// trailer rewritten: a self-consistent forgery that verifies clean without a checkpoint.
+/// The archive with event `seq` changed (its correlation id: a field no content rule reads, so
+/// the change is one that only the chain can betray; an actor changed to someone who could not
+/// have acted is an `actor` finding on its own) and every event from it re-hashed, the trailer
+/// rewritten: a self-consistent forgery that verifies clean without a checkpoint.
 fn rewrite_from(fx: &Fixture, seq: u64) -> PathBuf {
     let bytes = std::fs::read(&fx.archive).unwrap();
     let recs = records(&bytes);
     let i = (seq - 1) as usize;
     let mut envs: Vec<Envelope> = recs.iter().map(|r| r.2.clone()).collect();
-    envs[i].actor.staff = "forger".into();
+    envs[i].correlation_id = Some(EventId([0xEE; 16]));
     let mut prev = envs[i - 1].hash;
     for env in envs.iter_mut().skip(i) {
         env.prev_hash = prev;

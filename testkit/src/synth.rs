@@ -2,6 +2,12 @@
 //! docs/domain/dossier.md's table per dossier (right roles, increasing business
 //! times, at most one supplement request, apologies only once overdue), interleaved by time
 //! like a real desk's log. Deterministic for a given seed.
+//!
+//! Valid includes who acts: each unit has its own staff ([`DeskStaff`], registered by
+//! [`catalog_events`]), and every dossier event names a member of the dossier's unit holding the
+//! recorded role (the assigned specialist for a specialist's step), or the portal account for
+//! a citizen's, as `motcua-replay verify` checks. The actors were chosen without drawing from
+//! the generator, so a seed gives the same walk as before they were.
 
 use chrono::NaiveDate;
 use rand::rngs::StdRng;
@@ -9,12 +15,12 @@ use rand::{Rng, SeedableRng};
 
 use motcua_engine::domain::events::{
     Applicant, CatalogEvent, DossierChange, DossierEvent, DraftKind, Event, FieldInfo, Level,
-    Procedure, Receipt, Recorded, Submission, UnitEvent, UnitInfo,
+    Procedure, Receipt, Recorded, StaffEvent, Submission, UnitEvent, UnitInfo,
 };
 use motcua_engine::domain::personal::ApplicantRecord;
 use motcua_engine::domain::types::{
-    Channel, DossierCode, Field, ProcedureId, ProcedureRef, Role, RuleSetId, StaffId, Timestamp,
-    UnitCode, Vnd, WorkflowId, WorkingTime,
+    Channel, DossierCode, Field, ProcedureId, ProcedureRef, Role, RuleSetId, Staff, StaffId,
+    Timestamp, UnitCode, Vnd, WorkflowId, WorkingTime,
 };
 use motcua_engine::domain::SecretDigest;
 use motcua_engine::log::{AppendError, EventLog, ExpectedVersion, NewEvent, StreamId};
@@ -96,7 +102,59 @@ where
     s.parse().expect("literal slug parses")
 }
 
-/// The catalog and unit events of a config (procedure `<field index>.<n>` per field).
+/// The portal account every synthetic citizen acts through (`citizen:<account>`).
+pub const CITIZEN_ACTOR: &str = "citizen:cong-dvc";
+
+/// Specialists per unit (a dossier's specialist is drawn among them).
+const SPECIALISTS: usize = 4;
+
+/// The staff of one synthetic unit: a reception clerk, four specialists of every field of the
+/// config, a leader. The first unit's are `tn-01`, `cm-01`..`cm-04`, `ld-01`; the n-th unit's
+/// (from 0) carry the suffix `-u<n>` (a staff id names one person, of one unit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeskStaff {
+    pub reception: StaffId,
+    pub specialists: [StaffId; SPECIALISTS],
+    pub leader: StaffId,
+}
+
+impl DeskStaff {
+    /// The staff of `cfg`'s unit number `index` (from 0).
+    pub fn of_unit(index: usize) -> DeskStaff {
+        let suffix = if index == 0 {
+            String::new()
+        } else {
+            format!("-u{index}")
+        };
+        let id = |base: &str| lit::<StaffId>(&format!("{base}{suffix}"));
+        DeskStaff {
+            reception: id("tn-01"),
+            specialists: [id("cm-01"), id("cm-02"), id("cm-03"), id("cm-04")],
+            leader: id("ld-01"),
+        }
+    }
+
+    /// The directory's records of this staff at `unit`: specialists of every field of `cfg`.
+    fn records(&self, cfg: &SynthConfig, unit: &UnitCode) -> Vec<Staff> {
+        let member = |id: &StaffId, role: Role, fields: Vec<Field>| Staff {
+            id: id.clone(),
+            name: format!("Cán bộ {id}"),
+            unit: unit.clone(),
+            roles: vec![role],
+            fields,
+            active: true,
+        };
+        let mut out = vec![member(&self.reception, Role::Reception, Vec::new())];
+        for s in &self.specialists {
+            out.push(member(s, Role::Specialist, cfg.fields.clone()));
+        }
+        out.push(member(&self.leader, Role::Leader, Vec::new()));
+        out
+    }
+}
+
+/// The catalog, unit and staff events of a config (procedure `<field index>.<n>` per field;
+/// each unit's [`DeskStaff`]).
 pub fn catalog_events(cfg: &SynthConfig) -> Vec<SynthEvent> {
     let mut out = Vec::new();
     let admin = |event| SynthEvent {
@@ -124,6 +182,16 @@ pub fn catalog_events(cfg: &SynthConfig) -> Vec<SynthEvent> {
                     .collect(),
             })),
         });
+    }
+    for (i, unit) in cfg.units.iter().enumerate() {
+        for staff in DeskStaff::of_unit(i).records(cfg, unit) {
+            out.push(SynthEvent {
+                stream: StreamId::staff(&staff.id),
+                actor: "admin".into(),
+                role: Role::Admin,
+                event: Event::Staff(StaffEvent::Registered(staff)),
+            });
+        }
     }
     let effective = NaiveDate::from_ymd_opt(2022, 1, 1).unwrap_or_default();
     for (fi, field) in cfg.fields.iter().enumerate() {
@@ -173,11 +241,15 @@ pub struct DossierSeed<'a> {
     pub procedure: ProcedureId,
     /// When the citizen shows up.
     pub start: Timestamp,
+    /// The unit's staff, who act on it.
+    pub staff: &'a DeskStaff,
 }
 
 /// Random walk of one dossier's lifecycle through the transition table, to its end.
 pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
     let stream = StreamId::dossier(&seed.code);
+    let reception = seed.staff.reception.as_str();
+    let leader = seed.staff.leader.as_str();
     let mut at = seed.start;
     let mut out = Vec::new();
     let mut push = |at: Timestamp, role: Role, actor: &str, change: DossierChange| {
@@ -221,7 +293,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
         push(
             at,
             Role::Citizen,
-            "citizen:cong-dvc",
+            CITIZEN_ACTOR,
             DossierChange::SubmittedOnline(Submission {
                 procedure: proc_ref.clone(),
                 field: seed.field.clone(),
@@ -237,7 +309,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
             push(
                 at,
                 Role::Reception,
-                "tn-01",
+                reception,
                 DossierChange::GuidedToComplete {
                     missing: vec!["Bản sao CCCD".into()],
                     note: "bổ sung".into(),
@@ -250,7 +322,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
         push(
             at,
             Role::Reception,
-            "tn-01",
+            reception,
             DossierChange::RefusedToReceive {
                 reason: "không thuộc thẩm quyền".into(),
                 legal_basis: "Điều 19".into(),
@@ -263,7 +335,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
     push(
         at,
         Role::Reception,
-        "tn-01",
+        reception,
         DossierChange::Received(Receipt {
             procedure: proc_ref,
             procedure_name: format!("Thủ tục {}", seed.procedure),
@@ -281,7 +353,13 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
             fees: Vnd(0),
         }),
     );
-    let specialist: StaffId = lit(&format!("cm-{:02}", rng.gen_range(1..=4)));
+    // Drawn as an i32 in 1..=4, as when the id was spelled from it: the same draw keeps the walk.
+    let pick: i32 = rng.gen_range(1..=4);
+    let specialist = usize::try_from(pick - 1)
+        .ok()
+        .and_then(|i| seed.staff.specialists.get(i))
+        .unwrap_or(&seed.staff.specialists[0])
+        .clone();
     let mut supplement_done = false;
     let mut pause_start = at;
     let mut state = "received";
@@ -289,15 +367,17 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
         step(rng, &mut at, 24);
         // Apology: only while open and once the due time has passed.
         if at > due && state != "done" && rng.gen_bool(0.3) {
-            let role = if rng.gen_bool(0.5) {
-                Role::Specialist
+            // The dossier's specialist (before assignment: the one it will go to, of its field)
+            // or the leader.
+            let (role, actor) = if rng.gen_bool(0.5) {
+                (Role::Specialist, specialist.as_str())
             } else {
-                Role::Leader
+                (Role::Leader, leader)
             };
             push(
                 at,
                 role,
-                "cm-01",
+                actor,
                 DossierChange::Apologised {
                     reason: "quá hạn".into(),
                     new_appointment: Timestamp(at.0 + 48 * HOUR_MS),
@@ -312,7 +392,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
                     push(
                         at,
                         Role::Citizen,
-                        "tn-01",
+                        CITIZEN_ACTOR,
                         DossierChange::Withdrawn {
                             reason: "rút".into(),
                         },
@@ -322,7 +402,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
                 push(
                     at,
                     Role::Reception,
-                    "tn-01",
+                    reception,
                     DossierChange::Assigned {
                         specialist: specialist.clone(),
                         note: "giao".into(),
@@ -371,7 +451,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
                     push(
                         at,
                         Role::Citizen,
-                        "tn-01",
+                        CITIZEN_ACTOR,
                         DossierChange::Withdrawn {
                             reason: "rút".into(),
                         },
@@ -381,7 +461,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
                     push(
                         at,
                         Role::Leader,
-                        "ld-01",
+                        leader,
                         DossierChange::Stopped {
                             reason: "dừng".into(),
                             legal_basis: "Điều 9".into(),
@@ -418,7 +498,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
                     push(
                         at,
                         Role::Reception,
-                        "tn-01",
+                        reception,
                         DossierChange::SupplementReceived {
                             paused_office_minutes: minutes,
                             new_due,
@@ -429,7 +509,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
                     push(
                         at,
                         Role::Reception,
-                        "tn-01",
+                        reception,
                         DossierChange::PaymentRecorded {
                             paused_office_minutes: minutes,
                             new_due,
@@ -456,7 +536,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
                     push(
                         at,
                         Role::Leader,
-                        "ld-01",
+                        leader,
                         DossierChange::SentBack {
                             comments: "sửa".into(),
                         },
@@ -466,7 +546,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
                     push(
                         at,
                         Role::Leader,
-                        "ld-01",
+                        leader,
                         DossierChange::RefusalSigned {
                             reasons: "không đủ điều kiện".into(),
                         },
@@ -476,7 +556,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
                     push(
                         at,
                         Role::Leader,
-                        "ld-01",
+                        leader,
                         DossierChange::Approved { note: "ký".into() },
                     );
                     state = "done";
@@ -486,7 +566,7 @@ pub fn lifecycle(rng: &mut StdRng, seed: DossierSeed<'_>) -> Vec<SynthEvent> {
                 push(
                     at,
                     Role::Reception,
-                    "tn-01",
+                    reception,
                     DossierChange::HandedOver {
                         note: "đã trả".into(),
                     },
@@ -506,8 +586,10 @@ pub fn history(cfg: &SynthConfig, seed: u64, dossiers: usize) -> Vec<SynthEvent>
     let mut per_dossier = Vec::new();
     let mut last_start = Timestamp(i64::MIN);
     let per_day = usize::from(cfg.dossiers_per_day.max(1)) * cfg.units.len().max(1);
+    let staff: Vec<DeskStaff> = (0..cfg.units.len()).map(DeskStaff::of_unit).collect();
     for i in 0..dossiers {
-        let unit = &cfg.units[i % cfg.units.len().max(1)];
+        let u = i % cfg.units.len().max(1);
+        let unit = &cfg.units[u];
         let day = (i / per_day) as i64;
         let seq = (i / cfg.units.len().max(1)) % usize::from(cfg.dossiers_per_day.max(1)) + 1;
         let start = Timestamp(cfg.start.0 + day * 24 * HOUR_MS + rng.gen_range(0..8 * HOUR_MS));
@@ -516,7 +598,7 @@ pub fn history(cfg: &SynthConfig, seed: u64, dossiers: usize) -> Vec<SynthEvent>
         let Ok(code) = DossierCode::new(unit, date, seq as u16) else {
             continue;
         };
-        per_dossier.extend(walk(&mut rng, cfg, unit, code, start));
+        per_dossier.extend(walk(&mut rng, cfg, (unit, &staff[u]), code, start));
     }
     // Every lifecycle runs to its end; the history stops when the last dossier arrives, so the
     // dossiers of the last days are caught open in whatever state they are in (a steady open
@@ -529,7 +611,7 @@ pub fn history(cfg: &SynthConfig, seed: u64, dossiers: usize) -> Vec<SynthEvent>
 fn walk(
     rng: &mut StdRng,
     cfg: &SynthConfig,
-    unit: &UnitCode,
+    (unit, staff): (&UnitCode, &DeskStaff),
     code: DossierCode,
     start: Timestamp,
 ) -> Vec<SynthEvent> {
@@ -549,6 +631,7 @@ fn walk(
             field,
             procedure,
             start,
+            staff,
         },
     )
 }
@@ -577,6 +660,7 @@ pub fn busy_day(cfg: &SynthConfig, seed: u64, dossiers: u16) -> Vec<SynthEvent> 
     };
     let n = dossiers.min(9_999);
     let gap = 8 * HOUR_MS / i64::from(n.max(1));
+    let staff = DeskStaff::of_unit(0);
     let mut per_dossier = Vec::new();
     let mut horizon = cfg.start;
     for seq in 1..=n {
@@ -585,7 +669,7 @@ pub fn busy_day(cfg: &SynthConfig, seed: u64, dossiers: u16) -> Vec<SynthEvent> 
         let Ok(code) = DossierCode::new(unit, local_date(start), seq) else {
             continue;
         };
-        per_dossier.extend(walk(&mut rng, cfg, unit, code, start));
+        per_dossier.extend(walk(&mut rng, cfg, (unit, &staff), code, start));
     }
     up_to(all, per_dossier, horizon)
 }

@@ -486,8 +486,9 @@ async fn only_auditors_and_admins_may_export() {
 /// recomputed are consistent as chains; `motcua restore` must judge them as
 /// `motcua-replay verify` does (the domain's checks) and refuse them, writing nothing. Three
 /// forgeries of one dossier's life (received, assigned, submitted, approved): a moved due
-/// date, the approval recorded under the role specialist, and a jump from received straight
-/// to approved.
+/// date, the approval recorded under the role specialist, a jump from received straight
+/// to approved, the approval recorded under the reception clerk's id (role still leader), and
+/// the approval's business time moved three days past the due date.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_and_rehashed_archives_are_refused_by_restore_and_nothing_is_written() {
     use motcua_engine::codec;
@@ -569,6 +570,28 @@ async fn forged_and_rehashed_archives_are_refused_by_restore_and_nothing_is_writ
     let i = of(&specialist, "dossier.approved");
     specialist[i].actor.role = "specialist".into();
 
+    // Issue 17: the approval recorded under the reception clerk's id, the role still leader;
+    // and the approval's business time moved three days past the dossier's due date.
+    let mut clerk = envs.clone();
+    let i = of(&clerk, "dossier.approved");
+    clerk[i].actor.staff = "tn-01".into();
+
+    let mut late = envs.clone();
+    let due = match decode_event(&late[of(&late, "dossier.received")]).unwrap() {
+        Event::Dossier(d) => match d.change {
+            DossierChange::Received(r) => r.due,
+            _ => panic!("a receipt"),
+        },
+        _ => panic!("a dossier event"),
+    };
+    let i = of(&late, "dossier.approved");
+    let mut event = decode_event(&late[i]).unwrap();
+    let Event::Dossier(d) = &mut event else {
+        panic!("a dossier event")
+    };
+    d.at.0 = due.0 + 3 * 86_400_000;
+    set_event(&mut late[i], &event);
+
     let mut jump = envs.clone();
     let (assigned, submitted) = (
         of(&jump, "dossier.assigned"),
@@ -582,6 +605,8 @@ async fn forged_and_rehashed_archives_are_refused_by_restore_and_nothing_is_writ
         (moved, "moved-due", "due_date"),
         (specialist, "approved-by-specialist", "role"),
         (jump, "received-to-approved", "transition"),
+        (clerk, "approved-by-clerk", "actor"),
+        (late, "approved-past-due", "time"),
     ] {
         let file = forge(forged, name);
         let target = tmp.path().join(name);

@@ -11,7 +11,9 @@
 //! the console only (desk, specialist, leader's inbox, desk), then the public lookup says
 //! "Đã trả kết quả". A third shows the refusals: sign-in throttled after five failures, a
 //! tampered CSRF token, a specialist without the leader's actions, a deactivated officer
-//! thrown out at the next page.
+//! thrown out at the next page. A fourth is a citizen on a 360 px phone: sign up, submit
+//! online from the catalog, supplement online when asked, the result in their list; another
+//! citizen does not find that dossier.
 //!
 //! axe-core is the pinned npm release [`AXE_URL`], downloaded with `curl` once, checked
 //! against [`AXE_TGZ_SHA256`] and kept in the target directory; without the network the test
@@ -904,5 +906,167 @@ async fn the_console_refuses_what_it_must_in_a_real_browser() {
     d.go(&s.url("/desk")).await;
     d.wait_for("/signin", "Đăng nhập").await;
     d.quit().await;
+    s.server.shutdown().await.unwrap();
+}
+
+/// The width of the page and of its content: equal when the page fits without scrolling
+/// sideways.
+async fn fits_phone(d: &Driver, what: &str) {
+    let fits = d
+        .execute(
+            "return [window.innerWidth, document.documentElement.scrollWidth];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(fits[0], fits[1], "{what} fits a 360 px phone: {fits}");
+}
+
+/// The text between `start` and the next `end` of a page's source.
+fn between<'s>(source: &'s str, start: &str, end: &str) -> &'s str {
+    let i = source
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in {source}"))
+        + start.len();
+    let j = source[i..].find(end).unwrap() + i;
+    &source[i..j]
+}
+
+/// A citizen on a 360 px phone: signs up, opens a procedure of the catalog and submits it
+/// online (the code and the secret on the page), is asked for a supplement (the desk and the
+/// specialist through the API), reads what is asked and supplements online, and sees the
+/// result handed over in their list; another citizen gets "not found" for that dossier. Every
+/// page is checked by axe-core, fits the phone's width and is saved as a screenshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_submits_and_supplements_online_on_a_phone() {
+    if skip_without_chromedriver() {
+        return;
+    }
+    let (s, t) = commune().await;
+    let axe = axe_source();
+    let mut found = Vec::new();
+    let d = Driver::start().await;
+    d.viewport(360, 740).await;
+    let password = "mật khẩu công dân 2026";
+
+    d.go(&s.url("/cong-dan/dang-ky")).await;
+    d.wait_for("/cong-dan/dang-ky", "Đăng ký tài khoản công dân")
+        .await;
+    fits_phone(&d, "the sign-up").await;
+    d.check("citizen-signup", &axe, &mut found).await;
+    d.type_into("#login", "091 234 5678").await;
+    d.type_into("#password", password).await;
+    d.type_into("#confirm", password).await;
+    d.click("form[action='/cong-dan/dang-ky'] button[type=submit]")
+        .await;
+    d.wait_for("/cong-dan", "Bạn chưa nộp hồ sơ trực tuyến nào")
+        .await;
+
+    // From the catalog: the procedure opened in place, its "Nộp trực tuyến" link.
+    let procedure = "1.004873";
+    d.go(&s.url(&format!("/thu-tuc?q={procedure}"))).await;
+    d.wait_for(&format!("/thu-tuc?q={procedure}"), "Nộp trực tuyến")
+        .await;
+    d.click("details.procedure summary").await;
+    d.click(&format!("a[href^='/cong-dan/nop/{procedure}']"))
+        .await;
+    let form = format!("/cong-dan/nop/{procedure}?don-vi=000.33.22.H05");
+    d.wait_for(&form, "Thành phần hồ sơ đã chuẩn bị").await;
+    fits_phone(&d, "the submission form").await;
+    d.check("citizen-submit", &axe, &mut found).await;
+    d.type_into("#name", "Trần Thị Lan").await;
+    d.type_into("#id_number", "006190004321").await;
+    d.type_into("#phone", "0987654321").await;
+    d.type_into("#address", "thôn Nà Pài, xã Dương Phong").await;
+    d.click("#doc-0").await;
+    d.click(&format!(
+        "form[action='/cong-dan/nop/{procedure}'] button[type=submit]"
+    ))
+    .await;
+    let done = d
+        .wait_for(&format!("/cong-dan/nop/{procedure}"), "Đã nộp hồ sơ")
+        .await;
+    let code = between(&done, "<dt>Mã hồ sơ</dt><dd><strong>", "<").to_owned();
+    let secret = between(&done, "<span class=\"secret\">", "<").to_owned();
+    assert!(code.starts_with("000.33.22.H05-"), "{code}");
+    assert_eq!(secret.len(), 10);
+    fits_phone(&d, "the submission's answer").await;
+    d.check("citizen-submitted", &axe, &mut found).await;
+
+    // The desk receives it; the specialist asks for a supplement.
+    api_act(&s, &t["tn-01"], &code, "receive", json!({})).await;
+    api_act(
+        &s,
+        &t["tn-01"],
+        &code,
+        "assign",
+        json!({"specialist": "cm-tp-01"}),
+    )
+    .await;
+    api_act(
+        &s,
+        &t["cm-tp-01"],
+        &code,
+        "request_supplement",
+        json!({"items": ["Bản sao CCCD có chứng thực"], "reason": "Thiếu giấy tờ tùy thân"}),
+    )
+    .await;
+    let page = format!("/cong-dan/ho-so/{code}");
+    d.go(&s.url(&page)).await;
+    let asked = d.wait_for(&page, "Yêu cầu bổ sung giấy tờ").await;
+    assert!(asked.contains("Bản sao CCCD có chứng thực"));
+    fits_phone(&d, "the dossier asking for a supplement").await;
+    d.check("citizen-dossier-supplement", &axe, &mut found)
+        .await;
+    d.type_into("#supplement-note", "Đã tải lên bản sao CCCD có chứng thực")
+        .await;
+    d.click(&format!(
+        "form[action='/cong-dan/ho-so/{code}/bo-sung'] button[type=submit]"
+    ))
+    .await;
+    d.wait_for(&format!("{page}/bo-sung"), "Đã nộp bổ sung")
+        .await;
+    d.wait_for(&format!("{page}/bo-sung"), "Đang xử lý").await;
+
+    // To hand-over: the citizen's list says so.
+    api_act(
+        &s,
+        &t["cm-tp-01"],
+        &code,
+        "submit_for_signing",
+        json!({"draft": "result"}),
+    )
+    .await;
+    api_act(&s, &t["ld-01"], &code, "approve", json!({})).await;
+    api_act(&s, &t["tn-02"], &code, "hand_over", json!({})).await;
+    d.go(&s.url("/cong-dan")).await;
+    let list = d.wait_for("/cong-dan", "Đã trả kết quả").await;
+    assert!(list.contains(&code));
+    fits_phone(&d, "the citizen's list").await;
+    d.check("citizen-dossiers", &axe, &mut found).await;
+
+    // Another citizen: that dossier is not found.
+    d.call(reqwest::Method::DELETE, "/cookie", Value::Null)
+        .await;
+    d.go(&s.url("/cong-dan/dang-ky")).await;
+    d.wait_for("/cong-dan/dang-ky", "Đăng ký tài khoản công dân")
+        .await;
+    d.type_into("#login", "binh.tran@example.vn").await;
+    d.type_into("#password", password).await;
+    d.type_into("#confirm", password).await;
+    d.click("form[action='/cong-dan/dang-ky'] button[type=submit]")
+        .await;
+    d.wait_for("/cong-dan", "Bạn chưa nộp hồ sơ trực tuyến nào")
+        .await;
+    d.go(&s.url(&page)).await;
+    let other = d.wait_for(&page, "Không tìm thấy hồ sơ").await;
+    assert!(!other.contains("Bản sao CCCD"));
+    d.check("citizen-not-found", &axe, &mut found).await;
+    d.quit().await;
+
+    assert!(
+        found.is_empty(),
+        "axe-core found serious or critical violations:\n{}",
+        found.join("\n")
+    );
     s.server.shutdown().await.unwrap();
 }

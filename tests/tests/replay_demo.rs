@@ -2,7 +2,7 @@
 //! `/v1/stats` for 1 Jan - 31 Aug 2023; after it stops, `motcua-replay stats` over its data
 //! directory gives the same figures field by field, those of docs/domain/statistics.md (desk: 342
 //! received and resolved, 216 early, 126 on time, 0 late; online electronic copies: 187), and
-//! byte-identical JSON on a second run.
+//! byte-identical JSON on a second run; `verify` finds nothing in the demo's log.
 
 mod http_common;
 
@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 use http_common::TestServer;
 use motcua_replay::cli::{self, By, StatsAnswer};
 use motcua_replay::output::Format;
+use motcua_replay::progress::Progress;
+use motcua_replay::source::Source;
+use motcua_replay::verify::{verify, VerifyOptions};
 use serde_json::Value;
 
 const FROM: &str = "2023-01-01";
@@ -110,6 +113,26 @@ async fn replayed_demo_statistics_equal_the_server_and_the_report() {
         (Some(187), Some(187))
     );
     assert_eq!(e["received_online"], 187);
+
+    // The demo's whole log verifies clean: every transition, due date, and who recorded each
+    // change and when (the demo's staff as its directory stood then; business times in 2023,
+    // recorded later) is what the engine could have recorded.
+    let report = verify(
+        Source::open(&data).unwrap(),
+        &VerifyOptions::default(),
+        &Progress::hidden(),
+    );
+    let first: Vec<_> = report.findings.iter().take(10).collect();
+    assert!(
+        report.findings.is_empty(),
+        "{} findings: {first:#?}",
+        report.findings.len()
+    );
+    assert!(
+        report.transitions_checked > 2_000,
+        "{}",
+        report.transitions_checked
+    );
 
     // Two runs of the command give byte-identical JSON.
     let json = |by| {

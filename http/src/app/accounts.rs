@@ -72,6 +72,8 @@ pub enum SignInKind {
     SignedOut,
     PasswordSet,
     PasswordChanged,
+    /// A citizen opened a portal account (`app::citizens`; appended last: the trail is stored).
+    SignedUp,
 }
 
 impl SignInKind {
@@ -84,6 +86,7 @@ impl SignInKind {
             SignInKind::SignedOut => "Đăng xuất",
             SignInKind::PasswordSet => "Đặt lại mật khẩu",
             SignInKind::PasswordChanged => "Đổi mật khẩu",
+            SignInKind::SignedUp => "Đăng ký tài khoản công dân",
         }
     }
 }
@@ -169,7 +172,7 @@ fn check_username(u: &str) -> Result<(), PasswordError> {
     ok.then_some(()).ok_or(PasswordError::BadUsername)
 }
 
-fn check_password(p: &str) -> Result<(), PasswordError> {
+pub(super) fn check_password(p: &str) -> Result<(), PasswordError> {
     if p.len() > MAX_PASSWORD_BYTES {
         return Err(PasswordError::TooLong);
     }
@@ -257,7 +260,7 @@ impl Accounts<'_> {
         Ok(v.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
-    async fn hash(&self, password: &str) -> Result<String, AppError> {
+    pub(super) async fn hash(&self, password: &str) -> Result<String, AppError> {
         let _permit = self
             .store()
             .hashing
@@ -271,7 +274,7 @@ impl Accounts<'_> {
     }
 
     /// Checks `password` against `phc`, or against the decoy hash (`None`).
-    async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool, AppError> {
+    pub(super) async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool, AppError> {
         let _permit = self
             .store()
             .hashing

@@ -27,7 +27,7 @@ const SECRET_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 /// Characters of a lookup secret: 10 of a 32-letter alphabet, 50 bits.
 const SECRET_LEN: usize = 10;
 /// What a keyed receipt's salt is derived under, beside its secret (same key, another label).
-const SALT_LABEL: &[u8] = b"lookup-secret-salt";
+pub(super) const SALT_LABEL: &[u8] = b"lookup-secret-salt";
 
 /// What happens first to a dossier that arrives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,12 +145,33 @@ impl Dossiers<'_> {
             _ => (KeyScope::Receipt, KeySpace::Staff),
         };
         let (lookup_secret, salt) = self.lookup_secret(caller, space, key);
+        self.create_with(
+            caller,
+            &caller.actor(),
+            arrival,
+            (lookup_secret, salt),
+            scope,
+            key,
+        )
+        .await
+    }
+
+    /// Records a new dossier as `actor` (the caller, or the citizen a portal account is:
+    /// `app::citizens`) with the lookup secret and digest salt `secret`.
+    pub(super) async fn create_with(
+        &self,
+        caller: &Caller,
+        actor: &ActorRef,
+        arrival: Arrival,
+        secret: (String, [u8; SALT_LEN]),
+        scope: KeyScope,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Receipt, AppError> {
+        let (lookup_secret, salt) = secret;
         let digest = secret_digest(lookup_secret.clone(), salt).await?;
         let cmd = arrival.command(digest);
         let key = command_key(caller, scope, key);
-        let outcome = self
-            .execute(&caller.actor(), None, cmd, None, key.as_ref())
-            .await?;
+        let outcome = self.execute(actor, None, cmd, None, key.as_ref()).await?;
         Ok(Receipt {
             outcome,
             lookup_secret,
@@ -260,14 +281,19 @@ impl Dossiers<'_> {
             }
             None => (random_bytes(), random_bytes()),
         };
-        let secret = bytes[..SECRET_LEN]
-            .iter()
-            .map(|b| SECRET_ALPHABET[usize::from(*b) % SECRET_ALPHABET.len()] as char)
-            .collect();
-        let mut salt = [0u8; SALT_LEN];
-        salt.copy_from_slice(&salt_bytes[..SALT_LEN]);
-        (secret, salt)
+        secret_of(&bytes, &salt_bytes)
     }
+}
+
+/// A lookup secret (its letters) and the salt of its digest, from 32 bytes for each.
+pub(super) fn secret_of(bytes: &[u8; 32], salt_bytes: &[u8; 32]) -> (String, [u8; SALT_LEN]) {
+    let secret = bytes[..SECRET_LEN]
+        .iter()
+        .map(|b| SECRET_ALPHABET[usize::from(*b) % SECRET_ALPHABET.len()] as char)
+        .collect();
+    let mut salt = [0u8; SALT_LEN];
+    salt.copy_from_slice(&salt_bytes[..SALT_LEN]);
+    (secret, salt)
 }
 
 /// The digest a new dossier records, computed on a blocking thread (an Argon2id evaluation

@@ -13,12 +13,13 @@ use motcua_engine::log::{EventLog, LogError, WriterStats};
 use motcua_engine::plan_service::PlanService;
 use motcua_engine::projection::ReadModels;
 use motcua_engine::service::CommandService;
-use motcua_engine::storage::StorageError;
+use motcua_engine::storage::{KvTree, StorageError};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::accounts::{self, AccountStore};
 use crate::app::caller::Caller;
+use crate::app::citizens;
 use crate::app::directory::Directory;
 use crate::app::error::AppError;
 use crate::app::files::{self, FileStore};
@@ -63,6 +64,8 @@ struct Inner {
     accounts: AccountStore,
     files: FileStore,
     sessions: SessionStore,
+    citizens: KvTree,
+    citizen_sessions: SessionStore<String>,
     metrics: Arc<Metrics>,
     config: AppConfig,
     stop_follower: CancellationToken,
@@ -114,6 +117,7 @@ impl App {
         let files = tokio::task::spawn_blocking(move || FileStore::open(&l, trail))
             .await
             .map_err(|e| OpenError::Engine(format!("content store: {e}")))??;
+        let citizens = log.store().tree(citizens::TREE)?;
         let stop_follower = CancellationToken::new();
         let follower = directory.spawn_follower(log.clone(), stop_follower.clone());
         Ok(App {
@@ -127,6 +131,8 @@ impl App {
                 accounts,
                 files,
                 sessions: SessionStore::default(),
+                citizens,
+                citizen_sessions: SessionStore::default(),
                 metrics,
                 config,
                 stop_follower,
@@ -241,6 +247,14 @@ impl App {
 
     pub(super) fn session_store(&self) -> &SessionStore {
         &self.inner.sessions
+    }
+
+    pub(super) fn citizen_tree(&self) -> &KvTree {
+        &self.inner.citizens
+    }
+
+    pub(super) fn citizen_session_store(&self) -> &SessionStore<String> {
+        &self.inner.citizen_sessions
     }
 
     pub(super) fn metrics(&self) -> &Metrics {

@@ -10,11 +10,13 @@
 //! service is called by [`dossiers`], [`reference`], [`staff`] and [`views`] (loading a
 //! dossier), the plan service by [`plans`], the read models by [`views`], the log by
 //! [`events`], [`export`] and [`reference`] (a published calendar). The console's accounts
-//! ([`accounts`]) and sessions ([`sessions`]) live here too, beside the bearer tokens.
+//! ([`accounts`]) and sessions ([`sessions`]) live here too, beside the bearer tokens, and the
+//! citizens' portal accounts ([`citizens`]), with sessions of their own.
 
 pub mod accounts;
 pub mod caller;
 pub mod checkpoints;
+pub mod citizens;
 pub mod clock;
 pub mod decode;
 pub mod desk;

@@ -31,8 +31,8 @@ pub const MAX_SESSIONS: usize = 10_000;
 pub const MAX_SESSIONS_PER_STAFF: usize = 8;
 
 #[derive(Debug, Clone)]
-struct Session {
-    staff: StaffId,
+struct Session<P> {
+    staff: P,
     csrf: String,
     created: Instant,
     last_seen: Instant,
@@ -45,15 +45,25 @@ pub struct NewSession {
     pub csrf: String,
 }
 
-/// The sessions of the console.
-#[derive(Debug, Default)]
-pub struct SessionStore {
-    map: Mutex<HashMap<[u8; 32], Session>>,
+/// The sessions of the console, of staff members (`P` = [`StaffId`]) or of citizens' portal
+/// accounts (`P` = the account id, `app::citizens`): two instances, so that a session of one
+/// kind never names a principal of the other.
+#[derive(Debug)]
+pub struct SessionStore<P = StaffId> {
+    map: Mutex<HashMap<[u8; 32], Session<P>>>,
 }
 
-impl SessionStore {
+impl<P> Default for SessionStore<P> {
+    fn default() -> Self {
+        SessionStore {
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<P: Clone + PartialEq> SessionStore<P> {
     /// Opens a session for `staff` at `now`.
-    fn create(&self, staff: &StaffId, now: Instant) -> NewSession {
+    pub(super) fn create(&self, staff: &P, now: Instant) -> NewSession {
         let id = hex::encode(random_bytes());
         let csrf = hex::encode(random_bytes());
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
@@ -87,7 +97,7 @@ impl SessionStore {
     }
 
     /// The staff member and CSRF token of the live session `id`, touching it.
-    fn resolve(&self, id: &str, now: Instant) -> Option<(StaffId, String)> {
+    pub(super) fn resolve(&self, id: &str, now: Instant) -> Option<(P, String)> {
         let key = sha256(id.as_bytes());
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         let s = map.get_mut(&key)?;
@@ -100,20 +110,20 @@ impl SessionStore {
     }
 
     /// Ends session `id` (sign-out); the staff member it belonged to, if it was live.
-    pub fn end(&self, id: &str) -> Option<StaffId> {
+    pub fn end(&self, id: &str) -> Option<P> {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(&sha256(id.as_bytes())).map(|s| s.staff)
     }
 
     /// Ends every session of `staff` but `keep` (after a password change: the other PCs).
-    pub fn end_all_of_except(&self, staff: &StaffId, keep: Option<&str>) {
+    pub fn end_all_of_except(&self, staff: &P, keep: Option<&str>) {
         let keep = keep.map(|k| sha256(k.as_bytes()));
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         map.retain(|k, s| &s.staff != staff || Some(*k) == keep);
     }
 
     /// Ends every session of `staff` (deactivation).
-    pub fn end_all_of(&self, staff: &StaffId) {
+    pub fn end_all_of(&self, staff: &P) {
         self.end_all_of_except(staff, None);
     }
 
@@ -127,7 +137,7 @@ impl SessionStore {
     }
 }
 
-fn live(s: &Session, now: Instant) -> bool {
+fn live<P>(s: &Session<P>, now: Instant) -> bool {
     now.saturating_duration_since(s.last_seen) < SESSION_IDLE_TIMEOUT
         && now.saturating_duration_since(s.created) < SESSION_MAX_LIFETIME
 }
@@ -167,6 +177,32 @@ impl App {
                 None
             }
         }
+    }
+}
+
+/// A portal request's citizen: their account id, and the CSRF token their forms must carry.
+#[derive(Debug, Clone)]
+pub struct CitizenSession {
+    pub account: String,
+    pub csrf: String,
+}
+
+impl App {
+    /// The citizens' sessions (a store apart from the staff's).
+    pub fn citizen_sessions(&self) -> &SessionStore<String> {
+        self.citizen_session_store()
+    }
+
+    /// Opens a session for the portal account `account` (after sign-up or sign-in).
+    pub fn open_citizen_session(&self, account: &str) -> NewSession {
+        self.citizen_session_store()
+            .create(&account.to_owned(), Instant::now())
+    }
+
+    /// The citizen of portal session `id`, if live.
+    pub fn authenticate_citizen_session(&self, id: &str) -> Option<CitizenSession> {
+        let (account, csrf) = self.citizen_session_store().resolve(id, Instant::now())?;
+        Some(CitizenSession { account, csrf })
     }
 }
 

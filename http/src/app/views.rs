@@ -100,7 +100,7 @@ impl Views<'_> {
     }
 
     /// The actions `caller` may take on dossier `code` now (none if it cannot be loaded).
-    fn allowed_actions(&self, caller: &Caller, code: &DossierCode) -> Vec<Action> {
+    pub(super) fn allowed_actions(&self, caller: &Caller, code: &DossierCode) -> Vec<Action> {
         let service = self.app.service();
         let Ok((state, _)) = service.load_dossier(code) else {
             return Vec::new();

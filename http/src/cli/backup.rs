@@ -303,6 +303,8 @@ const CONTENT_RULES: &[&str] = &[
     "rule_set",
     "supplement_limit",
     "due_date",
+    "actor",
+    "time",
     "reference",
     "internal",
     "expected_head",

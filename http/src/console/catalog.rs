@@ -1,7 +1,9 @@
 //! The public catalog page (niêm yết công khai thủ tục hành chính), without sign-in, laid out
 //! for a 360 px phone: every procedure the unit publishes today, with its field, processing
 //! time, fees, required documents and forms, and a search by part of a name (no diacritics
-//! needed) or a code. Each procedure opens in place (`<details>`): no script.
+//! needed) or a code. Each procedure opens in place (`<details>`): no script. A procedure
+//! published online links to its submission form for a signed-in citizen
+//! (`/cong-dan/nop/{procedure}`, `console::citizen_dossiers`).
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -98,6 +100,9 @@ pub async fn page(
                         dd { ul { @for f in &p.forms { li { (f) } } } }
                     }
                     dt { "Căn cứ pháp lý" } dd { (p.legal_basis) }
+                }
+                @if p.online {
+                    p { a href=(format!("/cong-dan/nop/{}?don-vi={}", p.id, catalog.unit)) { "Nộp trực tuyến" } }
                 }
             }
         }

@@ -89,7 +89,13 @@ async fn answer(state: &AppState, ip: std::net::IpAddr, q: LookupForm) -> Respon
         return respond(StatusCode::OK, body, None);
     }
     match public_lookup(state, ip, &code, secret).await {
-        Ok(Some(found)) => respond(StatusCode::OK, status_of(&found), None),
+        Ok(Some(found)) => {
+            let body = html! {
+                (status_of(&found))
+                p { a href="/tra-cuu" { "Tra cứu hồ sơ khác" } " · " a href="/thu-tuc" { "Thủ tục hành chính" } }
+            };
+            respond(StatusCode::OK, body, None)
+        }
         Ok(None) => {
             let body = html! {
                 (layout::message(true, "Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu này. Hãy kiểm tra lại hai mã in trên giấy tiếp nhận."))
@@ -128,8 +134,9 @@ fn form(code: &str) -> Markup {
     }
 }
 
-/// The dossier's public status in words.
-fn status_of(p: &PublicStatus) -> Markup {
+/// The dossier's public status in words (this page's, and a signed-in citizen's dossier page,
+/// `console::citizen_dossiers`).
+pub(crate) fn status_of(p: &PublicStatus) -> Markup {
     html! {
         section.lookup-result aria-labelledby="ket-qua" {
             h2 id="ket-qua" { "Hồ sơ " (p.code) }
@@ -157,7 +164,6 @@ fn status_of(p: &PublicStatus) -> Markup {
                 (layout::message(false, "Đã có kết quả. Mời ông/bà đến bộ phận tiếp nhận để nhận kết quả, mang theo giấy tiếp nhận."))
             }
         }
-        p { a href="/tra-cuu" { "Tra cứu hồ sơ khác" } " · " a href="/thu-tuc" { "Thủ tục hành chính" } }
     }
 }
 

@@ -15,11 +15,16 @@
 //! which has no session yet, carries a double-submit token bound to the `SameSite=Strict`
 //! cookie [`SIGNIN_COOKIE`]. Every page answers with a strict Content-Security-Policy (one
 //! same-origin script, `/static/console.js`, which only the self-reloading lists load and
-//! which nothing needs; styles from `/static/console.css` only). One page needs no sign-in: the
-//! citizen's public lookup, `/tra-cuu` (`lookup`).
+//! which nothing needs; styles from `/static/console.css` only). Two pages need no sign-in: the
+//! citizen's public lookup, `/tra-cuu` (`lookup`), and the catalog, `/thu-tuc` (`catalog`).
+//! Citizens sign in apart, with a session of their own (`citizen`), to the pages under
+//! `/cong-dan` (`citizen_dossiers`); a staff session never opens those, nor theirs a staff
+//! screen.
 
 pub mod admin;
 pub mod catalog;
+pub mod citizen;
+pub mod citizen_dossiers;
 pub mod desk;
 pub mod dossier;
 pub mod files;
@@ -118,6 +123,25 @@ pub fn router() -> Router<AppState> {
         .route("/dossiers/{code}/files/{sha256}", get(files::download))
         .route("/tra-cuu", get(lookup::page).post(lookup::submit))
         .route("/thu-tuc", get(catalog::page))
+        .route(
+            "/cong-dan/dang-ky",
+            get(citizen::signup_form).post(citizen::signup),
+        )
+        .route(
+            citizen::SIGNIN_PATH,
+            get(citizen::signin_form).post(citizen::signin),
+        )
+        .route("/cong-dan/dang-xuat", post(citizen::signout))
+        .route("/cong-dan", get(citizen_dossiers::list))
+        .route(
+            "/cong-dan/nop/{procedure}",
+            get(citizen_dossiers::submit_get).post(citizen_dossiers::submit_post),
+        )
+        .route("/cong-dan/ho-so/{code}", get(citizen_dossiers::dossier))
+        .route(
+            "/cong-dan/ho-so/{code}/{action}",
+            post(citizen_dossiers::act),
+        )
         .route("/staff", get(admin::list).post(admin::create))
         .route("/staff/{id}/password", post(admin::reset_password))
         .route("/staff/{id}/deactivate", post(admin::deactivate))

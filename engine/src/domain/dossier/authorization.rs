@@ -120,11 +120,7 @@ fn check_actor_scope(
 ) -> Result<(), DomainError> {
     let exists = state.phase != Phase::None;
     match actor {
-        ActorRef::Staff(_) if role == Role::Citizen && exists => Err(DomainError::WrongSecret),
-        ActorRef::Staff(staff) => {
-            check_scope(staff, role, unit, field)?;
-            check_assignee(state, staff, role)
-        }
+        ActorRef::Staff(staff) => check_staff_scope(state, staff, role, unit, field),
         ActorRef::Citizen { .. } if !exists => Ok(()),
         ActorRef::Citizen {
             lookup_proof: Some(proof),
@@ -132,6 +128,25 @@ fn check_actor_scope(
         } if state.lookup_secret().is_some_and(|d| proof.proves(d)) => Ok(()),
         ActorRef::Citizen { .. } => Err(DomainError::WrongSecret),
     }
+}
+
+/// The scope of a staff member acting in `role` on a dossier of `unit` and `field` in `state`:
+/// never as a citizen on an existing dossier (their account proves nothing about it), within
+/// their unit (a specialist within their fields), and on an assigned dossier in the specialist
+/// role only as its assignee. [`check_actor_scope`] asks it before a decision, and
+/// `check_recorded_by` of a recorded change, so both judge the one rule.
+pub(super) fn check_staff_scope(
+    state: &DossierState,
+    staff: &Staff,
+    role: Role,
+    unit: &UnitCode,
+    field: &Field,
+) -> Result<(), DomainError> {
+    if role == Role::Citizen && state.phase != Phase::None {
+        return Err(DomainError::WrongSecret);
+    }
+    check_scope(staff, role, unit, field)?;
+    check_assignee(state, staff, role)
 }
 
 /// A dossier assigned to a specialist is handled in the specialist role by that specialist

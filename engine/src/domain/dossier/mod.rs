@@ -14,7 +14,10 @@
 //!   identity number's form), checked before `decide` reads anything else;
 //! - `decision.rs`: [`decide`]: `authorize`, then one function per command;
 //! - `recorded.rs`: [`check_recorded`]: the same rules judged against a recorded change, for
-//!   `motcua-replay verify`.
+//!   `motcua-replay verify`;
+//! - `recorded_by.rs`: [`check_recorded_by`]: who recorded it (the actor against the staff
+//!   directory of its time, by `authorize`'s scope rule) and when (the business time against the
+//!   recording time).
 
 mod authorization;
 mod command;
@@ -22,6 +25,7 @@ mod decision;
 pub mod limits;
 pub mod precondition;
 mod recorded;
+mod recorded_by;
 mod state;
 
 pub use authorization::{acting_role, allowed_actions, authorize, Authorized};
@@ -30,6 +34,10 @@ pub use decision::{decide, decide_with_role};
 pub use recorded::{
     check_after_end, check_recorded, closes_desk_intake, opens_desk_intake, recorded_workflow,
     Breach, RecordedRule, RecordedVerdict,
+};
+pub use recorded_by::{
+    check_recorded_by, DirectoryAsOf, RecordedActor, RecordedBy, CITIZEN_ACTOR_PREFIX,
+    MAX_CLOCK_SKEW_MS,
 };
 pub use state::{
     apply, expected_phase, fold, judge, office_minutes_used, unit_calendar, DossierState,

@@ -42,6 +42,12 @@ pub enum RecordedRule {
     SupplementLimit,
     /// A stored clock start or due time differs from the calendar's.
     DueDate,
+    /// The recorded actor could not have taken the action in the recorded role: unknown to
+    /// the staff directory, deactivated, without the role, out of scope, or a citizen's account
+    /// in a staff role (`check_recorded_by`).
+    Actor,
+    /// The business time is later than the time the log recorded the change.
+    Time,
 }
 
 impl RecordedRule {
@@ -53,6 +59,8 @@ impl RecordedRule {
             RecordedRule::RuleSet => "rule_set",
             RecordedRule::SupplementLimit => "supplement_limit",
             RecordedRule::DueDate => "due_date",
+            RecordedRule::Actor => "actor",
+            RecordedRule::Time => "time",
         }
     }
 }

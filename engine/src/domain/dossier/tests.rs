@@ -202,11 +202,11 @@ fn row_06_request_supplement_by_specialist() {
 }
 
 #[test]
-fn row_07_record_supplement_by_reception() {
+fn row_07_record_supplement_by_reception_or_the_citizen_online() {
     check_row(Row {
         action: Action::RecordSupplement,
         from: &[Phase::AwaitingSupplement],
-        roles: &[Role::Reception],
+        roles: &[Role::Reception, Role::Citizen],
         cmd: |_| Command::RecordSupplement {
             note: String::new(),
         },
