@@ -251,6 +251,14 @@ async fn uploads_are_recorded_stored_by_content_and_downloaded_into_the_trail() 
         .await
         .unwrap();
     assert_eq!(r.bytes().await.unwrap().to_vec(), pdf());
+
+    // The auditor's tool judges every attachment (reception's and the specialist's) legal and
+    // finds every file.
+    let dir = s.dir.clone();
+    s.server.shutdown().await.unwrap();
+    let (status, report) = replay_verify(&dir).await;
+    assert_eq!(findings(&report), Vec::new());
+    assert_eq!(status, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
