@@ -131,6 +131,13 @@ async fn the_desk_attaches_a_scan_from_the_dossier_page_and_downloads_it() {
     assert_eq!(r.headers()["content-type"], "application/pdf");
     assert_eq!(r.bytes().await.unwrap().to_vec(), pdf);
 
+    // A scan larger than the server's 1 MiB form limit: the route's own limit admits it.
+    let mut big = pdf.clone();
+    big.resize(3 * 1024 * 1024, b'%');
+    let (status, _, body) = send(&b, &path, multipart(&csrf, "1", "to-khai.pdf", &big)).await;
+    assert_eq!(status, 303, "{body}");
+    assert_eq!(s.head(), head + 2);
+
     // A leader reads the list, without the form.
     let mut leader = signed_in(&s, "ld-01").await;
     let page = leader.get(&format!("/dossiers/{code}")).await;
