@@ -10,6 +10,7 @@
 //! from a directory (the domain only parses their text).
 
 pub mod codec;
+pub mod content;
 pub mod domain;
 pub mod idempotency;
 pub mod log;

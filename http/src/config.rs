@@ -98,6 +98,9 @@ pub struct ServeConfig {
     pub demo: bool,
     /// Largest accepted request body.
     pub body_limit: usize,
+    /// Largest file one upload may carry (`POST /v1/dossiers/{code}/files`), at most the
+    /// domain's `MAX_FILE_BYTES`, its default; tests set a smaller one.
+    pub max_file_bytes: u64,
     /// How long a write waits for the read models to reach its seq before answering anyway
     /// (read-your-writes is then not guaranteed and the response says so).
     pub read_your_writes_timeout: Duration,
@@ -161,6 +164,7 @@ impl ServeConfig {
             bind,
             demo: false,
             body_limit: DEFAULT_BODY_LIMIT,
+            max_file_bytes: motcua_engine::domain::files::MAX_FILE_BYTES,
             read_your_writes_timeout: DEFAULT_READ_YOUR_WRITES_TIMEOUT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             upload_grace: DEFAULT_UPLOAD_GRACE,

@@ -243,6 +243,10 @@ impl From<AppError> for ApiError {
             AppError::Invalid { field, why } => ApiError::Validation { field, why },
             AppError::KeyReused => ApiError::IdempotencyKeyReused,
             AppError::FailStopped(why) => ApiError::FailStopped(why),
+            AppError::TooLarge { limit } => ApiError::PayloadTooLarge {
+                limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            },
+            AppError::UnsupportedType(why) => ApiError::UnsupportedMediaType(why),
             AppError::Internal(why) => ApiError::Internal(why),
         }
     }

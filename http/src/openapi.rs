@@ -37,6 +37,7 @@ POSTs accept `Idempotency-Key`; dossier writes accept `If-Match` (the ETag = str
     tags(
         (name = "ops", description = "Vận hành: health, readiness, metrics"),
         (name = "dossiers", description = "Hồ sơ: receive, submit, transitions, slips"),
+        (name = "files", description = "Tệp của hồ sơ: upload, list, download, download trail"),
         (name = "views", description = "Hàng đợi, hộp duyệt, danh sách việc, thống kê"),
         (name = "reference", description = "Danh mục TTHC, lịch làm việc, cán bộ"),
         (name = "log", description = "Nhật ký sự kiện (auditor, admin)"),

@@ -228,6 +228,10 @@ fn note_of(change: &DossierChange) -> String {
         C::PaymentRecorded { receipt_number, .. } => receipt_number.clone(),
         C::RefusalSigned { reasons } => reasons.clone(),
         C::SentBack { comments } => comments.clone(),
+        C::FileAttached(f) => format!(
+            "{} ({}, {} B, sha256 {})",
+            f.document, f.file_name, f.size, f.sha256
+        ),
     }
 }
 

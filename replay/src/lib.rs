@@ -11,6 +11,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod diff;
 pub mod domain_check;
+pub mod files;
 pub mod history;
 pub mod output;
 pub mod plan;

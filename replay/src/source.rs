@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use motcua_engine::codec;
+use motcua_engine::content::FILES_DIR;
 use motcua_engine::log::{MetaHead, TREE_EVENTS, TREE_META};
 use motcua_engine::storage::{KvTree, StorageError, Store};
 use thiserror::Error;
@@ -279,7 +280,9 @@ impl Source {
         sweep_stale_copies(&tmp);
         let opening = OPENING.lock().unwrap_or_else(|p| p.into_inner());
         let copy = DirCopy::new(&tmp)?;
-        if let Err(e) = copy_dir(path, copy.path()) {
+        // The files are read where they are (`crate::files`), never copied: sled only needs
+        // its own.
+        if let Err(e) = copy_dir(path, copy.path(), &[FILES_DIR]) {
             if matches!(e, SourceError::Interrupted) {
                 drop(copy);
                 drop(opening);
@@ -411,7 +414,7 @@ impl Source {
 
 /// Copies a directory tree (regular files and subdirectories; symlinks are refused: a data
 /// directory has none, and following one could read outside what was handed over).
-fn copy_dir(from: &Path, to: &Path) -> Result<(), SourceError> {
+fn copy_dir(from: &Path, to: &Path, skip: &[&str]) -> Result<(), SourceError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| SourceError::Io { path, source }
@@ -421,12 +424,15 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), SourceError> {
             return Err(SourceError::Interrupted);
         }
         let entry = entry.map_err(io(from))?;
+        if skip.iter().any(|s| entry.file_name() == *s) {
+            continue;
+        }
         let src = entry.path();
         let dst = to.join(entry.file_name());
         let ty = entry.file_type().map_err(io(&src))?;
         if ty.is_dir() {
             std::fs::create_dir(&dst).map_err(io(&dst))?;
-            copy_dir(&src, &dst)?;
+            copy_dir(&src, &dst, &[])?;
         } else if ty.is_file() {
             std::fs::copy(&src, &dst).map_err(io(&src))?;
         } else {

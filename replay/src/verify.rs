@@ -13,6 +13,9 @@
 //!    time lets take it in the recorded role, at a business time no later than its recording;
 //!    every stored due date equals the one the calendar events give.
 //!
+//! 4. files ([`crate::files`], a data directory only): every file an event names is there and
+//!    hashes to what the event recorded.
+//!
 //! Findings are collected, not thrown: an auditor needs the full list, and the first finding
 //! often explains the rest (a deleted event also breaks the next event's link).
 
@@ -229,6 +232,8 @@ fn verify_judged_by(
     }
 
     let mid_log = chain.mid_log;
+    let data_dir = (source.kind() == "data-dir").then(|| source.path().to_path_buf());
+    let mut file_refs = Vec::new();
     let domain = std::thread::scope(|scope| {
         // Checked batches come back on `spent` to be refilled: the domain thread never frees
         // what this thread allocated (freeing another thread's allocations costs the
@@ -257,6 +262,9 @@ fn verify_judged_by(
                 }
             };
             check_chain(&mut chain, &env, &rec.bytes, rec.key_seq, &mut findings);
+            if data_dir.is_some() {
+                file_refs.extend(motcua_engine::content::reference_of(&env));
+            }
             if !checkpoints.is_empty() {
                 checkpoints.observe(env.seq, &env.hash);
             }
@@ -312,6 +320,9 @@ fn verify_judged_by(
     }
     findings.extend(checkpoints.finish(chain.head_seq));
     findings.extend(domain.findings);
+    if let Some(dir) = &data_dir {
+        findings.extend(crate::files::check_files(dir, &file_refs));
+    }
     // By seq (container-level findings, seq 0, first); a stable sort keeps the order of
     // discovery within one seq (chain before domain), which puts the finding that explains
     // the others first.

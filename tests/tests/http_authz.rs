@@ -40,6 +40,31 @@ fn table() -> Vec<(&'static str, String, Value, Vec<&'static str>)> {
         ),
         (
             "GET",
+            format!("/v1/dossiers/{missing}/files"),
+            Value::Null,
+            dossier_readers.clone(),
+        ),
+        (
+            "GET",
+            format!("/v1/dossiers/{missing}/files/{}", "0".repeat(64)),
+            Value::Null,
+            dossier_readers.clone(),
+        ),
+        // The desk and the assigned specialist attach files (the domain then checks which).
+        (
+            "POST",
+            format!("/v1/dossiers/{missing}/files?document=1"),
+            json!({}),
+            vec!["tn-01", "cm-tp-01"],
+        ),
+        (
+            "GET",
+            "/v1/files/downloads".into(),
+            Value::Null,
+            vec!["qt-01", "tt-01"],
+        ),
+        (
+            "GET",
             "/v1/staff".into(),
             Value::Null,
             staff_readers.clone(),
@@ -320,6 +345,23 @@ async fn every_route_by_every_role() {
         .unwrap();
     if r.status() != 403 {
         failures.push(format!("other unit action: {}", r.status()));
+    }
+    let r = s
+        .post(&format!("/v1/dossiers/{code}/files?document=1"), &other)
+        .body(b"%PDF-1.4 other unit".to_vec())
+        .send()
+        .await
+        .unwrap();
+    if r.status() != 403 {
+        failures.push(format!("other unit upload: {}", r.status()));
+    }
+    let r = s
+        .get(&format!("/v1/dossiers/{code}/files"), &other)
+        .send()
+        .await
+        .unwrap();
+    if r.status() != 403 {
+        failures.push(format!("other unit files: {}", r.status()));
     }
     assert!(failures.is_empty(), "{failures:#?}");
     s.server.shutdown().await.unwrap();

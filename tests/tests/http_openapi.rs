@@ -7,7 +7,7 @@ mod http_common;
 use http_common::TestServer;
 use serde_json::Value;
 
-const EXPECTED_PATHS: [&str; 39] = [
+const EXPECTED_PATHS: [&str; 42] = [
     "/v1/calendar",
     "/healthz",
     "/metrics",
@@ -17,6 +17,9 @@ const EXPECTED_PATHS: [&str; 39] = [
     "/v1/dossiers/{code}",
     "/v1/dossiers/{code}/actions/{action}",
     "/v1/dossiers/{code}/slips/{slip}",
+    "/v1/dossiers/{code}/files",
+    "/v1/dossiers/{code}/files/{sha256}",
+    "/v1/files/downloads",
     "/v1/events",
     "/v1/events/stream",
     "/v1/export",
@@ -53,6 +56,10 @@ fn concrete(path: &str) -> String {
     path.replace("{code}", "000.33.22.H05-230101-0001")
         .replace("{action}", "approve")
         .replace("{slip}", "01")
+        .replace(
+            "{sha256}",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+        )
         .replace("{id}", "tn-01")
         .replace("{token_id}", "abc")
         .replace("{year}", "2023")

@@ -78,7 +78,10 @@ async fn standard_workflow_with_supplement_payment_liaison_and_send_back() {
     assert_eq!(created["lookup_secret"].as_str().unwrap().len(), 10);
     let (view, etag) = d.get(&code, "tn-01").await;
     assert_eq!(etag, "\"1\"");
-    assert_eq!(view["allowed_actions"], json!(["assign", "withdraw"]));
+    assert_eq!(
+        view["allowed_actions"],
+        json!(["assign", "withdraw", "attach_file"])
+    );
 
     d.ok(&code, "assign", "tn-01", json!({"specialist": "cm-tp-01"}))
         .await;

@@ -7,6 +7,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::files::AttachedFile;
 use super::personal::{ApplicantRecord, PersonalEvent};
 use super::plan::PlanEvent;
 use super::secret::SecretDigest;
@@ -387,6 +388,10 @@ pub enum DossierChange {
         reason: String,
         legal_basis: String,
     },
+    /// A file (a scan of a checklist document) stored by content in the data directory, made
+    /// durable there before this event was appended (`docs/files.md`). Last, so that every
+    /// earlier variant keeps its index in the stored bytes.
+    FileAttached(AttachedFile),
 }
 
 impl DossierChange {
@@ -411,6 +416,7 @@ impl DossierChange {
             DossierChange::HandedOver { .. } => "dossier.handed_over",
             DossierChange::Withdrawn { .. } => "dossier.withdrawn",
             DossierChange::Stopped { .. } => "dossier.stopped",
+            DossierChange::FileAttached(_) => "dossier.file_attached",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod dossier;
 pub mod error;
 pub mod events;
 pub mod events_v1;
+pub mod files;
 pub mod personal;
 pub mod plan;
 pub mod reference;

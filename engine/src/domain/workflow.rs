@@ -137,6 +137,8 @@ pub enum Action {
     HandOver,
     Withdraw,
     Stop,
+    /// Attach a file to a checklist document; the state does not change.
+    AttachFile,
 }
 
 /// Where an action leads.
@@ -148,7 +150,7 @@ pub enum Target {
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 20] = [
         Action::SubmitOnline,
         Action::Receive,
         Action::GuideToComplete,
@@ -168,6 +170,7 @@ impl Action {
         Action::HandOver,
         Action::Withdraw,
         Action::Stop,
+        Action::AttachFile,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -191,6 +194,7 @@ impl Action {
             Action::HandOver => "hand_over",
             Action::Withdraw => "withdraw",
             Action::Stop => "stop",
+            Action::AttachFile => "attach_file",
         }
     }
 
@@ -218,6 +222,7 @@ impl Action {
             Action::HandOver => Target::To(P::Returned),
             Action::Withdraw => Target::To(P::Withdrawn),
             Action::Stop => Target::To(P::Stopped),
+            Action::AttachFile => Target::Same,
         }
     }
 }

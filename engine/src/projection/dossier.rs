@@ -541,6 +541,9 @@ impl DossierRecord {
                 self.finish(at, FinishKind::Stopped);
                 self.set_state(at, DossierState::Stopped);
             }
+            // A file changes no figure, queue or state; the dossier's page lists its files
+            // from the dossier's own stream, so the stored record keeps its format.
+            DossierChange::FileAttached(_) => {}
         }
         self.last_seq = rec.seq;
         self.version = rec.version;

@@ -42,6 +42,12 @@ pub enum AppError {
     /// The log writer fail-stopped after a storage error: no write is accepted.
     #[error("the event log is fail-stopped after a storage error: {0}")]
     FailStopped(String),
+    /// An upload went past its limit in bytes (nothing was kept).
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// An upload's bytes are of no accepted type (nothing was kept).
+    #[error("unsupported file type: {0}")]
+    UnsupportedType(String),
     /// A fault of this server, not of the request.
     #[error("internal error: {0}")]
     Internal(String),

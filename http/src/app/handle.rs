@@ -22,6 +22,7 @@ use crate::app::caller::Caller;
 use crate::app::citizens;
 use crate::app::directory::Directory;
 use crate::app::error::AppError;
+use crate::app::files::{self, FileStore};
 use crate::app::idempotency::{self, IdempotencyStore};
 use crate::app::projections::ProjectionRunner;
 use crate::app::sessions::SessionStore;
@@ -61,6 +62,7 @@ struct Inner {
     directory: Arc<Directory>,
     idempotency: IdempotencyStore,
     accounts: AccountStore,
+    files: FileStore,
     sessions: SessionStore,
     citizens: KvTree,
     citizen_sessions: SessionStore<String>,
@@ -110,6 +112,11 @@ impl App {
             log.store().tree(accounts::TREE)?,
             log.store().tree(accounts::AUDIT_TREE)?,
         )?;
+        let trail = log.store().tree(files::DOWNLOADS_TREE)?;
+        let l = log.clone();
+        let files = tokio::task::spawn_blocking(move || FileStore::open(&l, trail))
+            .await
+            .map_err(|e| OpenError::Engine(format!("content store: {e}")))??;
         let citizens = log.store().tree(citizens::TREE)?;
         let stop_follower = CancellationToken::new();
         let follower = directory.spawn_follower(log.clone(), stop_follower.clone());
@@ -122,6 +129,7 @@ impl App {
                 directory,
                 idempotency,
                 accounts,
+                files,
                 sessions: SessionStore::default(),
                 citizens,
                 citizen_sessions: SessionStore::default(),
@@ -231,6 +239,10 @@ impl App {
 
     pub(super) fn account_store(&self) -> &AccountStore {
         &self.inner.accounts
+    }
+
+    pub(super) fn file_store(&self) -> &FileStore {
+        &self.inner.files
     }
 
     pub(super) fn session_store(&self) -> &SessionStore {

@@ -25,6 +25,7 @@ pub mod dossiers;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod files;
 pub mod handle;
 pub mod idempotency;
 pub mod personal;

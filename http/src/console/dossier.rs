@@ -479,6 +479,7 @@ fn dossier_body(state: &AppState, s: &Signed, d: &DossierDetail, error: Option<&
                 }
             }
         }
+        (super::files::section(state, s, d))
         section.actions {
             h2 { "Thao tác" }
             @if offered.is_empty() {
@@ -489,7 +490,7 @@ fn dossier_body(state: &AppState, s: &Signed, d: &DossierDetail, error: Option<&
     }
 }
 
-fn dossier_page(
+pub(crate) fn dossier_page(
     state: &AppState,
     s: &Signed,
     code: &str,
@@ -628,6 +629,9 @@ fn change_detail(change: &DossierChange, name_of: &dyn Fn(&str) -> String) -> St
         | DossierChange::SubmittedForSigning { note, .. }
         | DossierChange::Approved { note }
         | DossierChange::HandedOver { note } => with_note(String::new(), note),
+        DossierChange::FileAttached(f) => {
+            format!("{}: tệp {} ({} byte)", f.document, f.file_name, f.size)
+        }
         // Receipt and submission: the applicant and documents are shown above the timeline.
         _ => String::new(),
     }

@@ -146,6 +146,7 @@ pub fn action_vi(a: Action) -> &'static str {
         Action::HandOver => "Trả kết quả",
         Action::Withdraw => "Rút hồ sơ",
         Action::Stop => "Dừng xử lý",
+        Action::AttachFile => "Đính kèm tệp",
     }
 }
 
@@ -154,6 +155,7 @@ pub fn event_vi(event_type: &str) -> &str {
     match event_type {
         "dossier.submitted_online" => "Nộp hồ sơ trực tuyến",
         "dossier.received" => "Tiếp nhận hồ sơ",
+        "dossier.file_attached" => "Đính kèm tệp",
         "dossier.guided_to_complete" => "Hướng dẫn hoàn thiện hồ sơ",
         "dossier.refused_to_receive" => "Từ chối tiếp nhận",
         "dossier.assigned" => "Phân công xử lý",

@@ -27,6 +27,7 @@ pub mod citizen;
 pub mod citizen_dossiers;
 pub mod desk;
 pub mod dossier;
+pub mod files;
 pub mod layout;
 pub mod lookup;
 pub mod personal;
@@ -109,6 +110,17 @@ pub fn router() -> Router<AppState> {
             get(dossier::inbox).post(dossier::approve_selected),
         )
         .route("/dossiers/{code}", get(dossier::page).post(dossier::act))
+        .route(
+            "/dossiers/{code}/files",
+            // The scan streams through `app.files().attach`, which bounds it itself; the
+            // multipart envelope may exceed a file's limit by its headers.
+            post(files::upload).layer(axum::extract::DefaultBodyLimit::max(
+                usize::try_from(motcua_engine::domain::files::MAX_FILE_BYTES)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(64 * 1024),
+            )),
+        )
+        .route("/dossiers/{code}/files/{sha256}", get(files::download))
         .route("/tra-cuu", get(lookup::page).post(lookup::submit))
         .route("/thu-tuc", get(catalog::page))
         .route(

@@ -111,6 +111,12 @@ pub fn command(action: Action, b: ActionBody) -> Result<Command, ApiError> {
                 "submit online with POST /v1/submissions",
             ))
         }
+        Action::AttachFile => {
+            return Err(ApiError::validation(
+                "action",
+                "attach a file with POST /v1/dossiers/{code}/files",
+            ))
+        }
         Action::Receive => Command::Receive { intake: None },
         Action::GuideToComplete => Command::GuideToComplete {
             intake: None,

@@ -6,6 +6,7 @@ pub mod checkpoints;
 pub mod dossiers;
 pub mod events;
 pub mod export;
+pub mod files;
 pub mod ops;
 pub mod parse;
 pub mod personal;
@@ -47,6 +48,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(dossiers::submit))
         .routes(routes!(dossiers::act))
         .routes(routes!(slips::slip))
+        .routes(routes!(files::list, files::upload))
+        .routes(routes!(files::download))
+        .routes(routes!(files::downloads))
         .routes(routes!(reference::calendar))
         .routes(routes!(reference::publish_calendar))
         .routes(routes!(reference::set_office_hours))

@@ -95,6 +95,8 @@ pub struct DossierResponse {
     /// The applicant, opened with the person's key (the history shows the sealed record's
     /// pseudonym only); every field reads "(đã xoá)" once the person's data is erased.
     pub applicant: Option<ApplicantReply>,
+    /// The files attached, oldest first (download each at `files/{sha256}`).
+    pub files: Vec<crate::routes::files::FileReply>,
     pub history: Vec<HistoryEntry>,
 }
 
@@ -135,6 +137,10 @@ pub async fn get_dossier(
             phone: a.phone,
             address: a.address,
         }),
+        files: crate::app::files::files_of(&d.history)
+            .iter()
+            .map(|(seq, f)| crate::routes::files::FileReply::new(*seq, f))
+            .collect(),
         history: d.history.iter().map(HistoryEntry::from).collect(),
     };
     let version = d.version;

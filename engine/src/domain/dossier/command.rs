@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::events::{Applicant, DossierChange, DraftKind};
+use crate::domain::files::AttachedFile;
 use crate::domain::reference::ReferenceData;
 use crate::domain::secret::{SecretDigest, SecretProof};
 use crate::domain::types::{
@@ -132,6 +133,9 @@ pub enum Command {
         reason: String,
         legal_basis: String,
     },
+    /// A file already made durable in the content store, to be recorded against one of the
+    /// dossier's checklist documents.
+    AttachFile(AttachedFile),
 }
 
 impl Command {
@@ -156,6 +160,7 @@ impl Command {
             Command::HandOver { .. } => Action::HandOver,
             Command::Withdraw { .. } => Action::Withdraw,
             Command::Stop { .. } => Action::Stop,
+            Command::AttachFile(_) => Action::AttachFile,
         }
     }
 
@@ -199,6 +204,7 @@ pub fn action_of(change: &DossierChange) -> Action {
         DossierChange::HandedOver { .. } => Action::HandOver,
         DossierChange::Withdrawn { .. } => Action::Withdraw,
         DossierChange::Stopped { .. } => Action::Stop,
+        DossierChange::FileAttached(_) => Action::AttachFile,
     }
 }
 

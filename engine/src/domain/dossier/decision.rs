@@ -74,6 +74,10 @@ pub fn decide_with_role(
             reason,
             legal_basis,
         } => d.stop(reason, legal_basis)?,
+        Command::AttachFile(file) => {
+            precondition::file_attachable(state, &file)?;
+            d.one(DossierChange::FileAttached(file))
+        }
     };
     Ok((events, auth.role))
 }

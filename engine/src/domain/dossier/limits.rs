@@ -78,6 +78,7 @@ pub fn check_limits(cmd: &Command) -> Result<(), DomainError> {
         | Command::SubmitForSigning { note, .. }
         | Command::Approve { note }
         | Command::HandOver { note } => multi_line("note", note),
+        Command::AttachFile(f) => one_line("document", &f.document, MAX_ITEM_CHARS),
         Command::SubmitOnline(_) | Command::Receive { .. } => Ok(()),
     }
 }

@@ -13,6 +13,10 @@
 use crate::domain::calendar::{local_date, UnitCalendar};
 use crate::domain::error::DomainError;
 use crate::domain::events::DraftKind;
+use crate::domain::files::{
+    is_clean_file_name, is_sha256_hex, AttachedFile, MAX_BYTES_PER_DOSSIER, MAX_FILES_PER_DOSSIER,
+    MAX_FILE_BYTES,
+};
 use crate::domain::reference::ReferenceData;
 use crate::domain::rules::RuleSet;
 use crate::domain::types::{Role, Timestamp, WorkflowId, WorkingTime};
@@ -212,6 +216,58 @@ pub fn apology_allowed(
         return Err(DomainError::validation(
             "new_appointment",
             "must be later than now and than the due time",
+        ));
+    }
+    Ok(())
+}
+
+/// The dossier's checklist: the documents its receipt (else its submission) lists.
+pub fn checklist(state: &DossierState) -> &[String] {
+    match (&state.receipt, &state.submission) {
+        (Some(r), _) => &r.documents,
+        (None, Some(s)) => &s.documents,
+        (None, None) => &[],
+    }
+}
+
+/// A file may be attached: a digest, a size within [`MAX_FILE_BYTES`], a clean name, one of
+/// the dossier's checklist documents, and room left within [`MAX_FILES_PER_DOSSIER`] and
+/// [`MAX_BYTES_PER_DOSSIER`].
+pub fn file_attachable(state: &DossierState, file: &AttachedFile) -> Result<(), DomainError> {
+    if !is_sha256_hex(&file.sha256) {
+        return Err(DomainError::validation(
+            "sha256",
+            "must be 64 lower-case hex digits",
+        ));
+    }
+    if file.size == 0 || file.size > MAX_FILE_BYTES {
+        return Err(DomainError::validation(
+            "size",
+            format!("a file holds 1 to {MAX_FILE_BYTES} bytes"),
+        ));
+    }
+    if !is_clean_file_name(&file.file_name) {
+        return Err(DomainError::validation("file_name", "not a cleaned name"));
+    }
+    if !checklist(state).iter().any(|d| d == &file.document) {
+        return Err(DomainError::validation(
+            "document",
+            format!(
+                "not a document of this dossier's checklist: {}",
+                checklist(state).join("; ")
+            ),
+        ));
+    }
+    if state.files_attached >= MAX_FILES_PER_DOSSIER {
+        return Err(DomainError::validation(
+            "files",
+            format!("a dossier holds at most {MAX_FILES_PER_DOSSIER} files"),
+        ));
+    }
+    if state.file_bytes.saturating_add(file.size) > MAX_BYTES_PER_DOSSIER {
+        return Err(DomainError::validation(
+            "files",
+            format!("a dossier's files add up to at most {MAX_BYTES_PER_DOSSIER} bytes"),
         ));
     }
     Ok(())

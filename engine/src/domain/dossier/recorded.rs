@@ -222,6 +222,9 @@ fn check_state_rules(
         DossierChange::RefusalSigned { .. } => {
             precondition::draft_is(state, DraftKind::Refusal).map_err(transition)
         }
+        DossierChange::FileAttached(f) => {
+            precondition::file_attachable(state, f).map_err(transition)
+        }
         _ => Ok(()),
     }
 }

@@ -42,6 +42,9 @@ pub struct DossierState {
     pub apologies: u32,
     pub new_appointment: Option<Timestamp>,
     pub last_event_at: Option<Timestamp>,
+    /// Files attached so far and their bytes (the per-dossier limits of `domain::files`).
+    pub files_attached: u32,
+    pub file_bytes: u64,
 }
 
 impl Default for DossierState {
@@ -69,6 +72,8 @@ impl Default for DossierState {
             apologies: 0,
             new_appointment: None,
             last_event_at: None,
+            files_attached: 0,
+            file_bytes: 0,
         }
     }
 }
@@ -278,6 +283,10 @@ fn apply_processing(s: &mut DossierState, change: &DossierChange, at: Timestamp)
         DossierChange::Stopped { .. } => {
             s.phase = Phase::Stopped;
             s.closed_at = Some(at);
+        }
+        DossierChange::FileAttached(f) => {
+            s.files_attached = s.files_attached.saturating_add(1);
+            s.file_bytes = s.file_bytes.saturating_add(f.size);
         }
         _ => {}
     }

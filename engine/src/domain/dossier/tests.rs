@@ -797,7 +797,8 @@ fn same_day_workflow_has_no_supplement_step() {
                 "submit_for_signing".into(),
                 "apologise".into(),
                 "withdraw".into(),
-                "stop".into()
+                "stop".into(),
+                "attach_file".into()
             ],
         }
     );
@@ -886,7 +887,8 @@ fn allowed_actions_for_the_caller() {
             Action::Forward,
             Action::RequestPayment,
             Action::SubmitForSigning,
-            Action::Apologise
+            Action::Apologise,
+            Action::AttachFile
         ]
     );
     assert_eq!(
@@ -1130,4 +1132,90 @@ fn a_recorded_change_is_judged_by_the_rules_decide_applies() {
     let b = check_after_end(wf, Phase::Returned, &approved.change).unwrap();
     assert_eq!(b.rule.as_str(), "transition");
     assert!(b.detail.contains("a terminal state"), "{}", b.detail);
+}
+
+fn attach(document: &str, size: u64) -> Command {
+    Command::AttachFile(crate::domain::files::AttachedFile {
+        sha256: "ab".repeat(32),
+        size,
+        media_type: crate::domain::files::MediaType::Pdf,
+        document: document.into(),
+        file_name: "to-khai.pdf".into(),
+    })
+}
+
+#[test]
+fn attach_file_by_reception_then_the_assigned_specialist_within_the_limits() {
+    use crate::domain::files::{MAX_BYTES_PER_DOSSIER, MAX_FILES_PER_DOSSIER, MAX_FILE_BYTES};
+    let r = reference();
+    let (s, _) = path(&r, vec![(receive_desk(P_STD), reception(), t(3, 6, 9, 0))]);
+    // Reception on a received dossier: one event, the state unchanged.
+    let (after, evs) = run(&r, &s, attach("Tờ khai", 10), &reception(), NOW()).unwrap();
+    assert_eq!(after.phase, Phase::Received);
+    assert_eq!((after.files_attached, after.file_bytes), (1, 10));
+    assert!(matches!(&evs[..], [e] if matches!(e.change, DossierChange::FileAttached(_))));
+    // Not a checklist document; not a clean name; past the size limit.
+    let e = run(&r, &s, attach("Sổ hộ khẩu", 10), &reception(), NOW()).unwrap_err();
+    assert!(
+        matches!(e, DomainError::Validation { ref field, .. } if field == "document"),
+        "{e}"
+    );
+    let Command::AttachFile(mut f) = attach("Tờ khai", 10) else {
+        unreachable!()
+    };
+    f.file_name = "../x.pdf".into();
+    let e = run(&r, &s, Command::AttachFile(f), &reception(), NOW()).unwrap_err();
+    assert!(
+        matches!(e, DomainError::Validation { ref field, .. } if field == "file_name"),
+        "{e}"
+    );
+    let e = run(
+        &r,
+        &s,
+        attach("Tờ khai", MAX_FILE_BYTES + 1),
+        &reception(),
+        NOW(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, DomainError::Validation { ref field, .. } if field == "size"),
+        "{e}"
+    );
+    // A specialist before assignment, a leader: not theirs to attach.
+    assert!(run(&r, &s, attach("Tờ khai", 10), &specialist(), NOW()).is_err());
+    assert!(run(&r, &s, attach("Tờ khai", 10), &leader(), NOW()).is_err());
+    // Assigned: the specialist may; another specialist of the field may not.
+    let (s, _) = run(&r, &s, assign(), &reception(), t(3, 6, 9, 10)).unwrap();
+    run(&r, &s, attach("CCCD (bản sao)", 10), &specialist(), NOW()).unwrap();
+    let other = ActorRef::Staff(staff("cm-09", Role::Specialist, &["ho-tich"], unit()));
+    let e = run(&r, &s, attach("Tờ khai", 10), &other, NOW()).unwrap_err();
+    assert!(matches!(e, DomainError::NotAssigned { .. }), "{e}");
+    // The per-dossier limits, from the state.
+    let mut full = s.clone();
+    full.files_attached = MAX_FILES_PER_DOSSIER;
+    let e = run(&r, &full, attach("Tờ khai", 10), &reception(), NOW()).unwrap_err();
+    assert!(
+        matches!(e, DomainError::Validation { ref field, .. } if field == "files"),
+        "{e}"
+    );
+    let mut heavy = s.clone();
+    heavy.file_bytes = MAX_BYTES_PER_DOSSIER - 5;
+    let e = run(&r, &heavy, attach("Tờ khai", 10), &reception(), NOW()).unwrap_err();
+    assert!(
+        matches!(e, DomainError::Validation { ref field, .. } if field == "files"),
+        "{e}"
+    );
+    // An ended dossier takes no file.
+    let (ended, _) = run(
+        &r,
+        &s,
+        Command::Withdraw {
+            reason: "rút".into(),
+        },
+        &reception(),
+        NOW(),
+    )
+    .unwrap();
+    let e = run(&r, &ended, attach("Tờ khai", 10), &reception(), NOW()).unwrap_err();
+    assert!(matches!(e, DomainError::IllegalTransition { .. }), "{e}");
 }

@@ -1,0 +1,365 @@
+//! A dossier's files: an upload streamed into the engine's content store and recorded as a
+//! `dossier.file_attached` event, a download streamed back from it, the bounded download trail
+//! an auditor reads, and the sweep at start (`docs/files.md`).
+//!
+//! The order is the invariant "a file is durable before the event that names it": the bytes
+//! are written to a temp file while hashed (never held whole), checked against
+//! [`MAX_FILE_BYTES`] as they come, typed by their first bytes, fsynced and renamed to their
+//! content address ([`Upload::finish`], on a blocking thread); only then is the command
+//! decided and appended. A refusal at any step keeps nothing (the temp file is removed, a file
+//! the refused upload created is released).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::{Stream, StreamExt};
+use motcua_engine::codec;
+use motcua_engine::content::{reference_of, ContentError, ContentStore, Stored, Upload};
+use motcua_engine::domain::dossier::precondition::checklist;
+use motcua_engine::domain::events::{DossierChange, Event};
+use motcua_engine::domain::files::{clean_file_name, AttachedFile, MediaType, MAX_FILE_BYTES};
+use motcua_engine::domain::types::{DossierCode, Role, Timestamp};
+use motcua_engine::domain::Command;
+use motcua_engine::log::EventLog;
+use motcua_engine::log::StreamId;
+use motcua_engine::storage::{Batch, KvTree, StorageError};
+use serde::{Deserialize, Serialize};
+use tokio_util::bytes::Bytes;
+
+use crate::app::caller::Caller;
+use crate::app::clock;
+use crate::app::dossiers::WriteOutcome;
+use crate::app::error::AppError;
+use crate::app::handle::App;
+
+/// The sled tree of the download trail: big-endian sequence -> [`DownloadRecord`].
+pub const DOWNLOADS_TREE: &str = "http.downloads";
+/// Most records the download trail keeps; beyond it the oldest tenth is pruned.
+pub const MAX_DOWNLOAD_ENTRIES: u64 = 200_000;
+/// Most trail lines one read returns.
+pub const MAX_TRAIL_PAGE: usize = 1_000;
+
+/// One download, as the trail keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadRecord {
+    pub at: Timestamp,
+    pub staff: String,
+    pub code: String,
+    pub sha256: String,
+    pub document: String,
+}
+
+/// Which checklist document an upload is: its name, or its number in the checklist (from 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentRef {
+    Name(String),
+    Number(usize),
+}
+
+impl DocumentRef {
+    /// A number when `raw` is all digits, else a name.
+    pub fn parse(raw: &str) -> DocumentRef {
+        match raw.trim().parse::<usize>() {
+            Ok(n) => DocumentRef::Number(n),
+            Err(_) => DocumentRef::Name(raw.trim().to_owned()),
+        }
+    }
+}
+
+/// The content store and the download trail of one [`App`].
+pub struct FileStore {
+    content: ContentStore,
+    trail: KvTree,
+    trail_next: AtomicU64,
+}
+
+impl FileStore {
+    /// The store of `log`'s data directory; sweeps it first: every temp file and every file
+    /// no event names (an upload cut by a crash between its rename and its event).
+    pub fn open(log: &EventLog, trail: KvTree) -> Result<FileStore, StorageError> {
+        let content = ContentStore::new(log.store().dir());
+        let mut referenced = HashSet::new();
+        for env in log.scan(0) {
+            match env {
+                Ok(env) => {
+                    if let Some(r) = reference_of(&env) {
+                        referenced.insert(r.file.sha256);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "files not swept: the log could not be read");
+                    return FileStore::new(content, trail);
+                }
+            }
+        }
+        match content.sweep(&referenced) {
+            Ok(s) => tracing::info!(
+                temp_files = s.temp_files,
+                unreferenced = s.unreferenced,
+                referenced = referenced.len(),
+                "content store swept"
+            ),
+            Err(e) => tracing::error!(error = %e, "the content store could not be swept"),
+        }
+        FileStore::new(content, trail)
+    }
+
+    fn new(content: ContentStore, trail: KvTree) -> Result<FileStore, StorageError> {
+        let next = match trail.last()? {
+            Some((k, _)) => {
+                k.get(..8)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map_or(0, u64::from_be_bytes)
+                    + 1
+            }
+            None => 0,
+        };
+        Ok(FileStore {
+            content,
+            trail,
+            trail_next: AtomicU64::new(next),
+        })
+    }
+}
+
+/// A file found for download: what was recorded, and the open file.
+#[derive(Debug)]
+pub struct Download {
+    pub file: AttachedFile,
+    pub content: std::fs::File,
+}
+
+/// The file commands and reads of an [`App`].
+pub struct Files<'a> {
+    app: &'a App,
+}
+
+impl App {
+    /// A dossier's files.
+    pub fn files(&self) -> Files<'_> {
+        Files { app: self }
+    }
+}
+
+fn content_error(e: ContentError) -> AppError {
+    match e {
+        ContentError::TooLarge { limit } => AppError::TooLarge { limit },
+        ContentError::Io { .. } => AppError::internal(e),
+    }
+}
+
+impl Files<'_> {
+    /// Streams `body` into the content store and records it against document `document` of
+    /// dossier `code` as `caller`. Refused before any byte is read: an unknown dossier, another
+    /// unit, a document not in the checklist; while reading: more than `limit` bytes (at most
+    /// [`MAX_FILE_BYTES`]); after: bytes of no accepted type; then the domain decides.
+    pub async fn attach<S, E>(
+        &self,
+        caller: &Caller,
+        code: &DossierCode,
+        document: &DocumentRef,
+        file_name: Option<&str>,
+        limit: u64,
+        body: S,
+    ) -> Result<(WriteOutcome, AttachedFile), AppError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        self.app.check_writable()?;
+        let (state, _) = self.app.service().load_dossier(code)?;
+        if let Some((unit, _)) = state.unit_and_field() {
+            caller.require_unit(unit)?;
+        }
+        let list = checklist(&state);
+        let document = match document {
+            DocumentRef::Number(n) => n
+                .checked_sub(1)
+                .and_then(|i| list.get(i))
+                .cloned()
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "document",
+                        format!(
+                            "the checklist has {} documents, numbered from 1",
+                            list.len()
+                        ),
+                    )
+                })?,
+            DocumentRef::Name(name) => {
+                list.iter().find(|d| *d == name).cloned().ok_or_else(|| {
+                    AppError::invalid(
+                        "document",
+                        format!("not in this dossier's checklist: {}", list.join("; ")),
+                    )
+                })?
+            }
+        };
+        let upload = self.receive(limit.min(MAX_FILE_BYTES), body).await?;
+        let media_type = MediaType::sniff(upload.head()).ok_or_else(|| {
+            AppError::UnsupportedType(
+                "accepted: PDF, JPEG, PNG (decided by the file's bytes)".into(),
+            )
+        })?;
+        let stored: Stored = tokio::task::spawn_blocking(move || upload.finish())
+            .await
+            .map_err(AppError::internal)?
+            .map_err(content_error)?;
+        let file = AttachedFile {
+            sha256: stored.sha256.clone(),
+            size: stored.size,
+            media_type,
+            document,
+            file_name: clean_file_name(file_name.unwrap_or_default()),
+        };
+        let cmd = Command::AttachFile(file.clone());
+        let outcome = self
+            .app
+            .dossiers()
+            .act(caller, code, cmd, None, None, None)
+            .await;
+        self.app
+            .file_store()
+            .content
+            .release(&stored, outcome.is_ok());
+        Ok((outcome?, file))
+    }
+
+    /// Writes `body` to a new temp file, hashing it; the temp file goes if anything fails.
+    async fn receive<S, E>(&self, limit: u64, mut body: S) -> Result<Upload, AppError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let mut upload = self
+            .app
+            .file_store()
+            .content
+            .begin(limit)
+            .map_err(content_error)?;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk
+                .map_err(|e| AppError::invalid("body", format!("the upload broke off: {e}")))?;
+            upload.write(&chunk).map_err(content_error)?;
+        }
+        if upload.size() == 0 {
+            return Err(AppError::invalid("body", "the file is empty"));
+        }
+        Ok(upload)
+    }
+
+    /// The checklist documents of dossier `code` (what `attach` takes as `document`).
+    pub fn checklist(&self, caller: &Caller, code: &DossierCode) -> Result<Vec<String>, AppError> {
+        let (state, _) = self.app.service().load_dossier(code)?;
+        if let Some((unit, _)) = state.unit_and_field() {
+            caller.require_unit(unit)?;
+        }
+        Ok(checklist(&state).to_vec())
+    }
+
+    /// The files attached to dossier `code`, oldest first, with the seq of each event.
+    pub fn list(
+        &self,
+        caller: &Caller,
+        code: &DossierCode,
+    ) -> Result<Vec<(u64, AttachedFile)>, AppError> {
+        let (state, _) = self.app.service().load_dossier(code)?;
+        if let Some((unit, _)) = state.unit_and_field() {
+            caller.require_unit(unit)?;
+        }
+        let envs = self.app.log().read_stream(&StreamId::dossier(code), 1)?;
+        Ok(envs
+            .iter()
+            .filter_map(|e| reference_of(e).map(|r| (r.seq, r.file)))
+            .collect())
+    }
+
+    /// File `sha256` of dossier `code` for `caller`, recorded in the download trail.
+    pub fn download(
+        &self,
+        caller: &Caller,
+        code: &DossierCode,
+        sha256: &str,
+    ) -> Result<Download, AppError> {
+        let file = self
+            .list(caller, code)?
+            .into_iter()
+            .map(|(_, f)| f)
+            .find(|f| f.sha256 == sha256)
+            .ok_or_else(|| AppError::NotFound(format!("dossier {code} has no file {sha256}")))?;
+        let content = self
+            .app
+            .file_store()
+            .content
+            .open(sha256)
+            .map_err(content_error)?
+            .ok_or_else(|| {
+                AppError::internal(format!("the file {sha256} of dossier {code} is missing"))
+            })?;
+        self.record(caller, code, &file);
+        Ok(Download { file, content })
+    }
+
+    /// Appends one line to the download trail. A trail that cannot be written is logged, not
+    /// fatal, as the sign-in trail's: the desk still needs the file.
+    fn record(&self, caller: &Caller, code: &DossierCode, file: &AttachedFile) {
+        let store = self.app.file_store();
+        let rec = DownloadRecord {
+            at: clock::now(),
+            staff: caller.id().to_string(),
+            code: code.to_string(),
+            sha256: file.sha256.clone(),
+            document: file.document.clone(),
+        };
+        let seq = store.trail_next.fetch_add(1, Ordering::SeqCst);
+        if let Err(e) = store
+            .trail
+            .insert(seq.to_be_bytes(), codec::encode_record(&rec))
+        {
+            tracing::error!(error = %e, "the download trail could not be written");
+        }
+        if seq >= MAX_DOWNLOAD_ENTRIES && seq % (MAX_DOWNLOAD_ENTRIES / 10) == 0 {
+            let keep_from = seq.saturating_sub(MAX_DOWNLOAD_ENTRIES * 9 / 10);
+            let mut batch = Batch::new();
+            for kv in store.trail.range(..keep_from.to_be_bytes().to_vec()) {
+                match kv {
+                    Ok((k, _)) => batch.remove(k.to_vec()),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = store.trail.apply(batch) {
+                tracing::error!(error = %e, "the download trail could not be pruned");
+            }
+        }
+    }
+
+    /// The newest `limit` downloads, newest first (auditors and admins).
+    pub fn downloads(
+        &self,
+        caller: &Caller,
+        limit: usize,
+    ) -> Result<Vec<DownloadRecord>, AppError> {
+        caller.require_any(&[Role::Auditor, Role::Admin])?;
+        let mut out = Vec::new();
+        let store = self.app.file_store();
+        for kv in store.trail.iter().rev().take(limit.min(MAX_TRAIL_PAGE)) {
+            let (_, v) = kv.map_err(AppError::internal)?;
+            out.push(codec::decode_record(&v).map_err(AppError::internal)?);
+        }
+        Ok(out)
+    }
+}
+
+/// The files a dossier's history names, for its page: (seq, file) oldest first.
+pub fn files_of(history: &[crate::app::decode::LoggedEvent]) -> Vec<(u64, AttachedFile)> {
+    history
+        .iter()
+        .filter_map(|e| match &e.event {
+            Some(Event::Dossier(d)) => match &d.change {
+                DossierChange::FileAttached(f) => Some((e.envelope.seq, f.clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
