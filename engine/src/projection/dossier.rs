@@ -12,11 +12,13 @@
 //! - `o` unit code -> () (received and not finished: "open now")
 //! - `m` unit week code -> () (finished: one entry per 7-day bucket from receipt to finish)
 //! - `u` unit -> (), `f` unit field\0 -> () (units and fields seen, for unfiltered queries)
+//! - `g` unit time code -> level code (a citizen's rating, `engine/src/domain/rating.rs`)
 
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::domain::events::{DossierChange, DossierEvent, DraftKind, Event, Recorded};
+use crate::domain::rating::RatingEvent;
 use crate::domain::secret::SecretDigest;
 use crate::domain::types::{
     Channel, DossierCode, Field, ProcedureRef, StaffId, Timestamp, UnitCode,
@@ -601,6 +603,17 @@ pub(crate) const T_OPEN: u8 = b'o';
 pub(crate) const T_MONTH: u8 = b'm';
 pub(crate) const T_UNIT: u8 = b'u';
 pub(crate) const T_FIELD: u8 = b'f';
+/// A citizen's rating: `g` unit, rating time, dossier code -> the level's code
+/// (`engine/src/domain/rating.rs`); written once, never changed (one rating per dossier).
+pub(crate) const T_RATING: u8 = b'g';
+
+/// The rating index's key of `code` rated at `at` for `unit`.
+pub(crate) fn rating_key(unit: &UnitCode, at: Timestamp, code: &DossierCode) -> Vec<u8> {
+    let mut k = unit_prefix(T_RATING, unit);
+    k.extend_from_slice(&ts_be(at));
+    k.extend_from_slice(code.as_str().as_bytes());
+    k
+}
 
 /// The dossier read model's packing (see [`Packing`]). These are the rows a history piles up (a
 /// rebuild of 1,000,000 events wrote 166,000 records, 161,000 list rows and 184,000 week rows),
@@ -838,6 +851,8 @@ pub struct DossierProjection;
 pub struct PendingDossiers {
     /// Boxed: a record is a few hundred bytes, and the map moves its entries when it grows.
     touched: FastMap<DossierCode, Box<(Option<DossierRecord>, DossierRecord)>>,
+    /// Rating index rows of the batch (`T_RATING`).
+    ratings: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Projection for DossierProjection {
@@ -851,8 +866,20 @@ impl Projection for DossierProjection {
         pending: &mut PendingDossiers,
         rec: &Recorded,
     ) -> Result<(), ProjectionError> {
-        let Event::Dossier(ev) = &rec.event else {
-            return Ok(());
+        let ev = match &rec.event {
+            Event::Dossier(ev) => ev,
+            Event::Rating(RatingEvent::Given {
+                dossier,
+                level,
+                recorded_for,
+                at,
+                ..
+            }) => {
+                let k = rating_key(recorded_for, *at, dossier);
+                pending.ratings.push((k, vec![level.code()]));
+                return Ok(());
+            }
+            _ => return Ok(()),
         };
         // Two look-ups rather than `entry`, which would need an owned code (an allocation)
         // for every event, not only for a dossier's first in the batch.
@@ -876,6 +903,9 @@ impl Projection for DossierProjection {
         out: &mut Writes,
     ) -> Result<(), ProjectionError> {
         let mut shared_seen: FastSet<Vec<u8>> = FastSet::default();
+        for (k, v) in pending.ratings {
+            out.put(k, v);
+        }
         for (_, entry) in pending.touched {
             let (old, new) = *entry;
             let new_entries = derived_entries(&new, true);
