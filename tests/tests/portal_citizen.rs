@@ -774,6 +774,32 @@ async fn after_hand_over_the_citizen_rates_once_and_the_statistics_count_it() {
     let genuine = dir.path().join("genuine.motcua");
     std::fs::write(&genuine, &archive).unwrap();
     assert_eq!(findings(&genuine).await, vec![]);
+    // The auditor's tool counts the same rating (the engine's one statistics fold), by
+    // procedure too.
+    for by in [None, Some("procedure")] {
+        let mut args = vec![
+            "stats".to_owned(),
+            genuine.display().to_string(),
+            format!("--from={from}"),
+            format!("--to={to}"),
+            "--format=json".into(),
+            "--no-progress".into(),
+        ];
+        args.extend(by.map(|b| format!("--by={b}")));
+        let (exit, out, err) = replay_tool(args).await;
+        assert_eq!(exit, 0, "{out}{err}");
+        let answer: Value = serde_json::from_str(&out).unwrap();
+        let group = &answer["groups"][0];
+        assert_eq!(answer["groups"].as_array().unwrap().len(), 1, "{answer}");
+        assert_eq!(
+            group["satisfaction"], stats["satisfaction"],
+            "{by:?}: {answer}"
+        );
+        assert_eq!(group["satisfied_share_percent"], "100.00");
+        if by.is_some() {
+            assert_eq!(group["key"], PROCEDURE);
+        }
+    }
 
     use motcua_replay::archive::{decode_record, ArchiveReader};
     let mut reader = ArchiveReader::open(archive.as_slice()).unwrap();

@@ -254,19 +254,23 @@ impl Satisfaction {
     }
 }
 
-/// The ratings given in `[s, e)` to dossiers `filter` accepts (a filter beyond the unit reads
-/// the rated dossier's record).
-fn satisfaction(
+/// Calls `f` with every rating given in `[s, e)` to a dossier `filter` accepts, with the
+/// rated dossier's record when `with_record` (or a filter beyond the unit) needs it read.
+fn each_rating(
     dossiers: &dyn KvRead,
-    units: &[UnitCode],
     s: Timestamp,
     e: Timestamp,
     filter: &StatsFilter,
-) -> Result<Satisfaction, ProjectionError> {
-    let mut out = Satisfaction::default();
+    with_record: bool,
+    mut f: impl FnMut(Option<&DossierRecord>, SatisfactionLevel),
+) -> Result<(), ProjectionError> {
+    let units = match &filter.unit {
+        Some(u) => vec![u.clone()],
+        None => units(dossiers)?,
+    };
     let by_unit_only =
         filter.field.is_none() && filter.procedure.is_none() && filter.channel.is_none();
-    for unit in units {
+    for unit in &units {
         let mut lo = unit_prefix(T_RATING, unit);
         let mut hi = lo.clone();
         lo.extend_from_slice(&ts_be(s));
@@ -277,17 +281,17 @@ fn satisfaction(
                 .first()
                 .and_then(|c| SatisfactionLevel::from_code(*c))
                 .ok_or_else(|| ProjectionError::Storage(format!("bad rating row: {k:?}")))?;
-            if !by_unit_only {
-                let code = code_suffix(&k)?;
-                match load_record(dossiers, &code)? {
-                    Some(r) if filter.accepts(&r) => {}
-                    _ => continue,
-                }
+            if by_unit_only && !with_record {
+                f(None, level);
+                continue;
             }
-            out.add(level);
+            match load_record(dossiers, &code_suffix(&k)?)? {
+                Some(r) if filter.accepts(&r) => f(Some(&r), level),
+                _ => {}
+            }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 impl StatsReport {
@@ -366,17 +370,10 @@ pub fn period_report(
     report.records_read = each_accepted(dossiers, from, to, filter, |r, s, e| {
         classify(r, s, e, &mut report)
     })?;
-    let units = match &filter.unit {
-        Some(u) => vec![u.clone()],
-        None => units(dossiers)?,
-    };
-    report.satisfaction = satisfaction(
-        dossiers,
-        &units,
-        local_midnight(from),
-        local_midnight(to.succ_opt().unwrap_or(to)),
-        filter,
-    )?;
+    let (s, e) = bounds(from, to);
+    each_rating(dossiers, s, e, filter, false, |_, level| {
+        report.satisfaction.add(level)
+    })?;
     Ok(report)
 }
 
@@ -390,8 +387,7 @@ fn each_accepted(
     filter: &StatsFilter,
     mut f: impl FnMut(&DossierRecord, Timestamp, Timestamp),
 ) -> Result<u64, ProjectionError> {
-    let s = local_midnight(from);
-    let e = local_midnight(to.succ_opt().unwrap_or(to));
+    let (s, e) = bounds(from, to);
     let units = match &filter.unit {
         Some(u) => vec![u.clone()],
         None => units(dossiers)?,
@@ -409,6 +405,14 @@ fn each_accepted(
         }
     }
     Ok(codes.len() as u64)
+}
+
+/// The instants `[S, E)` of the local-date period `[from, to]`.
+fn bounds(from: NaiveDate, to: NaiveDate) -> (Timestamp, Timestamp) {
+    (
+        local_midnight(from),
+        local_midnight(to.succ_opt().unwrap_or(to)),
+    )
 }
 
 /// What [`period_breakdown`] groups a period's dossiers by.
@@ -454,37 +458,53 @@ pub fn period_breakdown(
     by: GroupBy,
 ) -> Result<Vec<Group>, ProjectionError> {
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    let new_group = |key: String, r: &DossierRecord| {
+        let mut group_filter = filter.clone();
+        match by {
+            GroupBy::Field => group_filter.field = r.field.clone(),
+            GroupBy::Procedure => {
+                group_filter.procedure = r.procedure.as_ref().map(|p| p.id.clone())
+            }
+            GroupBy::Channel => group_filter.channel = Some(r.channel),
+        }
+        Group {
+            key,
+            procedure_name: r.procedure_name.clone(),
+            field: r.field.clone(),
+            report: StatsReport {
+                from: Some(from),
+                to: Some(to),
+                filter: group_filter,
+                ..StatsReport::default()
+            },
+        }
+    };
     each_accepted(dossiers, from, to, filter, |r, s, e| {
         let Some(key) = by.key(r) else {
             return;
         };
-        let group = groups.entry(key.clone()).or_insert_with(|| {
-            let mut group_filter = filter.clone();
-            match by {
-                GroupBy::Field => group_filter.field = r.field.clone(),
-                GroupBy::Procedure => {
-                    group_filter.procedure = r.procedure.as_ref().map(|p| p.id.clone())
-                }
-                GroupBy::Channel => group_filter.channel = Some(r.channel),
-            }
-            Group {
-                key,
-                procedure_name: r.procedure_name.clone(),
-                field: r.field.clone(),
-                report: StatsReport {
-                    from: Some(from),
-                    to: Some(to),
-                    filter: group_filter,
-                    ..StatsReport::default()
-                },
-            }
-        });
+        let group = groups
+            .entry(key.clone())
+            .or_insert_with(|| new_group(key, r));
         group.report.records_read += 1;
         classify(r, s, e, &mut group.report);
     })?;
+    // A group's ratings are those `period_report` counts with its value in the filter.
+    let (s, e) = bounds(from, to);
+    each_rating(dossiers, s, e, filter, true, |r, level| {
+        let Some((key, r)) = r.and_then(|r| by.key(r).map(|k| (k, r))) else {
+            return;
+        };
+        groups
+            .entry(key.clone())
+            .or_insert_with(|| new_group(key, r))
+            .report
+            .satisfaction
+            .add(level);
+    })?;
     Ok(groups
         .into_values()
-        .filter(|g| !g.report.codes.is_empty())
+        .filter(|g| !g.report.codes.is_empty() || g.report.satisfaction.ratings > 0)
         .collect())
 }
 
