@@ -335,7 +335,7 @@ fn rating_section(s: &CitizenSigned, code: &DossierCode, d: &OwnDossier) -> Mark
                 form method="post" action=(format!("/cong-dan/ho-so/{code}/{RATE_ACTION}")) {
                     (layout::csrf_field(&s.csrf))
                     (form_key())
-                    fieldset {
+                    fieldset.levels {
                         legend { "Bạn hài lòng thế nào với việc giải quyết hồ sơ này?" }
                         @for level in SatisfactionLevel::ALL {
                             div {
