@@ -1011,6 +1011,105 @@ mod decide_tests {
         (out, state.phase)
     }
 
+    /// Ratings count in the period they are given (not the one their dossier was resolved
+    /// in), by level, under the rating's unit, and through a field filter by the rated
+    /// dossier's record; the satisfied share is very satisfied and satisfied over all.
+    #[test]
+    fn ratings_count_in_the_period_they_are_given() {
+        use crate::domain::rating::{RatingEvent, SatisfactionLevel};
+        use crate::domain::testkit::{code, other_unit, unit};
+        use crate::projection::stats::{period_breakdown, period_report, GroupBy, StatsFilter};
+        let mut events: Vec<Recorded> = Vec::new();
+        let mut last_at = Timestamp(0);
+        for n in [1u16, 2] {
+            let (evs, phase) = dossier(n, Phase::Returned, DraftKind::Result);
+            assert_eq!(phase, Phase::Returned);
+            for (version, (ev, actor, role)) in evs.into_iter().enumerate() {
+                last_at = last_at.max(ev.at);
+                events.push(Recorded {
+                    seq: events.len() as u64 + 1,
+                    stream: crate::log::StreamId::dossier(&ev.code).to_string(),
+                    version: version as u64 + 1,
+                    recorded_at: ev.at,
+                    actor,
+                    role,
+                    event: Event::Dossier(ev),
+                });
+            }
+        }
+        const DAY_MS: i64 = 86_400_000;
+        let rated = [
+            (1u16, SatisfactionLevel::Satisfied, last_at.0 + DAY_MS),
+            (2, SatisfactionLevel::Dissatisfied, last_at.0 + 40 * DAY_MS),
+        ];
+        for (n, level, at) in rated {
+            events.push(Recorded {
+                seq: events.len() as u64 + 1,
+                stream: crate::log::StreamId::rating(&code(n)).to_string(),
+                version: 1,
+                recorded_at: Timestamp(at),
+                actor: "citizen:cd-1".into(),
+                role: Role::Citizen,
+                event: Event::Rating(RatingEvent::Given {
+                    dossier: code(n),
+                    level,
+                    recorded_for: unit(),
+                    comment: String::new(),
+                    at: Timestamp(at),
+                }),
+            });
+        }
+        let mut store = MemStore::new();
+        fold_into_mem(&DossierProjection, &mut store, &events, 7).unwrap();
+        let store = crate::projection::store::PackedView::new(&store, packing);
+        let first = local_date(Timestamp(rated[0].2));
+        let second = local_date(Timestamp(rated[1].2));
+        let all = StatsFilter::default();
+        let sat = |from, to, filter: &StatsFilter| {
+            period_report(&store, from, to, filter)
+                .unwrap()
+                .satisfaction
+        };
+        let one = sat(first, first, &all);
+        assert_eq!(
+            (
+                one.ratings,
+                one.very_satisfied,
+                one.satisfied,
+                one.dissatisfied
+            ),
+            (1, 0, 1, 0)
+        );
+        assert_eq!(one.satisfied_share_percent(), Some(100.0));
+        let both = sat(first, second, &all);
+        assert_eq!((both.ratings, both.satisfied, both.dissatisfied), (2, 1, 1));
+        assert_eq!(both.satisfied_share_percent(), Some(50.0));
+        let between = sat(first.succ_opt().unwrap(), second.pred_opt().unwrap(), &all);
+        assert_eq!(between.ratings, 0);
+        assert_eq!(between.satisfied_share_percent(), None);
+        let elsewhere = StatsFilter {
+            unit: Some(other_unit()),
+            ..StatsFilter::default()
+        };
+        assert_eq!(sat(first, second, &elsewhere).ratings, 0);
+        let record = load_record(&store, &code(1)).unwrap().unwrap();
+        let field = StatsFilter {
+            field: record.field.clone(),
+            ..StatsFilter::default()
+        };
+        assert_eq!(sat(first, second, &field).ratings, 2);
+        let no_field = StatsFilter {
+            field: Some("khong-co".parse().unwrap()),
+            ..StatsFilter::default()
+        };
+        assert_eq!(sat(first, second, &no_field).ratings, 0);
+        // The breakdown: the dossiers resolved long before, their ratings in one group.
+        let groups = period_breakdown(&store, second, second, &all, GroupBy::Field).unwrap();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].report.satisfaction.dissatisfied, 1);
+        assert!(groups[0].report.codes.is_empty());
+    }
+
     fn phases() -> Vec<Phase> {
         Phase::ALL
             .into_iter()
