@@ -36,6 +36,8 @@ pub enum KeyScope {
     Reference,
     /// A reform-plan command.
     Plan,
+    /// A citizen's rating of a handed-over dossier.
+    Rating,
 }
 
 impl KeyScope {
@@ -47,6 +49,7 @@ impl KeyScope {
             KeyScope::DossierAction => "dossier-action",
             KeyScope::Reference => "reference",
             KeyScope::Plan => "plan",
+            KeyScope::Rating => "rating",
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod log;
 pub mod personal;
 pub mod plan_service;
 pub mod projection;
+pub mod rating_service;
 pub mod recorded;
 pub mod reference_files;
 pub mod retry;

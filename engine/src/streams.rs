@@ -12,6 +12,7 @@
 //! | `calendar/hours-<unit code>` | a unit's office hours |
 //! | `plan/<plan id>` | one reform plan's events |
 //! | `personal/<subject id>` | the erasure of one person's personal data |
+//! | `rating/<dossier code>` | a citizen's rating of a handed-over dossier (at most one) |
 //!
 //! Every part is a validated domain value (ASCII, at most 64 bytes), so each name is a valid
 //! stream id by construction; the test below pins the longest of each.
@@ -29,6 +30,7 @@ const CATALOG: &str = "catalog";
 const CALENDAR: &str = "calendar";
 const PLAN: &str = "plan";
 const PERSONAL: &str = "personal";
+const RATING: &str = "rating";
 /// Office hours share the `calendar` category (the calendar a due date is computed with).
 const OFFICE_HOURS_PREFIX: &str = "hours-";
 
@@ -65,6 +67,16 @@ impl StreamId {
     /// Whether the stream records a person's erasure.
     pub fn is_personal(&self) -> bool {
         self.category() == PERSONAL
+    }
+
+    /// `rating/<dossier code>`.
+    pub fn rating(code: &DossierCode) -> StreamId {
+        StreamId::from_valid(format!("{RATING}/{code}"))
+    }
+
+    /// The dossier whose rating stream this is.
+    pub fn rated_dossier(&self) -> Option<DossierCode> {
+        self.key_of(RATING)?.parse().ok()
     }
 
     /// `calendar/<year>`.
@@ -192,6 +204,11 @@ mod tests {
         assert_eq!(prefix, "dossier/000.00.00.G10-230126-");
         assert!(stream.as_str().starts_with(&prefix));
         assert!(is_dossier_stream_of(stream.as_str(), &code));
+        let rating = StreamId::rating(&code);
+        assert_eq!(rating.as_str(), "rating/000.00.00.G10-230126-0042");
+        assert_eq!(rating.rated_dossier(), Some(code.clone()));
+        assert_eq!(stream.rated_dossier(), None);
+        assert!(!is_dossier_stream_of(rating.as_str(), &code));
         assert!(!is_dossier_stream_of(
             "dossierx/000.00.00.G10-230126-0042",
             &code

@@ -7,9 +7,10 @@ use std::path::Path;
 use chrono::NaiveDate;
 use clap::ValueEnum;
 use motcua_engine::domain::events::{Event, StaffEvent};
+use motcua_engine::domain::rating::SatisfactionLevel;
 use motcua_engine::domain::types::{DossierCode, Staff, Timestamp};
 use motcua_engine::projection::stats::{period_breakdown, period_report, units};
-use motcua_engine::projection::{Figure, Figures, GroupBy, StatsFilter, StatsReport};
+use motcua_engine::projection::{Figure, Figures, GroupBy, Satisfaction, StatsFilter, StatsReport};
 use serde::Serialize;
 
 use crate::checkpoint::{parse_trusted_key, Checkpoint, CheckpointCheck};
@@ -181,6 +182,10 @@ pub struct StatsGroup {
     pub figures: Figures,
     /// Online share of received, percent with two decimals.
     pub online_share_percent: Option<String>,
+    /// Citizens' ratings given in the period, by level (the engine's `period_report`).
+    pub satisfaction: Satisfaction,
+    /// Very satisfied and satisfied over all ratings, percent with two decimals.
+    pub satisfied_share_percent: Option<String>,
 }
 
 /// The `stats` answer.
@@ -255,6 +260,11 @@ pub fn compute_stats(
             key: key.clone(),
             figures: r.figures.clone(),
             online_share_percent: r.figures.online_share_percent().map(|p| format!("{p:.2}")),
+            satisfaction: r.satisfaction.clone(),
+            satisfied_share_percent: r
+                .satisfaction
+                .satisfied_share_percent()
+                .map(|p| format!("{p:.2}")),
         })
         .collect();
     Ok((
@@ -316,11 +326,25 @@ pub fn stats(
                     let mut headers = vec!["group".to_string()];
                     headers.extend(Figure::ALL.iter().map(|f| f.as_str().to_string()));
                     headers.push("online_share_percent".into());
+                    headers.push("ratings".into());
+                    headers.extend(
+                        SatisfactionLevel::ALL
+                            .iter()
+                            .map(|l| l.as_str().to_string()),
+                    );
+                    headers.push("satisfied_share_percent".into());
                     let mut t = Table::new(headers);
                     for g in &answer.groups {
                         let mut row = vec![g.key.clone()];
                         row.extend(Figure::ALL.iter().map(|f| g.figures.get(*f).to_string()));
                         row.push(g.online_share_percent.clone().unwrap_or_default());
+                        row.push(g.satisfaction.ratings.to_string());
+                        row.extend(
+                            SatisfactionLevel::ALL
+                                .iter()
+                                .map(|l| g.satisfaction.count(*l).to_string()),
+                        );
+                        row.push(g.satisfied_share_percent.clone().unwrap_or_default());
                         t.push(row);
                     }
                     if format == Format::Table {

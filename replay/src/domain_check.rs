@@ -22,6 +22,8 @@
 //!   ([`expected_phase`]);
 //! - ended dossiers: once a dossier reaches a terminal state its state is dropped and any later
 //!   change is judged by [`check_after_end`];
+//! - ratings: a citizen's rating (`rating/<code>`) is judged on the rated dossier as last seen
+//!   ([`check_recorded_rating`]);
 //! - desk intakes: the two events of one desk intake ([`opens_desk_intake`],
 //!   [`closes_desk_intake`]) must follow each other.
 
@@ -34,6 +36,7 @@ use motcua_engine::domain::dossier::{
 pub use motcua_engine::domain::dossier::{office_minutes_used, unit_calendar};
 use motcua_engine::domain::events::{DossierEvent, Event};
 use motcua_engine::domain::personal::{decide_erasure, PersonalEvent};
+use motcua_engine::domain::rating::{check_recorded_rating, RatingEvent};
 use motcua_engine::domain::types::{DossierCode, Role, Timestamp, WorkflowId};
 use motcua_engine::domain::workflow::Phase;
 use motcua_engine::domain::{DossierState, ReferenceData};
@@ -133,6 +136,7 @@ impl DomainCheck {
         let ev = match event {
             Event::Dossier(ev) => ev,
             Event::Personal(p) => return check_erasure(at, p, findings),
+            Event::Rating(r) => return self.check_rating(at, r, findings),
             other => {
                 self.reference.apply(other);
                 return;
@@ -198,6 +202,47 @@ impl DomainCheck {
                 "a desk intake recorded as a submission is not followed by its guidance or \
                  refusal"
                     .into(),
+            ));
+        }
+    }
+}
+
+impl DomainCheck {
+    /// A rating is judged by the domain's [`check_recorded_rating`] (the rules of
+    /// `decide_rating` less the secret the log never holds) on the rated dossier as this
+    /// checker last saw it: handed over, the first event of its `rating/<code>` stream (the
+    /// log's stream versions are checked by the chain), by a citizen actor in the citizen role.
+    /// In a range archive a dossier whose life began before the range is not judged.
+    fn check_rating(&mut self, at: EventAt<'_>, event: &RatingEvent, findings: &mut Vec<Finding>) {
+        let RatingEvent::Given { dossier, .. } = event;
+        let expected = StreamId::rating(dossier);
+        if at.stream != expected.as_str() {
+            findings.push(Finding::new(
+                at.seq,
+                Some(at.stream),
+                "stream",
+                format!(
+                    "rating of dossier {dossier} recorded on stream {} (expected {expected})",
+                    at.stream
+                ),
+            ));
+        }
+        let code = dossier.as_str();
+        let facts = self.dossiers.get(code);
+        if self.mid_log && (facts.is_none() || self.unjudged.contains_key(code)) {
+            return;
+        }
+        let phase = facts.map_or(Phase::None, |f| {
+            f.ended.as_ref().map_or(f.state.phase, |(p, _)| *p)
+        });
+        let unit = facts.and_then(|f| f.state.unit_and_field().map(|(u, _)| u));
+        if let Err(e) = check_recorded_rating(phase, unit, at.version > 1, at.actor, at.role, event)
+        {
+            findings.push(Finding::new(
+                at.seq,
+                Some(at.stream),
+                "rating",
+                e.to_string(),
             ));
         }
     }

@@ -1044,6 +1044,24 @@ async fn a_citizen_submits_and_supplements_online_on_a_phone() {
     fits_phone(&d, "the citizen's list").await;
     d.check("citizen-dossiers", &axe, &mut found).await;
 
+    // After hand-over: the rating form on a phone; the citizen picks a level by its label.
+    d.go(&s.url(&page)).await;
+    d.wait_for(&page, "Đánh giá mức độ hài lòng").await;
+    fits_phone(&d, "the rating form").await;
+    d.check("citizen-rating", &axe, &mut found).await;
+    d.click("label[for='level-very_satisfied']").await;
+    d.type_into("#rating-comment", "Cán bộ hướng dẫn tận tình")
+        .await;
+    d.click(&format!(
+        "form[action='/cong-dan/ho-so/{code}/danh-gia'] button[type=submit]"
+    ))
+    .await;
+    let thanks = d
+        .wait_for(&format!("{page}/danh-gia"), "Cảm ơn bạn đã đánh giá")
+        .await;
+    assert!(thanks.contains("<strong>Rất hài lòng</strong>"), "{thanks}");
+    d.check("citizen-rated", &axe, &mut found).await;
+
     // Another citizen: that dossier is not found.
     d.call(reqwest::Method::DELETE, "/cookie", Value::Null)
         .await;

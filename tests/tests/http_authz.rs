@@ -140,6 +140,13 @@ fn table() -> Vec<(&'static str, String, Value, Vec<&'static str>)> {
             new_dossier("2.001035"),
             vec!["cong-dvc"],
         ),
+        // A rating: a citizen account only (with the dossier's secret; here none exists).
+        (
+            "POST",
+            format!("/v1/dossiers/{missing}/rating"),
+            json!({"level": "satisfied", "lookup_secret": "ABCD-EFGH"}),
+            vec!["cong-dvc"],
+        ),
         (
             "POST",
             "/v1/staff".into(),

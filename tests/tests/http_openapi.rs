@@ -7,7 +7,7 @@ mod http_common;
 use http_common::TestServer;
 use serde_json::Value;
 
-const EXPECTED_PATHS: [&str; 42] = [
+const EXPECTED_PATHS: [&str; 43] = [
     "/v1/calendar",
     "/healthz",
     "/metrics",
@@ -16,6 +16,7 @@ const EXPECTED_PATHS: [&str; 42] = [
     "/v1/dossiers",
     "/v1/dossiers/{code}",
     "/v1/dossiers/{code}/actions/{action}",
+    "/v1/dossiers/{code}/rating",
     "/v1/dossiers/{code}/slips/{slip}",
     "/v1/dossiers/{code}/files",
     "/v1/dossiers/{code}/files/{sha256}",

@@ -537,3 +537,299 @@ async fn sign_up_refusals_store_nothing_and_sessions_stay_apart() {
     assert_ne!(citizens.account_for_identity(&other_issuer).unwrap(), first);
     assert!(citizens.account_for_identity(&vneid("")).is_err());
 }
+
+/// `motcua-replay` run as a child process: (exit code, stdout, stderr).
+async fn replay_tool(args: Vec<String>) -> (i32, String, String) {
+    let bin = motcua_tests::workspace_bin("motcua-replay", "motcua-replay");
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(bin)
+            .args(&args)
+            .output()
+            .expect("motcua-replay runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .expect("the process's thread")
+}
+
+/// `motcua-replay verify --format json` of `archive`: its (seq, rule) findings.
+async fn findings(archive: &std::path::Path) -> Vec<(u64, String)> {
+    let (code, out, err) = replay_tool(vec![
+        "verify".into(),
+        archive.display().to_string(),
+        "--format".into(),
+        "json".into(),
+        "--no-progress".into(),
+    ])
+    .await;
+    let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    let found: Vec<(u64, String)> = report["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{report}"))
+        .iter()
+        .map(|f| {
+            (
+                f["seq"].as_u64().unwrap(),
+                f["rule"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(code == 0, found.is_empty(), "exit {code}: {out}{err}");
+    found
+}
+
+/// Issue 14: after hand-over the citizen rates their satisfaction, once; the period's
+/// statistics count it (API and `/thong-ke`); nobody else rates their dossier; a rating
+/// before hand-over is refused; the exported log verifies clean, and a rating forged as a
+/// clerk's (re-hashed) is a finding of `motcua-replay verify`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_hand_over_the_citizen_rates_once_and_the_statistics_count_it() {
+    let (s, t) = commune().await;
+    let mut a = citizen(&s, "0903 111 222").await;
+    let mut b = citizen(&s, "hoa.le@example.vn").await;
+    let page = submit(&mut a, PROCEDURE).await;
+    assert_eq!(page.status, 201, "{}", page.body);
+    let code = between(&page.body, "<dt>Mã hồ sơ</dt><dd><strong>", "<").to_owned();
+    let secret = between(&page.body, "<span class=\"secret\">", "<").to_owned();
+    let rate_path = format!("/cong-dan/ho-so/{code}/danh-gia");
+
+    // Before hand-over: no form, and a post is refused in words, writing nothing.
+    let open = a.get(&format!("/cong-dan/ho-so/{code}")).await;
+    assert!(!open.body.contains("id=\"danh-gia\""), "{}", open.body);
+    let head = s.head();
+    let early = a
+        .post(
+            &rate_path,
+            &[("csrf", &open.hidden("csrf")), ("level", "satisfied")],
+        )
+        .await;
+    assert_eq!(early.status, 422, "{}", early.body);
+    assert!(
+        early
+            .body
+            .contains("Chỉ đánh giá được sau khi đã nhận kết quả."),
+        "{}",
+        early.body
+    );
+    assert_eq!(s.head(), head);
+
+    for (token, action, body) in [
+        ("tn-01", "receive", json!({})),
+        ("tn-01", "assign", json!({"specialist": "cm-tp-01"})),
+        ("cm-tp-01", "submit_for_signing", json!({"draft": "result"})),
+        ("ld-01", "approve", json!({})),
+        ("tn-02", "hand_over", json!({})),
+    ] {
+        api(&s, &t[token], &code, action, body).await;
+    }
+
+    // The form: three levels as labelled radio buttons, the CSRF token and a form key.
+    let returned = a.get(&format!("/cong-dan/ho-so/{code}")).await;
+    assert!(
+        returned
+            .body
+            .contains("<h2 id=\"danh-gia\">Đánh giá mức độ hài lòng</h2>"),
+        "{}",
+        returned.body
+    );
+    for (value, label) in [
+        ("very_satisfied", "Rất hài lòng"),
+        ("satisfied", "Hài lòng"),
+        ("dissatisfied", "Không hài lòng"),
+    ] {
+        assert!(returned.body.contains(&format!(
+            "<input type=\"radio\" id=\"level-{value}\" name=\"level\" value=\"{value}\" required>"
+        )));
+        assert!(returned
+            .body
+            .contains(&format!("<label for=\"level-{value}\">{label}</label>")));
+    }
+
+    // B: A's dossier is the same 404 as an unknown code, and nothing is written.
+    let unknown = b.get("/cong-dan/ho-so/000.33.22.H05-990101-9999").await;
+    let b_csrf = unknown.hidden("csrf");
+    let head = s.head();
+    let by_b = b
+        .post(&rate_path, &[("csrf", &b_csrf), ("level", "dissatisfied")])
+        .await;
+    assert_eq!(by_b.status, 404, "{}", by_b.body);
+    assert_eq!(without_csrf(&by_b), without_csrf(&unknown));
+    assert_eq!(s.head(), head);
+
+    // A rates: one event, the thanks and the level; the same form sent again is one write.
+    let form = [
+        ("csrf", returned.hidden("csrf")),
+        ("key", returned.hidden("key")),
+        ("level", "satisfied".to_owned()),
+        ("comment", "Cán bộ hướng dẫn tận tình".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let rated = a.post(&rate_path, &form).await;
+    assert_eq!(rated.status, 200, "{}", rated.body);
+    assert!(rated.body.contains("Đã ghi nhận đánh giá của bạn."));
+    assert!(
+        rated
+            .body
+            .contains("Cảm ơn bạn đã đánh giá. Mức độ bạn đã chọn: <strong>Hài lòng</strong>."),
+        "{}",
+        rated.body
+    );
+    assert!(!rated.body.contains("name=\"level\""));
+    assert_eq!(s.head(), head + 1);
+    let again = a.post(&rate_path, &form).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(s.head(), head + 1, "a resent form is one write");
+
+    // A second rating (another form) is refused in words; the log head is unchanged.
+    let second = a
+        .post(
+            &rate_path,
+            &[
+                ("csrf", &returned.hidden("csrf")),
+                ("key", "another-form"),
+                ("level", "dissatisfied"),
+            ],
+        )
+        .await;
+    assert_eq!(second.status, 422, "{}", second.body);
+    assert!(second
+        .body
+        .contains("Hồ sơ này đã được đánh giá. Mỗi hồ sơ chỉ được đánh giá một lần."));
+    assert!(second.body.contains("<strong>Hài lòng</strong>"));
+    assert_eq!(s.head(), head + 1);
+
+    // The JSON route: citizen accounts only; the portal's account with the secret is refused
+    // a second rating too.
+    for (token, status) in [("tn-01", 403), ("cong-dvc", 422)] {
+        let r = s
+            .post(&format!("/v1/dossiers/{code}/rating"), &t[token])
+            .json(&json!({"level": "very_satisfied", "lookup_secret": secret}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{token}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{token}"
+        );
+    }
+    let bad = s
+        .post(&format!("/v1/dossiers/{code}/rating"), &t["cong-dvc"])
+        .json(&json!({"level": "so-so", "lookup_secret": secret}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    assert_eq!(s.head(), head + 1);
+
+    // The period's statistics: exactly one rating, at "satisfied"; 100 % satisfied.
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).unwrap())
+        .date_naive();
+    let (from, to) = (today.pred_opt().unwrap(), today.succ_opt().unwrap());
+    let stats: Value = s
+        .get_json(&format!("/v1/stats?from={from}&to={to}"), &t["ld-01"])
+        .await;
+    assert_eq!(
+        stats["satisfaction"],
+        json!({"ratings": 1, "very_satisfied": 0, "satisfied": 1, "dissatisfied": 0}),
+        "{stats}"
+    );
+    assert_eq!(stats["satisfied_share_percent"], json!(100.0));
+    let mut leader = signed_in(&s, "ld-01").await;
+    let dash = leader.get(&format!("/thong-ke?from={from}&to={to}")).await;
+    assert_eq!(dash.status, 200, "{}", dash.body);
+    assert!(dash
+        .body
+        .contains("<h2 id=\"hai-long\">Đánh giá mức độ hài lòng</h2>"));
+    for (level, label, n) in [
+        ("very_satisfied", "Rất hài lòng", 0),
+        ("satisfied", "Hài lòng", 1),
+        ("dissatisfied", "Không hài lòng", 0),
+        ("all", "Tổng số lượt đánh giá", 1),
+    ] {
+        let row = format!("<tr data-level=\"{level}\"><td>{label}</td><td>{n}</td></tr>");
+        assert!(dash.body.contains(&row), "{row} in {}", dash.body);
+    }
+    assert!(dash
+        .body
+        .contains("Tỷ lệ hài lòng (rất hài lòng và hài lòng): 100.0%."));
+
+    // The exported log verifies clean; a rating forged as the clerk's does not.
+    let archive = s
+        .get("/v1/export", &t["qt-01"])
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let genuine = dir.path().join("genuine.motcua");
+    std::fs::write(&genuine, &archive).unwrap();
+    assert_eq!(findings(&genuine).await, vec![]);
+    // The auditor's tool counts the same rating (the engine's one statistics fold), by
+    // procedure too.
+    for by in [None, Some("procedure")] {
+        let mut args = vec![
+            "stats".to_owned(),
+            genuine.display().to_string(),
+            format!("--from={from}"),
+            format!("--to={to}"),
+            "--format=json".into(),
+            "--no-progress".into(),
+        ];
+        args.extend(by.map(|b| format!("--by={b}")));
+        let (exit, out, err) = replay_tool(args).await;
+        assert_eq!(exit, 0, "{out}{err}");
+        let answer: Value = serde_json::from_str(&out).unwrap();
+        let group = &answer["groups"][0];
+        assert_eq!(answer["groups"].as_array().unwrap().len(), 1, "{answer}");
+        assert_eq!(
+            group["satisfaction"], stats["satisfaction"],
+            "{by:?}: {answer}"
+        );
+        assert_eq!(group["satisfied_share_percent"], "100.00");
+        if by.is_some() {
+            assert_eq!(group["key"], PROCEDURE);
+        }
+    }
+
+    use motcua_replay::archive::{decode_record, ArchiveReader};
+    let mut reader = ArchiveReader::open(archive.as_slice()).unwrap();
+    let header = reader.header().clone();
+    let mut envs = Vec::new();
+    while let Some(rec) = reader.next_record().unwrap() {
+        envs.push(decode_record(&rec.bytes).unwrap());
+    }
+    let i = envs
+        .iter()
+        .position(|e| e.event_type == "rating.given")
+        .expect("the rating is exported");
+    assert_eq!(envs[i].stream.as_str(), format!("rating/{code}"));
+    assert_eq!(envs[i].actor.role, "citizen");
+    envs[i].actor.staff = "tn-01".into();
+    envs[i].actor.role = "reception".into();
+    let mut prev = if i == 0 {
+        header.first_prev_hash
+    } else {
+        envs[i - 1].hash
+    };
+    for env in envs.iter_mut().skip(i) {
+        env.prev_hash = prev;
+        env.hash = env.compute_hash();
+        prev = env.hash;
+    }
+    let seq = envs[i].seq;
+    let forged = dir.path().join("forged.motcua");
+    let file = std::fs::File::create(&forged).unwrap();
+    let events = envs.into_iter().map(Ok::<_, std::convert::Infallible>);
+    motcua_replay::archive::write_archive_from(header, events, file).unwrap();
+    assert_eq!(findings(&forged).await, vec![(seq, "rating".to_owned())]);
+}

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::files::AttachedFile;
 use super::personal::{ApplicantRecord, PersonalEvent};
 use super::plan::PlanEvent;
+use super::rating::RatingEvent;
 use super::secret::SecretDigest;
 use super::types::{
     Channel, DossierCode, Field, ProcedureId, ProcedureRef, Role, RuleSetId, Staff, StaffId,
@@ -42,6 +43,9 @@ pub enum Event {
     Plan(PlanEvent),
     /// Schema version 3 on.
     Personal(PersonalEvent),
+    /// A citizen's satisfaction with a handed-over dossier (`engine/src/domain/rating.rs`);
+    /// appended under schema version 3 (a new variant changes no earlier payload's bytes).
+    Rating(RatingEvent),
 }
 
 impl Event {
@@ -68,6 +72,7 @@ impl Event {
             Event::Dossier(d) => d.change.event_type(),
             Event::Plan(p) => p.event_type(),
             Event::Personal(PersonalEvent::Erased { .. }) => "personal.erased",
+            Event::Rating(RatingEvent::Given { .. }) => "rating.given",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod events_v1;
 pub mod files;
 pub mod personal;
 pub mod plan;
+pub mod rating;
 pub mod reference;
 pub mod rules;
 pub mod secret;

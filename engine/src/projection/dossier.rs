@@ -12,11 +12,13 @@
 //! - `o` unit code -> () (received and not finished: "open now")
 //! - `m` unit week code -> () (finished: one entry per 7-day bucket from receipt to finish)
 //! - `u` unit -> (), `f` unit field\0 -> () (units and fields seen, for unfiltered queries)
+//! - `g` unit time code -> level code (a citizen's rating, `engine/src/domain/rating.rs`)
 
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::domain::events::{DossierChange, DossierEvent, DraftKind, Event, Recorded};
+use crate::domain::rating::RatingEvent;
 use crate::domain::secret::SecretDigest;
 use crate::domain::types::{
     Channel, DossierCode, Field, ProcedureRef, StaffId, Timestamp, UnitCode,
@@ -601,6 +603,17 @@ pub(crate) const T_OPEN: u8 = b'o';
 pub(crate) const T_MONTH: u8 = b'm';
 pub(crate) const T_UNIT: u8 = b'u';
 pub(crate) const T_FIELD: u8 = b'f';
+/// A citizen's rating: `g` unit, rating time, dossier code -> the level's code
+/// (`engine/src/domain/rating.rs`); written once, never changed (one rating per dossier).
+pub(crate) const T_RATING: u8 = b'g';
+
+/// The rating index's key of `code` rated at `at` for `unit`.
+pub(crate) fn rating_key(unit: &UnitCode, at: Timestamp, code: &DossierCode) -> Vec<u8> {
+    let mut k = unit_prefix(T_RATING, unit);
+    k.extend_from_slice(&ts_be(at));
+    k.extend_from_slice(code.as_str().as_bytes());
+    k
+}
 
 /// The dossier read model's packing (see [`Packing`]). These are the rows a history piles up (a
 /// rebuild of 1,000,000 events wrote 166,000 records, 161,000 list rows and 184,000 week rows),
@@ -838,6 +851,8 @@ pub struct DossierProjection;
 pub struct PendingDossiers {
     /// Boxed: a record is a few hundred bytes, and the map moves its entries when it grows.
     touched: FastMap<DossierCode, Box<(Option<DossierRecord>, DossierRecord)>>,
+    /// Rating index rows of the batch (`T_RATING`).
+    ratings: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Projection for DossierProjection {
@@ -851,8 +866,20 @@ impl Projection for DossierProjection {
         pending: &mut PendingDossiers,
         rec: &Recorded,
     ) -> Result<(), ProjectionError> {
-        let Event::Dossier(ev) = &rec.event else {
-            return Ok(());
+        let ev = match &rec.event {
+            Event::Dossier(ev) => ev,
+            Event::Rating(RatingEvent::Given {
+                dossier,
+                level,
+                recorded_for,
+                at,
+                ..
+            }) => {
+                let k = rating_key(recorded_for, *at, dossier);
+                pending.ratings.push((k, vec![level.code()]));
+                return Ok(());
+            }
+            _ => return Ok(()),
         };
         // Two look-ups rather than `entry`, which would need an owned code (an allocation)
         // for every event, not only for a dossier's first in the batch.
@@ -876,6 +903,9 @@ impl Projection for DossierProjection {
         out: &mut Writes,
     ) -> Result<(), ProjectionError> {
         let mut shared_seen: FastSet<Vec<u8>> = FastSet::default();
+        for (k, v) in pending.ratings {
+            out.put(k, v);
+        }
         for (_, entry) in pending.touched {
             let (old, new) = *entry;
             let new_entries = derived_entries(&new, true);
@@ -979,6 +1009,105 @@ mod decide_tests {
         }
         let _ = path; // `path` is the same walk without the actors.
         (out, state.phase)
+    }
+
+    /// Ratings count in the period they are given (not the one their dossier was resolved
+    /// in), by level, under the rating's unit, and through a field filter by the rated
+    /// dossier's record; the satisfied share is very satisfied and satisfied over all.
+    #[test]
+    fn ratings_count_in_the_period_they_are_given() {
+        use crate::domain::rating::{RatingEvent, SatisfactionLevel};
+        use crate::domain::testkit::{code, other_unit, unit};
+        use crate::projection::stats::{period_breakdown, period_report, GroupBy, StatsFilter};
+        let mut events: Vec<Recorded> = Vec::new();
+        let mut last_at = Timestamp(0);
+        for n in [1u16, 2] {
+            let (evs, phase) = dossier(n, Phase::Returned, DraftKind::Result);
+            assert_eq!(phase, Phase::Returned);
+            for (version, (ev, actor, role)) in evs.into_iter().enumerate() {
+                last_at = last_at.max(ev.at);
+                events.push(Recorded {
+                    seq: events.len() as u64 + 1,
+                    stream: crate::log::StreamId::dossier(&ev.code).to_string(),
+                    version: version as u64 + 1,
+                    recorded_at: ev.at,
+                    actor,
+                    role,
+                    event: Event::Dossier(ev),
+                });
+            }
+        }
+        const DAY_MS: i64 = 86_400_000;
+        let rated = [
+            (1u16, SatisfactionLevel::Satisfied, last_at.0 + DAY_MS),
+            (2, SatisfactionLevel::Dissatisfied, last_at.0 + 40 * DAY_MS),
+        ];
+        for (n, level, at) in rated {
+            events.push(Recorded {
+                seq: events.len() as u64 + 1,
+                stream: crate::log::StreamId::rating(&code(n)).to_string(),
+                version: 1,
+                recorded_at: Timestamp(at),
+                actor: "citizen:cd-1".into(),
+                role: Role::Citizen,
+                event: Event::Rating(RatingEvent::Given {
+                    dossier: code(n),
+                    level,
+                    recorded_for: unit(),
+                    comment: String::new(),
+                    at: Timestamp(at),
+                }),
+            });
+        }
+        let mut store = MemStore::new();
+        fold_into_mem(&DossierProjection, &mut store, &events, 7).unwrap();
+        let store = crate::projection::store::PackedView::new(&store, packing);
+        let first = local_date(Timestamp(rated[0].2));
+        let second = local_date(Timestamp(rated[1].2));
+        let all = StatsFilter::default();
+        let sat = |from, to, filter: &StatsFilter| {
+            period_report(&store, from, to, filter)
+                .unwrap()
+                .satisfaction
+        };
+        let one = sat(first, first, &all);
+        assert_eq!(
+            (
+                one.ratings,
+                one.very_satisfied,
+                one.satisfied,
+                one.dissatisfied
+            ),
+            (1, 0, 1, 0)
+        );
+        assert_eq!(one.satisfied_share_percent(), Some(100.0));
+        let both = sat(first, second, &all);
+        assert_eq!((both.ratings, both.satisfied, both.dissatisfied), (2, 1, 1));
+        assert_eq!(both.satisfied_share_percent(), Some(50.0));
+        let between = sat(first.succ_opt().unwrap(), second.pred_opt().unwrap(), &all);
+        assert_eq!(between.ratings, 0);
+        assert_eq!(between.satisfied_share_percent(), None);
+        let elsewhere = StatsFilter {
+            unit: Some(other_unit()),
+            ..StatsFilter::default()
+        };
+        assert_eq!(sat(first, second, &elsewhere).ratings, 0);
+        let record = load_record(&store, &code(1)).unwrap().unwrap();
+        let field = StatsFilter {
+            field: record.field.clone(),
+            ..StatsFilter::default()
+        };
+        assert_eq!(sat(first, second, &field).ratings, 2);
+        let no_field = StatsFilter {
+            field: Some("khong-co".parse().unwrap()),
+            ..StatsFilter::default()
+        };
+        assert_eq!(sat(first, second, &no_field).ratings, 0);
+        // The breakdown: the dossiers resolved long before, their ratings in one group.
+        let groups = period_breakdown(&store, second, second, &all, GroupBy::Field).unwrap();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].report.satisfaction.dissatisfied, 1);
+        assert!(groups[0].report.codes.is_empty());
     }
 
     fn phases() -> Vec<Phase> {

@@ -30,7 +30,7 @@ use crate::domain::events::Recorded;
 pub use catalog::CatalogProjection;
 pub use dossier::{DossierProjection, DossierRecord, DossierState, Verdict};
 pub use runner::{decode_envelope, fold_as_of, AsOf, Projections};
-pub use stats::{Figure, Figures, Group, GroupBy, StatsFilter, StatsReport};
+pub use stats::{Figure, Figures, Group, GroupBy, Satisfaction, StatsFilter, StatsReport};
 pub use store::{KvRead, MemStore, Writes, CHECKPOINT_KEY};
 pub use views::ReadModels;
 

@@ -20,6 +20,11 @@
 //! - supplements requested / apologies issued: such events in `[S, E)` (an apology list repeats
 //!   a code apologised for twice: the figure counts slips).
 //!
+//! - satisfaction: citizens' ratings given in `[S, E)` (by the rating's business time), by level,
+//!   and the satisfied share (very satisfied and satisfied over all ratings), read from the
+//!   rating index (`engine/src/domain/rating.rs`; a rating may come long after the period its
+//!   dossier was resolved in, so it is counted when it is given).
+//!
 //! Cost: a period query reads the records of (a) dossiers received in the period (a range of
 //! the received-time index), (b) dossiers finished after being open during the 7-day bucket
 //! holding `from` (one bucket) and (c) dossiers open now. That is the dossiers touching the period
@@ -31,10 +36,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::rating::SatisfactionLevel;
 use crate::domain::types::{Channel, DossierCode, Field, ProcedureId, Timestamp, UnitCode};
 
 use super::dossier::{
-    load_record, unit_prefix, week_key, DossierRecord, FinishKind, Verdict, T_LIST, T_OPEN, T_UNIT,
+    load_record, unit_prefix, week_key, DossierRecord, FinishKind, Verdict, T_LIST, T_OPEN,
+    T_RATING, T_UNIT,
 };
 use super::keys::{local_date, local_midnight, ts_be, week_index};
 use super::store::KvRead;
@@ -202,6 +209,89 @@ pub struct StatsReport {
     pub codes: BTreeMap<Figure, Vec<DossierCode>>,
     /// Dossier records the query read (its cost; see the module docs).
     pub records_read: u64,
+    /// Citizens' ratings given in the period (the satisfaction group of the service-quality
+    /// index, `docs/domain/statistics.md`).
+    pub satisfaction: Satisfaction,
+}
+
+/// The ratings given in a period, by level.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Satisfaction {
+    pub ratings: u64,
+    pub very_satisfied: u64,
+    pub satisfied: u64,
+    pub dissatisfied: u64,
+}
+
+impl Satisfaction {
+    /// How many ratings of `level`.
+    pub fn count(&self, level: SatisfactionLevel) -> u64 {
+        match level {
+            SatisfactionLevel::VerySatisfied => self.very_satisfied,
+            SatisfactionLevel::Satisfied => self.satisfied,
+            SatisfactionLevel::Dissatisfied => self.dissatisfied,
+        }
+    }
+
+    /// The satisfied share in percent: very satisfied and satisfied over all ratings (None
+    /// when no rating was given).
+    pub fn satisfied_share_percent(&self) -> Option<f64> {
+        let satisfied: u64 = SatisfactionLevel::ALL
+            .into_iter()
+            .filter(|l| l.is_satisfied())
+            .map(|l| self.count(l))
+            .sum();
+        (self.ratings > 0).then(|| satisfied as f64 * 100.0 / self.ratings as f64)
+    }
+
+    fn add(&mut self, level: SatisfactionLevel) {
+        self.ratings += 1;
+        match level {
+            SatisfactionLevel::VerySatisfied => self.very_satisfied += 1,
+            SatisfactionLevel::Satisfied => self.satisfied += 1,
+            SatisfactionLevel::Dissatisfied => self.dissatisfied += 1,
+        }
+    }
+}
+
+/// Calls `f` with every rating given in `[s, e)` to a dossier `filter` accepts, with the
+/// rated dossier's record when `with_record` (or a filter beyond the unit) needs it read.
+fn each_rating(
+    dossiers: &dyn KvRead,
+    s: Timestamp,
+    e: Timestamp,
+    filter: &StatsFilter,
+    with_record: bool,
+    mut f: impl FnMut(Option<&DossierRecord>, SatisfactionLevel),
+) -> Result<(), ProjectionError> {
+    let units = match &filter.unit {
+        Some(u) => vec![u.clone()],
+        None => units(dossiers)?,
+    };
+    let by_unit_only =
+        filter.field.is_none() && filter.procedure.is_none() && filter.channel.is_none();
+    for unit in &units {
+        let mut lo = unit_prefix(T_RATING, unit);
+        let mut hi = lo.clone();
+        lo.extend_from_slice(&ts_be(s));
+        hi.extend_from_slice(&ts_be(e));
+        for kv in dossiers.range(&lo, Some(&hi), false) {
+            let (k, v) = kv?;
+            let level = v
+                .first()
+                .and_then(|c| SatisfactionLevel::from_code(*c))
+                .ok_or_else(|| ProjectionError::Storage(format!("bad rating row: {k:?}")))?;
+            if by_unit_only && !with_record {
+                f(None, level);
+                continue;
+            }
+            match load_record(dossiers, &code_suffix(&k)?)? {
+                Some(r) if filter.accepts(&r) => f(Some(&r), level),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 impl StatsReport {
@@ -280,6 +370,10 @@ pub fn period_report(
     report.records_read = each_accepted(dossiers, from, to, filter, |r, s, e| {
         classify(r, s, e, &mut report)
     })?;
+    let (s, e) = bounds(from, to);
+    each_rating(dossiers, s, e, filter, false, |_, level| {
+        report.satisfaction.add(level)
+    })?;
     Ok(report)
 }
 
@@ -293,8 +387,7 @@ fn each_accepted(
     filter: &StatsFilter,
     mut f: impl FnMut(&DossierRecord, Timestamp, Timestamp),
 ) -> Result<u64, ProjectionError> {
-    let s = local_midnight(from);
-    let e = local_midnight(to.succ_opt().unwrap_or(to));
+    let (s, e) = bounds(from, to);
     let units = match &filter.unit {
         Some(u) => vec![u.clone()],
         None => units(dossiers)?,
@@ -312,6 +405,14 @@ fn each_accepted(
         }
     }
     Ok(codes.len() as u64)
+}
+
+/// The instants `[S, E)` of the local-date period `[from, to]`.
+fn bounds(from: NaiveDate, to: NaiveDate) -> (Timestamp, Timestamp) {
+    (
+        local_midnight(from),
+        local_midnight(to.succ_opt().unwrap_or(to)),
+    )
 }
 
 /// What [`period_breakdown`] groups a period's dossiers by.
@@ -357,37 +458,53 @@ pub fn period_breakdown(
     by: GroupBy,
 ) -> Result<Vec<Group>, ProjectionError> {
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    let new_group = |key: String, r: &DossierRecord| {
+        let mut group_filter = filter.clone();
+        match by {
+            GroupBy::Field => group_filter.field = r.field.clone(),
+            GroupBy::Procedure => {
+                group_filter.procedure = r.procedure.as_ref().map(|p| p.id.clone())
+            }
+            GroupBy::Channel => group_filter.channel = Some(r.channel),
+        }
+        Group {
+            key,
+            procedure_name: r.procedure_name.clone(),
+            field: r.field.clone(),
+            report: StatsReport {
+                from: Some(from),
+                to: Some(to),
+                filter: group_filter,
+                ..StatsReport::default()
+            },
+        }
+    };
     each_accepted(dossiers, from, to, filter, |r, s, e| {
         let Some(key) = by.key(r) else {
             return;
         };
-        let group = groups.entry(key.clone()).or_insert_with(|| {
-            let mut group_filter = filter.clone();
-            match by {
-                GroupBy::Field => group_filter.field = r.field.clone(),
-                GroupBy::Procedure => {
-                    group_filter.procedure = r.procedure.as_ref().map(|p| p.id.clone())
-                }
-                GroupBy::Channel => group_filter.channel = Some(r.channel),
-            }
-            Group {
-                key,
-                procedure_name: r.procedure_name.clone(),
-                field: r.field.clone(),
-                report: StatsReport {
-                    from: Some(from),
-                    to: Some(to),
-                    filter: group_filter,
-                    ..StatsReport::default()
-                },
-            }
-        });
+        let group = groups
+            .entry(key.clone())
+            .or_insert_with(|| new_group(key, r));
         group.report.records_read += 1;
         classify(r, s, e, &mut group.report);
     })?;
+    // A group's ratings are those `period_report` counts with its value in the filter.
+    let (s, e) = bounds(from, to);
+    each_rating(dossiers, s, e, filter, true, |r, level| {
+        let Some((key, r)) = r.and_then(|r| by.key(r).map(|k| (k, r))) else {
+            return;
+        };
+        groups
+            .entry(key.clone())
+            .or_insert_with(|| new_group(key, r))
+            .report
+            .satisfaction
+            .add(level);
+    })?;
     Ok(groups
         .into_values()
-        .filter(|g| !g.report.codes.is_empty())
+        .filter(|g| !g.report.codes.is_empty() || g.report.satisfaction.ratings > 0)
         .collect())
 }
 

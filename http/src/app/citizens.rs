@@ -28,10 +28,12 @@ use std::future::Future;
 use std::pin::Pin;
 
 use motcua_engine::codec;
+use motcua_engine::domain::rating::SatisfactionLevel;
 use motcua_engine::domain::types::{DossierCode, Role, Staff, StaffId, UnitCode};
 use motcua_engine::domain::{Action, ActorRef, Command};
 use motcua_engine::idempotency::KeyScope;
 use motcua_engine::projection::views::{DossierView, PublicStatus};
+use motcua_engine::projection::DossierState;
 use motcua_engine::storage::KvTree;
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +44,7 @@ use crate::app::dossiers::{secret_of, Arrival, FirstStep, Receipt, WriteOutcome,
 use crate::app::error::AppError;
 use crate::app::handle::App;
 use crate::app::idempotency::IdempotencyKey;
+use crate::app::ratings::Rated;
 use crate::crypto::random_bytes;
 
 /// The tree of portal accounts: `l/<login>` -> [`StoredCitizen`]; `d/<account>/<code>` -> the
@@ -231,6 +234,10 @@ pub struct OwnDossier {
     pub status: PublicStatus,
     /// What the citizen may do now (the workflow's table for the citizen role).
     pub actions: Vec<Action>,
+    /// Whether the dossier is handed over (returned), so the citizen may rate it once.
+    pub handed_over: bool,
+    /// The level the citizen rated the dossier at, once they have.
+    pub rating: Option<SatisfactionLevel>,
 }
 
 /// The portal accounts of an [`App`].
@@ -485,6 +492,8 @@ impl Citizens<'_> {
         Ok(OwnDossier {
             status,
             actions: views.allowed_actions(&caller, code),
+            handed_over: view.state == DossierState::Returned,
+            rating: self.app.ratings().rating_of(code)?,
         })
     }
 
@@ -527,6 +536,29 @@ impl Citizens<'_> {
         self.app
             .dossiers()
             .act(&caller, code, cmd, Some(&secret), None, key)
+            .await
+    }
+}
+
+impl Citizens<'_> {
+    /// Rates the account's dossier `code` at `level`, proving it theirs with the re-derived
+    /// lookup secret (`app::ratings`; a code not theirs is `NotFound` and nothing is written).
+    pub async fn rate(
+        &self,
+        account: &str,
+        code: &DossierCode,
+        level: SatisfactionLevel,
+        comment: &str,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Rated, AppError> {
+        let nonce = self
+            .nonce_of(account, code)?
+            .ok_or_else(|| AppError::NotFound(format!("no dossier {code}")))?;
+        let (secret, _) = self.secret(account, &nonce);
+        let caller = self.caller(account, &self.view_of(code)?.unit)?;
+        self.app
+            .ratings()
+            .rate(&caller, code, level, comment, &secret, key)
             .await
     }
 }

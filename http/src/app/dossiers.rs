@@ -241,7 +241,7 @@ impl Dossiers<'_> {
     /// Whether `secret` is dossier `code`'s lookup secret: the proof the decision reads, or
     /// `None` (a wrong secret; or no such dossier, which the command then reports as such).
     /// The check is `SecretDigest::prove`, on a blocking thread.
-    async fn prove(
+    pub(crate) async fn prove(
         &self,
         code: &DossierCode,
         secret: &str,

@@ -32,6 +32,7 @@ pub mod personal;
 pub mod plans;
 pub mod portal;
 pub mod projections;
+pub mod ratings;
 pub mod reference;
 pub mod reports;
 pub mod search;

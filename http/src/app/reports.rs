@@ -8,7 +8,7 @@
 use chrono::NaiveDate;
 use motcua_engine::domain::slips::RegisterRow;
 use motcua_engine::domain::types::{DossierCode, Field};
-use motcua_engine::projection::{Figure, Figures, GroupBy, StatsFilter};
+use motcua_engine::projection::{Figure, Figures, Group, GroupBy, StatsFilter};
 
 use crate::app::caller::Caller;
 use crate::app::error::AppError;
@@ -147,8 +147,16 @@ impl Reports<'_> {
         check_period(from, to)?;
         let rm = self.app.read_models();
         let total = rm.stats(from, to, filter)?;
-        let fields = rm.stats_breakdown(from, to, filter, GroupBy::Field)?;
-        let procedures = rm.stats_breakdown(from, to, filter, GroupBy::Procedure)?;
+        // The form's rows count dossiers: a group with ratings only (its dossiers resolved in
+        // an earlier period, rated in this one) has no row of the form.
+        let counted = |groups: Vec<Group>| -> Vec<Group> {
+            groups
+                .into_iter()
+                .filter(|g| !g.report.codes.is_empty())
+                .collect()
+        };
+        let fields = counted(rm.stats_breakdown(from, to, filter, GroupBy::Field)?);
+        let procedures = counted(rm.stats_breakdown(from, to, filter, GroupBy::Procedure)?);
         let (unit_name, field_names) = self.names(filter)?;
         let mut rows = vec![ReportRow {
             kind: RowKind::Total,

@@ -4,7 +4,8 @@
 //! documents as a checklist; then the code and the lookup secret shown once), and one dossier
 //! (`/cong-dan/ho-so/{code}`: its status as the public lookup words it, what a supplement
 //! request asks for, the "Nộp bổ sung" form while it waits for one, "Rút hồ sơ" while it may be
-//! withdrawn).
+//! withdrawn, and once the result is handed over "Đánh giá mức độ hài lòng": one rating, then
+//! the thanks and the level given).
 //!
 //! Every read and write is `app.citizens()`'s, which proves ownership with the dossier's own
 //! lookup secret: a code that is not the citizen's answers the same 404 page as an unknown
@@ -19,6 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use maud::{html, Markup};
+use motcua_engine::domain::rating::{SatisfactionLevel, MAX_RATING_COMMENT_CHARS};
 use motcua_engine::domain::types::{Channel, DossierCode, UnitCode};
 use motcua_engine::domain::Action;
 
@@ -313,9 +315,92 @@ fn dossier_page(
                 }
             }
         }
+        (rating_section(s, code, d))
         p { a href="/cong-dan" { "Về danh sách hồ sơ của tôi" } }
     };
     render(s, "Hồ sơ của tôi", body)
+}
+
+/// After hand-over: the rating form, or the thanks and the level given.
+fn rating_section(s: &CitizenSigned, code: &DossierCode, d: &OwnDossier) -> Markup {
+    html! {
+        @if let Some(level) = d.rating {
+            section.actions aria-labelledby="danh-gia" {
+                h2 id="danh-gia" { "Đánh giá mức độ hài lòng" }
+                p.rated { "Cảm ơn bạn đã đánh giá. Mức độ bạn đã chọn: " strong { (level.label()) } "." }
+            }
+        } @else if d.handed_over {
+            section.actions aria-labelledby="danh-gia" {
+                h2 id="danh-gia" { "Đánh giá mức độ hài lòng" }
+                form method="post" action=(format!("/cong-dan/ho-so/{code}/{RATE_ACTION}")) {
+                    (layout::csrf_field(&s.csrf))
+                    (form_key())
+                    fieldset.levels {
+                        legend { "Bạn hài lòng thế nào với việc giải quyết hồ sơ này?" }
+                        @for level in SatisfactionLevel::ALL {
+                            div {
+                                input type="radio" id=(format!("level-{}", level.as_str())) name="level"
+                                    value=(level.as_str()) required;
+                                label for=(format!("level-{}", level.as_str())) { (level.label()) }
+                            }
+                        }
+                    }
+                    label for="rating-comment" { "Góp ý (không bắt buộc)" }
+                    input type="text" id="rating-comment" name="comment"
+                        maxlength=(MAX_RATING_COMMENT_CHARS);
+                    div { button type="submit" { "Gửi đánh giá" } }
+                }
+            }
+        }
+    }
+}
+
+/// The path segment of the rating form's post.
+const RATE_ACTION: &str = "danh-gia";
+
+/// `POST /cong-dan/ho-so/{code}/danh-gia`: the citizen rates their handed-over dossier; then
+/// its page, with the refusal in words for a second rating or one before hand-over.
+async fn rate(state: &AppState, s: &CitizenSigned, code: &DossierCode, f: &Fields) -> Response {
+    let Some(level) = SatisfactionLevel::parse(f.get("level")) else {
+        return with_status(
+            show(
+                state,
+                s,
+                code,
+                Some((true, "Hãy chọn một mức độ hài lòng.")),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    };
+    let key = key_of(f, "citizen-rating");
+    let citizens = state.app().citizens();
+    match citizens
+        .rate(&s.account, code, level, f.get("comment"), key.as_ref())
+        .await
+    {
+        Ok(_) => {
+            show(
+                state,
+                s,
+                code,
+                Some((false, "Đã ghi nhận đánh giá của bạn.")),
+            )
+            .await
+        }
+        Err(AppError::NotFound(_)) => not_found(s),
+        Err(e) => {
+            let (status, text) = app_failure(e);
+            let words = match citizens.dossier(&s.account, code).await {
+                Ok(d) if d.rating.is_some() => {
+                    "Hồ sơ này đã được đánh giá. Mỗi hồ sơ chỉ được đánh giá một lần."
+                }
+                Ok(d) if !d.handed_over => "Chỉ đánh giá được sau khi đã nhận kết quả.",
+                _ => text.as_str(),
+            };
+            with_status(show(state, s, code, Some((true, words))).await, status)
+        }
+    }
 }
 
 /// `GET /cong-dan/ho-so/{code}`.
@@ -364,6 +449,9 @@ pub async fn act(
     let Ok(code) = code.parse::<DossierCode>() else {
         return not_found(&s);
     };
+    if what == RATE_ACTION {
+        return rate(&state, &s, &code, &f).await;
+    }
     let (action, body, done) = match what.as_str() {
         "bo-sung" => (
             Action::RecordSupplement,

@@ -42,6 +42,8 @@ th { background: #f5f5f5; }
 .soon { color: var(--soon); font-weight: bold; }
 .intime { color: var(--ok); }
 .checklist label { font-weight: normal; display: flex; gap: .4rem; align-items: baseline; }
+.levels div { display: flex; gap: .4rem; align-items: baseline; margin: .3rem 0; }
+.levels label { display: inline; font-weight: normal; margin: 0; }
 .actions form { border: 1px solid var(--line); padding: .6rem .8rem; margin: .5rem 0; max-width: 40rem; }
 .secret { font-family: monospace; font-size: 1.4rem; letter-spacing: .15rem; border: 2px dashed var(--ink); padding: .3rem .6rem; display: inline-block; }
 .slip { max-width: 190mm; border: 1px solid var(--line); padding: 1rem 1.4rem; background: #fff; }

@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{Datelike, Months, NaiveDate};
 use maud::{html, Markup};
+use motcua_engine::domain::rating::SatisfactionLevel;
 use motcua_engine::domain::types::Role;
 use motcua_engine::projection::{Figure, StatsFilter, StatsReport};
 
@@ -224,6 +225,7 @@ pub async fn page(
             }
         }
         (figures_table(&q, &report, from, to))
+        (satisfaction_table(&report))
         (downloads(&s, &q, from, to))
         p.muted.checkpoint {
             (crate::app::checkpoints::fingerprint_line(state.checkpoints().fingerprint().as_deref()))
@@ -266,6 +268,32 @@ fn form(q: &DashboardQuery, from: NaiveDate, to: NaiveDate) -> Markup {
             a href=(q.link(m0, m1, None)) { "tháng này" } " · "
             a href=(q.link(q0, q1, None)) { "quý này" } " · "
             a href=(q.link(y0, y1, None)) { "năm nay" }
+        }
+    }
+}
+
+/// The satisfaction group of the service-quality index: ratings given in the period by level
+/// and the satisfied share (`docs/domain/statistics.md`).
+fn satisfaction_table(r: &StatsReport) -> Markup {
+    let sat = &r.satisfaction;
+    html! {
+        section aria-labelledby="hai-long" {
+            h2 id="hai-long" { "Đánh giá mức độ hài lòng" }
+            table.satisfaction {
+                thead { tr { th { "Mức độ" } th { "Số lượt đánh giá" } } }
+                tbody {
+                    @for level in SatisfactionLevel::ALL {
+                        tr data-level=(level.as_str()) { td { (level.label()) } td { (sat.count(level)) } }
+                    }
+                    tr data-level="all" { td { "Tổng số lượt đánh giá" } td { (sat.ratings) } }
+                }
+            }
+            p {
+                @match sat.satisfied_share_percent() {
+                    Some(share) => { "Tỷ lệ hài lòng (rất hài lòng và hài lòng): " (format!("{share:.1}")) "%." }
+                    None => { "Chưa có lượt đánh giá nào trong kỳ." }
+                }
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod ops;
 pub mod parse;
 pub mod personal;
 pub mod plans;
+pub mod ratings;
 pub mod reference;
 pub mod reports;
 pub mod roles;
@@ -47,6 +48,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(dossiers::receive))
         .routes(routes!(dossiers::submit))
         .routes(routes!(dossiers::act))
+        .routes(routes!(ratings::rate))
         .routes(routes!(slips::slip))
         .routes(routes!(files::list, files::upload))
         .routes(routes!(files::download))

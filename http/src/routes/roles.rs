@@ -60,3 +60,6 @@ pub const PLANNERS: [Role; 1] = [Role::Planner];
 
 /// Who may change reference data and staff.
 pub const ADMINS: [Role; 1] = [Role::Admin];
+
+/// Who may rate a handed-over dossier: a citizen account, with the dossier's lookup secret.
+pub const RATERS: [Role; 1] = [Role::Citizen];

@@ -328,6 +328,8 @@ pub async fn stats(
         "from": from, "to": to, "filter": report.filter,
         "figures": report.figures,
         "online_share_percent": share,
+        "satisfaction": report.satisfaction,
+        "satisfied_share_percent": report.satisfaction.satisfied_share_percent(),
     }))
     .into_response())
 }

@@ -111,7 +111,7 @@ fn new_procedure<'r>(
 /// no secret: the command brings the new one.
 ///
 /// [`SecretProof`]: crate::domain::secret::SecretProof
-fn check_actor_scope(
+pub(crate) fn check_actor_scope(
     state: &DossierState,
     actor: &ActorRef,
     role: Role,

@@ -28,6 +28,8 @@ mod recorded;
 mod recorded_by;
 mod state;
 
+/// The one ownership rule, shared with a rating's decision (`engine/src/domain/rating.rs`).
+pub(crate) use authorization::check_actor_scope;
 pub use authorization::{acting_role, allowed_actions, authorize, Authorized};
 pub use command::{action_of, ActorRef, Command, Context, Intake};
 pub use decision::{decide, decide_with_role};

@@ -61,12 +61,15 @@ impl ReferenceData {
             Event::Staff(e) => self.directory.apply_staff(e),
             Event::Catalog(e) => self.catalog.apply(e),
             Event::Calendar(e) => self.calendar.apply(e),
-            Event::Dossier(_) | Event::Plan(_) | Event::Personal(_) => {}
+            Event::Dossier(_) | Event::Plan(_) | Event::Personal(_) | Event::Rating(_) => {}
         }
     }
 
     /// Whether an event changes reference data.
     pub fn is_reference(ev: &Event) -> bool {
-        !matches!(ev, Event::Dossier(_) | Event::Plan(_) | Event::Personal(_))
+        !matches!(
+            ev,
+            Event::Dossier(_) | Event::Plan(_) | Event::Personal(_) | Event::Rating(_)
+        )
     }
 }
