@@ -789,6 +789,21 @@ impl KvTree {
         Ok(())
     }
 
+    /// Writes a batch's operations one by one, in the batch's order: NOT atomic. Only for a bulk
+    /// import behind the unfinished-import mark ([`Store::start_import`]), which nobody reads
+    /// until it is complete: one key at a time lets two threads write two trees at once (sled
+    /// serialises atomic batches behind one process-wide lock).
+    pub fn write_unatomic(&self, batch: Batch) -> Result<(), StorageError> {
+        for (k, v) in batch.ops {
+            fault_seam!(self.faults, Write);
+            match v {
+                Some(v) => self.tree.insert(k, v)?,
+                None => self.tree.remove(k)?,
+            };
+        }
+        Ok(())
+    }
+
     /// Applies a batch atomically (a projection writes its rows and its checkpoint this way):
     /// after a crash either every operation of the batch is there or none. Not durable until
     /// [`Store::flush_durable`].

@@ -12,9 +12,10 @@
 //!
 //! Speed (a restore of a million events) and durability are got differently from the writer:
 //! the directory is first marked as an unfinished import ([`Store::start_import`]), then the
-//! envelopes are checked on the calling thread while a second thread writes the rows of the
-//! previous batch (plain per-tree batches, not one transaction per batch: nobody can read the
-//! directory meanwhile, `EventLog::open` refuses it while the mark is there); at the end the
+//! envelopes are checked on the calling thread while two more threads write the rows of the
+//! previous batches, one the `events` tree, the other the two indexes (key by key, not one
+//! transaction per batch: nobody can read the directory meanwhile, `EventLog::open` refuses it
+//! while the mark is there); at the end the
 //! `meta` records are written, everything is made durable once, and only then is the mark
 //! removed. So a directory is either a complete, durable, checked log, or marked and refused,
 //! whatever point a crash or a refusal stops the import at: callers (restore) import into a
@@ -77,8 +78,8 @@ impl ImportError {
     }
 }
 
-/// Batches in flight between the checking thread and the writing thread: enough to keep the
-/// writer busy while the next batch is checked, few enough to bound memory at a few batches.
+/// Batches in flight between the checking thread and each writing thread: enough to keep the
+/// writers busy while the next batch is checked, few enough to bound memory at a few batches.
 pub const IMPORT_PIPELINE_DEPTH: usize = 4;
 
 /// Writes `envelopes` (seq 1, 2, ... in order) into the empty log in `dir` (created if
@@ -104,29 +105,49 @@ where
     store.start_import()?;
     let max_events = config.max_batch_events.max(1);
     let head = std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<Vec<Envelope>>(IMPORT_PIPELINE_DEPTH);
-        let writer_trees = &trees;
-        let writer = scope.spawn(move || -> Result<(), StorageError> {
-            for batch in rx {
-                let rows = EventRows::of(&batch);
-                writer_trees.events.apply(rows.events)?;
-                writer_trees.streams.apply(rows.streams)?;
-                writer_trees.event_ids.apply(rows.ids)?;
+        // Two writers, one per side: the `events` tree, and the two indexes.
+        let (events_tx, events_rx) = mpsc::sync_channel::<Batch>(IMPORT_PIPELINE_DEPTH);
+        let (index_tx, index_rx) = mpsc::sync_channel::<(Batch, Batch)>(IMPORT_PIPELINE_DEPTH);
+        let t = &trees;
+        let events_writer = scope.spawn(move || -> Result<(), StorageError> {
+            for rows in events_rx {
+                t.events.write_unatomic(rows)?;
             }
             Ok(())
         });
-        let checked = check_all(envelopes, max_events, &tx);
-        drop(tx);
-        let written = writer
-            .join()
-            .map_err(|_| ImportError::Storage(StorageError::Sled("import writer panicked".into())));
-        // A write failure stops the checker too (its send fails): report the write's cause.
-        match (checked, written) {
-            (_, Err(panicked)) => Err(panicked),
-            (_, Ok(Err(e))) => Err(ImportError::Storage(e)),
-            (Err(e), Ok(Ok(()))) => Err(e),
-            (Ok(head), Ok(Ok(()))) => Ok(head),
+        let index_writer = scope.spawn(move || -> Result<(), StorageError> {
+            for (streams, ids) in index_rx {
+                t.streams.write_unatomic(streams)?;
+                t.event_ids.write_unatomic(ids)?;
+            }
+            Ok(())
+        });
+        let send = |batch: Vec<Envelope>| {
+            let rows = EventRows::of(&batch);
+            events_tx
+                .send(rows.events)
+                .ok()
+                .and_then(|()| index_tx.send((rows.streams, rows.ids)).ok())
+                .ok_or_else(|| {
+                    ImportError::Storage(StorageError::Sled("import writer stopped".into()))
+                })
+        };
+        let checked = check_all(envelopes, max_events, send);
+        drop((events_tx, index_tx));
+        let mut written = Ok(());
+        for writer in [events_writer, index_writer] {
+            let result = match writer.join() {
+                Ok(r) => r.map_err(ImportError::Storage),
+                Err(_) => Err(ImportError::Storage(StorageError::Sled(
+                    "import writer panicked".into(),
+                ))),
+            };
+            if written.is_ok() {
+                written = result;
+            }
         }
+        // A write failure stops the checker too (its send fails): report the write's cause.
+        written.and(checked)
     })?;
     check_unique_ids(&trees, head.seq)?;
     let mut meta = Batch::new();
@@ -145,7 +166,7 @@ where
 fn check_all<I, E>(
     envelopes: I,
     max_events: usize,
-    tx: &mpsc::SyncSender<Vec<Envelope>>,
+    send: impl Fn(Vec<Envelope>) -> Result<(), ImportError>,
 ) -> Result<MetaHead, ImportError>
 where
     I: IntoIterator<Item = Result<Envelope, E>>,
@@ -158,10 +179,6 @@ where
     };
     let mut staged = Vec::with_capacity(max_events);
     let mut staged_bytes = 0usize;
-    let send = |batch: Vec<Envelope>| {
-        tx.send(batch)
-            .map_err(|_| ImportError::Storage(StorageError::Sled("import writer stopped".into())))
-    };
     for item in envelopes {
         let next = checker.head.seq.saturating_add(1);
         let env = item.map_err(|e| ImportError::Source {
