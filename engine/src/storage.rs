@@ -159,6 +159,15 @@ pub const SLED_CONF_FILE: &str = "conf";
 /// The marker file saying "this directory holds a motcua log" (see [`DirMarker`]).
 pub const DIR_MARKER_FILE: &str = "MOTCUA_DIR";
 
+/// Present while an import (`motcua restore`) is writing the directory: the import writes plain
+/// batches, not one transaction per event batch, so until it has finished and made everything
+/// durable the directory is not a log, and `EventLog::open` refuses it. Named after
+/// [`DIR_MARKER_FILE`] so the directory checks count it as ours.
+pub const IMPORT_MARKER_FILE: &str = "MOTCUA_DIR.importing";
+
+/// sled's background flush period of a store in service (its default).
+const BACKGROUND_FLUSH_MS: u64 = 500;
+
 /// Entries a file system may put in any directory (a mount point's `lost+found`): never foreign.
 const IGNORED_ENTRIES: &[&str] = &["lost+found"];
 
@@ -437,6 +446,17 @@ impl Store {
     /// background I/O jobs can still hold the file (and its lock) for a moment, so an immediate
     /// reopen in the same process would fail spuriously.
     pub fn open(dir: &Path) -> Result<Store, StorageError> {
+        Store::open_with(dir, Some(BACKGROUND_FLUSH_MS))
+    }
+
+    /// [`Store::open`] for a bulk import into a new directory: no background flush (sled's
+    /// flusher would write half-built pages every half second for nothing; the import makes
+    /// everything durable once, at its end, with [`Store::flush_durable`]).
+    pub fn open_for_import(dir: &Path) -> Result<Store, StorageError> {
+        Store::open_with(dir, None)
+    }
+
+    fn open_with(dir: &Path, flush_every_ms: Option<u64>) -> Result<Store, StorageError> {
         precheck_dir(dir)?;
         let deadline = std::time::Instant::now() + OPEN_LOCK_RETRY;
         let db = loop {
@@ -444,6 +464,7 @@ impl Store {
                 Ok(sled::Config::new()
                     .path(dir)
                     .cache_capacity(CACHE_CAPACITY_BYTES)
+                    .flush_every_ms(flush_every_ms)
                     .open())
             })?;
             match opened {
@@ -529,6 +550,29 @@ impl Store {
         }
         std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
         sync_dir(dir)
+    }
+
+    /// Marks the directory as holding an unfinished import, durably, before the import writes
+    /// anything: until [`Store::finish_import`] removes the mark, the directory holds part of a
+    /// log and `EventLog::open` refuses it ([`Store::import_unfinished`]).
+    pub fn start_import(&self) -> Result<(), StorageError> {
+        let path = self.inner.dir.join(IMPORT_MARKER_FILE);
+        File::create(&path)
+            .and_then(|f| f.sync_all())
+            .map_err(|source| StorageError::Io { path, source })?;
+        sync_dir(&self.inner.dir)
+    }
+
+    /// Removes the unfinished-import mark, durably. Call only once the imported log is durable.
+    pub fn finish_import(&self) -> Result<(), StorageError> {
+        let path = self.inner.dir.join(IMPORT_MARKER_FILE);
+        std::fs::remove_file(&path).map_err(|source| StorageError::Io { path, source })?;
+        sync_dir(&self.inner.dir)
+    }
+
+    /// True if an import into this directory started and did not finish.
+    pub fn import_unfinished(&self) -> bool {
+        self.inner.dir.join(IMPORT_MARKER_FILE).exists()
     }
 
     /// The database directory.
@@ -742,6 +786,21 @@ impl KvTree {
     pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<(), StorageError> {
         fault_seam!(self.faults, Write);
         self.tree.remove(key)?;
+        Ok(())
+    }
+
+    /// Writes a batch's operations one by one, in the batch's order: NOT atomic. Only for a bulk
+    /// import behind the unfinished-import mark ([`Store::start_import`]), which nobody reads
+    /// until it is complete: one key at a time lets two threads write two trees at once (sled
+    /// serialises atomic batches behind one process-wide lock).
+    pub fn write_unatomic(&self, batch: Batch) -> Result<(), StorageError> {
+        for (k, v) in batch.ops {
+            fault_seam!(self.faults, Write);
+            match v {
+                Some(v) => self.tree.insert(k, v)?,
+                None => self.tree.remove(k)?,
+            };
+        }
         Ok(())
     }
 

@@ -3,6 +3,11 @@
 //! `restore` (archives). This file parses the command line; the work is in `motcua_http::server`
 //! and `motcua_http::cli`.
 
+/// mimalloc rather than glibc's malloc: sled copies and frees a node per write, and glibc's
+/// malloc took a third of a restore's time (BENCHMARKS.md, "Restore (#15 goal 4)").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;

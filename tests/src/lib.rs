@@ -1,5 +1,7 @@
 //! Shared helpers for end-to-end tests.
 
+pub mod synth_archive;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;

@@ -10,22 +10,34 @@
 //! contiguous, `recorded_at` never decreasing, event ids unique): otherwise a damaged source
 //! would become a log that `EventLog::open` or `verify` rejects, or worse, one they accept.
 //!
-//! Each envelope is checked before it is staged, and a batch is committed only once all of its
-//! envelopes passed, in one transaction over the same four trees, with the same keys and the
-//! same `meta/head` record as the writer's commit (`reader`'s key helpers). So if the source
-//! turns out bad at seq N, what is on disk is a valid log ending before N's batch; callers that
-//! want all-or-nothing (restore) import into a staging directory and discard it on error.
+//! Speed (a restore of a million events) and durability are got differently from the writer:
+//! the directory is first marked as an unfinished import ([`Store::start_import`]), then the
+//! envelopes are checked on the calling thread while two more threads write the rows of the
+//! previous batches, one the `events` tree, the other the two indexes (key by key, not one
+//! transaction per batch: nobody can read the directory meanwhile, `EventLog::open` refuses it
+//! while the mark is there); at the end the
+//! `meta` records are written, everything is made durable once, and only then is the mark
+//! removed. So a directory is either a complete, durable, checked log, or marked and refused,
+//! whatever point a crash or a refusal stops the import at: callers (restore) import into a
+//! staging directory and discard it on error.
+//!
+//! Event ids are checked unique without a lookup per event: ids are written in seq order, so a
+//! repeated id overwrites its earlier row, and the `event_ids` tree ends with fewer rows than
+//! events. Only then is the log scanned for the first repeat, to name its seq.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::mpsc;
 
 use thiserror::Error;
 
 use super::chain::ChainCheck;
 use super::envelope::{Envelope, EventId, Position, StreamId};
 use super::error::LogError;
-use super::limits::{LogConfig, STREAM_VERSION_CACHE_MAX};
-use super::reader::{MetaHead, Trees, META_FORMAT_VERSION, META_HEAD};
+use super::limits::LogConfig;
+use super::reader::{
+    be_u64, decode_event, EventRows, MetaHead, Trees, META_FORMAT_VERSION, META_HEAD,
+};
 use crate::codec::{self, FORMAT_VERSION};
 use crate::storage::{Batch, StorageError, Store};
 
@@ -66,12 +78,18 @@ impl ImportError {
     }
 }
 
+/// Batches in flight between the checking thread and each writing thread: enough to keep the
+/// writers busy while the next batch is checked, few enough to bound memory at a few batches.
+pub const IMPORT_PIPELINE_DEPTH: usize = 4;
+
 /// Writes `envelopes` (seq 1, 2, ... in order) into the empty log in `dir` (created if
 /// missing), unchanged, and makes them durable. Returns the new head.
 ///
 /// Refuses a directory whose log is not empty, and refuses the first envelope that breaks the
-/// chain, naming its seq. Afterwards `EventLog::open(dir)` succeeds and `verify()` is clean.
-/// The directory must not be open elsewhere (sled allows one `Db` per path per process).
+/// chain, naming its seq. Afterwards `EventLog::open(dir)` succeeds and `verify()` is clean;
+/// after a refusal or a crash the directory carries the unfinished-import mark and
+/// `EventLog::open` refuses it. The directory must not be open elsewhere (sled allows one `Db`
+/// per path per process).
 pub fn import_log<I, E>(
     dir: &Path,
     config: &LogConfig,
@@ -81,44 +99,139 @@ where
     I: IntoIterator<Item = Result<Envelope, E>>,
     E: std::fmt::Display,
 {
-    let store = Store::open(dir)?;
+    let store = Store::open_for_import(dir)?;
     let trees = Trees::open(&store)?;
     ensure_empty(&trees)?;
-    let mut imp = Importer {
-        store: &store,
-        trees: &trees,
+    store.start_import()?;
+    let max_events = config.max_batch_events.max(1);
+    let head = std::thread::scope(|scope| {
+        // Two writers, one per side: the `events` tree, and the two indexes.
+        let (events_tx, events_rx) = mpsc::sync_channel::<Batch>(IMPORT_PIPELINE_DEPTH);
+        let (index_tx, index_rx) = mpsc::sync_channel::<(Batch, Batch)>(IMPORT_PIPELINE_DEPTH);
+        let t = &trees;
+        let events_writer = scope.spawn(move || -> Result<(), StorageError> {
+            for rows in events_rx {
+                t.events.write_unatomic(rows)?;
+            }
+            Ok(())
+        });
+        let index_writer = scope.spawn(move || -> Result<(), StorageError> {
+            for (streams, ids) in index_rx {
+                t.streams.write_unatomic(streams)?;
+                t.event_ids.write_unatomic(ids)?;
+            }
+            Ok(())
+        });
+        let send = |batch: Vec<Envelope>| {
+            let rows = EventRows::of(&batch);
+            events_tx
+                .send(rows.events)
+                .ok()
+                .and_then(|()| index_tx.send((rows.streams, rows.ids)).ok())
+                .ok_or_else(|| {
+                    ImportError::Storage(StorageError::Sled("import writer stopped".into()))
+                })
+        };
+        let checked = check_all(envelopes, max_events, send);
+        drop((events_tx, index_tx));
+        let mut written = Ok(());
+        for writer in [events_writer, index_writer] {
+            let result = match writer.join() {
+                Ok(r) => r.map_err(ImportError::Storage),
+                Err(_) => Err(ImportError::Storage(StorageError::Sled(
+                    "import writer panicked".into(),
+                ))),
+            };
+            if written.is_ok() {
+                written = result;
+            }
+        }
+        // A write failure stops the checker too (its send fails): report the write's cause.
+        written.and(checked)
+    })?;
+    check_unique_ids(&trees, head.seq)?;
+    let mut meta = Batch::new();
+    meta.insert(META_FORMAT_VERSION.to_vec(), vec![FORMAT_VERSION]);
+    meta.insert(META_HEAD.to_vec(), codec::encode(&head));
+    trees.meta.apply(meta)?;
+    store.flush_durable()?;
+    store.finish_import()?;
+    Ok(Position {
+        seq: head.seq,
+        hash: head.hash,
+    })
+}
+
+/// Checks every envelope in order and hands full batches to the writer; returns the head.
+fn check_all<I, E>(
+    envelopes: I,
+    max_events: usize,
+    send: impl Fn(Vec<Envelope>) -> Result<(), ImportError>,
+) -> Result<MetaHead, ImportError>
+where
+    I: IntoIterator<Item = Result<Envelope, E>>,
+    E: std::fmt::Display,
+{
+    let mut checker = Checker {
         head: MetaHead::default(),
         chain: ChainCheck::from_genesis(),
         versions: HashMap::new(),
-        staged: Vec::new(),
-        staged_bytes: 0,
-        staged_ids: HashSet::new(),
-        max_events: config.max_batch_events.max(1),
-        committed_once: false,
     };
+    let mut staged = Vec::with_capacity(max_events);
+    let mut staged_bytes = 0usize;
     for item in envelopes {
-        let next = imp.next_seq();
+        let next = checker.head.seq.saturating_add(1);
         let env = item.map_err(|e| ImportError::Source {
             seq: next,
             detail: e.to_string(),
         })?;
-        imp.stage(env)?;
-        if imp.staged.len() >= imp.max_events || imp.staged_bytes >= IMPORT_BATCH_BYTES {
-            imp.commit()?;
+        checker.check(&env)?;
+        staged_bytes += env.payload.len() + env.stream.as_str().len() + 128;
+        staged.push(env);
+        if staged.len() >= max_events || staged_bytes >= IMPORT_BATCH_BYTES {
+            send(std::mem::replace(
+                &mut staged,
+                Vec::with_capacity(max_events),
+            ))?;
+            staged_bytes = 0;
         }
     }
-    imp.commit()?;
-    if !imp.committed_once {
-        // Nothing imported: leave a valid empty log, as `EventLog::open` would initialise it.
-        let mut meta = Batch::new();
-        meta.insert(META_FORMAT_VERSION.to_vec(), vec![FORMAT_VERSION]);
-        meta.insert(META_HEAD.to_vec(), codec::encode(&MetaHead::default()));
-        trees.meta.apply(meta)?;
+    if !staged.is_empty() {
+        send(staged)?;
     }
-    store.flush_durable()?;
-    Ok(Position {
-        seq: imp.head.seq,
-        hash: imp.head.hash,
+    Ok(checker.head)
+}
+
+/// Every event id is unique: the `event_ids` tree has one row per event. If not, names the
+/// first seq whose id an earlier event already had.
+fn check_unique_ids(trees: &Trees, events: u64) -> Result<(), ImportError> {
+    let rows = trees.event_ids.count()? as u64;
+    if rows == events {
+        return Ok(());
+    }
+    // Rare path: a repeated id's row points at its last occurrence; the first repeat is the
+    // smallest seq that an earlier event's id points at.
+    let mut first: Option<(u64, EventId)> = None;
+    for item in trees.events.iter() {
+        let (key, value) = item?;
+        let seq = be_u64(&key, "events key")?;
+        let env = decode_event(seq, &value)?;
+        if let Some(v) = trees.event_ids.get(env.event_id.0)? {
+            let at = be_u64(&v, "event_ids index value")?;
+            if at != seq && first.is_none_or(|(s, _)| at < s) {
+                first = Some((at, env.event_id));
+            }
+        }
+    }
+    let (seq, id) = first.ok_or_else(|| ImportError::Refused {
+        seq: events,
+        rule: "event_id",
+        detail: format!("{rows} event ids for {events} events"),
+    })?;
+    Err(ImportError::Refused {
+        seq,
+        rule: "event_id",
+        detail: format!("event id {id} appears twice"),
     })
 }
 
@@ -150,35 +263,25 @@ fn ensure_empty(trees: &Trees) -> Result<(), ImportError> {
     Ok(())
 }
 
-struct Importer<'a> {
-    store: &'a Store,
-    trees: &'a Trees,
-    /// The last staged envelope's position (committed or not).
+/// The checks of each envelope against the ones before it.
+struct Checker {
+    /// The last checked envelope's position.
     head: MetaHead,
     chain: ChainCheck,
-    /// Current version of streams seen; every stream of the staged batch is in it (the cache is
-    /// only cleared between batches), others fall back to the committed `streams` index.
+    /// Current version of every stream seen (the target was empty, so an unseen stream is at
+    /// version 0): one entry per stream of the archive.
     versions: HashMap<StreamId, u64>,
-    staged: Vec<Envelope>,
-    staged_bytes: usize,
-    staged_ids: HashSet<EventId>,
-    max_events: usize,
-    committed_once: bool,
 }
 
-impl Importer<'_> {
-    fn next_seq(&self) -> u64 {
-        self.head.seq.saturating_add(1)
-    }
-
+impl Checker {
     fn refuse(seq: u64, rule: &'static str, detail: String) -> ImportError {
         ImportError::Refused { seq, rule, detail }
     }
 
-    /// Checks `env` against the log so far and stages it.
-    fn stage(&mut self, env: Envelope) -> Result<(), ImportError> {
+    /// Checks `env` against the log so far (chain, `recorded_at`, stream version).
+    fn check(&mut self, env: &Envelope) -> Result<(), ImportError> {
         self.chain
-            .check(&env)
+            .check(env)
             .map_err(|b| Self::refuse(b.seq(), b.rule(), b.to_string()))?;
         if env.seq > 1 && env.recorded_at_ms < self.head.recorded_at_ms {
             return Err(Self::refuse(
@@ -190,10 +293,7 @@ impl Importer<'_> {
                 ),
             ));
         }
-        let current = match self.versions.get(&env.stream) {
-            Some(&v) => v,
-            None => self.trees.stream_version(&env.stream, u64::MAX)?,
-        };
+        let current = self.versions.get(&env.stream).copied().unwrap_or(0);
         if env.version != current.saturating_add(1) {
             return Err(Self::refuse(
                 env.seq,
@@ -204,42 +304,12 @@ impl Importer<'_> {
                 ),
             ));
         }
-        if self.staged_ids.contains(&env.event_id)
-            || self.trees.event_ids.get(env.event_id.0)?.is_some()
-        {
-            return Err(Self::refuse(
-                env.seq,
-                "event_id",
-                format!("event id {} appears twice", env.event_id),
-            ));
-        }
         self.versions.insert(env.stream.clone(), env.version);
-        self.staged_ids.insert(env.event_id);
         self.head = MetaHead {
             seq: env.seq,
             hash: env.hash,
             recorded_at_ms: env.recorded_at_ms,
         };
-        self.staged_bytes += env.payload.len() + env.stream.as_str().len() + 128;
-        self.staged.push(env);
-        Ok(())
-    }
-
-    /// One transaction for the staged envelopes: the same trees, keys and meta as the writer's.
-    fn commit(&mut self) -> Result<(), ImportError> {
-        if self.staged.is_empty() {
-            return Ok(());
-        }
-        let format_version = (!self.committed_once).then_some(FORMAT_VERSION);
-        self.trees
-            .commit_envelopes(self.store, &self.staged, &self.head, format_version)?;
-        self.committed_once = true;
-        self.staged.clear();
-        self.staged_ids.clear();
-        self.staged_bytes = 0;
-        if self.versions.len() > STREAM_VERSION_CACHE_MAX {
-            self.versions.clear();
-        }
         Ok(())
     }
 }
@@ -346,7 +416,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn refuses_a_broken_chain_naming_the_seq_and_keeps_a_valid_prefix() {
+    async fn refuses_a_broken_chain_naming_the_seq_and_leaves_a_directory_that_never_opens() {
         let src = tempfile::tempdir().expect("tempdir");
         let envs = recorded(src.path(), 15).await; // 30 events
         let dst = tempfile::tempdir().expect("tempdir");
@@ -401,12 +471,34 @@ mod tests {
             ),
             "{e}"
         );
-        // What was committed before the refusal is a valid log (batches of 7: seqs 1..=7).
-        let log = EventLog::open(&target, LogConfig::default()).expect("open prefix");
-        assert_eq!(log.head().seq, 7);
-        assert_eq!(log.head().hash, envs[6].hash);
-        assert!(log.verify().expect("verify").is_clean());
-        log.close().await.expect("close");
+        // What was written before the refusal (batches of 7: seqs 1..=7) never opens as a
+        // short log: the directory still carries the unfinished-import mark.
+        assert!(target.join(crate::storage::IMPORT_MARKER_FILE).is_file());
+        let e = EventLog::open(&target, LogConfig::default()).expect_err("a refused import");
+        assert!(e.is_damaged(), "{e}");
+        assert!(e.to_string().contains("did not finish"), "{e}");
+
+        // A repeated event id (re-hashed so the chain is intact) names the repeat's seq.
+        let mut dup = envs.clone();
+        dup[16].event_id = dup[3].event_id;
+        for i in 16..dup.len() {
+            dup[i].prev_hash = dup[i - 1].hash;
+            dup[i].hash = dup[i].compute_hash();
+        }
+        let dup_target = dst.path().join("dup");
+        let e = import(&dup_target, dup).expect_err("dup");
+        assert!(
+            matches!(
+                e,
+                ImportError::Refused {
+                    seq: 17,
+                    rule: "event_id",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(EventLog::open(&dup_target, LogConfig::default()).is_err());
 
         // A stream version skipped (re-hashed so the chain itself is intact).
         let mut version = envs.clone();

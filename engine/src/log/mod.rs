@@ -119,6 +119,16 @@ impl EventLog {
     /// directory".
     pub fn open(dir: &Path, config: LogConfig) -> Result<EventLog, LogError> {
         let store = Store::open(dir)?;
+        if store.import_unfinished() {
+            return Err(dir_problem(
+                &store,
+                DataDirProblem::Damaged(format!(
+                    "an import (motcua restore) into it did not finish ({} is there): it holds \
+                     part of a log at most; remove the directory and restore again",
+                    crate::storage::IMPORT_MARKER_FILE
+                )),
+            ));
+        }
         // sled reads (and can panic on) damaged pages lazily: the first reads are guarded too.
         let (trees, head) = catch_sled_panic(dir, || open_log(&store))?;
         let marker_seq = match store.read_marker()? {

@@ -51,16 +51,12 @@ impl Trees {
         head: &MetaHead,
         format_version: Option<u8>,
     ) -> Result<(), StorageError> {
-        let mut events = Batch::new();
-        let mut streams = Batch::new();
-        let mut ids = Batch::new();
+        let EventRows {
+            events,
+            streams,
+            ids,
+        } = EventRows::of(envelopes);
         let mut meta = Batch::new();
-        for env in envelopes {
-            let seq = seq_key(env.seq).to_vec();
-            events.insert(seq.clone(), codec::encode_record(env));
-            streams.insert(stream_key(&env.stream, env.version), seq.clone());
-            ids.insert(env.event_id.0.to_vec(), seq);
-        }
         if let Some(version) = format_version {
             meta.insert(META_FORMAT_VERSION.to_vec(), vec![version]);
         }
@@ -71,6 +67,33 @@ impl Trees {
             (&self.event_ids, &ids),
             (&self.meta, &meta),
         ])
+    }
+}
+
+/// An event batch's rows in the three event trees (the `meta/head` record apart).
+pub(crate) struct EventRows {
+    pub events: Batch,
+    pub streams: Batch,
+    pub ids: Batch,
+}
+
+impl EventRows {
+    /// The one spelling of which rows an event puts in each tree: the writer's transaction and
+    /// the import's batches both come from here.
+    pub(crate) fn of(envelopes: &[Envelope]) -> EventRows {
+        let mut rows = EventRows {
+            events: Batch::new(),
+            streams: Batch::new(),
+            ids: Batch::new(),
+        };
+        for env in envelopes {
+            let seq = seq_key(env.seq).to_vec();
+            rows.events.insert(seq.clone(), codec::encode_record(env));
+            rows.streams
+                .insert(stream_key(&env.stream, env.version), seq.clone());
+            rows.ids.insert(env.event_id.0.to_vec(), seq);
+        }
+        rows
     }
 }
 

@@ -1,8 +1,8 @@
 //! `verify-bench`: how fast `verify` runs beside a bare scan + decode of the same archive,
 //! measured in the same run (BENCHMARKS.md, "Replay / verify").
 //!
-//! Builds an archive of N events from the testkit's synthetic desk history (valid
-//! dossier lifecycles, hash-chained as the log chains them), then times, alternately and
+//! Builds an archive of N events from the testkit's synthetic desk history
+//! (`motcua_tests::synth_archive`, shared with `restore-bench`), then times, alternately and
 //! `--rounds` times each: a bare scan that only decodes each envelope, and the full `verify`
 //! (container, chain, payloads, transitions). Prints the best rate of each.
 //!
@@ -10,15 +10,11 @@
 
 use std::time::Instant;
 
-use motcua_engine::codec;
-use motcua_engine::domain::events::SCHEMA_VERSION;
-use motcua_engine::log::{Actor, Envelope, EventId, StreamId, GENESIS_HASH};
-use motcua_replay::archive::{write_archive_from, ArchiveError, ArchiveHeader};
 use motcua_replay::bench::scan_decode;
 use motcua_replay::progress::Progress;
 use motcua_replay::source::Source;
 use motcua_replay::verify::{verify, VerifyOptions};
-use motcua_testkit::synth::{self, SynthConfig};
+use motcua_tests::synth_archive::write_synthetic_archive;
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -35,56 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("bench.motcua");
 
-    // About 6.5 events per dossier in the synthetic lifecycles.
-    let cfg = SynthConfig::demo(4);
-    let dossiers = (target / 6).max(1) as usize;
-    let mut events = synth::history(&cfg, 42, dossiers);
-    motcua_testkit::calendarise::calendarise(&mut events)?;
-    let n = events.len().min(target as usize) as u64;
     let t0 = Instant::now();
-    let mut versions = std::collections::HashMap::<StreamId, u64>::new();
-    let mut prev = GENESIS_HASH;
-    let mut recorded = 1_672_707_600_000i64;
-    let envs = events.iter().take(n as usize).enumerate().map(|(i, e)| {
-        let v = versions.entry(e.stream.clone()).or_insert(0);
-        *v += 1;
-        if let motcua_engine::domain::events::Event::Dossier(d) = &e.event {
-            recorded = recorded.max(d.at.0);
-        }
-        let mut id = [0u8; 16];
-        id[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
-        let mut env = Envelope {
-            seq: i as u64 + 1,
-            stream: e.stream.clone(),
-            version: *v,
-            event_id: EventId(id),
-            event_type: e.event.event_type().to_owned(),
-            schema_version: SCHEMA_VERSION,
-            recorded_at_ms: recorded,
-            actor: Actor {
-                staff: e.actor.clone(),
-                role: e.role.as_str().to_owned(),
-            },
-            correlation_id: None,
-            causation_id: None,
-            payload: codec::encode(&e.event),
-            prev_hash: prev,
-            hash: [0; 32],
-        };
-        env.hash = env.compute_hash();
-        prev = env.hash;
-        Ok::<_, ArchiveError>(env)
-    });
-    let header = ArchiveHeader {
-        unit: cfg.units[0].to_string(),
-        first_seq: 1,
-        last_seq: n,
-        first_prev_hash: GENESIS_HASH,
-        created_at_ms: 0,
-        engine_version: motcua_replay::archive::engine_version(),
-    };
-    let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
-    let (summary, _) = write_archive_from(header, envs, file)?;
+    let summary = write_synthetic_archive(&path, target, 4)?;
     eprintln!(
         "archive: {} events, {} bytes, written in {:.1?}",
         summary.count,
