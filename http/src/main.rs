@@ -3,11 +3,6 @@
 //! `restore` (archives). This file parses the command line; the work is in `motcua_http::server`
 //! and `motcua_http::cli`.
 
-/// mimalloc rather than glibc's malloc: sled copies and frees a node per write, and glibc's
-/// malloc took a third of a restore's time (BENCHMARKS.md, "Restore (#15 goal 4)").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -295,9 +290,8 @@ fn init_tracing(json: bool) {
 /// freed, after which Argon2's 2 MiB work areas (every receipt's lookup digest) and 19 MiB ones
 /// (console passwords) come from per-thread arenas that keep the freed memory: the demo's
 /// seeding left the server at ~1 GB resident. Fixed, each block is unmapped when freed.
-/// Since the Rust heap is mimalloc's (above), this only governs what C code allocates through
-/// glibc; it stays so that a build without the global allocator keeps the fix. With mimalloc a
-/// freshly seeded demo server measured `VmRSS: 97104 kB` (2026-12-05, debug build).
+/// (mimalloc as the global allocator made restore faster but held a soak's server at 398 MB
+/// peak instead of ~60 MB: not kept; BENCHMARKS.md, "Restore (#15 goal 4)".)
 fn return_large_allocations() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `mallopt` only sets an allocator parameter; glibc serialises it internally.

@@ -16,10 +16,6 @@ use clap::Parser;
 use motcua_http::cli::backup::{restore, BackupError};
 use motcua_tests::synth_archive::{write_synthetic_archive, SynthArchiveError};
 
-/// The `motcua` binary's allocator, so the bench measures what `motcua restore` runs.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser, Debug)]
 #[command(about = "Time `motcua restore` of a synthetic archive, end to end and per phase")]
 struct Args {
