@@ -172,7 +172,7 @@ fn check_username(u: &str) -> Result<(), PasswordError> {
     ok.then_some(()).ok_or(PasswordError::BadUsername)
 }
 
-pub(super) fn check_password(p: &str) -> Result<(), PasswordError> {
+pub(crate) fn check_password(p: &str) -> Result<(), PasswordError> {
     if p.len() > MAX_PASSWORD_BYTES {
         return Err(PasswordError::TooLong);
     }

@@ -16,12 +16,12 @@ use motcua_engine::domain::dossier::limits::MAX_NAME_CHARS;
 use motcua_engine::domain::events::FieldInfo;
 use motcua_engine::domain::types::{Role, StaffId};
 
-use crate::app::accounts::MIN_PASSWORD_CHARS;
+use crate::app::accounts::{check_password, MIN_PASSWORD_CHARS};
 use crate::app::staff::StaffDraft;
 use crate::app::AppError;
 use crate::console::layout::{self, role_vi};
 use crate::console::reference::{form_key, key_of};
-use crate::console::{app_failure, forbidden, render, signed_form_of, Fields, Signed};
+use crate::console::{app_failure, forbidden, render, signed_form_of, Signed};
 use crate::errors::ApiError;
 use crate::extract::ClientIp;
 use crate::state::AppState;
@@ -146,14 +146,6 @@ fn new_staff_form(s: &Signed, fields: &[FieldInfo]) -> maud::Markup {
     }
 }
 
-/// The password field of a form, untrimmed (spaces are part of a password).
-fn password_of(f: &Fields) -> &str {
-    f.0.iter()
-        .find(|(k, _)| k == "password")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
-}
-
 /// `POST /staff` (admin): registers a staff member, then their console password if one is
 /// given. The password's length is checked first, so a refused password registers nobody.
 pub async fn create(
@@ -181,9 +173,14 @@ pub async fn create(
         Ok(st) => st,
         Err(e) => return refused(&state, &s, e),
     };
-    let password = password_of(&f);
-    if !password.is_empty() && password.chars().count() < MIN_PASSWORD_CHARS {
-        return refused(&state, &s, AppError::invalid("password", "too short"));
+    let password = f.raw("password");
+    // The accounts' own rule, checked before the registration: a refused password registers
+    // nobody.
+    if let Err(e) = (!password.is_empty())
+        .then(|| check_password(password))
+        .transpose()
+    {
+        return refused(&state, &s, AppError::invalid("password", e.to_string()));
     }
     let key = key_of(&f, "staff");
     if let Err(e) = state
@@ -299,11 +296,7 @@ pub async fn reset_password(
     let Ok(staff) = id.parse::<StaffId>() else {
         return refused(&state, &s, AppError::NotFound(id));
     };
-    let password =
-        f.0.iter()
-            .find(|(k, _)| k == "password")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("");
+    let password = f.raw("password");
     let r = state
         .app()
         .accounts()

@@ -24,7 +24,7 @@ use motcua_engine::domain::types::{ProcedureId, UnitCode};
 use serde::Deserialize;
 
 use crate::app::accounts::{SignInKind, MIN_PASSWORD_CHARS};
-use crate::app::citizens::{LoginError, SignUpError};
+use crate::app::citizens::{Login, LoginError, SignUpError};
 use crate::console::layout;
 use crate::console::{cookie, csrf_ok, error_page, fields, Fields, Refusal};
 use crate::crypto::random_bytes;
@@ -295,14 +295,6 @@ fn door_form(
     Ok(f)
 }
 
-/// A password as sent (spaces are characters of a password).
-fn raw<'f>(f: &'f Fields, name: &str) -> &'f str {
-    f.0.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
-}
-
 /// Signs the account in: a session, its cookie, and the way to the citizen's dossiers.
 fn signed_in(state: &AppState, account: &str, next: Option<&Next>) -> Response {
     let session = state.app().open_citizen_session(account);
@@ -350,8 +342,8 @@ pub async fn signup(
     }
     // Every attempt costs the address a token: accounts are not opened in bulk from one place.
     let _ = state.signin_address_limiter().check(ip);
-    let password = raw(&f, "password");
-    if password != raw(&f, "confirm") {
+    let password = f.raw("password");
+    if password != f.raw("confirm") {
         let text = "Hai lần nhập mật khẩu không khớp nhau.";
         return door_page(
             Door::SignUp,
@@ -406,8 +398,12 @@ pub async fn signin(
     let login = f.get("login").to_owned();
     let next = Next::parse(f.get("thu-tuc"), f.get("don-vi"));
     let next = next.as_ref();
-    // The per-login bucket is keyed apart from staff usernames; it lives in memory only.
-    let bucket = format!("citizen/{}", login.to_lowercase());
+    // The per-login bucket is keyed apart from staff usernames, by the login as parsed (so
+    // "0912 345 678" and "+84912345678" share one); it lives in memory only.
+    let bucket = match Login::parse(&login) {
+        Ok(parsed) => format!("citizen/{}", parsed.as_str()),
+        Err(_) => format!("citizen/{}", login.trim().to_lowercase()),
+    };
     let wait = state
         .signin_address_limiter()
         .blocked(ip)
@@ -418,10 +414,7 @@ pub async fn signin(
         citizens.record(SignInKind::Throttled, None, &address);
         return throttled(Door::SignIn, &login, retry_after, next);
     }
-    match citizens
-        .sign_in(&login, raw(&f, "password"), &address)
-        .await
-    {
+    match citizens.sign_in(&login, f.raw("password"), &address).await {
         Ok(Ok(account)) => signed_in(&state, &account, next),
         Ok(Err(_)) => {
             let _ = state.signin_address_limiter().check(ip);

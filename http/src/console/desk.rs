@@ -393,7 +393,7 @@ fn slip01_markup(state: &AppState, x: &Slip01, secret: Option<&str>) -> Markup {
                 tr { th { "Hình thức nộp" } td { (channel) } }
                 tr { th { "Ngày tiếp nhận" } td { (datetime_vi(x.received_at)) } }
                 tr { th { "Ngày hẹn trả kết quả" } td { strong { (datetime_vi(x.due)) } } }
-                tr { th { "Phí, lệ phí" } td { (money(x.fees_vnd)) } }
+                tr { th { "Phí, lệ phí" } td { (layout::money_vi(x.fees_vnd)) } }
                 tr { th { "Người tiếp nhận" } td { (received_by) } }
             }
             @if let Some(secret) = secret {
@@ -426,11 +426,6 @@ pub fn qr_svg(url: &str) -> Option<String> {
         "<svg role=\"img\" aria-label=\"Mã QR tra cứu hồ sơ\" ",
         1,
     ))
-}
-
-/// `50.000 đ`: thousands with dots.
-pub fn money(v: u64) -> String {
-    format!("{} đ", crate::sheets::grouped(v))
 }
 
 /// `GET /dossiers/{code}/slip01`: slip 01 again, without the secret (shown once at receipt).
@@ -490,8 +485,8 @@ mod tests {
 
     #[test]
     fn money_has_dots_for_thousands() {
-        assert_eq!(super::money(0), "0 đ");
-        assert_eq!(super::money(50_000), "50.000 đ");
-        assert_eq!(super::money(1_234_567), "1.234.567 đ");
+        assert_eq!(crate::console::layout::money_vi(0), "0 đ");
+        assert_eq!(crate::console::layout::money_vi(50_000), "50.000 đ");
+        assert_eq!(crate::console::layout::money_vi(1_234_567), "1.234.567 đ");
     }
 }

@@ -181,15 +181,7 @@ pub fn event_vi(event_type: &str) -> &str {
 
 /// Money as people read it: `.` between thousands, then `đ` (`50.000 đ`).
 pub fn money_vi(v: u64) -> String {
-    let digits = v.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    format!("{out} đ")
+    format!("{} đ", crate::sheets::grouped(v))
 }
 
 /// A procedure's processing time as people read it ("3 ngày làm việc").

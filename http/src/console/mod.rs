@@ -321,6 +321,16 @@ impl Fields {
             .unwrap_or("")
     }
 
+    /// The first value of `name` as sent, untrimmed ("" if absent): a password, whose spaces are
+    /// characters of it.
+    pub fn raw(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
     /// Every non-empty value of `name`.
     pub fn all(&self, name: &str) -> Vec<String> {
         self.0

@@ -80,11 +80,7 @@ pub async fn submit(
     }
     let username = normalise_username(f.get("username"));
     // The password is read as sent (spaces are characters of a password).
-    let password =
-        f.0.iter()
-            .find(|(k, _)| k == "password")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("");
+    let password = f.raw("password");
     let address = ip.to_string();
     let accounts = state.app().accounts();
     let wait = state
@@ -203,13 +199,7 @@ pub async fn change_password(
         Ok(f) => f,
         Err(r) => return r.into_response(),
     };
-    let raw = |name: &str| {
-        f.0.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let (current, new, confirm) = (raw("current"), raw("new"), raw("confirm"));
+    let (current, new, confirm) = (f.raw("current"), f.raw("new"), f.raw("confirm"));
     if new != confirm {
         return password_page(
             &state,
@@ -221,7 +211,7 @@ pub async fn change_password(
     let r = state
         .app()
         .accounts()
-        .change_own(&s.caller, &current, &new, &ip.to_string())
+        .change_own(&s.caller, current, new, &ip.to_string())
         .await;
     match r {
         Ok(Ok(())) => {
