@@ -11,7 +11,7 @@ use crate::domain::types::{DossierCode, Role, Timestamp};
 use crate::idempotency::CommandKey;
 use crate::log::{Actor, AppendError, ExpectedVersion, StreamId};
 use crate::recorded::{decode_event, encode_events};
-use crate::service::{CommandService, ServiceError};
+use crate::service::{map_append, CommandService, ServiceError};
 
 /// What a rating recorded (or, for a keyed retry, had recorded).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,11 @@ impl CommandService {
         if let Some(key) = key {
             let first = key.event_id(0);
             if let Some(env) = recorded.iter().find(|e| e.event_id == first) {
+                // The first answer was to another request sent with this key: refused as the
+                // stored answer would be (the same check as the dossier commands' retries).
+                if !key.same_request(env.causation_id) {
+                    return Err(ServiceError::DuplicateEventId);
+                }
                 if let Event::Rating(event) = decode_event(env)? {
                     return Ok(RatingOutcome {
                         event,
@@ -81,15 +86,9 @@ impl CommandService {
             }),
             // Another rating of the dossier came first: the domain's refusal of a second one.
             Err(AppendError::WrongExpectedVersion { .. }) => {
-                Err(decide_rating(&state, true, actor, level, comment, now)
-                    .err()
-                    .unwrap_or_else(|| {
-                        DomainError::validation("dossier", "the dossier has already been rated")
-                    })
-                    .into())
+                Err(DomainError::validation("dossier", "the dossier has already been rated").into())
             }
-            Err(AppendError::IdempotencyConflict { .. }) => Err(ServiceError::DuplicateEventId),
-            Err(e) => Err(ServiceError::Append(e)),
+            Err(e) => Err(map_append(e)),
         }
     }
 }

@@ -724,7 +724,7 @@ fn replayed_outcome(
     })
 }
 
-fn map_append(e: AppendError) -> ServiceError {
+pub(crate) fn map_append(e: AppendError) -> ServiceError {
     match e {
         AppendError::IdempotencyConflict { .. } => ServiceError::DuplicateEventId,
         other => ServiceError::Append(other),

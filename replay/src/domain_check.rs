@@ -37,7 +37,7 @@ pub use motcua_engine::domain::dossier::{office_minutes_used, unit_calendar};
 use motcua_engine::domain::events::{DossierEvent, Event};
 use motcua_engine::domain::personal::{decide_erasure, PersonalEvent};
 use motcua_engine::domain::rating::{check_recorded_rating, RatingEvent};
-use motcua_engine::domain::types::{DossierCode, Role, Timestamp, WorkflowId};
+use motcua_engine::domain::types::{DossierCode, Role, Timestamp, UnitCode, WorkflowId};
 use motcua_engine::domain::workflow::Phase;
 use motcua_engine::domain::{DossierState, ReferenceData};
 use motcua_engine::log::StreamId;
@@ -66,10 +66,11 @@ pub struct EventAt<'a> {
 #[derive(Debug, Clone, Default)]
 struct DossierFacts {
     state: DossierState,
-    /// Set once the dossier reached a terminal state of its workflow (phase, workflow): the
-    /// state is then dropped, since no event may follow (a workflow's terminal states have no
-    /// exits), which keeps the checker's memory to the open dossiers.
-    ended: Option<(Phase, WorkflowId)>,
+    /// Set once the dossier reached a terminal state of its workflow (phase, workflow, unit):
+    /// the state is then dropped, since no dossier event may follow (a workflow's terminal
+    /// states have no exits), which keeps the checker's memory to the open dossiers. The unit
+    /// stays: a rating, recorded after hand-over on its own stream, names it.
+    ended: Option<(Phase, WorkflowId, Option<UnitCode>)>,
     /// Seq of a desk intake recorded as `SubmittedOnline` whose guidance or refusal (the second
     /// event of the same command) has not been seen yet.
     desk_intake: Option<u64>,
@@ -156,7 +157,7 @@ impl DomainCheck {
             return;
         };
         let breaches = match &facts.ended {
-            Some((phase, wf)) => self
+            Some((phase, wf, _)) => self
                 .reference
                 .workflows
                 .get(wf)
@@ -233,9 +234,12 @@ impl DomainCheck {
             return;
         }
         let phase = facts.map_or(Phase::None, |f| {
-            f.ended.as_ref().map_or(f.state.phase, |(p, _)| *p)
+            f.ended.as_ref().map_or(f.state.phase, |(p, _, _)| *p)
         });
-        let unit = facts.and_then(|f| f.state.unit_and_field().map(|(u, _)| u));
+        let unit = facts.and_then(|f| match &f.ended {
+            Some((_, _, unit)) => unit.as_ref(),
+            None => f.state.unit_and_field().map(|(u, _)| u),
+        });
         if let Err(e) = check_recorded_rating(phase, unit, at.version > 1, at.actor, at.role, event)
         {
             findings.push(Finding::new(
@@ -358,7 +362,8 @@ fn judge_and_fold(
     }
     match recorded_workflow(&after, &ev.change, reference) {
         Ok(wf) if wf.is_terminal(after.phase) => {
-            facts.ended = Some((after.phase, wf.id.clone()));
+            let unit = after.unit_and_field().map(|(u, _)| u.clone());
+            facts.ended = Some((after.phase, wf.id.clone(), unit));
         }
         _ => facts.state = after,
     }

@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::dossier::{check_actor_scope, ActorRef, DossierState, CITIZEN_ACTOR_PREFIX};
+use super::dossier::{check_actor_scope, ActorRef, DossierState, RecordedActor};
 use super::error::DomainError;
 use super::types::{DossierCode, Role, Timestamp, UnitCode};
 use super::workflow::Phase;
@@ -151,7 +151,8 @@ pub fn check_recorded_rating(
         comment,
         ..
     } = event;
-    if role != Role::Citizen || !actor.starts_with(CITIZEN_ACTOR_PREFIX) {
+    // The one reading of a recorded actor (`citizen:` with an empty account is unreadable).
+    if role != Role::Citizen || !matches!(RecordedActor::parse(actor), RecordedActor::Citizen(_)) {
         return Err(DomainError::Forbidden {
             action: "rate".into(),
             required_roles: vec![Role::Citizen],
