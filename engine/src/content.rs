@@ -233,6 +233,37 @@ impl ContentStore {
     /// Removes every temp file and every content file `referenced` does not name. Run before
     /// the server accepts uploads: a file renamed into place whose event never came is named
     /// by no event.
+    /// Whether any content file is stored (temp files aside): when none is, a sweep needs no
+    /// list of referenced files, and the server does not read its whole log at start to make
+    /// one.
+    pub fn holds_content(&self) -> Result<bool, ContentError> {
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => {
+                return Err(ContentError::Io {
+                    path: self.root.clone(),
+                    source: e,
+                })
+            }
+        };
+        for entry in entries {
+            let entry = entry.map_err(io_err(&self.root))?;
+            let dir = entry.path();
+            if entry.file_name() == TMP_DIR || !entry.file_type().map_err(io_err(&dir))?.is_dir() {
+                continue;
+            }
+            if std::fs::read_dir(&dir)
+                .map_err(io_err(&dir))?
+                .next()
+                .is_some()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     pub fn sweep(&self, referenced: &HashSet<String>) -> Result<Swept, ContentError> {
         let mut swept = Swept::default();
         let entries = match std::fs::read_dir(&self.root) {

@@ -258,6 +258,11 @@ struct Inner {
     keys: KeyStore,
     /// One signing at a time (the daily task, `POST /v1/checkpoints`).
     signing: Mutex<()>,
+    /// The newest checkpoint's fingerprint, read from disk once and replaced by each signing:
+    /// every slip 06 and statistics page prints it, and listing and parsing the directory on
+    /// each of them would put file I/O on a per-request path. While a server runs only it
+    /// writes checkpoints (`motcua checkpoint sign` takes a stopped data directory).
+    newest: Mutex<Option<Option<String>>>,
 }
 
 impl Checkpoints {
@@ -271,6 +276,7 @@ impl Checkpoints {
                 dir: data_dir.join(CHECKPOINTS_DIR),
                 keys,
                 signing: Mutex::new(()),
+                newest: Mutex::new(None),
             }),
         }
     }
@@ -332,6 +338,12 @@ impl Checkpoints {
             &bytes,
             0o644,
         )?;
+        *self
+            .inner
+            .newest
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some(Some(checkpoint.fingerprint()));
         Ok(Signed {
             signed: true,
             checkpoint,
@@ -405,7 +417,18 @@ impl Checkpoints {
     /// ("#<seq> <16 hex of the head> (khoá <key id>)"); None when there is none or it cannot
     /// be read (a report is not refused for it).
     pub fn fingerprint(&self) -> Option<String> {
-        self.latest().ok().flatten().map(|c| c.fingerprint())
+        let mut newest = self
+            .inner
+            .newest
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(known) = newest.as_ref() {
+            return known.clone();
+        }
+        // A directory that cannot be read now is tried again on the next page, not cached.
+        let read = self.latest().ok()?.map(|c| c.fingerprint());
+        *newest = Some(read.clone());
+        read
     }
 }
 

@@ -79,7 +79,13 @@ impl FileStore {
     pub fn open(log: &EventLog, trail: KvTree) -> Result<FileStore, StorageError> {
         let content = ContentStore::new(log.store().dir());
         let mut referenced = HashSet::new();
-        for env in log.scan(0) {
+        // Without a stored file there is nothing an event could keep: the sweep removes temp
+        // files only, and the log is not read (most starts, on a desk that stores no scans).
+        let scan_from = match content.holds_content() {
+            Ok(false) => None,
+            _ => Some(0),
+        };
+        for env in scan_from.into_iter().flat_map(|from| log.scan(from)) {
             match env {
                 Ok(env) => {
                     if let Some(r) = reference_of(&env) {
