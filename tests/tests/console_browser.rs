@@ -56,16 +56,25 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// `axe.min.js` of the pinned release: from the cached tarball when its digest is right,
-/// else downloaded again (and checked) first.
+/// `axe.min.js` of the pinned release, fetched once per test process: the tests of this file
+/// run in parallel and each wants it.
 fn axe_source() -> String {
+    static AXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    AXE.get_or_init(axe_source_uncached).clone()
+}
+
+/// `axe.min.js` from the cached tarball when its digest is right, else downloaded again (and
+/// checked) first. The download goes to a name of this process alone and is renamed into place,
+/// so another test binary fetching at the same moment neither reads a half-written tarball nor
+/// finds its own partial file renamed away.
+fn axe_source_uncached() -> String {
     let cached = target_dir().join("axe-core-4.10.2.tgz");
     let fresh = std::fs::read(&cached)
         .map(|b| sha256_hex(&b) == AXE_TGZ_SHA256)
         .unwrap_or(false);
     if !fresh {
         std::fs::create_dir_all(target_dir()).unwrap();
-        let part = cached.with_extension("part");
+        let part = cached.with_extension(format!("part-{}", std::process::id()));
         let out = Command::new("curl")
             .args(["-fsSL", "--max-time", "120", "-o"])
             .arg(&part)
