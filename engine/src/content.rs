@@ -398,9 +398,10 @@ impl Drop for Upload {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), ContentError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    crate::durable_file::sync_dir(dir).map_err(|e| ContentError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 #[cfg(test)]

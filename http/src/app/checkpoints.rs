@@ -13,11 +13,12 @@
 //! The format, the signed message and the comparison with an archive are the auditor's tool's
 //! (`motcua_replay::checkpoint`): one implementation signs and checks.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use ed25519_dalek::SigningKey;
+use motcua_engine::durable_file;
+use motcua_engine::hex_digits::parse_hex;
 use motcua_engine::log::{EventLog, LogError};
 use motcua_replay::checkpoint::{key_id, AnchorCollector, Checkpoint, CheckpointError};
 use rand::RngCore;
@@ -101,9 +102,7 @@ impl KeyStore {
         }
         let secret = self.dir.join(format!("{id}.secret"));
         let seed = read_small(&secret).map_err(io("reading", &secret))?;
-        let seed = hex::decode(seed.trim())
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        let seed = parse_hex::<32>(seed.trim())
             .ok_or_else(|| self.damaged(format!("{id}.secret is not 64 hex digits")))?;
         let key = SigningKey::from_bytes(&seed);
         if key_id(&key.verifying_key().to_bytes()) != id {
@@ -210,32 +209,14 @@ fn set_mode(_: &Path, _: u32) -> Result<(), CheckpointsError> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` through `path.partial` (created with `mode`), synced, renamed, the
-/// directory synced: `path` is whole or absent.
+/// Writes `bytes` to `path` durably (the engine's one partial-file sequence), created with
+/// `mode`: `path` is whole or absent.
 fn write_durably(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CheckpointsError> {
-    let partial = path.with_extension(match path.extension() {
-        Some(e) => format!("{}.partial", e.to_string_lossy()),
-        None => "partial".into(),
-    });
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode);
-    }
-    let mut file = options.open(&partial).map_err(io("creating", &partial))?;
-    set_mode(&partial, mode)?;
-    file.write_all(bytes).map_err(io("writing", &partial))?;
-    file.sync_all().map_err(io("syncing", &partial))?;
-    drop(file);
-    std::fs::rename(&partial, path).map_err(io("renaming", &partial))?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    durable_file::write_durably(path, bytes, Some(mode)).map_err(|e| CheckpointsError::Io {
+        what: "writing",
+        path: e.path.display().to_string(),
+        source: e.source,
+    })
 }
 
 /// What a signing did.

@@ -22,6 +22,7 @@ use std::io::{self, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use motcua_engine::durable_file::{self, partial_path};
 use motcua_engine::log::{import_log, EventLog, ImportError, LogConfig, LogError, Position};
 use motcua_engine::projection::Projections;
 use motcua_replay::archive::{
@@ -56,8 +57,9 @@ pub enum BackupError {
     ExpectHead(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("no data directory at {0}")]
-    NoDataDir(PathBuf),
+    /// The data directory of `export` is missing or held by a running server.
+    #[error("{0}")]
+    DataDir(String),
     #[error("cannot open the event log in {dir} (is the server running? stop it first): {source}")]
     Open { dir: PathBuf, source: LogError },
     #[error("log: {0}")]
@@ -120,28 +122,12 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BackupError + '_ {
     }
 }
 
-/// `FILE.partial`: where a file is written before it is complete.
-pub fn partial_path(out: &Path) -> PathBuf {
-    let mut name = out.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    out.with_file_name(name)
-}
-
-/// fsync of the directory holding `path`, so a rename into it is durable.
-fn sync_parent(path: &Path) -> Result<(), BackupError> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    File::open(parent)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(parent))
-}
-
-/// Renames `from` to `to` and makes the rename durable.
+/// Renames `from` to `to` and makes the rename durable (the engine's one sequence).
 fn rename_durably(from: &Path, to: &Path) -> Result<(), BackupError> {
-    std::fs::rename(from, to).map_err(io_err(to))?;
-    sync_parent(to)
+    durable_file::rename_durably(from, to).map_err(|e| BackupError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// What `export` wrote.
@@ -172,14 +158,9 @@ pub async fn export_data_dir(
     from: Option<u64>,
     to: Option<u64>,
 ) -> Result<ExportReport, BackupError> {
-    // `EventLog::open` creates a missing directory: refuse instead of exporting an empty log.
-    if !data.join(motcua_engine::storage::SLED_DATA_FILE).is_file() {
-        return Err(BackupError::NoDataDir(data.to_path_buf()));
-    }
-    let log = EventLog::open(data, LogConfig::default()).map_err(|source| BackupError::Open {
-        dir: data.to_path_buf(),
-        source,
-    })?;
+    // A missing directory is refused, not exported as an empty log.
+    let log = crate::datadir::open_stopped(data, crate::datadir::NoLogYet::Refuse, None)
+        .map_err(BackupError::DataDir)?;
     let l = log.clone();
     let out = out.to_path_buf();
     let written = tokio::task::spawn_blocking(move || {
@@ -343,13 +324,8 @@ fn damaged(findings: &[Finding]) -> Option<BackupError> {
 
 /// A head hash given on the command line: 64 hex digits.
 pub fn parse_head(hex_digits: &str) -> Result<[u8; 32], BackupError> {
-    let bytes =
-        hex::decode(hex_digits.trim()).map_err(|e| BackupError::ExpectHead(e.to_string()))?;
-    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-        BackupError::ExpectHead(format!(
-            "64 hex digits (a SHA-256), not {}",
-            hex_digits.len()
-        ))
+    motcua_engine::hex_digits::parse_hex(hex_digits.trim()).ok_or_else(|| {
+        BackupError::ExpectHead(format!("64 hex digits (a SHA-256), not {:?}", hex_digits))
     })
 }
 
