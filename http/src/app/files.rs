@@ -154,6 +154,9 @@ fn content_error(e: ContentError) -> AppError {
     }
 }
 
+/// The digest of the stand-in file an upload's preconditions are decided on.
+const STAND_IN_SHA256: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
 impl Files<'_> {
     /// Streams `body` into the content store and records it against document `document` of
     /// dossier `code` as `caller`. Refused before any byte is read: an unknown dossier, another
@@ -201,6 +204,23 @@ impl Files<'_> {
                 })?
             }
         };
+        let file_name = clean_file_name(file_name.unwrap_or_default());
+        // The domain's own decision on a one-byte stand-in, before any byte is read: a caller
+        // out of role or scope, a dossier closed to attachments or without room left is
+        // refused without the body being streamed to disk. The real file is decided again.
+        let stand_in = AttachedFile {
+            sha256: STAND_IN_SHA256.to_owned(),
+            size: 1,
+            media_type: MediaType::Pdf,
+            document: document.clone(),
+            file_name: file_name.clone(),
+        };
+        self.app.service().would_accept(
+            &state,
+            &Command::AttachFile(stand_in),
+            &caller.actor_proving(None),
+            clock::now(),
+        )?;
         let upload = self.receive(limit.min(MAX_FILE_BYTES), body).await?;
         let media_type = MediaType::sniff(upload.head()).ok_or_else(|| {
             AppError::UnsupportedType(
@@ -216,7 +236,7 @@ impl Files<'_> {
             size: stored.size,
             media_type,
             document,
-            file_name: clean_file_name(file_name.unwrap_or_default()),
+            file_name,
         };
         let cmd = Command::AttachFile(file.clone());
         let outcome = self
