@@ -511,11 +511,9 @@ pub async fn restore_expecting(
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-    let staging = parent.join(format!(
-        ".{}.restoring-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let prefix = format!(".{}.restoring-", name.to_string_lossy());
+    sweep_staging(&parent, &prefix)?;
+    let staging = parent.join(format!("{prefix}{}", std::process::id()));
     if staging.exists() {
         return Err(BackupError::StagingExists(staging));
     }
@@ -543,6 +541,40 @@ pub async fn restore_expecting(
         return Err(e);
     }
     Ok(report)
+}
+
+/// Removes the staging directories `PREFIX<pid>` in `parent` left by restores that were killed
+/// (their process is gone, or the pid is this process's own, reused), so they do not pile up
+/// next to the data directory. A running restore's staging directory is left alone.
+fn sweep_staging(parent: &Path, prefix: &str) -> Result<(), BackupError> {
+    let own = std::process::id();
+    for entry in std::fs::read_dir(parent).map_err(io_err(parent))? {
+        let entry = entry.map_err(io_err(parent))?;
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == own || !process_alive(pid) {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path).map_err(io_err(&path))?;
+            tracing::info!(dir = %path.display(), "removed the staging directory of an interrupted restore");
+        }
+    }
+    Ok(())
+}
+
+/// Whether process `pid` runs (Linux: its `/proc` entry). Elsewhere every other pid counts as
+/// running, so nothing but this process's own leftover is swept.
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
 }
 
 /// Imports the verified archive into `staging` and folds every projection there.
