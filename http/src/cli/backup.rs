@@ -22,6 +22,7 @@ use std::io::{self, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use motcua_engine::domain::dossier::RecordedRule;
 use motcua_engine::durable_file::{self, partial_path};
 use motcua_engine::log::{import_log, EventLog, ImportError, LogConfig, LogError, Position};
 use motcua_engine::projection::Projections;
@@ -271,25 +272,21 @@ fn verify_archive_with(
     })
 }
 
-/// Findings of the domain's judgement (and of `--expect-head`): the archive is intact as a chain
-/// but its content is not what the engine would have recorded (`docs/archive-format.md`,
-/// "Verification").
-const CONTENT_RULES: &[&str] = &[
+/// Findings of the verifier's own content checks (and of `--expect-head`); with the domain's
+/// rules ([`RecordedRule::ALL`]) they say the archive is intact as a chain but its content is
+/// not what the engine would have recorded (`docs/archive-format.md`, "Verification").
+const VERIFIER_CONTENT_RULES: &[&str] = &[
     "payload",
     "event_type",
     "stream",
-    "role",
-    "workflow",
-    "transition",
-    "rule_set",
-    "supplement_limit",
-    "due_date",
-    "actor",
-    "time",
     "reference",
     "internal",
     "expected_head",
 ];
+
+fn is_content_rule(rule: &str) -> bool {
+    RecordedRule::ALL.iter().any(|r| r.as_str() == rule) || VERIFIER_CONTENT_RULES.contains(&rule)
+}
 
 /// The error naming the first bad seq (findings come sorted by seq, container findings at 0
 /// first: a flipped byte also breaks the checksum, but the seq is what the operator needs).
@@ -298,7 +295,7 @@ fn damaged(findings: &[Finding]) -> Option<BackupError> {
         .iter()
         .find(|f| f.seq > 0)
         .or_else(|| findings.first())?;
-    if CONTENT_RULES.contains(&first.rule) {
+    if is_content_rule(first.rule) {
         return Some(BackupError::Refused {
             seq: first.seq,
             rule: first.rule,
