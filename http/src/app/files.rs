@@ -14,14 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::{Stream, StreamExt};
 use motcua_engine::codec;
-use motcua_engine::content::{reference_of, ContentError, ContentStore, Stored, Upload};
+use motcua_engine::content::{
+    attached_file, reference_of, ContentError, ContentStore, Stored, Upload,
+};
 use motcua_engine::domain::dossier::precondition::checklist;
-use motcua_engine::domain::events::{DossierChange, Event};
 use motcua_engine::domain::files::{clean_file_name, AttachedFile, MediaType, MAX_FILE_BYTES};
 use motcua_engine::domain::types::{DossierCode, Role, Timestamp};
 use motcua_engine::domain::Command;
 use motcua_engine::log::EventLog;
-use motcua_engine::log::StreamId;
 use motcua_engine::storage::{Batch, KvTree, StorageError};
 use serde::{Deserialize, Serialize};
 use tokio_util::bytes::Bytes;
@@ -274,29 +274,20 @@ impl Files<'_> {
         Ok(upload)
     }
 
-    /// The checklist documents of dossier `code` (what `attach` takes as `document`).
-    pub fn checklist(&self, caller: &Caller, code: &DossierCode) -> Result<Vec<String>, AppError> {
-        let (state, _) = self.app.service().load_dossier(code)?;
-        if let Some((unit, _)) = state.unit_and_field() {
-            caller.require_unit(unit)?;
-        }
-        Ok(checklist(&state).to_vec())
-    }
-
     /// The files attached to dossier `code`, oldest first, with the seq of each event.
     pub fn list(
         &self,
         caller: &Caller,
         code: &DossierCode,
     ) -> Result<Vec<(u64, AttachedFile)>, AppError> {
-        let (state, _) = self.app.service().load_dossier(code)?;
+        // One read and fold of the dossier: its recorded events name the files.
+        let (state, recorded) = self.app.service().load_dossier(code)?;
         if let Some((unit, _)) = state.unit_and_field() {
             caller.require_unit(unit)?;
         }
-        let envs = self.app.log().read_stream(&StreamId::dossier(code), 1)?;
-        Ok(envs
+        Ok(recorded
             .iter()
-            .filter_map(|e| reference_of(e).map(|r| (r.seq, r.file)))
+            .filter_map(|r| attached_file(&r.event).map(|(_, f)| (r.seq, f.clone())))
             .collect())
     }
 
@@ -380,12 +371,9 @@ impl Files<'_> {
 pub fn files_of(history: &[crate::app::decode::LoggedEvent]) -> Vec<(u64, AttachedFile)> {
     history
         .iter()
-        .filter_map(|e| match &e.event {
-            Some(Event::Dossier(d)) => match &d.change {
-                DossierChange::FileAttached(f) => Some((e.envelope.seq, f.clone())),
-                _ => None,
-            },
-            _ => None,
+        .filter_map(|e| {
+            let (_, file) = attached_file(e.event.as_ref()?)?;
+            Some((e.envelope.seq, file.clone()))
         })
         .collect()
 }
