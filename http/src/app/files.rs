@@ -10,10 +10,8 @@
 //! the refused upload created is released).
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::{Stream, StreamExt};
-use motcua_engine::codec;
 use motcua_engine::content::{
     attached_file, reference_of, ContentError, ContentStore, Stored, Upload,
 };
@@ -22,7 +20,7 @@ use motcua_engine::domain::files::{clean_file_name, AttachedFile, MediaType, MAX
 use motcua_engine::domain::types::{DossierCode, Role, Timestamp};
 use motcua_engine::domain::Command;
 use motcua_engine::log::EventLog;
-use motcua_engine::storage::{Batch, KvTree, StorageError};
+use motcua_engine::storage::{KvTree, StorageError};
 use serde::{Deserialize, Serialize};
 use tokio_util::bytes::Bytes;
 
@@ -31,6 +29,7 @@ use crate::app::clock;
 use crate::app::dossiers::WriteOutcome;
 use crate::app::error::AppError;
 use crate::app::handle::App;
+use crate::app::trail::BoundedTrail;
 
 /// The sled tree of the download trail: big-endian sequence -> [`DownloadRecord`].
 pub const DOWNLOADS_TREE: &str = "http.downloads";
@@ -69,8 +68,7 @@ impl DocumentRef {
 /// The content store and the download trail of one [`App`].
 pub struct FileStore {
     content: ContentStore,
-    trail: KvTree,
-    trail_next: AtomicU64,
+    trail: BoundedTrail<DownloadRecord>,
 }
 
 impl FileStore {
@@ -111,19 +109,9 @@ impl FileStore {
     }
 
     fn new(content: ContentStore, trail: KvTree) -> Result<FileStore, StorageError> {
-        let next = match trail.last()? {
-            Some((k, _)) => {
-                k.get(..8)
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map_or(0, u64::from_be_bytes)
-                    + 1
-            }
-            None => 0,
-        };
         Ok(FileStore {
             content,
-            trail,
-            trail_next: AtomicU64::new(next),
+            trail: BoundedTrail::open(trail, MAX_DOWNLOAD_ENTRIES, "download")?,
         })
     }
 }
@@ -328,26 +316,7 @@ impl Files<'_> {
             sha256: file.sha256.clone(),
             document: file.document.clone(),
         };
-        let seq = store.trail_next.fetch_add(1, Ordering::SeqCst);
-        if let Err(e) = store
-            .trail
-            .insert(seq.to_be_bytes(), codec::encode_record(&rec))
-        {
-            tracing::error!(error = %e, "the download trail could not be written");
-        }
-        if seq >= MAX_DOWNLOAD_ENTRIES && seq % (MAX_DOWNLOAD_ENTRIES / 10) == 0 {
-            let keep_from = seq.saturating_sub(MAX_DOWNLOAD_ENTRIES * 9 / 10);
-            let mut batch = Batch::new();
-            for kv in store.trail.range(..keep_from.to_be_bytes().to_vec()) {
-                match kv {
-                    Ok((k, _)) => batch.remove(k.to_vec()),
-                    Err(_) => break,
-                }
-            }
-            if let Err(e) = store.trail.apply(batch) {
-                tracing::error!(error = %e, "the download trail could not be pruned");
-            }
-        }
+        store.trail.append(&rec);
     }
 
     /// The newest `limit` downloads, newest first (auditors and admins).
@@ -357,13 +326,10 @@ impl Files<'_> {
         limit: usize,
     ) -> Result<Vec<DownloadRecord>, AppError> {
         caller.require_any(&[Role::Auditor, Role::Admin])?;
-        let mut out = Vec::new();
-        let store = self.app.file_store();
-        for kv in store.trail.iter().rev().take(limit.min(MAX_TRAIL_PAGE)) {
-            let (_, v) = kv.map_err(AppError::internal)?;
-            out.push(codec::decode_record(&v).map_err(AppError::internal)?);
-        }
-        Ok(out)
+        self.app
+            .file_store()
+            .trail
+            .newest(limit.min(MAX_TRAIL_PAGE))
     }
 }
 
