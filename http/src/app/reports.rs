@@ -8,7 +8,7 @@
 use chrono::NaiveDate;
 use motcua_engine::domain::slips::RegisterRow;
 use motcua_engine::domain::types::{DossierCode, Field};
-use motcua_engine::projection::{Figure, Figures, Group, GroupBy, StatsFilter};
+use motcua_engine::projection::{Figures, Group, GroupBy, StatsFilter};
 
 use crate::app::caller::Caller;
 use crate::app::error::AppError;
@@ -145,8 +145,13 @@ impl Reports<'_> {
         filter: &StatsFilter,
     ) -> Result<ProceduresReport, AppError> {
         check_period(from, to)?;
-        let rm = self.app.read_models();
-        let total = rm.stats(from, to, filter)?;
+        // One walk of the period: the total, the fields and the procedures together.
+        let (total, mut breakdowns) = self.app.read_models().stats_breakdowns(
+            from,
+            to,
+            filter,
+            &[GroupBy::Field, GroupBy::Procedure],
+        )?;
         // The form's rows count dossiers: a group with ratings only (its dossiers resolved in
         // an earlier period, rated in this one) has no row of the form.
         let counted = |groups: Vec<Group>| -> Vec<Group> {
@@ -155,8 +160,8 @@ impl Reports<'_> {
                 .filter(|g| !g.report.codes.is_empty())
                 .collect()
         };
-        let fields = counted(rm.stats_breakdown(from, to, filter, GroupBy::Field)?);
-        let procedures = counted(rm.stats_breakdown(from, to, filter, GroupBy::Procedure)?);
+        let procedures = counted(breakdowns.pop().unwrap_or_default());
+        let fields = counted(breakdowns.pop().unwrap_or_default());
         let (unit_name, field_names) = self.names(filter)?;
         let mut rows = vec![ReportRow {
             kind: RowKind::Total,
@@ -209,8 +214,7 @@ impl Reports<'_> {
         max_rows: usize,
     ) -> Result<Register, AppError> {
         check_period(from, to)?;
-        let report = self.app.read_models().stats(from, to, filter)?;
-        let codes: &[DossierCode] = report.codes(Figure::Received);
+        let codes: Vec<DossierCode> = self.app.read_models().received_codes(from, to, filter)?;
         if codes.len() > max_rows {
             return Err(AppError::invalid(
                 "to",
@@ -223,7 +227,7 @@ impl Reports<'_> {
         }
         let views = self.app.views();
         let mut rows = Vec::with_capacity(codes.len());
-        for code in codes {
+        for code in &codes {
             let row = views.slips(caller, code)?.s06.ok_or_else(|| {
                 AppError::Internal(format!("received dossier {code} has no register row"))
             })?;
