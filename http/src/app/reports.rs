@@ -7,7 +7,7 @@
 
 use chrono::NaiveDate;
 use motcua_engine::domain::slips::RegisterRow;
-use motcua_engine::domain::types::{DossierCode, Field};
+use motcua_engine::domain::types::{DossierCode, Field, Role, UnitCode};
 use motcua_engine::projection::{Figures, Group, GroupBy, StatsFilter};
 
 use crate::app::caller::Caller;
@@ -18,6 +18,75 @@ use crate::app::handle::App;
 /// are monthly, quarterly, half-yearly and yearly, and a longer period would only be a way to
 /// make the server walk the whole history at once.
 pub const MAX_REPORT_DAYS: i64 = 366;
+
+/// A period and its filters as a query writes them: the JSON API's `GET /v1/stats` and its
+/// reports, the console's statistics page and its downloads. Parsed once, by
+/// [`PeriodQuery::parse`], for all of them. An empty value counts as absent.
+#[derive(Debug, Clone, Default)]
+pub struct PeriodQuery {
+    /// First day (YYYY-MM-DD, local).
+    pub from: String,
+    /// Last day, inclusive.
+    pub to: String,
+    /// A unit code, `all` (auditors and admins), or absent: the caller's unit.
+    pub unit: Option<String>,
+    pub field: Option<String>,
+    pub procedure: Option<String>,
+    pub channel: Option<String>,
+}
+
+/// An optional query value (absent or empty: `None`), or 422 on `name`.
+fn optional<T: std::str::FromStr>(name: &str, v: &Option<String>) -> Result<Option<T>, AppError>
+where
+    T::Err: std::fmt::Display,
+{
+    match v.as_deref() {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|e: T::Err| AppError::invalid(name, e.to_string())),
+    }
+}
+
+impl PeriodQuery {
+    /// The period `[from, to]` and the statistics filter, for `caller`: a unit other than
+    /// the caller's is refused unless the caller may read it, `all` unless an auditor or admin.
+    pub fn parse(&self, caller: &Caller) -> Result<(NaiveDate, NaiveDate, StatsFilter), AppError> {
+        let date = |name: &str, s: &str| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| AppError::invalid(name, "expected YYYY-MM-DD"))
+        };
+        let from = date("from", &self.from)?;
+        let to = date("to", &self.to)?;
+        if to < from {
+            return Err(AppError::invalid("to", "must not be before from"));
+        }
+        let unit = if self.unit.as_deref() == Some("all") {
+            if !(caller.has(Role::Auditor) || caller.has(Role::Admin)) {
+                return Err(AppError::Forbidden(
+                    "only auditors and admins may query all units".into(),
+                ));
+            }
+            None
+        } else {
+            let unit =
+                optional::<UnitCode>("unit", &self.unit)?.unwrap_or_else(|| caller.unit().clone());
+            caller.require_unit(&unit)?;
+            Some(unit)
+        };
+        Ok((
+            from,
+            to,
+            StatsFilter {
+                unit,
+                field: optional("field", &self.field)?,
+                procedure: optional("procedure", &self.procedure)?,
+                channel: optional("channel", &self.channel)?,
+            },
+        ))
+    }
+}
 
 /// What a row of the procedures report sums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
