@@ -40,13 +40,21 @@ pub fn reference_of(env: &Envelope) -> Option<FileReference> {
     if env.event_type != FILE_ATTACHED {
         return None;
     }
-    match decode_event(env).ok()? {
-        Event::Dossier(ev) => match ev.change {
-            DossierChange::FileAttached(file) => Some(FileReference {
-                seq: env.seq,
-                code: ev.code,
-                file,
-            }),
+    let event = decode_event(env).ok()?;
+    let (code, file) = attached_file(&event)?;
+    Some(FileReference {
+        seq: env.seq,
+        code: code.clone(),
+        file: file.clone(),
+    })
+}
+
+/// The file a decoded event attaches, and its dossier: the one reading of an attachment, for
+/// an envelope ([`reference_of`]) and for a history already decoded (a dossier's page).
+pub fn attached_file(event: &Event) -> Option<(&DossierCode, &AttachedFile)> {
+    match event {
+        Event::Dossier(ev) => match &ev.change {
+            DossierChange::FileAttached(file) => Some((&ev.code, file)),
             _ => None,
         },
         _ => None,
@@ -398,9 +406,10 @@ impl Drop for Upload {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), ContentError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    crate::durable_file::sync_dir(dir).map_err(|e| ContentError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 #[cfg(test)]

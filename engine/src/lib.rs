@@ -7,11 +7,15 @@
 //! the streams (both between log and domain); `service` and `plan_service` glue commands to
 //! the log (with `retry`'s one bounded retry loop and `idempotency`'s one key scheme);
 //! `projection` folds events into read models; `reference_files` reads rule and workflow files
-//! from a directory (the domain only parses their text).
+//! from a directory (the domain only parses their text); `durable_file` is the one
+//! partial-file, fsync, rename, fsync-the-directory sequence and `hex_digits` the one parse of
+//! hex-written keys and hashes.
 
 pub mod codec;
 pub mod content;
 pub mod domain;
+pub mod durable_file;
+pub mod hex_digits;
 pub mod idempotency;
 pub mod log;
 pub mod personal;

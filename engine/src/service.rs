@@ -477,6 +477,32 @@ impl CommandService {
         Ok((self.seal(events, call)?, role))
     }
 
+    /// Whether `cmd` would be accepted on `state` by `actor` at `now`: the same decision as
+    /// [`CommandService::execute`] (role, scope, state, preconditions), nothing sealed, nothing
+    /// appended. For a caller that must know before costly work: an upload's body is read only
+    /// once the dossier would take a file.
+    pub fn would_accept(
+        &self,
+        state: &DossierState,
+        cmd: &Command,
+        actor: &ActorRef,
+        now: Timestamp,
+    ) -> Result<(), ServiceError> {
+        self.catch_up()?;
+        let guard = self
+            .reference
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let ctx = Context {
+            now,
+            actor,
+            reference: &guard.data,
+            new_code: None,
+        };
+        decide_with_role(state, cmd.clone(), &ctx)?;
+        Ok(())
+    }
+
     /// The decision's events as the log records them: every applicant in clear sealed under
     /// the person's key (a keyed command's seal is derived from its key, so a retry records
     /// the same bytes).

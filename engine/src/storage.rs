@@ -221,9 +221,9 @@ impl DirMarker {
                 "format_version" => format_version = v.parse::<u8>().ok(),
                 "acked_head_seq" => seq = Some(v.parse::<u64>().map_err(|e| format!("{k}: {e}"))?),
                 "acked_head_hash" => {
-                    let bytes = hex::decode(v).map_err(|e| format!("{k}: {e}"))?;
                     hash = Some(
-                        <[u8; 32]>::try_from(bytes).map_err(|_| format!("{k}: not 32 bytes"))?,
+                        crate::hex_digits::parse_hex::<32>(v)
+                            .ok_or_else(|| format!("{k}: not 64 hex digits"))?,
                     );
                 }
                 // Unknown keys come from a newer build: ignored, the format version rules.
@@ -534,22 +534,9 @@ impl Store {
     /// Writes the [`DirMarker`] durably and atomically (temporary file, fsync, rename, fsync of
     /// the directory): a crash leaves the old marker or the new one, never half of one.
     pub fn write_marker(&self, marker: DirMarker) -> Result<(), StorageError> {
-        let dir = &self.inner.dir;
-        let tmp = dir.join(format!("{DIR_MARKER_FILE}.tmp"));
-        let path = dir.join(DIR_MARKER_FILE);
-        let io_err = |p: &Path| {
-            let p = p.to_path_buf();
-            move |source| StorageError::Io { path: p, source }
-        };
-        {
-            use std::io::Write;
-            let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-            f.write_all(marker.to_text().as_bytes())
-                .and_then(|()| f.sync_all())
-                .map_err(io_err(&tmp))?;
-        }
-        std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
-        sync_dir(dir)
+        let path = self.inner.dir.join(DIR_MARKER_FILE);
+        crate::durable_file::write_durably(&path, marker.to_text().as_bytes(), None)
+            .map_err(durable_err)
     }
 
     /// Marks the directory as holding an unfinished import, durably, before the import writes
@@ -690,12 +677,14 @@ impl Store {
 
 /// fsyncs a directory so entries created in it are durable.
 fn sync_dir(dir: &Path) -> Result<(), StorageError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|source| StorageError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })
+    crate::durable_file::sync_dir(dir).map_err(durable_err)
+}
+
+fn durable_err(e: crate::durable_file::DurableFileError) -> StorageError {
+    StorageError::Io {
+        path: e.path,
+        source: e.source,
+    }
 }
 
 /// A set of inserts and removals applied atomically by [`KvTree::apply`] or [`Store::commit`].

@@ -556,6 +556,30 @@ fn a_breakdown_is_the_report_of_each_group() {
     );
 }
 
+/// The procedures report's one walk: the total and several breakdowns together are exactly the
+/// report and each breakdown alone; the register's codes are the `received` figure's.
+#[test]
+fn one_walk_gives_the_report_and_every_breakdown_and_the_received_codes() {
+    let (events, x) = march();
+    let rm = models(&events, 5);
+    let (from, to) = (date(2023, 3, 1), date(2023, 3, 31));
+    let all = StatsFilter::default();
+    let by = [GroupBy::Field, GroupBy::Procedure, GroupBy::Channel];
+    let (total, breakdowns) = rm.stats_breakdowns(from, to, &all, &by).unwrap();
+    assert_eq!(total, rm.stats(from, to, &all).unwrap());
+    assert_eq!(breakdowns.len(), 3);
+    for (by, groups) in by.iter().zip(&breakdowns) {
+        assert_eq!(
+            groups,
+            &rm.stats_breakdown(from, to, &all, *by).unwrap(),
+            "{by:?}"
+        );
+    }
+    let received = rm.received_codes(from, to, &all).unwrap();
+    assert_eq!(received, total.codes(Figure::Received));
+    assert!(received.contains(&x.c) && received.contains(&x.g));
+}
+
 fn set(figures: &mut Figures, f: Figure, n: u64) {
     let mut v = serde_json::to_value(&*figures).unwrap();
     v[f.as_str()] = n.into();

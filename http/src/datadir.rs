@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use motcua_engine::log::LogError;
-use motcua_engine::storage::DataDirKind;
+use motcua_engine::log::{EventLog, LogConfig, LogError};
+use motcua_engine::storage::{DataDirKind, SLED_DATA_FILE};
 
 /// The restore hint shown for damaged and foreign directories.
 pub const RESTORE_HINT: &str = "If this directory holds motcua data that was damaged, restore it \
@@ -35,6 +35,41 @@ pub fn open_error_message(dir: &Path, err: &LogError) -> Option<String> {
 /// Like [`open_error_message`], falling back to `fallback` followed by the error itself.
 pub fn describe_open_error(dir: &Path, err: &LogError, fallback: &str) -> String {
     open_error_message(dir, err).unwrap_or_else(|| format!("{fallback}: {err}"))
+}
+
+/// What [`open_stopped`] does with a directory that holds no event log yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoLogYet {
+    /// Refuse it: opening would create an empty log there (export, checkpoint, key commands).
+    Refuse,
+    /// Start a new log there (`motcua staff add` sets up a new data directory).
+    Create,
+}
+
+/// Opens the event log of a stopped server's data directory, for the one-shot subcommands
+/// (`export`, `checkpoint sign`, `staff add`, `staff password`, `keys ...`): sled lets one
+/// process hold a directory, so a running server's directory is refused with the way out
+/// (stop it, or `alternative`, e.g. the route that does the same on a running server).
+pub fn open_stopped(
+    data: &Path,
+    no_log: NoLogYet,
+    alternative: Option<&str>,
+) -> Result<EventLog, String> {
+    if no_log == NoLogYet::Refuse && !data.join(SLED_DATA_FILE).is_file() {
+        return Err(format!(
+            "no data directory at {}: not a motcua data directory (no event log there; start \
+             `motcua serve --data DIR` once)",
+            data.display()
+        ));
+    }
+    EventLog::open(data, LogConfig::default()).map_err(|e| {
+        let or = alternative.map(|a| format!(", or {a}")).unwrap_or_default();
+        let fallback = format!(
+            "cannot open {} (is the server running? stop it first{or})",
+            data.display()
+        );
+        describe_open_error(data, &e, &fallback)
+    })
 }
 
 /// Keeps the panic message of a damaged database off the terminal: the engine catches sled's

@@ -216,9 +216,7 @@ fn hex_array<const N: usize>(s: &str, what: &str) -> Result<[u8; N], CheckpointE
             2 * N
         )));
     }
-    hex::decode(s)
-        .ok()
-        .and_then(|b| <[u8; N]>::try_from(b).ok())
+    motcua_engine::hex_digits::parse_hex(s)
         .ok_or_else(|| CheckpointError::Malformed(format!("{what} is not hex")))
 }
 
@@ -339,11 +337,7 @@ impl Checkpoint {
 /// Parses a trusted public key given as 64 hex digits, or as a file whose first word is (what
 /// `motcua checkpoint key` prints).
 pub fn parse_trusted_key(arg: &str) -> Result<[u8; 32], CheckpointError> {
-    let from_hex = |s: &str| {
-        hex::decode(s)
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-    };
+    let from_hex = motcua_engine::hex_digits::parse_hex::<32>;
     if let Some(k) = from_hex(arg.trim()) {
         return Ok(k);
     }

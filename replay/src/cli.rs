@@ -113,9 +113,7 @@ pub fn verify(
 ) -> Result<Output, ReplayError> {
     let expect_head = match expect_head {
         Some(h) => Some(
-            hex::decode(h)
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            motcua_engine::hex_digits::parse_hex(h)
                 .ok_or_else(|| ReplayError::Usage("--expect-head must be 64 hex digits".into()))?,
         ),
         None => None,

@@ -117,12 +117,19 @@ struct Chain {
     last_hash: [u8; 32],
     last_recorded: i64,
     versions: FastMap<String, u64>,
+    /// [`MAX_TRACKED_STREAMS`] was reached (reported once).
+    streams_over_limit: bool,
     /// The archive starts after seq 1 (`motcua export --from N`): a stream first seen in it may
     /// start at any version, its earlier events being in an earlier archive.
     mid_log: bool,
     events: u64,
     head_seq: u64,
 }
+
+/// Streams whose last version the chain layer keeps (one map entry each, about 100 bytes: a
+/// dossier, its rating, the reference streams). Far above a commune's decades of dossiers; a
+/// log with more is reported (`stream_limit`), not checked on unbounded memory.
+pub const MAX_TRACKED_STREAMS: usize = 4_000_000;
 
 /// Envelopes handed to the domain thread at once (one channel operation per batch).
 const BATCH: usize = 512;
@@ -221,6 +228,7 @@ fn verify_judged_by(
         last_hash: first_prev_hash,
         last_recorded: i64::MIN,
         versions: FastMap::default(),
+        streams_over_limit: false,
         mid_log: header.as_ref().is_some_and(|h| h.first_seq > 1),
         events: 0,
         head_seq: 0,
@@ -477,6 +485,21 @@ fn check_chain(
             last
         }
         None => {
+            if chain.versions.len() >= MAX_TRACKED_STREAMS {
+                if !chain.streams_over_limit {
+                    chain.streams_over_limit = true;
+                    findings.push(Finding::new(
+                        env.seq,
+                        stream,
+                        "stream_limit",
+                        format!(
+                            "more than {MAX_TRACKED_STREAMS} streams (MAX_TRACKED_STREAMS): the \
+                             versions of this and later new streams are not checked"
+                        ),
+                    ));
+                }
+                return;
+            }
             chain
                 .versions
                 .insert(env.stream.as_str().to_owned(), env.version);

@@ -437,6 +437,30 @@ async fn export_of_a_stopped_directory_equals_the_http_export_byte_for_byte() {
     assert!(!ok);
     assert!(err.contains("no data directory"), "{err}");
     assert!(!tmp.path().join("nope").exists());
+
+    // A staging directory left by a killed restore (its process gone) is swept by the next
+    // restore of the same target, which succeeds.
+    let restored = tmp.path().join("restored");
+    let leftover = tmp.path().join(".restored.restoring-4294967295");
+    std::fs::create_dir(&leftover).unwrap();
+    std::fs::write(leftover.join("db"), b"half an import").unwrap();
+    let (ok, line, err) = motcua(vec![
+        "restore".into(),
+        "--from".into(),
+        arg(&tmp.path().join("full.archive")),
+        "--data".into(),
+        arg(&restored),
+    ])
+    .await;
+    assert!(ok, "{err}");
+    assert_eq!(field(&line, "events"), head.to_string());
+    assert!(
+        !leftover.exists(),
+        "the leftover staging directory is swept"
+    );
+    let log = EventLog::open(&restored, LogConfig::default()).unwrap();
+    assert_eq!(log.head().seq, head);
+    log.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -600,3 +600,42 @@ async fn sigkill_during_uploads_loses_no_acknowledged_file() {
     assert_eq!(findings(&report), Vec::new());
     assert_eq!(status, 0);
 }
+
+/// Every file under the data directory's `files/`, temp files included.
+fn all_files(s: &TestServer) -> usize {
+    content_files(s).len() + temp_files(s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upload_is_answered_before_its_body_is_read_and_writes_no_file() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (s, t, _tmp) = server().await;
+    let code = s.receive(&t["tn-01"], "1.001193").await;
+    let head = s.head();
+    let before = all_files(&s);
+    assert_eq!(before, 0);
+    // A specialist the dossier is not assigned to passes the route's role check; the domain
+    // refuses them. The request announces LIMIT bytes and sends only the first 5, then holds
+    // the connection open: the answer must come without the body, and no file is created.
+    let addr = s.base.trim_start_matches("http://").trim_end_matches('/');
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /v1/dossiers/{code}/files?document=1 HTTP/1.1\r\nhost: {addr}\r\n\
+         authorization: Bearer {}\r\ncontent-type: application/octet-stream\r\n\
+         content-length: {LIMIT}\r\n\r\n%PDF-",
+        t["cm-tp-02"]
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), tcp.read(&mut answer))
+        .await
+        .expect("the refusal comes before the body is sent")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    // Still holding the body back: nothing under files/, nothing recorded.
+    assert_eq!(all_files(&s), before);
+    assert_eq!(s.head(), head);
+    drop(tcp);
+}

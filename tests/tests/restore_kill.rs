@@ -94,7 +94,7 @@ fn a_restore_killed_midway_leaves_no_short_log_and_a_second_restore_succeeds() {
     }
     assert!(refused >= 1, "no kill landed inside an import");
 
-    // A second restore into the same target succeeds, beside the killed ones' leftovers.
+    // A second restore into the same target succeeds; it sweeps the killed ones' leftovers.
     let out = restore(&target).wait_with_output().expect("restore");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

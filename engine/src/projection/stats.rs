@@ -457,8 +457,29 @@ pub fn period_breakdown(
     filter: &StatsFilter,
     by: GroupBy,
 ) -> Result<Vec<Group>, ProjectionError> {
-    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
-    let new_group = |key: String, r: &DossierRecord| {
+    let (_, mut breakdowns) = period_breakdowns(dossiers, from, to, filter, &[by])?;
+    Ok(breakdowns.pop().unwrap_or_default())
+}
+
+/// The period's total (`period_report`'s figures) and one breakdown per `by`
+/// (`period_breakdown`'s), from one walk of the candidates and one of the ratings: a report
+/// with several breakdowns (the procedures report: fields and procedures) reads each record
+/// once.
+pub fn period_breakdowns(
+    dossiers: &dyn KvRead,
+    from: NaiveDate,
+    to: NaiveDate,
+    filter: &StatsFilter,
+    by: &[GroupBy],
+) -> Result<(StatsReport, Vec<Vec<Group>>), ProjectionError> {
+    let mut total = StatsReport {
+        from: Some(from),
+        to: Some(to),
+        filter: filter.clone(),
+        ..StatsReport::default()
+    };
+    let mut groups: Vec<BTreeMap<String, Group>> = vec![BTreeMap::new(); by.len()];
+    let new_group = |by: GroupBy, key: String, r: &DossierRecord| {
         let mut group_filter = filter.clone();
         match by {
             GroupBy::Field => group_filter.field = r.field.clone(),
@@ -479,37 +500,74 @@ pub fn period_breakdown(
             },
         }
     };
-    each_accepted(dossiers, from, to, filter, |r, s, e| {
-        let Some(key) = by.key(r) else {
-            return;
-        };
-        let group = groups
-            .entry(key.clone())
-            .or_insert_with(|| new_group(key, r));
-        group.report.records_read += 1;
-        classify(r, s, e, &mut group.report);
+    total.records_read = each_accepted(dossiers, from, to, filter, |r, s, e| {
+        classify(r, s, e, &mut total);
+        for (by, groups) in by.iter().zip(groups.iter_mut()) {
+            let Some(key) = by.key(r) else {
+                continue;
+            };
+            let group = groups
+                .entry(key.clone())
+                .or_insert_with(|| new_group(*by, key, r));
+            group.report.records_read += 1;
+            classify(r, s, e, &mut group.report);
+        }
     })?;
     // A group's ratings are those `period_report` counts with its value in the filter.
     let (s, e) = bounds(from, to);
-    each_rating(dossiers, s, e, filter, true, |r, level| {
-        let Some((key, r)) = r.and_then(|r| by.key(r).map(|k| (k, r))) else {
+    each_rating(dossiers, s, e, filter, !by.is_empty(), |r, level| {
+        total.satisfaction.add(level);
+        let Some(r) = r else {
             return;
         };
-        groups
-            .entry(key.clone())
-            .or_insert_with(|| new_group(key, r))
-            .report
-            .satisfaction
-            .add(level);
+        for (by, groups) in by.iter().zip(groups.iter_mut()) {
+            let Some(key) = by.key(r) else {
+                continue;
+            };
+            groups
+                .entry(key.clone())
+                .or_insert_with(|| new_group(*by, key, r))
+                .report
+                .satisfaction
+                .add(level);
+        }
     })?;
-    Ok(groups
-        .into_values()
-        .filter(|g| !g.report.codes.is_empty() || g.report.satisfaction.ratings > 0)
-        .collect())
+    let breakdowns = groups
+        .into_iter()
+        .map(|g| {
+            g.into_values()
+                .filter(|g| !g.report.codes.is_empty() || g.report.satisfaction.ratings > 0)
+                .collect()
+        })
+        .collect();
+    Ok((total, breakdowns))
 }
 
 fn within(t: Option<Timestamp>, s: Timestamp, e: Timestamp) -> bool {
     t.is_some_and(|t| s <= t && t < e)
+}
+
+/// Whether the dossier was received in `[s, e)` (the `received` figure).
+fn received_in(r: &DossierRecord, s: Timestamp, e: Timestamp) -> bool {
+    within(r.received_at, s, e)
+}
+
+/// The codes behind the `received` figure of `[from, to]` under `filter`, in the report's
+/// order, without the rest of the report (no other figure, no rating read): the register's
+/// rows.
+pub fn received_codes(
+    dossiers: &dyn KvRead,
+    from: NaiveDate,
+    to: NaiveDate,
+    filter: &StatsFilter,
+) -> Result<Vec<DossierCode>, ProjectionError> {
+    let mut codes = Vec::new();
+    each_accepted(dossiers, from, to, filter, |r, s, e| {
+        if received_in(r, s, e) {
+            codes.push(r.code.clone());
+        }
+    })?;
+    Ok(codes)
 }
 
 /// Adds one dossier to the figures it belongs to in `[s, e)`.
@@ -521,7 +579,7 @@ fn classify(r: &DossierRecord, s: Timestamp, e: Timestamp, rep: &mut StatsReport
     if r.open_at(s) {
         rep.add(Figure::CarriedOver, code);
     }
-    if within(Some(received), s, e) {
+    if received_in(r, s, e) {
         rep.add(Figure::Received, code);
         if r.channel == Channel::Online {
             rep.add(Figure::ReceivedOnline, code);

@@ -26,7 +26,10 @@ use super::dossier::{
     T_LIST,
 };
 use super::keys::{ts_be, ts_from_be};
-use super::stats::{period_breakdown, period_report, Group, GroupBy, StatsFilter, StatsReport};
+use super::stats::{
+    period_breakdown, period_breakdowns, period_report, received_codes, Group, GroupBy,
+    StatsFilter, StatsReport,
+};
 use super::store::{count_pairs, prefix_end, KvRead, PackedView};
 use super::ProjectionError;
 
@@ -615,6 +618,28 @@ impl ReadModels {
         by: GroupBy,
     ) -> Result<Vec<Group>, ProjectionError> {
         period_breakdown(self.dossiers.as_ref(), from, to, filter, by)
+    }
+
+    /// The total and several breakdowns of `[from, to]` in one walk (see
+    /// `stats::period_breakdowns`).
+    pub fn stats_breakdowns(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        filter: &StatsFilter,
+        by: &[GroupBy],
+    ) -> Result<(StatsReport, Vec<Vec<Group>>), ProjectionError> {
+        period_breakdowns(self.dossiers.as_ref(), from, to, filter, by)
+    }
+
+    /// The codes of the dossiers received in `[from, to]` (see `stats::received_codes`).
+    pub fn received_codes(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        filter: &StatsFilter,
+    ) -> Result<Vec<DossierCode>, ProjectionError> {
+        received_codes(self.dossiers.as_ref(), from, to, filter)
     }
 
     /// A unit's publication share per field on `date`.

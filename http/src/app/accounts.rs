@@ -16,7 +16,6 @@
 //! deactivation (`staff.updated` with `active: false`) is durable, replayable and ends every
 //! session at the next request.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
@@ -32,6 +31,7 @@ use crate::app::caller::Caller;
 use crate::app::clock;
 use crate::app::error::AppError;
 use crate::app::handle::App;
+use crate::app::trail::BoundedTrail;
 use crate::crypto::random_bytes;
 
 /// The sled tree of accounts: `u/<username>` -> [`StoredAccount`], `s/<staff id>` -> username.
@@ -134,26 +134,15 @@ pub enum PasswordError {
 /// The accounts store: the tree, the trail and the hashing permits. One per [`App`].
 pub struct AccountStore {
     accounts: KvTree,
-    trail: KvTree,
-    trail_next: AtomicU64,
+    trail: BoundedTrail<SignInRecord>,
     hashing: Semaphore,
 }
 
 impl AccountStore {
     pub fn new(accounts: KvTree, trail: KvTree) -> Result<AccountStore, StorageError> {
-        let next = match trail.last()? {
-            Some((k, _)) => {
-                k.get(..8)
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map_or(0, u64::from_be_bytes)
-                    + 1
-            }
-            None => 0,
-        };
         Ok(AccountStore {
             accounts,
-            trail,
-            trail_next: AtomicU64::new(next),
+            trail: BoundedTrail::open(trail, MAX_AUDIT_ENTRIES, "sign-in")?,
             hashing: Semaphore::new(MAX_CONCURRENT_HASHES),
         })
     }
@@ -480,39 +469,13 @@ impl Accounts<'_> {
             by: by.map(str::to_owned),
             address: address.to_owned(),
         };
-        let store = self.store();
-        let seq = store.trail_next.fetch_add(1, Ordering::SeqCst);
-        let written = store
-            .trail
-            .insert(seq.to_be_bytes(), codec::encode_record(&rec));
-        if let Err(e) = written {
-            tracing::error!(error = %e, "the sign-in trail could not be written");
-        }
-        // Pruned in tenths past the bound, so a storm costs one scan per tenth, not per line.
-        if seq >= MAX_AUDIT_ENTRIES && seq % (MAX_AUDIT_ENTRIES / 10) == 0 {
-            let keep_from = seq.saturating_sub(MAX_AUDIT_ENTRIES * 9 / 10);
-            let mut batch = motcua_engine::storage::Batch::new();
-            for kv in store.trail.range(..keep_from.to_be_bytes().to_vec()) {
-                match kv {
-                    Ok((k, _)) => batch.remove(k.to_vec()),
-                    Err(_) => break,
-                }
-            }
-            if let Err(e) = store.trail.apply(batch) {
-                tracing::error!(error = %e, "the sign-in trail could not be pruned");
-            }
-        }
+        self.store().trail.append(&rec);
     }
 
     /// The newest `limit` lines of the trail, newest first (auditors and admins).
     pub fn trail(&self, caller: &Caller, limit: usize) -> Result<Vec<SignInRecord>, AppError> {
         caller.require_any(&[Role::Auditor, Role::Admin])?;
-        let mut out = Vec::new();
-        for kv in self.store().trail.iter().rev().take(limit) {
-            let (_, v) = kv.map_err(AppError::internal)?;
-            out.push(codec::decode_record(&v).map_err(AppError::internal)?);
-        }
-        Ok(out)
+        self.store().trail.newest(limit)
     }
 }
 

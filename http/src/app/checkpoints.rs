@@ -13,13 +13,16 @@
 //! The format, the signed message and the comparison with an archive are the auditor's tool's
 //! (`motcua_replay::checkpoint`): one implementation signs and checks.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use ed25519_dalek::SigningKey;
+use motcua_engine::durable_file;
+use motcua_engine::hex_digits::parse_hex;
 use motcua_engine::log::{EventLog, LogError};
-use motcua_replay::checkpoint::{key_id, AnchorCollector, Checkpoint, CheckpointError};
+use motcua_replay::checkpoint::{
+    anchor_stride, key_id, AnchorCollector, Checkpoint, CheckpointError,
+};
 use rand::RngCore;
 
 /// The keys' directory inside the data directory (when no other is given).
@@ -101,9 +104,7 @@ impl KeyStore {
         }
         let secret = self.dir.join(format!("{id}.secret"));
         let seed = read_small(&secret).map_err(io("reading", &secret))?;
-        let seed = hex::decode(seed.trim())
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        let seed = parse_hex::<32>(seed.trim())
             .ok_or_else(|| self.damaged(format!("{id}.secret is not 64 hex digits")))?;
         let key = SigningKey::from_bytes(&seed);
         if key_id(&key.verifying_key().to_bytes()) != id {
@@ -210,32 +211,14 @@ fn set_mode(_: &Path, _: u32) -> Result<(), CheckpointsError> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` through `path.partial` (created with `mode`), synced, renamed, the
-/// directory synced: `path` is whole or absent.
+/// Writes `bytes` to `path` durably (the engine's one partial-file sequence), created with
+/// `mode`: `path` is whole or absent.
 fn write_durably(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CheckpointsError> {
-    let partial = path.with_extension(match path.extension() {
-        Some(e) => format!("{}.partial", e.to_string_lossy()),
-        None => "partial".into(),
-    });
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode);
-    }
-    let mut file = options.open(&partial).map_err(io("creating", &partial))?;
-    set_mode(&partial, mode)?;
-    file.write_all(bytes).map_err(io("writing", &partial))?;
-    file.sync_all().map_err(io("syncing", &partial))?;
-    drop(file);
-    std::fs::rename(&partial, path).map_err(io("renaming", &partial))?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    durable_file::write_durably(path, bytes, Some(mode)).map_err(|e| CheckpointsError::Io {
+        what: "writing",
+        path: e.path.display().to_string(),
+        source: e.source,
+    })
 }
 
 /// What a signing did.
@@ -252,12 +235,21 @@ pub struct Checkpoints {
     inner: Arc<Inner>,
 }
 
+/// What the signings have read of the log so far: the units (the instance's name) of every
+/// event up to `seq`.
+#[derive(Default)]
+struct Scanned {
+    seq: u64,
+    units: std::collections::BTreeSet<String>,
+}
+
 struct Inner {
     log: EventLog,
     dir: PathBuf,
     keys: KeyStore,
-    /// One signing at a time (the daily task, `POST /v1/checkpoints`).
-    signing: Mutex<()>,
+    /// One signing at a time (the daily task, `POST /v1/checkpoints`), and what the signings
+    /// have read of the log.
+    signing: Mutex<Scanned>,
     /// The newest checkpoint's fingerprint, read from disk once and replaced by each signing:
     /// every slip 06 and statistics page prints it, and listing and parsing the directory on
     /// each of them would put file I/O on a per-request path. While a server runs only it
@@ -275,7 +267,7 @@ impl Checkpoints {
                 log,
                 dir: data_dir.join(CHECKPOINTS_DIR),
                 keys,
-                signing: Mutex::new(()),
+                signing: Mutex::new(Scanned::default()),
                 newest: Mutex::new(None),
             }),
         }
@@ -286,9 +278,10 @@ impl Checkpoints {
     }
 
     /// Signs the durable head with the current key (made if there is none), unless the last
-    /// checkpoint already holds this head under this key. Blocking: reads the whole log.
+    /// checkpoint already holds this head under this key. Blocking: reads the events since the
+    /// last signing (the units) and the anchors' events by seq, not the whole log each time.
     pub fn sign_blocking(&self, signed_at: &str) -> Result<Signed, CheckpointsError> {
-        let _one = self
+        let mut scanned = self
             .inner
             .signing
             .lock()
@@ -307,19 +300,36 @@ impl Checkpoints {
                 });
             }
         }
-        let mut anchors = AnchorCollector::new(head.seq);
-        let mut units = std::collections::BTreeSet::new();
-        for env in self.inner.log.scan(0) {
+        // The units that name the instance: only the events since the last signing are read
+        // (the set only grows).
+        for env in self.inner.log.scan(scanned.seq) {
             let env = env?;
             if env.seq > head.seq {
                 break;
             }
             if let Some(unit) = env.stream.unit_code() {
-                units.insert(unit.to_string());
+                scanned.units.insert(unit.to_string());
             }
+            scanned.seq = env.seq;
+        }
+        // The anchors: the hashes at the stride's multiples and the head's, read by seq (at
+        // most `MAX_ANCHORS` + 1 events), not the whole log.
+        let mut anchors = AnchorCollector::new(head.seq);
+        let stride = anchor_stride(head.seq);
+        let multiples = (1..=head.seq / stride).map(|k| k * stride);
+        let last = (head.seq % stride != 0).then_some(head.seq);
+        for seq in multiples.chain(last) {
+            let env = self
+                .inner
+                .log
+                .read_all(seq - 1, 1)?
+                .into_iter()
+                .next()
+                .filter(|e| e.seq == seq)
+                .ok_or(CheckpointsError::Moved)?;
             anchors.push(env.seq, &env.hash);
         }
-        let instance = instance_name(&units);
+        let instance = instance_name(&scanned.units);
         let unsigned = anchors
             .finish(&instance, signed_at)
             .ok_or(CheckpointsError::Moved)?;
@@ -591,5 +601,96 @@ mod tests {
                 0o600
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod signing_tests {
+    use super::*;
+    use motcua_engine::log::{Actor, ExpectedVersion, LogConfig, NewEvent, StreamId};
+
+    async fn append(log: &EventLog, stream: &str, n: usize) {
+        let stream = StreamId::new(stream).unwrap_or_else(|e| panic!("{e}"));
+        let mut left = n;
+        while left > 0 {
+            let batch = left.min(100);
+            left -= batch;
+            let ev = || NewEvent {
+                event_id: None,
+                event_type: "test.event".into(),
+                schema_version: 1,
+                actor: Actor {
+                    staff: "tester".into(),
+                    role: "admin".into(),
+                },
+                correlation_id: None,
+                causation_id: None,
+                payload: b"{}".to_vec(),
+            };
+            log.append(
+                &stream,
+                ExpectedVersion::Any,
+                (0..batch).map(|_| ev()).collect(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    /// What the signing signed before it kept its reads: every event scanned, in order.
+    fn from_a_full_scan(log: &EventLog, key: &SigningKey, signed_at: &str) -> Checkpoint {
+        let head = log.head();
+        let mut anchors = AnchorCollector::new(head.seq);
+        let mut units = std::collections::BTreeSet::new();
+        for env in log.scan(0) {
+            let env = env.unwrap_or_else(|e| panic!("{e}"));
+            if let Some(unit) = env.stream.unit_code() {
+                units.insert(unit.to_string());
+            }
+            anchors.push(env.seq, &env.hash);
+        }
+        let unsigned = anchors
+            .finish(&instance_name(&units), signed_at)
+            .unwrap_or_else(|| panic!("incomplete"));
+        unsigned.sign(key).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_signing_reading_only_new_events_and_the_anchors_signs_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let log = EventLog::open(&dir.path().join("data"), LogConfig::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cps = Checkpoints::new(log.clone(), dir.path(), Some(dir.path().join("keys")));
+        append(&log, "unit/000.33.22.H05", 3).await;
+        append(&log, "catalog", 10).await;
+        let first = cps
+            .sign_blocking("2026-01-01T00:00:00Z")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let key = cps
+            .inner
+            .keys
+            .current()
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("no key"));
+        assert_eq!(
+            first.checkpoint,
+            from_a_full_scan(&log, &key, "2026-01-01T00:00:00Z")
+        );
+        // Past MAX_ANCHORS events the stride doubles; a second unit joins the instance's name.
+        let more = usize::try_from(motcua_replay::checkpoint::MAX_ANCHORS).unwrap_or(4096);
+        append(&log, "unit/000.33.22.H06", 2).await;
+        append(&log, "catalog", more).await;
+        let second = cps
+            .sign_blocking("2026-01-02T00:00:00Z")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(second.signed);
+        assert_eq!(second.checkpoint.anchor_stride, 2);
+        assert_eq!(second.checkpoint.instance, "000.33.22.H05,000.33.22.H06");
+        assert_eq!(
+            second.checkpoint,
+            from_a_full_scan(&log, &key, "2026-01-02T00:00:00Z")
+        );
+        log.close().await.unwrap_or_else(|e| panic!("{e}"));
     }
 }

@@ -10,19 +10,17 @@
 //! the refused upload created is released).
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::{Stream, StreamExt};
-use motcua_engine::codec;
-use motcua_engine::content::{reference_of, ContentError, ContentStore, Stored, Upload};
+use motcua_engine::content::{
+    attached_file, reference_of, ContentError, ContentStore, Stored, Upload,
+};
 use motcua_engine::domain::dossier::precondition::checklist;
-use motcua_engine::domain::events::{DossierChange, Event};
 use motcua_engine::domain::files::{clean_file_name, AttachedFile, MediaType, MAX_FILE_BYTES};
 use motcua_engine::domain::types::{DossierCode, Role, Timestamp};
 use motcua_engine::domain::Command;
 use motcua_engine::log::EventLog;
-use motcua_engine::log::StreamId;
-use motcua_engine::storage::{Batch, KvTree, StorageError};
+use motcua_engine::storage::{KvTree, StorageError};
 use serde::{Deserialize, Serialize};
 use tokio_util::bytes::Bytes;
 
@@ -31,6 +29,7 @@ use crate::app::clock;
 use crate::app::dossiers::WriteOutcome;
 use crate::app::error::AppError;
 use crate::app::handle::App;
+use crate::app::trail::BoundedTrail;
 
 /// The sled tree of the download trail: big-endian sequence -> [`DownloadRecord`].
 pub const DOWNLOADS_TREE: &str = "http.downloads";
@@ -69,8 +68,7 @@ impl DocumentRef {
 /// The content store and the download trail of one [`App`].
 pub struct FileStore {
     content: ContentStore,
-    trail: KvTree,
-    trail_next: AtomicU64,
+    trail: BoundedTrail<DownloadRecord>,
 }
 
 impl FileStore {
@@ -111,19 +109,9 @@ impl FileStore {
     }
 
     fn new(content: ContentStore, trail: KvTree) -> Result<FileStore, StorageError> {
-        let next = match trail.last()? {
-            Some((k, _)) => {
-                k.get(..8)
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map_or(0, u64::from_be_bytes)
-                    + 1
-            }
-            None => 0,
-        };
         Ok(FileStore {
             content,
-            trail,
-            trail_next: AtomicU64::new(next),
+            trail: BoundedTrail::open(trail, MAX_DOWNLOAD_ENTRIES, "download")?,
         })
     }
 }
@@ -153,6 +141,9 @@ fn content_error(e: ContentError) -> AppError {
         ContentError::Io { .. } => AppError::internal(e),
     }
 }
+
+/// The digest of the stand-in file an upload's preconditions are decided on.
+const STAND_IN_SHA256: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 impl Files<'_> {
     /// Streams `body` into the content store and records it against document `document` of
@@ -201,6 +192,23 @@ impl Files<'_> {
                 })?
             }
         };
+        let file_name = clean_file_name(file_name.unwrap_or_default());
+        // The domain's own decision on a one-byte stand-in, before any byte is read: a caller
+        // out of role or scope, a dossier closed to attachments or without room left is
+        // refused without the body being streamed to disk. The real file is decided again.
+        let stand_in = AttachedFile {
+            sha256: STAND_IN_SHA256.to_owned(),
+            size: 1,
+            media_type: MediaType::Pdf,
+            document: document.clone(),
+            file_name: file_name.clone(),
+        };
+        self.app.service().would_accept(
+            &state,
+            &Command::AttachFile(stand_in),
+            &caller.actor_proving(None),
+            clock::now(),
+        )?;
         let upload = self.receive(limit.min(MAX_FILE_BYTES), body).await?;
         let media_type = MediaType::sniff(upload.head()).ok_or_else(|| {
             AppError::UnsupportedType(
@@ -216,7 +224,7 @@ impl Files<'_> {
             size: stored.size,
             media_type,
             document,
-            file_name: clean_file_name(file_name.unwrap_or_default()),
+            file_name,
         };
         let cmd = Command::AttachFile(file.clone());
         let outcome = self
@@ -254,29 +262,20 @@ impl Files<'_> {
         Ok(upload)
     }
 
-    /// The checklist documents of dossier `code` (what `attach` takes as `document`).
-    pub fn checklist(&self, caller: &Caller, code: &DossierCode) -> Result<Vec<String>, AppError> {
-        let (state, _) = self.app.service().load_dossier(code)?;
-        if let Some((unit, _)) = state.unit_and_field() {
-            caller.require_unit(unit)?;
-        }
-        Ok(checklist(&state).to_vec())
-    }
-
     /// The files attached to dossier `code`, oldest first, with the seq of each event.
     pub fn list(
         &self,
         caller: &Caller,
         code: &DossierCode,
     ) -> Result<Vec<(u64, AttachedFile)>, AppError> {
-        let (state, _) = self.app.service().load_dossier(code)?;
+        // One read and fold of the dossier: its recorded events name the files.
+        let (state, recorded) = self.app.service().load_dossier(code)?;
         if let Some((unit, _)) = state.unit_and_field() {
             caller.require_unit(unit)?;
         }
-        let envs = self.app.log().read_stream(&StreamId::dossier(code), 1)?;
-        Ok(envs
+        Ok(recorded
             .iter()
-            .filter_map(|e| reference_of(e).map(|r| (r.seq, r.file)))
+            .filter_map(|r| attached_file(&r.event).map(|(_, f)| (r.seq, f.clone())))
             .collect())
     }
 
@@ -317,26 +316,7 @@ impl Files<'_> {
             sha256: file.sha256.clone(),
             document: file.document.clone(),
         };
-        let seq = store.trail_next.fetch_add(1, Ordering::SeqCst);
-        if let Err(e) = store
-            .trail
-            .insert(seq.to_be_bytes(), codec::encode_record(&rec))
-        {
-            tracing::error!(error = %e, "the download trail could not be written");
-        }
-        if seq >= MAX_DOWNLOAD_ENTRIES && seq % (MAX_DOWNLOAD_ENTRIES / 10) == 0 {
-            let keep_from = seq.saturating_sub(MAX_DOWNLOAD_ENTRIES * 9 / 10);
-            let mut batch = Batch::new();
-            for kv in store.trail.range(..keep_from.to_be_bytes().to_vec()) {
-                match kv {
-                    Ok((k, _)) => batch.remove(k.to_vec()),
-                    Err(_) => break,
-                }
-            }
-            if let Err(e) = store.trail.apply(batch) {
-                tracing::error!(error = %e, "the download trail could not be pruned");
-            }
-        }
+        store.trail.append(&rec);
     }
 
     /// The newest `limit` downloads, newest first (auditors and admins).
@@ -346,13 +326,10 @@ impl Files<'_> {
         limit: usize,
     ) -> Result<Vec<DownloadRecord>, AppError> {
         caller.require_any(&[Role::Auditor, Role::Admin])?;
-        let mut out = Vec::new();
-        let store = self.app.file_store();
-        for kv in store.trail.iter().rev().take(limit.min(MAX_TRAIL_PAGE)) {
-            let (_, v) = kv.map_err(AppError::internal)?;
-            out.push(codec::decode_record(&v).map_err(AppError::internal)?);
-        }
-        Ok(out)
+        self.app
+            .file_store()
+            .trail
+            .newest(limit.min(MAX_TRAIL_PAGE))
     }
 }
 
@@ -360,12 +337,9 @@ impl Files<'_> {
 pub fn files_of(history: &[crate::app::decode::LoggedEvent]) -> Vec<(u64, AttachedFile)> {
     history
         .iter()
-        .filter_map(|e| match &e.event {
-            Some(Event::Dossier(d)) => match &d.change {
-                DossierChange::FileAttached(f) => Some((e.envelope.seq, f.clone())),
-                _ => None,
-            },
-            _ => None,
+        .filter_map(|e| {
+            let (_, file) = attached_file(e.event.as_ref()?)?;
+            Some((e.envelope.seq, file.clone()))
         })
         .collect()
 }

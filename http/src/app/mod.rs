@@ -39,6 +39,7 @@ pub mod search;
 pub mod sessions;
 pub mod staff;
 pub mod tokens;
+pub mod trail;
 pub mod views;
 
 pub use caller::Caller;

@@ -7,8 +7,8 @@
 
 use chrono::NaiveDate;
 use motcua_engine::domain::slips::RegisterRow;
-use motcua_engine::domain::types::{DossierCode, Field};
-use motcua_engine::projection::{Figure, Figures, Group, GroupBy, StatsFilter};
+use motcua_engine::domain::types::{DossierCode, Field, Role, UnitCode};
+use motcua_engine::projection::{Figures, Group, GroupBy, StatsFilter};
 
 use crate::app::caller::Caller;
 use crate::app::error::AppError;
@@ -18,6 +18,75 @@ use crate::app::handle::App;
 /// are monthly, quarterly, half-yearly and yearly, and a longer period would only be a way to
 /// make the server walk the whole history at once.
 pub const MAX_REPORT_DAYS: i64 = 366;
+
+/// A period and its filters as a query writes them: the JSON API's `GET /v1/stats` and its
+/// reports, the console's statistics page and its downloads. Parsed once, by
+/// [`PeriodQuery::parse`], for all of them. An empty value counts as absent.
+#[derive(Debug, Clone, Default)]
+pub struct PeriodQuery {
+    /// First day (YYYY-MM-DD, local).
+    pub from: String,
+    /// Last day, inclusive.
+    pub to: String,
+    /// A unit code, `all` (auditors and admins), or absent: the caller's unit.
+    pub unit: Option<String>,
+    pub field: Option<String>,
+    pub procedure: Option<String>,
+    pub channel: Option<String>,
+}
+
+/// An optional query value (absent or empty: `None`), or 422 on `name`.
+fn optional<T: std::str::FromStr>(name: &str, v: &Option<String>) -> Result<Option<T>, AppError>
+where
+    T::Err: std::fmt::Display,
+{
+    match v.as_deref() {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|e: T::Err| AppError::invalid(name, e.to_string())),
+    }
+}
+
+impl PeriodQuery {
+    /// The period `[from, to]` and the statistics filter, for `caller`: a unit other than
+    /// the caller's is refused unless the caller may read it, `all` unless an auditor or admin.
+    pub fn parse(&self, caller: &Caller) -> Result<(NaiveDate, NaiveDate, StatsFilter), AppError> {
+        let date = |name: &str, s: &str| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| AppError::invalid(name, "expected YYYY-MM-DD"))
+        };
+        let from = date("from", &self.from)?;
+        let to = date("to", &self.to)?;
+        if to < from {
+            return Err(AppError::invalid("to", "must not be before from"));
+        }
+        let unit = if self.unit.as_deref() == Some("all") {
+            if !(caller.has(Role::Auditor) || caller.has(Role::Admin)) {
+                return Err(AppError::Forbidden(
+                    "only auditors and admins may query all units".into(),
+                ));
+            }
+            None
+        } else {
+            let unit =
+                optional::<UnitCode>("unit", &self.unit)?.unwrap_or_else(|| caller.unit().clone());
+            caller.require_unit(&unit)?;
+            Some(unit)
+        };
+        Ok((
+            from,
+            to,
+            StatsFilter {
+                unit,
+                field: optional("field", &self.field)?,
+                procedure: optional("procedure", &self.procedure)?,
+                channel: optional("channel", &self.channel)?,
+            },
+        ))
+    }
+}
 
 /// What a row of the procedures report sums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,8 +214,13 @@ impl Reports<'_> {
         filter: &StatsFilter,
     ) -> Result<ProceduresReport, AppError> {
         check_period(from, to)?;
-        let rm = self.app.read_models();
-        let total = rm.stats(from, to, filter)?;
+        // One walk of the period: the total, the fields and the procedures together.
+        let (total, mut breakdowns) = self.app.read_models().stats_breakdowns(
+            from,
+            to,
+            filter,
+            &[GroupBy::Field, GroupBy::Procedure],
+        )?;
         // The form's rows count dossiers: a group with ratings only (its dossiers resolved in
         // an earlier period, rated in this one) has no row of the form.
         let counted = |groups: Vec<Group>| -> Vec<Group> {
@@ -155,8 +229,8 @@ impl Reports<'_> {
                 .filter(|g| !g.report.codes.is_empty())
                 .collect()
         };
-        let fields = counted(rm.stats_breakdown(from, to, filter, GroupBy::Field)?);
-        let procedures = counted(rm.stats_breakdown(from, to, filter, GroupBy::Procedure)?);
+        let procedures = counted(breakdowns.pop().unwrap_or_default());
+        let fields = counted(breakdowns.pop().unwrap_or_default());
         let (unit_name, field_names) = self.names(filter)?;
         let mut rows = vec![ReportRow {
             kind: RowKind::Total,
@@ -209,8 +283,7 @@ impl Reports<'_> {
         max_rows: usize,
     ) -> Result<Register, AppError> {
         check_period(from, to)?;
-        let report = self.app.read_models().stats(from, to, filter)?;
-        let codes: &[DossierCode] = report.codes(Figure::Received);
+        let codes: Vec<DossierCode> = self.app.read_models().received_codes(from, to, filter)?;
         if codes.len() > max_rows {
             return Err(AppError::invalid(
                 "to",
@@ -223,7 +296,7 @@ impl Reports<'_> {
         }
         let views = self.app.views();
         let mut rows = Vec::with_capacity(codes.len());
-        for code in codes {
+        for code in &codes {
             let row = views.slips(caller, code)?.s06.ok_or_else(|| {
                 AppError::Internal(format!("received dossier {code} has no register row"))
             })?;

@@ -4,6 +4,8 @@
 //! never write; read-your-writes comes from the write side waiting before it answers.
 
 use chrono::NaiveDate;
+use motcua_engine::domain::dossier::precondition::checklist;
+use motcua_engine::domain::dossier::{fold, DossierState as DossierFold};
 use motcua_engine::domain::events::{Applicant, DossierChange, Event};
 use motcua_engine::domain::personal::{ApplicantRecord, Opened};
 use motcua_engine::domain::secret::verify_nothing;
@@ -34,6 +36,8 @@ pub struct DossierDetail {
     /// What the caller may do now (the workflow's table for the state and the caller's roles; a
     /// command may still be refused for its content).
     pub allowed_actions: Vec<Action>,
+    /// The documents of the dossier's checklist (what an upload names as `document`).
+    pub checklist: Vec<String>,
     /// The applicant, opened with the person's key (every field reads "(đã xoá)" once the key
     /// is erased); `None` before one is recorded.
     pub applicant: Option<Applicant>,
@@ -72,6 +76,12 @@ impl Views<'_> {
         let envs = self.app.log().read_stream(&stream, 1)?;
         let version = envs.last().map(|e| e.version).unwrap_or(view.version);
         let history: Vec<LoggedEvent> = envs.into_iter().map(LoggedEvent::new).collect();
+        // The state folded once from the history read for the page: the allowed actions and
+        // the checklist come from it, not from loading the dossier again.
+        let state = fold(history.iter().filter_map(|e| match &e.event {
+            Some(Event::Dossier(d)) => Some(d),
+            _ => None,
+        }));
         let applicant = match history
             .iter()
             .find_map(|e| applicant_record(e.event.as_ref()?))
@@ -80,7 +90,8 @@ impl Views<'_> {
             None => None,
         };
         Ok(DossierDetail {
-            allowed_actions: self.allowed_actions(caller, code),
+            allowed_actions: self.actions_on(caller, &state),
+            checklist: checklist(&state).to_vec(),
             history,
             version,
             view,
@@ -101,13 +112,18 @@ impl Views<'_> {
 
     /// The actions `caller` may take on dossier `code` now (none if it cannot be loaded).
     pub(super) fn allowed_actions(&self, caller: &Caller, code: &DossierCode) -> Vec<Action> {
-        let service = self.app.service();
-        let Ok((state, _)) = service.load_dossier(code) else {
+        let Ok((state, _)) = self.app.service().load_dossier(code) else {
             return Vec::new();
         };
+        self.actions_on(caller, &state)
+    }
+
+    /// The actions `caller` may take on a dossier in `state`.
+    fn actions_on(&self, caller: &Caller, state: &DossierFold) -> Vec<Action> {
         let roles = &caller.staff.roles;
-        service
-            .with_reference(|r| motcua_engine::domain::allowed_actions(&state, roles, r))
+        self.app
+            .service()
+            .with_reference(|r| motcua_engine::domain::allowed_actions(state, roles, r))
             .unwrap_or_default()
     }
 

@@ -22,6 +22,8 @@ use std::io::{self, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use motcua_engine::domain::dossier::RecordedRule;
+use motcua_engine::durable_file::{self, partial_path};
 use motcua_engine::log::{import_log, EventLog, ImportError, LogConfig, LogError, Position};
 use motcua_engine::projection::Projections;
 use motcua_replay::archive::{
@@ -56,8 +58,9 @@ pub enum BackupError {
     ExpectHead(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("no data directory at {0}")]
-    NoDataDir(PathBuf),
+    /// The data directory of `export` is missing or held by a running server.
+    #[error("{0}")]
+    DataDir(String),
     #[error("cannot open the event log in {dir} (is the server running? stop it first): {source}")]
     Open { dir: PathBuf, source: LogError },
     #[error("log: {0}")]
@@ -120,28 +123,12 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BackupError + '_ {
     }
 }
 
-/// `FILE.partial`: where a file is written before it is complete.
-pub fn partial_path(out: &Path) -> PathBuf {
-    let mut name = out.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    out.with_file_name(name)
-}
-
-/// fsync of the directory holding `path`, so a rename into it is durable.
-fn sync_parent(path: &Path) -> Result<(), BackupError> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    File::open(parent)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(parent))
-}
-
-/// Renames `from` to `to` and makes the rename durable.
+/// Renames `from` to `to` and makes the rename durable (the engine's one sequence).
 fn rename_durably(from: &Path, to: &Path) -> Result<(), BackupError> {
-    std::fs::rename(from, to).map_err(io_err(to))?;
-    sync_parent(to)
+    durable_file::rename_durably(from, to).map_err(|e| BackupError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// What `export` wrote.
@@ -172,14 +159,9 @@ pub async fn export_data_dir(
     from: Option<u64>,
     to: Option<u64>,
 ) -> Result<ExportReport, BackupError> {
-    // `EventLog::open` creates a missing directory: refuse instead of exporting an empty log.
-    if !data.join(motcua_engine::storage::SLED_DATA_FILE).is_file() {
-        return Err(BackupError::NoDataDir(data.to_path_buf()));
-    }
-    let log = EventLog::open(data, LogConfig::default()).map_err(|source| BackupError::Open {
-        dir: data.to_path_buf(),
-        source,
-    })?;
+    // A missing directory is refused, not exported as an empty log.
+    let log = crate::datadir::open_stopped(data, crate::datadir::NoLogYet::Refuse, None)
+        .map_err(BackupError::DataDir)?;
     let l = log.clone();
     let out = out.to_path_buf();
     let written = tokio::task::spawn_blocking(move || {
@@ -290,25 +272,21 @@ fn verify_archive_with(
     })
 }
 
-/// Findings of the domain's judgement (and of `--expect-head`): the archive is intact as a chain
-/// but its content is not what the engine would have recorded (`docs/archive-format.md`,
-/// "Verification").
-const CONTENT_RULES: &[&str] = &[
+/// Findings of the verifier's own content checks (and of `--expect-head`); with the domain's
+/// rules ([`RecordedRule::ALL`]) they say the archive is intact as a chain but its content is
+/// not what the engine would have recorded (`docs/archive-format.md`, "Verification").
+const VERIFIER_CONTENT_RULES: &[&str] = &[
     "payload",
     "event_type",
     "stream",
-    "role",
-    "workflow",
-    "transition",
-    "rule_set",
-    "supplement_limit",
-    "due_date",
-    "actor",
-    "time",
     "reference",
     "internal",
     "expected_head",
 ];
+
+fn is_content_rule(rule: &str) -> bool {
+    RecordedRule::ALL.iter().any(|r| r.as_str() == rule) || VERIFIER_CONTENT_RULES.contains(&rule)
+}
 
 /// The error naming the first bad seq (findings come sorted by seq, container findings at 0
 /// first: a flipped byte also breaks the checksum, but the seq is what the operator needs).
@@ -317,7 +295,7 @@ fn damaged(findings: &[Finding]) -> Option<BackupError> {
         .iter()
         .find(|f| f.seq > 0)
         .or_else(|| findings.first())?;
-    if CONTENT_RULES.contains(&first.rule) {
+    if is_content_rule(first.rule) {
         return Some(BackupError::Refused {
             seq: first.seq,
             rule: first.rule,
@@ -343,13 +321,8 @@ fn damaged(findings: &[Finding]) -> Option<BackupError> {
 
 /// A head hash given on the command line: 64 hex digits.
 pub fn parse_head(hex_digits: &str) -> Result<[u8; 32], BackupError> {
-    let bytes =
-        hex::decode(hex_digits.trim()).map_err(|e| BackupError::ExpectHead(e.to_string()))?;
-    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-        BackupError::ExpectHead(format!(
-            "64 hex digits (a SHA-256), not {}",
-            hex_digits.len()
-        ))
+    motcua_engine::hex_digits::parse_hex(hex_digits.trim()).ok_or_else(|| {
+        BackupError::ExpectHead(format!("64 hex digits (a SHA-256), not {:?}", hex_digits))
     })
 }
 
@@ -535,11 +508,9 @@ pub async fn restore_expecting(
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-    let staging = parent.join(format!(
-        ".{}.restoring-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let prefix = format!(".{}.restoring-", name.to_string_lossy());
+    sweep_staging(&parent, &prefix)?;
+    let staging = parent.join(format!("{prefix}{}", std::process::id()));
     if staging.exists() {
         return Err(BackupError::StagingExists(staging));
     }
@@ -567,6 +538,40 @@ pub async fn restore_expecting(
         return Err(e);
     }
     Ok(report)
+}
+
+/// Removes the staging directories `PREFIX<pid>` in `parent` left by restores that were killed
+/// (their process is gone, or the pid is this process's own, reused), so they do not pile up
+/// next to the data directory. A running restore's staging directory is left alone.
+fn sweep_staging(parent: &Path, prefix: &str) -> Result<(), BackupError> {
+    let own = std::process::id();
+    for entry in std::fs::read_dir(parent).map_err(io_err(parent))? {
+        let entry = entry.map_err(io_err(parent))?;
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == own || !process_alive(pid) {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path).map_err(io_err(&path))?;
+            tracing::info!(dir = %path.display(), "removed the staging directory of an interrupted restore");
+        }
+    }
+    Ok(())
+}
+
+/// Whether process `pid` runs (Linux: its `/proc` entry). Elsewhere every other pid counts as
+/// running, so nothing but this process's own leftover is swept.
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
 }
 
 /// Imports the verified archive into `staging` and folds every projection there.

@@ -10,12 +10,11 @@
 
 use std::path::{Path, PathBuf};
 
-use motcua_engine::log::{EventLog, LogConfig};
 use motcua_engine::storage::DIR_MARKER_FILE;
 use motcua_replay::checkpoint::key_id;
 
 use crate::app::checkpoints::{now_rfc3339, Checkpoints, KeyStore, KEYS_DIR};
-use crate::datadir::describe_open_error;
+use crate::datadir::{open_stopped, NoLogYet};
 
 /// The key store of `data`, or `keys`.
 fn key_store(data: &Path, keys: Option<&Path>) -> Result<KeyStore, String> {
@@ -37,17 +36,7 @@ fn key_store(data: &Path, keys: Option<&Path>) -> Result<KeyStore, String> {
 
 /// `motcua checkpoint sign`: signs the stopped log's head; the line to print.
 pub async fn sign(data: &Path, keys: Option<PathBuf>) -> Result<String, String> {
-    if !data.join(DIR_MARKER_FILE).is_file() {
-        // Opening would create an empty database there: refuse instead.
-        return Err(format!("{} is not a motcua data directory", data.display()));
-    }
-    let log = EventLog::open(data, LogConfig::default()).map_err(|e| {
-        let fallback = format!(
-            "cannot open {} (is the server running? stop it first, or POST /v1/checkpoints)",
-            data.display()
-        );
-        describe_open_error(data, &e, &fallback)
-    })?;
+    let log = open_stopped(data, NoLogYet::Refuse, Some("POST /v1/checkpoints"))?;
     let checkpoints = Checkpoints::new(log.clone(), data, keys);
     let now = now_rfc3339();
     let signed = tokio::task::spawn_blocking(move || checkpoints.sign_blocking(&now))

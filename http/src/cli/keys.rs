@@ -15,17 +15,16 @@
 //! person's key lives on in older key backups until they are destroyed), never beside the log
 //! archives. `docs/personal-data.md` has the procedure.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use motcua_engine::log::{EventLog, LogConfig};
+use motcua_engine::log::EventLog;
 use motcua_engine::personal::{erased_in, load_dump, reindex, KeyDump, PersonalStore};
 use rand::RngCore;
 
-use crate::datadir::describe_open_error;
+use crate::datadir::{open_stopped, NoLogYet};
 
 /// The first line of a key backup file.
 const MAGIC: &[u8] = b"MOTCUA-KEYS-BACKUP 1\n";
@@ -88,16 +87,7 @@ pub async fn import(data: &Path, from: &Path, passphrase: &str) -> Result<String
 }
 
 fn open(data: &Path) -> Result<EventLog, String> {
-    if !data.is_dir() {
-        return Err(format!("no data directory at {}", data.display()));
-    }
-    EventLog::open(data, LogConfig::default()).map_err(|e| {
-        let fallback = format!(
-            "cannot open {} (is the server running? stop it first)",
-            data.display()
-        );
-        describe_open_error(data, &e, &fallback)
-    })
+    open_stopped(data, NoLogYet::Refuse, None)
 }
 
 fn file_key(passphrase: &str, salt: &[u8; SALT_LEN]) -> Result<[u8; 32], String> {
@@ -153,26 +143,9 @@ fn open_sealed(bytes: &[u8], passphrase: &str) -> Result<Vec<u8>, String> {
         .map_err(|_| "wrong passphrase, or the key backup is damaged".to_owned())
 }
 
-/// Writes `bytes` to `FILE.partial` (owner-only), syncs it, renames it to `FILE`.
+/// Writes `bytes` to `FILE` durably, owner-only (the engine's one partial-file sequence).
 fn write_durably(out: &Path, bytes: &[u8]) -> Result<(), String> {
-    let mut partial = PathBuf::from(out);
-    partial.as_mut_os_string().push(".partial");
-    let io = |e: std::io::Error| format!("{}: {e}", partial.display());
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(&partial).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    std::fs::rename(&partial, out).map_err(|e| format!("{}: {e}", out.display()))?;
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    motcua_engine::durable_file::write_durably(out, bytes, Some(0o600)).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use motcua_engine::domain::events::FieldInfo;
 use motcua_engine::domain::types::{Field, Role, Staff, StaffId, UnitCode};
 use motcua_engine::domain::ReferenceData;
-use motcua_engine::log::{EventLog, LogConfig};
+use motcua_engine::log::EventLog;
 use motcua_engine::service::{Authority, CommandService};
 
 use crate::app::clock;
 use crate::app::staff::{ensure_unit, register_with_token};
 use crate::app::tokens::new_token;
-use crate::datadir::describe_open_error;
+use crate::datadir::{open_stopped, NoLogYet};
 
 /// A staff member to add.
 #[derive(Debug, Clone)]
@@ -32,13 +32,7 @@ pub struct StaffAdd {
 /// Opens the data directory, adds the staff member, closes it; the line to print:
 /// `staff=<id> token=<token>`.
 pub async fn staff_add(args: StaffAdd) -> Result<String, String> {
-    let log = EventLog::open(&args.data, LogConfig::default()).map_err(|e| {
-        let fallback = format!(
-            "cannot open {} (is the server running? stop it first)",
-            args.data.display()
-        );
-        describe_open_error(&args.data, &e, &fallback)
-    })?;
+    let log = open_stopped(&args.data, NoLogYet::Create, None)?;
     let result = add_in(&log, args).await;
     let closed = log.close().await;
     let line = result?;
@@ -97,13 +91,7 @@ pub async fn staff_password(
     username: Option<&str>,
     password: &str,
 ) -> Result<String, String> {
-    let log = EventLog::open(data, LogConfig::default()).map_err(|e| {
-        let fallback = format!(
-            "cannot open {} (is the server running? stop it first)",
-            data.display()
-        );
-        describe_open_error(data, &e, &fallback)
-    })?;
+    let log = open_stopped(data, NoLogYet::Create, None)?;
     let config = crate::app::AppConfig {
         read_your_writes_timeout: crate::config::DEFAULT_READ_YOUR_WRITES_TIMEOUT,
         desk_reserve: motcua_engine::service::DEFAULT_DESK_RESERVE,

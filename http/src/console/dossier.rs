@@ -479,7 +479,7 @@ fn dossier_body(state: &AppState, s: &Signed, d: &DossierDetail, error: Option<&
                 }
             }
         }
-        (super::files::section(state, s, d))
+        (super::files::section(s, d))
         section.actions {
             h2 { "Thao tác" }
             @if offered.is_empty() {

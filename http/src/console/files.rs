@@ -31,20 +31,12 @@ fn size_vi(bytes: u64) -> String {
 }
 
 /// The files section of a dossier's page: the list, and the upload form when allowed.
-pub fn section(state: &AppState, s: &Signed, d: &DossierDetail) -> Markup {
+pub fn section(s: &Signed, d: &DossierDetail) -> Markup {
     let code = d.view.code.to_string();
     let files = files_of(&d.history);
     let may_attach = d.allowed_actions.contains(&Action::AttachFile)
         && FILE_WRITERS.iter().any(|r| s.caller.has(*r));
-    let checklist = if may_attach {
-        state
-            .app()
-            .files()
-            .checklist(&s.caller, &d.view.code)
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
+    let checklist: &[String] = if may_attach { &d.checklist } else { &[] };
     html! {
         section.files {
             h2 { "Tệp đính kèm" }

@@ -9,13 +9,13 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
+use crate::app::reports::PeriodQuery;
 use crate::app::reports::MAX_REPORT_DAYS;
 use crate::console::layout;
 use crate::console::{app_failure, forbidden, render, Signed};
 use crate::errors::ApiError;
 use crate::routes::reports::{procedures_file, register_file, FileFormat};
 use crate::routes::roles::{REGISTER_READERS, REPORT_READERS};
-use crate::routes::views::{stats_filter, StatsQuery};
 use crate::state::AppState;
 
 const TITLE: &str = "Tải báo cáo";
@@ -36,16 +36,15 @@ pub struct DownloadQuery {
 }
 
 impl DownloadQuery {
-    fn api(&self) -> StatsQuery {
+    fn period(&self) -> PeriodQuery {
         let some = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
-        StatsQuery {
+        PeriodQuery {
             from: self.from.trim().to_owned(),
             to: self.to.trim().to_owned(),
             unit: None,
             field: some(&self.field),
             procedure: None,
             channel: some(&self.channel),
-            figure: None,
         }
     }
 
@@ -83,7 +82,7 @@ pub async fn procedures(
     let max_rows = state.config().register_max_rows;
     let file = async {
         let format = FileFormat::parse(q.format(), &[FileFormat::Xlsx, FileFormat::Csv])?;
-        let (from, to, filter) = stats_filter(&s.caller, &q.api())?;
+        let (from, to, filter) = q.period().parse(&s.caller)?;
         procedures_file(state.app(), from, to, filter, format).await
     };
     match file.await {
@@ -108,7 +107,7 @@ pub async fn register(
             q.format(),
             &[FileFormat::Xlsx, FileFormat::Csv, FileFormat::Html],
         )?;
-        let (from, to, filter) = stats_filter(&s.caller, &q.api())?;
+        let (from, to, filter) = q.period().parse(&s.caller)?;
         register_file(state.app(), &s.caller, from, to, filter, format, max_rows).await
     };
     match file.await {

@@ -4,8 +4,9 @@
 //! (`docs/domain/statistics.md`) under its Vietnamese heading, each a link to the dossiers
 //! behind it; a chart drawn here as SVG, month by month: resolved early, on time and late.
 //!
-//! The same parsing and the same application call as `GET /v1/stats` (`routes::views::
-//! stats_filter`, `app.views().stats`): the page shows what the API answers.
+//! The same parsing and the same application call as `GET /v1/stats`
+//! (`app::reports::PeriodQuery::parse`, `app.views().stats`): the page shows what the API
+//! answers.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -18,10 +19,10 @@ use motcua_engine::domain::types::Role;
 use motcua_engine::projection::{Figure, StatsFilter, StatsReport};
 
 use crate::app::clock;
+use crate::app::reports::PeriodQuery;
 use crate::console::layout;
 use crate::console::{app_failure, forbidden, render, Signed};
 use crate::routes::roles::REGISTER_READERS;
-use crate::routes::views::{stats_filter, StatsQuery};
 use crate::state::AppState;
 
 const TITLE: &str = "Thống kê kết quả giải quyết hồ sơ";
@@ -82,16 +83,15 @@ pub struct DashboardQuery {
 }
 
 impl DashboardQuery {
-    fn api(&self, from: NaiveDate, to: NaiveDate) -> StatsQuery {
+    fn period(&self, from: NaiveDate, to: NaiveDate) -> PeriodQuery {
         let some = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
-        StatsQuery {
+        PeriodQuery {
             from: from.to_string(),
             to: to.to_string(),
             unit: None,
             field: some(&self.field),
             procedure: some(&self.procedure),
             channel: some(&self.channel),
-            figure: None,
         }
     }
 
@@ -195,8 +195,10 @@ pub async fn page(
     let (month_start, month_end) = month_of(today);
     let from = parse_day(&q.from).unwrap_or(month_start);
     let to = parse_day(&q.to).unwrap_or(month_end);
-    let report = stats_filter(&s.caller, &q.api(from, to))
-        .map_err(|e| crate::console::message_vi(&e))
+    let report = q
+        .period(from, to)
+        .parse(&s.caller)
+        .map_err(|e| crate::console::message_vi(&e.into()))
         .and_then(|(from, to, filter)| {
             state
                 .app()

@@ -2,7 +2,7 @@
 //! periodic report on receiving and resolving procedure dossiers (xlsx or CSV), and
 //! `GET /v1/reports/register`, slip 06 as the register of a period (xlsx, CSV or printable
 //! HTML). The period and filters are parsed as `GET /v1/stats` parses them
-//! (`views::stats_filter`); the figures are the application's (`app.reports()`), the files
+//! (`app::reports::PeriodQuery::parse`); the figures are the application's (`app.reports()`), the files
 //! `crate::sheets`'. Both run on a blocking thread: a register reads every dossier's events.
 
 use axum::extract::State;
@@ -12,12 +12,11 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::app::reports::{ProceduresReport, Register};
+use crate::app::reports::{PeriodQuery, ProceduresReport, Register};
 use crate::app::{App, AppError, Caller};
 use crate::errors::ApiError;
 use crate::extract::ApiQuery;
 use crate::routes::roles::{REGISTER_READERS, REPORT_READERS};
-use crate::routes::views::{stats_filter, StatsQuery};
 use crate::sheets;
 use crate::state::AppState;
 
@@ -41,15 +40,14 @@ pub struct ReportQuery {
 }
 
 impl ReportQuery {
-    fn stats(&self) -> StatsQuery {
-        StatsQuery {
+    fn period(&self) -> PeriodQuery {
+        PeriodQuery {
             from: self.from.clone(),
             to: self.to.clone(),
             unit: self.unit.clone(),
             field: self.field.clone(),
             procedure: None,
             channel: self.channel.clone(),
-            figure: None,
         }
     }
 }
@@ -202,7 +200,7 @@ pub async fn procedures(
 ) -> Result<Response, ApiError> {
     caller.require_any(&REPORT_READERS)?;
     let format = FileFormat::parse(q.format.as_deref(), &[FileFormat::Xlsx, FileFormat::Csv])?;
-    let (from, to, filter) = stats_filter(&caller, &q.stats())?;
+    let (from, to, filter) = q.period().parse(&caller)?;
     Ok(procedures_file(state.app(), from, to, filter, format)
         .await?
         .into_response())
@@ -227,7 +225,7 @@ pub async fn register(
         q.format.as_deref(),
         &[FileFormat::Xlsx, FileFormat::Csv, FileFormat::Html],
     )?;
-    let (from, to, filter) = stats_filter(&caller, &q.stats())?;
+    let (from, to, filter) = q.period().parse(&caller)?;
     let max_rows = state.config().register_max_rows;
     Ok(
         register_file(state.app(), &caller, from, to, filter, format, max_rows)

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::decode::LoggedEvent;
+use crate::app::reports::PeriodQuery;
 use crate::app::Caller;
 use crate::errors::ApiError;
 use crate::extract::{ApiPath, ApiQuery, ClientIp};
@@ -279,35 +280,26 @@ pub struct StatsQuery {
     pub figure: Option<String>,
 }
 
+impl StatsQuery {
+    /// The period and filters of this query, for the application's one parse.
+    pub fn period(&self) -> PeriodQuery {
+        PeriodQuery {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            unit: self.unit.clone(),
+            field: self.field.clone(),
+            procedure: self.procedure.clone(),
+            channel: self.channel.clone(),
+        }
+    }
+}
+
+/// The period and filter of a statistics query (`PeriodQuery::parse`).
 pub fn stats_filter(
     caller: &Caller,
     q: &StatsQuery,
 ) -> Result<(NaiveDate, NaiveDate, StatsFilter), ApiError> {
-    let from = parse::date("from", &q.from)?;
-    let to = parse::date("to", &q.to)?;
-    if to < from {
-        return Err(ApiError::validation("to", "must not be before from"));
-    }
-    let unit = if q.unit.as_deref() == Some("all") {
-        if !(caller.has(Role::Auditor) || caller.has(Role::Admin)) {
-            return Err(ApiError::Forbidden(
-                "only auditors and admins may query all units".into(),
-            ));
-        }
-        None
-    } else {
-        Some(query_unit(caller, &q.unit)?)
-    };
-    Ok((
-        from,
-        to,
-        StatsFilter {
-            unit,
-            field: parse::optional::<Field>("field", &q.field)?,
-            procedure: parse::optional::<ProcedureId>("procedure", &q.procedure)?,
-            channel: parse::optional::<Channel>("channel", &q.channel)?,
-        },
-    ))
+    Ok(q.period().parse(caller)?)
 }
 
 /// Statistics of a period (số liệu giải quyết TTHC): received, resolved early/on time/late, in

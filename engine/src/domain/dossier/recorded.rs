@@ -51,6 +51,18 @@ pub enum RecordedRule {
 }
 
 impl RecordedRule {
+    /// Every rule (what a reader of findings derives its list of domain rules from).
+    pub const ALL: [RecordedRule; 8] = [
+        RecordedRule::Workflow,
+        RecordedRule::Transition,
+        RecordedRule::Role,
+        RecordedRule::RuleSet,
+        RecordedRule::SupplementLimit,
+        RecordedRule::DueDate,
+        RecordedRule::Actor,
+        RecordedRule::Time,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RecordedRule::Workflow => "workflow",
@@ -405,4 +417,27 @@ fn resume_detail(
 /// Local wall-clock rendering of an instant: `2023-01-31 17:00`.
 fn local_time(t: Timestamp) -> String {
     local(t).format("%Y-%m-%d %H:%M").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecordedRule;
+
+    #[test]
+    fn all_lists_every_rule_once_in_order() {
+        for (i, rule) in RecordedRule::ALL.iter().enumerate() {
+            // Exhaustive: a new rule does not compile until it has a place in `ALL`.
+            let place = match rule {
+                RecordedRule::Workflow => 0,
+                RecordedRule::Transition => 1,
+                RecordedRule::Role => 2,
+                RecordedRule::RuleSet => 3,
+                RecordedRule::SupplementLimit => 4,
+                RecordedRule::DueDate => 5,
+                RecordedRule::Actor => 6,
+                RecordedRule::Time => 7,
+            };
+            assert_eq!(place, i, "{}", rule.as_str());
+        }
+    }
 }

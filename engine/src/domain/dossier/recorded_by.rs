@@ -161,17 +161,12 @@ fn check_actor(
             held.join(", ")
         ));
     }
-    if role == Role::Citizen && state.phase != Phase::None {
-        return Err(format!(
-            "staff {id} recorded in role citizen on an existing dossier, which only the \
-             citizen holding its lookup secret may act in"
-        ));
-    }
     let Some((unit, field)) = dossier_scope(state, &ev.change) else {
         // A change on a dossier with neither submission nor receipt: the transition check
         // names it.
         return Ok(());
     };
+    // `authorize`'s one scope check, the citizen role on an existing dossier included.
     check_staff_scope(state, staff, role, unit, field).map_err(|e| scope_detail(role, &e))
 }
 
