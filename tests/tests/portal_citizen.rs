@@ -726,6 +726,34 @@ async fn after_hand_over_the_citizen_rates_once_and_the_statistics_count_it() {
         .unwrap();
     assert_eq!(bad.status(), 422);
     assert_eq!(s.head(), head + 1);
+    // An over-long secret is refused before its slow check on every route that proves one:
+    // the rating and a citizen's action alike (`Dossiers::prove`), each a 422 naming the field.
+    let long = "A".repeat(65);
+    for (path, body) in [
+        (
+            format!("/v1/dossiers/{code}/rating"),
+            json!({"level": "satisfied", "lookup_secret": long}),
+        ),
+        (
+            format!("/v1/dossiers/{code}/actions/withdraw"),
+            json!({"reason": "thôi", "lookup_secret": long}),
+        ),
+    ] {
+        let r = s
+            .post(&path, &t["cong-dvc"])
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 422, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let problem: Value = r.json().await.unwrap();
+        assert!(
+            problem.to_string().contains("lookup_secret"),
+            "{path}: {problem}"
+        );
+    }
+    assert_eq!(s.head(), head + 1);
 
     // The period's statistics: exactly one rating, at "satisfied"; 100 % satisfied.
     let today = chrono::Utc::now()

@@ -29,6 +29,7 @@ use std::pin::Pin;
 
 use motcua_engine::codec;
 use motcua_engine::domain::rating::SatisfactionLevel;
+use motcua_engine::domain::secret::SALT_LEN;
 use motcua_engine::domain::types::{DossierCode, Role, Staff, StaffId, UnitCode};
 use motcua_engine::domain::{Action, ActorRef, Command};
 use motcua_engine::idempotency::KeyScope;
@@ -40,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::accounts::{check_password, PasswordError, SignInKind, MAX_PASSWORD_BYTES};
 use crate::app::caller::Caller;
 use crate::app::clock;
-use crate::app::dossiers::{secret_of, Arrival, FirstStep, Receipt, WriteOutcome, SALT_LABEL};
+use crate::app::dossiers::{derived_secret, Arrival, FirstStep, Receipt, WriteOutcome};
 use crate::app::error::AppError;
 use crate::app::handle::App;
 use crate::app::idempotency::IdempotencyKey;
@@ -388,12 +389,11 @@ impl Citizens<'_> {
 
     /// The lookup secret of the account's dossier with `nonce`, and its digest's salt: derived
     /// from the server's salt, so this server alone derives it again.
-    fn secret(&self, account: &str, nonce: &str) -> (String, [u8; 16]) {
-        let parts: [&[u8]; 3] = [SECRET_LABEL, account.as_bytes(), nonce.as_bytes()];
-        let idempotency = self.app.idempotency();
-        let bytes = idempotency.salted(&parts);
-        let salt = idempotency.salted(&[parts[0], parts[1], parts[2], SALT_LABEL]);
-        secret_of(&bytes, &salt)
+    fn secret(&self, account: &str, nonce: &str) -> (String, [u8; SALT_LEN]) {
+        derived_secret(
+            self.app.idempotency(),
+            &[SECRET_LABEL, account.as_bytes(), nonce.as_bytes()],
+        )
     }
 
     /// Submits `arrival` online as the citizen `account` (the actor `citizen:<account>`);
@@ -472,28 +472,35 @@ impl Citizens<'_> {
         Ok(out)
     }
 
-    /// The account's dossier `code`: its status through the public lookup with the derived
-    /// secret, and the citizen's actions now; `NotFound` for a code that is not theirs, exactly
-    /// as for an unknown one.
-    pub async fn dossier(&self, account: &str, code: &DossierCode) -> Result<OwnDossier, AppError> {
+    /// The account's dossier `code`: its public status, the citizen's actions now and the
+    /// rating; `NotFound` for a code that is not theirs, exactly as for an unknown one. The
+    /// account's (code, nonce) pair is what shows the dossier is theirs, so the status is read
+    /// once from the read models (`public_status`) without an Argon2id check of the derived
+    /// secret; every write still proves the secret to the domain (`act`, `rate`). The log is
+    /// read for what the read models do not hold: the workflow's actions (the domain's fold),
+    /// and the rating, which only a handed-over dossier can have.
+    pub fn dossier(&self, account: &str, code: &DossierCode) -> Result<OwnDossier, AppError> {
         let not_found = || AppError::NotFound(format!("no dossier {code}"));
-        let nonce = self.nonce_of(account, code)?.ok_or_else(not_found)?;
-        let (secret, _) = self.secret(account, &nonce);
-        let views = self.app.views();
-        let mut status = views
-            .lookup(Some(code.clone()), secret)
-            .await?
+        self.nonce_of(account, code)?.ok_or_else(not_found)?;
+        let (mut status, view) = self
+            .app
+            .read_models()
+            .public_status(code)?
             .ok_or_else(not_found)?;
-        let view = self.view_of(code)?;
         if status.procedure_name.is_empty() {
             status.procedure_name = self.procedure_name(&view);
         }
         let caller = self.caller(account, &view.unit)?;
+        let handed_over = view.state == DossierState::Returned;
         Ok(OwnDossier {
             status,
-            actions: views.allowed_actions(&caller, code),
-            handed_over: view.state == DossierState::Returned,
-            rating: self.app.ratings().rating_of(code)?,
+            actions: self.app.views().allowed_actions(&caller, code),
+            handed_over,
+            rating: if handed_over {
+                self.app.ratings().rating_of(code)?
+            } else {
+                None
+            },
         })
     }
 

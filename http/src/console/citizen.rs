@@ -26,7 +26,10 @@ use serde::Deserialize;
 use crate::app::accounts::{SignInKind, MIN_PASSWORD_CHARS};
 use crate::app::citizens::{Login, LoginError, SignUpError};
 use crate::console::layout;
-use crate::console::{cookie, csrf_ok, error_page, fields, Fields, Refusal};
+use crate::console::{
+    clear_session_cookie, cookie, csrf_ok, error_page, fields, session_cookie, session_id,
+    set_cookie, Fields, Refusal,
+};
 use crate::crypto::random_bytes;
 use crate::extract::ClientIp;
 use crate::state::AppState;
@@ -124,8 +127,7 @@ impl FromRequestParts<AppState> for CitizenSigned {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let id = cookie(&parts.headers, CITIZEN_COOKIE)
-            .filter(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+        let id = session_id(&parts.headers, CITIZEN_COOKIE);
         match id.and_then(|id| state.app().authenticate_citizen_session(id)) {
             Some(s) => Ok(CitizenSigned {
                 account: s.account,
@@ -135,7 +137,10 @@ impl FromRequestParts<AppState> for CitizenSigned {
             None if parts.method == axum::http::Method::GET => {
                 let mut res = Redirect::to(&signin_for(parts)).into_response();
                 if cookie(&parts.headers, CITIZEN_COOKIE).is_some() {
-                    set_cookie(&mut res, &clear_cookie(state.config().secure_cookies));
+                    set_cookie(
+                        &mut res,
+                        &clear_session_cookie(CITIZEN_COOKIE, state.config().secure_cookies),
+                    );
                 }
                 Err(res)
             }
@@ -160,22 +165,6 @@ impl CitizenSigned {
             Err(Refusal::Csrf)
         }
     }
-}
-
-fn set_cookie(res: &mut Response, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
-}
-
-fn session_cookie(id: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{CITIZEN_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/{secure}")
-}
-
-fn clear_cookie(secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{CITIZEN_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}")
 }
 
 /// A page of a signed-in citizen: their navigation (my dossiers, the catalog, sign out).
@@ -302,7 +291,7 @@ fn signed_in(state: &AppState, account: &str, next: Option<&Next>) -> Response {
     let mut res = Redirect::to(&to).into_response();
     set_cookie(
         &mut res,
-        &session_cookie(&session.id, state.config().secure_cookies),
+        &session_cookie(CITIZEN_COOKIE, &session.id, state.config().secure_cookies),
     );
     res
 }
@@ -450,6 +439,7 @@ pub async fn signout(
         .citizens()
         .record(SignInKind::SignedOut, Some(&s.account), &ip.to_string());
     let mut res = Redirect::to(SIGNIN_PATH).into_response();
-    set_cookie(&mut res, &clear_cookie(state.config().secure_cookies));
+    let secure = state.config().secure_cookies;
+    set_cookie(&mut res, &clear_session_cookie(CITIZEN_COOKIE, secure));
     res
 }
