@@ -35,7 +35,7 @@ use motcua_engine::domain::{Action, ActorRef, Command};
 use motcua_engine::idempotency::KeyScope;
 use motcua_engine::projection::views::{DossierView, PublicStatus};
 use motcua_engine::projection::DossierState;
-use motcua_engine::storage::KvTree;
+use motcua_engine::storage::{Batch, KvTree};
 use serde::{Deserialize, Serialize};
 
 use crate::app::accounts::{check_password, PasswordError, SignInKind, MAX_PASSWORD_BYTES};
@@ -48,8 +48,10 @@ use crate::app::idempotency::IdempotencyKey;
 use crate::app::ratings::Rated;
 use crate::crypto::random_bytes;
 
-/// The tree of portal accounts: `l/<login>` -> [`StoredCitizen`]; `d/<account>/<code>` -> the
-/// dossier's nonce; `i/<issuer> <subject>` -> the account an identity provider's subject is.
+/// The tree of portal accounts: `l/<login>` -> [`StoredCitizen`]; `a/<account>` -> its login
+/// (to change the password or close the account from a session, which knows the account
+/// only); `d/<account>/<code>` -> the dossier's nonce; `i/<issuer> <subject>` -> the account
+/// an identity provider's subject is.
 pub const TREE: &str = "http.citizens";
 /// Longest e-mail address accepted (RFC 5321's path limit).
 pub const MAX_EMAIL_BYTES: usize = 254;
@@ -308,6 +310,12 @@ impl Citizens<'_> {
         if kept != record {
             return Ok(Err(SignUpError::Taken));
         }
+        self.tree()
+            .insert(
+                format!("a/{account}").as_bytes(),
+                login.as_str().as_bytes().to_vec(),
+            )
+            .map_err(AppError::internal)?;
         self.record(SignInKind::SignedUp, Some(&account), address);
         Ok(Ok(account))
     }
@@ -336,6 +344,113 @@ impl Citizens<'_> {
         };
         self.record(kind, account.as_deref(), address);
         Ok(outcome)
+    }
+
+    /// The login key (`l/<login>`) and record of `account`: through `a/<account>`, or for an
+    /// account opened before that index, by a walk of the logins.
+    fn own(&self, account: &str) -> Result<Option<(Vec<u8>, StoredCitizen)>, AppError> {
+        if let Some(login) = self
+            .tree()
+            .get(format!("a/{account}").as_bytes())
+            .map_err(AppError::internal)?
+        {
+            let key = [b"l/".as_slice(), &login].concat();
+            if let Some(bytes) = self.tree().get(&key).map_err(AppError::internal)? {
+                let stored: StoredCitizen =
+                    codec::decode_record(&bytes).map_err(AppError::internal)?;
+                if stored.account == account {
+                    return Ok(Some((key, stored)));
+                }
+            }
+        }
+        for kv in self.tree().scan_prefix(b"l/") {
+            let (k, v) = kv.map_err(AppError::internal)?;
+            let stored: StoredCitizen = codec::decode_record(&v).map_err(AppError::internal)?;
+            if stored.account == account {
+                return Ok(Some((k.to_vec(), stored)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Changes the password of `account` after checking its `current` one; the account's
+    /// other sessions are the caller's to end. A refusal changes nothing. The change is in the
+    /// sign-in trail (`PasswordChanged`, under the account id).
+    pub async fn change_password(
+        &self,
+        account: &str,
+        current: &str,
+        new: &str,
+        address: &str,
+    ) -> Result<Result<(), PasswordError>, AppError> {
+        let Some((key, stored)) = self.own(account)? else {
+            return Err(AppError::NotFound("no such account".into()));
+        };
+        let current_ok = current.len() <= MAX_PASSWORD_BYTES
+            && self
+                .app
+                .accounts()
+                .verify(current, Some(stored.phc.as_str()))
+                .await?;
+        if !current_ok {
+            self.record(SignInKind::Failed, Some(account), address);
+            return Ok(Err(PasswordError::WrongCurrent));
+        }
+        if let Err(e) = check_password(new) {
+            return Ok(Err(e));
+        }
+        let phc = self.app.accounts().hash(new).await?;
+        let record = codec::encode_record(&StoredCitizen { phc, ..stored });
+        self.tree()
+            .insert(&key, record)
+            .map_err(AppError::internal)?;
+        self.record(SignInKind::PasswordChanged, Some(account), address);
+        Ok(Ok(()))
+    }
+
+    /// Closes `account` after checking its `password`: its login and password hash, its
+    /// (code, nonce) pairs and its identity providers' subjects are removed from [`TREE`] in
+    /// one batch, every session of it ends, and the closing is appended to the sign-in trail
+    /// (`AccountClosed`, under the account id: never the login). The dossiers it submitted
+    /// stay in the log (a dossier is a record of the State) and are found as before by code
+    /// and lookup secret. Its login is free again: signing up with it opens a new account,
+    /// with a new id, that holds none of the old dossiers. A wrong password changes nothing.
+    pub async fn close(
+        &self,
+        account: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<Result<(), BadCredentials>, AppError> {
+        let Some((key, stored)) = self.own(account)? else {
+            return Err(AppError::NotFound("no such account".into()));
+        };
+        let ok = password.len() <= MAX_PASSWORD_BYTES
+            && self
+                .app
+                .accounts()
+                .verify(password, Some(stored.phc.as_str()))
+                .await?;
+        if !ok {
+            self.record(SignInKind::Failed, Some(account), address);
+            return Ok(Err(BadCredentials));
+        }
+        let mut batch = Batch::new();
+        batch.remove(key);
+        batch.remove(format!("a/{account}").into_bytes());
+        for kv in self.tree().scan_prefix(format!("d/{account}/").as_bytes()) {
+            let (k, _) = kv.map_err(AppError::internal)?;
+            batch.remove(k.to_vec());
+        }
+        for kv in self.tree().scan_prefix(b"i/") {
+            let (k, v) = kv.map_err(AppError::internal)?;
+            if v.as_slice() == account.as_bytes() {
+                batch.remove(k.to_vec());
+            }
+        }
+        self.tree().apply(batch).map_err(AppError::internal)?;
+        self.app.citizen_sessions().end_all_of(&account.to_owned());
+        self.record(SignInKind::AccountClosed, Some(account), address);
+        Ok(Ok(()))
     }
 
     /// Records a citizen's sign-in, failure or sign-out in the auditor's trail, under the

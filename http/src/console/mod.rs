@@ -133,6 +133,12 @@ pub fn router() -> Router<AppState> {
         )
         .route("/cong-dan/dang-xuat", post(citizen::signout))
         .route("/cong-dan", get(citizen_dossiers::list))
+        .route("/cong-dan/tai-khoan", get(citizen::account_page))
+        .route(
+            "/cong-dan/tai-khoan/mat-khau",
+            post(citizen::change_password),
+        )
+        .route("/cong-dan/tai-khoan/xoa", post(citizen::close_account))
         .route(
             "/cong-dan/nop/{procedure}",
             get(citizen_dossiers::submit_get).post(citizen_dossiers::submit_post),
