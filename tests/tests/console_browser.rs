@@ -13,9 +13,9 @@
 //! tampered CSRF token, a specialist without the leader's actions, a deactivated officer
 //! thrown out at the next page. A fourth is a citizen on a 360 px phone: sign up, submit
 //! online from the catalog, supplement online when asked, the result in their list; another
-//! citizen does not find that dossier. A fifth is a leader reading the demo commune's
-//! statistics (the demo report's figures, a figure clicked through to as many dossiers) and
-//! the reform plan's dashboard.
+//! citizen does not find that dossier, then closes their account from its page. A fifth is a
+//! leader reading the demo commune's statistics (the demo report's figures, a figure clicked
+//! through to as many dossiers) and the reform plan's dashboard.
 //!
 //! axe-core is the pinned npm release [`AXE_URL`], downloaded with `curl` once, checked
 //! against [`AXE_TGZ_SHA256`] and kept in the target directory; without the network the test
@@ -1090,6 +1090,21 @@ async fn a_citizen_submits_and_supplements_online_on_a_phone() {
     let other = d.wait_for(&page, "Không tìm thấy hồ sơ").await;
     assert!(!other.contains("Bản sao CCCD"));
     d.check("citizen-not-found", &axe, &mut found).await;
+
+    // That citizen's own account page on a phone, then the account closed with the password.
+    d.click("nav a[href='/cong-dan/tai-khoan']").await;
+    d.wait_for("/cong-dan/tai-khoan", "Xoá tài khoản").await;
+    fits_phone(&d, "the account page").await;
+    d.check("citizen-account", &axe, &mut found).await;
+    d.type_into("#close-password", password).await;
+    d.click("form[action='/cong-dan/tai-khoan/xoa'] button[type=submit]")
+        .await;
+    d.wait_for("/cong-dan/tai-khoan/xoa", "Đã xoá tài khoản")
+        .await;
+    d.check("citizen-account-closed", &axe, &mut found).await;
+    d.go(&s.url("/cong-dan")).await;
+    d.wait_for("/cong-dan/dang-nhap", "Đăng nhập tài khoản công dân")
+        .await;
     d.quit().await;
 
     assert!(
