@@ -13,7 +13,9 @@
 //! tampered CSRF token, a specialist without the leader's actions, a deactivated officer
 //! thrown out at the next page. A fourth is a citizen on a 360 px phone: sign up, submit
 //! online from the catalog, supplement online when asked, the result in their list; another
-//! citizen does not find that dossier.
+//! citizen does not find that dossier, then closes their account from its page. A fifth is a
+//! leader reading the demo commune's statistics (the demo report's figures, a figure clicked
+//! through to as many dossiers) and the reform plan's dashboard.
 //!
 //! axe-core is the pinned npm release [`AXE_URL`], downloaded with `curl` once, checked
 //! against [`AXE_TGZ_SHA256`] and kept in the target directory; without the network the test
@@ -1088,6 +1090,152 @@ async fn a_citizen_submits_and_supplements_online_on_a_phone() {
     let other = d.wait_for(&page, "Không tìm thấy hồ sơ").await;
     assert!(!other.contains("Bản sao CCCD"));
     d.check("citizen-not-found", &axe, &mut found).await;
+
+    // That citizen's own account page on a phone, then the account closed with the password.
+    d.click("nav a[href='/cong-dan/tai-khoan']").await;
+    d.wait_for("/cong-dan/tai-khoan", "Xoá tài khoản").await;
+    fits_phone(&d, "the account page").await;
+    d.check("citizen-account", &axe, &mut found).await;
+    d.type_into("#close-password", password).await;
+    d.click("form[action='/cong-dan/tai-khoan/xoa'] button[type=submit]")
+        .await;
+    d.wait_for("/cong-dan/tai-khoan/xoa", "Đã xoá tài khoản")
+        .await;
+    d.check("citizen-account-closed", &axe, &mut found).await;
+    d.go(&s.url("/cong-dan")).await;
+    d.wait_for("/cong-dan/dang-nhap", "Đăng nhập tài khoản công dân")
+        .await;
+    d.quit().await;
+
+    assert!(
+        found.is_empty(),
+        "axe-core found serious or critical violations:\n{}",
+        found.join("\n")
+    );
+    s.server.shutdown().await.unwrap();
+}
+
+/// The dashboards in a real browser, on the demo commune (seeded as `motcua serve --demo`
+/// seeds it): a leader signs in with the form, asks the statistics page for January-August
+/// 2023 at the desk through its own form and reads the demo's report on the page (342
+/// received, 342 resolved, 216 early, 126 on time, 0 in progress), then the online e-copy
+/// certifications (187); clicks a figure through to its dossier list, which has as many codes
+/// as the figure says; opens the reform plans, follows the plan to its dashboard as of 31
+/// August 2023 and reads a task's row with its status in words. Both pages are checked by
+/// axe-core and saved as screenshots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_reads_the_demo_dashboards_in_a_real_browser() {
+    if skip_without_chromedriver() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::demo_in(&tmp.path().join("data")).await;
+    let leader = s
+        .server
+        .demo_tokens
+        .iter()
+        .find(|t| t.role == "leader")
+        .expect("the demo has a leader")
+        .staff
+        .clone();
+    account(&s, &leader).await;
+    let axe = axe_source();
+    let mut found = Vec::new();
+    let d = Driver::start().await;
+
+    d.go(&s.url("/signin")).await;
+    d.wait_for("/signin", "Đăng nhập").await;
+    d.type_into("#username", &leader).await;
+    d.type_into("#password", PASSWORD).await;
+    d.click("form[action='/signin'] button[type=submit]").await;
+    d.wait_for("", "Đăng xuất").await;
+
+    // The period and the channel through the page's own form.
+    d.go(&s.url("/thong-ke")).await;
+    d.wait_for("/thong-ke", "Kỳ báo cáo").await;
+    let choose = |from: &str, to: &str, procedure: &str| {
+        format!(
+            "document.getElementById('from').value = '{from}';
+             document.getElementById('to').value = '{to}';
+             document.getElementById('procedure').value = '{procedure}';"
+        )
+    };
+    d.execute(&choose("2023-01-01", "2023-08-31", ""), json!([]))
+        .await;
+    d.click("#channel option[value='desk']").await;
+    d.click("form[action='/thong-ke'] button[type=submit]")
+        .await;
+    d.wait_for(
+        "/thong-ke?from=2023-01-01&to=2023-08-31&field=&procedure=&channel=desk",
+        "Kỳ báo cáo: từ 01/01/2023 đến 31/08/2023",
+    )
+    .await;
+    let figure = |name: &str| {
+        format!("return document.querySelector('td[data-figure=\"{name}\"] a').textContent;")
+    };
+    for (name, n) in [
+        ("received", "342"),
+        ("resolved", "342"),
+        ("resolved_early", "216"),
+        ("resolved_on_time", "126"),
+        ("resolved_late", "0"),
+        ("in_progress", "0"),
+    ] {
+        assert_eq!(d.execute(&figure(name), json!([])).await, n, "{name}");
+    }
+    d.check("statistics-demo", &axe, &mut found).await;
+
+    // A figure clicked: the dossiers behind it, as many as it says.
+    d.click("td[data-figure='resolved_on_time'] a").await;
+    d.wait_for("figure=resolved_on_time", "Hồ sơ: đúng hạn (126)")
+        .await;
+    let listed = d
+        .execute(
+            "return document.querySelectorAll('ul.codes li a[href^=\"/dossiers/\"]').length;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(listed, 126, "the list behind the figure");
+    d.execute(
+        "document.getElementById('ho-so').scrollIntoView();",
+        json!([]),
+    )
+    .await;
+    d.check("statistics-demo-list", &axe, &mut found).await;
+
+    // The online e-copy certifications of the same period.
+    d.execute(&choose("2023-01-01", "2023-08-31", "2.001035"), json!([]))
+        .await;
+    d.click("#channel option[value='online']").await;
+    d.click("form[action='/thong-ke'] button[type=submit]")
+        .await;
+    d.wait_for("channel=online", "Kỳ báo cáo").await;
+    assert_eq!(d.execute(&figure("received"), json!([])).await, "187");
+    assert_eq!(d.execute(&figure("resolved"), json!([])).await, "187");
+
+    // The reform plans, the plan's dashboard as of 31 August 2023, a task's row in words.
+    d.go(&s.url("/ke-hoach")).await;
+    d.wait_for("/ke-hoach", "35/KH-UBND").await;
+    d.check("plans-demo", &axe, &mut found).await;
+    d.click("a[href='/ke-hoach/35-kh-ubnd-2023']").await;
+    d.wait_for("/ke-hoach/35-kh-ubnd-2023", "data-task").await;
+    d.go(&s.url("/ke-hoach/35-kh-ubnd-2023?ngay=2023-08-31"))
+        .await;
+    d.wait_for("?ngay=2023-08-31", "data-task").await;
+    let row = |task: &str| {
+        format!("return document.querySelector('tr[data-task=\"{task}\"]').innerText;")
+    };
+    let listing = d.execute(&row("niem-yet-tthc"), json!([])).await;
+    assert!(
+        listing.as_str().unwrap_or_default().contains("Hoàn thành"),
+        "{listing}"
+    );
+    let certified = d.execute(&row("chung-thuc-dien-tu"), json!([])).await;
+    assert!(
+        certified.as_str().unwrap_or_default().contains("187"),
+        "{certified}"
+    );
+    d.check("plan-dashboard-demo", &axe, &mut found).await;
     d.quit().await;
 
     assert!(

@@ -726,6 +726,34 @@ async fn after_hand_over_the_citizen_rates_once_and_the_statistics_count_it() {
         .unwrap();
     assert_eq!(bad.status(), 422);
     assert_eq!(s.head(), head + 1);
+    // An over-long secret is refused before its slow check on every route that proves one:
+    // the rating and a citizen's action alike (`Dossiers::prove`), each a 422 naming the field.
+    let long = "A".repeat(65);
+    for (path, body) in [
+        (
+            format!("/v1/dossiers/{code}/rating"),
+            json!({"level": "satisfied", "lookup_secret": long}),
+        ),
+        (
+            format!("/v1/dossiers/{code}/actions/withdraw"),
+            json!({"reason": "thôi", "lookup_secret": long}),
+        ),
+    ] {
+        let r = s
+            .post(&path, &t["cong-dvc"])
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 422, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let problem: Value = r.json().await.unwrap();
+        assert!(
+            problem.to_string().contains("lookup_secret"),
+            "{path}: {problem}"
+        );
+    }
+    assert_eq!(s.head(), head + 1);
 
     // The period's statistics: exactly one rating, at "satisfied"; 100 % satisfied.
     let today = chrono::Utc::now()
@@ -832,4 +860,201 @@ async fn after_hand_over_the_citizen_rates_once_and_the_statistics_count_it() {
     let events = envs.into_iter().map(Ok::<_, std::convert::Infallible>);
     motcua_replay::archive::write_archive_from(header, events, file).unwrap();
     assert_eq!(findings(&forged).await, vec![(seq, "rating".to_owned())]);
+}
+
+/// Every value of the portal accounts' tree, in key order (to see that a refusal changed none).
+fn citizen_tree(s: &TestServer) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let tree = s.server.log().store().tree("http.citizens").unwrap();
+    tree.scan_prefix(b"")
+        .map(|kv| {
+            let (k, v) = kv.unwrap();
+            (k.to_vec(), v.to_vec())
+        })
+        .collect()
+}
+
+/// A citizen's own account: a wrong current password changes nothing; the right one changes
+/// the password and ends the account's other sessions; closing the account with a wrong
+/// password changes nothing; with the right one every session ends at once (the old cookie is
+/// sent back to the sign-in), signing in fails, the login and its hash are gone from the
+/// server's tree and from its answers (the login signs up again as a new account that holds
+/// none of the old dossiers), the sign-in trail records the closing under the account id, and
+/// the dossier the account submitted is still found by its code and lookup secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_changes_the_password_then_closes_the_account_and_the_dossier_stays() {
+    let (s, _t) = commune().await;
+    const LOGIN: &str = "0904 555 666";
+    const NEW_PASSWORD: &str = "mật khẩu mới của tôi 2026";
+    let before = citizen_entries(&s);
+    let mut a = citizen(&s, LOGIN).await;
+    let page = submit(&mut a, PROCEDURE).await;
+    assert_eq!(page.status, 201, "{}", page.body);
+    let code = between(&page.body, "<dt>Mã hồ sơ</dt><dd><strong>", "<").to_owned();
+    let secret = between(&page.body, "<span class=\"secret\">", "<").to_owned();
+    // A second session of the same account, on another device.
+    let mut other = Browser::new(&s);
+    let signin = other.get("/cong-dan/dang-nhap").await;
+    let r = other
+        .post(
+            "/cong-dan/dang-nhap",
+            &[
+                ("csrf", &signin.hidden("csrf")),
+                ("login", LOGIN),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+
+    let account = a.get("/cong-dan/tai-khoan").await;
+    assert_eq!(account.status, 200, "{}", account.body);
+    assert!(account
+        .body
+        .contains("<h2 id=\"doi-mat-khau\">Đổi mật khẩu</h2>"));
+    assert!(account
+        .body
+        .contains("<h2 id=\"xoa-tai-khoan\">Xoá tài khoản</h2>"));
+    let csrf = account.hidden("csrf");
+
+    // A wrong current password: refused in words, nothing changed, both sessions live.
+    let tree = citizen_tree(&s);
+    let head = s.head();
+    let wrong = a
+        .post(
+            "/cong-dan/tai-khoan/mat-khau",
+            &[
+                ("csrf", &csrf),
+                ("current", "không phải mật khẩu"),
+                ("new", NEW_PASSWORD),
+                ("confirm", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 422, "{}", wrong.body);
+    assert!(wrong.body.contains("Mật khẩu hiện tại không đúng."));
+    assert_eq!(citizen_tree(&s), tree);
+    assert_eq!(other.get("/cong-dan").await.status, 200);
+
+    // The right one: changed; the other session ends, this one goes on.
+    let changed = a
+        .post(
+            "/cong-dan/tai-khoan/mat-khau",
+            &[
+                ("csrf", &csrf),
+                ("current", PASSWORD),
+                ("new", NEW_PASSWORD),
+                ("confirm", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert!(changed.body.contains("Đã đổi mật khẩu."));
+    assert_ne!(citizen_tree(&s), tree);
+    let ended = other.get("/cong-dan").await;
+    assert_eq!(ended.status, 303);
+    assert_eq!(ended.location(), "/cong-dan/dang-nhap");
+    assert_eq!(a.get("/cong-dan").await.status, 200);
+    let sign_in = |password: &'static str| {
+        let s = &s;
+        async move {
+            let mut b = Browser::new(s);
+            let form = b.get("/cong-dan/dang-nhap").await;
+            b.post(
+                "/cong-dan/dang-nhap",
+                &[
+                    ("csrf", &form.hidden("csrf")),
+                    ("login", LOGIN),
+                    ("password", password),
+                ],
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(sign_in(PASSWORD).await, 401, "the old password");
+    assert_eq!(sign_in(NEW_PASSWORD).await, 303, "the new password");
+
+    // Closing with a wrong password changes nothing.
+    let tree = citizen_tree(&s);
+    let refused = a
+        .post(
+            "/cong-dan/tai-khoan/xoa",
+            &[("csrf", &csrf), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused
+        .body
+        .contains("Mật khẩu không đúng. Tài khoản chưa bị xoá."));
+    assert_eq!(citizen_tree(&s), tree);
+    assert_eq!(a.get("/cong-dan").await.status, 200);
+
+    // Closing with the right one.
+    let old_cookie = a.cookies["motcua_citizen"].clone();
+    let closed = a
+        .post(
+            "/cong-dan/tai-khoan/xoa",
+            &[("csrf", &csrf), ("password", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    assert!(closed.body.contains("<h1>Đã xoá tài khoản</h1>"));
+    assert!(
+        !a.cookies.contains_key("motcua_citizen"),
+        "the cookie removed"
+    );
+    assert_eq!(s.head(), head, "the log records nothing of an account");
+    // The old session is over at once, for a page and for a form.
+    let mut replayed = Browser::new(&s);
+    replayed
+        .cookies
+        .insert("motcua_citizen".into(), old_cookie.clone());
+    let gone = replayed.get("/cong-dan").await;
+    assert_eq!(gone.status, 303);
+    assert_eq!(gone.location(), "/cong-dan/dang-nhap");
+    replayed.cookies.insert("motcua_citizen".into(), old_cookie);
+    let post = replayed
+        .post(
+            &format!("/cong-dan/ho-so/{code}/rut"),
+            &[("csrf", &csrf), ("reason", "thôi")],
+        )
+        .await;
+    assert_eq!(post.status, 403);
+    assert_eq!(s.head(), head);
+    assert_eq!(sign_in(NEW_PASSWORD).await, 401, "no sign-in after closing");
+    // Nothing of the account is left in its tree: not the login, not its hash, not its
+    // dossiers' pairs.
+    assert_eq!(citizen_entries(&s), before, "{:?}", citizen_tree(&s));
+    let phone = b"0904555666";
+    assert!(citizen_tree(&s)
+        .iter()
+        .all(|(k, v)| !k.windows(phone.len()).any(|w| w == phone)
+            && !v.windows(phone.len()).any(|w| w == phone)));
+    // The login is free again: a new account, which holds none of the old dossiers.
+    let mut again = citizen(&s, LOGIN).await;
+    let mine = again.get("/cong-dan").await;
+    assert!(!mine.body.contains(&code), "{}", mine.body);
+    assert_eq!(
+        again.get(&format!("/cong-dan/ho-so/{code}")).await.status,
+        404
+    );
+    // The dossier stays, found by its code and secret as before.
+    let lookup = Browser::new(&s)
+        .get(&format!("/tra-cuu?ma={code}&mk={secret}"))
+        .await;
+    assert_eq!(lookup.status, 200, "{}", lookup.body);
+    assert!(lookup.body.contains(&code));
+    // The sign-in trail appended the change and the closing under the account id, never the
+    // login.
+    let mut admin = signed_in(&s, "qt-01").await;
+    let audit = admin.get("/audit").await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    assert!(audit.body.contains("Đổi mật khẩu"));
+    assert!(
+        audit.body.contains("Xoá tài khoản công dân"),
+        "{}",
+        audit.body
+    );
+    assert!(!audit.body.contains("0904555666"));
+    assert!(!audit.body.contains(LOGIN));
 }

@@ -150,6 +150,30 @@ impl From<DossierRecord> for DossierView {
     }
 }
 
+/// What a citizen may see of `r`: the one mapping of a record to its public status.
+fn public_status_of(r: &DossierRecord) -> PublicStatus {
+    let supplement = (r.state == DossierState::AwaitingSupplement)
+        .then(|| r.supplements.last())
+        .flatten()
+        .filter(|x| x.received_at.is_none())
+        .map(|x| PublicSupplement {
+            requested_at: x.requested_at,
+            items: x.items.clone(),
+            reason: x.reason.clone(),
+        });
+    PublicStatus {
+        new_appointment: r.apologies.last().map(|a| a.new_appointment),
+        supplement,
+        national_status: r.state.national_code(),
+        status: r.state.national_name_vi().to_owned(),
+        code: r.code.clone(),
+        procedure_name: r.procedure_name.clone(),
+        received_at: r.received_at,
+        due: r.due,
+        result_ready: matches!(r.state, DossierState::ResultReady | DossierState::Rejected),
+    }
+}
+
 /// What a citizen may see of a dossier (nothing personal beyond the receipt).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicStatus {
@@ -517,29 +541,20 @@ impl ReadModels {
                 false
             }
         };
-        let Some(r) = record.filter(|_| matches) else {
-            return Ok(None);
-        };
-        let supplement = (r.state == DossierState::AwaitingSupplement)
-            .then(|| r.supplements.last())
-            .flatten()
-            .filter(|x| x.received_at.is_none())
-            .map(|x| PublicSupplement {
-                requested_at: x.requested_at,
-                items: x.items.clone(),
-                reason: x.reason.clone(),
-            });
-        Ok(Some(PublicStatus {
-            new_appointment: r.apologies.last().map(|a| a.new_appointment),
-            supplement,
-            national_status: r.state.national_code(),
-            status: r.state.national_name_vi().to_owned(),
-            code: r.code,
-            procedure_name: r.procedure_name,
-            received_at: r.received_at,
-            due: r.due,
-            result_ready: matches!(r.state, DossierState::ResultReady | DossierState::Rejected),
-        }))
+        Ok(record.filter(|_| matches).map(|r| public_status_of(&r)))
+    }
+
+    /// A dossier's public status and its view, from one read of its record and without a
+    /// secret: for a caller who has shown the dossier is theirs another way (a portal account
+    /// holds the dossier's nonce: `app::citizens`), so a page of theirs costs no Argon2id
+    /// evaluation. [`ReadModels::public_lookup`] answers the same status after the secret.
+    pub fn public_status(
+        &self,
+        code: &DossierCode,
+    ) -> Result<Option<(PublicStatus, DossierView)>, ProjectionError> {
+        Ok(self
+            .record(code)?
+            .map(|r| (public_status_of(&r), DossierView::from(r))))
     }
 
     /// A [`ReadModels::list`] cursor that starts the walk at the dossiers received (or

@@ -74,6 +74,9 @@ pub enum SignInKind {
     PasswordChanged,
     /// A citizen opened a portal account (`app::citizens`; appended last: the trail is stored).
     SignedUp,
+    /// A citizen closed their portal account (`app::citizens`; appended last: the trail is
+    /// stored).
+    AccountClosed,
 }
 
 impl SignInKind {
@@ -87,6 +90,7 @@ impl SignInKind {
             SignInKind::PasswordSet => "Đặt lại mật khẩu",
             SignInKind::PasswordChanged => "Đổi mật khẩu",
             SignInKind::SignedUp => "Đăng ký tài khoản công dân",
+            SignInKind::AccountClosed => "Xoá tài khoản công dân",
         }
     }
 }

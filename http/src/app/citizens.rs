@@ -29,26 +29,29 @@ use std::pin::Pin;
 
 use motcua_engine::codec;
 use motcua_engine::domain::rating::SatisfactionLevel;
+use motcua_engine::domain::secret::SALT_LEN;
 use motcua_engine::domain::types::{DossierCode, Role, Staff, StaffId, UnitCode};
 use motcua_engine::domain::{Action, ActorRef, Command};
 use motcua_engine::idempotency::KeyScope;
 use motcua_engine::projection::views::{DossierView, PublicStatus};
 use motcua_engine::projection::DossierState;
-use motcua_engine::storage::KvTree;
+use motcua_engine::storage::{Batch, KvTree};
 use serde::{Deserialize, Serialize};
 
 use crate::app::accounts::{check_password, PasswordError, SignInKind, MAX_PASSWORD_BYTES};
 use crate::app::caller::Caller;
 use crate::app::clock;
-use crate::app::dossiers::{secret_of, Arrival, FirstStep, Receipt, WriteOutcome, SALT_LABEL};
+use crate::app::dossiers::{derived_secret, Arrival, FirstStep, Receipt, WriteOutcome};
 use crate::app::error::AppError;
 use crate::app::handle::App;
 use crate::app::idempotency::IdempotencyKey;
 use crate::app::ratings::Rated;
 use crate::crypto::random_bytes;
 
-/// The tree of portal accounts: `l/<login>` -> [`StoredCitizen`]; `d/<account>/<code>` -> the
-/// dossier's nonce; `i/<issuer> <subject>` -> the account an identity provider's subject is.
+/// The tree of portal accounts: `l/<login>` -> [`StoredCitizen`]; `a/<account>` -> its login
+/// (to change the password or close the account from a session, which knows the account
+/// only); `d/<account>/<code>` -> the dossier's nonce; `i/<issuer> <subject>` -> the account
+/// an identity provider's subject is.
 pub const TREE: &str = "http.citizens";
 /// Longest e-mail address accepted (RFC 5321's path limit).
 pub const MAX_EMAIL_BYTES: usize = 254;
@@ -307,6 +310,12 @@ impl Citizens<'_> {
         if kept != record {
             return Ok(Err(SignUpError::Taken));
         }
+        self.tree()
+            .insert(
+                format!("a/{account}").as_bytes(),
+                login.as_str().as_bytes().to_vec(),
+            )
+            .map_err(AppError::internal)?;
         self.record(SignInKind::SignedUp, Some(&account), address);
         Ok(Ok(account))
     }
@@ -335,6 +344,113 @@ impl Citizens<'_> {
         };
         self.record(kind, account.as_deref(), address);
         Ok(outcome)
+    }
+
+    /// The login key (`l/<login>`) and record of `account`: through `a/<account>`, or for an
+    /// account opened before that index, by a walk of the logins.
+    fn own(&self, account: &str) -> Result<Option<(Vec<u8>, StoredCitizen)>, AppError> {
+        if let Some(login) = self
+            .tree()
+            .get(format!("a/{account}").as_bytes())
+            .map_err(AppError::internal)?
+        {
+            let key = [b"l/".as_slice(), &login].concat();
+            if let Some(bytes) = self.tree().get(&key).map_err(AppError::internal)? {
+                let stored: StoredCitizen =
+                    codec::decode_record(&bytes).map_err(AppError::internal)?;
+                if stored.account == account {
+                    return Ok(Some((key, stored)));
+                }
+            }
+        }
+        for kv in self.tree().scan_prefix(b"l/") {
+            let (k, v) = kv.map_err(AppError::internal)?;
+            let stored: StoredCitizen = codec::decode_record(&v).map_err(AppError::internal)?;
+            if stored.account == account {
+                return Ok(Some((k.to_vec(), stored)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Changes the password of `account` after checking its `current` one; the account's
+    /// other sessions are the caller's to end. A refusal changes nothing. The change is in the
+    /// sign-in trail (`PasswordChanged`, under the account id).
+    pub async fn change_password(
+        &self,
+        account: &str,
+        current: &str,
+        new: &str,
+        address: &str,
+    ) -> Result<Result<(), PasswordError>, AppError> {
+        let Some((key, stored)) = self.own(account)? else {
+            return Err(AppError::NotFound("no such account".into()));
+        };
+        let current_ok = current.len() <= MAX_PASSWORD_BYTES
+            && self
+                .app
+                .accounts()
+                .verify(current, Some(stored.phc.as_str()))
+                .await?;
+        if !current_ok {
+            self.record(SignInKind::Failed, Some(account), address);
+            return Ok(Err(PasswordError::WrongCurrent));
+        }
+        if let Err(e) = check_password(new) {
+            return Ok(Err(e));
+        }
+        let phc = self.app.accounts().hash(new).await?;
+        let record = codec::encode_record(&StoredCitizen { phc, ..stored });
+        self.tree()
+            .insert(&key, record)
+            .map_err(AppError::internal)?;
+        self.record(SignInKind::PasswordChanged, Some(account), address);
+        Ok(Ok(()))
+    }
+
+    /// Closes `account` after checking its `password`: its login and password hash, its
+    /// (code, nonce) pairs and its identity providers' subjects are removed from [`TREE`] in
+    /// one batch, every session of it ends, and the closing is appended to the sign-in trail
+    /// (`AccountClosed`, under the account id: never the login). The dossiers it submitted
+    /// stay in the log (a dossier is a record of the State) and are found as before by code
+    /// and lookup secret. Its login is free again: signing up with it opens a new account,
+    /// with a new id, that holds none of the old dossiers. A wrong password changes nothing.
+    pub async fn close(
+        &self,
+        account: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<Result<(), BadCredentials>, AppError> {
+        let Some((key, stored)) = self.own(account)? else {
+            return Err(AppError::NotFound("no such account".into()));
+        };
+        let ok = password.len() <= MAX_PASSWORD_BYTES
+            && self
+                .app
+                .accounts()
+                .verify(password, Some(stored.phc.as_str()))
+                .await?;
+        if !ok {
+            self.record(SignInKind::Failed, Some(account), address);
+            return Ok(Err(BadCredentials));
+        }
+        let mut batch = Batch::new();
+        batch.remove(key);
+        batch.remove(format!("a/{account}").into_bytes());
+        for kv in self.tree().scan_prefix(format!("d/{account}/").as_bytes()) {
+            let (k, _) = kv.map_err(AppError::internal)?;
+            batch.remove(k.to_vec());
+        }
+        for kv in self.tree().scan_prefix(b"i/") {
+            let (k, v) = kv.map_err(AppError::internal)?;
+            if v.as_slice() == account.as_bytes() {
+                batch.remove(k.to_vec());
+            }
+        }
+        self.tree().apply(batch).map_err(AppError::internal)?;
+        self.app.citizen_sessions().end_all_of(&account.to_owned());
+        self.record(SignInKind::AccountClosed, Some(account), address);
+        Ok(Ok(()))
     }
 
     /// Records a citizen's sign-in, failure or sign-out in the auditor's trail, under the
@@ -388,12 +504,11 @@ impl Citizens<'_> {
 
     /// The lookup secret of the account's dossier with `nonce`, and its digest's salt: derived
     /// from the server's salt, so this server alone derives it again.
-    fn secret(&self, account: &str, nonce: &str) -> (String, [u8; 16]) {
-        let parts: [&[u8]; 3] = [SECRET_LABEL, account.as_bytes(), nonce.as_bytes()];
-        let idempotency = self.app.idempotency();
-        let bytes = idempotency.salted(&parts);
-        let salt = idempotency.salted(&[parts[0], parts[1], parts[2], SALT_LABEL]);
-        secret_of(&bytes, &salt)
+    fn secret(&self, account: &str, nonce: &str) -> (String, [u8; SALT_LEN]) {
+        derived_secret(
+            self.app.idempotency(),
+            &[SECRET_LABEL, account.as_bytes(), nonce.as_bytes()],
+        )
     }
 
     /// Submits `arrival` online as the citizen `account` (the actor `citizen:<account>`);
@@ -472,28 +587,35 @@ impl Citizens<'_> {
         Ok(out)
     }
 
-    /// The account's dossier `code`: its status through the public lookup with the derived
-    /// secret, and the citizen's actions now; `NotFound` for a code that is not theirs, exactly
-    /// as for an unknown one.
-    pub async fn dossier(&self, account: &str, code: &DossierCode) -> Result<OwnDossier, AppError> {
+    /// The account's dossier `code`: its public status, the citizen's actions now and the
+    /// rating; `NotFound` for a code that is not theirs, exactly as for an unknown one. The
+    /// account's (code, nonce) pair is what shows the dossier is theirs, so the status is read
+    /// once from the read models (`public_status`) without an Argon2id check of the derived
+    /// secret; every write still proves the secret to the domain (`act`, `rate`). The log is
+    /// read for what the read models do not hold: the workflow's actions (the domain's fold),
+    /// and the rating, which only a handed-over dossier can have.
+    pub fn dossier(&self, account: &str, code: &DossierCode) -> Result<OwnDossier, AppError> {
         let not_found = || AppError::NotFound(format!("no dossier {code}"));
-        let nonce = self.nonce_of(account, code)?.ok_or_else(not_found)?;
-        let (secret, _) = self.secret(account, &nonce);
-        let views = self.app.views();
-        let mut status = views
-            .lookup(Some(code.clone()), secret)
-            .await?
+        self.nonce_of(account, code)?.ok_or_else(not_found)?;
+        let (mut status, view) = self
+            .app
+            .read_models()
+            .public_status(code)?
             .ok_or_else(not_found)?;
-        let view = self.view_of(code)?;
         if status.procedure_name.is_empty() {
             status.procedure_name = self.procedure_name(&view);
         }
         let caller = self.caller(account, &view.unit)?;
+        let handed_over = view.state == DossierState::Returned;
         Ok(OwnDossier {
             status,
-            actions: views.allowed_actions(&caller, code),
-            handed_over: view.state == DossierState::Returned,
-            rating: self.app.ratings().rating_of(code)?,
+            actions: self.app.views().allowed_actions(&caller, code),
+            handed_over,
+            rating: if handed_over {
+                self.app.ratings().rating_of(code)?
+            } else {
+                None
+            },
         })
     }
 

@@ -19,15 +19,18 @@ use crate::app::caller::Caller;
 use crate::app::clock;
 use crate::app::error::AppError;
 use crate::app::handle::App;
-use crate::app::idempotency::{command_key, IdempotencyKey, KeySpace};
+use crate::app::idempotency::{command_key, IdempotencyKey, IdempotencyStore, KeySpace};
 use crate::crypto::random_bytes;
 
 /// The letters of a lookup secret: 32 of them, none two that read alike aloud.
 const SECRET_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 /// Characters of a lookup secret: 10 of a 32-letter alphabet, 50 bits.
 const SECRET_LEN: usize = 10;
+/// The longest lookup secret read (the printed ones have [`SECRET_LEN`] characters): a longer
+/// one is refused before its Argon2id check.
+pub const MAX_LOOKUP_SECRET_CHARS: usize = 64;
 /// What a keyed receipt's salt is derived under, beside its secret (same key, another label).
-pub(super) const SALT_LABEL: &[u8] = b"lookup-secret-salt";
+const SALT_LABEL: &[u8] = b"lookup-secret-salt";
 
 /// What happens first to a dossier that arrives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,12 +243,20 @@ impl Dossiers<'_> {
 
     /// Whether `secret` is dossier `code`'s lookup secret: the proof the decision reads, or
     /// `None` (a wrong secret; or no such dossier, which the command then reports as such).
-    /// The check is `SecretDigest::prove`, on a blocking thread.
+    /// The check is `SecretDigest::prove`, on a blocking thread. A secret longer than
+    /// [`MAX_LOOKUP_SECRET_CHARS`] is refused before the slow check, on every route that takes
+    /// one (an action, a rating, a citizen's page).
     pub(crate) async fn prove(
         &self,
         code: &DossierCode,
         secret: &str,
     ) -> Result<Option<SecretProof>, AppError> {
+        if secret.chars().count() > MAX_LOOKUP_SECRET_CHARS {
+            return Err(AppError::invalid(
+                "lookup_secret",
+                format!("at most {MAX_LOOKUP_SECRET_CHARS} characters"),
+            ));
+        }
         let digest = match self.app.service().load_dossier(code) {
             Ok((state, _)) => state.lookup_secret().cloned(),
             Err(ServiceError::NotFound(_)) => None,
@@ -269,24 +280,37 @@ impl Dossiers<'_> {
         space: KeySpace,
         key: Option<&IdempotencyKey>,
     ) -> (String, [u8; SALT_LEN]) {
-        let (bytes, salt_bytes) = match key {
+        match key {
             Some(k) => {
                 let owner = space.owner(caller.id());
-                let parts = [owner.as_bytes(), k.as_str().as_bytes()];
-                let idempotency = self.app.idempotency();
-                (
-                    idempotency.salted(&parts),
-                    idempotency.salted(&[parts[0], parts[1], SALT_LABEL]),
+                derived_secret(
+                    self.app.idempotency(),
+                    &[owner.as_bytes(), k.as_str().as_bytes()],
                 )
             }
-            None => (random_bytes(), random_bytes()),
-        };
-        secret_of(&bytes, &salt_bytes)
+            None => secret_of(&random_bytes(), &random_bytes()),
+        }
     }
 }
 
+/// A lookup secret and its digest's salt derived from this server's salt and `parts` (a keyed
+/// receipt's key space owner and key; a portal account's label, account and nonce): the secret
+/// from `parts`, the salt from `parts` then [`SALT_LABEL`]. The one derivation: this server
+/// alone derives both again, for a retried receipt or a citizen acting on their dossier.
+pub(super) fn derived_secret(
+    idempotency: &IdempotencyStore,
+    parts: &[&[u8]],
+) -> (String, [u8; SALT_LEN]) {
+    let mut salted_parts = parts.to_vec();
+    salted_parts.push(SALT_LABEL);
+    secret_of(
+        &idempotency.salted(parts),
+        &idempotency.salted(&salted_parts),
+    )
+}
+
 /// A lookup secret (its letters) and the salt of its digest, from 32 bytes for each.
-pub(super) fn secret_of(bytes: &[u8; 32], salt_bytes: &[u8; 32]) -> (String, [u8; SALT_LEN]) {
+fn secret_of(bytes: &[u8; 32], salt_bytes: &[u8; 32]) -> (String, [u8; SALT_LEN]) {
     let secret = bytes[..SECRET_LEN]
         .iter()
         .map(|b| SECRET_ALPHABET[usize::from(*b) % SECRET_ALPHABET.len()] as char)

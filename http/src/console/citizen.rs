@@ -11,6 +11,10 @@
 //! to the cookie [`CITIZEN_FORM_COOKIE`]. Failed sign-ins take from the staff sign-in's
 //! buckets (per address, and per login); every sign-up attempt takes from the address's, so
 //! one address cannot open accounts in bulk.
+//!
+//! The account's own page (`/cong-dan/tai-khoan`): change the password (the current one
+//! asked; the account's other sessions end) and close the account (the password asked; every
+//! session ends, the login and its hash are removed, the dossiers stay: `Citizens::close`).
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::rejection::QueryRejection;
@@ -23,10 +27,13 @@ use maud::{html, Markup};
 use motcua_engine::domain::types::{ProcedureId, UnitCode};
 use serde::Deserialize;
 
-use crate::app::accounts::{SignInKind, MIN_PASSWORD_CHARS};
+use crate::app::accounts::{PasswordError, SignInKind, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use crate::app::citizens::{Login, LoginError, SignUpError};
 use crate::console::layout;
-use crate::console::{cookie, csrf_ok, error_page, fields, Fields, Refusal};
+use crate::console::{
+    clear_session_cookie, cookie, csrf_ok, error_page, fields, session_cookie, session_id,
+    set_cookie, Fields, Refusal,
+};
 use crate::crypto::random_bytes;
 use crate::extract::ClientIp;
 use crate::state::AppState;
@@ -124,8 +131,7 @@ impl FromRequestParts<AppState> for CitizenSigned {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let id = cookie(&parts.headers, CITIZEN_COOKIE)
-            .filter(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+        let id = session_id(&parts.headers, CITIZEN_COOKIE);
         match id.and_then(|id| state.app().authenticate_citizen_session(id)) {
             Some(s) => Ok(CitizenSigned {
                 account: s.account,
@@ -135,7 +141,10 @@ impl FromRequestParts<AppState> for CitizenSigned {
             None if parts.method == axum::http::Method::GET => {
                 let mut res = Redirect::to(&signin_for(parts)).into_response();
                 if cookie(&parts.headers, CITIZEN_COOKIE).is_some() {
-                    set_cookie(&mut res, &clear_cookie(state.config().secure_cookies));
+                    set_cookie(
+                        &mut res,
+                        &clear_session_cookie(CITIZEN_COOKIE, state.config().secure_cookies),
+                    );
                 }
                 Err(res)
             }
@@ -162,28 +171,13 @@ impl CitizenSigned {
     }
 }
 
-fn set_cookie(res: &mut Response, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
-}
-
-fn session_cookie(id: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{CITIZEN_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/{secure}")
-}
-
-fn clear_cookie(secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{CITIZEN_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}")
-}
-
 /// A page of a signed-in citizen: their navigation (my dossiers, the catalog, sign out).
 pub fn render(s: &CitizenSigned, title: &str, body: Markup) -> Response {
     let body = html! {
         nav.main aria-label="Điều hướng công dân" {
             a href="/cong-dan" { "Hồ sơ của tôi" }
             a href="/thu-tuc" { "Nộp hồ sơ mới" }
+            a href="/cong-dan/tai-khoan" { "Tài khoản" }
             form method="post" action="/cong-dan/dang-xuat" {
                 (layout::csrf_field(&s.csrf))
                 button.secondary type="submit" { "Đăng xuất" }
@@ -302,7 +296,7 @@ fn signed_in(state: &AppState, account: &str, next: Option<&Next>) -> Response {
     let mut res = Redirect::to(&to).into_response();
     set_cookie(
         &mut res,
-        &session_cookie(&session.id, state.config().secure_cookies),
+        &session_cookie(CITIZEN_COOKIE, &session.id, state.config().secure_cookies),
     );
     res
 }
@@ -450,6 +444,141 @@ pub async fn signout(
         .citizens()
         .record(SignInKind::SignedOut, Some(&s.account), &ip.to_string());
     let mut res = Redirect::to(SIGNIN_PATH).into_response();
-    set_cookie(&mut res, &clear_cookie(state.config().secure_cookies));
+    let secure = state.config().secure_cookies;
+    set_cookie(&mut res, &clear_session_cookie(CITIZEN_COOKIE, secure));
     res
+}
+
+fn account_view(s: &CitizenSigned, status: StatusCode, msg: Option<(bool, &str)>) -> Response {
+    let body = html! {
+        h1 { "Tài khoản của tôi" }
+        @if let Some((error, text)) = msg { (layout::message(error, text)) }
+        section.actions aria-labelledby="doi-mat-khau" {
+            h2 id="doi-mat-khau" { "Đổi mật khẩu" }
+            form method="post" action="/cong-dan/tai-khoan/mat-khau" {
+                (layout::csrf_field(&s.csrf))
+                label for="current" { "Mật khẩu hiện tại" }
+                input type="password" id="current" name="current" autocomplete="current-password" required;
+                label for="new" { "Mật khẩu mới (ít nhất " (MIN_PASSWORD_CHARS) " ký tự)" }
+                input type="password" id="new" name="new" autocomplete="new-password" required;
+                label for="confirm" { "Nhập lại mật khẩu mới" }
+                input type="password" id="confirm" name="confirm" autocomplete="new-password" required;
+                div { button type="submit" { "Đổi mật khẩu" } }
+            }
+            p.muted { "Sau khi đổi, các phiên đăng nhập khác của bạn (trên máy khác) sẽ kết thúc." }
+        }
+        section.actions aria-labelledby="xoa-tai-khoan" {
+            h2 id="xoa-tai-khoan" { "Xoá tài khoản" }
+            p { "Khi xoá tài khoản, số điện thoại hoặc thư điện tử và mật khẩu của bạn bị xoá; bạn không đăng nhập được nữa. "
+                "Các hồ sơ đã nộp vẫn được lưu theo quy định và vẫn tra cứu được bằng mã hồ sơ và mã tra cứu." }
+            form method="post" action="/cong-dan/tai-khoan/xoa" {
+                (layout::csrf_field(&s.csrf))
+                label for="close-password" { "Mật khẩu" }
+                input type="password" id="close-password" name="password" autocomplete="current-password" required;
+                div { button.secondary type="submit" { "Xoá tài khoản" } }
+            }
+        }
+    };
+    let mut res = render(s, "Tài khoản của tôi", body);
+    *res.status_mut() = status;
+    res
+}
+
+/// `GET /cong-dan/tai-khoan`: change the password, close the account.
+pub async fn account_page(s: CitizenSigned) -> Response {
+    account_view(&s, StatusCode::OK, None)
+}
+
+/// `POST /cong-dan/tai-khoan/mat-khau`: the current password, the new one twice; the
+/// account's other sessions end. A refusal changes nothing (422).
+pub async fn change_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    s: CitizenSigned,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let f = match s.form(form) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let (current, new) = (f.raw("current"), f.raw("new"));
+    if new != f.raw("confirm") {
+        let text = "Hai lần nhập mật khẩu mới không khớp nhau.";
+        return account_view(&s, StatusCode::UNPROCESSABLE_ENTITY, Some((true, text)));
+    }
+    let r = state
+        .app()
+        .citizens()
+        .change_password(&s.account, current, new, &ip.to_string())
+        .await;
+    match r {
+        Ok(Ok(())) => {
+            state
+                .app()
+                .citizen_sessions()
+                .end_all_of_except(&s.account, Some(&s.session));
+            account_view(&s, StatusCode::OK, Some((false, "Đã đổi mật khẩu.")))
+        }
+        Ok(Err(e)) => {
+            let text = match e {
+                PasswordError::TooShort => {
+                    format!("Mật khẩu mới phải có ít nhất {MIN_PASSWORD_CHARS} ký tự.")
+                }
+                PasswordError::TooLong => {
+                    format!("Mật khẩu mới dài quá {MAX_PASSWORD_BYTES} byte.")
+                }
+                _ => "Mật khẩu hiện tại không đúng.".to_owned(),
+            };
+            account_view(&s, StatusCode::UNPROCESSABLE_ENTITY, Some((true, &text)))
+        }
+        Err(e) => {
+            let (status, text) = crate::console::app_failure(e);
+            account_view(&s, status, Some((true, &text)))
+        }
+    }
+}
+
+/// `POST /cong-dan/tai-khoan/xoa`: the password; the account closed, every session of it
+/// ended, the cookie removed, and the sign-in page with the news. A wrong password: 422,
+/// nothing changed.
+pub async fn close_account(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    s: CitizenSigned,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let f = match s.form(form) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let r = state
+        .app()
+        .citizens()
+        .close(&s.account, f.raw("password"), &ip.to_string())
+        .await;
+    match r {
+        Ok(Ok(())) => {
+            let body = html! {
+                h1 { "Đã xoá tài khoản" }
+                (layout::message(false, "Tài khoản của bạn đã được xoá. Các hồ sơ đã nộp vẫn tra cứu được bằng mã hồ sơ và mã tra cứu."))
+                p { a href="/tra-cuu" { "Tra cứu hồ sơ" } " · " a href="/thu-tuc" { "Thủ tục hành chính" } }
+            };
+            let mut res =
+                Html(layout::page("Đã xoá tài khoản", None, body).into_string()).into_response();
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            let secure = state.config().secure_cookies;
+            set_cookie(&mut res, &clear_session_cookie(CITIZEN_COOKIE, secure));
+            res
+        }
+        Ok(Err(_)) => account_view(
+            &s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some((true, "Mật khẩu không đúng. Tài khoản chưa bị xoá.")),
+        ),
+        Err(e) => {
+            let (status, text) = crate::console::app_failure(e);
+            account_view(&s, status, Some((true, &text)))
+        }
+    }
 }

@@ -368,8 +368,7 @@ async fn rate(state: &AppState, s: &CitizenSigned, code: &DossierCode, f: &Field
                 s,
                 code,
                 Some((true, "Hãy chọn một mức độ hài lòng.")),
-            )
-            .await,
+            ),
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
@@ -379,26 +378,28 @@ async fn rate(state: &AppState, s: &CitizenSigned, code: &DossierCode, f: &Field
         .rate(&s.account, code, level, f.get("comment"), key.as_ref())
         .await
     {
-        Ok(_) => {
-            show(
-                state,
-                s,
-                code,
-                Some((false, "Đã ghi nhận đánh giá của bạn.")),
-            )
-            .await
-        }
+        Ok(_) => show(
+            state,
+            s,
+            code,
+            Some((false, "Đã ghi nhận đánh giá của bạn.")),
+        ),
         Err(AppError::NotFound(_)) => not_found(s),
         Err(e) => {
             let (status, text) = app_failure(e);
-            let words = match citizens.dossier(&s.account, code).await {
-                Ok(d) if d.rating.is_some() => {
-                    "Hồ sơ này đã được đánh giá. Mỗi hồ sơ chỉ được đánh giá một lần."
-                }
-                Ok(d) if !d.handed_over => "Chỉ đánh giá được sau khi đã nhận kết quả.",
-                _ => text.as_str(),
+            // The dossier read once: for the refusal's words and for the page itself.
+            let d = match citizens.dossier(&s.account, code) {
+                Ok(d) => d,
+                Err(e) => return failed(s, e),
             };
-            with_status(show(state, s, code, Some((true, words))).await, status)
+            let words = if d.rating.is_some() {
+                "Hồ sơ này đã được đánh giá. Mỗi hồ sơ chỉ được đánh giá một lần."
+            } else if !d.handed_over {
+                "Chỉ đánh giá được sau khi đã nhận kết quả."
+            } else {
+                text.as_str()
+            };
+            with_status(dossier_page(s, code, &d, Some((true, words))), status)
         }
     }
 }
@@ -412,19 +413,26 @@ pub async fn dossier(
     let Ok(code) = code.parse::<DossierCode>() else {
         return not_found(&s);
     };
-    show(&state, &s, &code, None).await
+    show(&state, &s, &code, None)
 }
 
-async fn show(
+fn show(
     state: &AppState,
     s: &CitizenSigned,
     code: &DossierCode,
     msg: Option<(bool, &str)>,
 ) -> Response {
-    match state.app().citizens().dossier(&s.account, code).await {
+    match state.app().citizens().dossier(&s.account, code) {
         Ok(d) => dossier_page(s, code, &d, msg),
-        Err(AppError::NotFound(_)) => not_found(s),
-        Err(e) => {
+        Err(e) => failed(s, e),
+    }
+}
+
+/// The page of a dossier that could not be read: the one 404 page, or the failure in words.
+fn failed(s: &CitizenSigned, e: AppError) -> Response {
+    match e {
+        AppError::NotFound(_) => not_found(s),
+        e => {
             let (status, text) = app_failure(e);
             with_status(
                 render(s, "Hồ sơ của tôi", layout::message(true, &text)),
@@ -476,7 +484,7 @@ pub async fn act(
         Err(e) => {
             let (_, text) = app_failure(e);
             return with_status(
-                show(&state, &s, &code, Some((true, &text))).await,
+                show(&state, &s, &code, Some((true, &text))),
                 StatusCode::UNPROCESSABLE_ENTITY,
             );
         }
@@ -490,11 +498,11 @@ pub async fn act(
     {
         // The page itself, not a redirect: a reload posts again, which the form's key makes
         // the same write.
-        Ok(_) => show(&state, &s, &code, Some((false, done))).await,
+        Ok(_) => show(&state, &s, &code, Some((false, done))),
         Err(AppError::NotFound(_)) => not_found(&s),
         Err(e) => {
             let (status, text) = app_failure(e);
-            with_status(show(&state, &s, &code, Some((true, &text))).await, status)
+            with_status(show(&state, &s, &code, Some((true, &text))), status)
         }
     }
 }

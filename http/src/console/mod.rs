@@ -133,6 +133,12 @@ pub fn router() -> Router<AppState> {
         )
         .route("/cong-dan/dang-xuat", post(citizen::signout))
         .route("/cong-dan", get(citizen_dossiers::list))
+        .route("/cong-dan/tai-khoan", get(citizen::account_page))
+        .route(
+            "/cong-dan/tai-khoan/mat-khau",
+            post(citizen::change_password),
+        )
+        .route("/cong-dan/tai-khoan/xoa", post(citizen::close_account))
         .route(
             "/cong-dan/nop/{procedure}",
             get(citizen_dossiers::submit_get).post(citizen_dossiers::submit_post),
@@ -245,25 +251,37 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
+/// The session id cookie `name` carries: 64 hex digits, or none (anything else names no
+/// session and is not hashed). The one check of the staff's and the citizens' cookies.
+pub fn session_id<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    cookie(headers, name).filter(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 fn session_of(state: &AppState, headers: &HeaderMap) -> Option<SessionCaller> {
-    let id = cookie(headers, SESSION_COOKIE)?;
-    // A session id is 64 hex digits; anything else names no session (and is not hashed).
-    if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
+    state
+        .app()
+        .authenticate_session(session_id(headers, SESSION_COOKIE)?)
+}
+
+/// The `Set-Cookie` of a new session under cookie `name` (the staff's [`SESSION_COOKIE`] or
+/// the citizens' `citizen::CITIZEN_COOKIE`).
+pub fn session_cookie(name: &str, id: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={id}; HttpOnly; SameSite=Strict; Path=/{secure}")
+}
+
+/// The `Set-Cookie` that removes the session cookie `name`.
+pub fn clear_session_cookie(name: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}")
+}
+
+/// Adds a `Set-Cookie` to `res` (a value that is not a header value is dropped: every value
+/// here is ASCII made by this module).
+pub fn set_cookie(res: &mut Response, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        res.headers_mut().append(header::SET_COOKIE, v);
     }
-    state.app().authenticate_session(id)
-}
-
-/// The `Set-Cookie` of a new session.
-pub fn session_cookie(id: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/{secure}")
-}
-
-/// The `Set-Cookie` that removes the session cookie.
-pub fn clear_session_cookie(secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}")
 }
 
 /// The signed-in caller of a console request; without a live session, a redirect to the
@@ -294,9 +312,8 @@ impl FromRequestParts<AppState> for Signed {
                 let mut res = Redirect::to("/signin").into_response();
                 // A cookie that names no live session is removed.
                 if cookie(&parts.headers, SESSION_COOKIE).is_some() {
-                    if let Ok(v) = clear_session_cookie(state.config().secure_cookies).parse() {
-                        res.headers_mut().insert(header::SET_COOKIE, v);
-                    }
+                    let secure = state.config().secure_cookies;
+                    set_cookie(&mut res, &clear_session_cookie(SESSION_COOKIE, secure));
                 }
                 Err(res)
             }
@@ -554,10 +571,10 @@ mod tests {
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&h, "c"), None);
         assert_eq!(
-            session_cookie("ff", false),
+            session_cookie(SESSION_COOKIE, "ff", false),
             "motcua_session=ff; HttpOnly; SameSite=Strict; Path=/"
         );
-        assert!(session_cookie("ff", true).ends_with("; Secure"));
+        assert!(session_cookie(SESSION_COOKIE, "ff", true).ends_with("; Secure"));
         assert!(csrf_ok("x", "x"));
         assert!(!csrf_ok("x", "y"));
         assert!(!csrf_ok("", ""));

@@ -20,7 +20,8 @@ use crate::app::accounts::{
 use crate::console::layout::{self, datetime_vi};
 use crate::console::{
     clear_session_cookie, cookie, csrf_ok, csrf_refused, fields, forbidden, landing, render,
-    session_cookie, signed_form, Signed, SIGNIN_COOKIE, SIGNIN_FORM_MAX_AGE_S,
+    session_cookie, set_cookie, signed_form, Signed, SESSION_COOKIE, SIGNIN_COOKIE,
+    SIGNIN_FORM_MAX_AGE_S,
 };
 use crate::crypto::random_bytes;
 use crate::extract::ClientIp;
@@ -100,10 +101,11 @@ pub async fn submit(
         Ok(Ok(staff)) => {
             let session = state.app().open_session(&staff.id);
             let mut res = Redirect::to("/").into_response();
-            let cookie = session_cookie(&session.id, state.config().secure_cookies);
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                res.headers_mut().insert(header::SET_COOKIE, v);
-            }
+            let secure = state.config().secure_cookies;
+            set_cookie(
+                &mut res,
+                &session_cookie(SESSION_COOKIE, &session.id, secure),
+            );
             res
         }
         Ok(Err(why)) => {
@@ -151,9 +153,8 @@ pub async fn signout(
         &ip.to_string(),
     );
     let mut res = Redirect::to("/signin").into_response();
-    if let Ok(v) = HeaderValue::from_str(&clear_session_cookie(state.config().secure_cookies)) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    let secure = state.config().secure_cookies;
+    set_cookie(&mut res, &clear_session_cookie(SESSION_COOKIE, secure));
     res
 }
 

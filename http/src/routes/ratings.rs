@@ -18,10 +18,6 @@ use crate::routes::parse;
 use crate::routes::roles::RATERS;
 use crate::state::AppState;
 
-/// The longest lookup secret read (the printed ones are far shorter): a longer one is refused
-/// before the slow check.
-const MAX_LOOKUP_SECRET_CHARS: usize = 64;
-
 /// A rating.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -58,12 +54,6 @@ pub async fn rate(
         field: "level".into(),
         why: "one of very_satisfied, satisfied, dissatisfied".into(),
     })?;
-    if b.lookup_secret.chars().count() > MAX_LOOKUP_SECRET_CHARS {
-        return Err(ApiError::Validation {
-            field: "lookup_secret".into(),
-            why: format!("at most {MAX_LOOKUP_SECRET_CHARS} characters"),
-        });
-    }
     let request = parse::fingerprint(body.sha256, &[code.as_str(), "rating"]);
     let app = state.app();
     let key = reply::idempotency_key(&headers)?;
