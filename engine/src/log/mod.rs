@@ -632,4 +632,6 @@ fn open_check(
 }
 
 #[cfg(test)]
+mod postgres_tests;
+#[cfg(test)]
 mod tests;
