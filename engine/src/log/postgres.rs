@@ -3,9 +3,9 @@
 //!
 //! One table, `events`, one row per event: the envelope's bytes exactly as the codec writes
 //! them (`record`) beside the columns the constraints and lookups need. A gapless seq and the
-//! hash chain hold by a foreign key from `(seq - 1, prev_hash)` to `(seq, hash)`; contiguous
-//! stream versions by `unique (stream, version)` and a foreign key from
-//! `(stream, version - 1)`; unique event ids by a unique constraint. A batch is one transaction,
+//! hash chain hold by a foreign key from `(prev_seq, prev_hash)` to `(seq, hash)`, `prev_seq`
+//! being `seq - 1` by a check; contiguous stream versions by `unique (stream, version)` and a
+//! foreign key from `(stream, prev_version)`, `prev_version` being `version - 1`; unique event ids by a unique constraint. A batch is one transaction,
 //! committed under `synchronous_commit = on`: the commit is the durability point, so
 //! [`LogStore::make_durable`] has nothing left to do.
 //!
@@ -37,8 +37,10 @@ pub const PG_SCAN_PAGE: usize = 512;
 /// The version of the schema below, kept in `motcua_meta`.
 pub const PG_SCHEMA_VERSION: i64 = 1;
 
-/// The schema, created on open if absent. Every statement is also valid on CockroachDB and
-/// YugabyteDB; docs/postgres.md says, statement by statement, what differs there.
+/// The schema, created on open if absent. `prev_seq` and `prev_version` are plain columns tied
+/// to `seq` and `version` by checks rather than generated columns, which YugabyteDB before its
+/// PostgreSQL 15 base lacks; the checks make them exactly as strong. docs/postgres.md says,
+/// statement by statement, what differs on CockroachDB and YugabyteDB.
 const SCHEMA: &str = r#"
 create table if not exists motcua_meta (
     key   text primary key,
@@ -46,16 +48,18 @@ create table if not exists motcua_meta (
 );
 create table if not exists events (
     seq            bigint not null primary key,
-    prev_seq       bigint generated always as (case when seq > 1 then seq - 1 end) stored,
+    prev_seq       bigint,
     hash           bytea  not null,
     prev_hash      bytea  not null,
     stream         text   collate "C" not null,
     version        bigint not null,
-    prev_version   bigint generated always as (case when version > 1 then version - 1 end) stored,
+    prev_version   bigint,
     event_id       bytea  not null,
     recorded_at_ms bigint not null,
     record         bytea  not null,
     constraint events_seq_positive check (seq >= 1),
+    constraint events_prev_seq check (prev_seq is not distinct from (case when seq > 1 then seq - 1 end)),
+    constraint events_prev_version check (prev_version is not distinct from (case when version > 1 then version - 1 end)),
     constraint events_version_positive check (version >= 1),
     constraint events_hash_size check (length(hash) = 32 and length(prev_hash) = 32),
     constraint events_event_id_size check (length(event_id) = 16),
@@ -324,10 +328,14 @@ impl LogStore for PgLogStore {
         self.writer.run(move |client| {
             let mut tx = client.transaction().map_err(pg_error)?;
             tx.execute(
-                "insert into events \
-                 (seq, hash, prev_hash, stream, version, event_id, recorded_at_ms, record) \
-                 select * from unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::text[], \
-                 $5::bigint[], $6::bytea[], $7::bigint[], $8::bytea[])",
+                "insert into events (seq, prev_seq, hash, prev_hash, stream, version, \
+                 prev_version, event_id, recorded_at_ms, record) \
+                 select seq, case when seq > 1 then seq - 1 end, hash, prev_hash, stream, \
+                 version, case when version > 1 then version - 1 end, event_id, \
+                 recorded_at_ms, record \
+                 from unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::text[], \
+                 $5::bigint[], $6::bytea[], $7::bigint[], $8::bytea[]) \
+                 as r (seq, hash, prev_hash, stream, version, event_id, recorded_at_ms, record)",
                 &[
                     &seqs,
                     &hashes,

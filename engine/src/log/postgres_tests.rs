@@ -66,12 +66,16 @@ fn next_env(seq: u64, prev_hash: [u8; 32], stream: &str, version: u64) -> Envelo
     env
 }
 
+/// `n - 1`, or none for the first (what `prev_seq` and `prev_version` must hold).
+fn prev(n: u64) -> Option<i64> {
+    (n > 1).then(|| n as i64 - 1)
+}
+
 /// A hand-written INSERT of `env`'s row, as the log lays it out.
 fn insert(c: &mut Client, env: &Envelope) -> Result<u64, ::postgres::Error> {
     c.execute(
-        "insert into events \
-         (seq, hash, prev_hash, stream, version, event_id, recorded_at_ms, record) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "insert into events (seq, prev_seq, hash, prev_hash, stream, version, prev_version, \
+         event_id, recorded_at_ms, record) values ($1, $9, $2, $3, $4, $5, $10, $6, $7, $8)",
         &[
             &(env.seq as i64),
             &env.hash.as_slice(),
@@ -81,6 +85,8 @@ fn insert(c: &mut Client, env: &Envelope) -> Result<u64, ::postgres::Error> {
             &env.event_id.0.as_slice(),
             &env.recorded_at_ms,
             &crate::codec::encode_record(env),
+            &prev(env.seq),
+            &prev(env.version),
         ],
     )
 }
@@ -128,6 +134,33 @@ fn a_broken_chain_is_refused_by_postgres() {
         assert!(log.verify().expect("verify").is_clean());
         log.close().await.expect("close");
     });
+}
+
+#[test]
+fn prev_seq_and_prev_version_cannot_lie() {
+    let (t, envs) = log_of_three();
+    let mut c = client(&t);
+    // A row claiming to follow seq 2 while being seq 4 (so the chain's foreign key would look
+    // at the wrong row), or to follow version 1 while being version 4.
+    let env = next_env(4, envs[2].hash, "s", 4);
+    let lie = |prev_seq: i64, prev_version: i64| {
+        let mut c2 = client(&t);
+        c2.execute(
+            "insert into events (seq, prev_seq, hash, prev_hash, stream, version, \
+             prev_version, event_id, recorded_at_ms, record) \
+             values (4, $1, $2, $3, 's', 4, $4, $5, 1, '')",
+            &[
+                &prev_seq,
+                &env.hash.as_slice(),
+                &envs[1].hash.as_slice(),
+                &prev_version,
+                &env.event_id.0.as_slice(),
+            ],
+        )
+    };
+    assert_refused(lie(2, 3), SqlState::CHECK_VIOLATION, "events_prev_seq");
+    assert_refused(lie(3, 1), SqlState::CHECK_VIOLATION, "events_prev_version");
+    assert_eq!(insert(&mut c, &env).expect("the true row"), 1);
 }
 
 #[test]
