@@ -372,6 +372,7 @@ fn start(
         head,
         versions: std::collections::HashMap::new(),
         failed: None,
+        prefetched: None,
     };
     let handle = std::thread::Builder::new()
         .name("motcua-log-writer".into())

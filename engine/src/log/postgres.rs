@@ -14,7 +14,7 @@
 //! (one for the writer, [`PG_READ_CONNECTIONS`] for readers) and callers hand it a job and wait
 //! for the answer, as they wait for sled's blocking reads.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Mutex;
@@ -25,7 +25,7 @@ use ::postgres::{Client, NoTls};
 use super::envelope::{Envelope, EventId, Position, StreamId};
 use super::error::LogError;
 use super::reader::{decode_event, MetaHead};
-use super::store::{EnvelopeIter, LogStore};
+use super::store::{EnvelopeIter, LogStore, Prefetched};
 use super::verify::{finding_about, VerifyReport, Walk};
 use crate::codec::{self, FORMAT_VERSION};
 use crate::storage::StorageError;
@@ -304,6 +304,45 @@ impl QueryParams {
 }
 
 impl LogStore for PgLogStore {
+    fn prefetch(
+        &self,
+        ids: &[EventId],
+        streams: &[StreamId],
+    ) -> Result<Option<Prefetched>, LogError> {
+        let ids: Vec<Vec<u8>> = ids.iter().map(|id| id.0.to_vec()).collect();
+        let names: Vec<String> = streams.iter().map(|s| s.as_str().to_owned()).collect();
+        self.writer.run(move |client| {
+            let mut events = HashMap::new();
+            if !ids.is_empty() {
+                let rows = client
+                    .query(
+                        "select seq, record from events where event_id = any($1)",
+                        &[&ids],
+                    )
+                    .map_err(pg_error)?;
+                for env in envelopes(rows)? {
+                    events.insert(env.event_id, env);
+                }
+            }
+            let mut versions = HashMap::new();
+            if !names.is_empty() {
+                let rows = client
+                    .query(
+                        "select stream, max(version) from events where stream = any($1) \
+                         group by stream",
+                        &[&names],
+                    )
+                    .map_err(pg_error)?;
+                for row in rows {
+                    let stream: String = row.try_get(0).map_err(pg_error)?;
+                    let version = to_u64(row.try_get(1).map_err(pg_error)?, "version")?;
+                    versions.insert(StreamId::new(stream)?, version);
+                }
+            }
+            Ok(Some(Prefetched { events, versions }))
+        })
+    }
+
     fn commit(&self, envelopes: &[Envelope], _head: &MetaHead) -> Result<(), LogError> {
         // The rows are built here, on the writer's thread; the job only sends them. The head
         // needs no row of its own: it is the last event.

@@ -7,6 +7,8 @@
 //! answers lookups. Reads take the durable head seq as `max_seq`, so nothing committed but not
 //! yet acknowledged is ever visible.
 
+use std::collections::HashMap;
+
 use super::envelope::{Envelope, EventId, Position, StreamId};
 use super::error::LogError;
 use super::reader::{be_u64, decode_event, seq_key, MetaHead, Trees};
@@ -16,8 +18,26 @@ use crate::storage::{StorageError, Store};
 /// The envelopes a lazy scan yields, in seq order.
 pub(crate) type EnvelopeIter<'a> = Box<dyn Iterator<Item = Result<Envelope, LogError>> + 'a>;
 
+/// What a store looked up at once for the writer's batch: the recorded events among the
+/// batch's event ids, and the current version of each stream asked that exists.
+pub(crate) struct Prefetched {
+    pub events: HashMap<EventId, Envelope>,
+    pub versions: HashMap<StreamId, u64>,
+}
+
 /// The event log's storage, shaped by what the writer thread and the readers ask.
 pub(crate) trait LogStore: Send + Sync + 'static {
+    /// Looks up every one of `ids` and the versions of `streams` in one go, counting every
+    /// committed event, for a store where each lookup is a round trip; `None` (sled, whose
+    /// lookups are local): the writer asks key by key.
+    fn prefetch(
+        &self,
+        _ids: &[EventId],
+        _streams: &[StreamId],
+    ) -> Result<Option<Prefetched>, LogError> {
+        Ok(None)
+    }
+
     /// Persists a decided batch (events, their stream and event-id index entries, the new
     /// head) atomically: all of it or none. Durable once [`LogStore::make_durable`] returns.
     fn commit(&self, envelopes: &[Envelope], head: &MetaHead) -> Result<(), LogError>;

@@ -31,7 +31,7 @@ use super::envelope::{Appended, Envelope, EventId, ExpectedVersion, NewEvent, Po
 use super::error::{AppendError, LogError};
 use super::limits::{LogConfig, FLUSH_QUEUE_BATCHES, STREAM_VERSION_CACHE_MAX};
 use super::reader::MetaHead;
-use super::store::LogStore;
+use super::store::{LogStore, Prefetched};
 
 pub(crate) struct AppendRequest {
     pub stream: StreamId,
@@ -117,6 +117,9 @@ pub(crate) struct Writer {
     pub versions: HashMap<StreamId, u64>,
     /// A commit failed: refuse everything from now on (fail-stop).
     pub failed: Option<String>,
+    /// What the store looked up at once for the batch being decided (a store where each
+    /// lookup is a round trip: PostgreSQL); `None`: look up key by key.
+    pub prefetched: Option<Prefetched>,
 }
 
 /// What the checks decided for one request.
@@ -234,6 +237,7 @@ impl Writer {
         let mut pending_versions: HashMap<StreamId, u64> = HashMap::new();
         let mut pending_ids: HashMap<EventId, usize> = HashMap::new();
         let mut decisions = Vec::with_capacity(requests.len());
+        self.prefetched = self.prefetch(&requests);
         for req in &requests {
             let d = self.decide(
                 req,
@@ -244,6 +248,7 @@ impl Writer {
             );
             decisions.push(d);
         }
+        self.prefetched = None;
         self.health
             .decide_us
             .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -318,7 +323,35 @@ impl Writer {
         if let Some(&i) = pending_ids.get(id) {
             return Ok(Some(staged[i].clone()));
         }
-        self.log.find_event(id, u64::MAX)
+        match &self.prefetched {
+            // The prefetch covered every id of the batch: absent means not in the log.
+            Some(p) => Ok(p.events.get(id).cloned()),
+            None => self.log.find_event(id, u64::MAX),
+        }
+    }
+
+    /// The batch's event ids and the streams whose version is not cached, looked up at once
+    /// if the store prefers that. A failed prefetch only falls back to key-by-key lookups,
+    /// which report their own errors.
+    fn prefetch(&self, requests: &[AppendRequest]) -> Option<Prefetched> {
+        let ids: Vec<EventId> = requests
+            .iter()
+            .flat_map(|r| r.events.iter().filter_map(|e| e.event_id))
+            .collect();
+        let mut streams: Vec<StreamId> = requests
+            .iter()
+            .filter(|r| !self.versions.contains_key(&r.stream))
+            .map(|r| r.stream.clone())
+            .collect();
+        streams.sort();
+        streams.dedup();
+        match self.log.prefetch(&ids, &streams) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "batch lookup failed: looking up key by key");
+                None
+            }
+        }
     }
 
     fn decide(
@@ -389,7 +422,10 @@ impl Writer {
             .or_else(|| self.versions.get(&req.stream))
         {
             Some(&v) => v,
-            None => self.log.stream_version(&req.stream, u64::MAX)?,
+            None => match &self.prefetched {
+                Some(p) => p.versions.get(&req.stream).copied().unwrap_or(0),
+                None => self.log.stream_version(&req.stream, u64::MAX)?,
+            },
         };
         if !req.expected.matches(actual) {
             return Ok(Decision::Answer(Err(AppendError::WrongExpectedVersion {
