@@ -162,8 +162,21 @@ impl EventLog {
     /// checks its tail, and starts the writer. `dir` is the local data directory for what is
     /// not the log (read models, personal keys, files): the log's own trees are never created
     /// there. See docs/postgres.md.
+    ///
+    /// A directory that holds a sled log is refused: its read models follow that log, and
+    /// would be taken for the database's.
     pub fn open_postgres(dir: &Path, url: &str, config: LogConfig) -> Result<EventLog, LogError> {
         let store = Store::open(dir)?;
+        if store.tree_names().iter().any(|n| n == TREE_META) {
+            return Err(dir_problem(
+                &store,
+                DataDirProblem::Foreign(
+                    "it holds a sled event log: its read models follow that log, not the \
+                     PostgreSQL one; use another directory for a log on PostgreSQL"
+                        .into(),
+                ),
+            ));
+        }
         let pg = postgres::PgLogStore::open(url)?;
         let head = pg.head()?;
         check_tail(&pg, &head)?;

@@ -342,3 +342,22 @@ fn verify_names_a_row_whose_columns_disagree_with_its_record() {
         log.close().await.expect("close");
     });
 }
+
+#[test]
+fn a_directory_of_a_sled_log_is_refused_for_a_log_on_postgres() {
+    let t = TestStore::postgres();
+    let rt = runtime();
+    rt.block_on(async {
+        let sled = EventLog::open(t.dir(), LogConfig::default()).expect("a sled log");
+        sled.append(&sid("s"), ExpectedVersion::Any, vec![ev(None, b"x")])
+            .await
+            .expect("append");
+        sled.close().await.expect("close");
+    });
+    match t.try_open(LogConfig::default()) {
+        Err(LogError::DataDir { problem, .. }) => {
+            assert_eq!(problem.kind(), crate::storage::DataDirKind::Foreign)
+        }
+        other => panic!("expected a refused directory, got {other:?}"),
+    }
+}

@@ -64,6 +64,11 @@ impl TestStore {
         }
     }
 
+    /// The data directory (the log's, or the rest's beside a PostgreSQL log).
+    pub(super) fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// The database's URL, for a PostgreSQL store.
     pub(super) fn url(&self) -> Option<&str> {
         self.url.as_deref()
