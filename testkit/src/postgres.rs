@@ -38,7 +38,13 @@ static DATABASES: AtomicU64 = AtomicU64::new(0);
 
 /// The newest installed PostgreSQL's `bin` directory.
 fn pg_bin() -> Result<PathBuf, String> {
-    let newest = std::fs::read_dir(PG_LIB)
+    pg_bin_in(Path::new(PG_LIB))
+}
+
+/// The `bin` directory of the highest major version under `lib` that has an `initdb`
+/// (versions compare as numbers: 15 is newer than 9).
+fn pg_bin_in(lib: &Path) -> Result<PathBuf, String> {
+    let newest = std::fs::read_dir(lib)
         .ok()
         .into_iter()
         .flatten()
@@ -51,8 +57,9 @@ fn pg_bin() -> Result<PathBuf, String> {
         .max();
     newest.map(|(_, bin)| bin).ok_or_else(|| {
         format!(
-            "no PostgreSQL server binaries under {PG_LIB}/*/bin: install PostgreSQL: \
-             apt-get install postgresql"
+            "no PostgreSQL server binaries under {}/*/bin: install PostgreSQL: \
+             apt-get install postgresql",
+            lib.display()
         )
     })
 }
@@ -198,4 +205,38 @@ pub fn fresh_database() -> String {
         panic!("{e}");
     }
     format!("postgresql://postgres@127.0.0.1:{}/{name}", cluster.port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("motcua-pg-bin-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        dir
+    }
+
+    #[test]
+    fn missing_binaries_fail_with_the_install_command() {
+        let lib = scratch("empty");
+        let err = pg_bin_in(&lib).expect_err("nothing installed");
+        assert!(err.contains("apt-get install postgresql"), "{err}");
+        let _ = std::fs::remove_dir_all(&lib);
+    }
+
+    #[test]
+    fn the_newest_major_version_with_an_initdb_is_chosen() {
+        let lib = scratch("versions");
+        for (version, with_initdb) in [("9", true), ("15", true), ("16", false), ("x", true)] {
+            let bin = lib.join(version).join("bin");
+            std::fs::create_dir_all(&bin).expect("bin");
+            if with_initdb {
+                std::fs::write(bin.join("initdb"), b"").expect("initdb");
+            }
+        }
+        assert_eq!(pg_bin_in(&lib).expect("found"), lib.join("15").join("bin"));
+        let _ = std::fs::remove_dir_all(&lib);
+    }
 }
