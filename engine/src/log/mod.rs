@@ -648,4 +648,4 @@ fn open_check(
 #[cfg(test)]
 mod postgres_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -36,20 +36,20 @@ fn open(dir: &std::path::Path) -> EventLog {
 
 /// Where a test's log is kept: a sled directory, or a fresh PostgreSQL database (of the test
 /// process's throwaway cluster) beside a data directory for the rest.
-pub(super) struct TestStore {
+pub(crate) struct TestStore {
     dir: tempfile::TempDir,
     url: Option<String>,
 }
 
 impl TestStore {
-    pub(super) fn sled() -> TestStore {
+    pub(crate) fn sled() -> TestStore {
         TestStore {
             dir: tempfile::tempdir().expect("tempdir"),
             url: None,
         }
     }
 
-    pub(super) fn postgres() -> TestStore {
+    pub(crate) fn postgres() -> TestStore {
         TestStore {
             dir: tempfile::tempdir().expect("tempdir"),
             url: Some(motcua_testkit::postgres::fresh_database()),
@@ -57,7 +57,7 @@ impl TestStore {
     }
 
     /// Opens (or reopens) the test's log.
-    pub(super) fn try_open(&self, cfg: LogConfig) -> Result<EventLog, LogError> {
+    pub(crate) fn try_open(&self, cfg: LogConfig) -> Result<EventLog, LogError> {
         match &self.url {
             None => EventLog::open(self.dir.path(), cfg),
             Some(url) => EventLog::open_postgres(self.dir.path(), url, cfg),
@@ -65,22 +65,22 @@ impl TestStore {
     }
 
     /// The data directory (the log's, or the rest's beside a PostgreSQL log).
-    pub(super) fn dir(&self) -> &std::path::Path {
+    pub(crate) fn dir(&self) -> &std::path::Path {
         self.dir.path()
     }
 
     /// The database's URL, for a PostgreSQL store.
-    pub(super) fn url(&self) -> Option<&str> {
+    pub(crate) fn url(&self) -> Option<&str> {
         self.url.as_deref()
     }
 
     /// The PostgreSQL store alone, without a log's writer (schema created if absent).
-    pub(super) fn open_store(&self) -> super::postgres::PgLogStore {
+    pub(crate) fn open_store(&self) -> super::postgres::PgLogStore {
         let url = self.url().expect("a PostgreSQL store");
         super::postgres::PgLogStore::open(url).expect("open the store")
     }
 
-    pub(super) fn open(&self, cfg: LogConfig) -> EventLog {
+    pub(crate) fn open(&self, cfg: LogConfig) -> EventLog {
         self.try_open(cfg).expect("open")
     }
 }
@@ -107,6 +107,8 @@ macro_rules! on_both_stores {
         }
     };
 }
+
+pub(crate) use on_both_stores;
 
 on_both_stores!(
     append_read_and_reopen,
