@@ -501,8 +501,12 @@ impl LogStore for PgLogStore {
     fn verify(&self, head: Position) -> Result<VerifyReport, LogError> {
         // The chain and versions from the records, as on sled; then the columns the
         // constraints hold must say what the record says (they are this store's indexes).
+        // Up to the head only: unlike sled's directory, the database is not this process's
+        // alone, and a killed writer's last commit may land after the head was read (its
+        // rows are then the next open's; this writer's next commit is refused by the key).
         let mut walk = Walk::new();
         let mut after = 0u64;
+        let head_seq = bound(head.seq);
         loop {
             let rows: Vec<VerifyRow> = {
                 let a = bound(after);
@@ -511,8 +515,8 @@ impl LogStore for PgLogStore {
                     client
                         .query(
                             "select seq, record, stream, version, event_id from events \
-                             where seq > $1 order by seq limit $2",
-                            &[&a, &page],
+                             where seq > $1 and seq <= $3 order by seq limit $2",
+                            &[&a, &page, &head_seq],
                         )
                         .map_err(pg_error)?
                         .into_iter()
