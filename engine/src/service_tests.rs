@@ -1,4 +1,5 @@
-//! Tests of the command service on a real log in a temporary directory.
+//! Tests of the command service on a real log, each run on sled and on PostgreSQL
+//! (`on_both_stores!` of `engine/src/log/tests.rs`).
 
 use std::sync::Arc;
 
@@ -11,11 +12,12 @@ use crate::domain::testkit::*;
 use crate::domain::types::{Channel, StaffId, WorkingTime};
 use crate::domain::workflow::Phase;
 use crate::idempotency::{CommandKey, KeyScope};
+use crate::log::tests::TestStore;
 use crate::log::LogConfig;
 
-async fn service() -> (tempfile::TempDir, CommandService) {
-    let dir = tempfile::tempdir().unwrap();
-    let log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
+/// A command service on a log of `t`'s store (sled or PostgreSQL), reference data loaded.
+async fn service(store: TestStore) -> (TestStore, CommandService) {
+    let log = store.open(LogConfig::default());
     let svc = CommandService::new(log, ReferenceData::builtin().unwrap()).unwrap();
     for ev in reference_events() {
         let cmd = match ev {
@@ -40,12 +42,11 @@ async fn service() -> (tempfile::TempDir, CommandService) {
             .await
             .unwrap();
     }
-    (dir, svc)
+    (store, svc)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_receipts_get_distinct_contiguous_codes() {
-    let (_dir, svc) = service().await;
+async fn concurrent_receipts_get_distinct_contiguous_codes(store: TestStore) {
+    let (_store, svc) = service(store).await;
     let svc = Arc::new(svc);
     const N: usize = 40;
     let mut tasks = Vec::new();
@@ -92,9 +93,8 @@ async fn concurrent_receipts_get_distinct_contiguous_codes() {
     assert_eq!(next.code.as_str(), "000.00.00.G10-230307-0001");
 }
 
-#[tokio::test]
-async fn a_dossier_runs_its_course_through_the_service() {
-    let (_dir, svc) = service().await;
+async fn a_dossier_runs_its_course_through_the_service(store: TestStore) {
+    let (_store, svc) = service(store).await;
     let out = svc
         .execute(
             None,
@@ -167,9 +167,8 @@ async fn a_dossier_runs_its_course_through_the_service() {
     );
 }
 
-#[tokio::test]
-async fn stale_version_and_refused_commands_write_nothing() {
-    let (_dir, svc) = service().await;
+async fn stale_version_and_refused_commands_write_nothing(store: TestStore) {
+    let (_store, svc) = service(store).await;
     let code = svc
         .execute(
             None,
@@ -288,9 +287,8 @@ async fn stale_version_and_refused_commands_write_nothing() {
     assert!(matches!(e, ServiceError::NotFound(_)), "{e}");
 }
 
-#[tokio::test]
-async fn a_retried_command_with_its_event_id_is_not_applied_twice() {
-    let (_dir, svc) = service().await;
+async fn a_retried_command_with_its_event_id_is_not_applied_twice(store: TestStore) {
+    let (_store, svc) = service(store).await;
     let code = svc
         .execute(
             None,
@@ -344,9 +342,8 @@ async fn a_retried_command_with_its_event_id_is_not_applied_twice() {
     assert_eq!(svc.load_dossier(&code).unwrap().1.len(), 3);
 }
 
-#[tokio::test]
-async fn a_retried_keyed_creation_answers_the_first_code() {
-    let (_dir, svc) = service().await;
+async fn a_retried_keyed_creation_answers_the_first_code(store: TestStore) {
+    let (_store, svc) = service(store).await;
     let key = CommandKey::new(KeyScope::Receipt, "tn-01", "receipt-1");
     let first = svc
         .execute(
@@ -394,9 +391,8 @@ async fn a_retried_keyed_creation_answers_the_first_code() {
 
 /// The same key string under two scopes names two commands: a desk receipt and an online
 /// submission never share a key space.
-#[tokio::test]
-async fn the_same_key_in_two_scopes_records_two_commands() {
-    let (_dir, svc) = service().await;
+async fn the_same_key_in_two_scopes_records_two_commands(store: TestStore) {
+    let (_store, svc) = service(store).await;
     let mut codes = Vec::new();
     for scope in [KeyScope::Receipt, KeyScope::Submission] {
         let key = CommandKey::new(scope, "tn-01", "k-1");
@@ -420,9 +416,8 @@ async fn the_same_key_in_two_scopes_records_two_commands() {
     );
 }
 
-#[tokio::test]
-async fn a_retried_keyed_reference_command_is_answered_from_the_log() {
-    let (_dir, svc) = service().await;
+async fn a_retried_keyed_reference_command_is_answered_from_the_log(store: TestStore) {
+    let (_store, svc) = service(store).await;
     let admin = ActorRef::Staff(staff("ad-01", Role::Admin, &[], unit()));
     // Deciding an issue again would be refused ("token id already issued"): a retry must be
     // answered from the log instead.
@@ -475,9 +470,8 @@ async fn a_retried_keyed_reference_command_is_answered_from_the_log() {
     assert!(matches!(e, ServiceError::DuplicateEventId), "{e}");
 }
 
-#[tokio::test]
-async fn a_staff_member_and_their_first_token_are_one_append() {
-    let (_dir, svc) = service().await;
+async fn a_staff_member_and_their_first_token_are_one_append(store: TestStore) {
+    let (_store, svc) = service(store).await;
     let admin = ActorRef::Staff(staff("ad-01", Role::Admin, &[], unit()));
     let digest = crate::domain::directory::token_digest("s3cret-new");
     let register = |token_id: &str| ReferenceCommand::RegisterStaffWithToken {
@@ -549,9 +543,8 @@ async fn a_staff_member_and_their_first_token_are_one_append() {
     assert_eq!(svc.log().head().seq, head + 2);
 }
 
-#[tokio::test]
-async fn a_procedure_beyond_the_processing_time_limit_is_refused() {
-    let (_dir, svc) = service().await;
+async fn a_procedure_beyond_the_processing_time_limit_is_refused(store: TestStore) {
+    let (_store, svc) = service(store).await;
     let mut procedure = reference_events()
         .into_iter()
         .find_map(|ev| match ev {
@@ -593,9 +586,8 @@ async fn a_procedure_beyond_the_processing_time_limit_is_refused() {
     .unwrap();
 }
 
-#[tokio::test]
-async fn reference_commands_need_an_admin_and_valid_data() {
-    let (_dir, svc) = service().await;
+async fn reference_commands_need_an_admin_and_valid_data(store: TestStore) {
+    let (_store, svc) = service(store).await;
     let e = svc
         .execute_reference(
             ReferenceCommand::RevokeToken {
@@ -701,11 +693,9 @@ async fn reference_commands_need_an_admin_and_valid_data() {
     );
 }
 
-#[tokio::test]
-async fn a_restarted_service_folds_the_reference_streams_again() {
-    let dir = tempfile::tempdir().unwrap();
+async fn a_restarted_service_folds_the_reference_streams_again(store: TestStore) {
     {
-        let log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
+        let log = store.open(LogConfig::default());
         let svc = CommandService::new(log.clone(), ReferenceData::builtin().unwrap()).unwrap();
         for ev in reference_events().into_iter().take(3) {
             if let Event::Calendar(CalendarEvent::YearPublished(y)) = ev {
@@ -732,7 +722,7 @@ async fn a_restarted_service_folds_the_reference_streams_again() {
         drop(svc);
         log.close().await.unwrap();
     }
-    let log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
+    let log = store.open(LogConfig::default());
     let svc = CommandService::new(log, ReferenceData::builtin().unwrap()).unwrap();
     let (has_year, units) = svc
         .with_reference(|r| (r.calendar.has_year(2023), r.directory.units().count()))
@@ -741,9 +731,8 @@ async fn a_restarted_service_folds_the_reference_streams_again() {
     assert_eq!(units, 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_commands_on_one_dossier_are_retried_without_if_match() {
-    let (_dir, svc) = service().await;
+async fn concurrent_commands_on_one_dossier_are_retried_without_if_match(store: TestStore) {
+    let (_store, svc) = service(store).await;
     let svc = Arc::new(svc);
     let code = svc
         .execute(
@@ -782,3 +771,18 @@ async fn concurrent_commands_on_one_dossier_are_retried_without_if_match() {
     let (state, _) = svc.load_dossier(&code).unwrap();
     assert_eq!(state.apologies, 8);
 }
+
+crate::log::tests::on_both_stores!(
+    concurrent_receipts_get_distinct_contiguous_codes,
+    a_dossier_runs_its_course_through_the_service,
+    stale_version_and_refused_commands_write_nothing,
+    a_retried_command_with_its_event_id_is_not_applied_twice,
+    a_retried_keyed_creation_answers_the_first_code,
+    the_same_key_in_two_scopes_records_two_commands,
+    a_retried_keyed_reference_command_is_answered_from_the_log,
+    a_staff_member_and_their_first_token_are_one_append,
+    a_procedure_beyond_the_processing_time_limit_is_refused,
+    reference_commands_need_an_admin_and_valid_data,
+    concurrent_commands_on_one_dossier_are_retried_without_if_match,
+    a_restarted_service_folds_the_reference_streams_again,
+);

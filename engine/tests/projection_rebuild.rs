@@ -1,6 +1,7 @@
 //! Incremental read models equal a rebuild from scratch, byte for byte: random valid
 //! histories applied in random batch sizes, in memory and on real sled with restarts; and the
-//! live runner stopped mid-stream and restarted over a reopened log counts nothing twice.
+//! live runner stopped mid-stream and restarted over a reopened log counts nothing twice. The
+//! runner's tests also run over a log on PostgreSQL (the read models stay on sled).
 
 use std::time::Duration;
 
@@ -125,14 +126,33 @@ fn read_log(log: &EventLog) -> Vec<motcua_engine::domain::events::Recorded> {
         .collect()
 }
 
+/// Where a test's log is kept: sled in the directory, or a fresh PostgreSQL database (the read
+/// models stay in the directory either way).
+fn open_log(dir: &std::path::Path, postgres: Option<&str>) -> EventLog {
+    match postgres {
+        None => EventLog::open(dir, LogConfig::default()).unwrap(),
+        Some(url) => EventLog::open_postgres(dir, url, LogConfig::default()).unwrap(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runner_stopped_mid_stream_and_restarted_counts_nothing_twice() {
+    runner_restarted(None).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runner_stopped_mid_stream_and_restarted_counts_nothing_twice_on_postgres() {
+    let url = motcua_testkit::postgres::fresh_database();
+    runner_restarted(Some(&url)).await
+}
+
+async fn runner_restarted(postgres: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let all = history(&SynthConfig::demo(3), 7, 300);
     let half = all.len() / 2;
 
     // First run: half the history is appended while the runner follows live.
-    let log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
+    let log = open_log(dir.path(), postgres);
     let projections = Projections::start(&log).unwrap();
     let head = append_history(&log, &all[..half]).await.unwrap();
     assert!(projections.wait_for(head, Duration::from_secs(20)).await);
@@ -141,7 +161,7 @@ async fn runner_stopped_mid_stream_and_restarted_counts_nothing_twice() {
     let head = append_history(&log, &all[half..]).await.unwrap();
     log.close().await.unwrap();
 
-    let log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
+    let log = open_log(dir.path(), postgres);
     assert_eq!(log.head().seq, head);
     let mut projections = Projections::start(&log).unwrap();
     assert!(projections.applied_seq() > 0 && projections.applied_seq() < head);
@@ -197,8 +217,18 @@ fn as_of_folds_only_what_had_happened() {
 /// part already applied, ends in the bytes of one in-memory fold of the whole log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catch_up_in_many_batches_and_commits_equals_one_fold() {
+    catch_up_equals_one_fold(None).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_in_many_batches_and_commits_equals_one_fold_on_postgres() {
+    let url = motcua_testkit::postgres::fresh_database();
+    catch_up_equals_one_fold(Some(&url)).await
+}
+
+async fn catch_up_equals_one_fold(postgres: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
-    let log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
+    let log = open_log(dir.path(), postgres);
     let head = append_history(&log, &history(&SynthConfig::demo(2), 5, 120))
         .await
         .unwrap();

@@ -7,7 +7,8 @@
 //!   `motcua-replay verify` finds it clean;
 //! - [`fs`]: byte-for-byte snapshots of a directory, deterministic junk bytes, directory copies
 //!   (the damaged-directory tests);
-//! - [`cpu`]: per-thread and per-process CPU seconds (the benches report CPU beside wall time).
+//! - [`cpu`]: per-thread and per-process CPU seconds (the benches report CPU beside wall time);
+//! - [`postgres`]: a throwaway PostgreSQL cluster per test process, a fresh database per test.
 //!
 //! It depends on the engine's public API only. The engine's own unit tests cannot use it (they
 //! would see a second copy of the engine's types); tests that need it live in `engine/tests/`.
@@ -15,6 +16,7 @@
 pub mod calendarise;
 pub mod cpu;
 pub mod fs;
+pub mod postgres;
 pub mod synth;
 
 use motcua_engine::domain::events::Event;

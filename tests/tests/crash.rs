@@ -1,6 +1,7 @@
 //! Crash test: a child process appends in a loop and prints every acknowledged event; we
 //! SIGKILL it at random moments (>= 20 cycles), reopen the directory each time and check that
-//! every acknowledged event is present, intact (content and hash) and chained.
+//! every acknowledged event is present, intact (content and hash) and chained: on sled, and
+//! with the log in a fresh PostgreSQL database (the test's own throwaway cluster).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -18,6 +19,16 @@ fn payload_for(id: &EventId) -> Vec<u8> {
 
 #[test]
 fn sigkill_never_loses_an_acknowledged_event() {
+    sigkill_cycles(None);
+}
+
+#[test]
+fn sigkill_never_loses_an_acknowledged_event_on_postgres() {
+    let url = motcua_testkit::postgres::fresh_database();
+    sigkill_cycles(Some(&url));
+}
+
+fn sigkill_cycles(postgres: Option<&str>) {
     let started = Instant::now();
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -29,9 +40,12 @@ fn sigkill_never_loses_an_acknowledged_event() {
     let mut total_kills_with_acks = 0;
 
     for cycle in 0..CYCLES {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crash_child"))
-            .arg("--data")
-            .arg(dir.path())
+        let mut command = Command::new(env!("CARGO_BIN_EXE_crash_child"));
+        command.arg("--data").arg(dir.path());
+        if let Some(url) = postgres {
+            command.args(["--postgres", url]);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -77,8 +91,11 @@ fn sigkill_never_loses_an_acknowledged_event() {
         }
 
         // Reopen and check everything acknowledged so far.
-        let log = EventLog::open(dir.path(), LogConfig::default())
-            .unwrap_or_else(|e| panic!("cycle {cycle}: reopen failed: {e}"));
+        let reopened = match postgres {
+            None => EventLog::open(dir.path(), LogConfig::default()),
+            Some(url) => EventLog::open_postgres(dir.path(), url, LogConfig::default()),
+        };
+        let log = reopened.unwrap_or_else(|e| panic!("cycle {cycle}: reopen failed: {e}"));
         let head = log.head();
         // One pass over the log (cheaper than a lookup per acknowledged seq).
         let stored: Vec<_> = log.scan(0).map(|e| e.expect("decodes")).collect();

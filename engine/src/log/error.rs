@@ -33,6 +33,14 @@ pub enum LogError {
     InvalidEventId(String),
     #[error("the log is closed")]
     Closed,
+    /// PostgreSQL refused a write by one of the log's constraints (see docs/postgres.md): the
+    /// rows would have broken the chain, left a gap, skipped a stream version or repeated an
+    /// event id. Nothing of the batch was written.
+    #[error("PostgreSQL refused the write by constraint {constraint}: {detail}")]
+    Constraint { constraint: String, detail: String },
+    /// PostgreSQL could not be reached or answered with an error other than a constraint.
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
 }
 
 impl From<StorageError> for LogError {

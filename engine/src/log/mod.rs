@@ -13,7 +13,9 @@ mod envelope;
 mod error;
 mod import;
 pub mod limits;
+mod postgres;
 mod reader;
+mod store;
 mod subscription;
 mod verify;
 mod writer;
@@ -40,12 +42,15 @@ pub use verify::{Finding, VerifyReport};
 use crate::codec::{self, FORMAT_VERSION};
 use crate::storage::{catch_sled_panic, Batch, DataDirProblem, DirMarker, Store};
 use reader::{seq_key, Trees, META_FORMAT_VERSION, META_HEAD};
+use store::{LogStore, SledLogStore};
 pub use writer::WriterStats;
 use writer::{AppendRequest, Command, Health, Writer};
 
 struct Shared {
+    /// The local data directory's store (the log's trees too when the log is on sled).
     store: Store,
-    trees: Trees,
+    /// Where the log's events are kept: sled or PostgreSQL.
+    log: Arc<dyn LogStore>,
     config: LogConfig,
     tx: mpsc::Sender<Command>,
     head_rx: watch::Receiver<Position>,
@@ -53,11 +58,16 @@ struct Shared {
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     /// Highest seq recorded in the directory marker (also serialises marker writes).
     marker_seq: Mutex<u64>,
+    /// The directory marker records the acknowledged head (the log is in this directory).
+    keeps_marker: bool,
 }
 
 impl Shared {
     /// Copies the durable head into the directory marker if it moved (see [`DirMarker`]).
     fn record_head(&self) -> Result<(), LogError> {
+        if !self.keeps_marker {
+            return Ok(());
+        }
         let head = *self.head_rx.borrow();
         let Ok(mut recorded) = self.marker_seq.lock() else {
             return Ok(());
@@ -139,41 +149,38 @@ impl EventLog {
             _ => 0,
         };
 
-        let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
-        let (head_tx, head_rx) = watch::channel(Position {
-            seq: head.seq,
-            hash: head.hash,
-        });
-        let health = Arc::new(Health::default());
-        let writer = Writer {
+        let log = Arc::new(SledLogStore {
             store: store.clone(),
-            trees: trees.clone(),
-            config: config.clone(),
-            health: health.clone(),
-            head_tx,
-            head,
-            versions: std::collections::HashMap::new(),
-            failed: None,
-        };
-        let handle = std::thread::Builder::new()
-            .name("motcua-log-writer".into())
-            .spawn(move || writer.run(rx))
-            .map_err(|e| {
-                LogError::Storage(crate::storage::StorageError::Sled(format!(
-                    "spawn writer: {e}"
-                )))
-            })?;
-        let shared = Arc::new(Shared {
-            store,
             trees,
-            config,
-            tx,
-            head_rx,
-            health,
-            writer_thread: Mutex::new(Some(handle)),
-            marker_seq: Mutex::new(marker_seq),
         });
+        let shared = start(store, log, head, config, Some(marker_seq))?;
         spawn_marker_keeper(&shared);
+        Ok(EventLog { shared })
+    }
+
+    /// Opens (creating its schema if needed) the log kept in the PostgreSQL database at `url`,
+    /// checks its tail, and starts the writer. `dir` is the local data directory for what is
+    /// not the log (read models, personal keys, files): the log's own trees are never created
+    /// there. See docs/postgres.md.
+    ///
+    /// A directory that holds a sled log is refused: its read models follow that log, and
+    /// would be taken for the database's.
+    pub fn open_postgres(dir: &Path, url: &str, config: LogConfig) -> Result<EventLog, LogError> {
+        let store = Store::open(dir)?;
+        if store.tree_names().iter().any(|n| n == TREE_META) {
+            return Err(dir_problem(
+                &store,
+                DataDirProblem::Foreign(
+                    "it holds a sled event log: its read models follow that log, not the \
+                     PostgreSQL one; use another directory for a log on PostgreSQL"
+                        .into(),
+                ),
+            ));
+        }
+        let pg = postgres::PgLogStore::open(url)?;
+        let head = pg.head()?;
+        check_tail(&pg, &head)?;
+        let shared = start(store, Arc::new(pg), head, config, None)?;
         Ok(EventLog { shared })
     }
 
@@ -230,7 +237,7 @@ impl EventLog {
 
     /// The stream's current version (0 = no stream).
     pub fn stream_version(&self, stream: &StreamId) -> Result<u64, LogError> {
-        self.shared.trees.stream_version(stream, self.durable_seq())
+        self.shared.log.stream_version(stream, self.durable_seq())
     }
 
     /// The stream's events from `from_version` (inclusive; 0 or 1 = from the start).
@@ -240,19 +247,19 @@ impl EventLog {
         from_version: u64,
     ) -> Result<Vec<Envelope>, LogError> {
         self.shared
-            .trees
+            .log
             .read_stream(stream, from_version, self.durable_seq())
     }
 
     /// The durable event recorded under `id` (the idempotency index), if any.
     pub fn find_event(&self, id: &EventId) -> Result<Option<Envelope>, LogError> {
-        self.shared.trees.find_event(id, self.durable_seq())
+        self.shared.log.find_event(id, self.durable_seq())
     }
 
     /// Up to `limit` events of the global log with seq > `after_seq`.
     pub fn read_all(&self, after_seq: u64, limit: usize) -> Result<Vec<Envelope>, LogError> {
         self.shared
-            .trees
+            .log
             .read_all(after_seq, limit, self.durable_seq())
     }
 
@@ -263,29 +270,13 @@ impl EventLog {
         max_seq: u64,
     ) -> Result<Vec<Envelope>, LogError> {
         self.shared
-            .trees
+            .log
             .read_all(after_seq, limit, max_seq.min(self.durable_seq()))
     }
 
     /// Streams every event with seq > `after_seq` up to the head at the time of the call.
     pub fn scan(&self, after_seq: u64) -> impl Iterator<Item = Result<Envelope, LogError>> + '_ {
-        let max = self.durable_seq();
-        let start = after_seq.saturating_add(1);
-        let iter = if start <= max {
-            Some(
-                self.shared
-                    .trees
-                    .events
-                    .range(seq_key(start)..=seq_key(max)),
-            )
-        } else {
-            None
-        };
-        iter.into_iter().flatten().map(|item| {
-            let (key, value) = item?;
-            let seq = reader::be_u64(&key, "events key")?;
-            reader::decode_event(seq, &value)
-        })
+        self.shared.log.scan(after_seq, self.durable_seq())
     }
 
     /// The durable head: seq and hash of the last acknowledged event.
@@ -296,7 +287,7 @@ impl EventLog {
     /// The highest stream id starting with `prefix` (byte order), e.g. the last dossier of a day.
     pub fn last_stream_with_prefix(&self, prefix: &str) -> Result<Option<StreamId>, LogError> {
         self.shared
-            .trees
+            .log
             .last_stream_with_prefix(prefix, self.durable_seq())
     }
 
@@ -317,7 +308,7 @@ impl EventLog {
 
     /// Walks the whole log and its indexes (see `verify`).
     pub fn verify(&self) -> Result<VerifyReport, LogError> {
-        verify::verify(&self.shared.trees, self.head())
+        self.shared.log.verify(self.head())
     }
 
     /// The underlying store: projections open their own trees in the same database.
@@ -368,6 +359,82 @@ impl EventLog {
         result?;
         // Record the final head: a lower bound every later open must reach.
         self.shared.record_head()
+    }
+}
+
+/// Starts the writer over `log`, whose durable head is `head`. `marker_seq` is the head
+/// recorded in the directory marker, for a store that keeps one (sled).
+fn start(
+    store: Store,
+    log: Arc<dyn LogStore>,
+    head: MetaHead,
+    config: LogConfig,
+    marker_seq: Option<u64>,
+) -> Result<Arc<Shared>, LogError> {
+    let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
+    let (head_tx, head_rx) = watch::channel(Position {
+        seq: head.seq,
+        hash: head.hash,
+    });
+    let health = Arc::new(Health::default());
+    let writer = Writer {
+        log: log.clone(),
+        config: config.clone(),
+        health: health.clone(),
+        head_tx,
+        head,
+        versions: std::collections::HashMap::new(),
+        failed: None,
+        prefetched: None,
+    };
+    let handle = std::thread::Builder::new()
+        .name("motcua-log-writer".into())
+        .spawn(move || writer.run(rx))
+        .map_err(|e| {
+            LogError::Storage(crate::storage::StorageError::Sled(format!(
+                "spawn writer: {e}"
+            )))
+        })?;
+    Ok(Arc::new(Shared {
+        store,
+        log,
+        config,
+        tx,
+        head_rx,
+        health,
+        writer_thread: Mutex::new(Some(handle)),
+        keeps_marker: marker_seq.is_some(),
+        marker_seq: Mutex::new(marker_seq.unwrap_or(0)),
+    }))
+}
+
+/// Re-checks the hash links of the last [`limits::OPEN_VERIFY_TAIL`] events up to `head` (a
+/// store without sled's own open checks: PostgreSQL).
+fn check_tail(log: &dyn LogStore, head: &MetaHead) -> Result<(), LogError> {
+    if head.seq == 0 {
+        return Ok(());
+    }
+    let from = head.seq.saturating_sub(limits::OPEN_VERIFY_TAIL - 1).max(1);
+    let mut chain = if from == 1 {
+        ChainCheck::from_genesis()
+    } else {
+        ChainCheck::resuming_at(from)
+    };
+    let mut last = None;
+    for env in log.scan(from - 1, head.seq) {
+        let env = env?;
+        chain.check(&env).map_err(|b| LogError::Corrupt {
+            seq: b.seq(),
+            detail: b.to_string(),
+        })?;
+        last = Some(env);
+    }
+    match last {
+        Some(env) if env.seq == head.seq && env.hash == head.hash => Ok(()),
+        _ => Err(LogError::CorruptMeta(format!(
+            "the tail up to seq {} is not readable",
+            head.seq
+        ))),
     }
 }
 
@@ -579,4 +646,6 @@ fn open_check(
 }
 
 #[cfg(test)]
-mod tests;
+mod postgres_tests;
+#[cfg(test)]
+pub(crate) mod tests;

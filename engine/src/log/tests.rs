@@ -34,15 +34,108 @@ fn open(dir: &std::path::Path) -> EventLog {
     EventLog::open(dir, LogConfig::default()).expect("open")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn append_read_and_reopen() {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// Where a test's log is kept: a sled directory, or a fresh PostgreSQL database (of the test
+/// process's throwaway cluster) beside a data directory for the rest.
+pub(crate) struct TestStore {
+    dir: tempfile::TempDir,
+    url: Option<String>,
+}
+
+impl TestStore {
+    pub(crate) fn sled() -> TestStore {
+        TestStore {
+            dir: tempfile::tempdir().expect("tempdir"),
+            url: None,
+        }
+    }
+
+    pub(crate) fn postgres() -> TestStore {
+        TestStore {
+            dir: tempfile::tempdir().expect("tempdir"),
+            url: Some(motcua_testkit::postgres::fresh_database()),
+        }
+    }
+
+    /// Opens (or reopens) the test's log.
+    pub(crate) fn try_open(&self, cfg: LogConfig) -> Result<EventLog, LogError> {
+        match &self.url {
+            None => EventLog::open(self.dir.path(), cfg),
+            Some(url) => EventLog::open_postgres(self.dir.path(), url, cfg),
+        }
+    }
+
+    /// The data directory (the log's, or the rest's beside a PostgreSQL log).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The database's URL, for a PostgreSQL store.
+    pub(crate) fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    /// The PostgreSQL store alone, without a log's writer (schema created if absent).
+    pub(crate) fn open_store(&self) -> super::postgres::PgLogStore {
+        let url = self.url().expect("a PostgreSQL store");
+        super::postgres::PgLogStore::open(url).expect("open the store")
+    }
+
+    pub(crate) fn open(&self, cfg: LogConfig) -> EventLog {
+        self.try_open(cfg).expect("open")
+    }
+}
+
+/// Runs each named test body (an `async fn(TestStore)` of this module) once on sled and once on
+/// PostgreSQL: the same assertions on either store.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod on_sled {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::TestStore::sled()).await
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::TestStore::postgres()).await
+                }
+            )*
+        }
+    };
+}
+
+pub(crate) use on_both_stores;
+
+on_both_stores!(
+    append_read_and_reopen,
+    expected_version_semantics,
+    idempotent_retry_and_conflict,
+    find_event_by_id,
+    idempotency_within_one_batch,
+    exactly_one_writer_wins_each_version,
+    limits_are_enforced,
+    full_queue_answers_overloaded,
+    subscription_catches_up_then_goes_live,
+    last_stream_with_prefix_finds_the_highest,
+    flush_per_append_mode_is_consistent,
+    close_stops_appends_on_other_clones,
+    scan_streams_everything_after_a_seq,
+    large_events_round_trip_and_survive_reopen,
+    recorded_at_never_decreases_across_restarts,
+    dropping_the_last_handle_releases_the_directory_at_once,
+);
+
+async fn append_read_and_reopen(t: TestStore) {
     let clock = ManualClock::new(1_000);
     let cfg = LogConfig {
         clock: Arc::new(clock.clone()),
         ..LogConfig::default()
     };
-    let log = EventLog::open(dir.path(), cfg.clone()).expect("open");
+    let log = t.open(cfg.clone());
     assert_eq!(log.head(), Position::default());
     let s = sid("dossier/A-1");
     let a = log
@@ -95,7 +188,7 @@ async fn append_read_and_reopen() {
     assert!(log.verify().expect("verify").is_clean());
     log.close().await.expect("close");
 
-    let log = EventLog::open(dir.path(), cfg).expect("reopen");
+    let log = t.open(cfg);
     assert_eq!(log.head(), head);
     let c = log
         .append(&s, ExpectedVersion::Exact(3), vec![ev(None, b"four")])
@@ -111,10 +204,8 @@ async fn append_read_and_reopen() {
     log.close().await.expect("close");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expected_version_semantics() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = open(dir.path());
+async fn expected_version_semantics(t: TestStore) {
+    let log = t.open(LogConfig::default());
     let s = sid("dossier/B");
     let err = log
         .append(&s, ExpectedVersion::Exact(1), vec![ev(None, b"x")])
@@ -145,10 +236,8 @@ async fn expected_version_semantics() {
     log.close().await.expect("close");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idempotent_retry_and_conflict() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = open(dir.path());
+async fn idempotent_retry_and_conflict(t: TestStore) {
+    let log = t.open(LogConfig::default());
     let s = sid("dossier/C");
     let ids = [EventId::random(), EventId::random()];
     let batch = vec![ev(Some(ids[0]), b"a"), ev(Some(ids[1]), b"b")];
@@ -232,10 +321,8 @@ async fn idempotent_retry_and_conflict() {
     log.close().await.expect("close");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn find_event_by_id() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = open(dir.path());
+async fn find_event_by_id(t: TestStore) {
+    let log = t.open(LogConfig::default());
     let id = EventId::random();
     log.append(&sid("x/1"), ExpectedVersion::Any, vec![ev(None, b"a")])
         .await
@@ -253,12 +340,10 @@ async fn find_event_by_id() {
     log.close().await.expect("close");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idempotency_within_one_batch() {
+async fn idempotency_within_one_batch(t: TestStore) {
     // Many concurrent retries of the same append land in one group-commit batch: exactly one
     // writes, the others are deduplicated to the same positions.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = open(dir.path());
+    let log = t.open(LogConfig::default());
     let s = sid("dossier/E");
     let id = EventId::random();
     let mut tasks = Vec::new();
@@ -283,10 +368,8 @@ async fn idempotency_within_one_batch() {
     log.close().await.expect("close");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exactly_one_writer_wins_each_version() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = open(dir.path());
+async fn exactly_one_writer_wins_each_version(t: TestStore) {
+    let log = t.open(LogConfig::default());
     let s = sid("dossier/RACE");
     let mut tasks = Vec::new();
     for t in 0..16u8 {
@@ -321,15 +404,13 @@ async fn exactly_one_writer_wins_each_version() {
     log.close().await.expect("close");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn limits_are_enforced() {
-    let dir = tempfile::tempdir().expect("tempdir");
+async fn limits_are_enforced(t: TestStore) {
     let cfg = LogConfig {
         max_event_bytes: 100,
         max_events_per_append: 3,
         ..LogConfig::default()
     };
-    let log = EventLog::open(dir.path(), cfg).expect("open");
+    let log = t.open(cfg);
     let s = sid("x");
     assert_eq!(
         log.append(&s, ExpectedVersion::Any, vec![]).await,
@@ -351,14 +432,12 @@ async fn limits_are_enforced() {
     log.close().await.expect("close");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn full_queue_answers_overloaded() {
-    let dir = tempfile::tempdir().expect("tempdir");
+async fn full_queue_answers_overloaded(t: TestStore) {
     let cfg = LogConfig {
         queue_depth: 2,
         ..LogConfig::default()
     };
-    let log = EventLog::open(dir.path(), cfg).expect("open");
+    let log = t.open(cfg);
     let mut tasks = Vec::new();
     for i in 0..200u32 {
         let log = log.clone();
@@ -388,10 +467,8 @@ async fn full_queue_answers_overloaded() {
     log.close().await.expect("close");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn subscription_catches_up_then_goes_live() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = open(dir.path());
+async fn subscription_catches_up_then_goes_live(t: TestStore) {
+    let log = t.open(LogConfig::default());
     for i in 0..1200u32 {
         // more than one SUBSCRIPTION_CHUNK
         let s = sid(&format!("s/{}", i % 7));
@@ -445,10 +522,8 @@ async fn subscription_catches_up_then_goes_live() {
     log.close().await.expect("close");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn last_stream_with_prefix_finds_the_highest() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = open(dir.path());
+async fn last_stream_with_prefix_finds_the_highest(t: TestStore) {
+    let log = t.open(LogConfig::default());
     assert_eq!(
         log.last_stream_with_prefix("dossier/U-230126-").expect("q"),
         None
@@ -662,81 +737,99 @@ mod prop {
         #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
         #[test]
         fn interleaved_writers_keep_the_log_consistent(ops in proptest::collection::vec(op(), 1..60)) {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
-            rt.block_on(async move {
-                let dir = tempfile::tempdir().expect("tempdir");
-                let log = open(dir.path());
-                // Pre-assign event ids so retries can reuse them.
-                let batches: Vec<Vec<NewEvent>> = ops.iter().enumerate().map(|(i, o)| {
-                    (0..o.n_events).map(|j| ev(Some(EventId::random()), &[i as u8, j as u8])).collect()
-                }).collect();
-                let mut per_writer: HashMap<usize, Vec<usize>> = HashMap::new();
-                for (i, o) in ops.iter().enumerate() {
-                    per_writer.entry(o.writer).or_default().push(i);
-                }
-                let ops = Arc::new(ops);
-                let batches = Arc::new(batches);
-                let mut tasks = Vec::new();
-                for (_, idxs) in per_writer {
-                    let log = log.clone();
-                    let ops = ops.clone();
-                    let batches = batches.clone();
-                    tasks.push(tokio::spawn(async move {
-                        let mut written = 0u64;
-                        for i in idxs {
-                            let o = &ops[i];
-                            let s = sid(&format!("p/{}", o.stream));
-                            let (events, s) = match o.retry_of {
-                                Some(r) if r < i => (batches[r].clone(), sid(&format!("p/{}", ops[r].stream))),
-                                _ => (batches[i].clone(), s),
-                            };
-                            let expected = if o.exact {
-                                ExpectedVersion::Exact(log.stream_version(&s).expect("v"))
-                            } else {
-                                ExpectedVersion::Any
-                            };
-                            match log.append(&s, expected, events).await {
-                                Ok(a) if !a.deduplicated => written += a.last_seq - a.first_seq + 1,
-                                Ok(_) => {}
-                                Err(AppendError::WrongExpectedVersion { .. }) => {}
-                                Err(AppendError::IdempotencyConflict { .. }) => {}
-                                Err(e) => panic!("unexpected {e}"),
-                            }
-                            tokio::task::yield_now().await;
-                        }
-                        written
-                    }));
-                }
-                let mut written = 0;
-                for t in tasks {
-                    written += t.await.expect("join");
-                }
-                let report = log.verify().expect("verify");
-                assert!(report.is_clean(), "{:?}", report.findings);
-                assert_eq!(report.events, written);
-                assert_eq!(log.head().seq, written);
-                let all = log.read_all(0, usize::MAX).expect("all");
-                let mut versions: HashMap<String, u64> = HashMap::new();
-                for (i, e) in all.iter().enumerate() {
-                    assert_eq!(e.seq, i as u64 + 1);
-                    let v = versions.entry(e.stream.as_str().into()).or_insert(0);
-                    assert_eq!(e.version, *v + 1);
-                    *v = e.version;
-                }
-                log.close().await.expect("close");
-            });
+            interleaved_writers(ops, TestStore::sled());
         }
+
+        #[test]
+        fn interleaved_writers_keep_the_log_consistent_on_postgres(ops in proptest::collection::vec(op(), 1..60)) {
+            interleaved_writers(ops, TestStore::postgres());
+        }
+    }
+
+    fn interleaved_writers(ops: Vec<Op>, t: TestStore) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("rt");
+        rt.block_on(async move {
+            let log = t.open(LogConfig::default());
+            // Pre-assign event ids so retries can reuse them.
+            let batches: Vec<Vec<NewEvent>> = ops
+                .iter()
+                .enumerate()
+                .map(|(i, o)| {
+                    (0..o.n_events)
+                        .map(|j| ev(Some(EventId::random()), &[i as u8, j as u8]))
+                        .collect()
+                })
+                .collect();
+            let mut per_writer: HashMap<usize, Vec<usize>> = HashMap::new();
+            for (i, o) in ops.iter().enumerate() {
+                per_writer.entry(o.writer).or_default().push(i);
+            }
+            let ops = Arc::new(ops);
+            let batches = Arc::new(batches);
+            let mut tasks = Vec::new();
+            for (_, idxs) in per_writer {
+                let log = log.clone();
+                let ops = ops.clone();
+                let batches = batches.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut written = 0u64;
+                    for i in idxs {
+                        let o = &ops[i];
+                        let s = sid(&format!("p/{}", o.stream));
+                        let (events, s) = match o.retry_of {
+                            Some(r) if r < i => {
+                                (batches[r].clone(), sid(&format!("p/{}", ops[r].stream)))
+                            }
+                            _ => (batches[i].clone(), s),
+                        };
+                        let expected = if o.exact {
+                            ExpectedVersion::Exact(log.stream_version(&s).expect("v"))
+                        } else {
+                            ExpectedVersion::Any
+                        };
+                        match log.append(&s, expected, events).await {
+                            Ok(a) if !a.deduplicated => written += a.last_seq - a.first_seq + 1,
+                            Ok(_) => {}
+                            Err(AppendError::WrongExpectedVersion { .. }) => {}
+                            Err(AppendError::IdempotencyConflict { .. }) => {}
+                            Err(e) => panic!("unexpected {e}"),
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                    written
+                }));
+            }
+            let mut written = 0;
+            for t in tasks {
+                written += t.await.expect("join");
+            }
+            let report = log.verify().expect("verify");
+            assert!(report.is_clean(), "{:?}", report.findings);
+            assert_eq!(report.events, written);
+            assert_eq!(log.head().seq, written);
+            let all = log.read_all(0, usize::MAX).expect("all");
+            let mut versions: HashMap<String, u64> = HashMap::new();
+            for (i, e) in all.iter().enumerate() {
+                assert_eq!(e.seq, i as u64 + 1);
+                let v = versions.entry(e.stream.as_str().into()).or_insert(0);
+                assert_eq!(e.version, *v + 1);
+                *v = e.version;
+            }
+            log.close().await.expect("close");
+        });
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flush_per_append_mode_is_consistent() {
-    let dir = tempfile::tempdir().expect("tempdir");
+async fn flush_per_append_mode_is_consistent(t: TestStore) {
     let cfg = LogConfig {
         group_commit: false,
         ..LogConfig::default()
     };
-    let log = EventLog::open(dir.path(), cfg).expect("open");
+    let log = t.open(cfg);
     let mut tasks = Vec::new();
     for w in 0..8u32 {
         let log = log.clone();
@@ -762,10 +855,8 @@ async fn flush_per_append_mode_is_consistent() {
     log.close().await.expect("close");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn close_stops_appends_on_other_clones() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = open(dir.path());
+async fn close_stops_appends_on_other_clones(t: TestStore) {
+    let log = t.open(LogConfig::default());
     let other = log.clone();
     fill(&log, 3).await;
     log.close().await.expect("close");
@@ -783,15 +874,13 @@ async fn close_stops_appends_on_other_clones() {
     drop(sub);
     drop(other);
     // The directory can be reopened once every clone is gone.
-    let log = open(dir.path());
+    let log = t.open(LogConfig::default());
     assert_eq!(log.head().seq, 3);
     log.close().await.expect("close");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scan_streams_everything_after_a_seq() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = open(dir.path());
+async fn scan_streams_everything_after_a_seq(t: TestStore) {
+    let log = t.open(LogConfig::default());
     fill(&log, 50).await;
     let seqs: Vec<u64> = log.scan(10).map(|e| e.expect("decode").seq).collect();
     assert_eq!(seqs, (11..=50).collect::<Vec<_>>());
@@ -800,11 +889,9 @@ async fn scan_streams_everything_after_a_seq() {
     log.close().await.expect("close");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn large_events_round_trip_and_survive_reopen() {
+async fn large_events_round_trip_and_survive_reopen(t: TestStore) {
     // 60 KiB events make sled write whole leaf pages as blob files: flush_durable syncs them.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = open(dir.path());
+    let log = t.open(LogConfig::default());
     let big: Vec<u8> = (0..60 * 1024).map(|i| (i % 251) as u8).collect();
     for i in 0..40u32 {
         let mut p = big.clone();
@@ -818,7 +905,7 @@ async fn large_events_round_trip_and_survive_reopen() {
         .expect("append");
     }
     log.close().await.expect("close");
-    let log = open(dir.path());
+    let log = t.open(LogConfig::default());
     let evs = log.read_stream(&sid("big"), 1).expect("read");
     assert_eq!(evs.len(), 40);
     assert_eq!(&evs[39].payload[4..], &big[4..]);
@@ -826,19 +913,17 @@ async fn large_events_round_trip_and_survive_reopen() {
     log.close().await.expect("close");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recorded_at_never_decreases_across_restarts() {
-    let dir = tempfile::tempdir().expect("tempdir");
+async fn recorded_at_never_decreases_across_restarts(t: TestStore) {
     let clock = ManualClock::new(5_000);
     let cfg = LogConfig {
         clock: Arc::new(clock.clone()),
         ..LogConfig::default()
     };
-    let log = EventLog::open(dir.path(), cfg.clone()).expect("open");
+    let log = t.open(cfg.clone());
     fill(&log, 2).await;
     log.close().await.expect("close");
     clock.set(1_000); // the system clock jumped back while we were down
-    let log = EventLog::open(dir.path(), cfg).expect("reopen");
+    let log = t.open(cfg);
     let a = log
         .append(&sid("t"), ExpectedVersion::Any, vec![ev(None, b"x")])
         .await
@@ -890,14 +975,12 @@ async fn verify_names_missing_and_orphan_index_entries() {
     log.close().await.expect("close");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropping_the_last_handle_releases_the_directory_at_once() {
+async fn dropping_the_last_handle_releases_the_directory_at_once(t: TestStore) {
     // Without close(): the writer, its flusher and the marker keeper must all have let go of
     // sled by the time the last handle's drop returns, or an immediate reopen (a restart, a
     // restore's rename) finds the directory still locked.
-    let dir = tempfile::tempdir().expect("tempdir");
     for round in 0..40u64 {
-        let log = open(dir.path());
+        let log = t.open(LogConfig::default());
         assert_eq!(log.head().seq, round);
         let sub = log.subscribe(0);
         log.append(&sid("x"), ExpectedVersion::Any, vec![ev(None, b"e")])
@@ -906,7 +989,7 @@ async fn dropping_the_last_handle_releases_the_directory_at_once() {
         drop(sub);
         drop(log);
     }
-    let log = open(dir.path());
+    let log = t.open(LogConfig::default());
     assert_eq!(log.head().seq, 40);
     log.close().await.expect("close");
 }

@@ -45,51 +45,63 @@ fn finding(seq: u64, env: Option<&Envelope>, rule: &'static str, detail: String)
     }
 }
 
-pub(crate) fn verify(trees: &Trees, head: Position) -> Result<VerifyReport, LogError> {
-    let mut findings = Vec::new();
-    let mut chain = ChainCheck::from_genesis();
-    let mut last_recorded = i64::MIN;
-    let mut versions: HashMap<String, u64> = HashMap::new();
-    let mut events = 0u64;
-    let mut ids_confirmed = 0u64;
+/// The checks of every event whatever the store: the chain, `recorded_at`, stream versions.
+pub(crate) struct Walk {
+    pub findings: Vec<Finding>,
+    chain: ChainCheck,
+    last_recorded: i64,
+    pub versions: HashMap<String, u64>,
+    pub events: u64,
+}
 
-    for item in trees.events.iter() {
-        let (key, value) = item?;
-        let seq = match be_u64(&key, "events key") {
-            Ok(s) => s,
-            Err(e) => {
-                findings.push(finding(0, None, "key", e.to_string()));
-                continue;
-            }
-        };
-        events += 1;
-        let env = match decode_event(seq, &value) {
+impl Walk {
+    pub fn new() -> Walk {
+        Walk {
+            findings: Vec::new(),
+            chain: ChainCheck::from_genesis(),
+            last_recorded: i64::MIN,
+            versions: HashMap::new(),
+            events: 0,
+        }
+    }
+
+    /// Checks the event stored under `seq` (or notes that it could not be decoded); returns it
+    /// when it could, for the store's own index checks.
+    pub fn event(&mut self, seq: u64, decoded: Result<Envelope, LogError>) -> Option<Envelope> {
+        self.events += 1;
+        let env = match decoded {
             Ok(env) => env,
             Err(e) => {
-                if let Some(gap) = chain.skip_undecodable(seq) {
-                    findings.push(finding(gap.seq(), None, "seq", gap.to_string()));
+                if let Some(gap) = self.chain.skip_undecodable(seq) {
+                    self.findings
+                        .push(finding(gap.seq(), None, "seq", gap.to_string()));
                 }
-                findings.push(finding(seq, None, "decode", e.to_string()));
-                continue;
+                self.findings
+                    .push(finding(seq, None, "decode", e.to_string()));
+                return None;
             }
         };
         let e = Some(&env);
-        for b in chain.check_all(&env) {
+        for b in self.chain.check_all(&env) {
             let about = b.is_about(seq).then_some(&env);
-            findings.push(finding(b.seq(), about, b.rule(), b.to_string()));
+            self.findings
+                .push(finding(b.seq(), about, b.rule(), b.to_string()));
         }
-        if env.recorded_at_ms < last_recorded {
-            findings.push(finding(
+        if env.recorded_at_ms < self.last_recorded {
+            self.findings.push(finding(
                 seq,
                 e,
                 "recorded_at",
-                format!("{} < previous {last_recorded}", env.recorded_at_ms),
+                format!("{} < previous {}", env.recorded_at_ms, self.last_recorded),
             ));
         }
-        last_recorded = last_recorded.max(env.recorded_at_ms);
-        let v = versions.entry(env.stream.as_str().to_string()).or_insert(0);
+        self.last_recorded = self.last_recorded.max(env.recorded_at_ms);
+        let v = self
+            .versions
+            .entry(env.stream.as_str().to_string())
+            .or_insert(0);
         if env.version != *v + 1 {
-            findings.push(finding(
+            self.findings.push(finding(
                 seq,
                 e,
                 "stream_version",
@@ -97,9 +109,57 @@ pub(crate) fn verify(trees: &Trees, head: Position) -> Result<VerifyReport, LogE
             ));
         }
         *v = env.version;
+        Some(env)
+    }
+
+    /// The head must be the last event walked.
+    pub fn check_head(&mut self, head: Position) {
+        let last_hash = self.chain.last().map(|(_, h)| h);
+        if self.events != head.seq || (head.seq > 0 && last_hash != Some(head.hash)) {
+            self.findings.push(finding(
+                head.seq,
+                None,
+                "head",
+                format!("head {} but {} events in the log", head.seq, self.events),
+            ));
+        }
+    }
+
+    pub fn report(self, head: Position) -> VerifyReport {
+        VerifyReport {
+            events: self.events,
+            streams: self.versions.len() as u64,
+            findings: self.findings,
+            head,
+        }
+    }
+}
+
+/// A finding about `env` (a store's own checks of its index entries).
+pub(crate) fn finding_about(env: &Envelope, rule: &'static str, detail: String) -> Finding {
+    finding(env.seq, Some(env), rule, detail)
+}
+
+pub(crate) fn verify(trees: &Trees, head: Position) -> Result<VerifyReport, LogError> {
+    let mut walk = Walk::new();
+    let mut ids_confirmed = 0u64;
+
+    for item in trees.events.iter() {
+        let (key, value) = item?;
+        let seq = match be_u64(&key, "events key") {
+            Ok(s) => s,
+            Err(e) => {
+                walk.findings.push(finding(0, None, "key", e.to_string()));
+                continue;
+            }
+        };
+        let Some(env) = walk.event(seq, decode_event(seq, &value)) else {
+            continue;
+        };
+        let e = Some(&env);
         match trees.streams.get(stream_key(&env.stream, env.version))? {
             Some(s) if s.as_slice() == seq_key(seq) => {}
-            other => findings.push(finding(
+            other => walk.findings.push(finding(
                 seq,
                 e,
                 "stream_index",
@@ -108,7 +168,7 @@ pub(crate) fn verify(trees: &Trees, head: Position) -> Result<VerifyReport, LogE
         }
         match trees.event_ids.get(env.event_id.0)? {
             Some(s) if s.as_slice() == seq_key(seq) => ids_confirmed += 1,
-            other => findings.push(finding(
+            other => walk.findings.push(finding(
                 seq,
                 e,
                 "event_id_index",
@@ -116,16 +176,9 @@ pub(crate) fn verify(trees: &Trees, head: Position) -> Result<VerifyReport, LogE
             )),
         }
     }
-
-    let last_hash = chain.last().map(|(_, h)| h);
-    if events != head.seq || (head.seq > 0 && last_hash != Some(head.hash)) {
-        findings.push(finding(
-            head.seq,
-            None,
-            "head",
-            format!("head {} but {events} events in the log", head.seq),
-        ));
-    }
+    walk.check_head(head);
+    let versions = &walk.versions;
+    let mut findings = Vec::new();
 
     // Orphans: index entries that belong to no event. Every event's own entries were checked
     // above, and keys are unique, so a `streams` key is legitimate exactly when its version lies
@@ -163,10 +216,6 @@ pub(crate) fn verify(trees: &Trees, head: Position) -> Result<VerifyReport, LogE
         ));
     }
 
-    Ok(VerifyReport {
-        events,
-        streams: versions.len() as u64,
-        findings,
-        head,
-    })
+    walk.findings.extend(findings);
+    Ok(walk.report(head))
 }

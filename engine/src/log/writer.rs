@@ -1,11 +1,13 @@
-//! The single writer: owns every append. It runs on a dedicated OS thread (sled calls block),
+//! The single writer: owns every append. It runs on a dedicated OS thread (store calls block),
 //! takes requests from a bounded queue, and per group-commit batch:
 //! checks idempotency and expected versions (counting earlier requests of the same batch),
 //! assigns seqs from its own counter, stamps `recorded_at = max(clock, previous)`, chains hashes,
-//! and commits events + indexes + meta in ONE sled transaction. It then hands the batch's
+//! and commits events + indexes + meta in ONE transaction of its `LogStore` (sled or
+//! PostgreSQL: the store persists, the writer decides). It then hands the batch's
 //! answers to the flusher thread and goes on with the next batch.
 //!
-//! The flusher makes batches durable (`Store::flush_durable`: sled flush + fdatasync), several at
+//! The flusher makes batches durable (`LogStore::make_durable`: on sled `flush` + fdatasync; on
+//! PostgreSQL nothing more, the commit under `synchronous_commit = on` was it), several at
 //! a time if they queued up, and only then publishes the new head and sends the answers, in
 //! batch order. Pipelining the two threads overlaps the CPU work of batch N+1 with the disk wait
 //! of batch N; a batch is still acknowledged only after a flush that *started after its commit*.
@@ -28,8 +30,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::envelope::{Appended, Envelope, EventId, ExpectedVersion, NewEvent, Position, StreamId};
 use super::error::{AppendError, LogError};
 use super::limits::{LogConfig, FLUSH_QUEUE_BATCHES, STREAM_VERSION_CACHE_MAX};
-use super::reader::{MetaHead, Trees};
-use crate::storage::Store;
+use super::reader::MetaHead;
+use super::store::{LogStore, Prefetched};
 
 pub(crate) struct AppendRequest {
     pub stream: StreamId,
@@ -104,8 +106,7 @@ impl Health {
 }
 
 pub(crate) struct Writer {
-    pub store: Store,
-    pub trees: Trees,
+    pub log: Arc<dyn LogStore>,
     pub config: LogConfig,
     pub health: Arc<Health>,
     pub head_tx: watch::Sender<Position>,
@@ -116,6 +117,9 @@ pub(crate) struct Writer {
     pub versions: HashMap<StreamId, u64>,
     /// A commit failed: refuse everything from now on (fail-stop).
     pub failed: Option<String>,
+    /// What the store looked up at once for the batch being decided (a store where each
+    /// lookup is a round trip: PostgreSQL); `None`: look up key by key.
+    pub prefetched: Option<Prefetched>,
 }
 
 /// What the checks decided for one request.
@@ -147,7 +151,7 @@ impl Writer {
         let (ftx, frx) = std_mpsc::sync_channel::<FlushMsg>(FLUSH_QUEUE_BATCHES);
         let (done_tx, done_rx) = std_mpsc::channel::<()>();
         let flusher = Flusher {
-            store: self.store.clone(),
+            log: self.log.clone(),
             health: self.health.clone(),
             head_tx: self.head_tx.clone(),
             done: (!self.config.group_commit).then_some(done_tx),
@@ -233,6 +237,7 @@ impl Writer {
         let mut pending_versions: HashMap<StreamId, u64> = HashMap::new();
         let mut pending_ids: HashMap<EventId, usize> = HashMap::new();
         let mut decisions = Vec::with_capacity(requests.len());
+        self.prefetched = self.prefetch(&requests);
         for req in &requests {
             let d = self.decide(
                 req,
@@ -243,6 +248,7 @@ impl Writer {
             );
             decisions.push(d);
         }
+        self.prefetched = None;
         self.health
             .decide_us
             .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -317,12 +323,34 @@ impl Writer {
         if let Some(&i) = pending_ids.get(id) {
             return Ok(Some(staged[i].clone()));
         }
-        match self.trees.event_ids.get(id.0)? {
-            Some(v) => {
-                let seq = super::reader::be_u64(&v, "event_ids index value")?;
-                self.trees.must_get_event(seq).map(Some)
+        match &self.prefetched {
+            // The prefetch covered every id of the batch: absent means not in the log.
+            Some(p) => Ok(p.events.get(id).cloned()),
+            None => self.log.find_event(id, u64::MAX),
+        }
+    }
+
+    /// The batch's event ids and the streams whose version is not cached, looked up at once
+    /// if the store prefers that. A failed prefetch only falls back to key-by-key lookups,
+    /// which report their own errors.
+    fn prefetch(&self, requests: &[AppendRequest]) -> Option<Prefetched> {
+        let ids: Vec<EventId> = requests
+            .iter()
+            .flat_map(|r| r.events.iter().filter_map(|e| e.event_id))
+            .collect();
+        let mut streams: Vec<StreamId> = requests
+            .iter()
+            .filter(|r| !self.versions.contains_key(&r.stream))
+            .map(|r| r.stream.clone())
+            .collect();
+        streams.sort();
+        streams.dedup();
+        match self.log.prefetch(&ids, &streams) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "batch lookup failed: looking up key by key");
+                None
             }
-            None => Ok(None),
         }
     }
 
@@ -394,7 +422,10 @@ impl Writer {
             .or_else(|| self.versions.get(&req.stream))
         {
             Some(&v) => v,
-            None => self.trees.stream_version(&req.stream, u64::MAX)?,
+            None => match &self.prefetched {
+                Some(p) => p.versions.get(&req.stream).copied().unwrap_or(0),
+                None => self.log.stream_version(&req.stream, u64::MAX)?,
+            },
         };
         if !req.expected.matches(actual) {
             return Ok(Decision::Answer(Err(AppendError::WrongExpectedVersion {
@@ -438,7 +469,7 @@ impl Writer {
         Ok(Decision::Write(start..staged.len()))
     }
 
-    /// One transaction for the whole batch (atomic, not yet durable).
+    /// One transaction for the whole batch (atomic; durable after the flusher's `make_durable`).
     fn commit(&self, staged: &[Envelope], recorded_at_ms: i64) -> Result<(), LogError> {
         // Internal invariant: the writer's counter is gapless. A violation is a bug, and
         // writing a gap would poison the log for every reader, so stop hard.
@@ -454,8 +485,7 @@ impl Writer {
             recorded_at_ms,
         };
         let t0 = Instant::now();
-        self.trees
-            .commit_envelopes(&self.store, staged, &head, None)?;
+        self.log.commit(staged, &head)?;
         let h = &self.health;
         h.commit_us
             .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -467,7 +497,7 @@ impl Writer {
 
 /// Makes committed batches durable and answers their requests, in order.
 struct Flusher {
-    store: Store,
+    log: Arc<dyn LogStore>,
     health: Arc<Health>,
     head_tx: watch::Sender<Position>,
     /// One signal per batch settled, only in flush-per-append mode (the writer waits on it).
@@ -480,7 +510,7 @@ impl Flusher {
             let Ok(first) = rx.recv() else {
                 // The writer stopped without a Close: flush what is committed anyway.
                 if !self.health.is_failed() {
-                    let _ = self.store.flush_durable();
+                    let _ = self.log.make_durable();
                 }
                 return;
             };
@@ -506,7 +536,7 @@ impl Flusher {
                 let result = if self.health.is_failed() {
                     Err(self.health.reason())
                 } else {
-                    self.store.flush_durable().map_err(|e| e.to_string())
+                    self.log.make_durable().map_err(|e| e.to_string())
                 };
                 let _ = reply.send(result);
                 return;
@@ -534,7 +564,7 @@ impl Flusher {
             failure = Some(AppendError::Failed(self.health.reason()));
         } else if head.is_some() {
             let t0 = Instant::now();
-            if let Err(e) = self.store.flush_durable() {
+            if let Err(e) = self.log.make_durable() {
                 let msg = e.to_string();
                 tracing::error!(error = %msg, "event log flush failed: fail-stop");
                 self.health.fail(msg.clone());

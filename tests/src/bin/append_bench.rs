@@ -4,8 +4,9 @@
 //! N concurrent tokio tasks append one ~300-byte event each (client-supplied event id, so the
 //! idempotency index is exercised) to a random stream among `--streams` (default 100,000) with
 //! `ExpectedVersion::Any`, for `--seconds`, through the normal durable path (sled flush +
-//! fdatasync before the acknowledgement). Latency is measured per append from the call to the
-//! acknowledgement. The last line is machine-readable:
+//! fdatasync before the acknowledgement; with `--store postgres://...`, the log on that
+//! PostgreSQL database, each batch one transaction committed under `synchronous_commit = on`).
+//! Latency is measured per append from the call to the acknowledgement. The last line is machine-readable:
 //! `append_eps=<events/s> writers=<n> p50_ms=<x> p99_ms=<y>`.
 
 use std::path::PathBuf;
@@ -43,6 +44,10 @@ struct Args {
     /// Unmeasured warm-up in seconds.
     #[arg(long, default_value_t = 1)]
     warmup: u64,
+    /// Where the log is kept: `sled` (in the data directory) or a PostgreSQL URL
+    /// (`postgres://user@host:port/db`; the data directory then holds only the rest).
+    #[arg(long, default_value = "sled")]
+    store: String,
 }
 
 fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
@@ -68,7 +73,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         group_commit: !args.no_group_commit,
         ..LogConfig::default()
     };
-    let log = EventLog::open(&dir, config)?;
+    let on_postgres = args.store != "sled";
+    let log = if on_postgres {
+        EventLog::open_postgres(&dir, &args.store, config)?
+    } else {
+        EventLog::open(&dir, config)?
+    };
     let start_head = log.head().seq;
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
@@ -166,10 +176,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let eps = events as f64 / elapsed;
     println!(
-        "# mode={} measured {events} acked events in {elapsed:.2}s (log head advanced {} in the window, {total} in total), overloaded={}, sled size_on_disk={} MB, p999_ms={:.2} max_ms={:.2}",
+        "# mode={} measured {events} acked events in {elapsed:.2}s (log head advanced {} in the window, {total} in total), overloaded={}, store={} size_on_disk={} MB, p999_ms={:.2} max_ms={:.2}",
         if args.no_group_commit { "flush-per-append" } else { "group-commit" },
         head_after - head_before,
         overloaded.load(Ordering::Relaxed),
+        if on_postgres { "postgres (data directory only)" } else { "sled" },
         size / 1_000_000,
         percentile_ms(&all_lat, 0.999),
         percentile_ms(&all_lat, 1.0),

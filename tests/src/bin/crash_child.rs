@@ -1,4 +1,5 @@
-//! Crash-test child: opens the event log in `--data DIR` and appends forever from several
+//! Crash-test child: opens the event log in `--data DIR` (or, with `--postgres URL`, in that
+//! PostgreSQL database, DIR holding the rest) and appends forever from several
 //! concurrent tasks, printing `ack <seq> <event-id>` for every acknowledged (durable) event,
 //! flushed line by line. The parent (`tests/tests/crash.rs`) SIGKILLs it at random moments and
 //! checks that every printed event survived. The payload is derived from the event id so the
@@ -21,6 +22,9 @@ struct Args {
     data: PathBuf,
     #[arg(long, default_value_t = 4)]
     writers: usize,
+    /// Keep the log in this PostgreSQL database instead of sled.
+    #[arg(long)]
+    postgres: Option<String>,
 }
 
 /// The payload the parent expects for an event id.
@@ -28,10 +32,14 @@ fn payload_for(id: &EventId) -> Vec<u8> {
     id.0.iter().cycle().take(200).copied().collect()
 }
 
-fn open_with_retry(dir: &std::path::Path) -> EventLog {
+fn open_with_retry(dir: &std::path::Path, postgres: Option<&str>) -> EventLog {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match EventLog::open(dir, LogConfig::default()) {
+        let opened = match postgres {
+            None => EventLog::open(dir, LogConfig::default()),
+            Some(url) => EventLog::open_postgres(dir, url, LogConfig::default()),
+        };
+        match opened {
             Ok(log) => return log,
             // The parent may still be releasing the directory lock.
             Err(LogError::Storage(StorageError::AlreadyOpen(_))) if Instant::now() < deadline => {
@@ -48,7 +56,7 @@ fn open_with_retry(dir: &std::path::Path) -> EventLog {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args = Args::parse();
-    let log = open_with_retry(&args.data);
+    let log = open_with_retry(&args.data, args.postgres.as_deref());
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let mut tasks = Vec::new();
     for w in 0..args.writers {
